@@ -8,6 +8,7 @@ Ukraine fits comfortably. Every module that needs planar metres gets them from h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -43,7 +44,7 @@ class LocalProjection:
         lon, lat = self._inv.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
         return np.asarray(lon), np.asarray(lat)
 
-    def project_geometry(self, geom):  # type: ignore[no-untyped-def]
+    def project_geometry(self, geom: Any) -> Any:
         """A shapely geometry in lon/lat, returned in this projection's metres."""
         import shapely
 

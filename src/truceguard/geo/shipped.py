@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,35 +32,36 @@ def load_geojson(path: str | Path) -> list[tuple[dict[str, Any], Any]]:
     return [(f.get("properties") or {}, shapely.geometry.shape(f["geometry"])) for f in feats]
 
 
-@lru_cache(maxsize=None)
+@cache
 def minsk_line() -> Any:
     """The Minsk-era line of contact (2015-2022), a MultiLineString in lon/lat."""
     return load_geojson(data_path("lines", "minsk_line_of_contact_2015_2022.geojson"))[0][1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def ordlo_polygon() -> Any:
     """Areas outside government control 2015-2022: inside = the non-government side."""
     return load_geojson(data_path("lines", "minsk_line_of_contact_2015_2022.geojson"))[1][1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def front_line(date: str = "2026-08-22") -> Any:
     """A sampled 2022-2026 line of contact (dates: 2022-11-15, 2023-05-31, 2024-01-01,
     2024-12-31, 2026-08-22), a MultiLineString in lon/lat."""
-    for props, geom in load_geojson(data_path("lines", "line_of_contact_samples_2022_2026.geojson")):
+    samples = data_path("lines", "line_of_contact_samples_2022_2026.geojson")
+    for props, geom in load_geojson(samples):
         if props.get("date") == date:
             return geom
     raise KeyError(f"no shipped line of contact for {date}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def occupied_2026() -> Any:
     """Occupied territory of Ukraine on 2026-08-22: inside = the occupied side."""
     return load_geojson(data_path("lines", "occupied_2026-08-22.geojson"))[0][1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def countries() -> dict[str, Any]:
     """Country polygons by ISO 3166-1 alpha-3 (Natural Earth; ``ADM0_A3``)."""
     out = {}
@@ -71,12 +72,14 @@ def countries() -> dict[str, Any]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def oblasts() -> list[tuple[str, str, Any]]:
     """(ISO 3166-2 code, name, polygon) for Ukraine's 27 first-level units."""
     return [
         (str(p["shapeISO"]), str(p["shapeName"]), g)
-        for p, g in load_geojson(data_path("boundaries", "geoboundaries_ukr_adm1_simplified.geojson"))
+        for p, g in load_geojson(
+            data_path("boundaries", "geoboundaries_ukr_adm1_simplified.geojson")
+        )
     ]
 
 
@@ -91,7 +94,7 @@ class Places:
     cc: NDArray
 
 
-@lru_cache(maxsize=None)
+@cache
 def places() -> Places:
     with open(data_path("places", "geonames_cities1000_flank.csv"), encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -114,7 +117,7 @@ class AirBase:
     elevation_m: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def air_bases() -> dict[str, AirBase]:
     """The 50 curated eastern-flank air bases (OurAirports), by ICAO ident."""
     out = {}
@@ -140,7 +143,7 @@ class PowerPlant:
     lon: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def power_plants() -> list[PowerPlant]:
     """Ukraine's power plants (WRI Global Power Plant Database)."""
     with open(data_path("infrastructure", "wri_power_plants_ukraine.csv"), encoding="utf-8") as fh:

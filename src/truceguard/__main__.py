@@ -1,0 +1,3 @@
+from truceguard.cli import main
+
+main()

@@ -1,0 +1,143 @@
+"""The command line: help everywhere, and the observe commands end to end on real data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import UCDP_CLEAN
+from truceguard.cli import main
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix]
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out += all_commands(cmd, prefix + (name,))
+        else:
+            out.append(prefix + (name,))
+    return out
+
+
+EXPECTED = {"init", "import", "observations", "export", "demo"}
+
+
+def test_every_command_has_help(runner: CliRunner) -> None:
+    names = {c[0] for c in all_commands(main) if c}
+    assert names >= EXPECTED
+    for path in all_commands(main):
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.output
+        cmd = main
+        for part in path:
+            cmd = cmd.commands[part]  # type: ignore[attr-defined]
+        assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+def test_python_dash_m() -> None:
+    out = subprocess.run([sys.executable, "-m", "truceguard", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "import" in out.stdout
+
+
+def imported(runner: CliRunner, db: str) -> None:
+    r = runner.invoke(main, ["import", str(UCDP_CLEAN), "--db", db])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip().splitlines()[-1] == "imported 3077, duplicates 0, rejected 0"
+
+
+def test_import_then_count_then_again(runner: CliRunner, db: str) -> None:
+    assert runner.invoke(main, ["init", "--db", db]).exit_code == 0
+    imported(runner, db)
+    r = runner.invoke(main, ["observations", "--db", db, "--count", "--format", "json"])
+    assert json.loads(r.output) == {"count": 3077}
+    r = runner.invoke(main, ["import", str(UCDP_CLEAN), "--db", db])
+    assert r.output.strip().splitlines()[-1] == "imported 0, duplicates 3077, rejected 0"
+
+
+def test_db_from_environment(runner: CliRunner, db: str) -> None:
+    r = runner.invoke(main, ["import", str(UCDP_CLEAN)], env={"TRUCEGUARD_DB": db})
+    assert r.exit_code == 0 and Path(db).exists()
+
+
+FILTERS = ["--since", "2015-02-15", "--until", "2016-12-31", "--near", "48.0159,37.8028",
+           "--within-km", "40", "--category", "armed_clash"]
+
+
+def test_export_is_exactly_the_filtered_view(runner: CliRunner, db: str, tmp_path: Path) -> None:
+    imported(runner, db)
+    listed = runner.invoke(main, ["observations", "--db", db, *FILTERS, "--format", "csv"])
+    assert listed.exit_code == 0
+    count = json.loads(runner.invoke(
+        main, ["observations", "--db", db, *FILTERS, "--count", "--format", "json"]).output)
+    out = tmp_path / "x.csv"
+    r = runner.invoke(main, ["export", "--db", db, *FILTERS, "--format", "csv", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text(encoding="utf-8") == listed.output
+    rows = list(csv.DictReader(io.StringIO(listed.output)))
+    assert len(rows) == count["count"] > 50
+    assert all("2015-02-15" <= row["time"][:10] <= "2016-12-31" for row in rows)
+    gj = tmp_path / "x.geojson"
+    r = runner.invoke(main, ["export", "--db", db, *FILTERS, "--format", "geojson", "-o", str(gj)])
+    assert r.exit_code == 0
+    assert len(json.loads(gj.read_text())["features"]) == count["count"]
+
+
+def test_table_and_json_output(runner: CliRunner, db: str) -> None:
+    imported(runner, db)
+    r = runner.invoke(main, ["observations", "--db", db, "--limit", "3"])
+    assert r.exit_code == 0 and "armed_clash" in r.output
+    r = runner.invoke(main, ["observations", "--db", db, "--limit", "3", "--format", "json"])
+    rows = json.loads(r.output)
+    assert len(rows) == 3 and rows[0]["raw_sha256"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--bbox", "1,2,3"], "--bbox"),
+        (["--near", "48,37"], "go together"),
+        (["--since", "last week"], "--since/--until"),
+        (["--near", "100,37", "--within-km", "5"], "latitude -90..90"),
+    ],
+)
+def test_bad_filters_get_clear_errors(runner: CliRunner, db: str, args: list[str],
+                                      message: str) -> None:
+    imported(runner, db)
+    r = runner.invoke(main, ["observations", "--db", db, *args])
+    assert r.exit_code == 1
+    assert message in r.output and "Traceback" not in r.output
+
+
+def test_missing_database_and_unknown_file(runner: CliRunner, tmp_path: Path) -> None:
+    r = runner.invoke(main, ["observations", "--db", str(tmp_path / "none.db")])
+    assert r.exit_code == 1 and "truceguard init" in r.output
+    r = runner.invoke(main, ["import", str(tmp_path / "nope.csv"), "--db", str(tmp_path / "a.db")])
+    assert r.exit_code == 1 and "no such file" in r.output
+
+
+def test_import_reports_rejects(runner: CliRunner, db: str, tmp_path: Path) -> None:
+    p = tmp_path / "feed.csv"
+    p.write_text("date,latitude,longitude\n2020-01-01,48,38\n2020-01-02,148,38\n")
+    rej = tmp_path / "rej.csv"
+    r = runner.invoke(main, ["import", str(p), "--db", db, "--map", "time=date", "--rejects",
+                             str(rej)])
+    assert r.exit_code == 0, r.output
+    assert "imported 1, duplicates 0, rejected 1" in r.output
+    assert f"{p}:3: latitude" in r.output
+    assert "148" in rej.read_text()
+
+
+def test_demo_on_shipped_data(runner: CliRunner, db: str) -> None:
+    r = runner.invoke(main, ["demo", "--db", db])
+    assert r.exit_code == 0, r.output
+    assert "imported 3077" in r.output

@@ -1,0 +1,124 @@
+"""The import pipeline: idempotent, batched, rejects kept, all-or-nothing, crash-safe."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import UCDP_CLEAN
+from truceguard.errors import MissingColumnsError
+from truceguard.ingest import import_file
+from truceguard.model import Viewer
+from truceguard.store import ObservationFilter, SQLiteStore
+from truceguard.synthetic import write_ucdp_like
+
+ALL = ObservationFilter()
+OWNER = Viewer.owner()
+
+
+def test_real_file_twice_is_stored_once(store: SQLiteStore) -> None:
+    first = import_file(store, UCDP_CLEAN)
+    assert (first.imported, first.duplicates, first.rejected) == (3077, 0, 0)
+    again = import_file(store, UCDP_CLEAN)
+    assert (again.imported, again.duplicates, again.rejected) == (0, 3077, 0)
+    assert again.line == "imported 0, duplicates 3077, rejected 0"
+    assert store.count_observations(ALL, OWNER) == 3077
+    log = store.ingest_log()
+    assert [r["imported"] for r in log] == [3077, 0]
+    assert log[0]["file_sha256"] == log[1]["file_sha256"]
+
+
+def test_messy_export_adds_only_new_events(store: SQLiteStore, shared_data: Path) -> None:
+    import_file(store, UCDP_CLEAN)
+    path = shared_data / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
+    messy = import_file(store, path)
+    # 2,987 events are in both exports (same UCDP id): stored once
+    assert (messy.imported, messy.duplicates, messy.rejected) == (896, 2987, 0)
+
+
+def bad_file(tmp_path: Path) -> Path:
+    """20 real UCDP rows, the fourth with its latitude out of range."""
+    with open(UCDP_CLEAN, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))[:21]
+    rows[4][rows[0].index("latitude")] = "123.4"
+    p = tmp_path / "bad.csv"
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return p
+
+
+def test_rejects_file_and_good_rows_land(store: SQLiteStore, tmp_path: Path) -> None:
+    p = bad_file(tmp_path)
+    rejects = tmp_path / "rejects.csv"
+    s = import_file(store, p, rejects=rejects)
+    assert (s.imported, s.rejected) == (19, 1)
+    with open(rejects, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 1
+    assert rows[0]["field"] == "latitude" and "123.4" in rows[0]["reason"]
+    assert rows[0]["file"] == str(p) and int(rows[0]["line"]) >= 2
+    assert "123.4" in rows[0]["raw"]
+
+
+def test_all_or_nothing(store: SQLiteStore, tmp_path: Path) -> None:
+    s = import_file(store, bad_file(tmp_path), all_or_nothing=True)
+    assert (s.imported, s.rejected) == (0, 1)
+    assert store.count_observations(ALL, OWNER) == 0
+    assert store.ingest_log()[-1]["status"] == "rolled back"
+
+
+def test_missing_columns_import_nothing_and_are_logged(store: SQLiteStore,
+                                                       tmp_path: Path) -> None:
+    p = tmp_path / "cols.csv"
+    p.write_text("id,date_start,where_prec,date_prec,dyad_name\n1,2015-01-01,1,1,x\n")
+    with pytest.raises(MissingColumnsError):
+        import_file(store, p, fmt="ucdp")
+    assert store.count_observations(ALL, OWNER) == 0
+    assert store.ingest_log()[-1]["status"].startswith("refused: ")
+
+
+def test_sigkill_mid_import_leaves_whole_batches_and_rerun_completes(tmp_path: Path) -> None:
+    n, batch = 200_000, 2_000
+    src = tmp_path / "big.csv"
+    write_ucdp_like(src, n, seed=7)
+    db = tmp_path / "kill.db"
+    SQLiteStore(db).close()
+    cmd = [sys.executable, "-m", "truceguard", "import", str(src), "--db", str(db),
+           "--batch-size", str(batch)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    seen = 0
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(db, timeout=1) as c:
+                seen = c.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+        except sqlite3.OperationalError:
+            continue
+        if seen >= 5 * batch:
+            break
+    assert proc.poll() is None, "the import finished before it could be killed: make it bigger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    store = SQLiteStore(db)
+    assert store.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    kept = store.count_observations(ALL, OWNER)
+    assert 0 < kept < n and kept % batch == 0  # only whole committed batches
+    s = import_file(store, src, batch_size=batch)
+    assert (s.imported, s.duplicates, s.rejected) == (n - kept, kept, 0)
+    assert store.count_observations(ALL, OWNER) == n
+    dup = store.execute(
+        "SELECT COUNT(*) FROM (SELECT source_ref FROM observations GROUP BY source_ref "
+        "HAVING COUNT(*) > 1)"
+    ).fetchone()[0]
+    assert dup == 0
+    store.close()
