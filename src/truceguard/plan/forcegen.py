@@ -1,0 +1,110 @@
+"""Force generation: what the pledges deploy, what the requirements ask, what rotation costs.
+
+The rule of thirds: keeping N deployed takes a pool of about ``pool_factor`` x N (one deployed,
+one preparing, one recovering). Over a horizon of H months with tours of T months, a force of N
+deployed sends N x H / T people in turn (64,000 for two years in 6-month tours: 256,000).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from truceguard.plan.coverage import Coverage
+from truceguard.plan.scenario import CAPABILITIES, UNITS, ResolvedVariant
+
+PERSONNEL = ("ground_troops", "trainers")
+
+
+def pool_needed(deployed: float, pool_factor: float = 3.0) -> float:
+    """The pool that sustains ``deployed`` under the rule of thirds (or another factor)."""
+    return deployed * pool_factor
+
+
+def over_horizon(deployed: float, tour_months: float = 6.0, horizon_months: float = 24.0) -> float:
+    """People sent in turn to keep ``deployed`` in place for the horizon (each tour a new
+    contingent): deployed x horizon / tour."""
+    if tour_months <= 0:
+        raise ValueError("tour_months must be positive")
+    return deployed * horizon_months / tour_months
+
+
+@dataclass(frozen=True)
+class ForceRow:
+    """One line of the force-generation table; nation '' is the total for a capability."""
+
+    capability: str
+    unit: str
+    nation: str
+    pledged: float  # deployed at any one time, as pledged
+    pool_needed: float  # pool that sustains the pledged number
+    over_horizon: float | None  # people sent in turn over the horizon (personnel only)
+    required: float | None  # deployed, per the requirements (totals only)
+    pool_for_required: float | None
+    gap: float | None  # required - pledged, never below 0 (totals only)
+    note: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def required_deployed(rv: ResolvedVariant, cov: Coverage) -> dict[str, tuple[float, str]]:
+    """Required deployed units per capability, each with the arithmetic that produced it."""
+    req = rv.requirements
+    line_km = float(cov.line_weight.sum()) / 1000.0
+    per_km = float(req["ground_troops_per_km"].value)
+    det = float(req["fighter_detachments"].value)
+    per_det = float(req["fighters_per_detachment"].value)
+    ready = float(req["fighter_readiness"].value)
+    fighters = math.ceil(det * per_det / ready) if ready > 0 else float("inf")
+    out: dict[str, tuple[float, str]] = {
+        "ground_troops": (math.ceil(per_km * line_km),
+                          f"{per_km:g} per km x {line_km:,.0f} km of line"),
+        "fighters": (fighters, f"{det:g} detachments x {per_det:g} / {ready:.0%} readiness"),
+    }
+    ad_have = sum(p.quantity for p in rv.pledges if p.capability == "air_defence")
+    out["air_defence"] = (ad_have + cov.air_defence_gap_batteries,
+                          f"pledged plus {cov.air_defence_gap_batteries} to cover every "
+                          "protected site (greedy)")
+    radars = sum(p.quantity for p in rv.pledges if p.capability == "radar")
+    out["radar"] = (radars + cov.isr_gap_radars,
+                    f"pledged plus {cov.isr_gap_radars} reference radars to cover the line")
+    return out
+
+
+def force_table(rv: ResolvedVariant, cov: Coverage) -> list[ForceRow]:
+    """Per capability and nation: pledged, pool needed, over the horizon; totals with gaps."""
+    fg = rv.scenario.force_generation
+    factor = float(fg["pool_factor"].value)
+    tour = float(fg["tour_months"].value)
+    horizon = float(fg["horizon_months"].value)
+    required = required_deployed(rv, cov)
+    rows: list[ForceRow] = []
+    for cap in CAPABILITIES:
+        pledges = [p for p in rv.pledges if p.capability == cap]
+        req = required.get(cap)
+        if not pledges and req is None:
+            continue
+        by_nation: dict[str, float] = {}
+        for p in pledges:
+            by_nation[p.nation] = by_nation.get(p.nation, 0.0) + p.quantity
+        personnel = cap in PERSONNEL
+        for nation, qty in sorted(by_nation.items()):
+            rows.append(ForceRow(cap, UNITS[cap], nation, qty, pool_needed(qty, factor),
+                                 over_horizon(qty, tour, horizon) if personnel else None,
+                                 None, None, None))
+        total = sum(by_nation.values())
+        need = req[0] if req else None
+        rows.append(ForceRow(
+            cap, UNITS[cap], "", total, pool_needed(total, factor),
+            over_horizon(total, tour, horizon) if personnel else None,
+            need, pool_needed(need, factor) if need is not None else None,
+            max(0.0, need - total) if need is not None else None,
+            req[1] if req else "",
+        ))
+    return rows
+
+
+def gaps(rows: list[ForceRow]) -> dict[str, float]:
+    """What is missing, in units, per capability with a requirement (from the total rows)."""
+    return {r.capability: float(r.gap) for r in rows if r.nation == "" and r.gap is not None}

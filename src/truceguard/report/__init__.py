@@ -1,0 +1,1 @@
+"""Reports: planning reports now; period reports join later."""
