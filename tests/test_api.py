@@ -1,0 +1,38 @@
+"""The public API is what __all__ says, and every error sits in the one tree."""
+
+from __future__ import annotations
+
+import inspect
+
+import truceguard
+from truceguard import errors
+
+
+def test_all_names_exist_and_are_exported() -> None:
+    assert sorted(truceguard.__all__) == sorted(set(truceguard.__all__))
+    for name in truceguard.__all__:
+        assert hasattr(truceguard, name), name
+    public = {n for n in vars(truceguard) if not n.startswith("_")}
+    modules = {n for n in public if inspect.ismodule(getattr(truceguard, n))}
+    assert public - modules == set(truceguard.__all__) - {"__version__"}
+
+
+def test_one_exception_tree() -> None:
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(c, Exception) and c.__module__ == errors.__name__]
+    assert len(classes) >= 9
+    for c in classes:
+        assert issubclass(c, errors.TruceguardError), c
+        assert c.__name__ in (errors.__doc__ or ""), f"{c.__name__} missing from the drawing"
+
+
+def test_core_does_not_import_the_surfaces() -> None:
+    import pathlib
+
+    root = pathlib.Path(truceguard.__file__).parent
+    core = [p for p in root.rglob("*.py") if p.parts[-2] not in ("cli", "server", "web")
+            and p.name != "__main__.py"]
+    for p in core:
+        text = p.read_text(encoding="utf-8")
+        for surface in ("truceguard.cli", "truceguard.server", "truceguard.web"):
+            assert f"import {surface}" not in text and f"from {surface}" not in text, p
