@@ -1,0 +1,189 @@
+"""Terms files: the shipped agreements load as data; a wrong file is refused with key and line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from truceguard.errors import ConfigError, NotFoundError
+from truceguard.geo import shipped
+from truceguard.judge.terms import CLAUSE_KINDS, load_terms, parse_terms, shipped_terms
+from truceguard.model import WEAPON_CLASSES
+
+
+def epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).astimezone(UTC).timestamp())
+
+
+def test_both_agreements_are_shipped():
+    assert {"minsk-2015", "geneva-2025"} <= set(shipped_terms())
+
+
+def test_minsk_2015_holds_the_package_of_measures():
+    t = load_terms("minsk-2015")
+    assert t.effective == epoch("2015-02-15T00:00:00+02:00")
+    depth_km = {z.id: z.distance_m[0] / 1000 for z in t.zones}
+    # 15 km (addendum), then 50 / 70 / 140 km wide zones: half of each on either side.
+    assert depth_km == {"security_15km": 15, "artillery_ge100": 25, "mlrs": 35, "long_range": 70}
+    assert t.zone("long_range").weapons == ("mlrs_long", "tactical_missile")
+    assert set(t.zone("security_15km").weapons) == {
+        "tank",
+        "artillery_lt100",
+        "mortar_lt120",
+        "mortar_120",
+    }
+    # Withdrawal from day 2, within 14 days.
+    assert t.zone("mlrs").binds_from == epoch("2015-02-17T00:00:00+02:00") + 14 * 86400
+    assert "minsk-2015/withdrawal/artillery_ge100" in t.clause_ids
+    assert "minsk-2015/flight/no_flights" in t.clause_ids
+    assert [s.label for s in t.sides] == ["government-controlled", "non-government-controlled"]
+    # The geometry is the shipped Minsk-era line and ORDLO polygon.
+    assert t.line.equals(shipped.minsk_line())
+    assert t.side_polygon.equals(shipped.ordlo_polygon())
+
+
+def test_geneva_2025_is_on_the_2026_line():
+    t = load_terms("geneva-2025")
+    depth_km = {z.id: z.distance_m[1] / 1000 for z in t.zones}
+    assert depth_km == {"buffer": 7.5, "artillery_ge100": 50, "mlrs": 75, "long_range": 150}
+    assert t.line.equals(shipped.front_line("2026-08-22"))
+    assert t.side_polygon.equals(shipped.occupied_2026())
+    assert t.sides[1].label == "occupied"
+
+
+@pytest.mark.parametrize("name", ["minsk-2015", "geneva-2025"])
+def test_every_clause_cites_a_source_and_has_a_severity(name):
+    t = load_terms(name)
+    sources = {s.id: s.text for s in t.sources}
+    for c in t.clauses:
+        assert c.kind in CLAUSE_KINDS
+        assert len(sources[c.source]) > 40
+        assert c.severity in t.severity_labels
+        assert c.binds_from >= t.effective
+    d = t.as_dict()
+    assert len(d["clauses"]) == len(t.clauses) and d["sources"]
+
+
+def test_severity_orders_fire_below_withdrawal_below_advance():
+    t = load_terms("minsk-2015")
+    sev = {c.kind: c.severity for c in t.clauses}
+    assert sev["live_fire"] < sev["withdrawal"] < sev["offensive_movement"]
+
+
+def test_an_unknown_name_is_not_found():
+    with pytest.raises(NotFoundError, match="minsk-2015"):
+        load_terms("minsk-2099")
+
+
+GOOD = """\
+name: test-terms
+effective: 2020-07-27T00:00:00+03:00
+sources:
+  - {id: s, text: a source text long enough to cite for the test terms file}
+line:
+  file: lines/minsk_line_of_contact_2015_2022.geojson
+  feature: 0
+sides:
+  polygon: {file: lines/minsk_line_of_contact_2015_2022.geojson, feature: 1}
+  outside: {id: a, label: side a}
+  inside: {id: b, label: side b}
+zones:
+  - id: near
+    distance_km: 10
+    weapons: [tank]
+    source: s
+prohibited:
+  - {id: fire, activity: live_fire, zone: near, source: s}
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "t.yaml"
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_a_minimal_file_loads(tmp_path):
+    t = load_terms(write(tmp_path, GOOD))
+    assert t.clause_ids == ("test-terms/withdrawal/near", "test-terms/live_fire/fire")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "line"),
+    [
+        ("    weapons: [tank]", "    weapons: [tank, catapult]", "zones[near].weapons", 15),
+        ("    distance_km: 10\n", "", "zones[near].distance_km", 13),
+        ("    distance_km: 10", "    distance_km: 10\n    colour: red", "zones[near].colour", 15),
+        ("name: test-terms", "name: test-terms\nsignatories: [x]", "signatories", 2),
+        ("zone: near, source", "zone: far, source", "prohibited[fire].zone", 18),
+        ("activity: live_fire", "activity: singing", "prohibited[fire].activity", 18),
+        ("+03:00", "", "effective", 2),
+        ("feature: 0", "feature: 5", "line.feature", 7),
+        ("    source: s", "    source: nowhere", "zones[near].source", 16),
+    ],
+)
+def test_a_wrong_file_names_key_and_line(tmp_path, old, new, key, line):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        load_terms(path)
+    assert err.value.key == key
+    assert err.value.line == line
+    assert f"{path}:{line}: {key}:" in str(err.value)
+
+
+def test_invalid_geometry_is_refused(tmp_path):
+    bowtie = (
+        "  polygon:\n    geojson: {type: Polygon, coordinates: "
+        "[[[37, 47], [39, 49], [39, 47], [37, 49], [37, 47]]]}\n"
+    )
+    text = GOOD.replace(
+        "  polygon: {file: lines/minsk_line_of_contact_2015_2022.geojson, feature: 1}\n", bowtie
+    )
+    with pytest.raises(ConfigError, match="invalid geometry") as err:
+        load_terms(write(tmp_path, text))
+    assert err.value.key == "sides.polygon" and err.value.line == 9
+
+
+def test_a_line_must_be_a_line(tmp_path):
+    text = GOOD.replace("  feature: 0\n", "  feature: 1\n", 1)  # the polygon, not the line
+    with pytest.raises(ConfigError, match="expected LineString or MultiLineString"):
+        load_terms(write(tmp_path, text))
+
+
+def test_zone_depth_per_side_and_width(tmp_path):
+    text = GOOD.replace("    distance_km: 10", "    distance_km: {a: 10, b: 20}")
+    assert load_terms(write(tmp_path, text)).zones[0].distance_m == (10_000.0, 20_000.0)
+    text = GOOD.replace("    distance_km: 10", "    width_km: 30")
+    assert load_terms(write(tmp_path, text)).zones[0].distance_m == (15_000.0, 15_000.0)
+    text = GOOD.replace("    distance_km: 10", "    distance_km: {a: 10}")
+    with pytest.raises(ConfigError, match="distance_km.b"):
+        load_terms(write(tmp_path, text))
+
+
+def test_geometry_paths_resolve_next_to_the_terms_file(tmp_path):
+    src = shipped.data_path("lines", "minsk_line_of_contact_2015_2022.geojson")
+    (tmp_path / "mine.geojson").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    text = GOOD.replace("lines/minsk_line_of_contact_2015_2022.geojson", "mine.geojson")
+    assert load_terms(write(tmp_path, text)).line.equals(shipped.minsk_line())
+
+
+def test_severity_can_be_overridden_by_name(tmp_path):
+    text = GOOD.replace("    weapons: [tank]", "    weapons: [tank]\n    severity: critical")
+    t = load_terms(write(tmp_path, text))
+    assert t.clauses[0].severity == 4
+    with pytest.raises(ConfigError, match="severity must be one of"):
+        load_terms(write(tmp_path, text.replace("critical", "dire")))
+
+
+def test_weapon_classes_in_shipped_terms_are_known():
+    for name in shipped_terms():
+        for z in load_terms(name).zones:
+            assert set(z.weapons) <= set(WEAPON_CLASSES)
+
+
+def test_not_yaml_is_a_config_error():
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_terms("name: [unclosed", path="x.yaml")
