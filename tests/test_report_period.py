@@ -1,0 +1,252 @@
+"""Period reports on the real shipped UCDP events judged against the Minsk II terms."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from truceguard.cli import main
+from truceguard.errors import InputError
+from truceguard.ingest import import_file
+from truceguard.judge.places import nearest_places
+from truceguard.judge.terms import load_terms
+from truceguard.model import Viewer
+from truceguard.report.period import (
+    DIMENSIONS,
+    Change,
+    bucket_edges,
+    build_period_report,
+    render_html,
+    render_markdown,
+    write_html,
+)
+from truceguard.store import ObservationFilter, SQLiteStore, open_store
+from truceguard.store.judged import adjudicate_store, fuse_store, violations
+
+from .conftest import UCDP_CLEAN
+
+MINSK = "minsk-2015"
+
+
+def _epoch(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
+
+
+def _count(store: SQLiteStore, t0: int, t1: int, viewer: Viewer | None = None) -> int:
+    flt = ObservationFilter(since=t0, until=t1 - 1)
+    return len(violations(store, flt, viewer or Viewer.owner(), terms=MINSK))
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
+    """The shipped UCDP events, fused and judged against minsk-2015."""
+    with open_store(tmp_path_factory.mktemp("report") / "judged.db") as store:
+        import_file(store, UCDP_CLEAN)
+        fuse_store(store)
+        adjudicate_store(store, load_terms(MINSK))
+        yield store
+
+
+@pytest.mark.parametrize(
+    ("period", "start", "end"),
+    [("year", "2015-02-15", "2022-02-23"), ("month", "2020-01-01", "2020-12-31"),
+     ("week", "2019-12-30", "2020-03-01"), ("day", "2017-01-01", "2017-01-31")],
+)
+def test_counts_equal_the_violations_query(judged, period, start, end):
+    r = build_period_report(judged, MINSK, period, start, end)
+    t0, t1 = _epoch(start), _epoch(end) + 86400
+    assert r.total.now == _count(judged, t0, t1) > 0
+    assert sum(b.count for b in r.buckets) == r.total.now
+    for b in r.buckets:
+        assert b.count == _count(judged, b.start, b.end) == len(b.violation_ids)
+    assert r.buckets[0].start == t0 and r.buckets[-1].end == t1
+    for dim in DIMENSIONS:
+        ids = [i for row in r.breakdowns[dim] for i in row.violation_ids]
+        assert sorted(ids) == sorted(v["violation_id"] for v in r.violations), dim
+
+
+def test_change_against_the_previous_period_of_the_same_length(judged):
+    r = build_period_report(judged, MINSK, "month", "2020-01-01", "2020-12-31")
+    before = _count(judged, _epoch("2018-12-31"), _epoch("2020-01-01"))  # 366 days before
+    assert r.days == 366 and r.previous_first_date == "2018-12-31"
+    assert r.total.before == before > 0
+    assert r.total.absolute == r.total.now - before
+    assert r.total.percent == pytest.approx(100 * (r.total.now - before) / before)
+    # Each bucket against the one before; the first against December 2019.
+    dec = _count(judged, _epoch("2019-12-01"), _epoch("2020-01-01"))
+    assert r.buckets[0].change.before == dec
+    for a, b in zip(r.buckets, r.buckets[1:], strict=False):
+        assert b.change.before == a.count
+    side = {row.key: row for row in r.breakdowns["side"]}
+    assert sum(row.change.before for row in side.values()) == before
+    assert Change(5, 0).percent is None and Change(5, 0).text() == "+5 (new)"
+    assert Change(3, 4).text() == "-1 (-25%)"
+
+
+def test_hotspots_are_the_nearest_settlements_busiest_first(judged):
+    r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23", hotspots=5)
+    assert len(r.hotspots) == 5
+    counts = [h.count for h in r.hotspots]
+    assert counts == sorted(counts, reverse=True)
+    by_id = {v["violation_id"]: v for v in r.violations}
+    every = nearest_places([v["lon"] for v in r.violations], [v["lat"] for v in r.violations])
+    all_counts = sorted(np.unique(every.name, return_counts=True)[1].tolist(), reverse=True)
+    assert counts == all_counts[:5]
+    for h in r.hotspots:
+        vs = [by_id[i] for i in h.violation_ids]
+        near = nearest_places([v["lon"] for v in vs], [v["lat"] for v in vs])
+        assert set(near.name.tolist()) == {h.place}
+        assert h.share == pytest.approx(h.count / r.total.now)
+    assert r.hotspots[-1].cumulative_share == pytest.approx(sum(counts) / r.total.now)
+
+
+def test_bucket_edges_follow_the_calendar():
+    t0, t1 = _epoch("2020-02-12"), _epoch("2020-03-04")
+    weeks = bucket_edges("week", t0, t1)
+    assert all(datetime.fromtimestamp(int(t), UTC).weekday() == 0 for t in weeks[1:-1])
+    assert bucket_edges("month", t0, t1).tolist() == [t0, _epoch("2020-03-01"), t1]
+    assert len(bucket_edges("day", t0, t1)) == 22  # 21 days, leap February
+    assert bucket_edges("year", _epoch("2019-01-01"), _epoch("2021-01-01")).tolist() == [
+        _epoch("2019-01-01"), _epoch("2020-01-01"), _epoch("2021-01-01")]
+
+
+def test_partial_buckets_are_marked(judged):
+    r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23", trail=False)
+    assert [b.label for b in r.buckets] == [str(y) for y in range(2015, 2023)]
+    assert [b.partial for b in r.buckets] == [True] + [False] * 6 + [True]
+    assert r.buckets[0].days == 320 and r.buckets[-1].days == 54
+
+
+def test_html_links_every_figure_down_to_the_raw_input(judged, tmp_path):
+    r = build_period_report(judged, MINSK, "month", "2020-01-01", "2020-12-31")
+    path = write_html(r, tmp_path / "report.html")
+    html = path.read_text(encoding="utf-8")
+    png = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert png and base64.b64decode(png.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # offline: nothing fetched
+    b = next(b for b in r.buckets if b.count)
+    assert f'href="#{b.key}"' in html and f'id="{b.key}"' in html
+    for v in r.violations:
+        assert f'id="v{v["violation_id"]}"' in html
+        assert f'href="#i{v["incident_id"]}"' in html and f'id="i{v["incident_id"]}"' in html
+    obs = r.observations_by_incident[r.violations[0]["incident_id"]][0]
+    assert obs["raw_sha256"] in html and f':{obs["source_line"]}</code>' in html
+    assert "<details><summary>raw</summary>" in html
+    assert sum(len(o) for o in r.observations_by_incident.values()) == r.observations
+
+
+def test_markdown_holds_the_figures(judged):
+    r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23", trail=False)
+    md = render_markdown(r)
+    assert f"| violations | {r.total.now} |" in md
+    for b in r.buckets:
+        assert f"| {b.count} | {b.observations} |" in md
+    assert "## Hotspots" in md and f"| {r.hotspots[0].place} |" in md
+    assert "| live_fire/ceasefire |" in md
+    days = render_markdown(build_period_report(judged, MINSK, "day", "2020-01-01", "2020-12-31",
+                                               trail=False))
+    assert "only those with violations are listed" in days
+
+
+def test_bad_period_and_dates_are_input_errors(judged):
+    with pytest.raises(InputError, match="expected one of day, week, month, year"):
+        build_period_report(judged, MINSK, "fortnight", "2020-01-01", "2020-02-01")
+    with pytest.raises(InputError, match="is after --to"):
+        build_period_report(judged, MINSK, "day", "2020-02-01", "2020-01-01")
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        build_period_report(judged, MINSK, "day", "2020-02-30", "2020-03-01")
+
+
+def test_full_range_is_fast(judged, tmp_path):
+    started = time.perf_counter()
+    r = build_period_report(judged, MINSK, "day", "2015-02-15", "2022-02-23")
+    write_html(r, tmp_path / "full.html")
+    render_markdown(r)
+    assert time.perf_counter() - started < 10.0
+
+
+def _restricted_features(rows: list[dict], path: Path) -> Path:
+    """Patrol reports, releasable to the UK only, at five real violations' places and days."""
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
+            "properties": {
+                "time": datetime.fromtimestamp(v["t_start"] + 3600, UTC).isoformat(),
+                "source": "patrol-uk",
+                "how_known": "heard",
+                "category": "shelling",
+                "weapon_class": "unknown",
+                "uncertainty_m": 500,
+                "text": f"<script>alert({k})</script> heard shelling",
+                "id": f"uk-{k}",
+            },
+        }
+        for k, v in enumerate(rows)
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    return path
+
+
+def test_releasability_hides_restricted_violations(tmp_path):
+    with open_store(tmp_path / "rel.db") as store:
+        import_file(store, UCDP_CLEAN)
+        fuse_store(store)
+        terms = load_terms(MINSK)
+        adjudicate_store(store, terms)
+        public = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31")
+        marked = public.violations[:5]
+        s = import_file(store, _restricted_features(marked, tmp_path / "uk.geojson"),
+                        releasability="REL UK")
+        assert s.imported == 5
+        fuse_store(store)
+        adjudicate_store(store, terms)
+        owner = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31")
+        uk = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31",
+                                 Viewer.holding("UK"))
+        nobody = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31",
+                                     Viewer.holding())
+        restricted = {v["incident_id"] for v in owner.violations
+                      if v["releasability"] != "PUBLIC"}
+        assert restricted and {v["incident_id"] for v in marked} <= restricted
+        assert uk.total.now == owner.total.now
+        assert nobody.total.now == owner.total.now - sum(
+            v["incident_id"] in restricted for v in owner.violations)
+        assert nobody.total.now == _count(store, _epoch("2020-01-01"), _epoch("2021-01-01"),
+                                          Viewer.holding())
+        assert all(v["releasability"] == "PUBLIC" for v in nobody.violations)
+        assert not any(o["source"] == "patrol-uk"
+                       for os_ in nobody.observations_by_incident.values() for o in os_)
+        assert "patrol-uk" not in render_html(nobody)
+        html = render_html(uk)
+        assert "patrol-uk" in html and "REL UK" in html
+        assert "<script>" not in html and "&lt;script&gt;alert(0)" in html
+        assert "Shown to: releasable to UK." in html
+
+
+def test_report_command(judged, runner, tmp_path):
+    db = judged.path
+    out = tmp_path / "r.html"
+    res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "month",
+                               "--from", "2020-01-01", "--to", "2020-12-31", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and "data:image/png;base64," in out.read_text("utf-8")
+    n = _count(judged, _epoch("2020-01-01"), _epoch("2021-01-01"))
+    assert f"{n} violations" in res.output
+    res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "year",
+                               "--from", "2019-01-01", "--to", "2020-12-31", "--format", "md"])
+    assert res.exit_code == 0 and res.output.startswith("# Ceasefire violations")
+    res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "decade",
+                               "--from", "2019-01-01", "--to", "2020-12-31"])
+    assert res.exit_code == 1 and "Error: --period 'decade'" in res.output
+    res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK,
+                               "--from", "2021-01-01", "--to", "2020-12-31"])
+    assert res.exit_code == 1 and "is after --to" in res.output
