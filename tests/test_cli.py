@@ -27,7 +27,8 @@ def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple
     return out
 
 
-EXPECTED = {"init", "import", "observations", "export", "demo"}
+EXPECTED = {"init", "import", "observations", "export", "demo", "fuse", "adjudicate", "incidents",
+            "violations", "review", "report", "plan", "compare"}
 
 
 def test_every_command_has_help(runner: CliRunner) -> None:

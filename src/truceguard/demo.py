@@ -1,7 +1,9 @@
 """The demo: the whole chain on the real data shipped with the package.
 
 One function, ``run_demo``, behind ``truceguard demo``; each step is the same core function the
-individual commands call.
+individual commands call: import the UCDP events of the Minsk era, fuse them into incidents,
+judge them against the Minsk terms, write the violations report for the ceasefire period, and
+plan the 2025 reassurance force with all its variants.
 """
 
 from __future__ import annotations
@@ -12,35 +14,72 @@ from pathlib import Path
 
 from truceguard.geo.shipped import data_path
 from truceguard.ingest import import_file
+from truceguard.judge.terms import load_terms
 from truceguard.model import IngestSummary, Viewer
 from truceguard.store import ObservationFilter, open_store
+from truceguard.store.judged import AdjudicationSummary, FusionSummary, adjudicate_store, fuse_store
 
 SHIPPED_EVENTS = ("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")
+TERMS = "minsk-2015"
+CEASEFIRE = ("2015-02-15", "2022-02-23")
+SCENARIO = "reassurance-2025"
 
 
 @dataclass
 class DemoResult:
     db: str
+    out_dir: str
     imports: list[IngestSummary] = field(default_factory=list)
     stored: int = 0
-    by_year: dict[str, int] = field(default_factory=dict)
-    lines: list[str] = field(default_factory=list)
+    fusion: FusionSummary | None = None
+    adjudication: AdjudicationSummary | None = None
+    report: str = ""
+    plan_report: str = ""
+    plan_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def run_demo(db: str | Path, say: Callable[[str], None] = lambda _: None) -> DemoResult:
-    """Import the shipped UCDP events into ``db`` and describe what was stored."""
-    result = DemoResult(db=str(db))
+def run_demo(
+    db: str | Path,
+    out_dir: str | Path = "truceguard-demo",
+    *,
+    samples: int = 5_000,
+    seed: int = 2025,
+    say: Callable[[str], None] = lambda _: None,
+) -> DemoResult:
+    """Run the chain into ``db`` and write the reports under ``out_dir``."""
+    from truceguard.plan import load_scenario, resolve_all, sweep
+    from truceguard.report.period import build_period_report, write_html
+    from truceguard.report.planning import write_plan_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = DemoResult(db=str(db), out_dir=str(out))
     with open_store(db) as store:
         path = data_path(*SHIPPED_EVENTS)
         summary = import_file(store, path, fmt="ucdp")
         result.imports.append(summary)
-        say(f"{path.name}: {summary.line}")
         result.stored = store.count_observations(ObservationFilter(), Viewer.owner())
-        rows = store.execute(
-            "SELECT strftime('%Y', t_start, 'unixepoch') AS y, COUNT(*) FROM observations "
-            "GROUP BY y ORDER BY y"
-        ).fetchall()
-        result.by_year = {str(y): int(n) for y, n in rows}
-        say(f"{result.stored} observations stored in {db}")
-        say("by year: " + ", ".join(f"{y}: {n}" for y, n in result.by_year.items()))
+        say(f"see:    {path.name}: {summary.line}; {result.stored} observations stored in {db}")
+        result.fusion = f = fuse_store(store)
+        say(f"judge:  {f.observations} observations fused into {f.incidents} incidents")
+        terms = load_terms(TERMS)
+        result.adjudication = a = adjudicate_store(store, terms)
+        say(f"judge:  {a.violations} violations of {a.terms} "
+            + ", ".join(f"({n} {c.rsplit('/', 2)[-2]})" for c, n in sorted(a.by_clause.items())))
+        report = build_period_report(store, TERMS, "year", CEASEFIRE[0], CEASEFIRE[1],
+                                     Viewer.owner())
+        result.report = str(write_html(report, out / "violations-minsk-2015.html"))
+        say(f"report: {result.report}")
+    scen = load_scenario(SCENARIO)
+    results = sweep(resolve_all(scen, None), samples, seed)
+    result.plan_report = str(write_plan_report(scen, results, out / "plan-reassurance-2025"))
+    for r in results:
+        m = r.metrics
+        result.plan_metrics[r.name] = {k: float(m[k]) for k in (
+            "line_isr_cover_share", "line_response_60min_share", "detection_probability",
+            "protected_sites_air_defence_share")}
+        say(f"plan:   {r.name:<12} ISR covers {m['line_isr_cover_share']:.0%} of the line, "
+            f"fighters reach {m['line_response_60min_share']:.0%} within 60 min, "
+            f"{m['protected_sites_air_defence_share']:.0%} of protected sites under air defence")
+    say(f"plan:   {result.plan_report}")
     return result
