@@ -138,7 +138,12 @@ def test_import_reports_rejects(runner: CliRunner, db: str, tmp_path: Path) -> N
     assert "148" in rej.read_text()
 
 
-def test_demo_on_shipped_data(runner: CliRunner, db: str) -> None:
-    r = runner.invoke(main, ["demo", "--db", db])
+def test_demo_on_shipped_data(runner: CliRunner, db: str, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    r = runner.invoke(main, ["demo", "--db", db, "-o", str(out), "--samples", "500"])
     assert r.exit_code == 0, r.output
     assert "imported 3077" in r.output
+    assert "violations of minsk-2015" in r.output
+    assert (out / "violations-minsk-2015.html").stat().st_size > 10_000
+    results = json.loads((out / "plan-reassurance-2025" / "results.json").read_text())
+    assert {"us-backstop", "us-isr-only", "no-us", "no-italy"} <= set(results["variants"])
