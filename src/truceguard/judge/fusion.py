@@ -399,10 +399,32 @@ def labels_from_links(n: int, i: IntArray, j: IntArray, min_samples: int) -> Int
     return canonical_labels(label)
 
 
+def _first_appearance(labels: IntArray, n_labels: int) -> IntArray:
+    """``labels`` renumbered 0, 1, ... in order of first appearance (labels in 0..n_labels-1)."""
+    first = np.full(n_labels, labels.shape[0], dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(labels.shape[0], dtype=np.int64))
+    rank = np.empty(n_labels, np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(n_labels)
+    return rank[labels]
+
+
 def cluster_labels(points: Points, params: FusionParams, threads: int | None = None) -> IntArray:
     """Incident label of every observation (0, 1, ... by first observation)."""
-    i, j = link_pairs(points, params, threads)
-    return labels_from_links(len(points), i, j, params.min_samples)
+    n = len(points)
+    if params.min_samples > 2 or n < 2:
+        i, j = link_pairs(points, params, threads)
+        return labels_from_links(n, i, j, params.min_samples)
+    # Connected components straight on the grid's sorted positions: neighbours sit close
+    # together there, which keeps the sparse graph build cache-friendly.
+    g = _build_grid(points, params, _ROWS)
+    si, sj = _sorted_links(g, threads)
+    graph = coo_matrix(
+        (np.ones(si.shape[0], dtype=np.int8), (si, sj)), shape=(n, n)
+    ).tocsr()
+    n_comp, comp_sorted = connected_components(graph, directed=False)
+    comp = np.empty(n, np.int64)
+    comp[g.order] = comp_sorted
+    return _first_appearance(comp, int(n_comp))
 
 
 def fuse_arrays(
