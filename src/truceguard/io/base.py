@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from truceguard.errors import FormatError, RowError
 
@@ -77,25 +77,38 @@ class ChunkedLines:
     comes back exactly as it was in the file. Memory holds one chunk plus the current record.
     A line longer than ``max_record_bytes`` is replaced by an empty line (never held) and its
     error kept; so are lines that the encoding cannot decode (``errors``: line -> reason).
+    ``byte_chunks()`` gives the same bounded lines as bytes (the fast CSV path reads those).
+
+    To go on where another reader stopped: ``first_line`` numbers the first line served,
+    ``pending`` holds bytes already read and bounded (served first), ``errors`` is shared.
     """
 
     CHUNK = 4 << 20
 
-    def __init__(self, fh: BinaryIO, encoding: str, max_record_bytes: int) -> None:
+    def __init__(
+        self,
+        fh: BinaryIO,
+        encoding: str,
+        max_record_bytes: int,
+        *,
+        first_line: int = 1,
+        pending: bytes = b"",
+        errors: dict[int, str] | None = None,
+    ) -> None:
         self.fh = fh
         self.encoding = encoding
         self.max = max_record_bytes
         self.buf: list[str] = []  # lines held, the first being line number ``base``
-        self.base = 1
-        self.errors: dict[int, str] = {}
+        self.base = first_line
+        self.errors: dict[int, str] = {} if errors is None else errors
         self.bytes_read = 0
-        self._first = True
+        self.header_lines = 0  # physical lines the header took (set by ``open_csv``)
+        self._first = first_line == 1 and not pending
+        self._next_line = first_line
+        # bytes already read and bounded (whole lines, over-long ones blanked), served first
+        self._pending = pending
 
     def _decode_chunk(self, data: bytes, first_line: int) -> list[str]:
-        if self._first:
-            self._first = False
-            if data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
         enc = "utf-8" if self.encoding == "auto" else self.encoding
         try:
             text = data.decode(enc)
@@ -116,8 +129,18 @@ class ChunkedLines:
             lines.append(last)
         return lines
 
-    def _chunks(self) -> Iterator[list[str]]:
-        next_line = 1
+    def byte_chunks(self) -> Iterator[tuple[bytes, int]]:
+        """(data, first line number) for blocks of whole physical lines, as bytes.
+
+        Every line over the limit is blanked (its error kept in ``errors``); the file's
+        byte-order mark is dropped. Each block ends with a newline, except at the end of a file
+        whose last line has none.
+        """
+        if self._pending:
+            data, self._pending = self._pending, b""
+            first = self._next_line
+            self._next_line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            yield data, first
         while True:
             data = self.fh.read(self.CHUNK)
             if not data:
@@ -125,6 +148,16 @@ class ChunkedLines:
             if not data.endswith(b"\n"):
                 data += self.fh.readline(self.max + 1)
             self.bytes_read += len(data)
+            if not _has_long_line(data, self.max):
+                first = self._next_line
+                nl = data.count(b"\n")
+                if self._first:
+                    self._first = False
+                    if data.startswith(b"\xef\xbb\xbf"):
+                        data = data[3:]
+                self._next_line += nl if data.endswith(b"\n") else nl + 1
+                yield data, first
+                continue
             parts = data.split(b"\n")
             oversize = {i for i, part in enumerate(parts) if len(part) > self.max}
             tail_oversize = not data.endswith(b"\n") and len(parts[-1]) > self.max
@@ -140,14 +173,22 @@ class ChunkedLines:
                 parts = data.split(b"\n")
             if oversize:
                 for i in sorted(oversize):
-                    self.errors[next_line + i] = (
+                    self.errors[self._next_line + i] = (
                         f"line is over the limit of {self.max:,} bytes"
                     )
                     parts[i] = b""
                 data = b"\n".join(parts)
-            lines = self._decode_chunk(data, next_line)
-            next_line += len(lines)
-            yield lines
+            if self._first:
+                self._first = False
+                if data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+            first = self._next_line
+            self._next_line += len(parts) - 1 if data.endswith(b"\n") else len(parts)
+            yield data, first
+
+    def _chunks(self) -> Iterator[list[str]]:
+        for data, first in self.byte_chunks():
+            yield self._decode_chunk(data, first)
 
     def lines(self) -> Iterator[str]:
         for chunk in self._chunks():
@@ -174,6 +215,18 @@ class ChunkedLines:
             if err:
                 return err
         return ""
+
+
+def _has_long_line(data: bytes, limit: int) -> bool:
+    """Whether some line of ``data`` (split on newlines) is longer than ``limit`` bytes; jumps
+    from line start to the last newline within reach, so a few steps cover megabytes."""
+    pos, n = 0, len(data)
+    while n - pos > limit:
+        nl = data.rfind(b"\n", pos, pos + limit + 1)
+        if nl < 0:
+            return True
+        pos = nl + 1
+    return False
 
 
 @dataclass(slots=True)
@@ -216,26 +269,34 @@ def open_csv(
         fh.close()
         raise FormatError(f"{p}:1: the header line is blank")
 
-    def records() -> Iterator[CsvRecord]:
-        start = reader.line_num + 1
-        with fh:
-            while True:
-                try:
-                    fields = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    end = reader.line_num + 1
-                    yield CsvRecord(start, [], src.raw(start, end), f"not valid CSV: {exc}")
-                    start = end
-                    continue
-                end = reader.line_num + 1
-                err = src.error_in(start, end)
-                if fields or err:
-                    yield CsvRecord(start, fields, src.raw(start, end), err)
-                start = end
+    src.header_lines = reader.line_num
+    return header, csv_records(src, reader, 0), src
 
-    return header, records(), src
+
+def csv_records(src: ChunkedLines, reader: Any, offset: int) -> Iterator[CsvRecord]:
+    """The records of ``reader`` (a ``csv.reader`` over ``src.lines()``), line-numbered.
+
+    ``offset`` is the number of physical lines before the first line ``src`` serves that the
+    reader has not counted (0 when it reads the file from its start). Closes the file at the end.
+    """
+    line_num = reader.line_num
+    start = offset + line_num + 1
+    with src.fh:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                end = offset + reader.line_num + 1
+                yield CsvRecord(start, [], src.raw(start, end), f"not valid CSV: {exc}")
+                start = end
+                continue
+            end = offset + reader.line_num + 1
+            err = src.error_in(start, end)
+            if fields or err:
+                yield CsvRecord(start, fields, src.raw(start, end), err)
+            start = end
 
 
 def require_columns(path: str | os.PathLike[str], header: list[str], needed: list[str]) -> None:

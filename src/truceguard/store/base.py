@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from truceguard.geo.sphere import bbox_around
+from truceguard.io.columns import ObservationColumns
 from truceguard.model import IngestSummary, Observation, Viewer
 
 
@@ -98,6 +99,11 @@ class Store(Protocol):
 
     def add_observations(self, batch: Sequence[Observation]) -> tuple[int, int]:
         """Insert a batch inside the current transaction: (inserted, duplicates)."""
+        ...
+
+    def add_observation_columns(self, batch: ObservationColumns) -> tuple[int, int]:
+        """Insert a column batch (``io.columns``) inside the current transaction: (inserted,
+        duplicates), the same rows as ``add_observations`` of the same records."""
         ...
 
     def bulk_load(self, expected_rows: int) -> AbstractContextManager[None]:
