@@ -36,10 +36,14 @@ class MissingColumnsError(FormatError):
         self.path = path
         self.missing = list(missing)
         hint = f"; the file has: {', '.join(have[:30])}" if have else ""
+        self.have = have
         super().__init__(
             f"{path}: missing required column(s): {', '.join(self.missing)}{hint}"
             " (map them with --map FIELD=COLUMN)"
         )
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (type(self), (self.path, self.missing, self.have))
 
 
 class RowError(InputError):
@@ -52,6 +56,9 @@ class RowError(InputError):
         self.reason = reason
         self.raw = raw
         super().__init__(f"{path}:{line}: {field}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (type(self), (self.path, self.line, self.field, self.reason, self.raw))
 
     def as_dict(self) -> dict[str, object]:
         return {"file": self.path, "line": self.line, "field": self.field, "reason": self.reason}
@@ -67,6 +74,9 @@ class ConfigError(InputError):
         self.line = line
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {key}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (type(self), (self.path, self.key, self.reason, self.line))
 
 
 class StoreError(TruceguardError):
