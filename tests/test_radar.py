@@ -20,7 +20,8 @@ from truceguard.geo.sphere import haversine_m
 
 
 def test_horizon_matches_the_published_rule_of_thumb():
-    # published rule of thumb: a 10 m mast sees a 50 m target at about 42 km; AWACS at 9 km about 420 km
+    # published rule of thumb: a 10 m mast sees a 50 m target at about 42 km;
+    # an AWACS at 9 km about 420 km
     assert radar_horizon_m(10, 50) / 1000 == pytest.approx(4.12 * (10**0.5 + 50**0.5), rel=0.002)
     assert radar_horizon_m(10, 50) / 1000 == pytest.approx(42, abs=1)
     assert radar_horizon_m(9000, 50) / 1000 == pytest.approx(420, abs=5)
