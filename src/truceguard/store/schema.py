@@ -129,6 +129,12 @@ BEGIN
     SELECT RAISE(ABORT, 'the status trail is append-only');
 END;
 """,
+    # 4: the incident index covers fused observations only: an import (all unfused) then
+    # builds it for free, and lookups by incident are unchanged.
+    """
+DROP INDEX IF EXISTS observations_incident;
+CREATE INDEX observations_incident ON observations (incident_id) WHERE incident_id IS NOT NULL;
+""",
 ]
 
 # Secondary indexes of the observations table, by name: a bulk load may drop them and builds
@@ -139,6 +145,7 @@ SECONDARY_INDEXES: dict[str, str] = {
         "CREATE INDEX IF NOT EXISTS observations_position ON observations (lat, lon)"
     ),
     "observations_incident": (
-        "CREATE INDEX IF NOT EXISTS observations_incident ON observations (incident_id)"
+        "CREATE INDEX IF NOT EXISTS observations_incident ON observations (incident_id) "
+        "WHERE incident_id IS NOT NULL"
     ),
 }
