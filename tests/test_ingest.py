@@ -85,6 +85,22 @@ def test_missing_columns_import_nothing_and_are_logged(store: SQLiteStore,
     assert store.ingest_log()[-1]["status"].startswith("refused: ")
 
 
+def processes_reading(path: Path) -> list[int]:
+    """Processes whose command line names ``path`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if str(path).encode() in cmd and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def test_sigkill_mid_import_leaves_whole_batches_and_rerun_completes(tmp_path: Path) -> None:
     n, batch = 200_000, 2_000
     src = tmp_path / "big.csv"
@@ -109,6 +125,11 @@ def test_sigkill_mid_import_leaves_whole_batches_and_rerun_completes(tmp_path: P
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    # the reading process it forked notices and ends too
+    deadline = time.monotonic() + 15
+    while processes_reading(src) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_reading(src) == []
     store = SQLiteStore(db)
     assert store.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     kept = store.count_observations(ALL, OWNER)
@@ -121,4 +142,31 @@ def test_sigkill_mid_import_leaves_whole_batches_and_rerun_completes(tmp_path: P
         "HAVING COUNT(*) > 1)"
     ).fetchone()[0]
     assert dup == 0
+    store.close()
+
+
+def test_child_reader_gives_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import truceguard.ingest as ingest
+
+    assert ingest._can_fork()
+    stored = []
+    for threshold in (1 << 40, 0):  # in this process, then in a forked reader
+        monkeypatch.setattr(ingest, "CHILD_READER_BYTES", threshold)
+        store = SQLiteStore(tmp_path / f"child{threshold}.db")
+        s = import_file(store, bad_file(tmp_path))
+        assert (s.imported, s.rejected) == (19, 1)
+        assert s.errors[0].field == "latitude"
+        stored.append(store.execute(
+            "SELECT dedup_key, raw, raw_sha256, t_start, lat, attributes FROM observations "
+            "ORDER BY obs_id").fetchall())
+        store.close()
+    assert stored[0] == stored[1]
+    p = tmp_path / "cols.csv"
+    p.write_text("id,date_start,where_prec,date_prec,dyad_name\n1,2015-01-01,1,1,x\n")
+    store = SQLiteStore(tmp_path / "refused.db")
+    with pytest.raises(MissingColumnsError) as info:
+        import_file(store, p, fmt="ucdp")
+    assert info.value.missing == ["latitude", "longitude", "date_end"]
     store.close()

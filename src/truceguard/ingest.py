@@ -13,18 +13,22 @@ This is the one code path behind ``truceguard import``, the demo, the server and
 - Every import, finished or refused, is appended to the ingest log.
 
 Reading and writing overlap: a writer thread commits batch N (SQLite does its work without
-holding the GIL) while the reader parses batch N+1. Large loads go through the store's
-``bulk_load`` (secondary indexes built once at the end).
+holding the GIL) while the reader parses batch N+1. For a large file with a column-batch reader
+the reader runs in a forked child process (``_read_in_child``), so that parsing and writing
+use both cores instead of taking turns on one interpreter lock. Large loads go through the
+store's ``bulk_load`` (secondary indexes built once at the end).
 """
 
 from __future__ import annotations
 
 import csv
 import gc
+import multiprocessing
 import os
+import pickle
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,10 @@ Progress = Callable[[int], None]
 
 # Readers with a column-batch twin that yields the same records faster (see ``io.fastcsv``).
 _COLUMNAR: dict[Callable[..., Any], Callable[..., Any]] = {read_ucdp: read_ucdp_columns}
+# From this size on, a column-batch reader runs in a child process (below it, parsing in the
+# importing process is as fast as handing the records over).
+CHILD_READER_BYTES = 16 << 20
+_SINGLES_PER_MESSAGE = 2000
 
 
 class _Rollback(Exception):
@@ -75,18 +83,19 @@ def import_file(
         raise TruceguardError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
     marking = normalise_releasability(releasability)
     summary = IngestSummary(path=str(p), file_sha256="", fmt=fmt)
+    read = READERS[fmt]
+    options: dict[str, Any] = dict(
+        encoding=encoding, mapping=mapping, releasability=marking, source=source, **reader_options
+    )
+    columnar = _COLUMNAR.get(read)
+    reader: Iterator[Any]
+    if columnar is not None and _can_fork() and os.path.getsize(p) >= CHILD_READER_BYTES:
+        reader = _read_in_child(columnar, p, options)  # forked before any thread starts
+    else:
+        reader = (columnar or read)(p, **options)
     # The file's digest is computed alongside the import (hashlib works without the
     # interpreter lock) and is in the summary before anything is logged.
     digest = _Digest(p)
-    read = READERS[fmt]
-    reader = _COLUMNAR.get(read, read)(
-        p,
-        encoding=encoding,
-        mapping=mapping,
-        releasability=marking,
-        source=source,
-        **reader_options,
-    )
     rejects_fh = open(rejects, "w", newline="", encoding="utf-8") if rejects else None  # noqa: SIM115
     rejects_w = csv.writer(rejects_fh) if rejects_fh else None
     if rejects_w:
@@ -157,6 +166,86 @@ def import_file(
     with store.transaction():
         store.log_ingest(summary, status)
     return summary
+
+
+def _can_fork() -> bool:
+    """Forking is cheap and safe while this process runs a single thread."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _read_in_child(read: Callable[..., Any], path: Path, options: dict[str, Any]
+                   ) -> Iterator[Any]:
+    """The items of ``read(path, **options)``, read in a forked child process, in order.
+
+    The child starts at once (before the caller starts any thread). Column batches travel one
+    per message (compactly pickled), single records in groups; an exception in the child (a
+    refused file, say) is raised here, and so is the child's death. If the importing process
+    stops reading or dies, the child's next send fails and it exits.
+    """
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_produce, args=(sender, receiver, read, path, options),
+                        daemon=True, name="truceguard-import-reader")
+    child.start()
+    sender.close()
+
+    def items() -> Iterator[Any]:
+        try:
+            while True:
+                try:
+                    kind, payload = pickle.loads(receiver.recv_bytes())
+                except EOFError:
+                    child.join()
+                    raise TruceguardError(
+                        f"{path}: the reading process ended unexpectedly (exit code "
+                        f"{child.exitcode}); what was committed before stays"
+                    ) from None
+                if kind == "items":
+                    yield from payload
+                elif kind == "error":
+                    raise payload
+                else:
+                    return
+        finally:
+            receiver.close()
+            if child.is_alive():
+                child.terminate()
+            child.join()
+
+    return items()
+
+
+def _produce(sender: Any, receiver: Any, read: Callable[..., Any], path: Path,
+             options: dict[str, Any]) -> None:
+    """The child's side of ``_read_in_child``."""
+    receiver.close()  # the fork's copy: with it open, the parent's death would go unnoticed
+
+    def send(kind: str, payload: Any) -> None:
+        sender.send_bytes(pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL))
+
+    gc.disable()
+    try:
+        singles: list[Any] = []
+        for item in read(path, **options):
+            if isinstance(item, ObservationColumns):
+                if singles:
+                    send("items", singles)
+                    singles = []
+                send("items", [item])
+            else:
+                singles.append(item)
+                if len(singles) >= _SINGLES_PER_MESSAGE:
+                    send("items", singles)
+                    singles = []
+        if singles:
+            send("items", singles)
+        send("done", None)
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(1)  # the importing process is gone
+    except BaseException as exc:  # handed to the importing process
+        send("error", exc)
+    finally:
+        sender.close()
 
 
 class _Digest(threading.Thread):

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from truceguard.model import Observation
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -60,6 +62,12 @@ class ObservationColumns:
 
     def __len__(self) -> int:
         return len(self.columns["raw"])
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle compactly: a text column as one string and its lengths, a number column as
+        one array; unpickling then costs a slice a value instead of an object a value."""
+        return (_unpack, ({k: _pack(v) for k, v in self.columns.items()}, self.constants,
+                          self.raw_chars))
 
     @property
     def derived_dedup_key(self) -> bool:
@@ -126,3 +134,36 @@ class ObservationColumns:
                 out.extend(p.column(f))
             cols[f] = out
         return cls(cols, shared, sum(p.raw_chars for p in parts))
+
+
+def _pack(values: list[Any]) -> tuple[str, Any, Any]:
+    kinds = {type(v) for v in values}
+    if kinds == {str}:
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        return ("s", "".join(values), lengths)
+    if kinds == {int}:
+        try:
+            return ("i", np.array(values, dtype=np.int64), None)
+        except OverflowError:
+            return ("o", values, None)
+    if kinds == {float}:
+        return ("f", np.array(values, dtype=np.float64), None)
+    return ("o", values, None)
+
+
+def _unpack_column(kind: str, data: Any, lengths: Any) -> list[Any]:
+    if kind == "s":
+        ends = np.cumsum(lengths).tolist()
+        starts = [0, *ends[:-1]]
+        return [data[a:b] for a, b in zip(starts, ends, strict=True)]
+    if kind in ("i", "f"):
+        return list(data.tolist())
+    return list(data)
+
+
+def _unpack(
+    packed: dict[str, tuple[str, Any, Any]], constants: dict[str, Any], raw_chars: int
+) -> ObservationColumns:
+    return ObservationColumns(
+        {k: _unpack_column(*v) for k, v in packed.items()}, constants, raw_chars
+    )
