@@ -147,3 +147,21 @@ def test_demo_on_shipped_data(runner: CliRunner, db: str, tmp_path: Path) -> Non
     assert (out / "violations-minsk-2015.html").stat().st_size > 10_000
     results = json.loads((out / "plan-reassurance-2025" / "results.json").read_text())
     assert {"us-backstop", "us-isr-only", "no-us", "no-italy"} <= set(results["variants"])
+
+
+def test_import_progress_bar_leaves_the_reader_free_to_fork(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from truceguard.cli import observe
+    from truceguard.ingest import _can_fork
+
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (5 << 20))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    progress, advance = observe._progress_for(str(big))
+    assert not progress.disable  # a terminal and a large file: the bar shows
+    with progress:
+        advance(1 << 20)
+        assert threading.active_count() == 1 and _can_fork()

@@ -102,6 +102,8 @@ def filter_options(f: F) -> F:
 
 
 def _progress_for(path: str) -> tuple[Progress, Callable[[int], None]]:
+    """A progress bar redrawn on each committed batch: it runs no thread of its own, so the
+    import may still fork its reader process (see ``truceguard.ingest``)."""
     total = os.path.getsize(path) if os.path.isfile(path) else 0
     progress = Progress(
         TextColumn("[bold]importing[/] {task.description}"),
@@ -110,10 +112,16 @@ def _progress_for(path: str) -> tuple[Progress, Callable[[int], None]]:
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
+        auto_refresh=False,
         disable=total < (4 << 20) or not sys.stderr.isatty(),
     )
     task = progress.add_task(os.path.basename(path), total=total)
-    return progress, lambda n: progress.advance(task, n)
+
+    def advance(n: int) -> None:
+        progress.advance(task, n)
+        progress.refresh()
+
+    return progress, advance
 
 
 @click.command("init")
