@@ -32,36 +32,13 @@ from truceguard.store.schema import MIGRATIONS, SECONDARY_INDEXES
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
-OBS_COLUMNS = (
-    "obs_id",
-    "source",
-    "how_known",
-    "t_start",
-    "t_end",
-    "time_precision_s",
-    "lat",
-    "lon",
-    "uncertainty_m",
-    "category",
-    "weapon_class",
-    "count",
-    "text",
-    "origin",
-    "source_ref",
-    "releasability",
-    "raw",
-    "raw_sha256",
-    "source_file",
-    "source_line",
-    "attributes",
-    "incident_id",
-)
+# Read back in this order (``_row_to_observation``): the id, every stored field but the
+# deduplication key, and the incident fusion assigned.
+OBS_COLUMNS = ("obs_id", *(f for f in FIELDS if f != "dedup_key"), "incident_id")
 _SELECT = "SELECT " + ", ".join("o." + c for c in OBS_COLUMNS) + " FROM observations o"
 _INSERT = (
-    "INSERT OR IGNORE INTO observations (dedup_key, source, how_known, t_start, t_end, "
-    "time_precision_s, lat, lon, uncertainty_m, category, weapon_class, count, text, origin, "
-    "source_ref, releasability, raw, raw_sha256, source_file, source_line, attributes) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    f"INSERT OR IGNORE INTO observations ({', '.join(FIELDS)}) "
+    f"VALUES ({','.join('?' * len(FIELDS))})"
 )
 
 
