@@ -148,9 +148,11 @@ def test_sigkill_mid_import_leaves_whole_batches_and_rerun_completes(tmp_path: P
 def test_child_reader_gives_the_same_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import threading
+
     import truceguard.ingest as ingest
 
-    assert ingest._can_fork()
+    assert ingest._can_fork(), f"a thread outlived its test: {threading.enumerate()}"
     stored = []
     for threshold in (1 << 40, 0):  # in this process, then in a forked reader
         monkeypatch.setattr(ingest, "CHILD_READER_BYTES", threshold)
