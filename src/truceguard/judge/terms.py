@@ -87,6 +87,11 @@ class Side:
     label: str
 
 
+def binds_from(effective: int, phase_in_days: float) -> int:
+    """When a clause starts to bind: its effective time plus its phase-in (epoch seconds)."""
+    return effective + int(round(phase_in_days * 86400))
+
+
 @dataclass(frozen=True)
 class Zone:
     """A band along the line, ``distance_m[side]`` deep on each side, measured from that
@@ -104,7 +109,7 @@ class Zone:
 
     @property
     def binds_from(self) -> int:
-        return self.effective + int(round(self.phase_in_days * 86400))
+        return binds_from(self.effective, self.phase_in_days)
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ class Prohibition:
 
     @property
     def binds_from(self) -> int:
-        return self.effective + int(round(self.phase_in_days * 86400))
+        return binds_from(self.effective, self.phase_in_days)
 
 
 @dataclass(frozen=True)
