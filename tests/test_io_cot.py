@@ -136,7 +136,7 @@ def test_atak_stream_maps_to_observations(tmp_path: Path) -> None:
     assert (drone.category, drone.weapon_class) == ("drone", "uav")
     assert drone.how_known == "party_report"  # m-r: relayed from elsewhere
     assert drone.uncertainty_m == 350.0
-    assert drone.releasability == "REL FR UK"
+    assert drone.releasability == "REL TO FRA, GBR"
     assert drone.attributes["track_speed"] == "45"
 
     for g in good:
@@ -306,7 +306,7 @@ def test_bad_events_name_file_line_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, stream(*events))
     good, bad = read(path, releasability="REL UK")
     assert [g.source_line for g in good] == [1, 16]
-    assert good[1].releasability == "REL UK"  # "Undefined": the option's marking
+    assert good[1].releasability == "REL TO GBR"  # "Undefined": the option's marking
     assert [(e.line, e.field) for e in bad] == [
         (2, "point.lat"),
         (3, "point.lon"),

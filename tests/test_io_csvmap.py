@@ -76,7 +76,7 @@ observations = st.builds(
     text=text.map(str.strip),
     origin=text.map(str.strip),
     source_ref=text.map(str.strip),
-    releasability=st.sampled_from(["PUBLIC", "REL UK", "REL FR UK"]),
+    releasability=st.sampled_from(["PUBLIC", "REL TO GBR", "REL TO FRA, GBR"]),
     attributes=st.dictionaries(
         st.text(max_size=5), st.text(max_size=5) | st.integers(), max_size=3
     ),

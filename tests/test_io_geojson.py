@@ -111,7 +111,7 @@ def test_realistic_collection(tmp_path: Path) -> None:
     assert flashes.weapon_class == "unknown"
     assert flashes.attributes["weapon_class_original"] == "TOS-1"
     assert flashes.text == "Вибухи біля Авдіївки"
-    assert flashes.releasability == "REL FR UK"
+    assert flashes.releasability == "REL TO FRA, GBR"
     assert flashes.source == "geojson:patrol.geojson"
     assert flashes.how_known == "open_source"
     assert flashes.uncertainty_m is None
@@ -410,7 +410,7 @@ def observations(draw: st.DrawFn) -> Observation:
         text=draw(_text),
         origin=draw(_text),
         source_ref=draw(_text),
-        releasability=draw(st.sampled_from(["PUBLIC", "REL UK", "REL FR PL UK"])),
+        releasability=draw(st.sampled_from(["PUBLIC", "REL TO GBR", "REL TO FRA, GBR, POL"])),
         raw=draw(_text),
         raw_sha256=draw(st.text("0123456789abcdef", min_size=64, max_size=64)),
         attributes=draw(st.dictionaries(_attr_key, _json_value, max_size=4)),

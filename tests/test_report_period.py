@@ -205,15 +205,15 @@ def test_releasability_hides_restricted_violations(tmp_path):
         public = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31")
         marked = public.violations[:5]
         s = import_file(store, _restricted_features(marked, tmp_path / "uk.geojson"),
-                        releasability="REL UK")
+                        releasability="REL TO GBR")
         assert s.imported == 5
         fuse_store(store)
         adjudicate_store(store, terms)
         owner = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31")
         uk = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31",
-                                 Viewer.holding("UK"))
+                                 Viewer.of("GBR"))
         nobody = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31",
-                                     Viewer.holding())
+                                     Viewer())
         restricted = {v["incident_id"] for v in owner.violations
                       if v["releasability"] != "PUBLIC"}
         assert restricted and {v["incident_id"] for v in marked} <= restricted
@@ -221,15 +221,15 @@ def test_releasability_hides_restricted_violations(tmp_path):
         assert nobody.total.now == owner.total.now - sum(
             v["incident_id"] in restricted for v in owner.violations)
         assert nobody.total.now == _count(store, _epoch("2020-01-01"), _epoch("2021-01-01"),
-                                          Viewer.holding())
+                                          Viewer())
         assert all(v["releasability"] == "PUBLIC" for v in nobody.violations)
         assert not any(o["source"] == "patrol-uk"
                        for os_ in nobody.observations_by_incident.values() for o in os_)
         assert "patrol-uk" not in render_html(nobody)
         html = render_html(uk)
-        assert "patrol-uk" in html and "REL UK" in html
+        assert "patrol-uk" in html and "REL TO GBR" in html
         assert "<script>" not in html and "&lt;script&gt;alert(0)" in html
-        assert "Shown to: releasable to UK." in html
+        assert "Shown to: releasable to FVEY, GBR, NATO." in html
 
 
 def test_report_command(judged, runner, tmp_path):

@@ -82,18 +82,18 @@ def test_filters(store: Store) -> None:
 
 def test_releasability_is_enforced_by_the_store(store: Store) -> None:
     batch = ucdp(6)
-    markings = ["PUBLIC", "REL UK", "REL FR UK", "REL COALITION", "REL FR", "PUBLIC"]
+    markings = ["PUBLIC", "REL TO GBR", "REL TO FRA, GBR", "REL TO NATO", "REL TO FRA", "PUBLIC"]
     for o, m in zip(batch, markings, strict=True):
         o.releasability = m
     with store.transaction():
         store.add_observations(batch)
     all_ = ObservationFilter()
     assert store.count_observations(all_, OWNER) == 6
-    assert store.count_observations(all_, Viewer.holding()) == 2
-    uk = list(store.observations(all_, Viewer.holding("UK")))
-    assert sorted(o.releasability for o in uk) == ["PUBLIC", "PUBLIC", "REL FR UK", "REL UK"]
-    assert store.count_observations(all_, Viewer.holding("COALITION")) == 3
-    assert store.count_observations(all_, Viewer.holding("U")) == 2  # no partial-code match
+    assert store.count_observations(all_, Viewer()) == 2
+    uk = list(store.observations(all_, Viewer.of("GBR")))
+    assert sorted(o.releasability for o in uk) == [
+        "PUBLIC", "PUBLIC", "REL TO FRA, GBR", "REL TO GBR", "REL TO NATO"]
+    assert store.count_observations(all_, Viewer.of("NATO")) == 3
 
 
 def test_ingest_log_is_append_only(store: SQLiteStore) -> None:

@@ -2,6 +2,9 @@
 
 Times are UTC seconds since the epoch (int); positions are WGS84 degrees; uncertainties are
 metres and seconds. Vocabularies are tuples so that readers, terms files and tests share them.
+``Observation``, ``Incident`` and ``Violation`` are what crosses every package boundary;
+``Marking`` and ``Viewer`` (releasability) live in ``truceguard.marking`` and are re-exported
+here.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from truceguard.marking import Marking as Marking
+from truceguard.marking import Viewer as Viewer
+from truceguard.marking import parse_marking
 
 # How an observation was known, after OSCE SMM practice ("heard", "saw", cameras "recorded").
 HOW_KNOWN: tuple[str, ...] = (
@@ -61,6 +68,12 @@ WEAPON_CLASSES: tuple[str, ...] = (
 )
 
 RELEASABILITY_PUBLIC = "PUBLIC"
+
+# A violation's status, in the order a review moves it; ``withdrawn`` is set by re-adjudication
+# only (the incident no longer breaches the clause), never by a person.
+REVIEW_STATUSES: tuple[str, ...] = ("new", "under_review", "verified", "discounted")
+STATUS_WITHDRAWN = "withdrawn"
+VIOLATION_STATUSES: tuple[str, ...] = (*REVIEW_STATUSES, STATUS_WITHDRAWN)
 
 
 def utc_now() -> int:
@@ -117,55 +130,11 @@ class Observation:
         return f"{self.source}|sha256:{self.raw_sha256}"
 
 
-@dataclass(slots=True, frozen=True)
-class Viewer:
-    """Who is asking. ``groups`` are the releasability codes this viewer holds.
+def normalise_releasability(marking: str | None) -> str:
+    """The canonical text of a marking (``REL TO FRA, GBR``); MarkingError if it is not valid.
 
-    A record marked ``PUBLIC`` is releasable to everyone; a record marked ``REL UK FR`` (or
-    ``REL COALITION``) only to a viewer holding one of those codes. ``Viewer.owner()`` is the
-    local analyst who imported the data and sees all of it.
-    """
-
-    groups: frozenset[str] = frozenset()
-    sees_all: bool = False
-
-    @classmethod
-    def owner(cls) -> Viewer:
-        return cls(sees_all=True)
-
-    @classmethod
-    def holding(cls, *groups: str) -> Viewer:
-        return cls(groups=frozenset(g.strip().upper() for g in groups if g.strip()))
-
-    def may_see(self, marking: str) -> bool:
-        if self.sees_all:
-            return True
-        codes = releasability_codes(marking)
-        return codes is None or bool(codes & self.groups)
-
-
-def releasability_codes(marking: str) -> frozenset[str] | None:
-    """The codes a marking releases to; None for PUBLIC (releasable to all).
-
-    Accepts ``PUBLIC``, ``REL UK FR``, ``REL TO UK, FR``, ``REL COALITION``.
-    """
-    m = (marking or RELEASABILITY_PUBLIC).strip().upper()
-    if m == RELEASABILITY_PUBLIC:
-        return None
-    if not m.startswith("REL"):
-        raise ValueError(f"releasability marking {marking!r}: expected PUBLIC or 'REL CODE ...'")
-    rest = m[3:].strip()
-    if rest.startswith("TO "):
-        rest = rest[3:]
-    codes = frozenset(c for c in rest.replace(",", " ").split() if c)
-    if not codes:
-        raise ValueError(f"releasability marking {marking!r} names no code")
-    return codes
-
-
-def normalise_releasability(marking: str) -> str:
-    codes = releasability_codes(marking)
-    return RELEASABILITY_PUBLIC if codes is None else "REL " + " ".join(sorted(codes))
+    Older markings (``REL UK FR``) are converted to alpha-3 codes."""
+    return parse_marking(marking).text
 
 
 @dataclass(slots=True)
@@ -183,3 +152,73 @@ class IngestSummary:
     @property
     def line(self) -> str:
         return f"imported {self.imported}, duplicates {self.duplicates}, rejected {self.rejected}"
+
+
+@dataclass(slots=True)
+class Incident:
+    """Observations fused into one event, as one viewer may see it.
+
+    ``incident_id`` is opaque (it reveals nothing about the observations behind it). Every other
+    field is computed from the observations releasable to the viewer alone; ``releasability``
+    is the narrowing of their markings.
+    """
+
+    incident_id: int
+    t_start: int
+    t_end: int
+    lat: float
+    lon: float
+    uncertainty_m: float  # radius of the position's 95% uncertainty, metres
+    category: str
+    category_votes: dict[str, int]
+    weapon_class: str
+    weapon_votes: dict[str, int]
+    n_observations: int
+    n_sources: int  # independent sources
+    grade: str
+    grade_reason: str
+    releasability: str = RELEASABILITY_PUBLIC
+
+
+@dataclass(slots=True)
+class Violation:
+    """An incident judged against one clause of one version of the terms.
+
+    ``controlled_by`` is the side that controls the place (a side id of the terms), ``p_side``
+    the probability of that given the position's uncertainty; ``p_location`` is the probability
+    that the true position satisfies the clause's geometry. ``status`` is the latest entry of
+    the violation's append-only status trail.
+    """
+
+    violation_id: int
+    terms: str
+    terms_version: str
+    clause: str
+    severity: int
+    status: str
+    incident_id: int
+    t_start: int
+    t_end: int
+    lat: float
+    lon: float
+    uncertainty_m: float
+    controlled_by: str
+    p_side: float
+    signed_distance_m: float
+    zone: str
+    p_location: float
+    location_text: str
+    category: str
+    weapon_class: str
+    releasability: str = RELEASABILITY_PUBLIC
+
+
+@dataclass(slots=True, frozen=True)
+class StatusChange:
+    """One entry of a violation's status trail: who decided what, when, and why."""
+
+    seq: int
+    at: int
+    status: str
+    who: str
+    why: str

@@ -75,9 +75,7 @@ def build_filter(
 
 
 def viewer_from(releasable_to: str | None) -> Viewer:
-    if releasable_to is None:
-        return Viewer.owner()
-    return Viewer.holding(*releasable_to.replace(",", " ").split())
+    return Viewer.parse(releasable_to)
 
 
 def filter_options(f: F) -> F:

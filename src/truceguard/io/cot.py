@@ -51,7 +51,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
-from truceguard.errors import FormatError, RowError
+from truceguard.errors import FormatError, MarkingError, RowError
 from truceguard.io.base import decode_line, parse_lat_lon, sha256_hex
 from truceguard.io.timeparse import parse_time
 from truceguard.model import Observation, normalise_releasability
@@ -303,7 +303,7 @@ def _observation(root: Element, raw: str, path: str, line: int, releasability: s
     else:
         try:
             marking = normalise_releasability(access)
-        except ValueError as exc:
+        except (ValueError, MarkingError) as exc:
             raise bad("access", str(exc)) from None
         attrs["access"] = access
     point = root.find("point")
@@ -405,7 +405,7 @@ def read_cot(
     fname = str(path)
     try:
         marking = normalise_releasability(releasability)
-    except ValueError as exc:
+    except (ValueError, MarkingError) as exc:
         raise FormatError(str(exc)) from None
     with open(Path(path), "rb") as fh:
         pieces = split_events(fh, max_record_bytes)

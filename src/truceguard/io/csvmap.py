@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from truceguard.errors import ConfigError, RowError
+from truceguard.errors import ConfigError, MarkingError, RowError
 from truceguard.io.base import (
     MAX_RECORD_BYTES,
     CsvRecord,
@@ -219,7 +219,7 @@ def _observation(
             return row_error(fname, rec, cols[field], "negative")
     try:
         marking = normalise_releasability(get("releasability") or releasability)
-    except ValueError as exc:
+    except (ValueError, MarkingError) as exc:
         return row_error(fname, rec, cols.get("releasability", "releasability"), str(exc))
     return Observation(
         source=get("source") or default_source,

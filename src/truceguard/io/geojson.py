@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from truceguard.errors import FormatError, RowError
+from truceguard.errors import FormatError, MarkingError, RowError
 from truceguard.io.base import MAX_FILE_BYTES, MAX_RECORD_BYTES, sha256_hex
 from truceguard.io.timeparse import parse_time
 from truceguard.model import (
@@ -346,7 +346,7 @@ def _observation(
     name, value = take("releasability")
     try:
         marking = normalise_releasability(releasability if value is None else _text(value, name))
-    except ValueError as exc:
+    except (ValueError, MarkingError) as exc:
         raise _Bad(name, str(exc)) from None
     ident = feat.get("id")
     name, value = take("id")
@@ -425,7 +425,7 @@ def read_geojson(
     default_source = source or f"geojson:{p.name}"
     try:
         default_marking = normalise_releasability(releasability)
-    except ValueError as exc:
+    except (ValueError, MarkingError) as exc:
         raise FormatError(str(exc)) from None
     yield from _yield(
         features, text, fname, props_for, default_source, default_marking, max_record_bytes

@@ -446,7 +446,7 @@ def build_period_report(
         end=t1,
         previous_start=prev0,
         viewer="owner (sees all)" if viewer.sees_all else (
-            "releasable to " + (", ".join(sorted(viewer.groups)) or "nobody (PUBLIC only)")
+            "releasable to " + (", ".join(sorted(viewer.codes)) or "nobody (PUBLIC only)")
         ),
         total=Change(len(now), len(before)),
         observations=sum(n_obs_of.values()),

@@ -82,9 +82,9 @@ def releasability_sql(viewer: Viewer, column: str) -> tuple[str, list[Any]]:
         return "", []
     ors = [f"{column} = 'PUBLIC'"]
     params: list[Any] = []
-    for code in sorted(viewer.groups):
-        ors.append(f"(' ' || {column} || ' ') LIKE ?")
-        params.append(f"% {code} %")
+    for code in sorted(viewer.codes):
+        ors.append(f"instr(', ' || substr({column}, 8) || ',', ?) > 0")
+        params.append(f", {code},")
     return "(" + " OR ".join(ors) + ")", params
 
 

@@ -41,13 +41,13 @@ from truceguard.judge.fusion import (
 from truceguard.judge.grading import GradingRules, load_grading
 from truceguard.judge.places import describe_locations
 from truceguard.judge.terms import Terms
-from truceguard.model import RELEASABILITY_PUBLIC, Viewer, releasability_codes
+from truceguard.marking import most_restrictive
+from truceguard.model import Viewer
 from truceguard.store.base import ObservationFilter, releasability_sql
 from truceguard.store.sqlite import SQLiteStore
 
 STATUS_WITHDRAWN = "withdrawn"
 ALL_STATUSES = (*VIOLATION_STATUSES, STATUS_WITHDRAWN)
-NOBODY = "REL NOBODY"  # an intersection of disjoint markings: only the owner sees it
 
 _OBS_COLS = (
     "obs_id, lat, lon, uncertainty_m, t_start, t_end, category, weapon_class, source, origin, "
@@ -78,15 +78,7 @@ class AdjudicationSummary:
 
 
 def _intersection(markings: list[str]) -> str:
-    codes: frozenset[str] | None = None
-    for m in set(markings):
-        c = releasability_codes(m)
-        if c is None:
-            continue
-        codes = c if codes is None else codes & c
-    if codes is None:
-        return RELEASABILITY_PUBLIC
-    return "REL " + " ".join(sorted(codes)) if codes else NOBODY
+    return most_restrictive(set(markings)).text
 
 
 def _load_observation_arrays(store: SQLiteStore) -> dict[str, np.ndarray]:

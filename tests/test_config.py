@@ -1,0 +1,39 @@
+"""The one YAML loader: YAML 1.2 scalars, duplicate keys refused, lines named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from truceguard.config import ConfigList, ConfigMap, load_yaml, parse_yaml
+from truceguard.errors import ConfigError
+
+
+def test_yaml_12_scalars() -> None:
+    doc = parse_yaml("a: NO\nb: yes\nc: off\nd: true\ne: 1_000\nf: 12:30\ng: 0o17\nh: 2015-02-15\n")
+    assert doc == {"a": "NO", "b": "yes", "c": "off", "d": True, "e": "1_000", "f": "12:30",
+                   "g": 15, "h": "2015-02-15"}
+
+
+def test_duplicate_keys_are_refused_with_both_lines() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_yaml("zones:\n  a: 1\n  b: 2\n  a: 3\n", "t.yaml")
+    assert err.value.line == 4 and err.value.key == "a"
+    assert "line 2" in str(err.value)
+
+
+def test_lines_are_kept() -> None:
+    doc = parse_yaml("x: 1\nitems:\n  - a\n  - b\n")
+    assert isinstance(doc, ConfigMap) and isinstance(doc["items"], ConfigList)
+    assert doc.line_of("items") == 2 and doc["items"].line_of(1) == 4
+
+
+def test_bad_yaml_and_missing_files_name_the_place(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_yaml("a: [1,\n", "bad.yaml")
+    assert "bad.yaml" in str(err.value)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_yaml(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="directory"):
+        load_yaml(tmp_path)
