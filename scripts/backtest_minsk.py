@@ -27,7 +27,7 @@ from truceguard.ingest import import_file
 from truceguard.judge.terms import load_terms
 from truceguard.report.period import PeriodReport, build_period_report
 from truceguard.store import open_store
-from truceguard.store.judged import adjudicate_store, fuse_store
+from truceguard.pipeline import adjudicate_store, fuse_store
 
 TERMS = "minsk-2015"
 EVENTS = ("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")

@@ -29,7 +29,7 @@ def test_real_file_twice_is_stored_once(store: SQLiteStore) -> None:
     assert (first.imported, first.duplicates, first.rejected) == (3077, 0, 0)
     again = import_file(store, UCDP_CLEAN)
     assert (again.imported, again.duplicates, again.rejected) == (0, 3077, 0)
-    assert again.line == "imported 0, duplicates 3077, rejected 0"
+    assert again.line == "imported 0, duplicates 3077, conflicts 0, rejected 0"
     assert store.count_observations(ALL, OWNER) == 3077
     log = store.ingest_log()
     assert [r["imported"] for r in log] == [3077, 0]
@@ -40,8 +40,13 @@ def test_messy_export_adds_only_new_events(store: SQLiteStore, shared_data: Path
     import_file(store, UCDP_CLEAN)
     path = shared_data / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
     messy = import_file(store, path)
-    # 2,987 events are in both exports (same UCDP id): stored once
-    assert (messy.imported, messy.duplicates, messy.rejected) == (896, 2987, 0)
+    # 2,987 events are in both exports (same UCDP id): stored once. Those UCDP revised
+    # between the exports (another date, place or origin) are kept as conflicts for review.
+    assert (messy.imported, messy.duplicates + messy.conflicts, messy.rejected) == (896, 2987, 0)
+    assert 0 < messy.conflicts < 60
+    conflicts = store.conflicts(Viewer.owner())
+    assert len(conflicts) == messy.conflicts
+    assert all(c.record["source_file"] == str(path) for c in conflicts)
 
 
 def bad_file(tmp_path: Path) -> Path:

@@ -267,16 +267,17 @@ def test_import_stores_the_same_rows_as_the_row_path(tmp_path: Path, shared_data
     src = write(tmp_path, [row(id=str(i % 150), where_description=f"W{i}") for i in range(400)])
     cols = ("dedup_key, source, how_known, t_start, t_end, time_precision_s, lat, lon, "
             "uncertainty_m, category, weapon_class, count, text, origin, source_ref, "
-            "releasability, raw, raw_sha256, source_file, source_line, attributes")
+            "marking_id, reader, curated, raw, raw_sha256, source_file, source_line, attributes")
     for path in (UCDP_MESSY, src):
         fast = SQLiteStore(tmp_path / "fast.db")
         s = import_file(fast, path, batch_size=64)
         slow = SQLiteStore(tmp_path / "slow.db")
         with slow.transaction():
-            inserted, dup = slow.add_observations(
-                [o for o in read_ucdp(path) if isinstance(o, Observation)]
-            )
-        assert (s.imported, s.duplicates) == (inserted, dup)
+            got = slow.add_observations(
+                [o for o in read_ucdp(path) if isinstance(o, Observation)], reader="ucdp",
+                curated=True)
+        assert (s.imported, s.duplicates, s.conflicts) == (got.inserted, got.duplicates,
+                                                           got.conflicts)
         q = f"SELECT obs_id, {cols}, typeof(lat), typeof(t_start) FROM observations ORDER BY obs_id"
         assert fast.execute(q).fetchall() == slow.execute(q).fetchall()
         fast.close()

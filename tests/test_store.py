@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,12 @@ from tests.conftest import UCDP_CLEAN
 from truceguard.errors import SchemaVersionError, StoreError
 from truceguard.ingest import import_file
 from truceguard.io import read_ucdp
+from truceguard.marking import parse_marking
 from truceguard.model import Observation, Viewer
-from truceguard.store import ObservationFilter, SQLiteStore
+from truceguard.store import IngestCounts, ObservationFilter, SQLiteStore
 from truceguard.store.base import Store
 from truceguard.store.schema import MIGRATIONS
+from truceguard.store.sqlite import split_sql
 
 OWNER = Viewer.owner()
 
@@ -31,15 +34,60 @@ def test_store_satisfies_protocol(store: Store) -> None:
 def test_same_records_twice_are_stored_once(store: Store) -> None:
     batch = ucdp(100)
     with store.transaction():
-        assert store.add_observations(batch) == (100, 0)
+        assert store.add_observations(batch, reader="ucdp") == IngestCounts(inserted=100)
     with store.transaction():
-        assert store.add_observations(batch + batch[:10]) == (0, 110)
+        assert store.add_observations(batch + batch[:10], reader="ucdp") == IngestCounts(
+            duplicates=110)
     assert store.count_observations(ObservationFilter(), OWNER) == 100
+    # Another reader's records are other records, even under the same source and id.
+    with store.transaction():
+        assert store.add_observations(batch[:5], reader="csv").inserted == 5
+
+
+def test_a_taken_identity_with_other_content_is_kept_as_a_conflict(store: Store) -> None:
+    batch = ucdp(3)
+    with store.transaction():
+        store.add_observations(batch, reader="ucdp")
+    forged = replace(batch[0], raw=batch[0].raw + ",forged", raw_sha256="f" * 64, lat=10.0)
+    with store.transaction():
+        got = store.add_observations([forged, forged], reader="ucdp")
+    assert got == IngestCounts(conflicts=1, duplicates=1)
+    assert store.count_observations(ObservationFilter(), OWNER) == 3
+    (c,) = store.conflicts(OWNER)
+    assert c.record["lat"] == 10.0 and c.record["raw"].endswith(",forged")
+    assert c.dedup_key == "ucdp|" + batch[0].dedup_key
+    with store.transaction():  # the same conflict again is not a second one
+        assert store.add_observations([forged], reader="ucdp").duplicates == 1
+    assert len(store.conflicts(OWNER)) == 1
+    assert store.conflicts(Viewer()) == [c]  # PUBLIC: a PUBLIC viewer may see it
+
+
+def test_importing_again_under_a_narrower_marking_narrows_never_widens(store: Store) -> None:
+    batch = ucdp(2)
+    with store.transaction():
+        store.add_observations(batch, reader="ucdp")
+    narrow = [replace(o, releasability="REL TO GBR") for o in batch]
+    with store.transaction():
+        assert store.add_observations(narrow, reader="ucdp").narrowed == 2
+    assert store.count_observations(ObservationFilter(), Viewer()) == 0
+    wide = [replace(o, releasability="PUBLIC") for o in batch]
+    with store.transaction():
+        assert store.add_observations(wide, reader="ucdp").narrowed == 0
+    assert store.count_observations(ObservationFilter(), Viewer()) == 0
+    assert store.count_observations(ObservationFilter(), Viewer.of("GBR")) == 2
+    obs_id = next(store.observations(ObservationFilter(), OWNER)).obs_id
+    assert obs_id is not None
+    trail = store.marking_trail(obs_id)
+    assert [(t["old"], t["new"]) for t in trail] == [("PUBLIC", "REL TO GBR")]
+    # Widening is its own, logged decision.
+    assert store.remark([obs_id], parse_marking("PUBLIC"), "desk officer", "cleared") == 1
+    assert store.marking_trail(obs_id)[-1]["who"] == "desk officer"
+    assert store.count_observations(ObservationFilter(), Viewer()) == 1
 
 
 def test_rolled_back_transaction_leaves_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction():
-        store.add_observations(ucdp(10))
+        store.add_observations(ucdp(10), reader="ucdp")
         raise RuntimeError("boom")
     assert store.count_observations(ObservationFilter(), OWNER) == 0
 
@@ -47,7 +95,7 @@ def test_rolled_back_transaction_leaves_nothing(store: Store) -> None:
 def test_round_trip_keeps_every_field(store: Store) -> None:
     batch = ucdp(30)
     with store.transaction():
-        store.add_observations(batch)
+        store.add_observations(batch, reader="ucdp")
     back = list(store.observations(ObservationFilter(), OWNER))
     key = lambda o: o.source_ref  # noqa: E731
     for a, b in zip(sorted(batch, key=key), sorted(back, key=key), strict=True):
@@ -58,7 +106,7 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
 
 def test_filters(store: Store) -> None:
     with store.transaction():
-        store.add_observations(ucdp(3077))
+        store.add_observations(ucdp(3077), reader="ucdp")
     everything = list(store.observations(ObservationFilter(), OWNER))
     f = ObservationFilter(since=1_420_070_400, until=1_451_606_399)  # 2015
     got = list(store.observations(f, OWNER))
@@ -86,7 +134,7 @@ def test_releasability_is_enforced_by_the_store(store: Store) -> None:
     for o, m in zip(batch, markings, strict=True):
         o.releasability = m
     with store.transaction():
-        store.add_observations(batch)
+        store.add_observations(batch, reader="ucdp")
     all_ = ObservationFilter()
     assert store.count_observations(all_, OWNER) == 6
     assert store.count_observations(all_, Viewer()) == 2
@@ -107,20 +155,37 @@ def test_ingest_log_is_append_only(store: SQLiteStore) -> None:
 
 
 def test_forward_migrations_from_an_old_file(tmp_path: Path) -> None:
+    """A version-4 file (old markings, reader-less keys, old incidents) upgrades in place."""
     path = tmp_path / "old.db"
-    s = SQLiteStore.__new__(SQLiteStore)
-    s.path = str(path)
-    s.conn = sqlite3.connect(path, isolation_level=None)
-    s._depth = 0
-    s.migrate(target=1)
-    with s.transaction():
-        s.add_observations(ucdp(5))
-    assert s.schema_version() == 1
-    s.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version in range(1, 5):
+        for statement in split_sql(MIGRATIONS[version - 1]):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+    old = ["PUBLIC", "REL UK FR", "REL UK", "REL NOBODY", "REL COALITION"]
+    for i, (o, marking) in enumerate(zip(ucdp(5), old, strict=True)):
+        conn.execute(
+            "INSERT INTO observations (dedup_key, source, how_known, t_start, t_end, "
+            "time_precision_s, lat, lon, uncertainty_m, category, weapon_class, count, text, "
+            "origin, source_ref, releasability, raw, raw_sha256, source_file, source_line, "
+            "attributes, incident_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (o.dedup_key, o.source, o.how_known, o.t_start, o.t_end, o.time_precision_s, o.lat,
+             o.lon, o.uncertainty_m, o.category, o.weapon_class, o.count, o.text, o.origin,
+             o.source_ref, marking, o.raw, o.raw_sha256, "ev.csv", i + 2, "", 1))
+    conn.execute("INSERT INTO ingest_log (at, path, file_sha256, format, imported, duplicates, "
+                 "rejected, status) VALUES (0, 'ev.csv', '', 'ucdp', 5, 0, 0, 'complete')")
+    conn.close()
     s2 = SQLiteStore(path)
     assert s2.schema_version() == len(MIGRATIONS)
-    assert s2.count_observations(ObservationFilter(), OWNER) == 5
-    assert all(o.incident_id is None for o in s2.observations(ObservationFilter(), OWNER))
+    back = list(s2.observations(ObservationFilter(), OWNER))
+    assert [o.releasability for o in back] == [
+        "PUBLIC", "REL TO FRA, GBR", "REL TO GBR", "OWNER ONLY", "OWNER ONLY"]
+    assert all(o.incident_id is None for o in back)  # incidents are rebuilt by fusion
+    assert s2.count_observations(ObservationFilter(), Viewer.of("GBR")) == 3
+    keys = [r[0] for r in s2.execute("SELECT dedup_key FROM observations ORDER BY obs_id")]
+    assert all(k.startswith("ucdp|UCDP GED|") for k in keys)
+    with s2.transaction():  # the same records again are duplicates, not new rows
+        assert s2.add_observations(ucdp(5), reader="ucdp").duplicates == 5
     s2.close()
 
 
@@ -140,5 +205,10 @@ def test_not_a_database(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a truceguard database"):
         SQLiteStore(path)
-    with pytest.raises(StoreError, match="truceguard init"):
+    with pytest.raises(StoreError, match="no such database") as err:
         SQLiteStore(tmp_path / "missing.db", create=False)
+    assert "truceguard init" in err.value.hint
+    with pytest.raises(StoreError, match="does not exist") as err:
+        SQLiteStore(tmp_path / "no_such_folder" / "x.db")
+    assert err.value.code == "store.no_folder"
+    assert not (tmp_path / "no_such_folder").exists()

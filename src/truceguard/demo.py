@@ -16,8 +16,8 @@ from truceguard.geo.shipped import data_path
 from truceguard.ingest import import_file
 from truceguard.judge.terms import load_terms
 from truceguard.model import IngestSummary, Viewer
+from truceguard.pipeline import AdjudicationSummary, FusionSummary, adjudicate_store, fuse_store
 from truceguard.store import ObservationFilter, open_store
-from truceguard.store.judged import AdjudicationSummary, FusionSummary, adjudicate_store, fuse_store
 
 SHIPPED_EVENTS = ("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")
 TERMS = "minsk-2015"

@@ -1,6 +1,12 @@
-"""Import one file into the store: read, validate, keep raw, deduplicate, commit in batches.
+"""Records into the store: read, validate, keep raw, deduplicate, commit in batches.
 
-This is the one code path behind ``truceguard import``, the demo, the server and the tests.
+``import_file`` (a file) and ``ingest_records`` (a stream: CoT, an API body) are the one code
+path behind ``truceguard import``, the demo, the server and the tests.
+
+- A record's identity is its reader, its source and the source's own id (else its raw
+  digest): the same record again is a duplicate; another record under a taken identity is a
+  conflict, kept for review (``truceguard conflicts``), never dropped. A duplicate imported
+  under a narrower marking narrows the stored record's marking (logged); it never widens it.
 
 - Each batch of ``batch_size`` good records is one transaction: a process killed at any moment
   leaves only whole batches, and running the same import again stores only what is missing.
@@ -28,16 +34,17 @@ import os
 import pickle
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from truceguard.errors import RowError, TruceguardError
+from truceguard.errors import RowError, TruceguardError, unknown_value
 from truceguard.io import READERS, detect_format
 from truceguard.io.base import file_sha256
 from truceguard.io.columns import ObservationColumns
 from truceguard.io.ucdp import read_ucdp, read_ucdp_columns
-from truceguard.model import IngestSummary, Observation, normalise_releasability
+from truceguard.marking import parse_marking
+from truceguard.model import IngestSummary, Observation
 from truceguard.store.base import Store
 
 KEEP_ERRORS = 1000
@@ -48,6 +55,8 @@ Progress = Callable[[int], None]
 
 # Readers with a column-batch twin that yields the same records faster (see ``io.fastcsv``).
 _COLUMNAR: dict[Callable[..., Any], Callable[..., Any]] = {read_ucdp: read_ucdp_columns}
+# Readers of curated event datasets: their curators already deduplicated their records.
+_CURATED_READERS = {"ucdp": True, "acled": True}
 # From this size on, a column-batch reader runs in a child process (below it, parsing in the
 # importing process is as fast as handing the records over).
 CHILD_READER_BYTES = 16 << 20
@@ -70,19 +79,23 @@ def import_file(
     encoding: str = "auto",
     releasability: str = "PUBLIC",
     source: str | None = None,
+    curated: bool | None = None,
     progress: Progress | None = None,
+    who: str = "import",
     **reader_options: Any,
 ) -> IngestSummary:
     """Import ``path``; returns what happened (also appended to the ingest log).
 
-    ``progress`` is called with the number of bytes of input consumed since its last call.
+    ``releasability`` is the import's ceiling: a row's own marking can only narrow it.
+    ``curated`` marks the file's source as one whose records its curators already
+    deduplicated (default: what the reader says, e.g. UCDP and ACLED). ``progress`` is called
+    with the number of bytes of input consumed since its last call.
     """
     p = Path(path)
     fmt = fmt or detect_format(p, mapping)
     if fmt not in READERS:
-        raise TruceguardError(f"unknown format {fmt!r}; known: {', '.join(sorted(READERS))}")
-    marking = normalise_releasability(releasability)
-    summary = IngestSummary(path=str(p), file_sha256="", fmt=fmt)
+        raise unknown_value("format", fmt, READERS, code="input.unknown_format")
+    marking = parse_marking(releasability).text
     read = READERS[fmt]
     options: dict[str, Any] = dict(
         encoding=encoding, mapping=mapping, releasability=marking, source=source, **reader_options
@@ -96,6 +109,42 @@ def import_file(
     # The file's digest is computed alongside the import (hashlib works without the
     # interpreter lock) and is in the summary before anything is logged.
     digest = _Digest(p)
+    summary = IngestSummary(path=str(p), file_sha256="", fmt=fmt)
+    try:
+        return _ingest(store, reader, summary, reader_name=fmt,
+                       curated=_CURATED_READERS.get(fmt, False) if curated is None else curated,
+                       rejects=rejects, all_or_nothing=all_or_nothing, batch_size=batch_size,
+                       progress=progress, expected_rows=os.path.getsize(p) // 256,
+                       digest=digest.result, who=who)
+    finally:
+        digest.join()
+
+
+def ingest_records(
+    store: Store,
+    records: Iterable[Observation | RowError],
+    *,
+    source: str,
+    reader: str = "stream",
+    curated: bool = False,
+    all_or_nothing: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    who: str = "import",
+) -> IngestSummary:
+    """Store records that did not come from a file (a CoT stream, an API body), through the
+    same batching, deduplication, conflict and marking rules as ``import_file``. ``source``
+    names the stream in the ingest log; ``reader`` scopes the records' identities."""
+    summary = IngestSummary(path=source, file_sha256="", fmt=reader)
+    return _ingest(store, iter(records), summary, reader_name=reader, curated=curated,
+                   rejects=None, all_or_nothing=all_or_nothing, batch_size=batch_size,
+                   progress=None, expected_rows=0, digest=None, who=who)
+
+
+def _ingest(store: Store, reader: Iterator[Any], summary: IngestSummary, *, reader_name: str,
+            curated: bool, rejects: str | os.PathLike[str] | None, all_or_nothing: bool,
+            batch_size: int, progress: Progress | None, expected_rows: int,
+            digest: Callable[[], str] | None, who: str) -> IngestSummary:
+    """The one path from records to the store (see the module docstring)."""
     rejects_fh = open(rejects, "w", newline="", encoding="utf-8") if rejects else None  # noqa: SIM115
     rejects_w = csv.writer(rejects_fh) if rejects_fh else None
     if rejects_w:
@@ -109,31 +158,32 @@ def import_file(
             rejects_w.writerow([err.path, err.line, err.field, err.reason, err.raw])
 
     def run() -> None:
-        writer = _BatchWriter(store, summary)
+        writer = _BatchWriter(store, summary, reader_name, curated, who)
         writer.start()
         batcher = _Batcher(batch_size, writer.put)
         pending_bytes = 0
         try:
-            for item in reader:
-                if isinstance(item, RowError):
-                    on_error(item)
-                    pending_bytes += len(item.raw)
-                    continue
-                if isinstance(item, ObservationColumns):
-                    pending_bytes += item.raw_chars
-                else:
-                    pending_bytes += len(item.raw)
-                if batcher.add(item) and progress:
-                    progress(pending_bytes)
-                    pending_bytes = 0
-            batcher.flush()
+            with store.lend_connection(writer):
+                for item in reader:
+                    if isinstance(item, RowError):
+                        on_error(item)
+                        pending_bytes += len(item.raw)
+                        continue
+                    if isinstance(item, ObservationColumns):
+                        pending_bytes += item.raw_chars
+                    else:
+                        pending_bytes += len(item.raw)
+                    if batcher.add(item) and progress:
+                        progress(pending_bytes)
+                        pending_bytes = 0
+                batcher.flush()
+                writer.close()
         finally:
             writer.close()
         if progress and pending_bytes:
             progress(pending_bytes)
 
     status = "complete"
-    expected_rows = os.path.getsize(p) // 256
     # The cyclic collector would walk every live container again and again while a load
     # allocates millions of objects (none of them cyclic); it is paused for the load only.
     gc_was_enabled = gc.isenabled()
@@ -147,13 +197,12 @@ def import_file(
                         raise _Rollback
             except _Rollback:
                 status = "rolled back"
-                summary.imported = 0
-                summary.duplicates = 0
+                summary.imported = summary.duplicates = summary.conflicts = summary.narrowed = 0
         else:
             with store.bulk_load(expected_rows):
                 run()
     except TruceguardError as exc:
-        summary.file_sha256 = digest.result()
+        summary.file_sha256 = digest() if digest else ""
         with store.transaction():
             store.log_ingest(summary, f"refused: {exc}"[:500])
         raise
@@ -162,7 +211,7 @@ def import_file(
             gc.enable()
         if rejects_fh:
             rejects_fh.close()
-    summary.file_sha256 = digest.result()
+    summary.file_sha256 = digest() if digest else ""
     with store.transaction():
         store.log_ingest(summary, status)
     return summary
@@ -316,12 +365,18 @@ class _Batcher:
 
 
 class _BatchWriter(threading.Thread):
-    """Commits batches, one transaction each, in order, on its own thread."""
+    """Commits batches, one transaction each, in order, on its own thread (with the importing
+    thread's connection, lent to it, so that an all-or-nothing import is one transaction)."""
 
-    def __init__(self, store: Store, summary: IngestSummary) -> None:
+    def __init__(self, store: Store, summary: IngestSummary, reader: str, curated: bool,
+                 who: str) -> None:
         super().__init__(name="truceguard-import-writer", daemon=True)
         self.store = store
         self.summary = summary
+        self.reader = reader
+        self.curated = curated
+        self.who = who
+        self.closed = False
         self.batches: queue.Queue[ObservationColumns | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
 
@@ -331,9 +386,12 @@ class _BatchWriter(threading.Thread):
                 continue  # drain after a failure; the reader sees it at its next put
             try:
                 with self.store.transaction():
-                    inserted, dup = self.store.add_observation_columns(batch)
-                self.summary.imported += inserted
-                self.summary.duplicates += dup
+                    got = self.store.add_observation_columns(
+                        batch, reader=self.reader, curated=self.curated, who=self.who)
+                self.summary.imported += got.inserted
+                self.summary.duplicates += got.duplicates
+                self.summary.conflicts += got.conflicts
+                self.summary.narrowed += got.narrowed
             except BaseException as exc:  # handed to the reading thread
                 self.error = exc
 
@@ -343,7 +401,9 @@ class _BatchWriter(threading.Thread):
         self.batches.put(batch)
 
     def close(self) -> None:
-        self.batches.put(None)
-        self.join()
+        if not self.closed:
+            self.closed = True
+            self.batches.put(None)
+            self.join()
         if self.error is not None:
             raise self.error

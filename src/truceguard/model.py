@@ -145,13 +145,17 @@ class IngestSummary:
     file_sha256: str
     fmt: str
     imported: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # the same record again (same identity, same raw content)
     rejected: int = 0
+    conflicts: int = 0  # a record under an identity held by other content: kept for review
+    narrowed: int = 0  # duplicates whose stored marking this import narrowed
     errors: list[object] = field(default_factory=list)  # RowError instances (first N kept)
 
     @property
     def line(self) -> str:
-        return f"imported {self.imported}, duplicates {self.duplicates}, rejected {self.rejected}"
+        extra = f", markings narrowed {self.narrowed}" if self.narrowed else ""
+        return (f"imported {self.imported}, duplicates {self.duplicates}, conflicts "
+                f"{self.conflicts}, rejected {self.rejected}{extra}")
 
 
 @dataclass(slots=True)

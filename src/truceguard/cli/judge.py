@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import asdict, fields
 from typing import Any
 
 import click
@@ -16,17 +17,12 @@ from truceguard.cli.observe import build_filter, filter_options, viewer_from
 from truceguard.judge.fusion import FusionParams
 from truceguard.judge.grading import load_grading
 from truceguard.judge.terms import load_terms
-from truceguard.model import iso
-from truceguard.store import open_store
-from truceguard.store.judged import (
-    INCIDENT_COLUMNS,
-    VIOLATION_COLUMNS,
-    adjudicate_store,
-    fuse_store,
-    incidents,
-    set_violation_status,
-    violations,
-)
+from truceguard.model import Incident, Violation, iso
+from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
+from truceguard.store import ViolationFilter, open_store
+
+INCIDENT_COLUMNS = tuple(f.name for f in fields(Incident))
+VIOLATION_COLUMNS = tuple(f.name for f in fields(Violation))
 
 
 def _print_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], fmt: str,
@@ -104,7 +100,8 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, db: str | None,
     """List incidents (fused observations) matching the filters."""
     flt = build_filter(**filters)
     with open_store(resolve_db(db), create=False) as store:
-        rows = incidents(store, flt, viewer_from(releasable_to), limit=None if count else limit)
+        rows = [asdict(i) for i in store.incidents(flt, viewer_from(releasable_to),
+                                                   limit=None if count else limit)]
     if count:
         click.echo(json.dumps({"count": len(rows)}) if fmt == "json" else str(len(rows)))
         return
@@ -128,8 +125,9 @@ def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tupl
     """List violations (incidents judged against terms) matching the filters."""
     flt = build_filter(**filters)
     with open_store(resolve_db(db), create=False) as store:
-        rows = violations(store, flt, viewer_from(releasable_to), terms=terms_name,
-                          clauses=clause, statuses=status, limit=None if count else limit)
+        vf = ViolationFilter(records=flt, terms=terms_name, clauses=clause, statuses=status)
+        rows = [asdict(v) for v in store.violations(vf, viewer_from(releasable_to),
+                                                    limit=None if count else limit)]
     if count:
         click.echo(json.dumps({"count": len(rows)}) if fmt == "json" else str(len(rows)))
         return
@@ -148,9 +146,9 @@ def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tupl
 def review_cmd(violation_id: int, status: str, who: str, why: str, db: str | None) -> None:
     """Change a violation's status; the trail keeps every earlier decision."""
     with open_store(resolve_db(db), create=False) as store:
-        out = set_violation_status(store, violation_id, status, who, why)
-    for step in out["trail"]:
-        click.echo(f"{iso(step['at'])}  {step['status']:<13} {step['who']}: {step['why']}")
+        trail = set_violation_status(store, violation_id, status, who, why)
+    for step in trail:
+        click.echo(f"{iso(step.at)}  {step.status:<13} {step.who}: {step.why}")
 
 
 def register(group: click.Group) -> None:

@@ -10,8 +10,8 @@ Every figure keeps the ids of the violations behind it, and the report keeps eac
 incident and that incident's observations (source, file and line, raw text and its SHA-256),
 so the HTML page links every number down to the raw input it came from.
 
-Everything is read through ``store.judged`` (``violations``, ``incidents``) and the store's
-``observations``, the same code path as the CLI listings, so releasability is applied by the
+Everything is read through the store's ``violations``, ``incidents`` and ``observations``,
+the same code path as the CLI listings, so releasability is applied by the
 store: a viewer sees only the violations, incidents and observations released to them.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,7 @@ from truceguard.errors import InputError
 from truceguard.judge.places import place_index
 from truceguard.judge.terms import Terms, load_terms
 from truceguard.model import Viewer, iso
-from truceguard.store.base import ObservationFilter
-from truceguard.store.judged import incidents, violations
-from truceguard.store.sqlite import SQLiteStore
+from truceguard.store.base import ObservationFilter, Store, ViolationFilter
 
 PERIODS = ("day", "week", "month", "year")
 DIMENSIONS = ("category", "weapon_class", "clause", "side", "zone")
@@ -362,8 +360,19 @@ def _observation_dict(o: Any) -> dict[str, Any]:
     }
 
 
+def _violation_dicts(store: Store, flt: ObservationFilter, viewer: Viewer, terms: str
+                     ) -> list[dict[str, Any]]:
+    """The violations as plain rows for the report's tables (``side``: who controls the place)."""
+    out = []
+    for v in store.violations(ViolationFilter(records=flt, terms=terms), viewer):
+        row = asdict(v)
+        row["side"] = v.controlled_by
+        out.append(row)
+    return out
+
+
 def build_period_report(
-    store: SQLiteStore,
+    store: Store,
     terms: str | Terms,
     period: str,
     start: date | str,
@@ -387,8 +396,8 @@ def build_period_report(
     t0, t1 = window(start, end)
     prev0 = t0 - (t1 - t0)
     base = flt or ObservationFilter()
-    now = violations(store, replace(base, since=t0, until=t1 - 1), viewer, terms=t.name)
-    before = violations(store, replace(base, since=prev0, until=t0 - 1), viewer, terms=t.name)
+    now = _violation_dicts(store, replace(base, since=t0, until=t1 - 1), viewer, t.name)
+    before = _violation_dicts(store, replace(base, since=prev0, until=t0 - 1), viewer, t.name)
 
     edges = bucket_edges(period, t0, t1)
     times = np.array([v["t_start"] for v in now], np.int64)
@@ -403,9 +412,9 @@ def build_period_report(
     if now:
         wanted = {v["incident_id"] for v in now}
         lo, hi = int(times.min()), int(times.max())
-        for inc in incidents(store, replace(base, since=lo, until=hi), viewer):
-            if inc["incident_id"] in wanted:
-                incs[inc["incident_id"]] = inc
+        for inc in store.incidents(replace(base, since=lo, until=hi), viewer):
+            if inc.incident_id in wanted:
+                incs[inc.incident_id] = asdict(inc)
     if trail:
         for iid in incs:
             obs[iid] = [

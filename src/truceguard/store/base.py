@@ -1,31 +1,48 @@
 """The Store protocol: the one piece of shared state, and what every backend must do.
 
-The embedded default is SQLite (``store.sqlite``); a multi-user PostgreSQL backend implements the
-same protocol. The store tests are written against the protocol, parameterised over backends.
+The embedded default is SQLite (``store.sqlite``); the multi-user backend is PostgreSQL
+(``store.postgres``). Both implement ``Store`` through the same SQL (``store.sql``), and the
+store tests run against both.
 
-Filters are plain data (``ObservationFilter``) compiled to SQL by one function, so the filter
-that lists is the filter that counts and the filter that exports. Releasability is applied by the
-store itself, in the same SQL, from the ``Viewer`` passed to every read.
+Filters are plain data (``ObservationFilter``, ``ViolationFilter``) compiled to SQL by one
+function each, so the filter that lists is the filter that counts and the filter that exports.
+
+Releasability is applied by the store itself, in the same SQL, from the ``Viewer`` passed to
+every read: an observation is shown when its marking is one the viewer may see (matched by
+marking id against the exact codes in ``marking_codes``); an incident or a violation is shown
+as the view computed from exactly the observations the viewer may see (see
+``truceguard.pipeline``). The store imports nothing from judge, plan, report, cli or server.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
 
 from truceguard.geo.sphere import bbox_around
 from truceguard.io.columns import ObservationColumns
-from truceguard.model import IngestSummary, Observation, Viewer
+from truceguard.marking import Marking, Viewer
+from truceguard.model import (
+    Incident,
+    IngestSummary,
+    Observation,
+    StatusChange,
+    Violation,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ObservationFilter:
-    """Which observations a command means. Every field is optional; all given must hold.
+    """Which records a command means. Every field is optional; all given must hold.
 
-    since/until: epoch seconds, compared with the observation's start time (until inclusive).
+    since/until: epoch seconds, compared with the record's start time (until inclusive).
     bbox: (west, south, east, north) degrees. near: (lat, lon, km) great-circle radius.
+    For incidents and violations, ``sources`` keeps those with an observation from one of the
+    sources that the viewer may see.
     """
 
     since: int | None = None
@@ -36,20 +53,21 @@ class ObservationFilter:
     sources: tuple[str, ...] = ()
     incident_id: int | None = None
 
-    def to_sql(self, viewer: Viewer, alias: str = "o") -> tuple[str, list[Any]]:
-        """A WHERE clause (without 'WHERE', '1=1' if empty) and its parameters.
+    def where(self, alias: str, *, time_column: str = "t_start") -> tuple[list[str], list[Any]]:
+        """The conditions (SQL with ``?`` parameters) on ``alias``'s own columns.
 
         ``near`` contributes its bounding box here; the exact great-circle cut is applied by
-        ``exact_near`` on the rows that come back.
+        ``near_mask`` on the rows that come back. ``sources`` is the caller's (observations
+        compare it directly; incidents and violations through their observations).
         """
-        a = alias + "." if alias else ""
+        a = alias + "."
         where: list[str] = []
         params: list[Any] = []
         if self.since is not None:
-            where.append(f"{a}t_start >= ?")
+            where.append(f"{a}{time_column} >= ?")
             params.append(self.since)
         if self.until is not None:
-            where.append(f"{a}t_start <= ?")
+            where.append(f"{a}{time_column} <= ?")
             params.append(self.until)
         boxes = []
         if self.bbox is not None:
@@ -63,65 +81,170 @@ class ObservationFilter:
         if self.categories:
             where.append(f"{a}category IN ({','.join('?' * len(self.categories))})")
             params += list(self.categories)
-        if self.sources:
-            where.append(f"{a}source IN ({','.join('?' * len(self.sources))})")
-            params += list(self.sources)
         if self.incident_id is not None:
             where.append(f"{a}incident_id = ?")
             params.append(self.incident_id)
-        rel, rel_params = releasability_sql(viewer, f"{a}releasability")
-        if rel:
-            where.append(rel)
-            params += rel_params
-        return (" AND ".join(where) or "1=1"), params
+        return where, params
 
 
-def releasability_sql(viewer: Viewer, column: str) -> tuple[str, list[Any]]:
-    """The SQL condition that keeps only rows whose marking the viewer may see."""
-    if viewer.sees_all:
-        return "", []
-    ors = [f"{column} = 'PUBLIC'"]
-    params: list[Any] = []
-    for code in sorted(viewer.codes):
-        ors.append(f"instr(', ' || substr({column}, 8) || ',', ?) > 0")
-        params.append(f", {code},")
-    return "(" + " OR ".join(ors) + ")", params
+@dataclass(frozen=True, slots=True)
+class ViolationFilter:
+    """Which violations a command means: the record filter plus the judging fields.
+
+    ``min_p_location`` keeps violations whose location probability is at least that (0 keeps
+    all); ``statuses`` are current statuses; withdrawn violations are left out unless asked for
+    by status or ``include_withdrawn``.
+    """
+
+    records: ObservationFilter = field(default_factory=ObservationFilter)
+    terms: str | None = None
+    clauses: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    min_p_location: float = 0.0
+    include_withdrawn: bool = False
+
+
+def near_mask(lat: Sequence[float] | np.ndarray, lon: Sequence[float] | np.ndarray,
+              near: tuple[float, float, float]) -> np.ndarray:
+    """Which of the points lie within ``near``'s great-circle radius."""
+    from truceguard.geo.sphere import haversine_m
+
+    clat, clon, km = near
+    la = np.asarray(lat, dtype=float)
+    lo = np.asarray(lon, dtype=float)
+    return np.asarray(haversine_m(clat, clon, la, lo) <= km * 1000.0)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestCounts:
+    """What storing one batch did."""
+
+    inserted: int = 0
+    duplicates: int = 0  # the same record (same identity and same raw content) again
+    conflicts: int = 0  # another record under a taken identity: kept for review
+    narrowed: int = 0  # duplicates whose marking the import narrowed
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A record whose identity another record with other content already holds."""
+
+    conflict_id: int
+    at: int
+    dedup_key: str
+    existing_obs_id: int
+    raw_sha256: str
+    releasability: str
+    source_file: str
+    source_line: int
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FusionRun:
+    """One fusion, as the store logs it."""
+
+    params: str  # the parameters as canonical JSON
+    mode: str  # "full" or "incremental"
+    n_observations: int
+
+
+@dataclass(slots=True)
+class IncidentView:
+    """An incident as the viewers who may see exactly the observations of ``sig`` see it.
+
+    ``sig`` is the sorted marking ids of the observations it is computed from (joined with
+    ','); ``set_key`` the same for all the incident's observations. ``incident`` carries the
+    summary (its ``releasability`` is the narrowing of the markings in ``sig``).
+    """
+
+    incident: Incident
+    sig: str
+    set_key: str
+    marking_id: int
+
+
+@dataclass(slots=True)
+class JudgedViolation:
+    """A violation to store, with the view of the incident it was judged on."""
+
+    violation: Violation
+    sig: str
+    marking_id: int
 
 
 class Store(Protocol):
-    """What the CLI, the server and the tests may ask of a store."""
+    """What the core, the CLI, the server and the tests may ask of a store."""
 
-    path: str
+    backend: str
+    path: str  # where it is, for messages (a file path, or a URL without its password)
 
+    # -- life -----------------------------------------------------------------------------
+    def schema_version(self) -> int: ...
+    def close(self) -> None: ...
     def transaction(self) -> AbstractContextManager[None]:
         """A transaction: committed on normal exit, rolled back on an exception."""
         ...
-
-    def add_observations(self, batch: Sequence[Observation]) -> tuple[int, int]:
-        """Insert a batch inside the current transaction: (inserted, duplicates)."""
-        ...
-
-    def add_observation_columns(self, batch: ObservationColumns) -> tuple[int, int]:
-        """Insert a column batch (``io.columns``) inside the current transaction: (inserted,
-        duplicates), the same rows as ``add_observations`` of the same records."""
-        ...
-
     def bulk_load(self, expected_rows: int) -> AbstractContextManager[None]:
         """Prepare for loading about ``expected_rows`` rows (a backend may defer indexing)."""
         ...
+    def lend_connection(self, thread: Any) -> AbstractContextManager[None]:
+        """Let a started helper thread use this thread's connection (and transaction)."""
+        ...
+    def __enter__(self) -> Store: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def owner_nation(self) -> str | None: ...
+    def set_owner_nation(self, code: str) -> None: ...
+    def incident_key(self) -> bytes:
+        """The database's secret from which opaque incident ids are derived."""
+        ...
 
+    # -- markings -------------------------------------------------------------------------
+    def marking_id(self, marking: Marking) -> int: ...
+    def markings(self) -> dict[int, Marking]: ...
+
+    # -- observations ---------------------------------------------------------------------
+    def add_observation_columns(self, batch: ObservationColumns, *, reader: str,
+                                curated: bool = False, who: str = "import") -> IngestCounts:
+        """Insert a column batch inside the current transaction."""
+        ...
+    def add_observations(self, records: Sequence[Observation], *, reader: str,
+                         curated: bool = False, who: str = "import") -> IngestCounts: ...
+    def observations(self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
+                     ) -> Iterator[Observation]: ...
+    def count_observations(self, flt: ObservationFilter, viewer: Viewer) -> int: ...
+    def get_observation(self, obs_id: int, viewer: Viewer) -> Observation | None: ...
+    def sources(self, viewer: Viewer) -> list[str]: ...
+    def remark(self, obs_ids: Sequence[int], marking: Marking, who: str, why: str) -> int: ...
+    def marking_trail(self, obs_id: int) -> list[dict[str, Any]]: ...
+    def conflicts(self, viewer: Viewer, limit: int | None = None) -> list[Conflict]: ...
+
+    # -- the ingest log -------------------------------------------------------------------
     def log_ingest(self, summary: IngestSummary, status: str) -> int:
         """Append one row to the ingest log; returns its id. The log is never rewritten."""
         ...
-
     def ingest_log(self) -> list[dict[str, Any]]: ...
 
-    def observations(
-        self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
-    ) -> Iterator[Observation]: ...
+    # -- incidents ------------------------------------------------------------------------
+    def fusion_arrays(self) -> dict[str, np.ndarray]: ...
+    def last_fusion_params(self) -> str | None: ...
+    def write_fusion(self, run: FusionRun, removed: Sequence[int], obs_ids: np.ndarray,
+                     incident_ids: np.ndarray, views: Sequence[IncidentView]) -> int: ...
+    def incidents(self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
+                  ) -> list[Incident]: ...
+    def get_incident(self, incident_id: int, viewer: Viewer) -> Incident | None: ...
+    def count_incidents(self) -> int: ...
 
-    def count_observations(self, flt: ObservationFilter, viewer: Viewer) -> int: ...
-
-    def schema_version(self) -> int: ...
-
-    def close(self) -> None: ...
+    # -- violations -----------------------------------------------------------------------
+    def view_arrays(self) -> dict[str, np.ndarray]: ...
+    def violation_keys(self, terms: str) -> dict[tuple[str, int, str, str], tuple[int, str]]: ...
+    def write_violations(self, inserts: Sequence[JudgedViolation],
+                         updates: Sequence[tuple[int, JudgedViolation]],
+                         trail: Sequence[tuple[int | tuple[str, int, str, str], StatusChange]],
+                         ) -> None: ...
+    def violations(self, flt: ViolationFilter, viewer: Viewer, limit: int | None = None
+                   ) -> list[Violation]: ...
+    def get_violation(self, violation_id: int, viewer: Viewer) -> Violation | None: ...
+    def append_status(self, violation_id: int, change: StatusChange) -> None: ...
+    def status_trail(self, violation_id: int) -> list[StatusChange]: ...
+    def adjudicated_terms(self) -> dict[str, int]: ...

@@ -1,9 +1,27 @@
 """The store's schema as forward migrations, applied in order and never edited once released.
 
 Migration N is ``MIGRATIONS[N - 1]``. Statements end with ';' at the end of a line; a trigger
-runs from ``CREATE TRIGGER`` to ``END;``. The same text serves SQLite; the PostgreSQL backend
-keeps its own list with the same numbering.
+runs from ``CREATE TRIGGER`` to ``END;``. A migration that must compute (parse old markings,
+say) has a Python step in ``PYTHON_STEPS[N]``, run in the same transaction after its SQL.
+
+Migration 5 is the releasability and judging model of today:
+- ``markings`` holds each distinct marking once (1 is PUBLIC), ``marking_codes`` its codes;
+  an observation points at its marking, and every read matches the viewer's codes exactly
+  against ``marking_codes`` (never by pattern). Old markings (``REL UK FR``) are parsed,
+  converted to alpha-3 codes and moved there; one that cannot be parsed becomes OWNER ONLY.
+- ``marking_changes`` records every change of an observation's marking (append-only).
+- ``dedup_key`` starts with the reader that produced the record, so that a file of another
+  format cannot claim a record's identity; ``conflicts`` keeps a record whose key is taken by
+  a record with other content, for review, never dropping it.
+- Incidents are rebuilt by the next fusion as ``incident_views``: per incident, one summary
+  for each set of its observations some viewer may see (see ``truceguard.pipeline``).
+- Violations carry the terms version, the probability that the position satisfies the clause
+  and the controlling side as its own field; the violations and status trail of migration 3
+  are kept, renamed ``violations_v3`` and ``violation_status_v3``.
 """
+
+from collections.abc import Callable
+from typing import Any
 
 MIGRATIONS: list[str] = [
     # 1: observations, kept verbatim, and the append-only ingest log.
@@ -135,11 +153,174 @@ END;
 DROP INDEX IF EXISTS observations_incident;
 CREATE INDEX observations_incident ON observations (incident_id) WHERE incident_id IS NOT NULL;
 """,
+    # 5: structured markings, reader-scoped identity, conflicts, incident views, violations
+    # with their uncertainty (see the module docstring).
+    """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE markings (
+    marking_id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+CREATE TABLE marking_codes (
+    marking_id INTEGER NOT NULL REFERENCES markings (marking_id),
+    code TEXT NOT NULL,
+    PRIMARY KEY (marking_id, code)
+);
+CREATE INDEX marking_codes_by_code ON marking_codes (code);
+INSERT INTO markings (marking_id, text) VALUES (1, 'PUBLIC');
+ALTER TABLE observations ADD COLUMN marking_id INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE observations ADD COLUMN reader TEXT NOT NULL DEFAULT '';
+ALTER TABLE observations ADD COLUMN curated INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE marking_changes (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    obs_id INTEGER NOT NULL,
+    old_marking_id INTEGER NOT NULL,
+    new_marking_id INTEGER NOT NULL,
+    who TEXT NOT NULL,
+    why TEXT NOT NULL
+);
+CREATE INDEX marking_changes_by_observation ON marking_changes (obs_id, seq);
+CREATE TRIGGER marking_changes_no_update BEFORE UPDATE ON marking_changes
+BEGIN
+    SELECT RAISE(ABORT, 'the marking log is append-only');
+END;
+CREATE TRIGGER marking_changes_no_delete BEFORE DELETE ON marking_changes
+BEGIN
+    SELECT RAISE(ABORT, 'the marking log is append-only');
+END;
+CREATE TABLE conflicts (
+    conflict_id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    dedup_key TEXT NOT NULL,
+    existing_obs_id INTEGER NOT NULL,
+    raw_sha256 TEXT NOT NULL,
+    marking_id INTEGER NOT NULL,
+    source_file TEXT NOT NULL,
+    source_line INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    UNIQUE (dedup_key, raw_sha256)
+);
+DROP TABLE incidents;
+UPDATE observations SET incident_id = NULL WHERE incident_id IS NOT NULL;
+CREATE TABLE incident_views (
+    incident_id INTEGER NOT NULL,
+    sig TEXT NOT NULL,
+    set_key TEXT NOT NULL,
+    view_key TEXT NOT NULL,
+    marking_id INTEGER NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    uncertainty_m REAL NOT NULL,
+    t_start INTEGER NOT NULL,
+    t_end INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    category_votes TEXT NOT NULL,
+    weapon_class TEXT NOT NULL,
+    weapon_votes TEXT NOT NULL,
+    n_observations INTEGER NOT NULL,
+    n_sources INTEGER NOT NULL,
+    grade TEXT NOT NULL,
+    grade_reason TEXT NOT NULL,
+    PRIMARY KEY (incident_id, sig)
+);
+CREATE INDEX incident_views_time ON incident_views (t_start);
+CREATE INDEX incident_views_key ON incident_views (view_key);
+CREATE TABLE marking_sets (
+    set_key TEXT PRIMARY KEY
+);
+DROP INDEX violations_time;
+DROP INDEX violation_status_by_violation;
+ALTER TABLE violations RENAME TO violations_v3;
+ALTER TABLE violation_status RENAME TO violation_status_v3;
+CREATE TABLE violations (
+    violation_id INTEGER PRIMARY KEY,
+    terms TEXT NOT NULL,
+    terms_version TEXT NOT NULL,
+    incident_id INTEGER NOT NULL,
+    sig TEXT NOT NULL,
+    clause TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    controlled_by TEXT NOT NULL,
+    p_side REAL NOT NULL,
+    signed_distance_m REAL NOT NULL,
+    zone TEXT NOT NULL,
+    p_location REAL NOT NULL,
+    location_text TEXT NOT NULL,
+    t_start INTEGER NOT NULL,
+    t_end INTEGER NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    uncertainty_m REAL NOT NULL,
+    category TEXT NOT NULL,
+    weapon_class TEXT NOT NULL,
+    marking_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (terms, terms_version, incident_id, sig, clause)
+);
+CREATE INDEX violations_time ON violations (terms, t_start);
+CREATE INDEX violations_incident ON violations (incident_id, sig);
+CREATE TABLE violation_status (
+    violation_id INTEGER NOT NULL REFERENCES violations (violation_id),
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    who TEXT NOT NULL,
+    why TEXT NOT NULL
+);
+CREATE INDEX violation_status_by_violation ON violation_status (violation_id, seq);
+CREATE TRIGGER violation_status_append_only BEFORE UPDATE ON violation_status
+BEGIN
+    SELECT RAISE(ABORT, 'the status trail is append-only');
+END;
+CREATE TRIGGER violation_status_keep BEFORE DELETE ON violation_status
+BEGIN
+    SELECT RAISE(ABORT, 'the status trail is append-only');
+END;
+""",
 ]
+
+
+def _migrate_markings_and_keys(execute: Callable[..., Any]) -> None:
+    """Migration 5's Python step: parse the old marking texts into the markings tables, and
+    prefix each identity key with the reader that stored it (from the ingest log's format of
+    the file it came from; ``unknown`` where the log does not say)."""
+    from truceguard.errors import MarkingError
+    from truceguard.marking import OWNER_ONLY, parse_marking
+
+    old = [r[0] for r in execute("SELECT DISTINCT releasability FROM observations")]
+    for text in old:
+        try:
+            marking = parse_marking(text, legacy=True)
+        except MarkingError:
+            marking = OWNER_ONLY  # an unreadable old marking: only the owner may see it
+        if marking.is_public:
+            continue
+        execute("INSERT OR IGNORE INTO markings (text) VALUES (?)", (marking.text,))
+        mid = execute("SELECT marking_id FROM markings WHERE text = ?", (marking.text,))[0][0]
+        for code in sorted(marking.codes or ()):
+            execute("INSERT OR IGNORE INTO marking_codes (marking_id, code) VALUES (?, ?)",
+                    (mid, code))
+        execute("UPDATE observations SET marking_id = ? WHERE releasability = ?", (mid, text))
+    execute(
+        "UPDATE observations SET reader = COALESCE((SELECT l.format FROM ingest_log l "
+        "WHERE l.path = observations.source_file ORDER BY l.ingest_id DESC LIMIT 1), 'unknown')"
+    )
+    execute("UPDATE observations SET dedup_key = reader || '|' || dedup_key")
+    execute("UPDATE observations SET curated = 1 WHERE reader IN ('ucdp', 'acled')")
+    execute("ALTER TABLE observations DROP COLUMN releasability")
+
+
+PYTHON_STEPS: dict[int, Callable[[Callable[..., Any]], None]] = {5: _migrate_markings_and_keys}
 
 # Secondary indexes of the observations table, by name: a bulk load may drop them and builds
 # them again at its end; opening a store recreates any that are missing.
 SECONDARY_INDEXES: dict[str, str] = {
+
     "observations_time": "CREATE INDEX IF NOT EXISTS observations_time ON observations (t_start)",
     "observations_position": (
         "CREATE INDEX IF NOT EXISTS observations_position ON observations (lat, lon)"

@@ -6,102 +6,131 @@ adds what is missing (observations are unique by ``dedup_key``). ``synchronous=N
 every committed transaction across a crash of the process; only a power cut can lose the last
 ones, never corrupt the file.
 
-Schema: ``schema_migrations`` records every forward migration applied (``MIGRATIONS`` below, in
+Concurrency: each thread gets its own connection (a server's threads share the store object);
+writers take the write lock at the start of their transaction (``BEGIN IMMEDIATE``) and wait
+up to ``BUSY_TIMEOUT_S`` for it, so two imports into one file, or a reader beside an import,
+never fail with "database is locked" while the other works. A thread may lend its connection
+to a helper thread (``lend_connection``): the import's writer thread commits inside the
+importing thread's transaction that way.
+
+Schema: ``schema_migrations`` records every forward migration applied (``store.schema``, in
 order; never edited once released). Opening a file written by a newer truceguard is refused.
-The ingest log and the violation status log are append-only: triggers refuse UPDATE and DELETE.
+The ingest log, the marking log and the status trail are append-only: triggers refuse UPDATE
+and DELETE.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from truceguard.errors import SchemaVersionError, StoreError
-from truceguard.geo.sphere import haversine_m
 from truceguard.io.columns import FIELDS, ObservationColumns
-from truceguard.model import IngestSummary, Observation, Viewer, utc_now
-from truceguard.store.base import ObservationFilter
-from truceguard.store.schema import MIGRATIONS, SECONDARY_INDEXES
+from truceguard.model import utc_now
+from truceguard.store.schema import MIGRATIONS, PYTHON_STEPS, SECONDARY_INDEXES
+from truceguard.store.sql import OBS_INSERT, SQLStore
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-# Read back in this order (``_row_to_observation``): the id, every stored field but the
-# deduplication key, and the incident fusion assigned.
-OBS_COLUMNS = ("obs_id", *(f for f in FIELDS if f != "dedup_key"), "incident_id")
-_SELECT = "SELECT " + ", ".join("o." + c for c in OBS_COLUMNS) + " FROM observations o"
-_INSERT = (
-    f"INSERT OR IGNORE INTO observations ({', '.join(FIELDS)}) "
-    f"VALUES ({','.join('?' * len(FIELDS))})"
-)
+BUSY_TIMEOUT_S = 60.0
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def _row_to_observation(r: Sequence[Any]) -> Observation:
-    return Observation(
-        obs_id=r[0],
-        source=r[1],
-        how_known=r[2],
-        t_start=r[3],
-        t_end=r[4],
-        time_precision_s=r[5],
-        lat=r[6],
-        lon=r[7],
-        uncertainty_m=r[8],
-        category=r[9],
-        weapon_class=r[10],
-        count=r[11],
-        text=r[12],
-        origin=r[13],
-        source_ref=r[14],
-        releasability=r[15],
-        raw=r[16],
-        raw_sha256=r[17],
-        source_file=r[18],
-        source_line=r[19],
-        attributes=json.loads(r[20]) if r[20] else {},
-        incident_id=r[21],
-    )
-
-
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """The Store protocol over one SQLite file."""
 
     backend = "sqlite"
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        super().__init__()
         self.path = str(path)
-        if not create and self.path != ":memory:" and not Path(self.path).exists():
-            raise StoreError(f"{self.path}: no such database (run `truceguard init` first)")
+        self._local = threading.local()
+        self._lent: dict[int, sqlite3.Connection] = {}
+        self._all: list[sqlite3.Connection] = []
+        p = Path(self.path)
+        if self.path != ":memory:":
+            if not p.parent.exists():
+                raise StoreError(f"{self.path}: the folder {str(p.parent)!r} does not exist",
+                                 hint="create the folder first, or give --db another path",
+                                 code="store.no_folder")
+            if p.is_dir():
+                raise StoreError(f"{self.path} is a folder, not a database file",
+                                 hint="give --db the path of a .db file",
+                                 code="store.not_a_file")
+            if not p.exists() and not create:
+                raise StoreError(f"{self.path}: no such database",
+                                 hint=f"run `truceguard init --db {self.path}` first, or "
+                                      "import a file (which creates it)",
+                                 code="store.not_found")
+            if p.exists() and p.stat().st_size:
+                with open(p, "rb") as fh:
+                    if fh.read(16) != SQLITE_MAGIC:
+                        raise StoreError(f"{self.path} is not a truceguard database (not an "
+                                         "SQLite file)", hint="give --db a truceguard database",
+                                         code="store.not_a_database")
         try:
-            # One thread at a time uses the connection; the import pipeline hands it to its
-            # writer thread while the reader thread waits.
-            self.conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.execute("PRAGMA busy_timeout=30000")
+            self._db()
+            self.migrate()
+            self.ensure_indexes()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a truceguard database ({exc})") from exc
-        self._depth = 0
-        self.migrate()
-        self.ensure_indexes()
+            self.close()
+            raise StoreError(f"{self.path}: not a truceguard database ({exc})",
+                             hint="give --db a truceguard database",
+                             code="store.not_a_database") from exc
 
-    # -- schema ---------------------------------------------------------------------------
+    # -- connections ------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _db(self) -> sqlite3.Connection:
+        lent = self._lent.get(threading.get_ident())
+        if lent is not None:
+            return lent
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path == ":memory:" and self._all:
+                return self._all[0]  # one in-memory database, shared
+            conn = self._connect()
+            self._local.conn = conn
+            self._local.depth = 0
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        return self._db()
+
+    @contextmanager
+    def lend_connection(self, thread: threading.Thread) -> Iterator[None]:
+        """Let ``thread`` use this thread's connection (and transaction) meanwhile."""
+        if thread.ident is None:
+            raise RuntimeError("start the thread before lending it a connection")
+        self._lent[thread.ident] = self._db()
+        try:
+            yield
+        finally:
+            self._lent.pop(thread.ident, None)
+
+    # -- schema -----------------------------------------------------------------------------
     def schema_version(self) -> int:
-        row = self.conn.execute(
+        row = self._db().execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
         ).fetchone()
         if row is None:
             return 0
-        v = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+        v = self._db().execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
         return int(v or 0)
 
     def migrate(self, target: int | None = None) -> int:
@@ -111,23 +140,26 @@ class SQLiteStore:
         if current > latest:
             raise SchemaVersionError(
                 f"{self.path}: schema version {current} is newer than this truceguard knows "
-                f"({latest}); upgrade truceguard"
-            )
+                f"({latest})")
         goal = latest if target is None else target
+        conn = self._db()
         for version in range(current + 1, goal + 1):
             with self.transaction():
-                for statement in _split_sql(MIGRATIONS[version - 1]):
-                    self.conn.execute(statement)
-                self.conn.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, utc_now()),
-                )
+                if self.schema_version() >= version:  # another process got there first
+                    continue
+                for statement in split_sql(MIGRATIONS[version - 1]):
+                    conn.execute(statement)
+                step = PYTHON_STEPS.get(version)
+                if step is not None:
+                    step(lambda sql, params=(): conn.execute(sql, params).fetchall())
+                conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                             (version, utc_now()))
         return goal
 
     def ensure_indexes(self) -> None:
         """Recreate any secondary index a bulk load dropped (e.g. if it was killed)."""
         for statement in SECONDARY_INDEXES.values():
-            self.conn.execute(statement)
+            self._db().execute(statement)
 
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[None]:
@@ -138,7 +170,7 @@ class SQLiteStore:
         A big load into a store that holds next to nothing first moves it to 64 KiB pages
         (SQLite's largest; a few milliseconds while it is small): observations keep their raw
         records, about 1 KB a row, and large pages make a quarter fewer writes of them."""
-        c = self.conn
+        c = self._db()
 
         def use_large_pages(page_size: int = 65536, max_bytes: int = 8 << 20) -> None:
             # Only outside a transaction, for a small file, and while no other connection has
@@ -169,191 +201,95 @@ class SQLiteStore:
         try:
             if dropped:
                 for name in SECONDARY_INDEXES:
-                    self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+                    c.execute(f"DROP INDEX IF EXISTS {name}")
             yield
         finally:
             if dropped:
                 c.execute("PRAGMA threads=2")  # SQLite may sort on a helper thread
                 self.ensure_indexes()
                 c.execute("PRAGMA threads=0")
-            self.conn.execute("PRAGMA wal_autocheckpoint=1000")
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            c.execute("PRAGMA wal_autocheckpoint=1000")
+            c.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     # -- transactions -----------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
+        conn = self._db()
+        if conn.in_transaction:
+            yield  # nested: part of the enclosing transaction
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
+        conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self._depth = 0
-            self.conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._marking_ids.clear()  # ids handed out inside it may be gone
             raise
-        self._depth = 0
-        self.conn.execute("COMMIT")
+        conn.execute("COMMIT")
 
     # -- writes -----------------------------------------------------------------------------
-    def add_observations(self, batch: Sequence[Observation]) -> tuple[int, int]:
-        before = self.conn.total_changes
-        dumps = _JSON.encode
-        self.conn.executemany(
-            _INSERT,
-            [
-                (
-                    o.dedup_key,
-                    o.source,
-                    o.how_known,
-                    o.t_start,
-                    o.t_end,
-                    o.time_precision_s,
-                    o.lat,
-                    o.lon,
-                    o.uncertainty_m,
-                    o.category,
-                    o.weapon_class,
-                    o.count,
-                    o.text,
-                    o.origin,
-                    o.source_ref,
-                    o.releasability,
-                    o.raw,
-                    o.raw_sha256,
-                    o.source_file,
-                    o.source_line,
-                    dumps(o.attributes) if o.attributes else "",
-                )
-                for o in batch
-            ],
-        )
-        inserted = self.conn.total_changes - before
-        return inserted, len(batch) - inserted
-
-    def add_observation_columns(self, batch: ObservationColumns) -> tuple[int, int]:
-        """Insert a column batch inside the current transaction: (inserted, duplicates).
-
-        The same rows, in the same order, as ``add_observations`` of the same records. Values
-        all records share are written into the statement once instead of bound for every row,
-        and rows go 64 to a statement (``INSERT OR IGNORE`` still decides row by row), so
-        SQLite works longer between the calls that need the interpreter."""
-
-        def literal(value: Any) -> str:
-            if value is None:
-                return "NULL"
-            if isinstance(value, str):
-                return "'" + value.replace("'", "''") + "'"
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"not a column constant: {value!r}")
-            return repr(value)
-
-        consts = batch.constants
-        derive = batch.derived_dedup_key  # then SQL writes source || '|' || source_ref
-        names = [f for f in FIELDS if f not in consts and not (derive and f == "dedup_key")]
+    def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
+                                 reader: str, curated: bool) -> int:
+        """Insert a column batch: (inserted rows). Values all records share are written into
+        the statement once instead of bound for every row, and rows go 64 to a statement
+        (``ON CONFLICT DO NOTHING`` still decides row by row), so SQLite works longer between
+        the calls that need the interpreter."""
+        consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
+        columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
+        if isinstance(marking_ids, int):
+            consts["marking_id"] = marking_ids
+        else:
+            columns["marking_id"] = marking_ids
+        consts["reader"] = reader
+        consts["curated"] = int(curated)
+        derive = batch.derived_dedup_key  # then SQL writes reader|source|source_ref
+        if not derive:
+            columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
+            consts.pop("dedup_key", None)
+        names = [f for f in OBS_INSERT if f not in consts and not (derive and f == "dedup_key")]
         w = len(names)
 
         def values(r: int) -> str:  # row r of a statement: numbered parameters
             out = []
-            for f in FIELDS:
+            for f in OBS_INSERT:
                 if f in consts:
-                    out.append(literal(consts[f]))
+                    out.append(_literal(consts[f]))
                 elif f == "dedup_key" and derive:
                     ref = r * w + names.index("source_ref") + 1
-                    out.append(f"{literal(str(consts['source']) + '|')} || ?{ref}")
+                    out.append(f"{_literal(f'{reader}|' + str(consts['source']) + '|')} || ?{ref}")
                 else:
                     out.append(f"?{r * w + names.index(f) + 1}")
             return "(" + ", ".join(out) + ")"
 
-        head = f"INSERT OR IGNORE INTO observations ({', '.join(FIELDS)}) VALUES "
+        conn = self._db()
+        head = f"INSERT INTO observations ({', '.join(OBS_INSERT)}) VALUES "
+        tail = " ON CONFLICT DO NOTHING"
         n, k = len(batch), 64  # 64 rows bind far fewer than 32,766 values
         full = n // k * k if w else 0
-        before = self.conn.total_changes
+        before = conn.total_changes
         flat = list(itertools.chain.from_iterable(
-            zip(*(batch.columns[f] for f in names))  # noqa: B905 - all n long
+            zip(*(columns[f] for f in names))  # noqa: B905 - all n long
         )) if w else []
         if full:
-            sql = head + ", ".join(values(r) for r in range(k))
-            self.conn.executemany(sql, zip(*[iter(flat[: full * w])] * (k * w)))  # noqa: B905
-        one = head + values(0)
+            sql = head + ", ".join(values(r) for r in range(k)) + tail
+            conn.executemany(sql, zip(*[iter(flat[: full * w])] * (k * w)))  # noqa: B905
+        one = head + values(0) + tail
         for at in range(full, n):  # the rest, one row a statement
-            self.conn.execute(one, flat[at * w : (at + 1) * w])
-        inserted = self.conn.total_changes - before
-        return inserted, n - inserted
+            conn.execute(one, flat[at * w : (at + 1) * w])
+        return conn.total_changes - before
 
-    def log_ingest(self, summary: IngestSummary, status: str) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO ingest_log (at, path, file_sha256, format, imported, duplicates, "
-            "rejected, status) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                utc_now(),
-                summary.path,
-                summary.file_sha256,
-                summary.fmt,
-                summary.imported,
-                summary.duplicates,
-                summary.rejected,
-                status,
-            ),
-        )
-        return int(cur.lastrowid or 0)
-
-    # -- reads ------------------------------------------------------------------------------
-    def ingest_log(self) -> list[dict[str, Any]]:
-        cur = self.conn.execute(
-            "SELECT ingest_id, at, path, file_sha256, format, imported, duplicates, rejected, "
-            "status FROM ingest_log ORDER BY ingest_id"
-        )
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur]
-
-    def observations(
-        self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
-    ) -> Iterator[Observation]:
-        where, params = flt.to_sql(viewer)
-        sql = f"{_SELECT} WHERE {where} ORDER BY o.t_start, o.obs_id"
-        if limit is not None and flt.near is None:
-            sql += f" LIMIT {int(limit)}"
-        cur = self.conn.execute(sql, params)
-        n = 0
-        while True:
-            rows = cur.fetchmany(2000)
-            if not rows:
-                return
-            if flt.near is not None:
-                keep = _near_mask(rows, flt.near, lat_i=6, lon_i=7)
-                rows = [r for r, k in zip(rows, keep, strict=True) if k]
-            for r in rows:
-                if limit is not None and n >= limit:
-                    return
-                n += 1
-                yield _row_to_observation(r)
-
-    def count_observations(self, flt: ObservationFilter, viewer: Viewer) -> int:
-        where, params = flt.to_sql(viewer)
-        if flt.near is None:
-            sql = f"SELECT COUNT(*) FROM observations o WHERE {where}"
-            return int(self.conn.execute(sql, params).fetchone()[0])
-        cur = self.conn.execute(f"SELECT o.lat, o.lon FROM observations o WHERE {where}", params)
-        total = 0
-        while rows := cur.fetchmany(50_000):
-            total += int(_near_mask(rows, flt.near, lat_i=0, lon_i=1).sum())
-        return total
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """Run one SQL statement (for the judge and report modules' own tables)."""
-        return self.conn.execute(sql, params)
-
-    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
-        return self.conn.executemany(sql, rows)
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """Run one SQL statement on this thread's connection (tests and migrations)."""
+        return self._db().execute(sql, params)
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            with contextlib.suppress(sqlite3.Error):
+                c.close()
+        self._local = threading.local()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -362,15 +298,17 @@ class SQLiteStore:
         self.close()
 
 
-def _near_mask(rows: Sequence[Sequence[Any]], near: tuple[float, float, float], *, lat_i: int,
-               lon_i: int) -> np.ndarray:
-    lat, lon, km = near
-    la = np.fromiter((r[lat_i] for r in rows), float, len(rows))
-    lo = np.fromiter((r[lon_i] for r in rows), float, len(rows))
-    return np.asarray(haversine_m(lat, lon, la, lo) <= km * 1000.0)
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"not a column constant: {value!r}")
+    return repr(value)
 
 
-def _split_sql(script: str) -> list[str]:
+def split_sql(script: str) -> list[str]:
     """Statements of a migration script (split on lines that end a statement with ';')."""
     out, buf = [], []
     depth = 0
@@ -389,3 +327,6 @@ def _split_sql(script: str) -> list[str]:
     if "".join(buf).strip():
         out.append("\n".join(buf))
     return out
+
+
+__all__ = ["FIELDS", "SQLiteStore", "split_sql"]

@@ -1,4 +1,5 @@
-"""Fusion and adjudication through the store, on the real shipped UCDP events."""
+"""The pipeline over a store (fusion, adjudication, review), on the real shipped UCDP events,
+and the releasability of incidents and violations computed per viewer."""
 
 from __future__ import annotations
 
@@ -17,16 +18,8 @@ from truceguard.ingest import import_file
 from truceguard.judge.fusion import FusionParams
 from truceguard.judge.terms import load_terms
 from truceguard.model import Viewer
-from truceguard.store import ObservationFilter, SQLiteStore
-from truceguard.store.judged import (
-    adjudicate_store,
-    fuse_store,
-    incident_observation_ids,
-    incidents,
-    iter_status_trail,
-    set_violation_status,
-    violations,
-)
+from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
+from truceguard.store import ObservationFilter, SQLiteStore, ViolationFilter
 
 OWNER = Viewer.owner()
 ALL = ObservationFilter()
@@ -45,11 +38,18 @@ def split_ucdp(tmp_path: Path, at: int) -> tuple[Path, Path]:
 
 
 def incident_table(store: SQLiteStore) -> list[tuple[object, ...]]:
+    """Incidents by their anchor observation (ids are keyed hashes, different per database)."""
     return store.execute(
-        "SELECT incident_id, round(lat, 9), round(lon, 9), round(uncertainty_m, 3), t_start, "
-        "t_end, category, category_votes, n_observations, n_sources, grade FROM incidents "
-        "ORDER BY incident_id"
+        "SELECT (SELECT MIN(obs_id) FROM observations o WHERE o.incident_id = i.incident_id), "
+        "round(lat, 9), round(lon, 9), round(uncertainty_m, 3), t_start, "
+        "t_end, category, category_votes, n_observations, n_sources, grade FROM incident_views i "
+        "WHERE sig = set_key ORDER BY 1"
     ).fetchall()
+
+
+def violations(store: SQLiteStore, flt: ObservationFilter, viewer: Viewer, **kw: object
+               ) -> list:
+    return store.violations(ViolationFilter(records=flt, **kw), viewer)  # type: ignore[arg-type]
 
 
 def test_every_observation_knows_its_incident(store: SQLiteStore) -> None:
@@ -59,14 +59,17 @@ def test_every_observation_knows_its_incident(store: SQLiteStore) -> None:
     assert 0 < s.incidents < 3077
     missing = store.execute("SELECT COUNT(*) FROM observations WHERE incident_id IS NULL")
     assert missing.fetchone()[0] == 0
-    total = store.execute("SELECT SUM(n_observations) FROM incidents").fetchone()[0]
+    total = store.execute("SELECT SUM(n_observations) FROM incident_views WHERE sig = set_key"
+                          ).fetchone()[0]
     assert total == 3077
-    first = incidents(store, ALL, OWNER, limit=1)[0]
-    ids = incident_observation_ids(store, first["incident_id"], OWNER)
-    assert min(ids) == first["incident_id"] and len(ids) == first["n_observations"]
-    obs = list(store.observations(ObservationFilter(incident_id=first["incident_id"]), OWNER))
-    assert [o.obs_id for o in obs] == sorted(ids) or sorted(o.obs_id for o in obs) == ids
+    first = store.incidents(ALL, OWNER, limit=1)[0]
+    obs = list(store.observations(ObservationFilter(incident_id=first.incident_id), OWNER))
+    assert len(obs) == first.n_observations
     assert all(o.raw and o.source_line >= 2 for o in obs)
+    # The id is opaque: not an observation id, and not ordered like the observations.
+    ids = [i.incident_id for i in store.incidents(ALL, OWNER)]
+    assert len(set(ids)) == len(ids) and first.incident_id not in {o.obs_id for o in obs}
+    assert max(ids) > 10**9
 
 
 def test_incremental_equals_full(tmp_path: Path) -> None:
@@ -102,16 +105,16 @@ def test_adjudication_and_status_trail(store: SQLiteStore) -> None:
     rows = violations(store, ALL, OWNER, terms="minsk-2015")
     assert len(rows) == s.violations
     # nothing breaches before the ceasefire of 15 Feb 2015 (00:00 Kyiv time)
-    assert min(r["t_start"] for r in rows) >= 1_423_951_200
-    assert all(r["status"] == "new" and r["location_text"] for r in rows)
+    assert min(r.t_start for r in rows) >= 1_423_951_200
+    assert all(r.status == "new" and r.location_text for r in rows)
     again = adjudicate_store(store, terms)
     assert (again.new, again.withdrawn, again.violations) == (0, 0, s.violations)
-    vid = rows[0]["violation_id"]
+    vid = rows[0].violation_id
     set_violation_status(store, vid, "under_review", "duty officer", "second source asked")
     set_violation_status(store, vid, "verified", "chief monitor", "camera footage")
-    trail = list(iter_status_trail(store, vid))
-    assert [t["status"] for t in trail] == ["new", "under_review", "verified"]
-    assert violations(store, ALL, OWNER, statuses=("verified",))[0]["violation_id"] == vid
+    trail = store.status_trail(vid)
+    assert [t.status for t in trail] == ["new", "under_review", "verified"]
+    assert violations(store, ALL, OWNER, statuses=("verified",))[0].violation_id == vid
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         store.execute("UPDATE violation_status SET status = 'discounted'")
     with pytest.raises(InputError):
@@ -145,17 +148,18 @@ def test_incidents_are_no_more_releasable_than_their_reports(tmp_path: Path) -> 
     adjudicate_store(store, load_terms("minsk-2015"))
     public = Viewer()
     uk = Viewer.of("GBR")
-    seen_public = incidents(store, ALL, public)
-    seen_uk = incidents(store, ALL, uk)
-    assert 0 < len(seen_public) < len(seen_uk) == len(incidents(store, ALL, OWNER))
-    assert all(i["releasability"] == "PUBLIC" for i in seen_public)
+    seen_public = store.incidents(ALL, public)
+    seen_uk = store.incidents(ALL, uk)
+    assert 0 < len(seen_public) < len(seen_uk) == len(store.incidents(ALL, OWNER))
+    assert all(i.releasability == "PUBLIC" for i in seen_public)
     v_public = violations(store, ALL, public)
     v_uk = violations(store, ALL, uk)
     assert len(v_public) < len(v_uk)
-    assert all(v["releasability"] == "PUBLIC" for v in v_public)
-    for inc in seen_public[:20]:
-        obs = list(store.observations(ObservationFilter(incident_id=inc["incident_id"]), public))
-        assert len(obs) == inc["n_observations"]
+    assert all(v.releasability == "PUBLIC" for v in v_public)
+    for inc in seen_public:
+        obs = list(store.observations(ObservationFilter(incident_id=inc.incident_id), public))
+        assert len(obs) == inc.n_observations
+        assert all(o.releasability == "PUBLIC" for o in obs)
     store.close()
 
 
@@ -184,3 +188,71 @@ def test_cli_chain(runner: CliRunner, db: str) -> None:
     assert r.exit_code == 0 and "verified" in r.output and "two cameras" in r.output
     r = runner.invoke(main, ["adjudicate", "--db", db, "--terms", "no-such-terms"])
     assert r.exit_code == 1 and "Error" in r.output
+
+
+def _patrol_csv(path: Path, rows: list[tuple[str, float, float, str, str]]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "time", "lat", "lon", "category", "releasability"])
+        for r in rows:
+            w.writerow(r)
+    return path
+
+
+def test_a_public_violation_stays_when_a_restricted_report_joins(tmp_path: Path) -> None:
+    """A PUBLIC viewer's incident and violation are computed from PUBLIC reports alone: a
+    restricted report fusing into the incident later changes nothing they see, and their
+    violation keeps its id and its status trail."""
+    store = SQLiteStore(tmp_path / "s.db")
+    terms = load_terms("minsk-2015")
+    # Horlivka, government side of nothing: a shelling inside the Minsk area, PUBLIC.
+    pub = _patrol_csv(tmp_path / "pub.csv", [("p1", "2019-06-01T10:00:00Z", 48.30, 38.05,
+                                              "shelling", "PUBLIC")])
+    import_file(store, pub, source="patrol")
+    fuse_store(store)
+    adjudicate_store(store, terms)
+    public = Viewer()
+    before = violations(store, ALL, public)
+    assert before and all(v.releasability == "PUBLIC" for v in before)
+    vid = before[0].violation_id
+    set_violation_status(store, vid, "verified", "chief monitor", "crater seen")
+    inc_before = store.incidents(ALL, public)
+    secret = _patrol_csv(tmp_path / "rel.csv", [("r1", "2019-06-01T10:05:00Z", 48.301, 38.051,
+                                                 "shelling", "REL TO GBR")])
+    import_file(store, secret, source="uk-patrol")
+    fuse_store(store)
+    adjudicate_store(store, terms)
+    after = violations(store, ALL, public)
+    assert [(v.violation_id, v.status, v.lat, v.lon) for v in after] == [
+        (v.violation_id, "verified", v.lat, v.lon) for v in before]
+    inc_after = store.incidents(ALL, public)
+    assert [(i.incident_id, i.n_observations, i.lat) for i in inc_after] == [
+        (i.incident_id, i.n_observations, i.lat) for i in inc_before]
+    # The UK sees one incident of both reports, marked as its narrowest report.
+    uk = store.incidents(ALL, Viewer.of("GBR"))
+    assert len(uk) == 1 and uk[0].n_observations == 2
+    assert uk[0].incident_id == inc_after[0].incident_id
+    assert uk[0].releasability == "REL TO GBR"
+    # The owner sees the same as the UK; France sees what PUBLIC sees.
+    assert store.incidents(ALL, OWNER)[0].n_observations == 2
+    assert store.incidents(ALL, Viewer.of("FRA"))[0].n_observations == 1
+    # Counts and source filters do not leak the hidden report.
+    assert store.incidents(ObservationFilter(sources=("uk-patrol",)), public) == []
+    assert len(store.incidents(ObservationFilter(sources=("uk-patrol",)), Viewer.of("GBR"))) == 1
+    store.close()
+
+
+def test_views_of_three_markings(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    rows = [("a", "2019-06-01T10:00:00Z", 48.30, 38.05, "shelling", "PUBLIC"),
+            ("b", "2019-06-01T10:01:00Z", 48.30, 38.05, "shelling", "REL TO GBR"),
+            ("c", "2019-06-01T10:02:00Z", 48.30, 38.05, "shelling", "REL TO FRA"),
+            ("d", "2019-06-01T10:03:00Z", 48.30, 38.05, "shelling", "REL TO NATO")]
+    import_file(store, _patrol_csv(tmp_path / "x.csv", rows), source="patrols")
+    fuse_store(store)
+    seen = {code: store.incidents(ALL, Viewer.of(code))[0].n_observations
+            for code in ("GBR", "FRA", "DEU", "UKR", "NATO")}
+    assert seen == {"GBR": 3, "FRA": 3, "DEU": 2, "UKR": 1, "NATO": 2}
+    assert store.incidents(ALL, Viewer.of("GBR", "FRA"))[0].n_observations == 4
+    assert store.incidents(ALL, OWNER)[0].releasability == "OWNER ONLY"
+    store.close()

@@ -1,0 +1,335 @@
+"""The judging pipeline over a store: fuse observations into incidents, adjudicate them
+against terms, and change a violation's status. The CLI, the server and the tests call these.
+
+The pure functions (``judge.fusion``, ``judge.adjudicate``) work on arrays; this module feeds
+them from the store through the ``Store`` protocol and writes their results back.
+
+Identity: an incident is anchored on the smallest ``obs_id`` among its observations, so a full
+recomputation and any sequence of incremental fusions give the same incidents; its id is a
+keyed hash of that anchor (``incident_id_for``) with the database's secret, so the id reveals
+nothing about the observations behind it (no viewer can tell from it that a hidden report
+exists). A violation, keyed by terms version, incident, view and clause, keeps its status
+trail across re-fusion as long as its incident keeps its anchor.
+
+Releasability (views): a viewer sees an incident as computed from exactly the observations
+releasable to them. For each incident the store keeps one summary ("view") per set of its
+observations that some viewer may see: with markings D among its observations, the views are
+the subsets of D a viewer can hold (all subsets for up to ``MAX_MARKINGS_ENUMERATED`` restricted
+markings; beyond that, the sets seen by the owner, each single nation and each group). Each view
+is adjudicated on its own; a view's marking is the narrowing of its observations' markings. So
+a PUBLIC viewer's incident, and its violations, stay exactly what the PUBLIC reports say when a
+restricted report joins the incident later. Fusion itself groups all observations (the owner's
+truth): which reports form one incident is decided on everything.
+
+Violations are never deleted and their status trail is append-only: adjudicating again appends
+``withdrawn`` to a violation whose view no longer breaches the clause (re-fused, moved, judged
+under a newer terms version), and ``new`` again if it comes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from truceguard.errors import InputError, unknown_value
+from truceguard.geo.project import UKRAINE_EAST, LocalProjection
+from truceguard.judge.adjudicate import adjudicate
+from truceguard.judge.fusion import FusionParams, Points, cluster_labels, fuse_incremental
+from truceguard.judge.fusion import summarise_incidents as summarise
+from truceguard.judge.grading import GradingRules, load_grading
+from truceguard.judge.places import describe_locations
+from truceguard.judge.terms import Terms
+from truceguard.marking import Marking, most_restrictive, vocabulary
+from truceguard.model import (
+    REVIEW_STATUSES,
+    STATUS_WITHDRAWN,
+    Incident,
+    StatusChange,
+    Violation,
+    utc_now,
+)
+from truceguard.store.base import FusionRun, IncidentView, JudgedViolation, Store
+
+MAX_MARKINGS_ENUMERATED = 4
+PUBLIC_ID = 1
+
+
+@dataclass
+class FusionSummary:
+    mode: str
+    observations: int
+    incidents: int
+    changed_incidents: int
+    new_observations: int
+    merged: int
+    seconds: float
+
+
+@dataclass
+class AdjudicationSummary:
+    terms: str
+    terms_version: str
+    incidents: int
+    violations: int
+    new: int
+    withdrawn: int
+    by_clause: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def incident_id_for(key: bytes, anchors: np.ndarray) -> np.ndarray:
+    """Opaque incident ids: a keyed BLAKE2b hash of each anchor observation id, 53 bits (so a
+    JSON number holds it exactly). One hash per incident, not per observation."""
+    out = np.empty(anchors.size, dtype=np.int64)
+    for i, a in enumerate(anchors.tolist()):
+        d = hashlib.blake2b(int(a).to_bytes(8, "big"), key=key[:64], digest_size=8).digest()
+        out[i] = (int.from_bytes(d, "big") >> 11) or 1
+    return out
+
+
+def _points(a: dict[str, np.ndarray], idx: np.ndarray, proj: LocalProjection) -> Points:
+    x, y = proj.forward(a["lon"][idx], a["lat"][idx])
+    return Points.of(x, y, a["t_start"][idx], a["t_end"][idx], a["uncertainty_m"][idx])
+
+
+def _view_sigs(d: tuple[int, ...], markings: dict[int, Marking]) -> list[tuple[int, ...]]:
+    """The observation marking sets some viewer of an incident with markings ``d`` may hold."""
+    public = tuple(m for m in d if m == PUBLIC_ID)
+    restricted = [m for m in d if m != PUBLIC_ID]
+    if len(restricted) <= MAX_MARKINGS_ENUMERATED:
+        subsets = itertools.chain.from_iterable(
+            itertools.combinations(restricted, k) for k in range(len(restricted) + 1))
+        sigs = {tuple(sorted(public + s)) for s in subsets}
+    else:
+        from truceguard.marking import Viewer
+
+        voc = vocabulary()
+        sigs = {d}
+        for code in voc.codes:
+            v = Viewer.of(code)
+            sigs.add(tuple(m for m in d if v.may_see(markings[m])))
+    return sorted(s for s in sigs if s)
+
+
+def _key(sig: Sequence[int]) -> str:
+    return ",".join(str(m) for m in sig)
+
+
+def fuse_store(
+    store: Store,
+    params: FusionParams | None = None,
+    *,
+    full: bool = False,
+    rules: GradingRules | None = None,
+    projection: LocalProjection = UKRAINE_EAST,
+) -> FusionSummary:
+    """Fuse the store's observations into incidents (incrementally unless ``full``)."""
+    started = time.perf_counter()
+    params = params or FusionParams()
+    rules = rules or load_grading()
+    a = store.fusion_arrays()
+    n = a["obs_id"].size
+    old = np.flatnonzero(a["incident_id"] >= 0)
+    new = np.flatnonzero(a["incident_id"] < 0)
+    params_json = json.dumps(vars(params), sort_keys=True)
+    last = store.last_fusion_params()
+    if last is not None and last != params_json:
+        full = True  # other parameters: earlier incidents do not hold any more
+    mode = "full" if full or old.size == 0 else "incremental"
+    merged = 0
+    if n == 0:
+        labels = np.zeros(0, np.int64)
+        affected = np.zeros(0, np.int64)
+    elif mode == "full":
+        labels = cluster_labels(_points(a, np.arange(n), projection), params)
+        affected = np.arange(n)
+    else:
+        res = fuse_incremental(_points(a, old, projection), a["incident_id"][old],
+                               _points(a, new, projection), params)
+        merged = len(res.merged)
+        order = np.concatenate([old, new])
+        labels = np.empty(n, np.int64)
+        labels[order] = res.labels
+        touched = set(res.labels[old.size :].tolist()) | set(res.merged.values())
+        affected = np.flatnonzero(np.isin(labels, np.fromiter(touched, np.int64, len(touched))))
+    # The anchor of each group: its smallest obs_id; the id: the anchor's keyed hash.
+    if n:
+        uniq, inverse = np.unique(labels, return_inverse=True)
+        anchors = np.full(uniq.size, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(anchors, inverse, a["obs_id"])
+        inc_of = incident_id_for(store.incident_key(), anchors)[inverse]
+    else:
+        inc_of = labels
+    views = _views(store, a, affected, inc_of[affected] if n else affected, rules, projection)
+    changed = affected[a["incident_id"][affected] != inc_of[affected]] if n else affected
+    removed = sorted(set(a["incident_id"][old].tolist()) - set(inc_of.tolist()))
+    n_inc = store.write_fusion(FusionRun(params_json, mode, n), removed, a["obs_id"][changed],
+                               inc_of[changed], views)
+    return FusionSummary(
+        mode=mode, observations=n, incidents=n_inc,
+        changed_incidents=int(np.unique(inc_of[affected]).size) if affected.size else 0,
+        new_observations=int(new.size), merged=merged,
+        seconds=time.perf_counter() - started)
+
+
+def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids: np.ndarray,
+           rules: GradingRules, projection: LocalProjection) -> list[IncidentView]:
+    """The views of the incidents of observations ``idx`` (see the module docstring)."""
+    if idx.size == 0:
+        return []
+    mid = a["marking_id"][idx]
+    markings = store.markings()
+    # Members of each view: (view number, observation index) pairs; most incidents have one
+    # marking and so one view, built without a Python loop over their observations.
+    uniq, local = np.unique(incident_ids, return_inverse=True)
+    width = int(mid.max()) + 1
+    pair = np.unique(local * width + mid)
+    per = np.split(pair % width, np.searchsorted(pair // width, np.arange(1, uniq.size)))
+    view_of_incident: list[list[tuple[int, ...]]] = []
+    single = np.array([p.size == 1 for p in per], dtype=bool)
+    for p in per:
+        d = tuple(int(m) for m in p)
+        view_of_incident.append([d] if len(d) == 1 else _view_sigs(d, markings))
+    # Base views: every incident with all its observations.
+    members = [np.arange(idx.size)]
+    labels = [local]
+    sig_of: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = [
+        (k, tuple(int(m) for m in per[k]), tuple(int(m) for m in per[k]))
+        for k in range(uniq.size)]
+    extra = 0
+    multi = np.flatnonzero(~single)
+    if multi.size:
+        order = np.argsort(local, kind="stable")
+        bounds = np.searchsorted(local[order], np.arange(uniq.size + 1))
+        for k in multi.tolist():
+            d = tuple(int(m) for m in per[k])
+            rows = order[bounds[k] : bounds[k + 1]]
+            for sig in view_of_incident[k]:
+                if sig == d:
+                    continue
+                keep = rows[np.isin(mid[rows], sig)]
+                members.append(keep)
+                labels.append(np.full(keep.size, uniq.size + extra, np.int64))
+                sig_of.append((k, d, sig))
+                extra += 1
+    m_idx = np.concatenate(members)
+    m_lab = np.concatenate(labels)
+    sel = idx[m_idx]
+    recs = summarise(
+        m_lab, lat=a["lat"][sel], lon=a["lon"][sel], uncertainty_m=a["uncertainty_m"][sel],
+        t_start=a["t_start"][sel], t_end=a["t_end"][sel],
+        category=a["category"][sel].astype(str), weapon_class=a["weapon_class"][sel].astype(str),
+        source=a["source"][sel].astype(str), origin=a["origin"][sel].astype(str),
+        how_known=a["how_known"][sel].astype(str), rules=rules, projection=projection)
+    # summarise numbers its records by first appearance of each label; map back to ours.
+    first_label = [int(m_lab[r["observations"][0]]) for r in recs]
+    out: list[IncidentView] = []
+    mark_cache: dict[tuple[int, ...], tuple[int, Marking]] = {}
+    for r, lab in zip(recs, first_label, strict=True):
+        k, d, sig = sig_of[lab]
+        if sig not in mark_cache:
+            narrowed = most_restrictive(markings[m] for m in sig)
+            mark_cache[sig] = (store.marking_id(narrowed), narrowed)
+        mark, marking = mark_cache[sig]
+        inc = Incident(
+            incident_id=int(uniq[k]), t_start=int(r["t_start"]), t_end=int(r["t_end"]),
+            lat=r["lat"], lon=r["lon"], uncertainty_m=r["uncertainty_m"],
+            category=r["category"] or "other", category_votes=r["category_votes"],
+            weapon_class=r["weapon_class"] or "unknown", weapon_votes=r["weapon_votes"],
+            n_observations=len(r["observations"]), n_sources=r["independent_sources"],
+            grade=r["grade"], grade_reason=r["grade_reason"],
+            releasability=marking.text)
+        out.append(IncidentView(inc, _key(sig), _key(d), mark))
+    return out
+
+
+def adjudicate_store(store: Store, terms: Terms) -> AdjudicationSummary:
+    """Judge every incident view in the store against ``terms``; record new and withdrawn
+    violations (appended to their trails, never edited away)."""
+    started = time.perf_counter()
+    version = str(getattr(terms, "version", "1"))
+    v = store.view_arrays()
+    existing = store.violation_keys(terms.name)
+    summary = AdjudicationSummary(terms=terms.name, terms_version=version,
+                                  incidents=int(np.unique(v["incident_id"]).size),
+                                  violations=0, new=0, withdrawn=0)
+    current: set[tuple[str, int, str, str]] = set()
+    inserts: list[JudgedViolation] = []
+    updates: list[tuple[int, JudgedViolation]] = []
+    trail: list[tuple[int | tuple[str, int, str, str], StatusChange]] = []
+    now = utc_now()
+    why_new = f"adjudicated against {terms.name} version {version}"
+    if v["incident_id"].size:
+        lon, lat = v["lon"], v["lat"]
+        adj = adjudicate(terms, lon, lat, v["t_start"], v["category"], v["weapon_class"])
+        hit = np.unique(adj.incident)
+        texts = dict(zip(hit.tolist(), describe_locations(lon[hit], lat[hit], terms),
+                         strict=True))
+        p = adj.placement
+        for i, c, s in zip(adj.incident.tolist(), adj.clause.tolist(), adj.severity.tolist(),
+                           strict=True):
+            clause = adj.clause_ids[c]
+            key = (version, int(v["incident_id"][i]), str(v["sig"][i]), clause)
+            current.add(key)
+            viol = Violation(
+                violation_id=0, terms=terms.name, terms_version=version, clause=clause,
+                severity=int(s), status="new", incident_id=key[1], t_start=int(v["t_start"][i]),
+                t_end=int(v["t_end"][i]), lat=float(lat[i]), lon=float(lon[i]),
+                uncertainty_m=float(v["uncertainty_m"][i]),
+                controlled_by=adj.side_ids[int(p.side[i])], p_side=1.0,
+                signed_distance_m=float(p.signed_m[i]),
+                zone=adj.zone_ids[int(p.zone[i])] if p.zone[i] >= 0 else "",
+                p_location=1.0, location_text=texts[i], category=str(v["category"][i]),
+                weapon_class=str(v["weapon_class"][i]))
+            judged = JudgedViolation(viol, key[2], int(v["marking_id"][i]))
+            prior = existing.get(key)
+            if prior is None:
+                inserts.append(judged)
+                trail.append((key, StatusChange(0, now, "new", "truceguard", why_new)))
+                summary.new += 1
+            else:
+                updates.append((prior[0], judged))
+                if prior[1] == STATUS_WITHDRAWN:
+                    trail.append((prior[0], StatusChange(0, now, "new", "truceguard", why_new)))
+                    summary.new += 1
+            summary.by_clause[clause] = summary.by_clause.get(clause, 0) + 1
+    for key, (vid, status) in existing.items():
+        if key not in current and status != STATUS_WITHDRAWN:
+            why = (f"superseded: {terms.name} version {version} replaces version {key[0]}"
+                   if key[0] != version else
+                   "the incident no longer breaches this clause (re-fused or moved)")
+            trail.append((vid, StatusChange(0, now, STATUS_WITHDRAWN, "truceguard", why)))
+            summary.withdrawn += 1
+    store.write_violations(inserts, updates, trail)
+    summary.violations = len(current)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def set_violation_status(store: Store, violation_id: int, status: str, who: str, why: str
+                         ) -> list[StatusChange]:
+    """Append a person's decision (who, and why) to a violation's status trail."""
+    if status not in REVIEW_STATUSES:
+        raise unknown_value("status", status, REVIEW_STATUSES, code="input.bad_status")
+    if not who.strip() or not why.strip():
+        raise InputError("a status change needs who decided it (--by) and why (--why)",
+                         hint="say who decides and why", code="input.missing_reason")
+    store.append_status(violation_id, StatusChange(0, utc_now(), status, who.strip(),
+                                                   why.strip()))
+    return store.status_trail(violation_id)
+
+
+__all__ = [
+    "AdjudicationSummary",
+    "FusionSummary",
+    "adjudicate_store",
+    "fuse_store",
+    "incident_id_for",
+    "set_violation_status",
+]

@@ -1,0 +1,665 @@
+"""The Store protocol in SQL that SQLite and PostgreSQL both speak.
+
+``SQLStore`` holds every query; a backend subclass gives it a connection for the current
+thread (``_db``), transactions, a way to translate ``?`` parameters (``_sql``) and the bulk
+insert of observation columns (``_insert_observation_rows``). So one filter compiler, one
+releasability rule and one set of statements serve both backends.
+
+Releasability in SQL (see ``store.base``): a viewer's visible marking ids come from
+``marking_codes`` (exact codes); observations match ``marking_id IN (...)``; incident views
+match ``view_key IN (...)``, the key of the one view per incident computed from exactly the
+observations that viewer may see.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from truceguard.errors import InputError, NotFoundError
+from truceguard.io.columns import FIELDS, ObservationColumns
+from truceguard.marking import PUBLIC, Marking, Viewer, parse_marking
+from truceguard.model import (
+    Incident,
+    IngestSummary,
+    Observation,
+    StatusChange,
+    Violation,
+    utc_now,
+)
+from truceguard.store.base import (
+    Conflict,
+    FusionRun,
+    IncidentView,
+    IngestCounts,
+    JudgedViolation,
+    ObservationFilter,
+    ViolationFilter,
+    near_mask,
+)
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+PUBLIC_ID = 1
+
+# Stored observation columns, in insert order: the reader's fields with the marking as its id.
+OBS_INSERT = (*(f if f != "releasability" else "marking_id" for f in FIELDS), "reader", "curated")
+# Read back in this order (``_observation``): id, fields, marking text, incident.
+_OBS_READ = ("obs_id", *(f for f in FIELDS if f not in ("dedup_key", "releasability")))
+_SELECT_OBS = (
+    "SELECT " + ", ".join("o." + c for c in _OBS_READ) + ", m.text, o.incident_id "
+    "FROM observations o JOIN markings m ON m.marking_id = o.marking_id"
+)
+_INCIDENT_COLS = ("incident_id", "t_start", "t_end", "lat", "lon", "uncertainty_m", "category",
+                  "category_votes", "weapon_class", "weapon_votes", "n_observations",
+                  "n_sources", "grade", "grade_reason")
+_VIOLATION_COLS = ("violation_id", "terms", "terms_version", "clause", "severity", "status",
+                   "incident_id", "t_start", "t_end", "lat", "lon", "uncertainty_m",
+                   "controlled_by", "p_side", "signed_distance_m", "zone", "p_location",
+                   "location_text", "category", "weapon_class")
+_VIOLATION_WRITE = ("severity", "controlled_by", "p_side", "signed_distance_m", "zone",
+                    "p_location", "location_text", "t_start", "t_end", "lat", "lon",
+                    "uncertainty_m", "category", "weapon_class")
+_CHUNK = 500  # values in one IN (...) list
+# What makes two records under one identity the same record: what was observed, where, when
+# and how, as parsed. (The raw text may differ between two exports of the same dataset, say
+# in their date format or encoding; a record that differs here is a conflict, kept for review.)
+SAME_RECORD = ("source", "how_known", "t_start", "t_end", "time_precision_s", "lat", "lon",
+               "uncertainty_m", "category", "weapon_class", "count", "origin", "source_ref")
+
+
+def _observation(r: Sequence[Any]) -> Observation:
+    d = dict(zip(_OBS_READ, r[: len(_OBS_READ)], strict=True))
+    attrs = d.pop("attributes")
+    return Observation(**d, releasability=r[-2], incident_id=r[-1],
+                       attributes=json.loads(attrs) if attrs else {})
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for at in range(0, len(values), size):
+        yield values[at : at + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SQLStore:
+    """The queries of the Store protocol; a backend supplies connections and bulk paths."""
+
+    backend = "sql"
+    path = ""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._marking_ids: dict[str, int] = {}
+
+    # -- what a backend supplies ------------------------------------------------------------
+    def _db(self) -> Any:  # the DB-API connection of this thread
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:  # the backend's parameter style
+        return sql
+
+    def transaction(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
+                                 reader: str, curated: bool) -> int:
+        raise NotImplementedError
+
+    # -- statements ---------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._db().execute(self._sql(sql), tuple(params)).fetchall()]
+
+    def _iter(self, sql: str, params: Sequence[Any] = (), size: int = 2000
+              ) -> Iterator[list[tuple[Any, ...]]]:
+        cur = self._db().execute(self._sql(sql), tuple(params))
+        while rows := cur.fetchmany(size):
+            yield rows
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(self._db().execute(self._sql(sql), tuple(params)).rowcount or 0)
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._db().cursor().executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    # -- meta -------------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        value = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                   "SET value = excluded.value", (key, value))
+
+    def owner_nation(self) -> str | None:
+        return self._meta("owner_nation")
+
+    def set_owner_nation(self, code: str) -> None:
+        current = self.owner_nation()
+        if current is not None and current != code:
+            raise InputError(f"{self.path} is owned by {current}; it cannot become {code}'s",
+                             hint="a database keeps the nation it was created for",
+                             code="store.owner_fixed")
+        with self.transaction():
+            self._set_meta("owner_nation", code)
+
+    def incident_key(self) -> bytes:
+        key = self._meta("incident_key")
+        if key is None:
+            with self.transaction():
+                key = self._meta("incident_key")
+                if key is None:
+                    key = secrets.token_hex(32)
+                    self._set_meta("incident_key", key)
+        return bytes.fromhex(key)
+
+    # -- markings ---------------------------------------------------------------------------
+    def marking_id(self, marking: Marking) -> int:
+        """The id of ``marking`` (stored with its codes on first use)."""
+        text = marking.text
+        if text in self._marking_ids:
+            return self._marking_ids[text]
+        with self._lock, self.transaction():
+            found = self._one("SELECT marking_id FROM markings WHERE text = ?", (text,))
+            if found is None:
+                found = self._one("INSERT INTO markings (text) VALUES (?) RETURNING marking_id",
+                                  (text,))
+                self._many("INSERT INTO marking_codes (marking_id, code) VALUES (?, ?)",
+                           [(found, c) for c in sorted(marking.codes or ())])
+        self._marking_ids[text] = int(found)
+        return int(found)
+
+    def markings(self) -> dict[int, Marking]:
+        return {int(i): parse_marking(t) for i, t in
+                self._rows("SELECT marking_id, text FROM markings ORDER BY marking_id")}
+
+    def visible_markings(self, viewer: Viewer) -> list[int] | None:
+        """The marking ids ``viewer`` may see (None: all of them)."""
+        if viewer.sees_all:
+            return None
+        ids = {PUBLIC_ID}
+        codes = sorted(viewer.codes)
+        if codes:
+            ids |= {int(r[0]) for r in self._rows(
+                "SELECT DISTINCT marking_id FROM marking_codes WHERE code IN "
+                f"({_marks(len(codes))})", codes)}
+        return sorted(ids)
+
+    def _visible_views(self, viewer: Viewer, alias: str) -> tuple[str, list[Any]]:
+        """The condition that keeps, per incident, the one view ``viewer`` sees."""
+        visible = self.visible_markings(viewer)
+        if visible is None:
+            return f"{alias}.sig = {alias}.set_key", []
+        vis = set(visible)
+        keys = []
+        for (set_key,) in self._rows("SELECT set_key FROM marking_sets"):
+            sig = [m for m in set_key.split(",") if int(m) in vis]
+            if sig:
+                keys.append(f"{set_key}|{','.join(sig)}")
+        if not keys:
+            return "1 = 0", []
+        return f"{alias}.view_key IN ({_marks(len(keys))})", keys
+
+    # -- observations -----------------------------------------------------------------------
+    def add_observation_columns(self, batch: ObservationColumns, *, reader: str,
+                                curated: bool = False, who: str = "import") -> IngestCounts:
+        """Insert a column batch inside the current transaction.
+
+        A record whose identity (reader, source, source id or raw digest) is already stored
+        is a duplicate when it is the same record (``SAME_RECORD``; then its marking may only
+        narrow the stored one, logged), else a conflict, kept in ``conflicts`` for review."""
+        n = len(batch)
+        if not n:
+            return IngestCounts()
+        if "releasability" in batch.constants:
+            mids: list[int] | int = self._marking_for_text(batch.constants["releasability"])
+        else:
+            mids = [self._marking_for_text(t) for t in batch.columns["releasability"]]
+        inserted = self._insert_observation_rows(batch, mids, reader, curated)
+        if inserted == n:
+            return IngestCounts(inserted=n)
+        conflicts, narrowed = self._settle_duplicates(batch, mids, reader, who)
+        return IngestCounts(inserted=inserted, duplicates=n - inserted - conflicts,
+                            conflicts=conflicts, narrowed=narrowed)
+
+    def add_observations(self, records: Sequence[Observation], *, reader: str,
+                         curated: bool = False, who: str = "import") -> IngestCounts:
+        """``add_observation_columns`` for records one by one (same rows, same counts)."""
+        return self.add_observation_columns(ObservationColumns.from_observations(records),
+                                            reader=reader, curated=curated, who=who)
+
+    def _marking_for_text(self, text: str) -> int:
+        if text == "PUBLIC":
+            return PUBLIC_ID
+        found = self._marking_ids.get(text)
+        return found if found is not None else self.marking_id(parse_marking(text))
+
+    def _settle_duplicates(self, batch: ObservationColumns, mids: list[int] | int,
+                           reader: str, who: str) -> tuple[int, int]:
+        keys = [f"{reader}|{k}" for k in batch.column("dedup_key")]
+        mine_cols = [batch.column(f) for f in SAME_RECORD]
+        stored: dict[str, tuple[int, tuple[Any, ...], int]] = {}
+        for part in _chunks(sorted(set(keys))):
+            for key, obs_id, mid, *fields in self._rows(
+                f"SELECT dedup_key, obs_id, marking_id, {', '.join(SAME_RECORD)} "
+                f"FROM observations WHERE dedup_key IN ({_marks(len(part))})", part):
+                stored[key] = (int(obs_id), _same(fields), int(mid))
+        markings = self.markings()
+        conflicts = narrowed = 0
+        seen: set[tuple[str, tuple[Any, ...]]] = set()
+        now = utc_now()
+        for i, key in enumerate(keys):
+            obs_id, content, mid = stored[key]
+            mine = mids if isinstance(mids, int) else mids[i]
+            record_content = _same(c[i] for c in mine_cols)
+            if record_content != content:
+                if (key, record_content) in seen:
+                    continue
+                seen.add((key, record_content))
+                record = {f: batch.column(f)[i] for f in FIELDS if f != "dedup_key"}
+                added = self._exec(
+                    "INSERT INTO conflicts (at, dedup_key, existing_obs_id, raw_sha256, "
+                    "marking_id, source_file, source_line, record) VALUES (?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT DO NOTHING",
+                    (now, key, obs_id, record["raw_sha256"], mine, record["source_file"],
+                     record["source_line"], _JSON.encode(record)))
+                conflicts += 1 if added else 0
+            elif mine != mid:
+                new = markings[mid].narrow(markings[mine])
+                new_id = self.marking_id(new)
+                if new_id != mid:
+                    self._change_marking(obs_id, mid, new_id, who,
+                                         f"imported again under {markings[mine].text}")
+                    stored[key] = (obs_id, content, new_id)
+                    narrowed += 1
+        return conflicts, narrowed
+
+    def _change_marking(self, obs_id: int, old: int, new: int, who: str, why: str) -> None:
+        self._exec("UPDATE observations SET marking_id = ?, incident_id = NULL WHERE obs_id = ?",
+                   (new, obs_id))
+        self._exec("INSERT INTO marking_changes (at, obs_id, old_marking_id, new_marking_id, "
+                   "who, why) VALUES (?,?,?,?,?,?)", (utc_now(), obs_id, old, new, who, why))
+
+    def remark(self, obs_ids: Sequence[int], marking: Marking, who: str, why: str) -> int:
+        """Give these observations ``marking`` (wider or narrower), logged with who and why.
+        Their incidents are recomputed by the next fusion."""
+        if not who.strip() or not why.strip():
+            raise InputError("a marking change needs who decided it (--by) and why (--why)",
+                             hint="say who decides and why", code="input.missing_reason")
+        new_id = self.marking_id(marking)
+        changed = 0
+        with self.transaction():
+            for part in _chunks(sorted(set(int(i) for i in obs_ids))):
+                rows = self._rows(f"SELECT obs_id, marking_id FROM observations "
+                                  f"WHERE obs_id IN ({_marks(len(part))})", part)
+                missing = set(part) - {int(r[0]) for r in rows}
+                if missing:
+                    raise NotFoundError(f"no observation {min(missing)}",
+                                        hint="list them with `truceguard observations`",
+                                        code="not_found.observation")
+                for obs_id, old in rows:
+                    if int(old) != new_id:
+                        self._change_marking(int(obs_id), int(old), new_id, who.strip(),
+                                             why.strip())
+                        changed += 1
+        return changed
+
+    def marking_trail(self, obs_id: int) -> list[dict[str, Any]]:
+        return [{"seq": s, "at": at, "old": o, "new": n, "who": w, "why": y} for s, at, o, n, w, y
+                in self._rows(
+                    "SELECT c.seq, c.at, a.text, b.text, c.who, c.why FROM marking_changes c "
+                    "JOIN markings a ON a.marking_id = c.old_marking_id JOIN markings b ON "
+                    "b.marking_id = c.new_marking_id WHERE c.obs_id = ? ORDER BY c.seq",
+                    (obs_id,))]
+
+    def _observation_where(self, flt: ObservationFilter, viewer: Viewer
+                           ) -> tuple[str, list[Any]]:
+        where, params = flt.where("o")
+        if flt.sources:
+            where.append(f"o.source IN ({_marks(len(flt.sources))})")
+            params += list(flt.sources)
+        visible = self.visible_markings(viewer)
+        if visible is not None:
+            where.append(f"o.marking_id IN ({_marks(len(visible))})")
+            params += visible
+        return " AND ".join(where) or "1 = 1", params
+
+    def observations(self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
+                     ) -> Iterator[Observation]:
+        where, params = self._observation_where(flt, viewer)
+        sql = f"{_SELECT_OBS} WHERE {where} ORDER BY o.t_start, o.obs_id"
+        if limit is not None and flt.near is None:
+            sql += f" LIMIT {int(limit)}"
+        n = 0
+        lat_i, lon_i = _OBS_READ.index("lat"), _OBS_READ.index("lon")
+        for rows in self._iter(sql, params):
+            if flt.near is not None:
+                keep = near_mask([r[lat_i] for r in rows], [r[lon_i] for r in rows], flt.near)
+                rows = [r for r, k in zip(rows, keep, strict=True) if k]
+            for r in rows:
+                if limit is not None and n >= limit:
+                    return
+                n += 1
+                yield _observation(r)
+
+    def count_observations(self, flt: ObservationFilter, viewer: Viewer) -> int:
+        where, params = self._observation_where(flt, viewer)
+        if flt.near is None:
+            return int(self._one(f"SELECT COUNT(*) FROM observations o WHERE {where}", params))
+        total = 0
+        for rows in self._iter(f"SELECT o.lat, o.lon FROM observations o WHERE {where}",
+                               params, 50_000):
+            total += int(near_mask([r[0] for r in rows], [r[1] for r in rows], flt.near).sum())
+        return total
+
+    def get_observation(self, obs_id: int, viewer: Viewer) -> Observation | None:
+        got = list(self._by_id(obs_id, viewer))
+        return got[0] if got else None
+
+    def _by_id(self, obs_id: int, viewer: Viewer) -> Iterator[Observation]:
+        where, params = self._observation_where(ObservationFilter(), viewer)
+        for r in self._rows(f"{_SELECT_OBS} WHERE o.obs_id = ? AND {where}", [obs_id, *params]):
+            yield _observation(r)
+
+    def sources(self, viewer: Viewer) -> list[str]:
+        where, params = self._observation_where(ObservationFilter(), viewer)
+        return [str(r[0]) for r in self._rows(
+            f"SELECT DISTINCT o.source FROM observations o WHERE {where} ORDER BY o.source",
+            params)]
+
+    def conflicts(self, viewer: Viewer, limit: int | None = None) -> list[Conflict]:
+        visible = self.visible_markings(viewer)
+        cond, params = "1 = 1", list[Any]()
+        if visible is not None:
+            cond, params = f"c.marking_id IN ({_marks(len(visible))})", visible
+        sql = ("SELECT c.conflict_id, c.at, c.dedup_key, c.existing_obs_id, c.raw_sha256, m.text, "
+               "c.source_file, c.source_line, c.record FROM conflicts c JOIN markings m ON "
+               f"m.marking_id = c.marking_id WHERE {cond} ORDER BY c.conflict_id")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Conflict(int(a), int(b), c, int(d), e, f, g, int(h), json.loads(i))
+                for a, b, c, d, e, f, g, h, i in self._rows(sql, params)]
+
+    # -- the ingest log -----------------------------------------------------------------------
+    def log_ingest(self, summary: IngestSummary, status: str) -> int:
+        return int(self._one(
+            "INSERT INTO ingest_log (at, path, file_sha256, format, imported, duplicates, "
+            "rejected, status) VALUES (?,?,?,?,?,?,?,?) RETURNING ingest_id",
+            (utc_now(), summary.path, summary.file_sha256, summary.fmt, summary.imported,
+             summary.duplicates, summary.rejected, status)))
+
+    def ingest_log(self) -> list[dict[str, Any]]:
+        names = ("ingest_id", "at", "path", "file_sha256", "format", "imported", "duplicates",
+                 "rejected", "status")
+        return [dict(zip(names, r, strict=True)) for r in self._rows(
+            f"SELECT {', '.join(names)} FROM ingest_log ORDER BY ingest_id")]
+
+    # -- incidents --------------------------------------------------------------------------
+    def fusion_arrays(self) -> dict[str, np.ndarray]:
+        """Every observation's fusion inputs as arrays, by obs_id."""
+        names = ("obs_id", "lat", "lon", "uncertainty_m", "t_start", "t_end", "category",
+                 "weapon_class", "source", "origin", "how_known", "marking_id", "incident_id",
+                 "curated")
+        rows = self._rows(f"SELECT {', '.join(names)} FROM observations ORDER BY obs_id")
+        cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        out: dict[str, np.ndarray] = {}
+        for name, col in zip(names, cols, strict=True):
+            if name in ("obs_id", "marking_id", "curated"):
+                out[name] = np.asarray(col, dtype=np.int64)
+            elif name == "incident_id":
+                out[name] = np.asarray([-1 if v is None else v for v in col], dtype=np.int64)
+            elif name in ("lat", "lon", "uncertainty_m", "t_start", "t_end"):
+                out[name] = np.asarray([np.nan if v is None else v for v in col], np.float64)
+            else:
+                out[name] = np.asarray(col, dtype=object)
+        return out
+
+    def last_fusion_params(self) -> str | None:
+        v = self._one("SELECT params FROM fusion_runs ORDER BY run_id DESC LIMIT 1")
+        return None if v is None else str(v)
+
+    def write_fusion(self, run: FusionRun, removed: Sequence[int], obs_ids: np.ndarray,
+                     incident_ids: np.ndarray, views: Sequence[IncidentView]) -> int:
+        """Record a fusion in one transaction: drop the views of ``removed`` incidents and of
+        every incident in ``views``, point the observations at their incidents, store the
+        views. Returns the number of incidents."""
+        rewritten = sorted({int(i) for i in removed} | {v.incident.incident_id for v in views})
+        with self.transaction():
+            if run.mode == "full":
+                self._exec("DELETE FROM incident_views")
+                self._exec("DELETE FROM marking_sets")
+            else:
+                for part in _chunks(rewritten):
+                    self._exec(f"DELETE FROM incident_views WHERE incident_id IN "
+                               f"({_marks(len(part))})", part)
+            self._many("UPDATE observations SET incident_id = ? WHERE obs_id = ?",
+                       list(zip(incident_ids.tolist(), obs_ids.tolist(), strict=True)))
+            self._many(
+                "INSERT INTO incident_views (incident_id, sig, set_key, view_key, marking_id, "
+                + ", ".join(_INCIDENT_COLS[1:]) + ") VALUES ("
+                + _marks(5 + len(_INCIDENT_COLS) - 1) + ")",
+                [_view_row(v) for v in views])
+            self._many("INSERT INTO marking_sets (set_key) VALUES (?) ON CONFLICT DO NOTHING",
+                       [(k,) for k in sorted({v.set_key for v in views})])
+            n = int(self._one("SELECT COUNT(*) FROM incident_views WHERE sig = set_key"))
+            self._exec("INSERT INTO fusion_runs (at, params, mode, n_observations, n_incidents) "
+                       "VALUES (?,?,?,?,?)", (utc_now(), run.params, run.mode,
+                                              run.n_observations, n))
+        return n
+
+    def _incident_query(self, flt: ObservationFilter, viewer: Viewer) -> tuple[str, list[Any]]:
+        where, params = flt.where("i")
+        view, vparams = self._visible_views(viewer, "i")
+        where.append(view)
+        params += vparams
+        if flt.sources:
+            src, sparams = self._source_condition(flt.sources, viewer, "i")
+            where.append(src)
+            params += sparams
+        cols = ", ".join("i." + c for c in _INCIDENT_COLS)
+        return (f"SELECT {cols}, m.text FROM incident_views i JOIN markings m ON "
+                f"m.marking_id = i.marking_id WHERE {' AND '.join(where)}"), params
+
+    def _source_condition(self, sources: Sequence[str], viewer: Viewer, alias: str
+                          ) -> tuple[str, list[Any]]:
+        visible = self.visible_markings(viewer)
+        cond = (f"EXISTS (SELECT 1 FROM observations so WHERE so.incident_id = {alias}."
+                f"incident_id AND so.source IN ({_marks(len(sources))})")
+        params: list[Any] = list(sources)
+        if visible is not None:
+            cond += f" AND so.marking_id IN ({_marks(len(visible))})"
+            params += visible
+        return cond + ")", params
+
+    def incidents(self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
+                  ) -> list[Incident]:
+        sql, params = self._incident_query(flt, viewer)
+        sql += " ORDER BY i.t_start, i.incident_id"
+        if limit is not None and flt.near is None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._rows(sql, params)
+        if flt.near is not None:
+            keep = near_mask([r[3] for r in rows], [r[4] for r in rows], flt.near)
+            rows = [r for r, k in zip(rows, keep, strict=True) if k][:limit]
+        return [_incident(r) for r in rows]
+
+    def get_incident(self, incident_id: int, viewer: Viewer) -> Incident | None:
+        found = self.incidents(ObservationFilter(incident_id=incident_id), viewer)
+        return found[0] if found else None
+
+    def count_incidents(self) -> int:
+        return int(self._one("SELECT COUNT(*) FROM incident_views WHERE sig = set_key"))
+
+    # -- violations -------------------------------------------------------------------------
+    def view_arrays(self) -> dict[str, np.ndarray]:
+        """Every incident view's judging inputs as arrays, by incident and view."""
+        names = ("incident_id", "sig", "marking_id", "lat", "lon", "uncertainty_m", "t_start",
+                 "t_end", "category", "weapon_class")
+        rows = self._rows(f"SELECT {', '.join(names)} FROM incident_views "
+                          "ORDER BY incident_id, sig")
+        cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        out: dict[str, np.ndarray] = {}
+        for name, col in zip(names, cols, strict=True):
+            if name in ("incident_id", "marking_id", "t_start", "t_end"):
+                out[name] = np.asarray(col, dtype=np.int64)
+            elif name in ("lat", "lon", "uncertainty_m"):
+                out[name] = np.asarray(col, dtype=np.float64)
+            else:
+                out[name] = np.asarray(col, dtype=object)
+        return out
+
+    def violation_keys(self, terms: str) -> dict[tuple[str, int, str, str], tuple[int, str]]:
+        """(version, incident, view, clause) -> (violation id, current status) for ``terms``."""
+        return {(str(ver), int(inc), str(sig), str(cl)): (int(vid), str(st))
+                for vid, ver, inc, sig, cl, st in self._rows(
+                    "SELECT violation_id, terms_version, incident_id, sig, clause, status "
+                    "FROM violations WHERE terms = ?", (terms,))}
+
+    def write_violations(self, inserts: Sequence[JudgedViolation],
+                         updates: Sequence[tuple[int, JudgedViolation]],
+                         trail: Sequence[tuple[int | tuple[str, int, str, str], StatusChange]],
+                         ) -> None:
+        """Store new violations, refresh changed ones and append status changes, in one
+        transaction. A trail entry names its violation by id, or by its key (terms version,
+        incident, view, clause) when it is one of ``inserts``."""
+        now = utc_now()
+        with self.transaction():
+            self._many(
+                "INSERT INTO violations (terms, terms_version, incident_id, sig, clause, status, "
+                "marking_id, created_at, " + ", ".join(_VIOLATION_WRITE) + ") VALUES ("
+                + _marks(8 + len(_VIOLATION_WRITE)) + ")",
+                [(j.violation.terms, j.violation.terms_version, j.violation.incident_id, j.sig,
+                  j.violation.clause, j.violation.status, j.marking_id, now,
+                  *(getattr(j.violation, c) for c in _VIOLATION_WRITE)) for j in inserts])
+            self._many(
+                "UPDATE violations SET " + ", ".join(f"{c} = ?" for c in _VIOLATION_WRITE)
+                + ", marking_id = ? WHERE violation_id = ?",
+                [(*(getattr(j.violation, c) for c in _VIOLATION_WRITE), j.marking_id, vid)
+                 for vid, j in updates])
+            if not trail:
+                return
+            ids: dict[tuple[str, int, str, str], int] = {}
+            if any(not isinstance(ref, int) for ref, _ in trail):
+                terms = {j.violation.terms for j in inserts}
+                for t in terms:
+                    ids.update({k: v[0] for k, v in self.violation_keys(t).items()})
+            resolved = [(ref if isinstance(ref, int) else ids[ref], ch) for ref, ch in trail]
+            self._many("INSERT INTO violation_status (violation_id, at, status, who, why) "
+                       "VALUES (?,?,?,?,?)",
+                       [(vid, ch.at, ch.status, ch.who, ch.why) for vid, ch in resolved])
+            self._many("UPDATE violations SET status = ? WHERE violation_id = ?",
+                       [(ch.status, vid) for vid, ch in resolved])
+
+    def _violation_query(self, flt: ViolationFilter, viewer: Viewer) -> tuple[str, list[Any]]:
+        where, params = flt.records.where("v")
+        view, vparams = self._visible_views(viewer, "iv")
+        # A violation whose view fusion has since replaced is shown by its own marking.
+        visible = self.visible_markings(viewer)
+        orphan = "iv.incident_id IS NULL"
+        if visible is not None:
+            orphan += f" AND v.marking_id IN ({_marks(len(visible))})"
+        where.append(f"(({view}) OR ({orphan}))")
+        params += vparams + (visible or [])
+        if flt.records.sources:
+            src, sparams = self._source_condition(flt.records.sources, viewer, "v")
+            where.append(src)
+            params += sparams
+        if flt.terms:
+            where.append("v.terms = ?")
+            params.append(flt.terms)
+        if flt.clauses:
+            where.append(f"v.clause IN ({_marks(len(flt.clauses))})")
+            params += list(flt.clauses)
+        if flt.statuses:
+            where.append(f"v.status IN ({_marks(len(flt.statuses))})")
+            params += list(flt.statuses)
+        elif not flt.include_withdrawn:
+            where.append("v.status <> 'withdrawn'")
+        if flt.min_p_location > 0:
+            where.append("v.p_location >= ?")
+            params.append(flt.min_p_location)
+        cols = ", ".join("v." + c for c in _VIOLATION_COLS)
+        return (f"SELECT {cols}, m.text FROM violations v LEFT JOIN incident_views iv ON "
+                "iv.incident_id = v.incident_id AND iv.sig = v.sig JOIN markings m ON "
+                f"m.marking_id = v.marking_id WHERE {' AND '.join(where)}"), params
+
+    def violations(self, flt: ViolationFilter, viewer: Viewer, limit: int | None = None
+                   ) -> list[Violation]:
+        sql, params = self._violation_query(flt, viewer)
+        sql += " ORDER BY v.t_start, v.violation_id"
+        near = flt.records.near
+        if limit is not None and near is None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._rows(sql, params)
+        if near is not None:
+            keep = near_mask([r[9] for r in rows], [r[10] for r in rows], near)
+            rows = [r for r, k in zip(rows, keep, strict=True) if k][:limit]
+        return [_violation(r) for r in rows]
+
+    def get_violation(self, violation_id: int, viewer: Viewer) -> Violation | None:
+        sql, params = self._violation_query(ViolationFilter(include_withdrawn=True), viewer)
+        rows = self._rows(sql + " AND v.violation_id = ?", [*params, violation_id])
+        return _violation(rows[0]) if rows else None
+
+    def append_status(self, violation_id: int, change: StatusChange) -> None:
+        with self.transaction():
+            if self._one("SELECT 1 FROM violations WHERE violation_id = ?",
+                         (violation_id,)) is None:
+                raise NotFoundError(f"no violation {violation_id}",
+                                    hint="list them with `truceguard violations`",
+                                    code="not_found.violation")
+            self._exec("INSERT INTO violation_status (violation_id, at, status, who, why) "
+                       "VALUES (?,?,?,?,?)",
+                       (violation_id, change.at, change.status, change.who, change.why))
+            self._exec("UPDATE violations SET status = ? WHERE violation_id = ?",
+                       (change.status, violation_id))
+
+    def status_trail(self, violation_id: int) -> list[StatusChange]:
+        return [StatusChange(int(s), int(a), st, w, y) for s, a, st, w, y in self._rows(
+            "SELECT seq, at, status, who, why FROM violation_status WHERE violation_id = ? "
+            "ORDER BY seq", (violation_id,))]
+
+    def adjudicated_terms(self) -> dict[str, int]:
+        """Terms judged in this store, with their number of violations (withdrawn included)."""
+        return {str(t): int(n) for t, n in self._rows(
+            "SELECT terms, COUNT(*) FROM violations GROUP BY terms ORDER BY terms")}
+
+
+def _same(values: Iterable[Any]) -> tuple[Any, ...]:
+    """A record's ``SAME_RECORD`` values, numbers to a centimetre's worth of digits (so that
+    two parsings of one decimal text compare equal)."""
+    return tuple(round(v, 7) if isinstance(v, float) else v for v in values)
+
+
+def _view_row(v: IncidentView) -> tuple[Any, ...]:
+    i = v.incident
+    return (i.incident_id, v.sig, v.set_key, f"{v.set_key}|{v.sig}", v.marking_id,
+            i.t_start, i.t_end, i.lat, i.lon, i.uncertainty_m, i.category,
+            _JSON.encode(i.category_votes), i.weapon_class, _JSON.encode(i.weapon_votes),
+            i.n_observations, i.n_sources, i.grade, i.grade_reason)
+
+
+def _violation(r: Sequence[Any]) -> Violation:
+    return Violation(**dict(zip(_VIOLATION_COLS, r[:-1], strict=True)), releasability=r[-1])
+
+
+def _incident(r: Sequence[Any]) -> Incident:
+    d = dict(zip(_INCIDENT_COLS, r[:-1], strict=True))
+    d["category_votes"] = json.loads(d["category_votes"])
+    d["weapon_votes"] = json.loads(d["weapon_votes"])
+    return Incident(**d, releasability=r[-1])
+
+
+__all__ = ["OBS_INSERT", "PUBLIC", "PUBLIC_ID", "SQLStore"]
