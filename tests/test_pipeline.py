@@ -179,10 +179,10 @@ def test_cli_chain(runner: CliRunner, db: str) -> None:
                                           "--count", "--format", "json"]).output)["count"]
     assert 0 < n_c <= n_v
     r = runner.invoke(main, ["observations", "--db", db, "--limit", "5", "--format", "csv"])
-    rows = list(csv.DictReader(r.output.splitlines()))
+    rows = list(csv.DictReader(r.stdout.splitlines()))
     assert rows[0]["incident_id"] and rows[0]["incident_id"].isdigit()
     r = runner.invoke(main, ["violations", "--db", db, "--limit", "1", "--format", "json"])
-    vid = json.loads(r.output)[0]["violation_id"]
+    vid = json.loads(r.output)["rows"][0]["violation_id"]
     r = runner.invoke(main, ["review", str(vid), "--db", db, "--status", "verified", "--by",
                              "analyst", "--why", "two cameras"])
     assert r.exit_code == 0 and "verified" in r.output and "two cameras" in r.output

@@ -86,12 +86,15 @@ class InputError(TruceguardError):
     """Input the user can correct."""
 
     code = "input.invalid"
+    default_hint = "see the command's --help for the values it takes"
 
 
 class FormatError(InputError):
     """A file cannot be read as the format asked for (or detected)."""
 
     code = "input.bad_format"
+    default_hint = ("check that the file is what you meant to import, or give its format "
+                    "(--format; see `truceguard import --help`)")
 
 
 class MissingColumnsError(FormatError):
@@ -157,6 +160,7 @@ class StoreError(TruceguardError):
     """The store cannot be opened, migrated or written."""
 
     code = "store.error"
+    default_hint = "check --db (or $TRUCEGUARD_DB): a truceguard database file or URL"
 
 
 class SchemaVersionError(StoreError):
@@ -170,6 +174,7 @@ class NotFoundError(TruceguardError):
     """A named thing (terms, scenario, variant, record) does not exist."""
 
     code = "not_found"
+    default_hint = "check the name; the list commands show what exists"
 
 
 class MissingExtraError(TruceguardError):

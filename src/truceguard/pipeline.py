@@ -239,7 +239,8 @@ def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids
         mark, marking = mark_cache[sig]
         inc = Incident(
             incident_id=int(uniq[k]), t_start=int(r["t_start"]), t_end=int(r["t_end"]),
-            lat=r["lat"], lon=r["lon"], uncertainty_m=r["uncertainty_m"],
+            lat=round(r["lat"], 7), lon=round(r["lon"], 7),
+            uncertainty_m=round(r["uncertainty_m"], 1),
             category=r["category"] or "other", category_votes=r["category_votes"],
             weapon_class=r["weapon_class"] or "unknown", weapon_votes=r["weapon_votes"],
             n_observations=len(r["observations"]), n_sources=r["independent_sources"],

@@ -2,44 +2,80 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
-from dataclasses import asdict, fields
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from truceguard.cli.common import db_option, domain_errors, resolve_db
-from truceguard.cli.observe import build_filter, filter_options, viewer_from
+from truceguard.cli.common import (
+    atomic_output,
+    check_limit,
+    check_output,
+    db_option,
+    domain_errors,
+    finite,
+    resolve_db,
+)
+from truceguard.cli.observe import (
+    build_filter,
+    check_sources,
+    filter_options,
+    open_existing,
+    say_empty,
+    viewer_from,
+)
+from truceguard.errors import InputError, NotFoundError, suggest, unknown_value
+from truceguard.io.records import banner, write_csv, write_geojson, write_json
 from truceguard.judge.fusion import FusionParams
 from truceguard.judge.grading import load_grading
-from truceguard.judge.terms import load_terms
-from truceguard.model import Incident, Violation, iso
+from truceguard.judge.terms import load_terms, shipped_terms
+from truceguard.model import REVIEW_STATUSES, VIOLATION_STATUSES, Incident, Violation, iso
 from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
-from truceguard.store import ViolationFilter, open_store
+from truceguard.store import Store, ViolationFilter
 
-INCIDENT_COLUMNS = tuple(f.name for f in fields(Incident))
-VIOLATION_COLUMNS = tuple(f.name for f in fields(Violation))
+FORMATS = click.Choice(["table", "json", "csv", "geojson"])
+DEFAULT_MIN_P = 0.5
 
 
-def _print_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], fmt: str,
-                table_cols: tuple[str, ...]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
-    elif fmt == "csv":
-        w = csv.writer(sys.stdout)
-        w.writerow(columns)
+def _emit(rows: list[Any], kind: type, fmt: str, output: str, db: str, columns: tuple[str, ...]
+          ) -> None:
+    """Write a listing in ``fmt`` to ``output`` (- for standard output)."""
+    if fmt == "table":
+        if output != "-":
+            raise InputError("-o needs --format json, csv or geojson",
+                             hint="a table is for the terminal", code="input.conflicting_options")
+        if not rows:
+            return
+        table = Table(*columns, title=f"[{banner(rows)}]")
         for r in rows:
-            w.writerow([json.dumps(r[c]) if isinstance(r[c], dict) else r[c] for c in columns])
-    else:
-        table = Table(*table_cols)
-        for r in rows:
-            table.add_row(*(iso(r[c])[:10] if c == "t_start" else str(r[c])[:48]
-                            for c in table_cols))
-        Console(width=180).print(table)
+            table.add_row(*(_short(c, getattr(r, c)) for c in columns))
+        Console(width=200).print(table)
+        return
+    if output != "-":
+        check_output(output, db=db)
+    with atomic_output(output) as fh:
+        if fmt == "json":
+            n = write_json(rows, fh)
+        elif fmt == "csv":
+            n = write_csv(rows, fh, kind)
+        else:
+            n = write_geojson(rows, fh)
+    if output != "-":
+        click.echo(f"wrote {n} to {output} [{banner(rows)}]", err=True)
+
+
+def _short(column: str, value: Any) -> str:
+    if column in ("t_start", "t_end"):
+        return iso(value)[:16]
+    if column in ("p_location", "p_side"):
+        return f"{value:.2f}"
+    if column == "uncertainty_m":
+        return f"±{value / 1000:,.1f} km" if value >= 1000 else f"±{value:,.0f} m"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)[:60]
 
 
 @click.command("fuse")
@@ -47,105 +83,192 @@ def _print_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], fmt: str,
               help="Link distance, metres (widened by position uncertainty).")
 @click.option("--eps-s", type=float, default=FusionParams.eps_s, show_default=True,
               help="Link time gap, seconds.")
-@click.option("--min-samples", type=int, default=FusionParams.min_samples, show_default=True,
-              help="DBSCAN min_samples (1: incidents are connected groups).")
+@click.option("--min-samples", type=click.IntRange(1, 10_000), default=FusionParams.min_samples,
+              show_default=True, help="DBSCAN min_samples (1: incidents are connected groups).")
 @click.option("--max-link-uncertainty-m", type=float,
               default=FusionParams.max_link_uncertainty_m, show_default=True,
               help="Cap on how far a report's uncertainty widens its links.")
 @click.option("--full", is_flag=True, help="Recompute every incident (default: incremental).")
-@click.option("--grading", type=click.Path(exists=True, dir_okay=False),
+@click.option("--grading", type=click.Path(dir_okay=False),
               help="Grading rules file (default: the shipped grading.yaml).")
 @db_option
 @domain_errors
 def fuse_cmd(eps_m: float, eps_s: float, min_samples: int, max_link_uncertainty_m: float,
              full: bool, grading: str | None, db: str | None) -> None:
     """Fuse observations into incidents (new observations join or merge incidents)."""
+    finite(eps_m, "--eps-m", low=0.0, high=1_000_000.0)
+    finite(eps_s, "--eps-s", low=0.0, high=365 * 86400.0)
+    finite(max_link_uncertainty_m, "--max-link-uncertainty-m", low=0.0, high=1_000_000.0)
     params = FusionParams(eps_m=eps_m, eps_s=eps_s, min_samples=min_samples,
                           max_link_uncertainty_m=max_link_uncertainty_m)
-    with open_store(resolve_db(db), create=False) as store:
-        s = fuse_store(store, params, full=full, rules=load_grading(grading))
+    rules = load_grading(grading)
+    with open_existing(db) as store:
+        s = fuse_store(store, params, full=full, rules=rules)
     click.echo(f"{s.mode} fusion: {s.observations} observations -> {s.incidents} incidents "
                f"({s.new_observations} new observations, {s.changed_incidents} incidents "
                f"written, {s.merged} merged) in {s.seconds:.2f} s")
+    if s.observations == 0:
+        say_empty("observations to fuse", "Import some first: `truceguard import FILE`.")
 
 
 @click.command("adjudicate")
 @click.option("--terms", "terms_name", required=True, metavar="NAME|PATH",
-              help="Shipped terms (minsk-2015, geneva-2025) or a terms file.")
+              help="Shipped terms (see `truceguard terms list`) or a terms file.")
 @db_option
 @domain_errors
 def adjudicate_cmd(terms_name: str, db: str | None) -> None:
     """Judge every incident against the terms: which clauses it breaches."""
     terms = load_terms(terms_name)
-    with open_store(resolve_db(db), create=False) as store:
+    with open_existing(db) as store:
+        if store.count_incidents() == 0:
+            raise InputError("there are no incidents to judge",
+                             hint="run `truceguard fuse` first (after `truceguard import`)",
+                             code="pipeline.not_fused")
         s = adjudicate_store(store, terms)
-    click.echo(f"{s.terms}: {s.incidents} incidents, {s.violations} violations "
-               f"({s.new} new, {s.withdrawn} withdrawn) in {s.seconds:.2f} s")
+    click.echo(f"{s.terms} (version {s.terms_version}): {s.incidents} incidents, "
+               f"{s.violations} violations ({s.new} new, {s.withdrawn} withdrawn) in "
+               f"{s.seconds:.2f} s")
     for clause, n in sorted(s.by_clause.items()):
         click.echo(f"  {clause}: {n}")
 
 
-FORMATS = click.Choice(["table", "json", "csv"])
+def _output_option(f: Any) -> Any:
+    return click.option("-o", "--output", default="-", show_default=True, metavar="FILE|-",
+                        help="Write the listing here (json, csv, geojson).")(f)
 
 
 @click.command("incidents")
 @filter_options
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--count", is_flag=True, help="Print only how many match.")
-@click.option("--limit", type=int, help="At most this many.")
+@click.option("--limit", type=int, help="At most this many (not with --count).")
+@_output_option
 @db_option
 @domain_errors
-def incidents_cmd(fmt: str, count: bool, limit: int | None, db: str | None,
+def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, db: str | None,
                   releasable_to: str | None, **filters: Any) -> None:
-    """List incidents (fused observations) matching the filters."""
+    """List incidents (fused observations) matching the filters, as the viewer sees them."""
+    limit = check_limit(limit, count)
     flt = build_filter(**filters)
-    with open_store(resolve_db(db), create=False) as store:
-        rows = [asdict(i) for i in store.incidents(flt, viewer_from(releasable_to),
-                                                   limit=None if count else limit)]
-    if count:
-        click.echo(json.dumps({"count": len(rows)}) if fmt == "json" else str(len(rows)))
-        return
-    _print_rows(rows, INCIDENT_COLUMNS, fmt,
-                ("incident_id", "t_start", "lat", "lon", "category", "n_sources", "grade"))
+    viewer = viewer_from(releasable_to)
+    with open_existing(db) as store:
+        check_sources(store, flt, viewer)
+        rows = store.incidents(flt, viewer, limit=limit)
+        if count:
+            click.echo(json.dumps({"count": len(rows), "marking": banner(rows)})
+                       if fmt == "json" else str(len(rows)))
+        else:
+            _emit(rows, Incident, fmt, output, resolve_db(db),
+                  ("incident_id", "t_start", "lat", "lon", "uncertainty_m", "category",
+                   "n_observations", "n_sources", "grade", "releasability"))
+        if not rows and store.count_incidents() == 0:
+            say_empty("incidents", "Nothing has been fused yet: run `truceguard fuse`.")
+
+
+def _terms_and_clauses(store: Store, terms_name: str | None, clauses: tuple[str, ...]
+                       ) -> tuple[str | None, tuple[str, ...]]:
+    """--terms and --clause checked against what exists; short clause forms made full."""
+    judged = store.adjudicated_terms()
+    if terms_name is not None and terms_name not in judged and terms_name not in shipped_terms():
+        raise unknown_value("--terms", terms_name, set(judged) | set(shipped_terms()))
+    names = [terms_name] if terms_name else sorted(set(judged) | set(shipped_terms()))
+    known: dict[str, set[str]] = {}
+    for name in names:
+        try:
+            ids = load_terms(name).clause_ids
+        except NotFoundError:
+            continue
+        for cid in ids:
+            known.setdefault(cid, set()).add(cid)
+            known.setdefault(cid.split("/", 1)[-1], set()).add(cid)
+    full: list[str] = []
+    for c in clauses:
+        if c not in known:
+            raise InputError(f"--clause {c!r} is not a clause of "
+                             f"{terms_name or 'any terms'}",
+                             hint=suggest(c, sorted({i for v in known.values() for i in v})),
+                             code="input.unknown_value")
+        full += sorted(known[c])
+    return terms_name, tuple(full)
 
 
 @click.command("violations")
 @filter_options
 @click.option("--terms", "terms_name", help="Only violations of these terms.")
-@click.option("--clause", multiple=True, help="Only this clause id (repeatable).")
-@click.option("--status", multiple=True, help="Only this current status (repeatable).")
+@click.option("--clause", multiple=True,
+              help="Only this clause (repeatable): its full id (minsk-2015/live_fire/ceasefire) "
+                   "or the short form reports print (live_fire/ceasefire).")
+@click.option("--status", multiple=True,
+              help="Only this current status (repeatable): " + ", ".join(VIOLATION_STATUSES)
+              + ".")
+@click.option("--min-p", type=float, default=DEFAULT_MIN_P, show_default=True,
+              help="Only violations whose location satisfies the clause with at least this "
+                   "probability (0 shows all).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--count", is_flag=True, help="Print only how many match.")
-@click.option("--limit", type=int, help="At most this many.")
+@click.option("--limit", type=int, help="At most this many (not with --count).")
+@_output_option
 @db_option
 @domain_errors
 def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tuple[str, ...],
-                   fmt: str, count: bool, limit: int | None, db: str | None,
-                   releasable_to: str | None, **filters: Any) -> None:
+                   min_p: float, fmt: str, count: bool, limit: int | None, output: str,
+                   db: str | None, releasable_to: str | None, **filters: Any) -> None:
     """List violations (incidents judged against terms) matching the filters."""
+    limit = check_limit(limit, count)
+    finite(min_p, "--min-p", low=0.0, high=1.0)
+    for s in status:
+        if s not in VIOLATION_STATUSES:
+            raise unknown_value("--status", s, VIOLATION_STATUSES)
     flt = build_filter(**filters)
-    with open_store(resolve_db(db), create=False) as store:
-        vf = ViolationFilter(records=flt, terms=terms_name, clauses=clause, statuses=status)
-        rows = [asdict(v) for v in store.violations(vf, viewer_from(releasable_to),
-                                                    limit=None if count else limit)]
-    if count:
-        click.echo(json.dumps({"count": len(rows)}) if fmt == "json" else str(len(rows)))
-        return
-    _print_rows(rows, VIOLATION_COLUMNS, fmt,
-                ("violation_id", "t_start", "clause", "severity", "status", "location_text"))
+    viewer = viewer_from(releasable_to)
+    with open_existing(db) as store:
+        check_sources(store, flt, viewer)
+        terms_name, clauses = _terms_and_clauses(store, terms_name, clause)
+        vf = ViolationFilter(records=flt, terms=terms_name, clauses=clauses, statuses=status,
+                             min_p_location=min_p)
+        rows = store.violations(vf, viewer, limit=limit)
+        if count:
+            click.echo(json.dumps({"count": len(rows), "marking": banner(rows)})
+                       if fmt == "json" else str(len(rows)))
+        else:
+            _emit(rows, Violation, fmt, output, resolve_db(db),
+                  ("violation_id", "t_start", "clause", "severity", "status", "p_location",
+                   "uncertainty_m", "location_text", "releasability"))
+        if min_p > 0:
+            vague = len(store.violations(
+                ViolationFilter(records=flt, terms=terms_name, clauses=clauses,
+                                statuses=status), viewer)) - len(
+                store.violations(vf, viewer))
+            if vague:
+                click.echo(f"{vague} more violation(s): location too imprecise to judge "
+                           f"(p_location < {min_p:g}); --min-p 0 lists them", err=True)
+        if not rows:
+            _explain_no_violations(store, terms_name)
+
+
+def _explain_no_violations(store: Store, terms_name: str | None) -> None:
+    judged = store.adjudicated_terms()
+    if store.count_incidents() == 0:
+        say_empty("violations", "Nothing has been fused yet: run `truceguard fuse`, then "
+                  "`truceguard adjudicate --terms NAME`.")
+    elif terms_name and terms_name not in judged:
+        say_empty("violations", f"The store has not been judged against {terms_name}: run "
+                  f"`truceguard adjudicate --terms {terms_name}`.")
+    elif not judged:
+        say_empty("violations", "Nothing has been adjudicated yet: run `truceguard adjudicate "
+                  f"--terms NAME` (shipped: {', '.join(shipped_terms())}).")
 
 
 @click.command("review")
-@click.argument("violation_id", type=int)
-@click.option("--status", required=True,
-              type=click.Choice(["new", "under_review", "verified", "discounted"]))
+@click.argument("violation_id", type=click.IntRange(1))
+@click.option("--status", required=True, type=click.Choice(list(REVIEW_STATUSES)))
 @click.option("--by", "who", required=True, help="Who decides.")
 @click.option("--why", required=True, help="Why.")
 @db_option
 @domain_errors
 def review_cmd(violation_id: int, status: str, who: str, why: str, db: str | None) -> None:
     """Change a violation's status; the trail keeps every earlier decision."""
-    with open_store(resolve_db(db), create=False) as store:
+    with open_existing(db) as store:
         trail = set_violation_status(store, violation_id, status, who, why)
     for step in trail:
         click.echo(f"{iso(step.at)}  {step.status:<13} {step.who}: {step.why}")
@@ -155,3 +278,6 @@ def register(group: click.Group) -> None:
     """Add this module's commands to the group."""
     for cmd in (fuse_cmd, adjudicate_cmd, incidents_cmd, violations_cmd, review_cmd):
         group.add_command(cmd)
+
+
+

@@ -1,11 +1,12 @@
-"""Commands that see: init, import, observations, export."""
+"""Commands that see: init, import, observations, export, conflicts, remark, markings."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,14 +14,25 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from truceguard.cli.common import db_option, domain_errors, resolve_db
-from truceguard.errors import InputError
+from truceguard.cli.common import (
+    atomic_output,
+    check_limit,
+    check_output,
+    db_option,
+    domain_errors,
+    finite,
+    parse_cli_time,
+    resolve_db,
+)
+from truceguard.errors import InputError, unknown_value
 from truceguard.ingest import import_file
-from truceguard.io import READERS, WRITERS
-from truceguard.io.csvmap import EXPORT_COLUMNS, observation_row, parse_mapping
-from truceguard.io.timeparse import parse_time
-from truceguard.model import Observation, Viewer, iso
-from truceguard.store import ObservationFilter, open_store
+from truceguard.io import READERS, WRITERS, detect_format
+from truceguard.io.csvmap import FIELDS as MAP_FIELDS
+from truceguard.io.csvmap import parse_mapping
+from truceguard.io.records import write_json
+from truceguard.marking import Viewer, parse_code, parse_marking, vocabulary
+from truceguard.model import CATEGORIES, WEAPON_CLASSES, iso
+from truceguard.store import ObservationFilter, Store, open_store
 
 F = Callable[..., Any]
 
@@ -29,11 +41,11 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise InputError(
-            f"{what}: expected {n} numbers separated by commas, got {text!r}"
-        ) from None
-    if len(vals) != n:
-        raise InputError(f"{what}: expected {n} numbers separated by commas, got {text!r}")
+        vals = ()
+    if len(vals) != n or not all(v == v and abs(v) != float("inf") for v in vals):
+        raise InputError(f"{what} {text!r}: expected {n} numbers separated by commas",
+                         hint=f"e.g. {what.split()[0]} " + ",".join(["1.5"] * n),
+                         code="input.bad_number")
     return vals
 
 
@@ -45,33 +57,58 @@ def build_filter(
     within_km: float | None,
     category: tuple[str, ...],
     source: tuple[str, ...],
+    weapon_class: tuple[str, ...] = (),
 ) -> ObservationFilter:
-    """The ObservationFilter the command-line options describe (shared by every listing)."""
-    try:
-        t0 = parse_time(since)[0] if since else None
-        t1 = None
-        if until:
-            u, prec = parse_time(until)
-            t1 = u + prec - 1  # --until 2020-12-31 includes that whole day
-    except ValueError as exc:
-        raise InputError(f"--since/--until: {exc}") from None
+    """The ObservationFilter the command-line options describe (shared by every listing).
+    Every value is checked: a value that cannot match anything is an error, not zero rows."""
+    t0 = parse_cli_time(since, "--since") if since else None
+    t1 = parse_cli_time(until, "--until", end=True) if until else None
+    if t0 is not None and t1 is not None and t1 < t0:
+        raise InputError(f"--until {until!r} is before --since {since!r}",
+                         hint="swap them, or widen the period", code="input.bad_period")
     box = None
     if bbox:
         w, s, e, n = _floats(bbox, 4, "--bbox W,S,E,N")
-        if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
-            raise InputError(f"--bbox {bbox}: expected W,S,E,N in degrees with S <= N")
+        if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+            raise InputError(f"--bbox {bbox!r}: degrees out of range",
+                             hint="longitudes -180..180, latitudes -90..90",
+                             code="input.bad_bbox")
+        if w > e or s > n:
+            raise InputError(f"--bbox {bbox!r}: the west edge is east of the east edge or the "
+                             "south edge north of the north edge",
+                             hint="give W,S,E,N with W <= E and S <= N", code="input.bad_bbox")
         box = (w, s, e, n)
     near_t = None
     if near or within_km is not None:
         if not (near and within_km is not None):
-            raise InputError("--near LAT,LON and --within-km K go together")
+            raise InputError("--near LAT,LON and --within-km K go together",
+                             hint="give both, e.g. --near 48.0,37.8 --within-km 25",
+                             code="input.conflicting_options")
         lat, lon = _floats(near, 2, "--near LAT,LON")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180) or within_km <= 0:
-            raise InputError("--near: latitude -90..90, longitude -180..180, --within-km > 0")
-        near_t = (lat, lon, float(within_km))
-    return ObservationFilter(
-        since=t0, until=t1, bbox=box, near=near_t, categories=category, sources=source
-    )
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise InputError(f"--near {near!r}: latitude must be -90..90 and longitude "
+                             "-180..180", hint="give LAT,LON in degrees (latitude first)",
+                             code="input.bad_position")
+        km = finite(within_km, "--within-km", low=0.0, high=20_000.0, low_open=True)
+        near_t = (lat, lon, float(km or 0))
+    for c in category:
+        if c not in CATEGORIES:
+            raise unknown_value("--category", c, CATEGORIES)
+    for w_ in weapon_class:
+        if w_ not in WEAPON_CLASSES:
+            raise unknown_value("--weapon-class", w_, WEAPON_CLASSES)
+    return ObservationFilter(since=t0, until=t1, bbox=box, near=near_t, categories=category,
+                             sources=source, weapon_classes=weapon_class)
+
+
+def check_sources(store: Store, flt: ObservationFilter, viewer: Viewer) -> None:
+    """A --source the store does not hold (for this viewer) is an error listing those it does."""
+    if not flt.sources:
+        return
+    known = store.sources(viewer)
+    for s in flt.sources:
+        if s not in known:
+            raise unknown_value("--source", s, known)
 
 
 def viewer_from(releasable_to: str | None) -> Viewer:
@@ -81,17 +118,24 @@ def viewer_from(releasable_to: str | None) -> Viewer:
 def filter_options(f: F) -> F:
     """The filter options shared by observations, export, incidents and violations."""
     opts = [
-        click.option("--since", metavar="DATE", help="On or after this time (ISO 8601)."),
-        click.option("--until", metavar="DATE", help="On or before this time (a date: all of it)."),
+        click.option("--since", metavar="DATE", help="On or after this time (ISO 8601: "
+                     "2020-07-27, 2020-07, 2020, 2020-07-27T06:00Z)."),
+        click.option("--until", metavar="DATE",
+                     help="On or before this time (a date, month or year: all of it)."),
         click.option("--bbox", metavar="W,S,E,N", help="Inside this box, degrees."),
         click.option("--near", metavar="LAT,LON", help="Within --within-km of this point."),
         click.option("--within-km", type=float, metavar="K", help="Radius for --near, km."),
-        click.option("--category", multiple=True, help="Only this category (repeatable)."),
+        click.option("--category", multiple=True,
+                     help="Only this category (repeatable): " + ", ".join(CATEGORIES) + "."),
+        click.option("--weapon-class", multiple=True,
+                     help="Only this weapon class (repeatable): " + ", ".join(WEAPON_CLASSES)
+                     + "."),
         click.option("--source", multiple=True, help="Only this source (repeatable)."),
         click.option(
             "--releasable-to",
             metavar="CODES",
-            help="Show only what is releasable to these codes (e.g. 'UK,FR'); default: all.",
+            help="Show only what is releasable to these codes (ISO 3166-1 alpha-3 countries "
+                 "or groups, e.g. 'GBR,FRA' or 'NATO'); default: the owner's view (all).",
         ),
     ]
     for opt in reversed(opts):
@@ -123,71 +167,95 @@ def _progress_for(path: str) -> tuple[Progress, Callable[[int], None]]:
 
 
 @click.command("init")
+@click.option("--nation", metavar="CODE",
+              help="The nation that owns the database (ISO 3166-1 alpha-3, e.g. GBR).")
 @db_option
 @domain_errors
-def init_cmd(db: str | None) -> None:
-    """Create (or migrate) the database."""
-    path = resolve_db(db)
-    with open_store(path) as store:
-        click.echo(f"{path}: schema version {store.schema_version()}")
+def init_cmd(nation: str | None, db: str | None) -> None:
+    """Create (or migrate) the database, owned by --nation."""
+    code = parse_code(nation, what="--nation") if nation else None
+    if code and code not in vocabulary().countries:
+        raise InputError(f"--nation {nation!r} is a group, not a nation",
+                         hint="give a country's ISO 3166-1 alpha-3 code, e.g. GBR",
+                         code="input.bad_nation")
+    location = resolve_db(db)
+    with open_store(location) as store:
+        if code:
+            store.set_owner_nation(code)
+        owner = store.owner_nation() or "not set (init --nation CODE)"
+        click.echo(f"{location}: schema version {store.schema_version()}, owner {owner}")
 
 
 @click.command("import")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(sorted(READERS)), help="Default: detected.")
-@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN", help="Column mapping.")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Column mapping for a CSV; FIELD is one of: " + ", ".join(MAP_FIELDS)
+              + ".")
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Write refused rows here (CSV).")
 @click.option("--encoding", default="auto", show_default=True, help="auto: UTF-8, else cp1252.")
 @click.option("--releasability", default="PUBLIC", show_default=True,
-              help="Marking for every record: PUBLIC or 'REL UK FR'.")
+              help="The import's marking, a ceiling: PUBLIC or 'REL TO GBR, FRA, NATO'. A row's "
+                   "own marking can only narrow it.")
 @click.option("--source", "source_name", help="Source name for records that carry none.")
+@click.option("--curated/--not-curated", default=None,
+              help="Whether the source's records were already deduplicated by its curators "
+                   "(default: yes for UCDP and ACLED): a curated source's records never fuse "
+                   "with each other.")
 @click.option("--all-or-nothing", is_flag=True, help="Import nothing if any row is refused.")
-@click.option("--batch-size", default=5000, show_default=True, help="Records per transaction.")
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=5000,
+              show_default=True, help="Records per transaction.")
 @db_option
 @domain_errors
 def import_cmd(path: str, fmt: str | None, maps: tuple[str, ...], rejects: str | None,
-               encoding: str, releasability: str, source_name: str | None, all_or_nothing: bool,
-               batch_size: int, db: str | None) -> None:
+               encoding: str, releasability: str, source_name: str | None,
+               curated: bool | None, all_or_nothing: bool, batch_size: int,
+               db: str | None) -> None:
     """Import observations from PATH (UCDP, ACLED, GeoJSON, CSV with --map, CoT XML)."""
+    # Everything that can be checked without the store is checked first: a refused import
+    # creates no database.
     mapping = parse_mapping(maps) if maps else None
-    with open_store(resolve_db(db)) as store:
+    parse_marking(releasability, legacy=False)
+    location = resolve_db(db)
+    fmt = fmt or detect_format(path, mapping)
+    if rejects:
+        check_output(rejects, db=location, inputs=(path,), option="--rejects")
+    with open_store(location) as store:
         progress, advance = _progress_for(path)
         with progress:
             summary = import_file(
                 store, path, fmt=fmt, mapping=mapping, rejects=rejects, encoding=encoding,
-                releasability=releasability, source=source_name, all_or_nothing=all_or_nothing,
-                batch_size=batch_size, progress=advance,
+                releasability=releasability, source=source_name, curated=curated,
+                all_or_nothing=all_or_nothing, batch_size=batch_size, progress=advance,
             )
     for err in summary.errors[:10]:
         click.echo(f"rejected: {err}", err=True)
     if summary.rejected > 10:
         more = f" (all of them in {rejects})" if rejects else " (use --rejects FILE for all)"
         click.echo(f"... and {summary.rejected - 10} more{more}", err=True)
+    if summary.conflicts:
+        click.echo(f"{summary.conflicts} record(s) claim an identity already held by other "
+                   "content: kept for review (truceguard conflicts)", err=True)
     click.echo(summary.line)
 
 
-def _emit(observations: Iterator[Observation], fmt: str, out: Any) -> int:
-    if fmt in WRITERS:
-        return int(WRITERS[fmt](observations, out))
-    if fmt == "json":
-        n = 0
-        out.write("[")
-        for o in observations:
-            row = dict(zip(EXPORT_COLUMNS, observation_row(o), strict=True))
-            row["attributes"] = o.attributes
-            out.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
-            n += 1
-        out.write("\n]\n")
-        return n
-    table = Table("obs_id", "time", "lat", "lon", "category", "source", "incident", "text")
-    n = 0
+def _table(observations: list[Any], marking: str) -> None:
+    table = Table("obs_id", "time", "lat", "lon", "±m", "category", "source", "incident",
+                  "marking", "text", title=f"[{marking}]")
     for o in observations:
         table.add_row(str(o.obs_id), iso(o.t_start)[:16], f"{o.lat:.4f}", f"{o.lon:.4f}",
+                      "" if o.uncertainty_m is None else f"{o.uncertainty_m:,.0f}",
                       o.category, o.source, "" if o.incident_id is None else str(o.incident_id),
-                      o.text[:60])
-        n += 1
-    Console(file=out, width=160).print(table)
-    return n
+                      o.releasability, o.text[:50])
+    Console(width=180).print(table)
+
+
+def open_existing(db: str | None) -> Store:
+    return open_store(resolve_db(db), create=False)
+
+
+def say_empty(what: str, hint: str) -> None:
+    click.echo(f"0 {what}. {hint}", err=True)
 
 
 @click.command("observations")
@@ -201,20 +269,38 @@ def _emit(observations: Iterator[Observation], fmt: str, out: Any) -> int:
 def observations_cmd(fmt: str, count: bool, limit: int | None, db: str | None,
                      releasable_to: str | None, **filters: Any) -> None:
     """List the observations that match the filters."""
+    limit = check_limit(limit, count)
     flt = build_filter(**filters)
     viewer = viewer_from(releasable_to)
-    with open_store(resolve_db(db), create=False) as store:
+    with open_existing(db) as store:
+        check_sources(store, flt, viewer)
         if count:
             n = store.count_observations(flt, viewer)
-            click.echo(json.dumps({"count": n}) if fmt == "json" else str(n))
+            marking = store.observation_marking(flt, viewer).text
+            click.echo(json.dumps({"count": n, "marking": marking}) if fmt == "json"
+                       else str(n))
             return
-        _emit(store.observations(flt, viewer, limit=limit), fmt, sys.stdout)
+        marking = store.observation_marking(flt, viewer).text
+        rows = store.observations(flt, viewer, limit=limit)
+        if fmt in WRITERS:
+            n = WRITERS[fmt](rows, sys.stdout)
+        elif fmt == "json":
+            n = write_json(rows, sys.stdout, marking=marking)
+        else:
+            got = list(rows)
+            if got:
+                _table(got, marking)
+            n = len(got)
+        if n == 0 and store.count_observations(ObservationFilter(), viewer) == 0:
+            say_empty("observations", "The database holds none yet: import a file with "
+                      "`truceguard import FILE`.")
 
 
 @click.command("export")
 @filter_options
 @click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File.")
+@click.option("-o", "--output", required=True, metavar="FILE|-",
+              help="Output file (- for standard output). Never the database or an input.")
 @db_option
 @domain_errors
 def export_cmd(fmt: str, output: str, db: str | None, releasable_to: str | None,
@@ -222,14 +308,76 @@ def export_cmd(fmt: str, output: str, db: str | None, releasable_to: str | None,
     """Export exactly the observations that `observations` lists with the same filters."""
     flt = build_filter(**filters)
     viewer = viewer_from(releasable_to)
-    with open_store(resolve_db(db), create=False) as store, open(
-        output, "w", encoding="utf-8", newline=""
-    ) as fh:
-        n = WRITERS[fmt](store.observations(flt, viewer), fh)
-    click.echo(f"exported {n} to {output}")
+    location = resolve_db(db)
+    if output != "-":
+        check_output(output, db=location)
+    with open_existing(db) as store:
+        check_sources(store, flt, viewer)
+        marking = store.observation_marking(flt, viewer).text
+        with atomic_output(output) as fh:
+            n = WRITERS[fmt](store.observations(flt, viewer), fh)
+    if output != "-":
+        click.echo(f"exported {n} to {output} [{marking}]")
+
+
+@click.command("conflicts")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--releasable-to", metavar="CODES", help="As for `observations`.")
+@db_option
+@domain_errors
+def conflicts_cmd(fmt: str, releasable_to: str | None, db: str | None) -> None:
+    """Records kept for review: each claims the identity of a stored record with other
+    content (a revised event, or a forged id)."""
+    viewer = viewer_from(releasable_to)
+    with open_existing(db) as store:
+        rows = store.conflicts(viewer)
+    if fmt == "json":
+        click.echo(json.dumps([{"conflict_id": c.conflict_id, "at": iso(c.at),
+                                "dedup_key": c.dedup_key, "existing_obs_id": c.existing_obs_id,
+                                "releasability": c.releasability, "source_file": c.source_file,
+                                "source_line": c.source_line, "record": c.record}
+                               for c in rows], ensure_ascii=False, indent=1))
+        return
+    table = Table("conflict", "identity", "stored obs", "file:line", "marking", "raw")
+    for c in rows:
+        table.add_row(str(c.conflict_id), c.dedup_key, str(c.existing_obs_id),
+                      f"{Path(c.source_file).name}:{c.source_line}", c.releasability,
+                      str(c.record.get("raw", ""))[:60])
+    Console(width=180).print(table)
+    if not rows:
+        say_empty("conflicts", "Every record's identity is held by one content.")
+
+
+@click.command("remark")
+@click.argument("obs_ids", nargs=-1, required=True, type=click.IntRange(1))
+@click.option("--marking", required=True, help="The new marking: PUBLIC or 'REL TO ...'.")
+@click.option("--by", "who", required=True, help="Who decides.")
+@click.option("--why", required=True, help="Why.")
+@db_option
+@domain_errors
+def remark_cmd(obs_ids: tuple[int, ...], marking: str, who: str, why: str,
+               db: str | None) -> None:
+    """Change the marking of observations (wider or narrower), logged with who and why.
+    Run `truceguard fuse` and `adjudicate` afterwards: their incidents change."""
+    m = parse_marking(marking, legacy=False)
+    with open_existing(db) as store:
+        n = store.remark(list(obs_ids), m, who, why)
+    click.echo(f"{n} observation(s) now {m.text}; run `truceguard fuse` to update incidents")
+
+
+@click.command("markings")
+def markings_cmd() -> None:
+    """The codes a marking may name: ISO 3166-1 alpha-3 countries and the groups."""
+    voc = vocabulary()
+    click.echo("Syntax: PUBLIC, or REL TO CODE[, CODE ...] (e.g. REL TO GBR, FRA, NATO).")
+    click.echo(f"Countries: {len(voc.countries)} ISO 3166-1 alpha-3 codes (GBR, FRA, UKR ...).")
+    for g, members in sorted(voc.groups.items()):
+        click.echo(f"{g} ({voc.titles[g]}): {', '.join(sorted(members))}")
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the group."""
-    for cmd in (init_cmd, import_cmd, observations_cmd, export_cmd):
+    for cmd in (init_cmd, import_cmd, observations_cmd, export_cmd, conflicts_cmd, remark_cmd,
+                markings_cmd):
         group.add_command(cmd)

@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import click
 
-from truceguard.cli.common import db_option, domain_errors, resolve_db
-from truceguard.cli.observe import viewer_from
-from truceguard.report.period import PERIODS, build_period_report, render_markdown, write_html
-from truceguard.store import open_store
+from truceguard.cli.common import (
+    atomic_output,
+    check_output,
+    db_option,
+    domain_errors,
+    parse_cli_date,
+    resolve_db,
+)
+from truceguard.cli.observe import open_existing, viewer_from
+from truceguard.judge.terms import load_terms
+from truceguard.report.period import PERIODS, build_period_report, render_html, render_markdown
 
 
 @click.command("report")
 @click.option("--terms", "terms_name", required=True, metavar="NAME|PATH",
-              help="Shipped terms (minsk-2015, geneva-2025) or a terms file.")
-@click.option("--period", default="month", show_default=True, metavar="|".join(PERIODS),
+              help="Shipped terms (see `truceguard terms list`) or a terms file.")
+@click.option("--period", default="month", show_default=True, type=click.Choice(PERIODS),
               help="Bucket size of the trend (UTC calendar days, ISO weeks, months, years).")
 @click.option("--from", "start", required=True, metavar="DATE",
-              help="First day of the report (YYYY-MM-DD, included).")
+              help="First day of the report (ISO 8601: 2020-01-01, 2020-01 or 2020).")
 @click.option("--to", "end", required=True, metavar="DATE",
-              help="Last day of the report (YYYY-MM-DD, included).")
+              help="Last day of the report, included (a month or year: all of it).")
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default=None,
               help="Default: html with -o, md without.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Write the report here (default: Markdown on standard output).")
-@click.option("--hotspots", default=10, show_default=True, help="How many hotspots to list.")
+@click.option("-o", "--output", metavar="PATH",
+              help="Write the report here (default: Markdown on standard output). Never the "
+                   "database.")
+@click.option("--hotspots", default=10, show_default=True, type=click.IntRange(0, 1000),
+              help="How many hotspots to list.")
 @click.option("--releasable-to", metavar="CODES",
-              help="Report only what is releasable to these codes (e.g. 'UK,FR'); default: all.")
+              help="Report only what is releasable to these codes (e.g. 'GBR,FRA'); "
+                   "default: the owner's view (all).")
 @db_option
 @domain_errors
 def report_cmd(terms_name: str, period: str, start: str, end: str, fmt: str | None,
@@ -33,23 +43,26 @@ def report_cmd(terms_name: str, period: str, start: str, end: str, fmt: str | No
                db: str | None) -> None:
     """Period report: counts by category, weapon, clause, side and zone, change, hotspots."""
     fmt = fmt or ("html" if output else "md")
-    with open_store(resolve_db(db), create=False) as store:
-        report = build_period_report(store, terms_name, period, start, end,
-                                     viewer_from(releasable_to), hotspots=hotspots,
-                                     trail=fmt == "html")
-    if fmt == "html":
-        if not output:
-            raise click.UsageError("--format html needs -o PATH")
-        write_html(report, output)
-        click.echo(f"{output}: {report.total.now} violations, {report.first_date} to "
-                   f"{report.last_date} by {report.period} (previous period: "
-                   f"{report.total.before}, {report.total.text()})")
-    elif output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(render_markdown(report))
-        click.echo(f"{output}: {report.total.now} violations")
-    else:
-        click.echo(render_markdown(report), nl=False)
+    first = parse_cli_date(start, "--from")
+    last = parse_cli_date(end, "--to", end=True)
+    viewer = viewer_from(releasable_to)
+    terms = load_terms(terms_name)
+    if fmt == "html" and not output:
+        raise click.UsageError("--format html needs -o PATH")
+    if output:
+        check_output(output, db=resolve_db(db))
+    with open_existing(db) as store:
+        report = build_period_report(store, terms, period, first, last, viewer,
+                                     hotspots=hotspots, trail=fmt == "html")
+    text = render_html(report) if fmt == "html" else render_markdown(report)
+    if not output:
+        click.echo(text, nl=False)
+        return
+    with atomic_output(output) as fh:
+        fh.write(text)
+    click.echo(f"{output}: {report.total.now} violations, {report.first_date} to "
+               f"{report.last_date} by {report.period} (previous period: "
+               f"{report.total.before}, {report.total.text()})")
 
 
 def register(group: click.Group) -> None:

@@ -52,6 +52,7 @@ class ObservationFilter:
     categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     incident_id: int | None = None
+    weapon_classes: tuple[str, ...] = ()
 
     def where(self, alias: str, *, time_column: str = "t_start") -> tuple[list[str], list[Any]]:
         """The conditions (SQL with ``?`` parameters) on ``alias``'s own columns.
@@ -81,6 +82,9 @@ class ObservationFilter:
         if self.categories:
             where.append(f"{a}category IN ({','.join('?' * len(self.categories))})")
             params += list(self.categories)
+        if self.weapon_classes:
+            where.append(f"{a}weapon_class IN ({','.join('?' * len(self.weapon_classes))})")
+            params += list(self.weapon_classes)
         if self.incident_id is not None:
             where.append(f"{a}incident_id = ?")
             params.append(self.incident_id)
@@ -213,6 +217,7 @@ class Store(Protocol):
     def observations(self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
                      ) -> Iterator[Observation]: ...
     def count_observations(self, flt: ObservationFilter, viewer: Viewer) -> int: ...
+    def observation_marking(self, flt: ObservationFilter, viewer: Viewer) -> Marking: ...
     def get_observation(self, obs_id: int, viewer: Viewer) -> Observation | None: ...
     def sources(self, viewer: Viewer) -> list[str]: ...
     def remark(self, obs_ids: Sequence[int], marking: Marking, who: str, why: str) -> int: ...

@@ -364,6 +364,17 @@ class SQLStore:
             total += int(near_mask([r[0] for r in rows], [r[1] for r in rows], flt.near).sum())
         return total
 
+    def observation_marking(self, flt: ObservationFilter, viewer: Viewer) -> Marking:
+        """The most restrictive marking among the observations ``flt`` matches (``near`` is
+        taken as its bounding box, so the banner can only be stricter than needed)."""
+        from truceguard.marking import most_restrictive
+
+        where, params = self._observation_where(flt, viewer)
+        ids = [int(r[0]) for r in self._rows(
+            f"SELECT DISTINCT o.marking_id FROM observations o WHERE {where}", params)]
+        markings = self.markings()
+        return most_restrictive(markings[i] for i in ids)
+
     def get_observation(self, obs_id: int, viewer: Viewer) -> Observation | None:
         got = list(self._by_id(obs_id, viewer))
         return got[0] if got else None
