@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +12,18 @@ from truceguard.geo.shipped import data_path
 from truceguard.store import SQLiteStore
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("TRUCEGUARD_SHARED", REPO.parent / "shared")) / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"  # sources and licences: SOURCES.md there
 UCDP_CLEAN = data_path("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")
-UCDP_MESSY = SHARED / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
+UCDP_MESSY = TEST_DATA / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
 
 # Every store test runs against each backend listed here.
 STORE_BACKENDS = ["sqlite"]
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"the shared real data is missing at {SHARED} (set TRUCEGUARD_SHARED)")
-    return SHARED
+def test_data() -> Path:
+    """The real data the tests read that the package does not ship (tests/data)."""
+    return TEST_DATA
 
 
 @pytest.fixture(params=STORE_BACKENDS)

@@ -36,9 +36,9 @@ def test_real_file_twice_is_stored_once(store: SQLiteStore) -> None:
     assert log[0]["file_sha256"] == log[1]["file_sha256"]
 
 
-def test_messy_export_adds_only_new_events(store: SQLiteStore, shared_data: Path) -> None:
+def test_messy_export_adds_only_new_events(store: SQLiteStore, test_data: Path) -> None:
     import_file(store, UCDP_CLEAN)
-    path = shared_data / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
+    path = test_data / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
     messy = import_file(store, path)
     # 2,987 events are in both exports (same UCDP id): stored once. Those UCDP revised
     # between the exports (another date, place or origin) are kept as conflicts for review.

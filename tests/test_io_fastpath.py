@@ -90,7 +90,7 @@ def test_real_shipped_file(tmp_path: Path) -> None:
     assert errors == 0 and columnar == 3077
 
 
-def test_real_messy_cp1252_export(shared_data: Path) -> None:
+def test_real_messy_cp1252_export(test_data: Path) -> None:
     assert UCDP_MESSY.is_file()
     columnar, errors = compare(UCDP_MESSY)
     assert errors == 0 and columnar > 0
@@ -262,7 +262,7 @@ def test_seeded_random_mix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert columnar > 300
 
 
-def test_import_stores_the_same_rows_as_the_row_path(tmp_path: Path, shared_data: Path) -> None:
+def test_import_stores_the_same_rows_as_the_row_path(tmp_path: Path, test_data: Path) -> None:
     """The store holds the same rows whichever path and insert method fed it."""
     src = write(tmp_path, [row(id=str(i % 150), where_description=f"W{i}") for i in range(400)])
     cols = ("dedup_key, source, how_known, t_start, t_end, time_precision_s, lat, lon, "

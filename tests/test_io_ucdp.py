@@ -50,8 +50,8 @@ def test_precision_codes_become_uncertainties() -> None:
     assert wide and all(g.time_precision_s >= 31 * 86400 for g in wide)
 
 
-def test_messy_cp1252_export_reads_completely(shared_data: Path) -> None:
-    path = shared_data / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
+def test_messy_cp1252_export_reads_completely(test_data: Path) -> None:
+    path = test_data / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
     good, bad = split(list(read_ucdp(path)))
     assert bad == [], bad[:3]
     assert len(good) == 3883
