@@ -226,3 +226,29 @@ class StatusChange:
     status: str
     who: str
     why: str
+
+
+ROLES: tuple[str, ...] = ("observer", "analyst", "admin")
+
+
+@dataclass(slots=True, frozen=True)
+class User:
+    """A person or device of the mission that uses the server.
+
+    ``nation`` decides what is releasable to them (their nation's code and its groups);
+    ``marking`` is the ceiling of what they submit (a record's own marking can only narrow
+    it); ``role`` is what they may do (observer: submit and read; analyst: also review,
+    report and plan; admin: also manage users, terms and alert targets).
+    """
+
+    user_id: int
+    name: str
+    nation: str
+    role: str
+    marking: str
+    disabled: bool = False
+    cert_fingerprint: str = ""  # SHA-256 of the client certificate (DER), hex, for CoT over TLS
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer.of(self.nation)
