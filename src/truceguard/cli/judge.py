@@ -9,30 +9,23 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from truceguard.cli.common import (
-    atomic_output,
-    check_limit,
-    check_output,
-    db_option,
-    domain_errors,
-    finite,
-    resolve_db,
-)
-from truceguard.cli.observe import (
-    build_filter,
-    check_sources,
-    filter_options,
-    open_existing,
-    say_empty,
-    viewer_from,
-)
-from truceguard.errors import InputError, NotFoundError, suggest, unknown_value
+from truceguard.cli.common import atomic_output, check_output, db_option, domain_errors, resolve_db
+from truceguard.cli.observe import filter_options, open_existing, say_empty
+from truceguard.errors import InputError, unknown_value
 from truceguard.io.records import banner, write_csv, write_geojson, write_json
 from truceguard.judge.fusion import FusionParams
 from truceguard.judge.grading import load_grading
 from truceguard.judge.terms import load_terms, shipped_terms
 from truceguard.model import REVIEW_STATUSES, VIOLATION_STATUSES, Incident, Violation, iso
 from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
+from truceguard.query import (
+    build_filter,
+    check_limit,
+    check_sources,
+    finite,
+    resolve_terms_and_clauses,
+    viewer_from,
+)
 from truceguard.store import Store, ViolationFilter
 
 FORMATS = click.Choice(["table", "json", "csv", "geojson"])
@@ -165,33 +158,6 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, db: str
             say_empty("incidents", "Nothing has been fused yet: run `truceguard fuse`.")
 
 
-def _terms_and_clauses(store: Store, terms_name: str | None, clauses: tuple[str, ...]
-                       ) -> tuple[str | None, tuple[str, ...]]:
-    """--terms and --clause checked against what exists; short clause forms made full."""
-    judged = store.adjudicated_terms()
-    if terms_name is not None and terms_name not in judged and terms_name not in shipped_terms():
-        raise unknown_value("--terms", terms_name, set(judged) | set(shipped_terms()))
-    names = [terms_name] if terms_name else sorted(set(judged) | set(shipped_terms()))
-    known: dict[str, set[str]] = {}
-    for name in names:
-        try:
-            ids = load_terms(name).clause_ids
-        except NotFoundError:
-            continue
-        for cid in ids:
-            known.setdefault(cid, set()).add(cid)
-            known.setdefault(cid.split("/", 1)[-1], set()).add(cid)
-    full: list[str] = []
-    for c in clauses:
-        if c not in known:
-            raise InputError(f"--clause {c!r} is not a clause of "
-                             f"{terms_name or 'any terms'}",
-                             hint=suggest(c, sorted({i for v in known.values() for i in v})),
-                             code="input.unknown_value")
-        full += sorted(known[c])
-    return terms_name, tuple(full)
-
-
 @click.command("violations")
 @filter_options
 @click.option("--terms", "terms_name", help="Only violations of these terms.")
@@ -223,7 +189,7 @@ def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tupl
     viewer = viewer_from(releasable_to)
     with open_existing(db) as store:
         check_sources(store, flt, viewer)
-        terms_name, clauses = _terms_and_clauses(store, terms_name, clause)
+        terms_name, clauses = resolve_terms_and_clauses(store, terms_name, clause)
         vf = ViolationFilter(records=flt, terms=terms_name, clauses=clauses, statuses=status,
                              min_p_location=min_p)
         rows = store.violations(vf, viewer, limit=limit)

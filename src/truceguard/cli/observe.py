@@ -14,105 +14,19 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from truceguard.cli.common import (
-    atomic_output,
-    check_limit,
-    check_output,
-    db_option,
-    domain_errors,
-    finite,
-    parse_cli_time,
-    resolve_db,
-)
-from truceguard.errors import InputError, unknown_value
+from truceguard.cli.common import atomic_output, check_output, db_option, domain_errors, resolve_db
+from truceguard.errors import InputError
 from truceguard.ingest import import_file
 from truceguard.io import READERS, WRITERS, detect_format
 from truceguard.io.csvmap import FIELDS as MAP_FIELDS
 from truceguard.io.csvmap import parse_mapping
 from truceguard.io.records import write_json
-from truceguard.marking import Viewer, parse_code, parse_marking, vocabulary
+from truceguard.marking import parse_code, parse_marking, vocabulary
 from truceguard.model import CATEGORIES, WEAPON_CLASSES, iso
+from truceguard.query import build_filter, check_limit, check_sources, viewer_from
 from truceguard.store import ObservationFilter, Store, open_store
 
 F = Callable[..., Any]
-
-
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        vals = ()
-    if len(vals) != n or not all(v == v and abs(v) != float("inf") for v in vals):
-        raise InputError(f"{what} {text!r}: expected {n} numbers separated by commas",
-                         hint=f"e.g. {what.split()[0]} " + ",".join(["1.5"] * n),
-                         code="input.bad_number")
-    return vals
-
-
-def build_filter(
-    since: str | None,
-    until: str | None,
-    bbox: str | None,
-    near: str | None,
-    within_km: float | None,
-    category: tuple[str, ...],
-    source: tuple[str, ...],
-    weapon_class: tuple[str, ...] = (),
-) -> ObservationFilter:
-    """The ObservationFilter the command-line options describe (shared by every listing).
-    Every value is checked: a value that cannot match anything is an error, not zero rows."""
-    t0 = parse_cli_time(since, "--since") if since else None
-    t1 = parse_cli_time(until, "--until", end=True) if until else None
-    if t0 is not None and t1 is not None and t1 < t0:
-        raise InputError(f"--until {until!r} is before --since {since!r}",
-                         hint="swap them, or widen the period", code="input.bad_period")
-    box = None
-    if bbox:
-        w, s, e, n = _floats(bbox, 4, "--bbox W,S,E,N")
-        if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
-            raise InputError(f"--bbox {bbox!r}: degrees out of range",
-                             hint="longitudes -180..180, latitudes -90..90",
-                             code="input.bad_bbox")
-        if w > e or s > n:
-            raise InputError(f"--bbox {bbox!r}: the west edge is east of the east edge or the "
-                             "south edge north of the north edge",
-                             hint="give W,S,E,N with W <= E and S <= N", code="input.bad_bbox")
-        box = (w, s, e, n)
-    near_t = None
-    if near or within_km is not None:
-        if not (near and within_km is not None):
-            raise InputError("--near LAT,LON and --within-km K go together",
-                             hint="give both, e.g. --near 48.0,37.8 --within-km 25",
-                             code="input.conflicting_options")
-        lat, lon = _floats(near, 2, "--near LAT,LON")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise InputError(f"--near {near!r}: latitude must be -90..90 and longitude "
-                             "-180..180", hint="give LAT,LON in degrees (latitude first)",
-                             code="input.bad_position")
-        km = finite(within_km, "--within-km", low=0.0, high=20_000.0, low_open=True)
-        near_t = (lat, lon, float(km or 0))
-    for c in category:
-        if c not in CATEGORIES:
-            raise unknown_value("--category", c, CATEGORIES)
-    for w_ in weapon_class:
-        if w_ not in WEAPON_CLASSES:
-            raise unknown_value("--weapon-class", w_, WEAPON_CLASSES)
-    return ObservationFilter(since=t0, until=t1, bbox=box, near=near_t, categories=category,
-                             sources=source, weapon_classes=weapon_class)
-
-
-def check_sources(store: Store, flt: ObservationFilter, viewer: Viewer) -> None:
-    """A --source the store does not hold (for this viewer) is an error listing those it does."""
-    if not flt.sources:
-        return
-    known = store.sources(viewer)
-    for s in flt.sources:
-        if s not in known:
-            raise unknown_value("--source", s, known)
-
-
-def viewer_from(releasable_to: str | None) -> Viewer:
-    return Viewer.parse(releasable_to)
 
 
 def filter_options(f: F) -> F:

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import click
 
-from truceguard.cli.common import (
-    atomic_output,
-    check_output,
-    db_option,
-    domain_errors,
-    parse_cli_date,
-    resolve_db,
-)
-from truceguard.cli.observe import open_existing, viewer_from
+from truceguard.cli.common import atomic_output, check_output, db_option, domain_errors, resolve_db
+from truceguard.cli.observe import open_existing
 from truceguard.judge.terms import load_terms
+from truceguard.query import parse_date_option, viewer_from
 from truceguard.report.period import PERIODS, build_period_report, render_html, render_markdown
 
 
@@ -43,8 +37,8 @@ def report_cmd(terms_name: str, period: str, start: str, end: str, fmt: str | No
                db: str | None) -> None:
     """Period report: counts by category, weapon, clause, side and zone, change, hotspots."""
     fmt = fmt or ("html" if output else "md")
-    first = parse_cli_date(start, "--from")
-    last = parse_cli_date(end, "--to", end=True)
+    first = parse_date_option(start, "--from")
+    last = parse_date_option(end, "--to", end=True)
     viewer = viewer_from(releasable_to)
     terms = load_terms(terms_name)
     if fmt == "html" and not output:
