@@ -256,3 +256,44 @@ def test_views_of_three_markings(tmp_path: Path) -> None:
     assert store.incidents(ALL, Viewer.of("GBR", "FRA"))[0].n_observations == 4
     assert store.incidents(ALL, OWNER)[0].releasability == "OWNER ONLY"
     store.close()
+
+
+@pytest.mark.parametrize("min_samples", [1, 2])
+def test_incremental_fusion_reads_a_neighbourhood_and_equals_full(tmp_path: Path,
+                                                                  min_samples: int) -> None:
+    """Incremental fusion loads only the new reports and the incidents within reach of them,
+    and still gives exactly the incidents of a full fusion (one and two-link reach)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for k in range(600):
+        cx, cy = rng.uniform(47.5, 48.5), rng.uniform(37.0, 39.0)
+        day = int(rng.integers(1, 28))
+        for j in range(int(rng.integers(1, 4))):
+            rows.append((f"r{k}-{j}", f"2019-06-{day:02d}T{int(rng.integers(0, 23)):02d}:00:00Z",
+                         round(cx + rng.normal(0, 0.01), 5), round(cy + rng.normal(0, 0.01), 5),
+                         "shelling", "PUBLIC"))
+    order = rng.permutation(len(rows))
+    parts = [[rows[i] for i in order[a:b]] for a, b in ((0, 400), (400, 900), (900, len(rows)))]
+    params = FusionParams(eps_m=2000.0, eps_s=7200.0, min_samples=min_samples)
+    inc = SQLiteStore(tmp_path / "inc.db")
+    for i, part in enumerate(parts):
+        import_file(inc, _patrol_csv(tmp_path / f"p{i}.csv", part), source=f"feed{i}")
+        fuse_store(inc, params)
+    full = SQLiteStore(tmp_path / "full.db")
+    for i, part in enumerate(parts):
+        import_file(full, _patrol_csv(tmp_path / f"q{i}.csv", part), source=f"feed{i}")
+    fuse_store(full, params, full=True)
+
+    def partition(store: SQLiteStore) -> set[frozenset[str]]:
+        groups: dict[int, set[str]] = {}
+        for o in store.observations(ALL, OWNER):
+            assert o.incident_id is not None
+            groups.setdefault(o.incident_id, set()).add(o.source_ref)
+        return {frozenset(g) for g in groups.values()}
+
+    assert partition(inc) == partition(full)
+    assert incident_table(inc) == incident_table(full)
+    inc.close()
+    full.close()

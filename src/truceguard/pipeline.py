@@ -62,6 +62,9 @@ PUBLIC_ID = 1
 
 @dataclass
 class FusionSummary:
+    """What a fusion did. ``observations`` counts those it looked at (all for a full fusion;
+    the new ones and their neighbourhood for an incremental one)."""
+
     mode: str
     observations: int
     incidents: int
@@ -69,6 +72,8 @@ class FusionSummary:
     new_observations: int
     merged: int
     seconds: float
+    written: list[int] = field(default_factory=list)  # incidents whose views were (re)written
+    removed: list[int] = field(default_factory=list)  # incidents merged away
 
 
 @dataclass
@@ -133,20 +138,22 @@ def fuse_store(
     started = time.perf_counter()
     params = params or FusionParams()
     rules = rules or load_grading()
-    a = store.fusion_arrays()
-    n = a["obs_id"].size
-    old = np.flatnonzero(a["incident_id"] >= 0)
-    new = np.flatnonzero(a["incident_id"] < 0)
     params_json = json.dumps(vars(params), sort_keys=True)
     last = store.last_fusion_params()
     if last is not None and last != params_json:
         full = True  # other parameters: earlier incidents do not hold any more
-    mode = "full" if full or old.size == 0 else "incremental"
+    a = store.fusion_arrays() if full or last is None else _neighbourhood(store, params)
+    n = a["obs_id"].size
+    old = np.flatnonzero(a["incident_id"] >= 0)
+    new = np.flatnonzero(a["incident_id"] < 0)
+    mode = "full" if full or last is None else "incremental"
     merged = 0
-    if n == 0:
+    if n == 0 or (mode == "incremental" and new.size == 0):
         labels = np.zeros(0, np.int64)
         affected = np.zeros(0, np.int64)
-    elif mode == "full":
+        a = {k: v[:0] for k, v in a.items()}
+        n = 0
+    elif mode == "full" or old.size == 0:
         labels = cluster_labels(_points(a, np.arange(n), projection), params)
         affected = np.arange(n)
     else:
@@ -168,14 +175,38 @@ def fuse_store(
         inc_of = labels
     views = _views(store, a, affected, inc_of[affected] if n else affected, rules, projection)
     changed = affected[a["incident_id"][affected] != inc_of[affected]] if n else affected
-    removed = sorted(set(a["incident_id"][old].tolist()) - set(inc_of.tolist()))
-    n_inc = store.write_fusion(FusionRun(params_json, mode, n), removed, a["obs_id"][changed],
-                               inc_of[changed], views)
+    before = set(a["incident_id"][old].tolist()) if n else set()
+    removed = sorted(before - set(inc_of.tolist()))
+    n_inc = store.write_fusion(FusionRun(params_json, mode, int(new.size) if mode ==
+                                         "incremental" else n),
+                               removed, a["obs_id"][changed], inc_of[changed], views)
+    written = sorted({v.incident.incident_id for v in views})
     return FusionSummary(
-        mode=mode, observations=n, incidents=n_inc,
-        changed_incidents=int(np.unique(inc_of[affected]).size) if affected.size else 0,
-        new_observations=int(new.size), merged=merged,
-        seconds=time.perf_counter() - started)
+        mode=mode, observations=n, incidents=n_inc, changed_incidents=len(written),
+        new_observations=int(new.size), merged=merged, seconds=time.perf_counter() - started,
+        written=written, removed=removed)
+
+
+def _neighbourhood(store: Store, params: FusionParams) -> dict[str, np.ndarray]:
+    """The unfused observations and every incident they could join or merge: the fused
+    observations within link reach of them (two links for min_samples > 1, where a new report
+    can make an old one a core point), with all the members of those incidents."""
+    new = store.fusion_arrays(unfused=True)
+    if new["obs_id"].size == 0:
+        return new
+    hops = 1 if params.min_samples == 1 else 2
+    reach_m = hops * (params.eps_m + 2.0 * params.max_link_uncertainty_m) + 1.0
+    reach_s = hops * params.eps_s + 1.0
+    lat, lon = new["lat"], new["lon"]
+    dlat = reach_m / 111_000.0
+    coslat = max(np.cos(np.radians(min(89.0, float(np.nanmax(np.abs(lat))) + dlat))), 1e-3)
+    dlon = dlat / coslat
+    window = (float(np.nanmin(lon)) - dlon, float(np.nanmin(lat)) - dlat,
+              float(np.nanmax(lon)) + dlon, float(np.nanmax(lat)) + dlat,
+              float(np.nanmin(new["t_start"])) - reach_s, float(np.nanmax(new["t_end"])) + reach_s)
+    near = store.fusion_arrays(window=window)
+    touched = sorted(set(near["incident_id"].tolist()) - {-1})
+    return store.fusion_arrays(unfused=True, incident_ids=touched)
 
 
 def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids: np.ndarray,
@@ -250,13 +281,15 @@ def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids
     return out
 
 
-def adjudicate_store(store: Store, terms: Terms) -> AdjudicationSummary:
-    """Judge every incident view in the store against ``terms``; record new and withdrawn
-    violations (appended to their trails, never edited away)."""
+def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | None = None
+                     ) -> AdjudicationSummary:
+    """Judge incident views against ``terms`` (all of them, or those of ``incident_ids``, e.g.
+    what a fusion wrote or removed); record new and withdrawn violations (appended to their
+    trails, never edited away)."""
     started = time.perf_counter()
     version = str(getattr(terms, "version", "1"))
-    v = store.view_arrays()
-    existing = store.violation_keys(terms.name)
+    v = store.view_arrays(incident_ids)
+    existing = store.violation_keys(terms.name, incident_ids)
     summary = AdjudicationSummary(terms=terms.name, terms_version=version,
                                   incidents=int(np.unique(v["incident_id"]).size),
                                   violations=0, new=0, withdrawn=0)

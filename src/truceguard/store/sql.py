@@ -418,12 +418,33 @@ class SQLStore:
             f"SELECT {', '.join(names)} FROM ingest_log ORDER BY ingest_id")]
 
     # -- incidents --------------------------------------------------------------------------
-    def fusion_arrays(self) -> dict[str, np.ndarray]:
-        """Every observation's fusion inputs as arrays, by obs_id."""
+    def fusion_arrays(self, *, unfused: bool = False,
+                      window: tuple[float, float, float, float, float, float] | None = None,
+                      incident_ids: Sequence[int] = ()) -> dict[str, np.ndarray]:
+        """Observations' fusion inputs as arrays, by obs_id: all of them, or the union of the
+        unfused ones, the fused ones inside ``window`` (west, south, east, north, earliest
+        end, latest start) and every member of ``incident_ids``."""
         names = ("obs_id", "lat", "lon", "uncertainty_m", "t_start", "t_end", "category",
                  "weapon_class", "source", "origin", "how_known", "marking_id", "incident_id",
                  "curated")
-        rows = self._rows(f"SELECT {', '.join(names)} FROM observations ORDER BY obs_id")
+        select = f"SELECT {', '.join(names)} FROM observations"
+        parts: list[tuple[str, list[Any]]] = []
+        if unfused:
+            parts.append((f"{select} WHERE incident_id IS NULL", []))
+        if window is not None:
+            w, so, e, n, t_lo, t_hi = window
+            parts.append((f"{select} WHERE incident_id IS NOT NULL AND lat BETWEEN ? AND ? "
+                          "AND lon BETWEEN ? AND ? AND t_start <= ? AND t_end >= ?",
+                          [so, n, w, e, t_hi, t_lo]))
+        for part in _chunks(sorted(set(int(i) for i in incident_ids))):
+            parts.append((f"{select} WHERE incident_id IN ({_marks(len(part))})", list(part)))
+        if not (unfused or window is not None or incident_ids):
+            parts.append((select, []))
+        seen: dict[int, tuple[Any, ...]] = {}
+        for sql, params in parts:
+            for r in self._rows(sql, params):
+                seen[int(r[0])] = r
+        rows = [seen[k] for k in sorted(seen)]
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         out: dict[str, np.ndarray] = {}
         for name, col in zip(names, cols, strict=True):
@@ -514,12 +535,19 @@ class SQLStore:
         return int(self._one("SELECT COUNT(*) FROM incident_views WHERE sig = set_key"))
 
     # -- violations -------------------------------------------------------------------------
-    def view_arrays(self) -> dict[str, np.ndarray]:
-        """Every incident view's judging inputs as arrays, by incident and view."""
+    def view_arrays(self, incident_ids: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """Incident views' judging inputs as arrays, by incident and view (all of them, or
+        those of ``incident_ids``)."""
         names = ("incident_id", "sig", "marking_id", "lat", "lon", "uncertainty_m", "t_start",
                  "t_end", "category", "weapon_class")
-        rows = self._rows(f"SELECT {', '.join(names)} FROM incident_views "
-                          "ORDER BY incident_id, sig")
+        select = f"SELECT {', '.join(names)} FROM incident_views"
+        if incident_ids is None:
+            rows = self._rows(f"{select} ORDER BY incident_id, sig")
+        else:
+            rows = []
+            for part in _chunks(sorted(set(int(i) for i in incident_ids))):
+                rows += self._rows(f"{select} WHERE incident_id IN ({_marks(len(part))})", part)
+            rows.sort(key=lambda r: (r[0], r[1]))
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         out: dict[str, np.ndarray] = {}
         for name, col in zip(names, cols, strict=True):
@@ -531,12 +559,21 @@ class SQLStore:
                 out[name] = np.asarray(col, dtype=object)
         return out
 
-    def violation_keys(self, terms: str) -> dict[tuple[str, int, str, str], tuple[int, str]]:
-        """(version, incident, view, clause) -> (violation id, current status) for ``terms``."""
+    def violation_keys(self, terms: str, incident_ids: Sequence[int] | None = None
+                       ) -> dict[tuple[str, int, str, str], tuple[int, str]]:
+        """(version, incident, view, clause) -> (violation id, current status) for ``terms``
+        (all its violations, or those of ``incident_ids``)."""
+        select = ("SELECT violation_id, terms_version, incident_id, sig, clause, status "
+                  "FROM violations WHERE terms = ?")
+        if incident_ids is None:
+            rows = self._rows(select, (terms,))
+        else:
+            rows = []
+            for part in _chunks(sorted(set(int(i) for i in incident_ids))):
+                rows += self._rows(f"{select} AND incident_id IN ({_marks(len(part))})",
+                                   [terms, *part])
         return {(str(ver), int(inc), str(sig), str(cl)): (int(vid), str(st))
-                for vid, ver, inc, sig, cl, st in self._rows(
-                    "SELECT violation_id, terms_version, incident_id, sig, clause, status "
-                    "FROM violations WHERE terms = ?", (terms,))}
+                for vid, ver, inc, sig, cl, st in rows}
 
     def write_violations(self, inserts: Sequence[JudgedViolation],
                          updates: Sequence[tuple[int, JudgedViolation]],
@@ -564,8 +601,9 @@ class SQLStore:
             ids: dict[tuple[str, int, str, str], int] = {}
             if any(not isinstance(ref, int) for ref, _ in trail):
                 terms = {j.violation.terms for j in inserts}
+                incs = sorted({j.violation.incident_id for j in inserts})
                 for t in terms:
-                    ids.update({k: v[0] for k, v in self.violation_keys(t).items()})
+                    ids.update({k: v[0] for k, v in self.violation_keys(t, incs).items()})
             resolved = [(ref if isinstance(ref, int) else ids[ref], ch) for ref, ch in trail]
             self._many("INSERT INTO violation_status (violation_id, at, status, who, why) "
                        "VALUES (?,?,?,?,?)",
