@@ -16,6 +16,8 @@ prints.
     +-- StoreError              the store cannot be opened or written       store.*
     |   +-- SchemaVersionError  the database was written by a newer truceguard
     +-- NotFoundError           a named thing does not exist                not_found.*
+    +-- AuthError               no valid credentials (HTTP 401)             auth.*
+    +-- ForbiddenError          the user's role may not do this (HTTP 403)  forbidden.*
     +-- MissingExtraError       an optional part is not installed           install.missing_extra
 
 The envelope, built by ``error_envelope`` alone::
@@ -175,6 +177,21 @@ class NotFoundError(TruceguardError):
 
     code = "not_found"
     default_hint = "check the name; the list commands show what exists"
+
+
+class AuthError(TruceguardError):
+    """The request carries no valid credentials (missing, unknown or disabled)."""
+
+    code = "auth.invalid"
+    default_hint = ("send `Authorization: Bearer TOKEN` with the token that `truceguard users "
+                    "add` printed")
+
+
+class ForbiddenError(TruceguardError):
+    """The user is known but their role may not do this."""
+
+    code = "forbidden.role"
+    default_hint = "ask an admin for a role that may (observer < analyst < admin)"
 
 
 class MissingExtraError(TruceguardError):

@@ -86,6 +86,7 @@ class AdjudicationSummary:
     withdrawn: int
     by_clause: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    new_ids: list[int] = field(default_factory=list)  # violations that became "new" now
 
 
 def incident_id_for(key: bytes, anchors: np.ndarray) -> np.ndarray:
@@ -341,6 +342,10 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
             trail.append((vid, StatusChange(0, now, STATUS_WITHDRAWN, "truceguard", why)))
             summary.withdrawn += 1
     store.write_violations(inserts, updates, trail)
+    fresh = {ref for ref, change in trail if change.status == "new"}
+    if fresh:
+        keys = store.violation_keys(terms.name, sorted({k[1] for k in current}))
+        summary.new_ids = sorted(ref if isinstance(ref, int) else keys[ref][0] for ref in fresh)
     summary.violations = len(current)
     summary.seconds = time.perf_counter() - started
     return summary

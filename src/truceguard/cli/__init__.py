@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from truceguard import __version__
-from truceguard.cli import demo, judge, observe, plan, report
+from truceguard.cli import demo, judge, observe, plan, report, server
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -22,7 +22,7 @@ def main() -> None:
     """
 
 
-for _module in (observe, judge, plan, report, demo):
+for _module in (observe, judge, plan, report, demo, server):
     _module.register(main)
 
 __all__ = ["main"]

@@ -19,14 +19,14 @@ from dataclasses import asdict, fields, is_dataclass
 from typing import Any, TextIO
 
 from truceguard.marking import most_restrictive
-from truceguard.model import Incident, Observation, Violation, iso
+from truceguard.model import Incident, Observation, StatusChange, Violation, iso
 
 TIME_FIELDS = ("t_start", "t_end", "at")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 Record = Observation | Incident | Violation
 
 
-def record_dict(rec: Record) -> dict[str, Any]:
+def record_dict(rec: Record | StatusChange) -> dict[str, Any]:
     """A record as plain JSON-ready data: times as ISO strings, missing values None."""
     d = asdict(rec) if is_dataclass(rec) else dict(rec)
     for k in TIME_FIELDS:

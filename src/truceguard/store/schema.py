@@ -282,6 +282,75 @@ BEGIN
     SELECT RAISE(ABORT, 'the status trail is append-only');
 END;
 """,
+    # 6: the mission server: users (tokens stored hashed), the hash-chained audit log, alert
+    # targets with their durable outbox, and plan runs started through the API.
+    """
+CREATE TABLE users (
+    user_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    nation TEXT NOT NULL,
+    role TEXT NOT NULL,
+    marking TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    cert_fingerprint TEXT NOT NULL DEFAULT '',
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX users_by_cert ON users (cert_fingerprint);
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TABLE alert_targets (
+    target_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    min_severity INTEGER NOT NULL,
+    terms TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users (user_id),
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE outbox (
+    outbox_id INTEGER PRIMARY KEY,
+    target_id INTEGER NOT NULL REFERENCES alert_targets (target_id),
+    violation_id INTEGER NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    delivered_at REAL,
+    UNIQUE (target_id, violation_id)
+);
+CREATE INDEX outbox_due ON outbox (state, next_at);
+CREATE TABLE plan_runs (
+    run_id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    who TEXT NOT NULL,
+    request TEXT NOT NULL,
+    state TEXT NOT NULL,
+    result TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT ''
+);
+""",
 ]
 
 

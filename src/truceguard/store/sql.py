@@ -43,6 +43,7 @@ from truceguard.store.base import (
     ViolationFilter,
     near_mask,
 )
+from truceguard.store.mission import MissionTables
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 PUBLIC_ID = 1
@@ -89,8 +90,9 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SQLStore:
-    """The queries of the Store protocol; a backend supplies connections and bulk paths."""
+class SQLStore(MissionTables):
+    """The queries of the Store protocol (and the mission server's tables); a backend supplies
+    connections and bulk paths."""
 
     backend = "sql"
     path = ""
@@ -492,7 +494,7 @@ class SQLStore:
         return n
 
     def _incident_query(self, flt: ObservationFilter, viewer: Viewer) -> tuple[str, list[Any]]:
-        where, params = flt.where("i")
+        where, params = flt.where("i", id_column="incident_id")
         view, vparams = self._visible_views(viewer, "i")
         where.append(view)
         params += vparams
@@ -612,7 +614,7 @@ class SQLStore:
                        [(ch.status, vid) for vid, ch in resolved])
 
     def _violation_query(self, flt: ViolationFilter, viewer: Viewer) -> tuple[str, list[Any]]:
-        where, params = flt.records.where("v")
+        where, params = flt.records.where("v", id_column="violation_id")
         view, vparams = self._visible_views(viewer, "iv")
         # A violation whose view fusion has since replaced is shown by its own marking.
         visible = self.visible_markings(viewer)

@@ -1,0 +1,216 @@
+"""Commands of the mission server: serve, users, alerts, audit."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from urllib.parse import urlparse
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from truceguard.cli.common import db_option, domain_errors, resolve_db
+from truceguard.cli.observe import open_existing
+from truceguard.errors import InputError, MissingExtraError, NotFoundError
+from truceguard.model import ROLES
+from truceguard.store import open_store
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="HTTP port of the API.")
+@click.option("--terms", "terms", multiple=True, metavar="NAME|PATH",
+              help="Terms to judge new observations against, live (repeatable).")
+@db_option
+@domain_errors
+def serve_cmd(host: str, port: int, terms: tuple[str, ...], db: str | None) -> None:
+    """Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live
+    judging and alerts, in one process. Needs the server extra: pip install
+    'truceguard[server]'. Stop it with Ctrl-C or SIGTERM."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError("truceguard serve", "server", exc.name or "fastapi") from None
+    from truceguard.server.serve import ServeConfig, run
+
+    run(ServeConfig(db=resolve_db(db), host=host, port=port, terms=list(terms)))
+
+
+@click.group("users")
+def users_group() -> None:
+    """The server's users: add (prints the API token once), list, disable."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--nation", required=True, help="ISO 3166-1 alpha-3 code, e.g. GBR.")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)),
+              help="observer: submit and read; analyst: also review, report, plan; admin: "
+                   "also users, terms, alert targets.")
+@click.option("--marking", help="Ceiling of what the user submits (default: REL TO NATION).")
+@click.option("--cert-fingerprint", default="",
+              help="SHA-256 of the user's client certificate, for CoT over TLS.")
+@db_option
+@domain_errors
+def users_add(name: str, nation: str, role: str, marking: str | None, cert_fingerprint: str,
+              db: str | None) -> None:
+    """Add a user; the API token is printed once, alone on the last line."""
+    from truceguard.users import add_user
+
+    with open_store(resolve_db(db)) as store:
+        user, token = add_user(store, name, nation, role, marking=marking,
+                               cert_fingerprint=cert_fingerprint, by="cli")
+    click.echo(f"user {user.name}: {user.role} of {user.nation}, submits under "
+               f"{user.marking}. Its token (shown once, keep it secret):")
+    click.echo(token)
+
+
+@users_group.command("list")
+@db_option
+@domain_errors
+def users_list(db: str | None) -> None:
+    """The users (never their tokens)."""
+    with open_existing(db) as store:
+        users = store.users()
+    table = Table("name", "nation", "role", "marking", "certificate", "state")
+    for u in users:
+        table.add_row(u.name, u.nation, u.role, u.marking, "yes" if u.cert_fingerprint else "",
+                      "disabled" if u.disabled else "active")
+    Console(width=160).print(table)
+
+
+@users_group.command("disable")
+@click.argument("name")
+@db_option
+@domain_errors
+def users_disable(name: str, db: str | None) -> None:
+    """Disable a user: their token and certificate stop working at once."""
+    from truceguard.users import disable_user
+
+    with open_existing(db) as store:
+        disable_user(store, name, by="cli")
+    click.echo(f"user {name} disabled")
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """Alert targets: webhooks and TAK endpoints that receive new violations."""
+
+
+@alerts_group.command("add")
+@click.option("--name", help="A name for the target (default: from the URL).")
+@click.option("--webhook", metavar="URL", help="POST each new violation here (JSON, signed).")
+@click.option("--cot", metavar="tcp://HOST:PORT", help="Send each new violation as a CoT marker.")
+@click.option("--min-severity", default=1, show_default=True, type=click.IntRange(1, 5),
+              help="Only violations at least this severe.")
+@click.option("--terms", default="", help="Only violations of these terms (default: all).")
+@click.option("--as", "as_user", required=True, metavar="USER",
+              help="Whose releasability the target gets: it receives only what USER may see.")
+@db_option
+@domain_errors
+def alerts_add(name: str | None, webhook: str | None, cot: str | None, min_severity: int,
+               terms: str, as_user: str, db: str | None) -> None:
+    """Add an alert target; a webhook's signing secret is printed once."""
+    if bool(webhook) == bool(cot):
+        raise InputError("give one of --webhook URL or --cot tcp://HOST:PORT",
+                         hint="one target per command", code="input.conflicting_options")
+    url = webhook or cot or ""
+    u = urlparse(url)
+    if webhook and (u.scheme not in ("http", "https") or not u.hostname):
+        raise InputError(f"--webhook {url!r} is not an http(s) URL",
+                         hint="e.g. https://alerts.example.org/truceguard", code="input.bad_url")
+    if cot and (u.scheme != "tcp" or not u.hostname or not u.port):
+        raise InputError(f"--cot {url!r} is not tcp://HOST:PORT",
+                         hint="e.g. tcp://10.0.0.5:8087", code="input.bad_url")
+    with open_existing(db) as store:
+        user = store.user_by_name(as_user)
+        if user is None:
+            raise NotFoundError(f"no user named {as_user!r}",
+                                hint="`truceguard users list` shows them",
+                                code="not_found.user")
+        secret = secrets.token_urlsafe(32) if webhook else ""
+        target = store.add_alert_target(name or f"{u.hostname}:{u.port or u.scheme}",
+                                        "webhook" if webhook else "cot", url, secret,
+                                        min_severity, terms, user.user_id)
+        store.audit("cli", "alerts.add", {"name": target.name, "kind": target.kind,
+                                          "url": url, "as": as_user})
+    click.echo(f"alert target {target.name}: {target.kind} {url}, severity >= {min_severity}, "
+               f"as {as_user}")
+    if secret:
+        click.echo("Its signing secret (HMAC-SHA256 of the body, header "
+                   "X-Truceguard-Signature; shown once):")
+        click.echo(secret)
+
+
+@alerts_group.command("list")
+@db_option
+@domain_errors
+def alerts_list(db: str | None) -> None:
+    """Alert targets and their deliveries."""
+    with open_existing(db) as store:
+        targets = store.alert_targets()
+        rows = [(t, store.outbox(t.target_id)) for t in targets]
+    table = Table("name", "kind", "url", "severity >=", "terms", "delivered", "pending",
+                  "failed")
+    for t, items in rows:
+        count = {s: sum(1 for i in items if i.state == s) for s in
+                 ("delivered", "pending", "failed")}
+        table.add_row(t.name, t.kind, t.url, str(t.min_severity), t.terms or "(all)",
+                      *(str(count[s]) for s in ("delivered", "pending", "failed")))
+    Console(width=160).print(table)
+
+
+@alerts_group.command("test")
+@click.argument("name")
+@db_option
+@domain_errors
+def alerts_test(name: str, db: str | None) -> None:
+    """Send a test alert to NAME now and say whether it arrived."""
+    import asyncio
+
+    from truceguard.server.alerts import test_target
+
+    with open_existing(db) as store:
+        target = next((t for t in store.alert_targets() if t.name == name), None)
+        if target is None:
+            raise NotFoundError(f"no alert target named {name!r}",
+                                hint=f"known: {', '.join(t.name for t in store.alert_targets())}",
+                                code="not_found.alert_target")
+        result = asyncio.run(test_target(target))
+    click.echo(result)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@db_option
+@domain_errors
+def audit_verify(fmt: str, db: str | None) -> None:
+    """Check that no audit entry was edited, deleted or inserted (exit 1 if one was)."""
+    from dataclasses import asdict
+
+    from truceguard.audit import verify_log
+
+    with open_existing(db) as store:
+        check = verify_log(store.audit_entries(), store.audit_head())
+    if fmt == "json":
+        click.echo(json.dumps(asdict(check)))
+    elif check.ok:
+        click.echo(f"audit log intact: {check.entries} entries")
+    else:
+        click.echo(f"audit log BROKEN: {check.problem}")
+    if not check.ok:
+        raise SystemExit(1)
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to the group."""
+    for cmd in (serve_cmd, users_group, alerts_group, audit_group):
+        group.add_command(cmd)

@@ -1,0 +1,448 @@
+"""The HTTP API (FastAPI), under ``/api/v1/``; OpenAPI at ``/openapi.json``.
+
+Every route but ``/healthz`` needs ``Authorization: Bearer TOKEN``. Every route calls the same
+core functions as the CLI: filters are parsed by ``truceguard.query`` (a parameter means what
+the CLI option of the same name means), records are read through the store with the user's
+``Viewer`` (releasability is applied in the store's SQL), writes go through ``ingest`` and
+``pipeline``. Errors are the CLI's envelope ``{"error": {code, message, hint}}`` with an HTTP
+status that follows the error class (400 input, 401 credentials, 403 role, 404 not found, 413
+too large, 503 store); a bug answers 500 with the ``internal`` envelope and its traceback goes
+to the log only.
+
+Lists are paged by cursor: ``{"marking", "items", "next_cursor"}``; pass ``cursor`` back for the
+next page. ``marking`` is the most restrictive marking of the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from truceguard import __version__
+from truceguard.errors import (
+    AuthError,
+    ForbiddenError,
+    InputError,
+    NotFoundError,
+    StoreError,
+    TruceguardError,
+    error_envelope,
+)
+from truceguard.ingest import import_file
+from truceguard.io import detect_format
+from truceguard.io.records import banner, record_dict
+from truceguard.judge.terms import load_terms, shipped_terms
+from truceguard.model import REVIEW_STATUSES, User
+from truceguard.pipeline import set_violation_status
+from truceguard.query import (
+    build_filter,
+    check_sources,
+    finite,
+    parse_date_option,
+    resolve_terms_and_clauses,
+)
+from truceguard.store import ObservationFilter, Store, ViolationFilter
+from truceguard.users import add_user, authenticate, disable_user, require
+
+log = logging.getLogger("truceguard.server")
+
+MAX_BODY_BYTES = 16 << 20  # a JSON, GeoJSON, CSV or CoT body
+MAX_UPLOAD_BYTES = 512 << 20  # a file upload
+PAGE = 100
+MAX_PAGE = 1000
+
+STATUS = ((AuthError, 401), (ForbiddenError, 403), (NotFoundError, 404), (StoreError, 503),
+          (InputError, 400))
+
+
+def _status_of(exc: TruceguardError) -> int:
+    if exc.code == "input.too_large":
+        return 413
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def _cursor(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        t, i = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"==="))
+        return int(t), int(i)
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        raise InputError(f"cursor {text[:40]!r} is not one this API gave",
+                         hint="pass back next_cursor exactly as a page returned it",
+                         code="input.bad_cursor") from None
+
+
+def _next_cursor(rows: list[Any], id_field: str, limit: int) -> str | None:
+    if len(rows) < limit:
+        return None
+    last = rows[-1]
+    raw = json.dumps([int(last.t_start), int(getattr(last, id_field))]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _page(rows: list[Any], id_field: str, limit: int) -> dict[str, Any]:
+    return {"marking": banner(rows), "items": [record_dict(r) for r in rows],
+            "next_cursor": _next_cursor(rows, id_field, limit)}
+
+
+Filters = dict[str, Any]
+
+
+def _filters(
+    since: str | None = None,
+    until: str | None = None,
+    bbox: str | None = None,
+    near: str | None = None,
+    within_km: float | None = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    weapon_class: Annotated[list[str] | None, Query()] = None,
+    source: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE,
+    cursor: str | None = None,
+) -> Filters:
+    """The list filters, with the CLI's meaning (``truceguard.query.build_filter``)."""
+    flt = build_filter(since, until, bbox, near, within_km, tuple(category or ()),
+                       tuple(source or ()), tuple(weapon_class or ()))
+    return {"flt": flt, "limit": limit, "after": _cursor(cursor)}
+
+
+def _user(request: Request) -> User:
+    return authenticate(request.app.state.store, request.headers.get("authorization"),
+                        where=request.url.path)
+
+
+def _analyst(u: Annotated[User, Depends(_user)]) -> User:
+    require(u, "analyst")
+    return u
+
+
+def _admin(u: Annotated[User, Depends(_user)]) -> User:
+    require(u, "admin")
+    return u
+
+
+Me = Annotated[User, Depends(_user)]
+Analyst = Annotated[User, Depends(_analyst)]
+Admin = Annotated[User, Depends(_admin)]
+F = Annotated[Filters, Depends(_filters)]
+
+
+def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
+               on_user_disabled: Callable[[str], None] | None = None,
+               plans: Any = None) -> FastAPI:
+    """The API over ``store``. ``on_ingest`` is called after observations were committed (the
+    live loop's poke); ``on_user_disabled`` when a user is disabled (to end their live CoT
+    sessions); ``plans`` runs plan requests (``server.plans.PlanRunner``)."""
+    app = FastAPI(title="truceguard", version=__version__,
+                  description="Watch a ceasefire and plan the force that safeguards it.")
+
+    @app.exception_handler(TruceguardError)
+    async def domain_error(_: Request, exc: TruceguardError) -> JSONResponse:
+        return JSONResponse(error_envelope(exc), status_code=_status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        bad = InputError(f"{where}: {first.get('msg', 'invalid value')} "
+                         f"(got {str(first.get('input'))[:60]!r})",
+                         hint="see /openapi.json for the parameters", code="input.invalid")
+        return JSONResponse(error_envelope(bad), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found.route", 405: "input.method"}.get(exc.status_code, "http")
+        err = TruceguardError(str(exc.detail), hint="see /openapi.json for the routes",
+                              code=code)
+        return JSONResponse(error_envelope(err), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error")
+        return JSONResponse(error_envelope(exc), status_code=500)
+
+    app.state.store = store
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness without credentials."""
+        return {"status": "ok", "version": __version__, "schema_version": store.schema_version()}
+
+    # -- observations ---------------------------------------------------------------------
+    @app.get("/api/v1/observations")
+    def list_observations(u: Me, f: F) -> dict[str, Any]:
+        """Observations releasable to you that match the filters, oldest first."""
+        flt = _with(f)
+        check_sources(store, flt, u.viewer)
+        rows = list(store.observations(flt, u.viewer, limit=f["limit"]))
+        return _page(rows, "obs_id", f["limit"])
+
+    @app.get("/api/v1/observations/count")
+    def count_observations(u: Me, f: F) -> dict[str, Any]:
+        """How many observations releasable to you match the filters."""
+        flt = _with(f)
+        check_sources(store, flt, u.viewer)
+        return {"count": store.count_observations(flt, u.viewer),
+                "marking": store.observation_marking(flt, u.viewer).text}
+
+    @app.get("/api/v1/observations/{obs_id}")
+    def get_observation(obs_id: int, u: Me) -> dict[str, Any]:
+        """One observation, with its raw input verbatim."""
+        o = store.get_observation(obs_id, u.viewer)
+        if o is None:
+            raise NotFoundError(f"no observation {obs_id}", code="not_found.observation")
+        return {"marking": o.releasability, "item": record_dict(o)}
+
+    @app.post("/api/v1/observations")
+    async def post_observations(request: Request, u: Me, format: str | None = None,
+                                source: str | None = None) -> dict[str, Any]:
+        """Submit observations: a GeoJSON, CoT XML or CSV body (read by the same readers as
+        `truceguard import`). Your marking is the ceiling; a record's own can only narrow it."""
+        require(u, "observer")
+        body = await _read_body(request, MAX_BODY_BYTES)
+        return await run_in_threadpool(_ingest_bytes, body, u, format, source)
+
+    @app.post("/api/v1/observations/upload")
+    async def upload_observations(request: Request, u: Me, format: str | None = None,
+                                  source: str | None = None) -> dict[str, Any]:
+        """Submit a file as the raw request body (up to 512 MiB), as `truceguard import`."""
+        body = await _read_body(request, MAX_UPLOAD_BYTES)
+        return await run_in_threadpool(_ingest_bytes, body, u, format, source)
+
+    def _ingest_bytes(body: bytes, u: User, fmt: str | None, source: str | None
+                      ) -> dict[str, Any]:
+        if not body.strip():
+            raise InputError("the request body is empty", hint="send the records in the body",
+                             code="input.empty")
+        with tempfile.TemporaryDirectory(prefix="truceguard-api-") as tmp:
+            suffix = {"{": ".geojson", "[": ".geojson", "<": ".xml"}.get(
+                body.lstrip()[:1].decode("latin-1"), ".csv")
+            path = Path(tmp) / f"request{suffix}"
+            path.write_bytes(body)
+            fmt = fmt or detect_format(path)
+            summary = import_file(store, path, fmt=fmt, releasability=u.marking,
+                                  source=source or f"api:{u.name}", who=u.name)
+        store.audit(u.name, "observations.import", {
+            "format": fmt, "imported": summary.imported, "duplicates": summary.duplicates,
+            "conflicts": summary.conflicts, "rejected": summary.rejected})
+        if summary.imported and on_ingest is not None:
+            on_ingest(summary.imported)
+        return {"imported": summary.imported, "duplicates": summary.duplicates,
+                "conflicts": summary.conflicts, "rejected": summary.rejected,
+                "errors": [e.as_dict() for e in summary.errors[:50]]}  # type: ignore[attr-defined]
+
+    # -- incidents --------------------------------------------------------------------------
+    @app.get("/api/v1/incidents")
+    def list_incidents(u: Me, f: F) -> dict[str, Any]:
+        """Incidents as you see them: computed from the observations releasable to you."""
+        flt = _with(f)
+        check_sources(store, flt, u.viewer)
+        return _page(store.incidents(flt, u.viewer, limit=f["limit"]), "incident_id",
+                     f["limit"])
+
+    @app.get("/api/v1/incidents/{incident_id}")
+    def get_incident(incident_id: int, u: Me) -> dict[str, Any]:
+        """One incident as you see it, with the observations behind it that you may see."""
+        inc = store.get_incident(incident_id, u.viewer)
+        if inc is None:
+            raise NotFoundError(f"no incident {incident_id}", code="not_found.incident")
+        obs = store.observations(ObservationFilter(incident_id=incident_id), u.viewer)
+        return {"marking": inc.releasability, "item": record_dict(inc),
+                "observations": [record_dict(o) for o in obs]}
+
+    # -- violations -------------------------------------------------------------------------
+    @app.get("/api/v1/violations")
+    def list_violations(u: Me, f: F, terms: str | None = None,
+                        clause: Annotated[list[str] | None, Query()] = None,
+                        status: Annotated[list[str] | None, Query()] = None,
+                        min_p: float = 0.5) -> dict[str, Any]:
+        """Violations as you see them, with their location probability and uncertainty."""
+        from truceguard.errors import unknown_value
+        from truceguard.model import VIOLATION_STATUSES
+
+        finite(min_p, "min_p", low=0.0, high=1.0)
+        for s in status or ():
+            if s not in VIOLATION_STATUSES:
+                raise unknown_value("status", s, VIOLATION_STATUSES)
+        flt = _with(f)
+        check_sources(store, flt, u.viewer)
+        terms, clauses = resolve_terms_and_clauses(store, terms, tuple(clause or ()))
+        vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
+                             statuses=tuple(status or ()), min_p_location=min_p)
+        return _page(store.violations(vf, u.viewer, limit=f["limit"]), "violation_id",
+                     f["limit"])
+
+    @app.get("/api/v1/violations/{violation_id}")
+    def get_violation(violation_id: int, u: Me) -> dict[str, Any]:
+        """One violation as you see it, with its status trail."""
+        v = store.get_violation(violation_id, u.viewer)
+        if v is None:
+            raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
+        return {"marking": v.releasability, "item": record_dict(v),
+                "trail": [record_dict(s) for s in store.status_trail(violation_id)]}
+
+    @app.post("/api/v1/violations/{violation_id}/status")
+    def change_status(violation_id: int, change: dict[str, str], u: Analyst) -> dict[str, Any]:
+        """Change a violation's status (``{"status": ..., "why": ...}``); the trail keeps
+        every decision, with who made it."""
+        if store.get_violation(violation_id, u.viewer) is None:
+            raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
+        status, why = str(change.get("status", "")), str(change.get("why", ""))
+        trail = set_violation_status(store, violation_id, status, u.name, why)
+        store.audit(u.name, "violation.status", {"violation_id": violation_id,
+                                                 "status": status, "why": why})
+        return {"violation_id": violation_id, "statuses": list(REVIEW_STATUSES),
+                "trail": [record_dict(s) for s in trail]}
+
+    # -- reports, terms, scenarios, plans ------------------------------------------------------
+    @app.get("/api/v1/reports/period", response_model=None)
+    def period_report(u: Analyst, terms: str, start: Annotated[str, Query(alias="from")],
+                      end: Annotated[str, Query(alias="to")], period: str = "month",
+                      format: str = "json") -> Any:
+        """The period report of `truceguard report` for what is releasable to you."""
+        from truceguard.report.period import PERIODS, build_period_report, render_html
+
+        if period not in PERIODS:
+            raise InputError(f"period {period!r} is not one of {', '.join(PERIODS)}",
+                             code="input.unknown_value")
+        if format not in ("json", "html"):
+            raise InputError(f"format {format!r}: json or html", code="input.unknown_value")
+        report = build_period_report(store, load_terms(terms), period,
+                                     parse_date_option(start, "from"),
+                                     parse_date_option(end, "to", end=True), u.viewer,
+                                     trail=format == "html")
+        if format == "html":
+            return HTMLResponse(render_html(report))
+        return json.loads(json.dumps(asdict(report), default=str))
+
+    @app.get("/api/v1/terms")
+    def list_terms(u: Me) -> dict[str, Any]:
+        """The terms shipped with truceguard."""
+        return {"items": [{"name": n, "title": load_terms(n).title} for n in shipped_terms()]}
+
+    @app.get("/api/v1/terms/{name}")
+    def show_terms(name: str, u: Me) -> dict[str, Any]:
+        """One shipped terms file: its clauses, zones and sources."""
+        if name not in shipped_terms():
+            from truceguard.errors import unknown_value
+
+            raise unknown_value("terms", name, shipped_terms(), code="not_found.terms",
+                                cls=NotFoundError)
+        return load_terms(name).as_dict()
+
+    @app.get("/api/v1/scenarios")
+    def list_scenarios(u: Me) -> dict[str, Any]:
+        """The planning scenarios shipped with truceguard."""
+        from truceguard.plan import load_scenario, shipped_scenarios
+
+        return {"items": [{"name": n, "title": load_scenario(n).title}
+                          for n in shipped_scenarios()]}
+
+    @app.get("/api/v1/scenarios/{name}")
+    def show_scenario(name: str, u: Me) -> dict[str, Any]:
+        """One shipped scenario, as its file states it."""
+        from truceguard.config import load_yaml
+        from truceguard.errors import unknown_value
+        from truceguard.geo.shipped import data_path
+        from truceguard.plan import shipped_scenarios
+
+        if name not in shipped_scenarios():
+            raise unknown_value("scenario", name, shipped_scenarios(),
+                                code="not_found.scenario", cls=NotFoundError)
+        return json.loads(json.dumps(load_yaml(data_path("scenarios", f"{name}.yaml")),
+                                     default=str))
+
+    @app.post("/api/v1/plans", status_code=202)
+    def start_plan(request_body: dict[str, Any], u: Analyst) -> dict[str, Any]:
+        """Start a plan run (``{"scenario", "variants", "samples", "seed"}``); poll it."""
+        if plans is None:
+            raise StoreError("this server runs no plans", code="plans.disabled")
+        run_id = plans.start(u.name, request_body)
+        store.audit(u.name, "plan.start", {"run_id": run_id, "request": request_body})
+        return {"run_id": run_id, "state": "queued"}
+
+    @app.get("/api/v1/plans/{run_id}")
+    def poll_plan(run_id: int, u: Analyst) -> dict[str, Any]:
+        """A plan run's state; its results once done."""
+        run = store.plan_run(run_id)
+        if run is None:
+            raise NotFoundError(f"no plan run {run_id}", code="not_found.plan_run")
+        return {"run_id": run.run_id, "state": run.state, "who": run.who,
+                "request": run.request, "error": run.error,
+                "results": run.result if run.state == "done" else None}
+
+    # -- users, alerts, audit (admin) -----------------------------------------------------------
+    @app.get("/api/v1/users")
+    def list_users(u: Admin) -> dict[str, Any]:
+        """Users, without their tokens."""
+        return {"items": [asdict(x) for x in store.users()]}
+
+    @app.post("/api/v1/users", status_code=201)
+    def create_user(body: dict[str, str], u: Admin) -> dict[str, Any]:
+        """Create a user (``{"name", "nation", "role"[, "marking", "cert_fingerprint"]}``); the
+        token is in this answer only."""
+        new, token = add_user(store, str(body.get("name", "")), str(body.get("nation", "")),
+                              str(body.get("role", "")), marking=body.get("marking"),
+                              cert_fingerprint=str(body.get("cert_fingerprint", "")), by=u.name)
+        return {"user": asdict(new), "token": token}
+
+    @app.post("/api/v1/users/{name}/disable")
+    def disable(name: str, u: Admin) -> dict[str, Any]:
+        """Disable a user: their token stops working at once, their CoT sessions end."""
+        gone = disable_user(store, name, by=u.name)
+        if on_user_disabled is not None:
+            on_user_disabled(name)
+        return {"user": asdict(gone)}
+
+    @app.get("/api/v1/audit/verify")
+    def verify_audit(u: Admin) -> dict[str, Any]:
+        """Check the audit log's hash chain."""
+        from truceguard.audit import verify_log
+
+        return asdict(verify_log(store.audit_entries(), store.audit_head()))
+
+    def _with(f: Filters) -> ObservationFilter:
+        from dataclasses import replace
+
+        return replace(f["flt"], after=f["after"])
+
+    return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes ``limit`` bytes (never held past it)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise InputError(f"the body is {int(declared):,} bytes, over the {limit:,}-byte limit",
+                         hint="split it, or use /api/v1/observations/upload",
+                         code="input.too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InputError(f"the body passed the {limit:,}-byte limit",
+                             hint="split it, or use /api/v1/observations/upload",
+                             code="input.too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]

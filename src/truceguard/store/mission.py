@@ -1,0 +1,241 @@
+"""The mission server's tables in the store: users, the audit log, alert targets and their
+outbox, plan runs. A mixin of ``SQLStore`` (the same SQL on both backends).
+
+- Users hold a token's SHA-256, never the token (tokens are 256-bit random strings, so a fast
+  hash is enough); a disabled user's token and certificate stop working at once.
+- The audit log is hash-chained (``truceguard.audit``): each append reads the last hash inside
+  the write transaction; ``meta.audit_head`` holds the last sequence number and hash, so that
+  a deleted tail is found too.
+- The outbox is durable: a violation owed to a target is one row, unique per target and
+  violation (so a restart, or a second live loop, never enqueues it twice), with its
+  idempotency key, attempts and the time of its next try.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from truceguard.audit import GENESIS, AuditEntry, entry_hash
+from truceguard.errors import InputError, NotFoundError
+from truceguard.model import User, utc_now
+
+_USER_COLS = "user_id, name, nation, role, marking, disabled, cert_fingerprint"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTarget:
+    target_id: int
+    name: str
+    kind: str  # "webhook" or "cot"
+    url: str
+    secret: str
+    min_severity: int
+    terms: str  # '' for any terms
+    user_id: int
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    outbox_id: int
+    target_id: int
+    violation_id: int
+    idempotency_key: str
+    payload: str
+    state: str  # pending, delivered, failed
+    attempts: int
+    next_at: float
+    last_error: str
+    created_at: float
+    delivered_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRun:
+    run_id: int
+    at: int
+    who: str
+    request: dict[str, Any]
+    state: str  # queued, running, done, failed
+    result: dict[str, Any] | None
+    error: str
+
+
+def _user(r: Sequence[Any]) -> User:
+    return User(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), bool(r[5]), str(r[6]))
+
+
+class MissionTables:
+    """Users, audit, alerts and plan runs (mixed into ``SQLStore``)."""
+
+    if TYPE_CHECKING:  # provided by SQLStore
+        def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+        def _exec(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+        def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+        def _meta(self, key: str) -> str | None: ...
+        def _set_meta(self, key: str, value: str) -> None: ...
+        def transaction(self) -> AbstractContextManager[None]: ...
+
+    # -- users ------------------------------------------------------------------------------
+    def add_user(self, name: str, nation: str, role: str, marking: str, token_sha256: str,
+                 cert_fingerprint: str = "") -> User:
+        with self.transaction():
+            if self._one("SELECT 1 FROM users WHERE name = ?", (name,)):
+                raise InputError(f"a user named {name!r} exists already",
+                                 hint="choose another name, or `truceguard users list`",
+                                 code="users.exists")
+            uid = self._one(
+                "INSERT INTO users (name, nation, role, marking, token_sha256, cert_fingerprint, "
+                "created_at) VALUES (?,?,?,?,?,?,?) RETURNING user_id",
+                (name, nation, role, marking, token_sha256, cert_fingerprint, utc_now()))
+        return User(int(uid), name, nation, role, marking, False, cert_fingerprint)
+
+    def user_by_token(self, token_sha256: str) -> User | None:
+        rows = self._rows(f"SELECT {_USER_COLS} FROM users WHERE token_sha256 = ?",
+                          (token_sha256,))
+        return _user(rows[0]) if rows else None
+
+    def user_by_name(self, name: str) -> User | None:
+        rows = self._rows(f"SELECT {_USER_COLS} FROM users WHERE name = ?", (name,))
+        return _user(rows[0]) if rows else None
+
+    def user_by_cert(self, fingerprint: str) -> User | None:
+        if not fingerprint:
+            return None
+        rows = self._rows(f"SELECT {_USER_COLS} FROM users WHERE cert_fingerprint = ?",
+                          (fingerprint.lower(),))
+        return _user(rows[0]) if rows else None
+
+    def user_by_id(self, user_id: int) -> User | None:
+        rows = self._rows(f"SELECT {_USER_COLS} FROM users WHERE user_id = ?", (user_id,))
+        return _user(rows[0]) if rows else None
+
+    def users(self) -> list[User]:
+        return [_user(r) for r in self._rows(f"SELECT {_USER_COLS} FROM users ORDER BY name")]
+
+    def disable_user(self, name: str) -> User:
+        with self.transaction():
+            if not self._exec("UPDATE users SET disabled = 1 WHERE name = ?", (name,)):
+                raise NotFoundError(f"no user named {name!r}",
+                                    hint="`truceguard users list` shows them",
+                                    code="not_found.user")
+        user = self.user_by_name(name)
+        assert user is not None
+        return user
+
+    # -- audit ------------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, detail: dict[str, Any] | None = None) -> int:
+        """Append one entry to the hash-chained audit log; returns its sequence number."""
+        detail = detail or {}
+        with self.transaction():
+            last = self._rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            seq, prev = (int(last[0][0]) + 1, str(last[0][1])) if last else (1, GENESIS)
+            at = utc_now()
+            h = entry_hash(prev, seq, at, actor, action, detail)
+            self._exec("INSERT INTO audit_log (seq, at, actor, action, detail, prev_hash, hash) "
+                       "VALUES (?,?,?,?,?,?,?)",
+                       (seq, at, actor, action, json.dumps(detail, sort_keys=True,
+                                                           ensure_ascii=False), prev, h))
+            self._set_meta("audit_head", f"{seq}:{h}")
+        return seq
+
+    def audit_entries(self) -> list[AuditEntry]:
+        return [AuditEntry(int(s), int(a), str(ac), str(act), json.loads(d), str(p), str(h))
+                for s, a, ac, act, d, p, h in self._rows(
+                    "SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log "
+                    "ORDER BY seq")]
+
+    def audit_head(self) -> str | None:
+        return self._meta("audit_head")
+
+    # -- alert targets and the outbox ----------------------------------------------------------
+    def add_alert_target(self, name: str, kind: str, url: str, secret: str, min_severity: int,
+                         terms: str, user_id: int) -> AlertTarget:
+        with self.transaction():
+            if self._one("SELECT 1 FROM alert_targets WHERE name = ?", (name,)):
+                raise InputError(f"an alert target named {name!r} exists already",
+                                 hint="choose another --name", code="alerts.exists")
+            tid = self._one(
+                "INSERT INTO alert_targets (name, kind, url, secret, min_severity, terms, "
+                "user_id, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING target_id",
+                (name, kind, url, secret, min_severity, terms, user_id, utc_now()))
+        return AlertTarget(int(tid), name, kind, url, secret, min_severity, terms, user_id,
+                           False)
+
+    def alert_targets(self, *, active_only: bool = False) -> list[AlertTarget]:
+        sql = ("SELECT t.target_id, t.name, t.kind, t.url, t.secret, t.min_severity, t.terms, "
+               "t.user_id, t.disabled FROM alert_targets t JOIN users u ON u.user_id = "
+               "t.user_id")
+        if active_only:
+            sql += " WHERE t.disabled = 0 AND u.disabled = 0"
+        return [AlertTarget(int(a), b, c, d, e, int(f), g, int(h), bool(i))
+                for a, b, c, d, e, f, g, h, i in self._rows(sql + " ORDER BY t.name")]
+
+    def enqueue(self, items: Sequence[tuple[int, int, str, str]], now: float) -> int:
+        """Owe these (target, violation, idempotency key, payload) deliveries; a pair already
+        owed is left as it is. Returns how many were new."""
+        added = 0
+        with self.transaction():
+            for target_id, violation_id, key, payload in items:
+                added += self._exec(
+                    "INSERT INTO outbox (target_id, violation_id, idempotency_key, payload, "
+                    "state, next_at, created_at) VALUES (?,?,?,?,'pending',?,?) "
+                    "ON CONFLICT DO NOTHING", (target_id, violation_id, key, payload, now, now))
+        return added
+
+    def due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        return [OutboxItem(*r) for r in self._rows(
+            "SELECT outbox_id, target_id, violation_id, idempotency_key, payload, state, "
+            "attempts, next_at, last_error, created_at, delivered_at FROM outbox "
+            "WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, outbox_id LIMIT ?",
+            (now, limit))]
+
+    def outbox(self, target_id: int | None = None) -> list[OutboxItem]:
+        sql = ("SELECT outbox_id, target_id, violation_id, idempotency_key, payload, state, "
+               "attempts, next_at, last_error, created_at, delivered_at FROM outbox")
+        params: list[Any] = []
+        if target_id is not None:
+            sql += " WHERE target_id = ?"
+            params.append(target_id)
+        return [OutboxItem(*r) for r in self._rows(sql + " ORDER BY outbox_id", params)]
+
+    def delivered(self, outbox_id: int, at: float) -> None:
+        with self.transaction():
+            self._exec("UPDATE outbox SET state = 'delivered', delivered_at = ?, attempts = "
+                       "attempts + 1 WHERE outbox_id = ?", (at, outbox_id))
+
+    def retry_later(self, outbox_id: int, next_at: float, error: str, *, give_up: bool) -> None:
+        with self.transaction():
+            self._exec("UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, "
+                       "state = ? WHERE outbox_id = ?",
+                       (next_at, error[:500], "failed" if give_up else "pending", outbox_id))
+
+    # -- plan runs --------------------------------------------------------------------------
+    def add_plan_run(self, who: str, request: dict[str, Any]) -> int:
+        with self.transaction():
+            return int(self._one(
+                "INSERT INTO plan_runs (at, who, request, state) VALUES (?,?,?,'queued') "
+                "RETURNING run_id", (utc_now(), who, json.dumps(request, sort_keys=True))))
+
+    def set_plan_run(self, run_id: int, state: str, result: dict[str, Any] | None = None,
+                     error: str = "") -> None:
+        with self.transaction():
+            self._exec("UPDATE plan_runs SET state = ?, result = ?, error = ? WHERE run_id = ?",
+                       (state, json.dumps(result) if result is not None else "", error[:2000],
+                        run_id))
+
+    def plan_run(self, run_id: int) -> PlanRun | None:
+        rows = self._rows("SELECT run_id, at, who, request, state, result, error FROM plan_runs "
+                          "WHERE run_id = ?", (run_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        return PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]),
+                       json.loads(r[5]) if r[5] else None, str(r[6]))
+
+
+__all__ = ["AlertTarget", "MissionTables", "OutboxItem", "PlanRun"]

@@ -1,0 +1,85 @@
+"""A real truceguard server for the tests: `truceguard serve` in its own process, on a free
+port, with users of several nations and roles."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from truceguard.store import open_store
+from truceguard.users import add_user
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    db: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, user: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+
+
+USERS = [("admin", "GBR", "admin", None), ("gbr", "GBR", "analyst", None),
+         ("fra", "FRA", "analyst", None), ("ukr", "UKR", "observer", "PUBLIC"),
+         ("deu", "DEU", "observer", None)]
+
+
+def make_users(db: str) -> dict[str, str]:
+    tokens = {}
+    with open_store(db) as store:
+        for name, nation, role, marking in USERS:
+            tokens[name] = add_user(store, name, nation, role, marking=marking, by="test")[1]
+    return tokens
+
+
+def start(db: str, log: Path, *args: str, port: int | None = None) -> Server:
+    port = port or free_port()
+    with open(log, "ab") as fh:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "truceguard", "serve", "--db", db, "--port", str(port),
+             *args], stdout=fh, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited: {log.read_text()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return Server(url, db, proc, log)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the server did not start: {log.read_text()}")
+
+
+@contextmanager
+def running(db: str, log: Path, *args: str) -> Iterator[Server]:
+    srv = start(db, log, *args)
+    try:
+        yield srv
+    finally:
+        srv.process.terminate()
+        try:
+            srv.process.wait(20)
+        except subprocess.TimeoutExpired:
+            srv.process.kill()
