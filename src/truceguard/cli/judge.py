@@ -226,7 +226,7 @@ def _explain_no_violations(store: Store, terms_name: str | None) -> None:
 
 
 @click.command("review")
-@click.argument("violation_id", type=click.IntRange(1))
+@click.argument("violation_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--status", required=True, type=click.Choice(list(REVIEW_STATUSES)))
 @click.option("--by", "who", required=True, help="Who decides.")
 @click.option("--why", required=True, help="Why.")

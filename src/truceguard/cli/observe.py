@@ -264,7 +264,7 @@ def conflicts_cmd(fmt: str, releasable_to: str | None, db: str | None) -> None:
 
 
 @click.command("remark")
-@click.argument("obs_ids", nargs=-1, required=True, type=click.IntRange(1))
+@click.argument("obs_ids", nargs=-1, required=True, type=click.IntRange(1, 2**63 - 1))
 @click.option("--marking", required=True, help="The new marking: PUBLIC or 'REL TO ...'.")
 @click.option("--by", "who", required=True, help="Who decides.")
 @click.option("--why", required=True, help="Why.")

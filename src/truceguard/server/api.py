@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -138,6 +139,7 @@ def _admin(u: Annotated[User, Depends(_user)]) -> User:
     return u
 
 
+Id = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 Me = Annotated[User, Depends(_user)]
 Analyst = Annotated[User, Depends(_analyst)]
 Admin = Annotated[User, Depends(_admin)]
@@ -203,7 +205,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                 "marking": store.observation_marking(flt, u.viewer).text}
 
     @app.get("/api/v1/observations/{obs_id}")
-    def get_observation(obs_id: int, u: Me) -> dict[str, Any]:
+    def get_observation(obs_id: Id, u: Me) -> dict[str, Any]:
         """One observation, with its raw input verbatim."""
         o = store.get_observation(obs_id, u.viewer)
         if o is None:
@@ -258,7 +260,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                      f["limit"])
 
     @app.get("/api/v1/incidents/{incident_id}")
-    def get_incident(incident_id: int, u: Me) -> dict[str, Any]:
+    def get_incident(incident_id: Id, u: Me) -> dict[str, Any]:
         """One incident as you see it, with the observations behind it that you may see."""
         inc = store.get_incident(incident_id, u.viewer)
         if inc is None:
@@ -290,7 +292,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                      f["limit"])
 
     @app.get("/api/v1/violations/{violation_id}")
-    def get_violation(violation_id: int, u: Me) -> dict[str, Any]:
+    def get_violation(violation_id: Id, u: Me) -> dict[str, Any]:
         """One violation as you see it, with its status trail."""
         v = store.get_violation(violation_id, u.viewer)
         if v is None:
@@ -299,7 +301,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                 "trail": [record_dict(s) for s in store.status_trail(violation_id)]}
 
     @app.post("/api/v1/violations/{violation_id}/status")
-    def change_status(violation_id: int, change: dict[str, str], u: Analyst) -> dict[str, Any]:
+    def change_status(violation_id: Id, change: dict[str, str], u: Analyst) -> dict[str, Any]:
         """Change a violation's status (``{"status": ..., "why": ...}``); the trail keeps
         every decision, with who made it."""
         if store.get_violation(violation_id, u.viewer) is None:
@@ -379,7 +381,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         return {"run_id": run_id, "state": "queued"}
 
     @app.get("/api/v1/plans/{run_id}")
-    def poll_plan(run_id: int, u: Analyst) -> dict[str, Any]:
+    def poll_plan(run_id: Id, u: Analyst) -> dict[str, Any]:
         """A plan run's state; its results once done."""
         run = store.plan_run(run_id)
         if run is None:
