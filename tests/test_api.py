@@ -36,3 +36,31 @@ def test_core_does_not_import_the_surfaces() -> None:
         text = p.read_text(encoding="utf-8")
         for surface in ("truceguard.cli", "truceguard.server", "truceguard.web"):
             assert f"import {surface}" not in text and f"from {surface}" not in text, p
+
+
+def test_the_store_is_pure_persistence() -> None:
+    """store/ imports nothing from judge, plan, report, pipeline, cli or server."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(truceguard.__file__).parent / "store"
+    banned = ("truceguard.judge", "truceguard.plan", "truceguard.report", "truceguard.pipeline",
+              "truceguard.cli", "truceguard.server", "truceguard.web")
+    for p in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(banned), f"{p.name} imports {name}"
+
+
+def test_subpackages_export_what_they_say() -> None:
+    import importlib
+
+    for name in ("truceguard.io", "truceguard.store", "truceguard.judge", "truceguard.plan",
+                 "truceguard.report", "truceguard.geo"):
+        mod = importlib.import_module(name)
+        assert mod.__doc__, name
+        for export in getattr(mod, "__all__", []):
+            assert hasattr(mod, export), (name, export)
+        assert getattr(mod, "__all__", None), f"{name} has no __all__"
