@@ -121,6 +121,12 @@ def parse_floats(text: str, n: int, what: str) -> tuple[float, ...]:
     return vals
 
 
+def option_name(name: str, style: str = "cli") -> str:
+    """How a user wrote a parameter: ``--within-km`` on the command line, ``within_km`` in a
+    URL; errors name it the way the user wrote it."""
+    return "--" + name.replace("_", "-") if style == "cli" else name
+
+
 def build_filter(
     since: str | None,
     until: str | None,
@@ -130,57 +136,64 @@ def build_filter(
     category: tuple[str, ...],
     source: tuple[str, ...],
     weapon_class: tuple[str, ...] = (),
+    *,
+    style: str = "cli",
 ) -> ObservationFilter:
-    """The ObservationFilter the command-line options describe (shared by every listing).
-    Every value is checked: a value that cannot match anything is an error, not zero rows."""
-    t0 = parse_time_option(since, "--since") if since else None
-    t1 = parse_time_option(until, "--until", end=True) if until else None
+    """The ObservationFilter the options (or URL parameters, ``style="api"``) describe, shared
+    by every listing. Every value is checked: a value that cannot match anything is an error,
+    not zero rows."""
+    o_since, o_until, o_bbox, o_near, o_km, o_cat, o_wpn = (
+        option_name(n, style) for n in ("since", "until", "bbox", "near", "within_km",
+                                         "category", "weapon_class"))
+    t0 = parse_time_option(since, o_since) if since else None
+    t1 = parse_time_option(until, o_until, end=True) if until else None
     if t0 is not None and t1 is not None and t1 < t0:
-        raise InputError(f"--until {until!r} is before --since {since!r}",
+        raise InputError(f"{o_until} {until!r} is before {o_since} {since!r}",
                          hint="swap them, or widen the period", code="input.bad_period")
     box = None
     if bbox:
-        w, s, e, n = parse_floats(bbox, 4, "--bbox W,S,E,N")
+        w, s, e, n = parse_floats(bbox, 4, f"{o_bbox} W,S,E,N")
         if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
-            raise InputError(f"--bbox {bbox!r}: degrees out of range",
+            raise InputError(f"{o_bbox} {bbox!r}: degrees out of range",
                              hint="longitudes -180..180, latitudes -90..90",
                              code="input.bad_bbox")
         if w > e or s > n:
-            raise InputError(f"--bbox {bbox!r}: the west edge is east of the east edge or the "
-                             "south edge north of the north edge",
+            raise InputError(f"{o_bbox} {bbox!r}: the west edge is east of the east edge or "
+                             "the south edge north of the north edge",
                              hint="give W,S,E,N with W <= E and S <= N", code="input.bad_bbox")
         box = (w, s, e, n)
     near_t = None
     if near or within_km is not None:
         if not (near and within_km is not None):
-            raise InputError("--near LAT,LON and --within-km K go together",
-                             hint="give both, e.g. --near 48.0,37.8 --within-km 25",
+            raise InputError(f"{o_near} LAT,LON and {o_km} K go together",
+                             hint=f"give both, e.g. {o_near} 48.0,37.8 {o_km} 25",
                              code="input.conflicting_options")
-        lat, lon = parse_floats(near, 2, "--near LAT,LON")
+        lat, lon = parse_floats(near, 2, f"{o_near} LAT,LON")
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise InputError(f"--near {near!r}: latitude must be -90..90 and longitude "
+            raise InputError(f"{o_near} {near!r}: latitude must be -90..90 and longitude "
                              "-180..180", hint="give LAT,LON in degrees (latitude first)",
                              code="input.bad_position")
-        km = finite(within_km, "--within-km", low=0.0, high=20_000.0, low_open=True)
+        km = finite(within_km, o_km, low=0.0, high=20_000.0, low_open=True)
         near_t = (lat, lon, float(km or 0))
     for c in category:
         if c not in CATEGORIES:
-            raise unknown_value("--category", c, CATEGORIES)
+            raise unknown_value(o_cat, c, CATEGORIES)
     for w_ in weapon_class:
         if w_ not in WEAPON_CLASSES:
-            raise unknown_value("--weapon-class", w_, WEAPON_CLASSES)
+            raise unknown_value(o_wpn, w_, WEAPON_CLASSES)
     return ObservationFilter(since=t0, until=t1, bbox=box, near=near_t, categories=category,
                              sources=source, weapon_classes=weapon_class)
 
 
-def check_sources(store: Store, flt: ObservationFilter, viewer: Viewer) -> None:
-    """A --source the store does not hold (for this viewer) is an error listing those it does."""
+def check_sources(store: Store, flt: ObservationFilter, viewer: Viewer, *, style: str = "cli"
+                  ) -> None:
+    """A source the store does not hold (for this viewer) is an error listing those it does."""
     if not flt.sources:
         return
     known = store.sources(viewer)
     for s in flt.sources:
         if s not in known:
-            raise unknown_value("--source", s, known)
+            raise unknown_value(option_name("source", style), s, known)
 
 
 def viewer_from(releasable_to: str | None) -> Viewer:

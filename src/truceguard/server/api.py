@@ -120,7 +120,7 @@ def _filters(
 ) -> Filters:
     """The list filters, with the CLI's meaning (``truceguard.query.build_filter``)."""
     flt = build_filter(since, until, bbox, near, within_km, tuple(category or ()),
-                       tuple(source or ()), tuple(weapon_class or ()))
+                       tuple(source or ()), tuple(weapon_class or ()), style="api")
     return {"flt": flt, "limit": limit, "after": _cursor(cursor)}
 
 
@@ -192,7 +192,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     def list_observations(u: Me, f: F) -> dict[str, Any]:
         """Observations releasable to you that match the filters, oldest first."""
         flt = _with(f)
-        check_sources(store, flt, u.viewer)
+        check_sources(store, flt, u.viewer, style="api")
         rows = list(store.observations(flt, u.viewer, limit=f["limit"]))
         return _page(rows, "obs_id", f["limit"])
 
@@ -200,7 +200,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     def count_observations(u: Me, f: F) -> dict[str, Any]:
         """How many observations releasable to you match the filters."""
         flt = _with(f)
-        check_sources(store, flt, u.viewer)
+        check_sources(store, flt, u.viewer, style="api")
         return {"count": store.count_observations(flt, u.viewer),
                 "marking": store.observation_marking(flt, u.viewer).text}
 
@@ -255,7 +255,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     def list_incidents(u: Me, f: F) -> dict[str, Any]:
         """Incidents as you see them: computed from the observations releasable to you."""
         flt = _with(f)
-        check_sources(store, flt, u.viewer)
+        check_sources(store, flt, u.viewer, style="api")
         return _page(store.incidents(flt, u.viewer, limit=f["limit"]), "incident_id",
                      f["limit"])
 
@@ -284,7 +284,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
             if s not in VIOLATION_STATUSES:
                 raise unknown_value("status", s, VIOLATION_STATUSES)
         flt = _with(f)
-        check_sources(store, flt, u.viewer)
+        check_sources(store, flt, u.viewer, style="api")
         terms, clauses = resolve_terms_and_clauses(store, terms, tuple(clause or ()))
         vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
                              statuses=tuple(status or ()), min_p_location=min_p)
