@@ -2,17 +2,24 @@
 
 One code path: every task is :func:`truceguard.plan.run.run_variant` on one resolved variant
 with the same seed, so a sweep on Dask gives the same numbers as the local run. Workers get the
-scenario (plain data) and return plain results.
+scenario (plain data) and return plain results. :func:`dask_client` is the one way in to Dask
+(for the sweeps and the sensitivity analysis): a clean error when the ``scale`` extra is not
+installed, and when a scheduler does not answer within :data:`CONNECT_TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from truceguard.errors import InputError, MissingExtraError, NotFoundError, suggest
 from truceguard.plan.run import VariantResult, run_variant
 from truceguard.plan.scenario import ResolvedVariant, Scenario, Sourced, resolve_variant
+
+MAX_WORKERS = 64
+CONNECT_TIMEOUT_S = 10.0
 
 
 def resolve_all(scen: Scenario, variants: Sequence[str] | None) -> list[ResolvedVariant]:
@@ -24,12 +31,47 @@ def resolve_all(scen: Scenario, variants: Sequence[str] | None) -> list[Resolved
 def grid(rv: ResolvedVariant, requirement: str, values: Sequence[float]) -> list[ResolvedVariant]:
     """Copies of a variant with one requirement set to each value (a parameter grid)."""
     if requirement not in rv.requirements:
-        raise KeyError(f"no requirement {requirement!r}")
+        raise NotFoundError(f"no requirement {requirement!r}",
+                            hint=suggest(requirement, rv.requirements),
+                            code="not_found.requirement")
     return [
         replace(rv, name=f"{rv.name}[{requirement}={v:g}]",
                 requirements={**rv.requirements, requirement: Sourced(v, "sweep")})
         for v in values
     ]
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None,
+                feature: str = "--workers") -> Iterator[Any]:
+    """A Dask client on ``scheduler`` (host:port) or on a local cluster of ``workers``
+    processes; closed on exit."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise MissingExtraError(feature, "scale", "dask") from None
+    if workers is not None and not 1 <= int(workers) <= MAX_WORKERS:
+        raise InputError(f"--workers {workers} is out of range",
+                         hint=f"give 1 to {MAX_WORKERS} workers", code="input.bad_workers")
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(
+                f"no Dask scheduler answered at {scheduler!r} within {CONNECT_TIMEOUT_S:g} s",
+                hint="start one (`dask scheduler`) or check the address (host:port); "
+                f"{type(exc).__name__}", code="input.dask_unreachable") from None
+    else:
+        cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
+                               processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _run(rv: ResolvedVariant, samples: int, seed: int) -> VariantResult:
@@ -54,26 +96,18 @@ def sweep(
             if progress:
                 progress(rv.name)
         return out
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    own_cluster = None
-    own_client = None
     if client is None:
-        if scheduler:
-            own_client = Client(scheduler)
-        else:
-            own_cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-            own_client = Client(own_cluster)
-        client = own_client
-    try:
-        futures = [client.submit(_run, rv, samples, seed, pure=False) for rv in resolved]
-        if progress:
-            for fut in as_completed(futures):
-                progress(fut.result().name)
-        return list(client.gather(futures))
-    finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
+        with dask_client(scheduler, workers, "--dask" if scheduler else "--workers") as own:
+            return _on_dask(own, resolved, samples, seed, progress)
+    return _on_dask(client, resolved, samples, seed, progress)
+
+
+def _on_dask(client: Any, resolved: Sequence[ResolvedVariant], samples: int, seed: int,
+             progress: Callable[[str], None] | None) -> list[VariantResult]:
+    from dask.distributed import as_completed
+
+    futures = [client.submit(_run, rv, samples, seed, pure=False) for rv in resolved]
+    if progress:
+        for fut in as_completed(futures):
+            progress(fut.result().name)
+    return list(client.gather(futures))
