@@ -102,15 +102,19 @@ def run_raids(force: RaidForce, d: RaidDraws) -> RaidOutcome:
     defeated = np.zeros(r)
     by_force = np.zeros(r)
     rows = np.arange(r)
+    kmax = force.shots.max(axis=0) if nb else np.zeros(2, dtype=int)  # per kind
+    step_shots = np.where((d.kind == MISSILE).any(axis=0), kmax.max(), kmax[DRONE])
+    use_fighters = force.fighter_shots > 0
     for i in range(t):
         kind = d.kind[:, i]
         site = d.site[:, i]
         alive = np.ones(r, dtype=bool)
-        engage = force.reachable[kind, d.entry[:, i], site] & (fshots >= 1)
-        fshots -= engage
-        kill = engage & (d.u_fighter[:, i] < force.fighter_pk[kind])
-        by_force += kill
-        alive &= ~kill
+        if use_fighters:
+            engage = force.reachable[kind, d.entry[:, i], site] & (fshots >= 1)
+            fshots -= engage
+            kill = engage & (d.u_fighter[:, i] < force.fighter_pk[kind])
+            by_force += kill
+            alive &= ~kill
         alive &= ~(d.u_ukraine[:, i] < force.ukraine_pk[kind])
         if nb:
             avail = force.cover[site] & (stock >= 1)
@@ -118,7 +122,7 @@ def run_raids(force: RaidForce, d: RaidDraws) -> RaidOutcome:
             has = avail[rows, b]
             pk = force.pk[b, kind]
             shots = force.shots[b, kind]
-            for k in range(MAX_SHOTS):
+            for k in range(int(step_shots[i])):
                 fire = alive & has & (k < shots) & (stock[rows, b] >= 1)
                 stock[rows, b] -= fire
                 kill = fire & (d.u_battery[:, i, k] < pk)

@@ -233,7 +233,13 @@ def coverage(rv: ResolvedVariant, assets: Assets) -> Coverage:
     lat, lon, w = line_points(rv)
     per_type = {t.name: detection_probability(assets, lat, lon, t, within)
                 for t in rv.threat.types}
-    ground = [t for t in rv.threat.types if t.target_class == "ground"]
+    # the line is watched for the scenario's ground violations even when a variant's
+    # threat (deep strikes) has none
+    ground = [t for t in rv.threat.types if t.target_class == "ground"] or [
+        t for t in rv.scenario.threat.types if t.target_class == "ground"]
+    for t in ground:
+        if t.name not in per_type:
+            per_type[t.name] = detection_probability(assets, lat, lon, t, within)
     gw = sum(t.weight for t in ground)
     ground_p = np.zeros(len(lat))
     for t in ground:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 
 from truceguard.geo.radar import cos_of_distance, unit_vectors
 from truceguard.plan import capacity
-from truceguard.plan.coverage import Assets, Coverage, build_assets, coverage, line_points
+from truceguard.plan.coverage import Assets, Coverage, build_assets, coverage
 from truceguard.plan.forcegen import ForceRow, force_table, gaps
 from truceguard.plan.intercept import intercept_minutes
 from truceguard.plan.scenario import ResolvedVariant
@@ -123,7 +124,9 @@ class VariantResult:
         }
 
     def headline(self) -> dict[str, float]:
-        return {k: float(self.metrics[k]) for k in HEADLINE}
+        """The headline metrics (NaN where a variant has no violation of that class)."""
+        return {k: math.nan if self.metrics[k] is None else float(self.metrics[k])
+                for k in HEADLINE}
 
 
 def _pools(rv: ResolvedVariant, assets: Assets) -> dict[str, dict[str, float]]:
@@ -164,20 +167,15 @@ def raid_force(rv: ResolvedVariant, assets: Assets, cov: Coverage) -> capacity.R
     w = fighters.jets if len(fighters) else np.ones(1)
     fpk = np.array([np.average(fighters.pk_drone, weights=w) if len(fighters) else 0.0,
                     np.average(fighters.pk_missile, weights=w) if len(fighters) else 0.0])
-    lat, lon, _ = line_points(rv)
-    pick = np.linspace(0, len(lat) - 1, RAID_ENTRIES).round().astype(int)
     air = sorted((t for t in rv.threat.types if t.target_class == "air"),
                  key=lambda t: t.speed_kmh)
     speeds = (air[0].speed_kmh, air[-1].speed_kmh) if air else (185.0, 800.0)
-    reach = np.zeros((2, RAID_ENTRIES, len(sites)), dtype=bool)
-    if len(fighters) and len(sites):
-        e, s = np.meshgrid(pick, np.arange(len(sites)), indexing="ij")
-        e, s = e.ravel(), s.ravel()
-        for kind, speed in enumerate(speeds):
-            t = intercept_minutes(fighters, rv.scenario.hostile, lat[e], lon[e], sites.lat[s],
-                                  sites.lon[s], np.full(len(e), speed),
-                                  np.full(len(e), ua.air_warning_min))
-            reach[kind] = np.isfinite(t).reshape(RAID_ENTRIES, len(sites))
+    spec = rv.scenario.line_spec
+    key = (spec["shipped"], spec.get("date", ""), rv.scenario.hostile[:2], speeds,
+           ua.air_warning_min, tuple(map(tuple, np.column_stack(
+               [fighters.lat, fighters.lon, fighters.speed_kmh, fighters.react_min,
+                fighters.reach_m, fighters.standoff_km]).tolist())))
+    reach = _reach_table(key)
     return capacity.RaidForce(
         cover, capacity.raid_stock(ad.interceptors, ad.reloads_per_raid),
         np.column_stack([ad.pk_drone, ad.pk_missile]) if len(ad) else np.zeros((0, 2)),
@@ -186,14 +184,44 @@ def raid_force(rv: ResolvedVariant, assets: Assets, cov: Coverage) -> capacity.R
         shots, fpk, reach, np.array([ua.drone_defeat_share, ua.missile_defeat_share]))
 
 
+@lru_cache(maxsize=32)
+def _reach_table(key: tuple[Any, ...]) -> NDArray:
+    """(2, entries, sites): can a fighter meet a drone (0) or missile (1) entering at each of
+    the line's entry points and flying to each protected site? Cached: the sensitivity runs
+    that leave the fighters alone reuse it."""
+    from truceguard.plan.coverage import _line_points
+
+    shipped, date, hostile, speeds, warning, rows = key
+    sites = protected_sites()
+    lat, lon, _ = _line_points(shipped, date)
+    pick = np.linspace(0, len(lat) - 1, RAID_ENTRIES).round().astype(int)
+    reach = np.zeros((2, RAID_ENTRIES, len(sites)), dtype=bool)
+    if not rows or not len(sites):
+        return reach
+    f = np.array(rows, dtype=float)
+    fighters = Assets(**{k: np.zeros(len(f)) for k in Assets.__dataclass_fields__})
+    fighters = replace(fighters, lat=f[:, 0], lon=f[:, 1], speed_kmh=f[:, 2], react_min=f[:, 3],
+                       reach_m=f[:, 4], standoff_km=f[:, 5])
+    e, s = np.meshgrid(pick, np.arange(len(sites)), indexing="ij")
+    e, s = e.ravel(), s.ravel()
+    for kind, speed in enumerate(speeds):
+        t = intercept_minutes(fighters, hostile, lat[e], lon[e], sites.lat[s], sites.lon[s],
+                              np.full(len(e), speed), np.full(len(e), warning))
+        reach[kind] = np.isfinite(t).reshape(RAID_ENTRIES, len(sites))
+    return reach
+
+
 def run_raids(rv: ResolvedVariant, assets: Assets, cov: Coverage, seed: int,
-              replications: int | None = None) -> list[dict[str, Any]]:
-    """Every raid size of the scenario, replicated; one summary per size."""
+              replications: int | None = None, largest_only: bool = False
+              ) -> list[dict[str, Any]]:
+    """Every raid size of the scenario (or only the largest), replicated; one summary per
+    size."""
     force = raid_force(rv, assets, cov)
     reps = replications or rv.scenario.raids.replications
     out = []
     weights = np.ones(max(1, len(cov.sites)))
-    for i, (drones, missiles) in enumerate(rv.scenario.raids.sizes):
+    sizes = list(enumerate(rv.scenario.raids.sizes))
+    for i, (drones, missiles) in sizes[-1:] if largest_only else sizes:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 5, i]))
         d = capacity.raid_draws(rng, reps, drones, missiles, weights, RAID_ENTRIES)
         out.append(capacity.summarise(capacity.run_raids(force, d), drones, missiles,
@@ -204,6 +232,7 @@ def run_raids(rv: ResolvedVariant, assets: Assets, cov: Coverage, seed: int,
 def run_variant(
     rv: ResolvedVariant, samples: int, seed: int, threads: int | None = None,
     progress: Callable[[int], None] | None = None, raid_replications: int | None = None,
+    largest_raid_only: bool = False,
 ) -> VariantResult:
     """Run one resolved variant with ``samples`` violations; the same seed, the same result.
 
@@ -256,7 +285,7 @@ def run_variant(
                                            speed, cue, avail)
     detected = t_det <= within
     ground = ~is_air
-    raids = run_raids(rv, assets, cov, seed, raid_replications)
+    raids = run_raids(rv, assets, cov, seed, raid_replications, largest_raid_only)
     per_type = {}
     for i, t in enumerate(types):
         sel = viol.type_idx == i
@@ -281,8 +310,8 @@ def run_variant(
         "detection_probability": float(detected.mean()),
         "detection_probability_ci": list(wilson(int(detected.sum()), samples)),
         "ground_answered_share": float((t_ground[ground] <= answer_within).mean())
-        if ground.any() else 0.0,
-        "air_intercept_share": float(air_int.mean()) if is_air.any() else 0.0,
+        if ground.any() else None,
+        "air_intercept_share": float(air_int.mean()) if is_air.any() else None,
         "line_response_30min_share": float((t_int[is_air] <= 30.0).mean()) if is_air.any()
         else 0.0,
         "line_response_60min_share": float((t_int[is_air] <= 60.0).mean()) if is_air.any()

@@ -90,21 +90,30 @@ def event_weights(lat: NDArray, lon: NDArray, elat: NDArray, elon: NDArray, ew: 
     return near.astype(float) @ np.asarray(ew, dtype=float)
 
 
+@lru_cache(maxsize=16)
+def _history_weights(shipped: str, date: str, radius_km: float) -> NDArray:
+    from truceguard.plan.coverage import _line_points
+
+    lat, lon, _ = _line_points(shipped, date)
+    elat, elon = minsk_events()
+    return event_weights(lat, lon, elat, elon, np.ones(len(elat)), radius_km)
+
+
 def line_distribution(rv: ResolvedVariant) -> NDArray:
     """Probability of each line point being where a violation happens, by the threat's source."""
     lat, lon, w = line_points(rv)
     p = w / w.sum()
     th = rv.threat
-    if th.source in ("history", "events"):
-        if th.source == "history":
-            elat, elon = minsk_events()
-            ew = np.ones(len(elat))
-        else:
-            ev = np.array(th.events, dtype=float).reshape(-1, 3)
-            elat, elon, ew = ev[:, 0], ev[:, 1], ev[:, 2]
-        h = event_weights(lat, lon, elat, elon, ew, th.history_radius_km)
-        if h.sum() > 0:
-            p = th.history_floor * p + (1.0 - th.history_floor) * h / h.sum()
+    if th.source == "history":
+        spec = rv.scenario.line_spec
+        h = _history_weights(spec["shipped"], spec.get("date", ""), th.history_radius_km)
+    elif th.source == "events":
+        ev = np.array(th.events, dtype=float).reshape(-1, 3)
+        h = event_weights(lat, lon, ev[:, 0], ev[:, 1], ev[:, 2], th.history_radius_km)
+    else:
+        return p
+    if h.sum() > 0:
+        p = th.history_floor * p + (1.0 - th.history_floor) * h / h.sum()
     return p
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from truceguard.errors import InputError, MissingExtraError, NotFoundError, suggest
@@ -89,7 +89,7 @@ def sweep(
 ) -> list[VariantResult]:
     """Run every resolved variant; on Dask when ``scheduler`` (an address), ``workers`` (a
     LocalCluster of that many workers) or ``client`` is given, else in this process."""
-    if client is None and scheduler is None and not workers:
+    if client is None and scheduler is None and not workers:  # in this process
         out = []
         for rv in resolved:
             out.append(run_variant(rv, samples, seed))
@@ -111,3 +111,53 @@ def _on_dask(client: Any, resolved: Sequence[ResolvedVariant], samples: int, see
         for fut in as_completed(futures):
             progress(fut.result().name)
     return list(client.gather(futures))
+
+
+@dataclass
+class PlanRun:
+    """What :func:`run_plan` produced: the scenario, one result per variant, the sensitivity
+    (None when not asked) and extra results.json keys (orbit moves)."""
+
+    scenario: Scenario
+    results: list[VariantResult]
+    sensitivity: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_plan(
+    scenario: str | Scenario, variants: Sequence[str] | None = None, samples: int = 20_000,
+    seed: int = 2025, *, scheduler: str | None = None, workers: int | None = None,
+    place: bool = False, with_sensitivity: bool = True, sensitivity_samples: int | None = None,
+    threat_events: Sequence[Sequence[Any]] | None = None, threat_label: str = "store",
+    progress: Callable[[str], None] | None = None,
+) -> PlanRun:
+    """Everything ``truceguard plan`` does, as one core function: resolve the variants,
+    optionally place their orbits and weight their threat by events (``threat_events``:
+    (lat, lon, time, weight) rows, e.g. the store's violations), run them, and run the
+    sensitivity analysis on the baseline variant (or the first one run)."""
+    from truceguard.plan.orbits import place_orbits
+    from truceguard.plan.scenario import load_scenario
+    from truceguard.plan.sensitivity import DEFAULT_SAMPLES, sensitivity
+    from truceguard.plan.threat import with_threat
+
+    scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    resolved = resolve_all(scen, variants)
+    extra: dict[str, Any] = {}
+    if threat_events is not None:
+        resolved = with_threat(resolved, threat_events, threat_label)
+    if place:
+        placed = [place_orbits(rv) for rv in resolved]
+        resolved = [rv for rv, _ in placed]
+        extra["orbit_moves"] = {rv.name: moves for rv, moves in placed}
+    base = scen.baseline if scen.baseline in [rv.name for rv in resolved] else resolved[0].name
+    use_dask = scheduler is not None or bool(workers)
+    with (dask_client(scheduler, workers, "--dask" if scheduler else "--workers") if use_dask
+          else contextlib.nullcontext()) as client:
+        results = sweep(resolved, samples, seed, progress=progress, client=client)
+        sens = None
+        if with_sensitivity and not place and threat_events is None:
+            sens = sensitivity(scen, base, sensitivity_samples or DEFAULT_SAMPLES, seed,
+                               client=client,
+                               progress=(lambda _n: progress("sensitivity")) if progress
+                               else None)
+    return PlanRun(scen, results, sens, extra)
