@@ -57,14 +57,15 @@ class RaidForce:
 
 @dataclass(frozen=True)
 class RaidDraws:
-    """Every random number of ``R`` replications of one raid of ``T`` threats."""
+    """Every random number of ``R`` replications of one raid of ``T`` threats, laid out
+    threat by threat (one contiguous row of replications per threat)."""
 
-    kind: NDArray  # (R, T) int8: DRONE or MISSILE, in arrival order
-    site: NDArray  # (R, T) int: target site
-    entry: NDArray  # (R, T) int: entry point index
-    u_fighter: NDArray  # (R, T)
-    u_ukraine: NDArray  # (R, T)
-    u_battery: NDArray  # (R, T, MAX_SHOTS)
+    kind: NDArray  # (T, R) int8: DRONE or MISSILE, in arrival order
+    site: NDArray  # (T, R) int: target site
+    entry: NDArray  # (T, R) int: entry point index
+    u_fighter: NDArray  # (T, R)
+    u_ukraine: NDArray  # (T, R)
+    u_battery: NDArray  # (T, MAX_SHOTS, R)
 
 
 def raid_draws(rng: np.random.Generator, replications: int, drones: int, missiles: int,
@@ -72,13 +73,13 @@ def raid_draws(rng: np.random.Generator, replications: int, drones: int, missile
     """Arrival order, targets, entry points and every kill draw, for ``replications`` raids."""
     r, t = replications, drones + missiles
     kinds = np.concatenate([np.full(drones, DRONE), np.full(missiles, MISSILE)]).astype(np.int8)
-    kind = np.stack([rng.permutation(kinds) for _ in range(r)]) if t else np.empty((r, 0),
-                                                                                    np.int8)
+    kind = (np.stack([rng.permutation(kinds) for _ in range(r)], axis=1) if t and r
+            else np.empty((t, r), np.int8))
     p = np.asarray(site_weights, dtype=float)
-    site = rng.choice(len(p), size=(r, t), p=p / p.sum())
-    entry = rng.integers(0, max(1, n_entries), size=(r, t))
-    return RaidDraws(kind, site, entry, rng.random((r, t)), rng.random((r, t)),
-                     rng.random((r, t, MAX_SHOTS)))
+    site = rng.choice(len(p), size=(t, r), p=p / p.sum())
+    entry = rng.integers(0, max(1, n_entries), size=(t, r))
+    return RaidDraws(kind, site, entry, rng.random((t, r)), rng.random((t, r)),
+                     rng.random((t, MAX_SHOTS, r)))
 
 
 @dataclass(frozen=True)
@@ -95,42 +96,59 @@ class RaidOutcome:
 
 def run_raids(force: RaidForce, d: RaidDraws) -> RaidOutcome:
     """Answer every replication's raid, threat by threat (module docstring)."""
-    r, t = d.kind.shape
-    nb = force.stock.shape[0]
-    stock = np.tile(force.stock.astype(float), (r, 1))
+    t, r = d.kind.shape
+    active = np.flatnonzero(force.cover.any(axis=0))  # batteries that cover some site
+    nb = len(active)
+    stock_all = np.tile(force.stock.astype(float), (r, 1))
+    stock = stock_all[:, active]
     fshots = np.full(r, float(force.fighter_shots))
-    defeated = np.zeros(r)
+    alive_all = np.ones((t, r), dtype=bool)
     by_force = np.zeros(r)
-    rows = np.arange(r)
-    kmax = force.shots.max(axis=0) if nb else np.zeros(2, dtype=int)  # per kind
-    step_shots = np.where((d.kind == MISSILE).any(axis=0), kmax.max(), kmax[DRONE])
-    use_fighters = force.fighter_shots > 0
+    kind = d.kind
+    if force.fighter_shots > 0:
+        reach = force.reachable[kind, d.entry, d.site]
+        f_kill = d.u_fighter < force.fighter_pk[kind]
+    ua_kill = d.u_ukraine < force.ukraine_pk[kind]
+    pk_all, shots_all = force.pk[active], force.shots[active]
+    if nb:
+        covers = force.cover[:, active][d.site]  # (T, R, active batteries)
+        covered = covers.any(axis=2)
+        u_bat = d.u_battery
+        kmax = shots_all.max(axis=0)
+        step_shots = np.where((kind == MISSILE).any(axis=1), kmax.max(), kmax[DRONE])
     for i in range(t):
-        kind = d.kind[:, i]
-        site = d.site[:, i]
-        alive = np.ones(r, dtype=bool)
-        if use_fighters:
-            engage = force.reachable[kind, d.entry[:, i], site] & (fshots >= 1)
+        alive = alive_all[i]
+        if force.fighter_shots > 0:
+            engage = reach[i] & (fshots >= 1)
             fshots -= engage
-            kill = engage & (d.u_fighter[:, i] < force.fighter_pk[kind])
+            kill = engage & f_kill[i]
             by_force += kill
             alive &= ~kill
-        alive &= ~(d.u_ukraine[:, i] < force.ukraine_pk[kind])
-        if nb:
-            avail = force.cover[site] & (stock >= 1)
-            b = np.argmax(np.where(avail, stock, -1.0), axis=1)
-            has = avail[rows, b]
-            pk = force.pk[b, kind]
-            shots = force.shots[b, kind]
-            for k in range(int(step_shots[i])):
-                fire = alive & has & (k < shots) & (stock[rows, b] >= 1)
-                stock[rows, b] -= fire
-                kill = fire & (d.u_battery[:, i, k] < pk)
-                by_force += kill
-                alive &= ~kill
-        defeated += ~alive
-    uncovered = np.asarray(~(force.cover[None, :, :] & (stock[:, None, :] >= 1)).any(axis=2))
-    return RaidOutcome(defeated, by_force, uncovered, stock, t)
+        alive &= ~ua_kill[i]
+        if nb:  # only the replications whose threat still flies at a covered site
+            sel = np.flatnonzero(alive & covered[i])
+            if len(sel):
+                st = stock[sel]
+                avail = covers[i, sel] & (st >= 1)
+                b = np.argmax(np.where(avail, st, -1.0), axis=1)
+                at = np.arange(len(sel))
+                has = avail[at, b]
+                fire_ok = has.copy()
+                ks = kind[i, sel]
+                pk, shots = pk_all[b, ks], shots_all[b, ks]
+                for k in range(int(step_shots[i])):
+                    fire = fire_ok & (k < shots) & (st[at, b] >= 1)
+                    st[at, b] -= fire
+                    kill = fire & (u_bat[i, k, sel] < pk)
+                    by_force[sel] += kill
+                    fire_ok &= ~kill
+                stock[sel] = st
+                alive[sel[has & ~fire_ok]] = False
+    stock_all[:, active] = stock
+    defeated = t - alive_all.sum(axis=0)
+    uncovered = np.asarray(~(force.cover[None, :, :] & (stock_all[:, None, :] >= 1)).any(
+        axis=2))
+    return RaidOutcome(defeated.astype(float), by_force, uncovered, stock_all, t)
 
 
 def summarise(outcome: RaidOutcome, drones: int, missiles: int, site_names: NDArray,

@@ -132,7 +132,7 @@ def sample_violations(rv: ResolvedVariant, n: int, rng: np.random.Generator) -> 
     tidx = rng.choice(len(types), size=n, p=weights / weights.sum()).astype(np.int8)
     air = np.array([t.target_class == "air" for t in types])[tidx]
     target = np.where(air, rng.integers(0, max(1, len(protected_sites())), size=n), -1)
-    order = np.argsort(tidx, kind="stable")
+    order = np.lexsort((vlon, tidx))  # by type, then west to east: chunks are compact
     return Violations(vlat[order], vlon[order], tidx[order], target[order],
                       tuple(t.name for t in types))
 
@@ -149,10 +149,12 @@ class _Block:
     rows: NDArray  # indices into the assets (and the rows of the draws)
     unit: NDArray  # (k, 3) unit vectors (sensors: scaled by -BIG)
     limit: NDArray  # sensors: BIG * cos(range); responders: cos(reach)
-    base_min: NDArray  # sensors: latency; responders: reaction time
+    base_min: NDArray  # sensors: latency - on-station share x cycle; responders: reaction
     per_unit: NDArray  # sensors: cycle / readiness; responders: minutes per radian
     offset: NDArray  # sensors: on-station share x cycle; responders: 0
     ready_half: NDArray  # availability threshold - HALF_STEP (float64)
+    direction: NDArray  # (k, 3) plain unit vectors, to skip rows out of a chunk's reach
+    reach_rad: NDArray  # sensors: range; responders: reach (radians)
 
 
 @dataclass(frozen=True)
@@ -188,43 +190,58 @@ def build_kernel(assets: Assets, types: tuple[ThreatType, ...],
             share = np.where(assets.cycle_min > 0,
                              assets.on_station + tt.persists_min / assets.cycle_min, 1.0)
         thr = ready * np.minimum(1.0, share) - HALF_STEP
+        fc = assets.on_station * assets.cycle_min
         sensors.append(_Block(s, au[s] * -BIG, cos_of_distance(rng_m[s]) * BIG,
-                              assets.latency_min[s], k[s],
-                              (assets.on_station * assets.cycle_min)[s], thr[s]))
+                              (assets.latency_min - fc)[s], k[s], fc[s], thr[s], au[s],
+                              np.minimum(rng_m[s] / EARTH_RADIUS_M, np.pi)))
         if tt.target_class == "ground":
             r = np.flatnonzero((assets.role == "ground_force") & (assets.qrf_units > 0))
         else:
             r = np.empty(0, dtype=int)
         responders.append(_Block(r, au[r], cos_of_distance(assets.reach_m[r]),
                                  assets.react_min[r], mpr[r], np.zeros(len(r)),
-                                 (ready * free)[r] - HALF_STEP))
+                                 (ready * free)[r] - HALF_STEP, au[r],
+                                 np.minimum(assets.reach_m[r] / EARTH_RADIUS_M, np.pi)))
     d = np.flatnonzero(assets.ad_range_m > 0)
     return Kernel(tuple(sensors), tuple(responders), au[d], cos_of_distance(assets.ad_range_m[d]),
                   n)
+
+
+def _near(b: _Block, xc: NDArray) -> _Block:
+    """The rows of a block that can reach some point of the chunk ``xc`` (a cap test on the
+    chunk's centre and radius; an exact filter, never a cut of a row in range)."""
+    if len(b.rows) == 0:
+        return b
+    centre = xc.sum(axis=0)
+    centre /= max(float(np.linalg.norm(centre)), 1e-300)
+    spread = float(np.arccos(np.clip((xc @ centre).min(), -1.0, 1.0)))
+    keep = (b.direction @ centre) >= np.cos(np.minimum(b.reach_rad + spread + 1e-9, np.pi))
+    if keep.all():
+        return b
+    return _Block(*(getattr(b, f)[keep] for f in b.__dataclass_fields__))
 
 
 def _chunk(kernel: Kernel, t: int, x: NDArray, draws: NDArray, c0: int, c1: int,
            out_det: NDArray, out_resp: NDArray, out_ad: NDArray) -> None:
     xt = x[c0:c1].T  # (3, m)
     m = c1 - c0
-    sb = kernel.sensors[t]
+    sb = _near(kernel.sensors[t], x[c0:c1])
     if len(sb.rows):
         pen = sb.unit @ xt  # -BIG * cos(angle), exactly
         pen += sb.limit[:, None]  # BIG * (cos(range) - cos(angle)) > 0: out of range
         d = draws[sb.rows, c0:c1]
         tm = d * sb.per_unit[:, None]
-        tm -= sb.offset[:, None]
-        np.maximum(tm, 0.0, out=tm)
+        np.maximum(tm, sb.offset[:, None], out=tm)  # latency + max(0, u k - f c)
         tm += sb.base_min[:, None]
         av = d - sb.ready_half[:, None]  # > 0: not available, or not looking in time
         av *= BIG
+        np.maximum(pen, av, out=pen)
         np.maximum(tm, pen, out=tm)
-        np.maximum(tm, av, out=tm)
         det = tm.min(axis=0)
     else:
         det = np.full(m, np.inf)
     det[det >= NOT_REACHED] = np.inf
-    rb = kernel.responders[t]
+    rb = _near(kernel.responders[t], x[c0:c1])
     if len(rb.rows):
         c = rb.unit @ xt
         np.minimum(c, 1.0, out=c)
