@@ -128,56 +128,61 @@ def simpy_kernel(assets: Assets, types: tuple, vu: np.ndarray, vtype: np.ndarray
 
 def simpy_raids(force: capacity.RaidForce, d: capacity.RaidDraws) -> tuple[list[float], ...]:
     """The raid model as SimPy processes: one environment per replication."""
-    nb = len(force.stock)
-    cover = force.cover.tolist()
-    pk, shots = force.pk.tolist(), force.shots.tolist()
-    fpk, upk = force.fighter_pk.tolist(), force.ukraine_pk.tolist()
-    reach = force.reachable.tolist()
-    defeated, by_force, left = [], [], []
+    plain = {"cover": force.cover.tolist(), "pk": force.pk.tolist(),
+             "shots": force.shots.tolist(), "fpk": force.fighter_pk.tolist(),
+             "upk": force.ukraine_pk.tolist(), "reach": force.reachable.tolist()}
+    out: tuple[list[float], ...] = ([], [], [])
     for r in range(d.kind.shape[1]):
-        env = simpy.Environment()
-        stock = [simpy.Container(env, capacity=max(1.0, float(s)), init=float(s))
-                 for s in force.stock]
-        fshots = simpy.Container(env, capacity=max(1.0, float(force.fighter_shots)),
-                                 init=float(force.fighter_shots))
-        kinds, sites = d.kind[:, r].tolist(), d.site[:, r].tolist()
-        entries = d.entry[:, r].tolist()
-        uf, uu = d.u_fighter[:, r].tolist(), d.u_ukraine[:, r].tolist()
-        ub = d.u_battery[:, :, r].tolist()
-        score = {"defeated": 0, "force": 0}
+        for acc, v in zip(out, _simpy_replication(force, plain, d, r), strict=True):
+            acc.append(v)
+    return out
 
-        def threat(env: simpy.Environment, i: int):  # type: ignore[no-untyped-def]
-            yield env.timeout(i)
-            k, s = kinds[i], sites[i]
-            if reach[k][entries[i]][s] and fshots.level >= 1:
-                yield fshots.get(1)
-                if uf[i] < fpk[k]:
-                    score["defeated"] += 1
-                    score["force"] += 1
-                    return
-            if uu[i] < upk[k]:
+
+def _simpy_replication(force: capacity.RaidForce, plain: dict, d: capacity.RaidDraws,
+                       r: int) -> tuple[float, float, float]:
+    nb = len(force.stock)
+    cover, pk, shots = plain["cover"], plain["pk"], plain["shots"]
+    fpk, upk, reach = plain["fpk"], plain["upk"], plain["reach"]
+    env = simpy.Environment()
+    stock = [simpy.Container(env, capacity=max(1.0, float(s)), init=float(s))
+             for s in force.stock]
+    fshots = simpy.Container(env, capacity=max(1.0, float(force.fighter_shots)),
+                             init=float(force.fighter_shots))
+    kinds, sites = d.kind[:, r].tolist(), d.site[:, r].tolist()
+    entries = d.entry[:, r].tolist()
+    uf, uu = d.u_fighter[:, r].tolist(), d.u_ukraine[:, r].tolist()
+    ub = d.u_battery[:, :, r].tolist()
+    score = {"defeated": 0, "force": 0}
+
+    def threat(env: simpy.Environment, i: int):  # type: ignore[no-untyped-def]
+        yield env.timeout(i)
+        k, s = kinds[i], sites[i]
+        if reach[k][entries[i]][s] and fshots.level >= 1:
+            yield fshots.get(1)
+            if uf[i] < fpk[k]:
                 score["defeated"] += 1
+                score["force"] += 1
                 return
-            avail = [b for b in range(nb) if cover[s][b] and stock[b].level >= 1]
-            if not avail:
+        if uu[i] < upk[k]:
+            score["defeated"] += 1
+            return
+        avail = [b for b in range(nb) if cover[s][b] and stock[b].level >= 1]
+        if not avail:
+            return
+        b = max(avail, key=lambda j: (stock[j].level, -j))
+        for shot in range(shots[b][k]):
+            if stock[b].level < 1:
                 return
-            b = max(avail, key=lambda j: (stock[j].level, -j))
-            for shot in range(shots[b][k]):
-                if stock[b].level < 1:
-                    return
-                yield stock[b].get(1)
-                if ub[i][shot] < pk[b][k]:
-                    score["defeated"] += 1
-                    score["force"] += 1
-                    return
+            yield stock[b].get(1)
+            if ub[i][shot] < pk[b][k]:
+                score["defeated"] += 1
+                score["force"] += 1
+                return
 
-        for i in range(len(kinds)):
-            env.process(threat(env, i))
-        env.run()
-        defeated.append(score["defeated"])
-        by_force.append(score["force"])
-        left.append(sum(c.level for c in stock))
-    return defeated, by_force, left
+    for i in range(len(kinds)):
+        env.process(threat(env, i))
+    env.run()
+    return score["defeated"], score["force"], sum(c.level for c in stock)
 
 
 def main() -> None:

@@ -87,10 +87,11 @@ def quantile_ci(x: NDArray, q: float, z: float = Z95) -> dict[str, float | None]
     return {"value": float(np.quantile(v, q)), "low": float(v[lo]), "high": float(v[hi])}
 
 
-def share(mask: NDArray) -> dict[str, float]:
+def share(mask: NDArray) -> dict[str, float | None]:
+    """A share with its Wilson interval; value None when there is nothing to share."""
     k, n = int(mask.sum()), int(mask.size)
     lo, hi = wilson(k, n)
-    return {"value": k / n if n else 0.0, "low": lo, "high": hi}
+    return {"value": k / n if n else None, "low": lo, "high": hi}
 
 
 @dataclass

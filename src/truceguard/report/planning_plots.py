@@ -149,7 +149,7 @@ def plot_response(results: Sequence[VariantResult], path: Path) -> str:
         ax = fig.add_subplot(1, 2, j + 1)
         seen: dict[bytes, list[str]] = {}
         curves = []
-        tmax = 60.0
+        tmax = 90.0
         for r in results:
             t = getattr(r, attr)
             kind = (r.metrics["by_type"][n]["class"] for n in r.metrics["by_type"])
@@ -180,7 +180,7 @@ def plot_response(results: Sequence[VariantResult], path: Path) -> str:
         ax.set_xlabel("minutes after the violation (air: after it crosses the line)")
         ax.set_ylabel("share of sampled violations")
         ax.set_title(title, fontsize=10, pad=14)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.93))
     return _save(fig, path)
 
 
@@ -188,14 +188,23 @@ def plot_raids(results: Sequence[VariantResult], path: Path) -> str:
     """Share of each raid defeated (all layers, and by the force alone) against raid size."""
     fig = Figure(figsize=(8, 4.4))
     ax = fig.add_subplot()
-    for i, r in enumerate(results):
-        raids = r.metrics["raids"]
+    groups: dict[tuple[float, ...], list[VariantResult]] = {}
+    for r in results:  # variants with the same raid figures share one pair of lines
+        key = tuple(round(d[k], 6) for d in r.metrics["raids"]
+                    for k in ("defeated_share", "defeated_by_force_share"))
+        groups.setdefault(key, []).append(r)
+    for i, members in enumerate(groups.values()):
+        raids = members[0].metrics["raids"]
+        name = " = ".join(m.name for m in members)
         x = [d["drones"] + d["missiles"] for d in raids]
         ax.plot(x, [d["defeated_share"] for d in raids], marker="o",
-                ls=STYLES[i % len(STYLES)], label=f"{r.name}: all layers")
+                ls=STYLES[i % len(STYLES)], label=f"{name}: all layers")
         ax.plot(x, [d["defeated_by_force_share"] for d in raids], marker="x",
-                ls=STYLES[i % len(STYLES)], alpha=0.7, label=f"{r.name}: the force alone")
+                ls=STYLES[i % len(STYLES)], alpha=0.7, label=f"{name}: the force alone")
     ax.set_xscale("log")
+    sizes = sorted({d["drones"] + d["missiles"] for r in results for d in r.metrics["raids"]})
+    ax.set_xticks(sizes, [f"{v:,}" for v in sizes])
+    ax.minorticks_off()
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("raid size, drones + missiles (largest: 805 + 13, 7 Sep 2025)")
     ax.set_ylabel("share of the raid defeated")
@@ -243,10 +252,11 @@ def plot_gaps(results: Sequence[VariantResult], units: dict[str, str], path: Pat
         ax.barh(range(len(results)), vals, color="tab:red")
         ax.set_yticks(range(len(results)), names if i == 0 else [""] * len(names), fontsize=8)
         ax.invert_yaxis()
+        ax.set_xlim(0, max(vals) * 1.25 or 1)
         ax.set_xlabel(f"missing {units.get(role, '')}")
         ax.set_title(role.replace("_", " "), fontsize=10)
         for y, v in enumerate(vals):
             ax.text(v, y, f" {v:,.0f}", va="center", fontsize=7)
     fig.suptitle("What is missing, per variant (roles with no gap anywhere are left out)",
-                 fontsize=10)
+                 fontsize=10, y=1.04)
     return _save(fig, path)
