@@ -134,7 +134,9 @@ def run_plan(
     """Everything ``truceguard plan`` does, as one core function: resolve the variants,
     optionally place their orbits and weight their threat by events (``threat_events``:
     (lat, lon, time, weight) rows, e.g. the store's violations), run them, and run the
-    sensitivity analysis on the baseline variant (or the first one run)."""
+    sensitivity analysis on the baseline variant (or the first one run). The sensitivity
+    varies the scenario as written, so it is not run when orbits are placed or the threat
+    comes from events."""
     from truceguard.plan.orbits import place_orbits
     from truceguard.plan.scenario import load_scenario
     from truceguard.plan.sensitivity import DEFAULT_SAMPLES, sensitivity
