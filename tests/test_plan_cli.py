@@ -1,62 +1,151 @@
-"""The plan and compare commands write their reports; bad scenarios fail cleanly."""
+"""The plan, compare and scenarios commands: reports, clean refusals, no blank line first."""
 
 import json
+import sys
 
+import pytest
 from click.testing import CliRunner
 
 from truceguard.cli import main
 
-KEYS = ("line_isr_cover_share", "line_response_30min_share", "line_response_60min_share",
-        "detection_probability", "protected_sites_air_defence_share")
+HEADLINE = ("line_isr_cover_share", "detection_probability", "ground_answered_share",
+            "air_intercept_share", "protected_sites_air_defence_share",
+            "raid_largest_defeated_share")
 
 
-def test_plan_writes_report_with_every_variant(tmp_path):
-    out = tmp_path / "plan"
-    res = CliRunner().invoke(main, ["plan", "reassurance-2025", "--samples", "400", "--seed", "1",
-                                    "-o", str(out)])
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan")
+    res = CliRunner().invoke(main, ["plan", "--variant", "us-isr-only", "--variant", "no-us",
+                                    "--samples", "400", "--sensitivity-samples", "200",
+                                    "--seed", "1", "-o", str(out)])
+    return res, out
+
+
+def test_plan_defaults_to_2026_and_writes_sensitivity_layers_raids(planned):
+    res, out = planned
     assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0].startswith("us-isr-only: line watched")
     doc = json.loads((out / "results.json").read_text())
-    assert set(doc["variants"]) == {"us-backstop", "us-isr-only", "no-us", "no-italy",
-                                    "iiss-10k", "iiss-25k"}
+    assert doc["scenario"] == "reassurance-2026"
+    assert set(doc["variants"]) == {"us-isr-only", "no-us"}
     for v in doc["variants"].values():
-        for k in KEYS:
+        for k in HEADLINE:
             assert 0 <= v[k] <= 1
-        assert any(r["capability"] == "ground_troops" for r in v["force_generation"])
+        assert set(v["layers"]) >= {"ukraine", "reassurance_force", "air", "air_defence"}
+        assert {"drones", "missiles", "defeated_share", "sites_uncovered"} <= set(v["raids"][0])
+        assert v["threat"]["source"] == "history" and v["threat"]["n_events"] > 0
+    sens = doc["sensitivity"]
+    for k in HEADLINE:
+        rows = sens[k]
+        assert len(rows) > 30
+        assert set(rows[0]) == {"assumption", "low", "high", "metric_low", "metric_high"}
+    assert set(doc["definitions"]) == set(HEADLINE)
     html = (out / "index.html").read_text()
-    assert "response_cdf.png" in html and (out / "response_cdf.png").stat().st_size > 1000
-    assert (out / "map_no-us.png").exists()
+    for k in HEADLINE:
+        assert f"tornado_{k}.png" in html and (out / f"tornado_{k}.png").stat().st_size > 5000
+    assert "Moved most by" in html and "geometry only" in html
+    assert (out / "map_no-us.png").exists() and (out / "raids.png").exists()
 
 
 def test_plan_one_variant_is_reproducible(tmp_path):
-    args = ["plan", "reassurance-2025", "--variant", "no-us", "--samples", "300", "--seed", "4"]
+    args = ["plan", "reassurance-2025", "--variant", "no-us", "--samples", "300", "--seed", "4",
+            "--no-sensitivity"]
     r1 = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "a")])
     r2 = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "b")])
-    assert r1.exit_code == 0 and r2.exit_code == 0
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.output
     assert (tmp_path / "a" / "results.json").read_text() == (
         tmp_path / "b" / "results.json").read_text()
 
 
-def test_compare_names_the_gaps(tmp_path):
+def test_place_orbits_records_the_moves(tmp_path):
+    res = CliRunner().invoke(main, ["plan", "--variant", "no-us", "--samples", "200",
+                                    "--place-orbits", "-o", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert "fra-awacs" in {m["pledge"] for m in doc["orbit_moves"]["no-us"]}
+
+
+def test_compare_names_the_gaps_with_readable_columns(tmp_path):
     res = CliRunner().invoke(main, ["compare", "reassurance-2025", "--variants",
                                     "us-backstop,iiss-10k", "--samples", "200", "-o",
                                     str(tmp_path)])
     assert res.exit_code == 0, res.output
-    assert "iiss-10k: missing ground_troops" in res.output
-    assert (tmp_path / "gaps.png").exists()
+    assert res.output.startswith("us-backstop: missing")
+    assert "iiss-10k: missing ground_force" in res.output
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert doc["comparison"]["iiss-10k"]["gaps"]["ground_troops"] > 0
+    assert doc["comparison"]["iiss-10k"]["gaps"]["ground_force"] > 0
+    html = (tmp_path / "index.html").read_text()
+    assert "air threats intercepted before target" in html and "line_isr_cover_share" not in html
+
+
+def test_scenarios_list_and_show():
+    res = CliRunner().invoke(main, ["scenarios", "list"])
+    assert res.exit_code == 0
+    assert "reassurance-2026 (default)  2026-01-06" in res.output
+    assert "variants: us-isr-only, us-backstop, no-us" in res.output
+    res = CliRunner().invoke(main, ["scenarios", "list", "--format", "json"])
+    assert {r["name"] for r in json.loads(res.output)} >= {"reassurance-2025", "reassurance-2026"}
+    res = CliRunner().invoke(main, ["scenarios", "show", "reassurance-2026"])
+    assert res.exit_code == 0 and "gbr-troops: GBR ground_troops x7500" in res.output
+    assert "ukraine.share_at_line = 0.3 (0.15 .. 0.5)" in res.output
+    res = CliRunner().invoke(main, ["scenarios", "show", "reassurance-2027"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "reassurance-2027" in res.output
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--seed", "-1"], "-1"),
+    (["--samples", "2e8"], "2,000,000"),
+    (["--samples", "abc"], "abc"),
+    (["--workers", "1000"], "1000"),
+    (["--variant", "no-usa"], "no-usa"),
+])
+def test_bad_numbers_and_names_are_refused(tmp_path, args, needle):
+    res = CliRunner().invoke(main, ["plan", *args, "-o", str(tmp_path / "o")])
+    assert res.exit_code != 0
+    assert "Traceback" not in res.output and needle in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_workers_without_dask_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    from truceguard.errors import MissingExtraError
+    from truceguard.plan.sweep import dask_client
+
+    with pytest.raises(MissingExtraError) as err, dask_client(None, 2):
+        pass
+    assert err.value.hint == "pip install 'truceguard[scale]'"
+    assert err.value.feature == "--workers"
+    res = CliRunner().invoke(main, ["plan", "--workers", "2", "--samples", "100", "-o",
+                                    str(tmp_path / "o")])
+    assert res.exit_code == 1 and "dask" in res.output and "Traceback" not in res.output
+
+
+def test_unreachable_scheduler_is_an_error_after_a_timeout(tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    import importlib
+
+    sweep = importlib.import_module("truceguard.plan.sweep")
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT_S", 1.0)
+    res = CliRunner().invoke(main, ["compare", "--variants", "no-us", "--samples", "100",
+                                    "--dask", "tcp://127.0.0.1:9", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1, res.output
+    assert "no Dask scheduler answered" in res.output and "Traceback" not in res.output
 
 
 def test_bad_scenario_is_one_clean_line(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nline: {shipped: front_line}\nnations: {ZZ: nowhere}\n")
+    bad.write_text("name: x\nline: {shipped: front_line}\nhostile: {countries: [RUS]}\n"
+                   "nations: {ZZZ: nowhere}\n")
     res = CliRunner().invoke(main, ["plan", str(bad), "-o", str(tmp_path / "o")])
     assert res.exit_code == 1
-    assert "bad.yaml:3: nations.ZZ" in res.output
+    assert "bad.yaml:4: nations.ZZZ" in res.output
     assert not (tmp_path / "o").exists()  # nothing half-run
 
 
-def test_help():
+def test_help_names_the_extra():
     for cmd in ("plan", "compare"):
         res = CliRunner().invoke(main, [cmd, "--help"])
         assert res.exit_code == 0 and "--samples" in res.output
+        assert "truceguard[scale]" in res.output

@@ -22,7 +22,7 @@ from truceguard.store import ObservationFilter, open_store
 SHIPPED_EVENTS = ("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")
 TERMS = "minsk-2015"
 CEASEFIRE = ("2015-02-15", "2022-02-23")
-SCENARIO = "reassurance-2025"
+SCENARIO = "reassurance-2026"
 
 
 @dataclass

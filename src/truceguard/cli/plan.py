@@ -1,67 +1,128 @@
-"""Commands: plan (run a scenario's variants into a report) and compare (variants side by side)."""
+"""Commands: plan (run a scenario's variants into a report), compare (variants side by side)
+and the scenarios group (list and show what ships)."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
+from rich.console import Console
 from rich.progress import Progress
 
 from truceguard.cli.common import domain_errors
 
+MAX_SAMPLES = 2_000_000
+MAX_WORKERS = 64
+DEFAULT_SCENARIO = "reassurance-2026"
 
-def _run(scenario: str, variants: list[str] | None, samples: int, seed: int,
-         dask_address: str | None, workers: int | None):  # type: ignore[no-untyped-def]
-    from truceguard.plan import load_scenario, resolve_all, sweep
 
-    scen = load_scenario(scenario)
-    resolved = resolve_all(scen, variants)
-    with Progress(transient=True) as bar:
-        task = bar.add_task("simulating variants", total=len(resolved))
-        results = sweep(resolved, samples, seed, scheduler=dask_address, workers=workers,
-                        progress=lambda _name: bar.advance(task))
-    return scen, results
+class Count(click.ParamType):
+    """A whole number in a range, also written 2e4; the message states the range."""
+
+    name = "N"
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if f != int(f):
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        if not self.lo <= f <= self.hi:
+            self.fail(f"{value} is out of range: give {self.lo:,} to {self.hi:,}", param, ctx)
+        return int(f)
+
+
+def _progress() -> Progress:
+    # on stderr, only on a terminal, and gone when done: stdout starts with the results
+    console = Console(stderr=True)
+    return Progress(console=console, transient=True, disable=not console.is_terminal)
 
 
 def _common(f):  # type: ignore[no-untyped-def]
     f = click.option("--dask", "dask_address", metavar="SCHEDULER", default=None,
-                     help="Run the variants on this Dask scheduler (host:port).")(f)
-    f = click.option("--workers", type=click.IntRange(1), default=None,
-                     help="Run the variants on a local Dask cluster of N workers.")(f)
-    f = click.option("--seed", type=int, default=2025, show_default=True,
-                     help="Seed of the Monte Carlo; the same seed gives the same numbers.")(f)
-    f = click.option("--samples", type=click.IntRange(1), default=20_000, show_default=True,
-                     help="Violations sampled per variant.")(f)
+                     help="Run on this Dask scheduler (host:port); needs the scale extra: "
+                     "pip install 'truceguard[scale]'.")(f)
+    f = click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+                     help=f"Run on a local Dask cluster of N workers (1 to {MAX_WORKERS}); "
+                     "needs the scale extra: pip install 'truceguard[scale]'.")(f)
+    f = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=2025,
+                     show_default=True,
+                     help="Seed of the Monte Carlo (0 or more); the same seed gives the same "
+                     "numbers.")(f)
+    f = click.option("--samples", type=Count(1, MAX_SAMPLES), default=20_000,
+                     show_default=True,
+                     help=f"Violations sampled per variant (at most {MAX_SAMPLES:,}).")(f)
     f = click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-                     help="Directory for index.html, the PNG plots and results.json.")(f)
+                     help="Directory for index.html, the PNG figures and results.json.")(f)
     return f
+
+
+def _summary_line(r: Any) -> str:
+    m = r.metrics
+
+    def pct(k: str) -> str:
+        return "n/a" if m[k] is None else f"{m[k]:.0%}"
+
+    return (f"{r.name}: line watched {pct('line_isr_cover_share')}, detected in time "
+            f"{pct('detection_probability')}, ground answered {pct('ground_answered_share')}, "
+            f"air intercepted {pct('air_intercept_share')}, sites in battery range "
+            f"{pct('protected_sites_air_defence_share')}, largest raid defeated "
+            f"{pct('raid_largest_defeated_share')}")
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the group."""
 
     @group.command("plan")
-    @click.argument("scenario")
+    @click.argument("scenario", default=DEFAULT_SCENARIO)
     @click.option("--variant", "variants", multiple=True,
                   help="Variant to run (repeatable; default: every variant of the scenario).")
+    @click.option("--place-orbits", is_flag=True,
+                  help="Place every orbit (AWACS, drones) where it adds most coverage, "
+                  "outside its stand-off from hostile territory.")
+    @click.option("--no-sensitivity", is_flag=True,
+                  help="Skip the one-at-a-time sensitivity analysis of the assumptions.")
+    @click.option("--sensitivity-samples", type=Count(100, MAX_SAMPLES), default=2_000,
+                  show_default=True,
+                  help="Violations per run of the sensitivity analysis (two runs per "
+                  "assumption).")
     @_common
     @domain_errors
-    def plan_cmd(scenario: str, variants: tuple[str, ...], samples: int, seed: int,
+    def plan_cmd(scenario: str, variants: tuple[str, ...], place_orbits: bool,
+                 no_sensitivity: bool, sensitivity_samples: int, samples: int, seed: int,
                  dask_address: str | None, workers: int | None, out_dir: str) -> None:
-        """Is this coalition enough? Simulate SCENARIO (a shipped name or a YAML path)."""
+        """Is this coalition enough? Simulate SCENARIO (a shipped name or a YAML path;
+        default reassurance-2026), rank the assumptions that drive each answer, and write
+        the report."""
+        from truceguard.plan.sweep import run_plan
         from truceguard.report.planning import write_plan_report
 
-        scen, results = _run(scenario, list(variants) or None, samples, seed, dask_address,
-                             workers)
-        index = write_plan_report(scen, results, out_dir)
-        for r in results:
-            m = r.metrics
-            click.echo(f"{r.name}: ISR {m['line_isr_cover_share']:.0%} of line, fighters within "
-                       f"60 min {m['line_response_60min_share']:.0%}, detection "
-                       f"{m['detection_probability']:.1%}, sites under air defence "
-                       f"{m['protected_sites_air_defence_share']:.0%}")
+        with _progress() as bar:
+            task = bar.add_task("planning", total=None)
+            run = run_plan(scenario, list(variants) or None, samples, seed,
+                           scheduler=dask_address, workers=workers, place=place_orbits,
+                           with_sensitivity=not no_sensitivity,
+                           sensitivity_samples=sensitivity_samples,
+                           progress=lambda _name: bar.advance(task))
+        index = write_plan_report(run.scenario, run.results, out_dir, run.sensitivity,
+                                  run.extra)
+        for r in run.results:
+            click.echo(_summary_line(r))
+        if run.sensitivity is not None:
+            for k in ("line_isr_cover_share", "air_intercept_share"):
+                d = run.sensitivity.driver(k)
+                if d:
+                    click.echo(f"{k} is moved most by {d['assumption']} ({d['metric_low']:.0%} "
+                               f"to {d['metric_high']:.0%})")
         click.echo(f"report: {index}")
 
     @group.command("compare")
-    @click.argument("scenario")
+    @click.argument("scenario", default=DEFAULT_SCENARIO)
     @click.option("--variants", "variant_list", required=True, metavar="A,B,C",
                   help="Comma-separated variants to compare.")
     @_common
@@ -69,12 +130,75 @@ def register(group: click.Group) -> None:
     def compare_cmd(scenario: str, variant_list: str, samples: int, seed: int,
                     dask_address: str | None, workers: int | None, out_dir: str) -> None:
         """Compare variants of SCENARIO side by side, with the gap each one leaves."""
+        from truceguard.plan.sweep import run_plan
         from truceguard.report.planning import write_compare_report
 
         names = [v.strip() for v in variant_list.split(",") if v.strip()]
-        scen, results = _run(scenario, names, samples, seed, dask_address, workers)
-        index = write_compare_report(scen, results, out_dir)
-        for r in results:
+        with _progress() as bar:
+            task = bar.add_task("simulating variants", total=len(names))
+            run = run_plan(scenario, names, samples, seed, scheduler=dask_address,
+                           workers=workers, with_sensitivity=False,
+                           progress=lambda _name: bar.advance(task))
+        index = write_compare_report(run.scenario, run.results, out_dir)
+        for r in run.results:
             gaps = ", ".join(f"{c} {g:,.0f}" for c, g in r.gaps.items() if g) or "none"
             click.echo(f"{r.name}: missing {gaps}")
         click.echo(f"report: {index}")
+
+    @group.group("scenarios")
+    def scenarios_group() -> None:
+        """The planning scenarios shipped with truceguard."""
+
+    @scenarios_group.command("list")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                  show_default=True, help="Output format.")
+    @domain_errors
+    def scenarios_list(fmt: str) -> None:
+        """List the shipped scenarios: name, title, effective date and variants."""
+        from truceguard.plan.scenario import load_scenario, shipped_scenarios
+
+        rows = []
+        for name in shipped_scenarios():
+            s = load_scenario(name)
+            rows.append({"name": s.name, "title": s.title, "effective": s.effective,
+                         "default": s.name == DEFAULT_SCENARIO, "variants": list(s.variants)})
+        if fmt == "json":
+            click.echo(json.dumps(rows, indent=2))
+            return
+        for r in rows:
+            mark = " (default)" if r["default"] else ""
+            click.echo(f"{r['name']}{mark}  {r['effective']}  {r['title']}")
+            click.echo(f"    variants: {', '.join(r['variants'])}")
+
+    @scenarios_group.command("show")
+    @click.argument("name")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                  show_default=True, help="Output format.")
+    @domain_errors
+    def scenarios_show(name: str, fmt: str) -> None:
+        """Show one scenario: its summary, conditions, variants, pledges and assumptions."""
+        from truceguard.plan.scenario import describe, load_scenario
+
+        d = describe(load_scenario(name))
+        if fmt == "json":
+            click.echo(json.dumps(d, indent=2))
+            return
+        click.echo(f"{d['name']}: {d['title']} (as of {d['effective']})")
+        click.echo(d["summary"])
+        click.echo(f"baseline variant: {d['baseline_variant']}")
+        click.echo("variants:")
+        for v, desc in d["variants"].items():
+            click.echo(f"  {v}: {desc}")
+        click.echo("conditions:")
+        for c, v in d["conditions"].items():
+            click.echo(f"  {c} ({'holds' if v['holds'] else 'does not hold'}): "
+                       f"{v['description']}")
+        click.echo("pledges:")
+        for p in d["pledges"]:
+            req = f" [requires {', '.join(p['requires'])}]" if p["requires"] else ""
+            click.echo(f"  {p['id']}: {p['nation']} {p['capability']} x{p['quantity']:g}"
+                       f"{req}; {p['source']}")
+        click.echo(f"assumptions ({len(d['assumptions'])}, each with its range):")
+        for a in d["assumptions"]:
+            click.echo(f"  {a['key']} = {a['value']:g} ({a['low']:g} .. {a['high']:g}): "
+                       f"{a['reason']}")

@@ -1,18 +1,26 @@
-"""Plan the force: scenarios, force generation, coverage geometry and the Monte Carlo.
+"""Plan the force: scenarios, layers, sensors and coverage, capacity, Monte Carlo, sensitivity.
 
-- ``scenario``: load and validate scenario files; apply variants (``resolve_variant``).
-- ``forcegen``: the rule of thirds, tours, required vs pledged, gaps in units.
-- ``coverage``: pledges as positioned assets; deterministic line and site coverage.
+- ``scenario`` / ``scenario_read``: load and validate scenario files; apply variants.
+- ``hostile``: hostile territory and the distance from it (stand-offs).
+- ``sites``: the protected sites, shipped with their status.
+- ``coverage``: pledges as positioned assets; time-averaged detection along the line.
+- ``capacity``: Erlang loss of pools, and raids answered shot by shot.
+- ``intercept``: fighters meeting drones and missiles on their path, beyond their stand-off.
 - ``simulate``: sampling violations and the vectorised detect-and-respond kernel.
-- ``run``: one variant end to end, with confidence intervals.
+- ``threat``: threats built from events (the store's violations).
+- ``orbits``: placing orbits where they add most coverage.
+- ``run``: one variant end to end, with per-layer figures and raids.
+- ``sensitivity``: one assumption at a time, ranked by swing.
 - ``sweep``: many variants, locally or on Dask.
 """
 
 from truceguard.plan.forcegen import ForceRow, force_table, over_horizon, pool_needed
-from truceguard.plan.run import VariantResult, run_variant
+from truceguard.plan.run import HEADLINE, METRICS, VariantResult, run_variant
 from truceguard.plan.scenario import (
+    DEFAULT_SCENARIO,
     ResolvedVariant,
     Scenario,
+    describe,
     load_scenario,
     parse_scenario,
     resolve_variant,
@@ -21,10 +29,14 @@ from truceguard.plan.scenario import (
 from truceguard.plan.sweep import grid, resolve_all, sweep
 
 __all__ = [
+    "DEFAULT_SCENARIO",
+    "HEADLINE",
+    "METRICS",
     "ForceRow",
     "ResolvedVariant",
     "Scenario",
     "VariantResult",
+    "describe",
     "force_table",
     "grid",
     "load_scenario",

@@ -1,10 +1,18 @@
-"""Assets and deterministic coverage: who sees and who reaches which part of the line.
+"""Positioned assets and the time-averaged coverage of the line and of the protected sites.
 
-Pledges become positioned assets (a radar, a fighter detachment, a battery, a quick-reaction
-force). Geometry that is geometry stays deterministic here: the share of the line under ISR
-cover, the fighter response time along the line, the protected sites under air-defence cover,
-and the gaps in units (batteries, radars) that greedy set cover estimates. Chance (availability,
-revisit phase) belongs to :mod:`truceguard.plan.simulate`.
+Pledges become rows of :class:`Assets` (one per sensor unit, battery, fighter base or hub).
+A sensor sees only its target classes (an AWACS sees air targets, never a ground violation),
+out to the lesser of its instrumented range and the radar horizon against the target's height.
+Its pattern decides *when* it looks: a mast always; an orbit a share ``f`` of the time, in
+cycles of ``cycle``; a satellite once per revisit interval. The probability that a sensor
+reports a violation at a point within ``T`` minutes, averaged over the moment the violation
+happens, is::
+
+    P = readiness * [latency <= T] * min(1, f + W / cycle),   W = min(persists, T - latency)
+
+with ``f = 1`` for a mast and ``f = 0`` for a satellite (cycle = revisit). Sensors combine as
+independent looks: ``1 - prod(1 - P)``. This is what ``line_isr_cover_share`` averages along
+the line (the old footprint share counted a satellite 500 km up as a fixed sensor).
 """
 
 from __future__ import annotations
@@ -15,43 +23,59 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 
-from truceguard.geo.radar import (
-    cos_of_distance,
-    greedy_cover_count,
-    radar_horizon_m,
-    sample_line,
-    unit_vectors,
-)
-from truceguard.geo.shipped import occupied_2026, power_plants
-from truceguard.geo.sphere import haversine_m
-from truceguard.plan.scenario import ResolvedVariant, city_position
+from truceguard.geo.radar import cos_of_distance, radar_horizon_m, sample_line, unit_vectors
+from truceguard.plan.scenario import ResolvedVariant, ThreatType
+from truceguard.plan.sites import Sites, protected_sites
 
 LINE_SPACING_M = 2_000.0
+FIELDS_FLOAT = (
+    "lat", "lon", "readiness", "height_m", "range_m", "latency_min", "on_station", "cycle_min",
+    "speed_kmh", "react_min", "reach_m", "standoff_km", "jets", "sorties_per_day",
+    "shots_per_sortie", "pk_drone", "pk_missile", "sortie_h", "ad_range_m", "interceptors",
+    "reloads_per_raid", "shots_per_drone", "shots_per_missile", "troops", "qrf_units", "task_h",
+)
 
 
 @dataclass(frozen=True)
 class Assets:
-    """Positioned assets as parallel arrays (one row per unit). Threat types are columns."""
+    """Positioned assets as parallel arrays, one row per unit (sensor, battery) or per base
+    (fighters) or hub (ground force). ``role`` says which columns mean something."""
 
-    pledge: NDArray  # object
-    nation: NDArray  # object
-    capability: NDArray  # object
+    pledge: NDArray
+    nation: NDArray
+    capability: NDArray
+    role: NDArray
+    pattern: NDArray
+    sees_ground: NDArray
+    sees_air: NDArray
     lat: NDArray
     lon: NDArray
-    readiness: NDArray  # float32: a unit is available for a violation when its draw < this
+    readiness: NDArray
     height_m: NDArray
-    sensor_range_m: NDArray  # instrumented range, 0 when not a sensor
+    range_m: NDArray  # sensor (or air-defence radar) instrumented range; 0 if it sees nothing
     latency_min: NDArray
-    revisit_min: NDArray
-    detects: NDArray  # bool (A, T)
-    ad_range_m: NDArray  # engagement range, 0 when not air defence
+    on_station: NDArray  # share of time looking (mast 1, satellite 0)
+    cycle_min: NDArray  # orbit cycle or satellite revisit (0 for a mast)
     speed_kmh: NDArray
     react_min: NDArray
     reach_m: NDArray
-    responds: NDArray  # bool (A, T)
+    standoff_km: NDArray
+    jets: NDArray
+    sorties_per_day: NDArray
+    shots_per_sortie: NDArray
+    pk_drone: NDArray
+    pk_missile: NDArray
+    sortie_h: NDArray
+    ad_range_m: NDArray
+    interceptors: NDArray
+    reloads_per_raid: NDArray
+    shots_per_drone: NDArray
+    shots_per_missile: NDArray
+    troops: NDArray
+    qrf_units: NDArray
+    task_h: NDArray
 
     def __len__(self) -> int:
         return len(self.lat)
@@ -59,92 +83,113 @@ class Assets:
     def take(self, mask: Any) -> Assets:
         return Assets(**{k: getattr(self, k)[mask] for k in self.__dataclass_fields__})
 
+    def of_role(self, role: str) -> Assets:
+        return self.take(self.role == role)
+
+
+def _row(p: Any, cap: Any, loc: Any, par: dict[str, float], **kw: float) -> dict[str, Any]:
+    role = cap.role
+    sees = set(cap.sees)
+    is_sensor = role == "sensor"
+    row: dict[str, Any] = {k: 0.0 for k in FIELDS_FLOAT}
+    row.update(
+        pledge=p.id, nation=p.nation, capability=p.capability, role=role,
+        pattern=cap.pattern or ("mast" if role == "air_defence" else ""),
+        sees_ground="ground" in sees, sees_air="air" in sees, lat=loc.lat, lon=loc.lon,
+        readiness=p.readiness, height_m=par.get("height_m", 0.0),
+        range_m=1000.0 * (par.get("range_km", 0.0) if is_sensor
+                          else par.get("radar_range_km", 0.0) if role == "air_defence" else 0.0),
+        latency_min=par.get("latency_min", 0.0),
+        on_station={"orbit": par.get("on_station_share", 1.0), "satellite": 0.0}.get(
+            cap.pattern, 1.0),
+        cycle_min=60.0 * {"orbit": par.get("cycle_h", 0.0),
+                          "satellite": par.get("revisit_h", 0.0)}.get(cap.pattern, 0.0),
+    )
+    for k in ("speed_kmh", "react_min", "standoff_km", "sorties_per_day", "shots_per_sortie",
+              "pk_drone", "pk_missile", "sortie_h", "interceptors", "reloads_per_raid",
+              "shots_per_drone", "shots_per_missile", "task_h"):
+        row[k] = par.get(k, 0.0)
+    row["reach_m"] = 1000.0 * par.get("reach_km", 0.0)
+    if role == "air_defence":
+        row["ad_range_m"] = 1000.0 * par["range_km"]
+    row.update(kw)
+    return row
+
 
 def build_assets(rv: ResolvedVariant) -> Assets:
-    """One row per unit for every pledge in force, spread round-robin over its basing."""
-    types = [t.name for t in rv.threat.types]
-    rows: list[dict[str, object]] = []
+    """Rows for every pledge in force: sensors and batteries one per unit (round-robin over
+    the basing); fighters one per base (jets split evenly); ground forces one per hub (troops
+    split evenly, quick-reaction units from the QRF share and unit size)."""
+    rows: list[dict[str, Any]] = []
     for p in rv.pledges:
         cap = rv.scenario.capabilities[p.capability]
         if cap.role == "support":
             continue
         par = {**cap.params, **p.params}
-        if p.capability == "ground_troops":
-            n = len(p.basing)
-        elif cap.role == "responder":
-            n = max(1, math.ceil(p.quantity / par.get("unit_size", 1.0)))
+        nb = len(p.basing)
+        if cap.role in ("sensor", "air_defence"):
+            for i in range(int(round(p.quantity))):
+                rows.append(_row(p, cap, p.basing[i % nb], par))
+        elif cap.role == "fighter":
+            for loc in p.basing:
+                rows.append(_row(p, cap, loc, par, jets=p.quantity / nb))
+        else:  # ground_force
+            for loc in p.basing:
+                troops = p.quantity / nb
+                units = math.floor(troops * par["qrf_share"] / par["unit_size"])
+                rows.append(_row(p, cap, loc, par, troops=troops, qrf_units=float(units)))
+    return assets_from_rows(rows)
+
+
+def assets_from_rows(rows: list[dict[str, Any]]) -> Assets:
+    """Assets from per-row dicts with the keys of :class:`Assets`."""
+    cols: dict[str, NDArray] = {}
+    for k in Assets.__dataclass_fields__:
+        if k in FIELDS_FLOAT:
+            cols[k] = np.array([float(r[k]) for r in rows], dtype=float)
+        elif k in ("sees_ground", "sees_air"):
+            cols[k] = np.array([bool(r[k]) for r in rows], dtype=bool)
         else:
-            n = int(round(p.quantity))
-        sensor_range = par.get("radar_range_km", par.get("range_km", 0.0)) * 1000.0
-        is_sensor = cap.role in ("sensor", "air_defence") and bool(cap.detects)
-        for i in range(n):
-            loc = p.basing[i % len(p.basing)]
-            rows.append({
-                "pledge": p.id, "nation": p.nation, "capability": p.capability,
-                "lat": loc.lat, "lon": loc.lon, "readiness": p.readiness,
-                "height_m": par.get("height_m", 0.0),
-                "sensor_range_m": sensor_range if is_sensor else 0.0,
-                "latency_min": par.get("latency_min", 0.0),
-                "revisit_min": par.get("revisit_min", 0.0),
-                "detects": [t in cap.detects for t in types] if is_sensor else [False] * len(types),
-                "ad_range_m": par["range_km"] * 1000.0 if cap.role == "air_defence" else 0.0,
-                "speed_kmh": par.get("speed_kmh", 1.0),
-                "react_min": par.get("react_min", 0.0),
-                "reach_m": par.get("reach_km", 0.0) * 1000.0,
-                "responds": [t in cap.responds_to for t in types]
-                if cap.role == "responder" else [False] * len(types),
-            })
-    return assets_from_rows(rows, len(types))
+            cols[k] = np.array([r[k] for r in rows], dtype=object)
+    cols["readiness"] = cols["readiness"].astype(np.float32)
+    return Assets(**cols)
 
 
-def assets_from_rows(rows: list[dict[str, object]], n_types: int) -> Assets:
-    """Assets from a list of per-unit dicts (the keys of :class:`Assets`)."""
-
-    def col(k: str, dtype: object) -> NDArray:
-        return np.array([r[k] for r in rows], dtype=dtype)  # type: ignore[call-overload]
-
-    def flags(k: str) -> NDArray:
-        return np.array([r[k] for r in rows], dtype=bool).reshape(len(rows), n_types)
-
-    return Assets(
-        pledge=col("pledge", object), nation=col("nation", object),
-        capability=col("capability", object), lat=col("lat", float), lon=col("lon", float),
-        readiness=col("readiness", np.float32), height_m=col("height_m", float),
-        sensor_range_m=col("sensor_range_m", float), latency_min=col("latency_min", float),
-        revisit_min=col("revisit_min", float), detects=flags("detects"),
-        ad_range_m=col("ad_range_m", float), speed_kmh=col("speed_kmh", float),
-        react_min=col("react_min", float), reach_m=col("reach_m", float),
-        responds=flags("responds"),
-    )
+def sees(assets: Assets, target_class: str) -> NDArray:
+    """Which rows detect targets of this class (sensors and air-defence radars)."""
+    flag = assets.sees_air if target_class == "air" else assets.sees_ground
+    return flag & (assets.range_m > 0)
 
 
 def detection_range_m(assets: Assets, target_height_m: float) -> NDArray:
-    """Each asset's detection range against a target height: min(instrumented, horizon)."""
+    """Each row's detection range against a target height: min(instrumented, horizon);
+    satellites look down and have no horizon."""
     horizon = radar_horizon_m(assets.height_m, target_height_m)
-    return np.minimum(assets.sensor_range_m, horizon)
+    horizon = np.where(assets.pattern == "satellite", np.inf, horizon)
+    return np.minimum(assets.range_m, horizon)
 
 
-@dataclass(frozen=True)
-class ProtectedSites:
-    name: NDArray
-    kind: NDArray
-    lat: NDArray
-    lon: NDArray
+def look_probability(assets: Assets, persists_min: float, within_min: float) -> NDArray:
+    """Per row, the time-averaged probability of reporting a violation in range within
+    ``within_min`` (module docstring)."""
+    w = np.maximum(0.0, np.minimum(persists_min, within_min - assets.latency_min))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(assets.cycle_min > 0, assets.on_station + w / assets.cycle_min, 1.0)
+    p = assets.readiness.astype(float) * np.minimum(1.0, share)
+    return np.where(assets.latency_min <= within_min, p, 0.0)
 
 
-def protected_sites(rv: ResolvedVariant) -> ProtectedSites:
-    """Power plants of at least the required size on the government side, and named cities."""
-    min_mw = float(rv.requirements["protected_power_plants_min_mw"].value)
-    plants = [p for p in power_plants() if p.capacity_mw >= min_mw]
-    occ = occupied_2026()
-    held = [p for p in plants if not shapely.contains_xy(occ, p.lon, p.lat)]
-    cities = [(c, *city_position(c)) for c in rv.requirements["protected_cities"].value]
-    names = [p.name for p in held] + [c[0] for c in cities]
-    kinds = ["power plant"] * len(held) + ["city"] * len(cities)
-    lat = [p.lat for p in held] + [c[1] for c in cities]
-    lon = [p.lon for p in held] + [c[2] for c in cities]
-    return ProtectedSites(np.array(names, dtype=object), np.array(kinds, dtype=object),
-                          np.array(lat), np.array(lon))
+def detection_probability(assets: Assets, lat: NDArray, lon: NDArray, t: ThreatType,
+                          within_min: float) -> NDArray:
+    """Probability that at least one sensor reports a violation of type ``t`` at each point
+    within ``within_min`` minutes (independent looks)."""
+    s = assets.take(sees(assets, t.target_class))
+    if len(s) == 0 or len(lat) == 0:
+        return np.zeros(len(lat))
+    p = look_probability(s, t.persists_min, within_min)
+    inrange = (unit_vectors(lat, lon) @ unit_vectors(s.lat, s.lon).T) >= cos_of_distance(
+        detection_range_m(s, t.height_m))
+    return 1.0 - np.prod(np.where(inrange, 1.0 - p, 1.0), axis=1)
 
 
 @lru_cache(maxsize=8)
@@ -161,69 +206,51 @@ def line_points(rv: ResolvedVariant) -> tuple[NDArray, NDArray, NDArray]:
     return _line_points(spec["shipped"], spec.get("date", ""))
 
 
-def nearest_time_min(
-    tlat: NDArray, tlon: NDArray, assets: Assets, chunk: int = 4096
-) -> NDArray:
-    """For each target, the fastest arrival over the given responders (react + flight), or inf."""
-    out = np.full(len(tlat), np.inf)
-    if len(assets) == 0:
-        return out
-    for s in range(0, len(tlat), chunk):
-        d = haversine_m(tlat[s:s + chunk, None], tlon[s:s + chunk, None], assets.lat, assets.lon)
-        t = assets.react_min + d / 1000.0 / assets.speed_kmh * 60.0
-        t = np.where(d <= assets.reach_m, t, np.inf)
-        out[s:s + chunk] = t.min(axis=1)
-    return out
-
-
 @dataclass(frozen=True)
 class Coverage:
-    """Deterministic geometry of one variant (no availability, no chance)."""
+    """Deterministic geometry of one variant, with availability where stated."""
 
     line_lat: NDArray
     line_lon: NDArray
     line_weight: NDArray
-    line_isr: NDArray  # bool per line point
-    line_fighter_min: NDArray  # fighter response time per line point, minutes
-    line_ground_min: NDArray  # quick-reaction-force response time per line point
-    sites: ProtectedSites
-    sites_covered: NDArray  # bool per site
-    isr_gap_radars: int
+    line_detect: dict[str, NDArray]  # per threat type: probability of detection within T
+    line_ground_detect: NDArray  # mean over ground types, weighted
+    sites: Sites
+    sites_covered: NDArray  # bool: a battery within range (geometry only)
     air_defence_gap_batteries: int
 
-    def share(self, mask: NDArray) -> float:
+    def share(self, values: NDArray) -> float:
         w = self.line_weight
-        return float(w[mask].sum() / w.sum()) if w.sum() > 0 else 0.0
+        return float((w * values).sum() / w.sum()) if w.sum() > 0 else 0.0
 
 
 def coverage(rv: ResolvedVariant, assets: Assets) -> Coverage:
-    """Line ISR cover, fighter and ground response along the line, site cover, unit gaps."""
+    """Detection probability along the line per threat type, and site cover by batteries."""
+    from truceguard.geo.radar import greedy_cover_count
+
     req = rv.requirements
+    within = float(req["detect_within_min"].value)
     lat, lon, w = line_points(rv)
-    lu = unit_vectors(lat, lon)
-    target_h = float(req["isr_target_height_m"].value)
-    sensors = assets.take(assets.sensor_range_m > 0)
-    isr = np.zeros(len(lat), dtype=bool)
-    if len(sensors):
-        cos_r = cos_of_distance(detection_range_m(sensors, target_h))
-        isr = ((lu @ unit_vectors(sensors.lat, sensors.lon).T) >= cos_r).any(axis=1)
-    types = [t.response for t in rv.threat.types]
-    air = np.array([r == "air" for r in types])
-    fighters = assets.take(assets.responds[:, air].any(axis=1)) if air.any() else assets.take(
-        np.zeros(len(assets), dtype=bool))
-    ground = assets.take(assets.responds[:, ~air].any(axis=1))
-    sites = protected_sites(rv)
+    per_type = {t.name: detection_probability(assets, lat, lon, t, within)
+                for t in rv.threat.types}
+    # the line is watched for the scenario's ground violations even when a variant's
+    # threat (deep strikes) has none
+    ground = [t for t in rv.threat.types if t.target_class == "ground"] or [
+        t for t in rv.scenario.threat.types if t.target_class == "ground"]
+    for t in ground:
+        if t.name not in per_type:
+            per_type[t.name] = detection_probability(assets, lat, lon, t, within)
+    gw = sum(t.weight for t in ground)
+    ground_p = np.zeros(len(lat))
+    for t in ground:
+        ground_p += per_type[t.name] * (t.weight / gw)
+    sites = protected_sites()
     su = unit_vectors(sites.lat, sites.lon)
-    ad = assets.take(assets.ad_range_m > 0)
-    covered = np.zeros(len(sites.lat), dtype=bool)
+    ad = assets.of_role("air_defence")
+    covered = np.zeros(len(sites), dtype=bool)
     if len(ad):
         covered = ((su @ unit_vectors(ad.lat, ad.lon).T) >= cos_of_distance(ad.ad_range_m)).any(
             axis=1)
     ad_cos = float(cos_of_distance(float(req["air_defence_reference_range_km"].value) * 1000.0))
     ad_gap, _ = greedy_cover_count(su[~covered], su, ad_cos)
-    ref_range = min(float(req["isr_reference_range_km"].value) * 1000.0,
-                    float(radar_horizon_m(float(req["isr_reference_height_m"].value), target_h)))
-    isr_gap, _ = greedy_cover_count(lu[~isr], lu[~isr], float(cos_of_distance(ref_range)),
-                                    w[~isr])
-    return Coverage(lat, lon, w, isr, nearest_time_min(lat, lon, fighters),
-                    nearest_time_min(lat, lon, ground), sites, covered, isr_gap, ad_gap)
+    return Coverage(lat, lon, w, per_type, ground_p, sites, covered, ad_gap)

@@ -11,9 +11,9 @@ import math
 from dataclasses import asdict, dataclass
 
 from truceguard.plan.coverage import Coverage
-from truceguard.plan.scenario import CAPABILITIES, UNITS, ResolvedVariant
+from truceguard.plan.scenario import UNITS, ResolvedVariant
 
-PERSONNEL = ("ground_troops", "trainers")
+PERSONNEL = ("ground_force", "support")
 
 
 def pool_needed(deployed: float, pool_factor: float = 3.0) -> float:
@@ -31,7 +31,8 @@ def over_horizon(deployed: float, tour_months: float = 6.0, horizon_months: floa
 
 @dataclass(frozen=True)
 class ForceRow:
-    """One line of the force-generation table; nation '' is the total for a capability."""
+    """One line of the force-generation table (by role: ground_force, fighter, air_defence,
+    sensor, support); nation '' is the total for the role."""
 
     capability: str
     unit: str
@@ -58,17 +59,15 @@ def required_deployed(rv: ResolvedVariant, cov: Coverage) -> dict[str, tuple[flo
     ready = float(req["fighter_readiness"].value)
     fighters = math.ceil(det * per_det / ready) if ready > 0 else float("inf")
     out: dict[str, tuple[float, str]] = {
-        "ground_troops": (math.ceil(per_km * line_km),
-                          f"{per_km:g} per km x {line_km:,.0f} km of line"),
-        "fighters": (fighters, f"{det:g} detachments x {per_det:g} / {ready:.0%} readiness"),
+        "ground_force": (math.ceil(per_km * line_km),
+                         f"{per_km:g} per km x {line_km:,.0f} km of line"),
+        "fighter": (fighters, f"{det:g} detachments x {per_det:g} / {ready:.0%} readiness"),
     }
-    ad_have = sum(p.quantity for p in rv.pledges if p.capability == "air_defence")
+    ad_have = sum(p.quantity for p in rv.pledges
+                  if rv.scenario.capabilities[p.capability].role == "air_defence")
     out["air_defence"] = (ad_have + cov.air_defence_gap_batteries,
                           f"pledged plus {cov.air_defence_gap_batteries} to cover every "
                           "protected site (greedy)")
-    radars = sum(p.quantity for p in rv.pledges if p.capability == "radar")
-    out["radar"] = (radars + cov.isr_gap_radars,
-                    f"pledged plus {cov.isr_gap_radars} reference radars to cover the line")
     return out
 
 
@@ -80,15 +79,17 @@ def force_table(rv: ResolvedVariant, cov: Coverage) -> list[ForceRow]:
     horizon = float(fg["horizon_months"].value)
     required = required_deployed(rv, cov)
     rows: list[ForceRow] = []
-    for cap in CAPABILITIES:
-        pledges = [p for p in rv.pledges if p.capability == cap]
-        req = required.get(cap)
+    caps = rv.scenario.capabilities
+    for role in UNITS:
+        pledges = [p for p in rv.pledges if caps[p.capability].role == role]
+        req = required.get(role)
         if not pledges and req is None:
             continue
+        cap = role
         by_nation: dict[str, float] = {}
         for p in pledges:
             by_nation[p.nation] = by_nation.get(p.nation, 0.0) + p.quantity
-        personnel = cap in PERSONNEL
+        personnel = role in PERSONNEL
         for nation, qty in sorted(by_nation.items()):
             rows.append(ForceRow(cap, UNITS[cap], nation, qty, pool_needed(qty, factor),
                                  over_horizon(qty, tour, horizon) if personnel else None,

@@ -1,16 +1,23 @@
-"""The Monte Carlo: sample violations along the line, then detect and respond to each.
+"""The Monte Carlo: sample violations, then detect each and send the reassurance force to it.
 
-For every violation and every asset: is the violation within the asset's detection range for its
-type (the radar horizon against the target's height, capped by the instrumented range), is the
-asset available (a seeded draw against its readiness), and if so when does it report (latency
-plus a revisit phase)? The first report starts the response: the fastest available responder
-for that type, within reach, arrives after its reaction time plus a great-circle flight or move.
+For every violation and every sensor: is the violation within the sensor's range for its
+class and height, is the sensor available and looking, and when does it report? One seeded
+float32 draw ``u`` per (asset, violation) decides both: the sensor is available and looks in
+time while ``u < readiness * min(1, f + persists / cycle)``, and it then reports after
+``latency + max(0, u / readiness - f) * cycle`` (a mast: at once; an orbit: when it is back on
+station; a satellite: at its next pass). Averaged over ``u`` this is exactly the coverage
+formula of :mod:`truceguard.plan.coverage`.
 
-The hot path is :func:`evaluate`. Points are unit vectors, so "within range" is a dot product
-compared with a precomputed cosine; violations are sorted by type, so each type sees only the
-assets that matter to it; every mask becomes a huge additive penalty (``BIG``) so one minimum
-over assets gives the answer without boolean indexing; work is cut in cache-sized chunks shared
-by threads (numpy releases the GIL). The model owns its RNG: one seed, one result.
+Ground violations then get the nearest available quick-reaction unit of the reassurance force
+within reach, after its reaction time and a great-circle move; a unit is available with
+probability ``readiness * (1 - B)``, where ``B`` is the pool's Erlang loss (all units busy,
+:mod:`truceguard.plan.capacity`): the size of a pledge changes the answer. Air violations are
+intercepted along their path by :mod:`truceguard.plan.intercept`, not here.
+
+The hot path is :func:`evaluate`: points are unit vectors, so "in range" is a dot product
+against a precomputed cosine; violations are sorted by type, so each type sees only its
+assets; every mask is a huge additive penalty (``BIG``), so one minimum over assets gives the
+answer without boolean indexing; work is cut in cache-sized chunks shared by threads.
 """
 
 from __future__ import annotations
@@ -25,24 +32,28 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from truceguard.geo.radar import cos_of_distance, radar_horizon_m, unit_vectors
+from truceguard.geo.radar import cos_of_distance, unit_vectors
 from truceguard.geo.shipped import data_path
 from truceguard.geo.sphere import EARTH_RADIUS_M
-from truceguard.plan.coverage import Assets, line_points
+from truceguard.plan.coverage import Assets, detection_range_m, line_points, sees
 from truceguard.plan.scenario import ResolvedVariant, ThreatType
+from truceguard.plan.sites import protected_sites
 
 BIG = 2.0**900  # a penalty no real time reaches; a power of two keeps scaling exact
 NOT_REACHED = 1e100  # times at or above this mean "never"
-HALF_STEP = 2.0**-26  # below the 2**-24 grid of float32 draws: "draw < readiness", exactly
+HALF_STEP = 2.0**-26  # below the 2**-24 grid of float32 draws: "u < threshold", exactly
 
 
 @dataclass(frozen=True)
 class Violations:
-    """Sampled violations, sorted by type (the kernel relies on it)."""
+    """Sampled violations, sorted by type (the kernel relies on it). Air violations carry the
+    protected site they fly to (``target``, an index into the protected sites; -1 on the
+    ground); their position is where they cross the line."""
 
     lat: NDArray
     lon: NDArray
     type_idx: NDArray  # int8, non-decreasing
+    target: NDArray  # int, -1 for ground violations
     type_names: tuple[str, ...]
 
     @property
@@ -69,40 +80,65 @@ def minsk_events() -> tuple[NDArray, NDArray]:
     return np.array(lat), np.array(lon)
 
 
-def history_weights(lat: NDArray, lon: NDArray, radius_km: float) -> NDArray:
-    """Number of historical incidents within ``radius_km`` of each point."""
-    elat, elon = minsk_events()
+def event_weights(lat: NDArray, lon: NDArray, elat: NDArray, elon: NDArray, ew: NDArray,
+                  radius_km: float) -> NDArray:
+    """The summed weight of the events within ``radius_km`` of each point."""
     if len(elat) == 0:
         return np.zeros(len(lat))
-    eu = unit_vectors(elat, elon)
-    pu = unit_vectors(lat, lon)
-    thr = float(cos_of_distance(radius_km * 1000.0))
-    return ((pu @ eu.T) >= thr).sum(axis=1).astype(float)
+    near = (unit_vectors(lat, lon) @ unit_vectors(elat, elon).T) >= float(
+        cos_of_distance(radius_km * 1000.0))
+    return near.astype(float) @ np.asarray(ew, dtype=float)
 
 
-def sample_violations(rv: ResolvedVariant, n: int, rng: np.random.Generator) -> Violations:
-    """``n`` violations along the line: uniform by length, or weighted by incident history."""
+@lru_cache(maxsize=16)
+def _history_weights(shipped: str, date: str, radius_km: float) -> NDArray:
+    from truceguard.plan.coverage import _line_points
+
+    lat, lon, _ = _line_points(shipped, date)
+    elat, elon = minsk_events()
+    return event_weights(lat, lon, elat, elon, np.ones(len(elat)), radius_km)
+
+
+def line_distribution(rv: ResolvedVariant) -> NDArray:
+    """Probability of each line point being where a violation happens, by the threat's source."""
     lat, lon, w = line_points(rv)
     p = w / w.sum()
     th = rv.threat
-    if th.distribution == "history":
-        h = history_weights(lat, lon, th.history_radius_km)
-        if h.sum() > 0:
-            p = th.history_floor * p + (1.0 - th.history_floor) * h / h.sum()
-    idx = rng.choice(len(p), size=n, p=p)
-    # Spread each violation within about +/- 1 km of its line point.
-    off = rng.uniform(-1.0, 1.0, size=(n, 2)) * 1000.0
+    if th.source == "history":
+        spec = rv.scenario.line_spec
+        h = _history_weights(spec["shipped"], spec.get("date", ""), th.history_radius_km)
+    elif th.source == "events":
+        ev = np.array(th.events, dtype=float).reshape(-1, 3)
+        h = event_weights(lat, lon, ev[:, 0], ev[:, 1], ev[:, 2], th.history_radius_km)
+    else:
+        return p
+    if h.sum() > 0:
+        p = th.history_floor * p + (1.0 - th.history_floor) * h / h.sum()
+    return p
+
+
+def sample_violations(rv: ResolvedVariant, n: int, rng: np.random.Generator) -> Violations:
+    """``n`` violations along the line (weighted by the threat's source), each with a type
+    drawn by weight; a deep-strike threat draws air types only. Air violations fly to a
+    protected site drawn uniformly."""
+    lat, lon, _ = line_points(rv)
+    idx = rng.choice(len(lat), size=n, p=line_distribution(rv))
+    off = rng.uniform(-1.0, 1.0, size=(n, 2)) * 1000.0  # within about 1 km of the line point
     vlat = lat[idx] + np.degrees(off[:, 0] / EARTH_RADIUS_M)
     vlon = lon[idx] + np.degrees(off[:, 1] / (EARTH_RADIUS_M * np.cos(np.radians(lat[idx]))))
-    weights = np.array([t.weight for t in th.types])
-    types = rng.choice(len(weights), size=n, p=weights / weights.sum()).astype(np.int8)
-    order = np.argsort(types, kind="stable")
-    return Violations(vlat[order], vlon[order], types[order], tuple(t.name for t in th.types))
+    types = rv.threat.types
+    weights = np.array([t.weight if (rv.threat.source != "deep_strike" or t.target_class == "air")
+                        else 0.0 for t in types])
+    tidx = rng.choice(len(types), size=n, p=weights / weights.sum()).astype(np.int8)
+    air = np.array([t.target_class == "air" for t in types])[tidx]
+    target = np.where(air, rng.integers(0, max(1, len(protected_sites())), size=n), -1)
+    order = np.lexsort((vlon, tidx))  # by type, then west to east: chunks are compact
+    return Violations(vlat[order], vlon[order], tidx[order], target[order],
+                      tuple(t.name for t in types))
 
 
 def draw_availability(n_assets: int, n_violations: int, rng: np.random.Generator) -> NDArray:
-    """One uniform float32 draw per (asset, violation): available when below readiness, and
-    then draw / readiness is the revisit phase."""
+    """One uniform float32 draw per (asset, violation) (module docstring)."""
     return rng.random((n_assets, n_violations), dtype=np.float32)
 
 
@@ -113,9 +149,12 @@ class _Block:
     rows: NDArray  # indices into the assets (and the rows of the draws)
     unit: NDArray  # (k, 3) unit vectors (sensors: scaled by -BIG)
     limit: NDArray  # sensors: BIG * cos(range); responders: cos(reach)
-    base_min: NDArray  # sensors: latency; responders: reaction time
-    per_unit: NDArray  # sensors: revisit / readiness; responders: minutes per radian
-    ready_half: NDArray  # readiness - HALF_STEP (float64)
+    base_min: NDArray  # sensors: latency - on-station share x cycle; responders: reaction
+    per_unit: NDArray  # sensors: cycle / readiness; responders: minutes per radian
+    offset: NDArray  # sensors: on-station share x cycle; responders: 0
+    ready_half: NDArray  # availability threshold - HALF_STEP (float64)
+    direction: NDArray  # (k, 3) plain unit vectors, to skip rows out of a chunk's reach
+    reach_rad: NDArray  # sensors: range; responders: reach (radians)
 
 
 @dataclass(frozen=True)
@@ -129,49 +168,80 @@ class Kernel:
     n_assets: int
 
 
-def build_kernel(assets: Assets, types: tuple[ThreatType, ...]) -> Kernel:
-    """Precompute everything per asset and type, so the kernel does only arithmetic."""
-    au = unit_vectors(assets.lat, assets.lon) if len(assets) else np.empty((0, 3))
+def build_kernel(assets: Assets, types: tuple[ThreatType, ...],
+                 responder_available: NDArray | None = None) -> Kernel:
+    """Precompute everything per asset and type, so the kernel does only arithmetic.
+
+    ``responder_available``: per asset, the share of the time a quick-reaction unit is free
+    (1 - Erlang loss); 1 when not given."""
+    n = len(assets)
+    au = unit_vectors(assets.lat, assets.lon) if n else np.empty((0, 3))
     ready = assets.readiness.astype(np.float64)
-    ready_half = ready - HALF_STEP
+    free = np.ones(n) if responder_available is None else np.asarray(responder_available, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.where(ready > 0, assets.revisit_min / ready, 0.0)
-    mpr = EARTH_RADIUS_M / 1000.0 / assets.speed_kmh * 60.0
+        k = np.where(ready > 0, assets.cycle_min / ready, 0.0)
+    mpr = EARTH_RADIUS_M / 1000.0 / np.maximum(assets.speed_kmh, 1e-9) * 60.0
     sensors = []
     responders = []
-    for t, tt in enumerate(types):
-        rng_m = np.minimum(assets.sensor_range_m, radar_horizon_m(assets.height_m, tt.height_m))
-        s = np.flatnonzero(assets.detects[:, t] & (assets.sensor_range_m > 0))
+    for tt in types:
+        rng_m = detection_range_m(assets, tt.height_m)
+        s = np.flatnonzero(sees(assets, tt.target_class))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(assets.cycle_min > 0,
+                             assets.on_station + tt.persists_min / assets.cycle_min, 1.0)
+        thr = ready * np.minimum(1.0, share) - HALF_STEP
+        fc = assets.on_station * assets.cycle_min
         sensors.append(_Block(s, au[s] * -BIG, cos_of_distance(rng_m[s]) * BIG,
-                              assets.latency_min[s], k[s], ready_half[s]))
-        r = np.flatnonzero(assets.responds[:, t])
+                              (assets.latency_min - fc)[s], k[s], fc[s], thr[s], au[s],
+                              np.minimum(rng_m[s] / EARTH_RADIUS_M, np.pi)))
+        if tt.target_class == "ground":
+            r = np.flatnonzero((assets.role == "ground_force") & (assets.qrf_units > 0))
+        else:
+            r = np.empty(0, dtype=int)
         responders.append(_Block(r, au[r], cos_of_distance(assets.reach_m[r]),
-                                 assets.react_min[r], mpr[r], ready_half[r]))
+                                 assets.react_min[r], mpr[r], np.zeros(len(r)),
+                                 (ready * free)[r] - HALF_STEP, au[r],
+                                 np.minimum(assets.reach_m[r] / EARTH_RADIUS_M, np.pi)))
     d = np.flatnonzero(assets.ad_range_m > 0)
     return Kernel(tuple(sensors), tuple(responders), au[d], cos_of_distance(assets.ad_range_m[d]),
-                  len(assets))
+                  n)
+
+
+def _near(b: _Block, xc: NDArray) -> _Block:
+    """The rows of a block that can reach some point of the chunk ``xc`` (a cap test on the
+    chunk's centre and radius; an exact filter, never a cut of a row in range)."""
+    if len(b.rows) == 0:
+        return b
+    centre = xc.sum(axis=0)
+    centre /= max(float(np.linalg.norm(centre)), 1e-300)
+    spread = float(np.arccos(np.clip((xc @ centre).min(), -1.0, 1.0)))
+    keep = (b.direction @ centre) >= np.cos(np.minimum(b.reach_rad + spread + 1e-9, np.pi))
+    if keep.all():
+        return b
+    return _Block(*(getattr(b, f)[keep] for f in b.__dataclass_fields__))
 
 
 def _chunk(kernel: Kernel, t: int, x: NDArray, draws: NDArray, c0: int, c1: int,
            out_det: NDArray, out_resp: NDArray, out_ad: NDArray) -> None:
     xt = x[c0:c1].T  # (3, m)
     m = c1 - c0
-    sb = kernel.sensors[t]
+    sb = _near(kernel.sensors[t], x[c0:c1])
     if len(sb.rows):
         pen = sb.unit @ xt  # -BIG * cos(angle), exactly
         pen += sb.limit[:, None]  # BIG * (cos(range) - cos(angle)) > 0: out of range
         d = draws[sb.rows, c0:c1]
         tm = d * sb.per_unit[:, None]
+        np.maximum(tm, sb.offset[:, None], out=tm)  # latency + max(0, u k - f c)
         tm += sb.base_min[:, None]
-        av = d - sb.ready_half[:, None]  # > 0: not available
+        av = d - sb.ready_half[:, None]  # > 0: not available, or not looking in time
         av *= BIG
+        np.maximum(pen, av, out=pen)
         np.maximum(tm, pen, out=tm)
-        np.maximum(tm, av, out=tm)
         det = tm.min(axis=0)
     else:
         det = np.full(m, np.inf)
     det[det >= NOT_REACHED] = np.inf
-    rb = kernel.responders[t]
+    rb = _near(kernel.responders[t], x[c0:c1])
     if len(rb.rows):
         c = rb.unit @ xt
         np.minimum(c, 1.0, out=c)
@@ -206,9 +276,10 @@ def evaluate(
     chunk: int = 1024,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[NDArray, NDArray, NDArray]:
-    """Time to detect, time to response (minutes; inf when never) and inside-air-defence-cover
-    for each violation. ``vtype`` must be non-decreasing (see :func:`sample_violations`);
-    ``draws`` is (assets, violations) from :func:`draw_availability`."""
+    """Time to detection by the monitoring sensors, time to arrival of the reassurance force
+    (minutes; inf when never) and inside-air-defence-cover, for each violation. ``vtype``
+    must be non-decreasing (see :func:`sample_violations`); ``draws`` is (assets, violations)
+    from :func:`draw_availability`."""
     n = len(vtype)
     if draws.shape != (kernel.n_assets, n):
         raise ValueError(f"draws must be ({kernel.n_assets}, {n}), got {draws.shape}")

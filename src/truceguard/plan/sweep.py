@@ -2,17 +2,24 @@
 
 One code path: every task is :func:`truceguard.plan.run.run_variant` on one resolved variant
 with the same seed, so a sweep on Dask gives the same numbers as the local run. Workers get the
-scenario (plain data) and return plain results.
+scenario (plain data) and return plain results. :func:`dask_client` is the one way in to Dask
+(for the sweeps and the sensitivity analysis): a clean error when the ``scale`` extra is not
+installed, and when a scheduler does not answer within :data:`CONNECT_TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from truceguard.errors import InputError, MissingExtraError, NotFoundError, suggest
 from truceguard.plan.run import VariantResult, run_variant
 from truceguard.plan.scenario import ResolvedVariant, Scenario, Sourced, resolve_variant
+
+MAX_WORKERS = 64
+CONNECT_TIMEOUT_S = 10.0
 
 
 def resolve_all(scen: Scenario, variants: Sequence[str] | None) -> list[ResolvedVariant]:
@@ -24,12 +31,47 @@ def resolve_all(scen: Scenario, variants: Sequence[str] | None) -> list[Resolved
 def grid(rv: ResolvedVariant, requirement: str, values: Sequence[float]) -> list[ResolvedVariant]:
     """Copies of a variant with one requirement set to each value (a parameter grid)."""
     if requirement not in rv.requirements:
-        raise KeyError(f"no requirement {requirement!r}")
+        raise NotFoundError(f"no requirement {requirement!r}",
+                            hint=suggest(requirement, rv.requirements),
+                            code="not_found.requirement")
     return [
         replace(rv, name=f"{rv.name}[{requirement}={v:g}]",
                 requirements={**rv.requirements, requirement: Sourced(v, "sweep")})
         for v in values
     ]
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None,
+                feature: str = "--workers") -> Iterator[Any]:
+    """A Dask client on ``scheduler`` (host:port) or on a local cluster of ``workers``
+    processes; closed on exit."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise MissingExtraError(feature, "scale", "dask") from None
+    if workers is not None and not 1 <= int(workers) <= MAX_WORKERS:
+        raise InputError(f"--workers {workers} is out of range",
+                         hint=f"give 1 to {MAX_WORKERS} workers", code="input.bad_workers")
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(
+                f"no Dask scheduler answered at {scheduler!r} within {CONNECT_TIMEOUT_S:g} s",
+                hint="start one (`dask scheduler`) or check the address (host:port); "
+                f"{type(exc).__name__}", code="input.dask_unreachable") from None
+    else:
+        cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
+                               processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _run(rv: ResolvedVariant, samples: int, seed: int) -> VariantResult:
@@ -47,33 +89,77 @@ def sweep(
 ) -> list[VariantResult]:
     """Run every resolved variant; on Dask when ``scheduler`` (an address), ``workers`` (a
     LocalCluster of that many workers) or ``client`` is given, else in this process."""
-    if client is None and scheduler is None and not workers:
+    if client is None and scheduler is None and not workers:  # in this process
         out = []
         for rv in resolved:
             out.append(run_variant(rv, samples, seed))
             if progress:
                 progress(rv.name)
         return out
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    own_cluster = None
-    own_client = None
     if client is None:
-        if scheduler:
-            own_client = Client(scheduler)
-        else:
-            own_cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-            own_client = Client(own_cluster)
-        client = own_client
-    try:
-        futures = [client.submit(_run, rv, samples, seed, pure=False) for rv in resolved]
-        if progress:
-            for fut in as_completed(futures):
-                progress(fut.result().name)
-        return list(client.gather(futures))
-    finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
+        with dask_client(scheduler, workers, "--dask" if scheduler else "--workers") as own:
+            return _on_dask(own, resolved, samples, seed, progress)
+    return _on_dask(client, resolved, samples, seed, progress)
+
+
+def _on_dask(client: Any, resolved: Sequence[ResolvedVariant], samples: int, seed: int,
+             progress: Callable[[str], None] | None) -> list[VariantResult]:
+    from dask.distributed import as_completed
+
+    futures = [client.submit(_run, rv, samples, seed, pure=False) for rv in resolved]
+    if progress:
+        for fut in as_completed(futures):
+            progress(fut.result().name)
+    return list(client.gather(futures))
+
+
+@dataclass
+class PlanRun:
+    """What :func:`run_plan` produced: the scenario, one result per variant, the sensitivity
+    (None when not asked) and extra results.json keys (orbit moves)."""
+
+    scenario: Scenario
+    results: list[VariantResult]
+    sensitivity: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_plan(
+    scenario: str | Scenario, variants: Sequence[str] | None = None, samples: int = 20_000,
+    seed: int = 2025, *, scheduler: str | None = None, workers: int | None = None,
+    place: bool = False, with_sensitivity: bool = True, sensitivity_samples: int | None = None,
+    threat_events: Sequence[Sequence[Any]] | None = None, threat_label: str = "store",
+    progress: Callable[[str], None] | None = None,
+) -> PlanRun:
+    """Everything ``truceguard plan`` does, as one core function: resolve the variants,
+    optionally place their orbits and weight their threat by events (``threat_events``:
+    (lat, lon, time, weight) rows, e.g. the store's violations), run them, and run the
+    sensitivity analysis on the baseline variant (or the first one run). The sensitivity
+    varies the scenario as written, so it is not run when orbits are placed or the threat
+    comes from events."""
+    from truceguard.plan.orbits import place_orbits
+    from truceguard.plan.scenario import load_scenario
+    from truceguard.plan.sensitivity import DEFAULT_SAMPLES, sensitivity
+    from truceguard.plan.threat import with_threat
+
+    scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    resolved = resolve_all(scen, variants)
+    extra: dict[str, Any] = {}
+    if threat_events is not None:
+        resolved = with_threat(resolved, threat_events, threat_label)
+    if place:
+        placed = [place_orbits(rv) for rv in resolved]
+        resolved = [rv for rv, _ in placed]
+        extra["orbit_moves"] = {rv.name: moves for rv, moves in placed}
+    base = scen.baseline if scen.baseline in [rv.name for rv in resolved] else resolved[0].name
+    use_dask = scheduler is not None or bool(workers)
+    with (dask_client(scheduler, workers, "--dask" if scheduler else "--workers") if use_dask
+          else contextlib.nullcontext()) as client:
+        results = sweep(resolved, samples, seed, progress=progress, client=client)
+        sens = None
+        if with_sensitivity and not place and threat_events is None:
+            sens = sensitivity(scen, base, sensitivity_samples or DEFAULT_SAMPLES, seed,
+                               client=client,
+                               progress=(lambda _n: progress("sensitivity")) if progress
+                               else None)
+    return PlanRun(scen, results, sens, extra)
