@@ -143,7 +143,7 @@ def test_demo_on_shipped_data(runner: CliRunner, db: str, tmp_path: Path) -> Non
     assert "imported 3077" in r.output
     assert "violations of minsk-2015" in r.output
     assert (out / "violations-minsk-2015.html").stat().st_size > 10_000
-    results = json.loads((out / "plan-reassurance-2025" / "results.json").read_text())
+    results = json.loads((out / "plan-reassurance-2026" / "results.json").read_text())
     assert {"us-backstop", "us-isr-only", "no-us", "no-italy"} <= set(results["variants"])
 
 

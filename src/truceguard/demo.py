@@ -3,7 +3,8 @@
 One function, ``run_demo``, behind ``truceguard demo``; each step is the same core function the
 individual commands call: import the UCDP events of the Minsk era, fuse them into incidents,
 judge them against the Minsk terms, write the violations report for the ceasefire period, and
-plan the 2025 reassurance force with all its variants.
+plan the 2026 reassurance force (the Paris declaration) with all its variants and the
+assumptions that drive each answer.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def run_demo(
     say: Callable[[str], None] = lambda _: None,
 ) -> DemoResult:
     """Run the chain into ``db`` and write the reports under ``out_dir``."""
-    from truceguard.plan import load_scenario, resolve_all, sweep
+    from truceguard.plan.sweep import run_plan
     from truceguard.report.period import build_period_report, write_html
-    from truceguard.report.planning import write_plan_report
+    from truceguard.report.planning import summary_line, write_plan_report
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,16 +71,18 @@ def run_demo(
                                      Viewer.owner())
         result.report = str(write_html(report, out / "violations-minsk-2015.html"))
         say(f"report: {result.report}")
-    scen = load_scenario(SCENARIO)
-    results = sweep(resolve_all(scen, None), samples, seed)
-    result.plan_report = str(write_plan_report(scen, results, out / "plan-reassurance-2025"))
-    for r in results:
-        m = r.metrics
-        result.plan_metrics[r.name] = {k: float(m[k]) for k in (
-            "line_isr_cover_share", "line_response_60min_share", "detection_probability",
-            "protected_sites_air_defence_share")}
-        say(f"plan:   {r.name:<12} ISR covers {m['line_isr_cover_share']:.0%} of the line, "
-            f"fighters reach {m['line_response_60min_share']:.0%} within 60 min, "
-            f"{m['protected_sites_air_defence_share']:.0%} of protected sites under air defence")
+    run = run_plan(SCENARIO, None, samples, seed, sensitivity_samples=min(samples, 1000))
+    result.plan_report = str(write_plan_report(run.scenario, run.results, out / f"plan-{SCENARIO}",
+                                               run.sensitivity, run.extra))
+    for r in run.results:
+        result.plan_metrics[r.name] = {k: float(v) for k, v in r.metrics.items()
+                                       if isinstance(v, int | float)}
+        say(f"plan:   {summary_line(r)}")
+    if run.sensitivity is not None:
+        for k in ("line_isr_cover_share", "air_intercept_share"):
+            d = run.sensitivity.driver(k)
+            if d:
+                say(f"plan:   {k} is moved most by {d['assumption']} ({d['metric_low']:.0%} to "
+                    f"{d['metric_high']:.0%})")
     say(f"plan:   {result.plan_report}")
     return result

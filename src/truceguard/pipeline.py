@@ -45,7 +45,7 @@ from truceguard.judge.fusion import summarise_incidents as summarise
 from truceguard.judge.grading import GradingRules, load_grading
 from truceguard.judge.places import describe_locations
 from truceguard.judge.terms import Terms
-from truceguard.marking import Marking, most_restrictive, vocabulary
+from truceguard.marking import Marking, Viewer, most_restrictive, vocabulary
 from truceguard.model import (
     REVIEW_STATUSES,
     STATUS_WITHDRAWN,
@@ -113,8 +113,6 @@ def _view_sigs(d: tuple[int, ...], markings: dict[int, Marking]) -> list[tuple[i
             itertools.combinations(restricted, k) for k in range(len(restricted) + 1))
         sigs = {tuple(sorted(public + s)) for s in subsets}
     else:
-        from truceguard.marking import Viewer
-
         voc = vocabulary()
         sigs = {d}
         for code in voc.codes:
@@ -364,6 +362,17 @@ def set_violation_status(store: Store, violation_id: int, status: str, who: str,
     return store.status_trail(violation_id)
 
 
+def violation_events(store: Store, terms: str, viewer: Viewer, *, min_p: float = 0.5
+                     ) -> list[tuple[float, float, int, float]]:
+    """The store's violations of ``terms`` that ``viewer`` may see, judged at the threshold,
+    as (lat, lon, time, weight) rows for planning (``plan --threat-from-store``): monitoring
+    feeds planning. The weight is the location probability."""
+    from truceguard.store import ViolationFilter
+
+    rows = store.violations(ViolationFilter(terms=terms, min_p_location=min_p), viewer)
+    return [(v.lat, v.lon, v.t_start, v.p_location) for v in rows]
+
+
 __all__ = [
     "AdjudicationSummary",
     "FusionSummary",
@@ -371,4 +380,5 @@ __all__ = [
     "fuse_store",
     "incident_id_for",
     "set_violation_status",
+    "violation_events",
 ]

@@ -20,7 +20,7 @@ def demo_cmd(out_dir: str, samples: int, seed: int, db: str | None) -> None:
     """Run the whole chain on the real data shipped with truceguard.
 
     Imports the UCDP events of the Minsk era, fuses them into incidents, judges them against
-    the Minsk terms, writes the violations report, and plans the 2025 reassurance force.
+    the Minsk terms, writes the violations report, and plans the 2026 reassurance force.
     """
     run_demo(resolve_db(db), out_dir, samples=samples, seed=seed, say=click.echo)
 

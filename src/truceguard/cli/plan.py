@@ -10,7 +10,8 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from truceguard.cli.common import domain_errors
+from truceguard.cli.common import db_option, domain_errors
+from truceguard.errors import InputError
 
 MAX_SAMPLES = 2_000_000
 MAX_WORKERS = 64
@@ -62,17 +63,22 @@ def _common(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def _summary_line(r: Any) -> str:
-    m = r.metrics
+def _store_threat(db: str | None, terms_name: str | None, min_p: float,
+                  releasable_to: str | None) -> tuple[list[tuple[float, float, int, float]], str]:
+    """The violations that weight a plan's threat (``--threat-from-store``)."""
+    from truceguard.cli.observe import open_existing
+    from truceguard.pipeline import violation_events
+    from truceguard.query import finite, resolve_terms_and_clauses, viewer_from
 
-    def pct(k: str) -> str:
-        return "n/a" if m[k] is None else f"{m[k]:.0%}"
-
-    return (f"{r.name}: line watched {pct('line_isr_cover_share')}, detected in time "
-            f"{pct('detection_probability')}, ground answered {pct('ground_answered_share')}, "
-            f"air intercepted {pct('air_intercept_share')}, sites in battery range "
-            f"{pct('protected_sites_air_defence_share')}, largest raid defeated "
-            f"{pct('raid_largest_defeated_share')}")
+    if not terms_name:
+        raise InputError("--threat-from-store needs --terms NAME (whose violations)",
+                         hint="e.g. --terms minsk-2015", code="input.missing")
+    finite(min_p, "--min-p", low=0.0, high=1.0)
+    viewer = viewer_from(releasable_to)
+    with open_existing(db) as store:
+        resolve_terms_and_clauses(store, terms_name, ())
+        events = violation_events(store, terms_name, viewer, min_p=min_p)
+    return events, f"store: violations of {terms_name}"
 
 
 def register(group: click.Group) -> None:
@@ -91,28 +97,48 @@ def register(group: click.Group) -> None:
                   show_default=True,
                   help="Violations per run of the sensitivity analysis (two runs per "
                   "assumption).")
+    @click.option("--threat-from-store", is_flag=True,
+                  help="Weight the threat by the violations in the database (of --terms, "
+                  "judged at --min-p): monitoring feeds planning.")
+    @click.option("--terms", "terms_name", metavar="NAME",
+                  help="With --threat-from-store: whose violations (e.g. minsk-2015).")
+    @click.option("--min-p", type=float, default=0.5, show_default=True,
+                  help="With --threat-from-store: only violations located at least this "
+                  "surely.")
+    @click.option("--releasable-to", metavar="CODES",
+                  help="With --threat-from-store: only violations releasable to these codes.")
+    @db_option
     @_common
     @domain_errors
     def plan_cmd(scenario: str, variants: tuple[str, ...], place_orbits: bool,
-                 no_sensitivity: bool, sensitivity_samples: int, samples: int, seed: int,
-                 dask_address: str | None, workers: int | None, out_dir: str) -> None:
+                 no_sensitivity: bool, sensitivity_samples: int, threat_from_store: bool,
+                 terms_name: str | None, min_p: float, releasable_to: str | None,
+                 db: str | None, samples: int, seed: int, dask_address: str | None,
+                 workers: int | None, out_dir: str) -> None:
         """Is this coalition enough? Simulate SCENARIO (a shipped name or a YAML path;
         default reassurance-2026), rank the assumptions that drive each answer, and write
         the report."""
         from truceguard.plan.sweep import run_plan
-        from truceguard.report.planning import write_plan_report
+        from truceguard.report.planning import summary_line, write_plan_report
 
+        events, label = None, "store"
+        if threat_from_store:
+            events, label = _store_threat(db, terms_name, min_p, releasable_to)
+        elif terms_name or releasable_to:
+            raise InputError("--terms and --releasable-to go with --threat-from-store",
+                             hint="add --threat-from-store, or drop them",
+                             code="input.conflicting_options")
         with _progress() as bar:
             task = bar.add_task("planning", total=None)
             run = run_plan(scenario, list(variants) or None, samples, seed,
                            scheduler=dask_address, workers=workers, place=place_orbits,
                            with_sensitivity=not no_sensitivity,
-                           sensitivity_samples=sensitivity_samples,
-                           progress=lambda _name: bar.advance(task))
+                           sensitivity_samples=sensitivity_samples, threat_events=events,
+                           threat_label=label, progress=lambda _name: bar.advance(task))
         index = write_plan_report(run.scenario, run.results, out_dir, run.sensitivity,
                                   run.extra)
         for r in run.results:
-            click.echo(_summary_line(r))
+            click.echo(summary_line(r))
         if run.sensitivity is not None:
             for k in ("line_isr_cover_share", "air_intercept_share"):
                 d = run.sensitivity.driver(k)

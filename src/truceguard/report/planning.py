@@ -145,3 +145,17 @@ def write_compare_report(scen: Scenario, results: Sequence[VariantResult], out_d
     index = out / "index.html"
     index.write_text(html, encoding="utf-8")
     return index
+
+
+def summary_line(r: VariantResult) -> str:
+    """One line of a variant's headline figures, for the terminal."""
+    m = r.metrics
+
+    def pct(k: str) -> str:
+        return "n/a" if m[k] is None else f"{m[k]:.0%}"
+
+    return (f"{r.name}: line watched {pct('line_isr_cover_share')}, detected in time "
+            f"{pct('detection_probability')}, ground answered {pct('ground_answered_share')}, "
+            f"air intercepted {pct('air_intercept_share')}, sites in battery range "
+            f"{pct('protected_sites_air_defence_share')}, largest raid defeated "
+            f"{pct('raid_largest_defeated_share')}")

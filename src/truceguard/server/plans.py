@@ -14,7 +14,7 @@ from truceguard.store import Store
 log = logging.getLogger("truceguard.server")
 
 MAX_SAMPLES = 200_000
-KEYS = {"scenario", "variants", "samples", "seed"}
+KEYS = {"scenario", "variants", "samples", "seed", "sensitivity"}
 
 
 def check_request(body: dict[str, Any]) -> dict[str, Any]:
@@ -51,18 +51,23 @@ def check_request(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise InputError(f"seed {seed!r} is out of range", hint="an integer from 0 to 2^32-1",
                          code="input.out_of_range")
-    return {"scenario": scenario, "variants": variants, "samples": samples, "seed": seed}
+    sens = body.get("sensitivity", False)
+    if not isinstance(sens, bool):
+        raise InputError(f"sensitivity {sens!r} is true or false", code="input.bad_type")
+    return {"scenario": scenario, "variants": variants, "samples": samples, "seed": seed,
+            "sensitivity": sens}
 
 
 def run_plan(request: dict[str, Any]) -> dict[str, Any]:
     """The results document of `truceguard plan` for a checked request."""
-    from truceguard.plan import load_scenario, resolve_all, sweep
+    from truceguard.plan.sweep import run_plan as plan
     from truceguard.report.planning import results_document
 
-    scen = load_scenario(request["scenario"])
-    results = sweep(resolve_all(scen, request["variants"] or None), request["samples"],
-                    request["seed"])
-    return json.loads(json.dumps(results_document(scen, results), default=float))
+    run = plan(request["scenario"], request["variants"] or None, request["samples"],
+               request["seed"], with_sensitivity=request["sensitivity"],
+               sensitivity_samples=min(request["samples"], 2000))
+    doc = results_document(run.scenario, run.results, run.sensitivity, run.extra)
+    return json.loads(json.dumps(doc, default=float))
 
 
 class PlanRunner:
