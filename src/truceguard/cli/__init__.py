@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from truceguard import __version__
-from truceguard.cli import demo, judge, observe, plan, report
+from truceguard.cli import demo, judge, observe, plan, report, terms
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -24,5 +24,6 @@ def main() -> None:
 
 for _module in (observe, judge, plan, report, demo):
     _module.register(main)
+terms.register(main)
 
 __all__ = ["main"]
