@@ -26,12 +26,23 @@ How it is computed, without a loop over incidents:
    fraction of its own cell (about ``sqrt(1 / (K f))`` across, f the density there) that lies
    inside, from its signed distance to the boundary (a linear ramp across the cell). On the
    shipped lines this agrees with Monte Carlo estimates to within 0.01 (see the tests) with
-   ``QUADRATURE_POINTS`` points up to ``SMALL_SIGMA_M`` and ``QUADRATURE_POINTS_WIDE`` above.
+   ``QUADRATURE_POINTS_TINY`` points up to ``TINY_SIGMA_M``, ``QUADRATURE_POINTS`` up to
+   ``SMALL_SIGMA_M`` and ``QUADRATURE_POINTS_WIDE`` above. There, a distance beyond a
+   distance index's reach (farther than the deepest zone from every line) is replaced by a
+   lower bound, the distance to the line's bounding box: it only decides that the point is
+   far outside.
    Incidents with the same position and uncertainty are integrated once.
 3. A settlements zone is many small discs: once the standard deviation exceeds half their
    radius the points above no longer resolve them, and the zone's probability is the normal
    density integrated over each disc with a fixed rule of ``DISC_POINTS`` points, each point
    divided by the number of discs that cover it, so that overlapping discs count once.
+4. Many uncertain incidents with about the same standard deviation (within
+   ``SIGMA_BIN_RATIO``; they share the group's geometric mean, which moves a probability by
+   under 0.0025) share one raster where that is cheaper than integrating each: the same
+   coverages on a grid of ``RASTER_CELLS_PER_SIGMA`` cells per standard deviation (finer
+   where a band zone is narrower), blurred with the normal kernel and read at each incident
+   bilinearly (under 0.002); the settlement discs' points are spread onto the grid and
+   blurred likewise.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ from typing import Any
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
+from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.spatial import cKDTree
 
 from truceguard.errors import InputError
@@ -53,27 +65,27 @@ from truceguard.judge.terms import Terms
 
 SIGMA_PER_R95 = 1.0 / float(np.sqrt(-2.0 * np.log(0.05)))  # sigma / 95% radius
 CERTAIN_SIGMAS = 3.9
-# Quadrature points by standard deviation: up to SMALL_SIGMA_M, and above it.
+# Quadrature points by standard deviation: up to TINY_SIGMA_M, up to SMALL_SIGMA_M, above.
+QUADRATURE_POINTS_TINY = 128
 QUADRATURE_POINTS = 256
 QUADRATURE_POINTS_WIDE = 512
+TINY_SIGMA_M = 500.0
 SMALL_SIGMA_M = 2_000.0
 # Points of the rule that integrates over each settlement's disc (see _SettlementDiscs).
 DISC_POINTS = 128
+# Shared rasters (step 4): cells per standard deviation, the ratio between neighbouring
+# standard deviations that share one raster, and the largest raster.
+RASTER_CELLS_PER_SIGMA = 4.0
+SIGMA_BIN_RATIO = 1.02
+MAX_RASTER_CELLS = 1_000_000
 # Points per block in the numerical integration (bounds memory: a few arrays of this size).
 _BLOCK_POINTS = 1 << 19
-# Grid cells for the distance indexes (see truceguard.geo.lines): fine for the lines every
-# incident is measured against, coarser (a quicker build, slightly slower queries) for the
-# boundaries that only uncertain positions need.
+# Grid cells for the distance indexes; see truceguard.geo.lines.
 GRID_CELL_M = 1_500.0
 GRID_LEVELS = 5
-BOUNDARY_CELL_M = 3_000.0
-BOUNDARY_LEVELS = 4
 
 
-def _grid(line: Any, margin_m: float, boundary: bool = False) -> SegmentGrid:
-    if boundary:
-        return build_segment_grid(line, cell_m=BOUNDARY_CELL_M, margin_m=margin_m,
-                                  levels=BOUNDARY_LEVELS)  # fmt: skip
+def _grid(line: Any, margin_m: float) -> SegmentGrid:
     return build_segment_grid(line, cell_m=GRID_CELL_M, margin_m=margin_m, levels=GRID_LEVELS)
 
 
@@ -93,7 +105,7 @@ class TermsGeometry:
     @cached_property
     def boundary(self) -> SegmentGrid:
         """The side polygon's boundary (where the side changes)."""
-        return _grid(shapely.boundary(self.polygon), self.margin_m, boundary=True)
+        return _grid(shapely.boundary(self.polygon), self.margin_m)
 
     @cached_property
     def area(self) -> tuple[Any, SegmentGrid] | None:
@@ -102,7 +114,7 @@ class TermsGeometry:
             return None
         poly = self.projection.project_geometry(self.terms.area)
         shapely.prepare(poly)
-        return poly, _grid(shapely.boundary(poly), self.margin_m, boundary=True)
+        return poly, _grid(shapely.boundary(poly), self.margin_m)
 
     @cached_property
     def shaped(self) -> dict[int, Any]:
@@ -113,7 +125,7 @@ class TermsGeometry:
             if z.shape == "polygon":
                 poly = self.projection.project_geometry(z.polygon)
                 shapely.prepare(poly)
-                out[k] = (poly, _grid(shapely.boundary(poly), self.margin_m, boundary=True))
+                out[k] = (poly, _grid(shapely.boundary(poly), self.margin_m))
             elif z.shape == "settlements":
                 assert z.points is not None
                 x, y = self.projection.forward(z.points[:, 0], z.points[:, 1])
@@ -187,13 +199,29 @@ def terms_geometry(terms: Terms) -> TermsGeometry:
     return geo
 
 
-def own_distances(geo: TermsGeometry, x: NDArray, y: NDArray, d: NDArray
-                  ) -> tuple[NDArray, NDArray]:  # fmt: skip
+def _distance(grid: SegmentGrid, x: NDArray, y: NDArray, exact: bool) -> NDArray[np.float64]:
+    """The distance to the grid's line; where not ``exact``, points beyond the grid get a
+    lower bound (the distance to the line's bounding box) instead."""
+    if exact:
+        return distance_to_line(grid, x, y)
+    inside = ((x >= grid.x0) & (y >= grid.y0) & (x < grid.x0 + grid.nx * grid.cell_m)
+              & (y < grid.y0 + grid.ny * grid.cell_m))  # fmt: skip
+    if inside.all():
+        return distance_to_line(grid, x, y)
+    x0, y0, x1, y1 = shapely.bounds(grid.line)
+    out = np.hypot(np.maximum(np.maximum(x0 - x, x - x1), 0.0),
+                   np.maximum(np.maximum(y0 - y, y - y1), 0.0))  # fmt: skip
+    out[inside] = distance_to_line(grid, x[inside], y[inside])
+    return out
+
+
+def own_distances(geo: TermsGeometry, x: NDArray, y: NDArray, d: NDArray,
+                  exact: bool = True) -> tuple[NDArray, NDArray]:  # fmt: skip
     """Distance to side 0's and side 1's own lines (``d``, the common line's, where a side
     has none)."""
     g0, g1 = geo.own_grids
-    return (d if g0 is None else distance_to_line(g0, x, y),
-            d if g1 is None else distance_to_line(g1, x, y))  # fmt: skip
+    return (d if g0 is None else _distance(g0, x, y, exact),
+            d if g1 is None else _distance(g1, x, y, exact))  # fmt: skip
 
 
 def _signed(inside: NDArray[np.bool_], dist: NDArray) -> NDArray[np.float64]:
@@ -214,13 +242,15 @@ class Fields:
     area: NDArray[np.float64] | None  # to the area's boundary; None: everywhere
 
 
-def fields(geo: TermsGeometry, x: NDArray, y: NDArray, *, need_side: bool = True) -> Fields:
-    """Distances and signed margins at projected points (see :class:`Fields`)."""
+def fields(geo: TermsGeometry, x: NDArray, y: NDArray, *, need_side: bool = True,
+           exact: bool = True) -> Fields:  # fmt: skip
+    """Distances and signed margins at projected points (see :class:`Fields`); where not
+    ``exact``, distances beyond the indexes' reach are lower bounds."""
     inside = side_of(geo.polygon, x, y)
-    side = (_signed(inside, distance_to_line(geo.boundary, x, y)) if need_side
+    side = (_signed(inside, _distance(geo.boundary, x, y, exact)) if need_side
             else np.where(inside, np.inf, -np.inf))  # fmt: skip
-    d = distance_to_line(geo.grid, x, y)
-    own0, own1 = own_distances(geo, x, y, d)
+    d = _distance(geo.grid, x, y, exact)
+    own0, own1 = own_distances(geo, x, y, d, exact)
     zone0 = geo.depth_m[0][None, :] - own0[:, None]
     zone1 = geo.depth_m[1][None, :] - own1[:, None]
     for k, shape in geo.shaped.items():
@@ -229,13 +259,13 @@ def fields(geo: TermsGeometry, x: NDArray, y: NDArray, *, need_side: bool = True
             m = shape.radius_m - dist
         else:
             poly, grid = shape
-            m = _signed(shapely.contains_xy(poly, x, y), distance_to_line(grid, x, y))
+            m = _signed(shapely.contains_xy(poly, x, y), _distance(grid, x, y, exact))
         zone0[:, k] = m
         zone1[:, k] = m
     area = None
     if geo.area is not None:
         poly, grid = geo.area
-        area = _signed(shapely.contains_xy(poly, x, y), distance_to_line(grid, x, y))
+        area = _signed(shapely.contains_xy(poly, x, y), _distance(grid, x, y, exact))
     return Fields(d=d, own0=own0, own1=own1, side=side, zone0=zone0, zone1=zone1, area=area)
 
 
@@ -316,7 +346,7 @@ def _integrate(geo: TermsGeometry, x: NDArray, y: NDArray, sigma: NDArray,
         px = (x[lo:hi, None] + s * rule.u[None, :, 0]).ravel()
         py = (y[lo:hi, None] + s * rule.u[None, :, 1]).ravel()
         width = (s * rule.cell[None, :]).ravel()
-        f = fields(geo, px, py)
+        f = fields(geo, px, py, exact=False)
         c1 = _ramp(f.side, width)
         ca = np.ones_like(c1) if f.area is None else _ramp(f.area, width)
         z1 = c1[:, None] * _ramp(f.zone1, width[:, None])
@@ -328,6 +358,107 @@ def _integrate(geo: TermsGeometry, x: NDArray, y: NDArray, sigma: NDArray,
         out[3][lo:hi] = (z0 + z1).reshape(m, k, nz).mean(axis=1)
         out[4][lo:hi] = z1.reshape(m, k, nz).mean(axis=1)
     return tuple(out)
+
+
+def _rule_size(sigma: float) -> int:
+    if sigma <= TINY_SIGMA_M:
+        return QUADRATURE_POINTS_TINY
+    return QUADRATURE_POINTS if sigma <= SMALL_SIGMA_M else QUADRATURE_POINTS_WIDE
+
+
+def _uncertain(geo: TermsGeometry, x: NDArray, y: NDArray, sigma: NDArray) -> list[NDArray]:
+    """(p_side1, p_area, p_side1_area, p_zone, p_zone_side1) for distinct uncertain incidents:
+    shared rasters where cheaper (step 4), else quadrature (steps 2 and 3)."""
+    n, nz = x.size, geo.depth_m.shape[1]
+    res = [np.empty(n), np.empty(n), np.empty(n), np.empty((n, nz)), np.empty((n, nz))]
+    left = np.ones(n, bool)
+    for members, s_b, h in _raster_groups(geo, x, y, sigma):
+        for dest, src in zip(res, _integrate_raster(geo, x[members], y[members], s_b, h),
+                             strict=True):  # fmt: skip
+            dest[members] = src
+        left[members] = False
+    size = np.array([_rule_size(float(v)) for v in sigma], dtype=np.int64) if n else sigma
+    for k in (QUADRATURE_POINTS_TINY, QUADRATURE_POINTS, QUADRATURE_POINTS_WIDE):
+        sel = left & (size == k)
+        if sel.any():
+            for dest, src in zip(res, _integrate(geo, x[sel], y[sel], sigma[sel], sunflower(k)),
+                                 strict=True):  # fmt: skip
+                dest[sel] = src
+    for k, shape in geo.shaped.items():
+        if isinstance(shape, _SettlementDiscs):
+            wide = left & (sigma > shape.radius_m / 2)
+            if wide.any():
+                res[3][wide, k], res[4][wide, k] = shape.probabilities(x[wide], y[wide],
+                                                                       sigma[wide])
+    return res
+
+
+def _raster_groups(geo: TermsGeometry, x: NDArray, y: NDArray, sigma: NDArray
+                   ) -> list[tuple[NDArray[np.intp], float, float]]:  # fmt: skip
+    """Groups of incidents (indices, shared sigma, cell size) for which one raster costs less
+    than integrating each incident."""
+    depth = geo.depth_m[np.isfinite(geo.depth_m)]
+    finest = float(depth.min()) / 2.0 if depth.size else np.inf
+    fields_per_cell = 3 + 2 * geo.depth_m.shape[1]
+    bins = np.round(np.log(sigma) / np.log(SIGMA_BIN_RATIO)).astype(np.int64)
+    order = np.argsort(bins, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(bins[order]) != 0])
+    out = []
+    for members in np.split(order, starts[1:]):  # one entry per group of similar sigma
+        s_b = float(np.exp(np.log(sigma[members]).mean()))
+        h = min(s_b / RASTER_CELLS_PER_SIGMA, finest)
+        pad = CERTAIN_SIGMAS * s_b + 2 * h
+        cells = (np.ptp(x[members]) + 2 * pad) / h * (np.ptp(y[members]) + 2 * pad) / h
+        cost = cells * (1.0 + 0.2 * fields_per_cell)
+        if cells <= MAX_RASTER_CELLS and cost < members.size * _rule_size(s_b):
+            out.append((members, s_b, h))
+    return out
+
+
+def _integrate_raster(geo: TermsGeometry, x: NDArray, y: NDArray, sigma: float, h: float
+                      ) -> tuple[NDArray, ...]:  # fmt: skip
+    """The probabilities of incidents sharing one standard deviation, from one raster."""
+    pad = CERTAIN_SIGMAS * sigma + 2 * h
+    x0, y0 = x.min() - pad, y.min() - pad
+    nx = int(np.ceil((x.max() + pad - x0) / h)) + 1
+    ny = int(np.ceil((y.max() + pad - y0) / h)) + 1
+    gx, gy = np.meshgrid(x0 + h * np.arange(nx), y0 + h * np.arange(ny))
+    f = fields(geo, gx.ravel(), gy.ravel(), exact=False)
+    width = np.full(gx.size, h)
+    c1 = _ramp(f.side, width)
+    ca = np.ones_like(c1) if f.area is None else _ramp(f.area, width)
+    z1 = c1[:, None] * _ramp(f.zone1, width[:, None])
+    zt = (1.0 - c1)[:, None] * _ramp(f.zone0, width[:, None]) + z1
+    layers = [c1, ca, c1 * ca, *zt.T, *z1.T]
+    nz = zt.shape[1]
+    for k, shape in geo.shaped.items():
+        if isinstance(shape, _SettlementDiscs) and sigma > shape.radius_m / 2:
+            layers[3 + k] = _splat(shape.points, shape.weights, x0, y0, h, ny, nx)
+            layers[3 + nz + k] = _splat(shape.points[shape.side1], shape.weights[shape.side1],
+                                        x0, y0, h, ny, nx)  # fmt: skip
+    at = np.vstack([(y - y0) / h, (x - x0) / h])
+    vals = [map_coordinates(gaussian_filter(layer.reshape(ny, nx), sigma / h, mode="nearest",
+                                            truncate=CERTAIN_SIGMAS), at, order=1)
+            for layer in layers]  # fmt: skip
+    clip = [np.clip(v, 0.0, 1.0) for v in vals]
+    zone = np.column_stack(clip[3:3 + nz]) if nz else np.empty((x.size, 0))
+    zone1 = np.column_stack(clip[3 + nz:]) if nz else np.empty((x.size, 0))
+    return clip[0], clip[1], clip[2], zone, zone1
+
+
+def _splat(points: NDArray, weights: NDArray, x0: float, y0: float, h: float, ny: int,
+           nx: int) -> NDArray[np.float64]:  # fmt: skip
+    """Point masses spread bilinearly onto the raster's cells, as a density per cell."""
+    grid = np.zeros((ny, nx))
+    fx, fy = (points[:, 0] - x0) / h, (points[:, 1] - y0) / h
+    ix, iy = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+    tx, ty = fx - ix, fy - iy
+    for dx, dy, w in ((0, 0, (1 - tx) * (1 - ty)), (1, 0, tx * (1 - ty)),
+                      (0, 1, (1 - tx) * ty), (1, 1, tx * ty)):  # the four corners
+        cx, cy = ix + dx, iy + dy
+        ok = (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
+        np.add.at(grid, (cy[ok], cx[ok]), weights[ok] * w[ok])
+    return (grid / (h * h)).ravel()
 
 
 @dataclass(frozen=True)
@@ -407,23 +538,9 @@ def locate(terms: Terms, lon: ArrayLike, lat: ArrayLike, uncertainty_m: ArrayLik
     if todo.size:
         key = np.column_stack([x[todo], y[todo], sigma[todo]])
         uniq, back = np.unique(key, axis=0, return_inverse=True)
-        back = back.ravel()
-        ux, uy, us = uniq[:, 0], uniq[:, 1], uniq[:, 2]
-        res = [np.empty(us.size), np.empty(us.size), np.empty(us.size),
-               np.empty((us.size, pz.shape[1])), np.empty((us.size, pz.shape[1]))]
-        for sel, k in ((us <= SMALL_SIGMA_M, QUADRATURE_POINTS),
-                       (us > SMALL_SIGMA_M, QUADRATURE_POINTS_WIDE)):
-            if sel.any():
-                for dest, src in zip(res, _integrate(geo, ux[sel], uy[sel], us[sel],
-                                                     sunflower(k)), strict=True):
-                    dest[sel] = src
-        for k, shape in geo.shaped.items():
-            wide = us > shape.radius_m / 2 if isinstance(shape, _SettlementDiscs) else None
-            if wide is not None and wide.any():
-                res[3][wide, k], res[4][wide, k] = shape.probabilities(ux[wide], uy[wide],
-                                                                       us[wide])
+        res = _uncertain(geo, uniq[:, 0], uniq[:, 1], uniq[:, 2])
         for dest, src in zip((p1, pa, p1a, pz, pz1), res, strict=True):
-            dest[todo] = src[back]
+            dest[todo] = src[back.ravel()]
     probs = LocationProbabilities(side=placement.side, p_side1=p1, p_area=pa, p_side1_area=p1a,
                                   p_zone=pz, p_zone_side1=pz1, certain=certain)  # fmt: skip
     return placement, probs
