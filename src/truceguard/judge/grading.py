@@ -8,7 +8,9 @@ independent sources or one trusted sensor, *probable* with several reports from 
 disagree on what happened. A user file with the same keys replaces the shipped one.
 
 Rules are tried in order; the first whose conditions all hold wins and its reason (a format
-string over the evidence) says why. Loading a bad file raises
+string over the evidence) says why. The same file holds the thresholds for judging and
+writing uncertain positions (``location``: :class:`LocationRules`), each with its reason.
+The file is read by :mod:`truceguard.config`; a bad file raises
 :class:`truceguard.errors.ConfigError` naming the key and its line.
 """
 

@@ -108,7 +108,9 @@ class Meta:
         return binds_from(self.effective, self.phase_in_days)
 
 
-class _HasMeta:
+class _Sourced:
+    """What a clause's metadata tells of every zone, prohibition, cap and clause."""
+
     meta: Meta
 
     @property
@@ -119,6 +121,12 @@ class _HasMeta:
     def binds_from(self) -> int:
         return self.meta.binds_from
 
+    @property
+    def end(self) -> int | None:
+        return self.meta.end
+
+
+class _HasMeta(_Sourced):
     @property
     def severity(self) -> int | None:
         return self.meta.severity
@@ -168,7 +176,7 @@ class Cap(_HasMeta):
 
 
 @dataclass(frozen=True)
-class Clause:
+class Clause(_Sourced):
     """One clause: ``id`` is ``<terms>/<kind>/<ref>``, ``code`` the short ``<kind>/<ref>``."""
 
     id: str
@@ -182,18 +190,6 @@ class Clause:
     @property
     def code(self) -> str:
         return f"{self.kind}/{self.ref}"
-
-    @property
-    def source(self) -> str:
-        return self.meta.provision.source
-
-    @property
-    def binds_from(self) -> int:
-        return self.meta.binds_from
-
-    @property
-    def end(self) -> int | None:
-        return self.meta.end
 
 
 @dataclass(frozen=True, eq=False)
