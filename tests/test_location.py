@@ -18,6 +18,7 @@ from truceguard.geo.sphere import destination
 from truceguard.judge.location import (
     CERTAIN_SIGMAS,
     SIGMA_PER_R95,
+    _raster_groups,
     locate,
     place,
     sigma_of,
@@ -223,3 +224,30 @@ def test_positions_given_as_destinations_stay_consistent(minsk):
     _, probs = locate(minsk, [lon], [lat], [1_000.0])
     assert probs.side[0] == exact.side[0]
     assert probs.p_side[0] > 0.5
+
+
+def test_shared_rasters_agree_with_monte_carlo_and_the_quadrature(minsk, monkeypatch):
+    # 2,000 incidents within 25 km of points along the line, all with a 25 km radius: one
+    # raster serves them all (step 4); five are checked against Monte Carlo, forty against
+    # the one-by-one quadrature.
+    geo = terms_geometry(minsk)
+    line = geo.projection.project_geometry(minsk.line)
+    rng = np.random.default_rng(11)
+    on = shapely.line_interpolate_point(line, rng.uniform(0, line.length, 2_000))
+    x = shapely.get_x(on) + rng.normal(0, 10_000, 2_000)
+    y = shapely.get_y(on) + rng.normal(0, 10_000, 2_000)
+    sigma = np.full(2_000, 25_000.0 * SIGMA_PER_R95)
+    (group,) = _raster_groups(geo, x, y, sigma)
+    assert group[0].size == 2_000
+    lon, lat = geo.projection.inverse(x, y)
+    _, shared = locate(minsk, lon, lat, 25_000.0)
+    for i in range(5):
+        mc = monte_carlo(minsk, lon[i], lat[i], 25_000.0, seed=300 + i)
+        assert shared.p_side1[i] == pytest.approx(mc["side1"], abs=TOLERANCE)
+        assert shared.p_area[i] == pytest.approx(mc["area"], abs=TOLERANCE)
+        assert shared.p_zone[i] == pytest.approx(mc["zones"], abs=TOLERANCE)
+        assert shared.p_zone_side1[i] == pytest.approx(mc["zones_side1"], abs=TOLERANCE)
+    monkeypatch.setattr("truceguard.judge.location.MAX_RASTER_CELLS", 0)
+    _, alone = locate(minsk, lon[:40], lat[:40], 25_000.0)
+    assert np.abs(alone.p_zone - shared.p_zone[:40]).max() < TOLERANCE
+    assert np.abs(alone.p_side1 - shared.p_side1[:40]).max() < TOLERANCE

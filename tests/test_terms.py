@@ -295,3 +295,61 @@ def test_weapon_classes_in_shipped_terms_are_known():
 def test_not_yaml_is_a_config_error():
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse_terms("name: [unclosed", path="x.yaml")
+
+
+POLYGON_ZONE = """\
+  - id: box
+    polygon:
+      geojson: {type: Polygon, coordinates: [[[37.5, 48.0], [38.5, 48.0], [38.5, 48.6],
+                [37.5, 48.6], [37.5, 48.0]]]}
+    source: s
+    paraphrase: a box
+    certainty: {level: assumed, note: a test box}
+"""
+
+
+def test_a_polygon_zone_and_a_prohibition_for_some_weapons(tmp_path):
+    text = GOOD.replace("prohibited:\n", POLYGON_ZONE + "prohibited:\n").replace(
+        "{id: fire, activity: live_fire, zone: near, source: s, quote: no fire}",
+        "{id: fire, activity: live_fire, zone: box, weapons: [small_arms], source: s, "
+        "quote: no fire}",
+    )
+    t = load_terms(write(tmp_path, text))
+    box = t.zone("box")
+    assert box.shape == "polygon" and box.polygon.bounds == (37.5, 48.0, 38.5, 48.6)
+    assert t.prohibition("fire").weapons == ("small_arms",)
+    assert t.clause_ids == ("test-terms/withdrawal/near", "test-terms/live_fire/fire")
+    assert t.area is None  # no area: the terms hold everywhere
+
+
+def test_an_area_from_named_features_and_a_settlements_zone(tmp_path):
+    area = (
+        "area:\n  file: boundaries/geoboundaries_ukr_adm1_simplified.geojson\n"
+        "  feature: {shapeName: [Donetsk Oblast, Luhansk Oblast]}\n"
+        "  certainty: {level: stated, note: the two oblasts}\n"
+    )
+    settled = (
+        "  - {id: towns, settlements: {within_km: 3}, weapons: [mlrs], source: s,"
+        " paraphrase: no rockets near towns, certainty: {level: assumed, note: 3 km}}\n"
+    )
+    text = GOOD + area
+    text = text.replace("prohibited:\n", settled + "prohibited:\n")
+    t = load_terms(write(tmp_path, text))
+    assert t.zone("towns").radius_m == 3_000.0
+    assert shapely.contains_xy(t.area, *t.zone("towns").points.T).all()
+    wrong = GOOD + area.replace("Luhansk Oblast]", "Luhansk]")
+    with pytest.raises(ConfigError, match="no feature with shapeName = Luhansk") as err:
+        load_terms(write(tmp_path, wrong))
+    assert err.value.key == "area.feature"
+    with pytest.raises(ConfigError, match="needs the terms' area"):
+        load_terms(write(tmp_path, GOOD.replace("prohibited:\n", settled + "prohibited:\n")))
+
+
+def test_dates_stay_strings_until_read_as_iso(tmp_path):
+    # YAML 1.2 through the one loader: a date without an offset is refused, not guessed.
+    text = GOOD.replace("2020-07-27T00:00:00+03:00", "2020-07-27")
+    with pytest.raises(ConfigError, match="UTC offset") as err:
+        load_terms(write(tmp_path, text))
+    assert err.value.key == "effective"
+    with pytest.raises(ConfigError, match="duplicate key"):
+        load_terms(write(tmp_path, GOOD + "name: again\n"))
