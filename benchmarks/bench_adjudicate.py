@@ -1,5 +1,7 @@
 """Side + distance + zone for 1,000,000 incidents against geneva-2025: truceguard against
-geopandas ``sjoin`` on buffered zone polygons plus ``shapely.distance``.
+geopandas ``sjoin`` on buffered zone polygons plus ``shapely.distance``; then the location
+probabilities (side and every zone under each position's uncertainty) against the Monte Carlo
+a GIS user would run with the same geopandas classification.
 
 Both start from WGS84 lon/lat arrays and work in the terms' own transverse Mercator. Ours is
 ``truceguard.judge.adjudicate.place`` (pyproj, a prepared ``contains_xy`` for the side and an
@@ -13,9 +15,18 @@ per-batch work.
 Incidents are seeded: 80% near the line (a random point of the line moved a normally
 distributed 20 km in a random direction), 20% anywhere in eastern and southern Ukraine.
 Distances must agree to 1 m; zones may differ only where the peer's polygonal buffer
-(``quad_segs``) cuts a corner of the true band. The last line printed is one JSON object.
+(``quad_segs``) cuts a corner of the true band.
 
-    python benchmarks/bench_adjudicate.py [--n 1000000]
+Location probabilities: the first ``--n-located`` incidents get a 95% radius drawn with the
+frequencies of the shipped UCDP events' ``where_prec`` codes (their radii as
+``truceguard.io.ucdp`` reads them: about a quarter 1 km, half 25 km, a sixth 150 km), and
+``truceguard.judge.location.locate`` is timed on them. The ratio compares both ways on the
+same ``--n-mc`` incidents: ours against the peer's Monte Carlo with ``--draws`` positions per
+incident (2,500 draws: a standard error of at most 0.01), classified by the same ``sjoin``.
+The probabilities must agree within the Monte Carlo's own noise (5 standard errors).
+The last line printed is one JSON object.
+
+    python benchmarks/bench_adjudicate.py [--n 1000000] [--n-located 100000] [--n-mc 200]
 """
 
 from __future__ import annotations
@@ -27,10 +38,14 @@ import time
 import numpy as np
 import shapely
 
+from truceguard.geo.shipped import data_path
+from truceguard.io.ucdp import WHERE_PREC_M
 from truceguard.judge.adjudicate import place, terms_geometry
+from truceguard.judge.location import SIGMA_PER_R95, locate
 from truceguard.judge.terms import load_terms
 
 TERMS = "geneva-2025"
+UCDP = ("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")
 
 
 def incidents(terms, n: int, seed: int = 20260822) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +87,49 @@ def peer_rings(terms, quad_segs: int = 16):
     return gpd.GeoDataFrame(rows, crs=proj.crs), line
 
 
+def ucdp_radii(n: int, seed: int = 2015) -> np.ndarray:
+    """95% radii drawn with the frequencies of the shipped UCDP events' where_prec codes."""
+    import csv
+
+    with open(data_path(*UCDP), encoding="utf-8", newline="") as fh:
+        codes = [int(r["where_prec"]) for r in csv.DictReader(fh)]
+    values, counts = np.unique(codes, return_counts=True)
+    radius = np.array([WHERE_PREC_M[int(v)] for v in values])
+    return np.random.default_rng(seed).choice(radius, size=n, p=counts / counts.sum())
+
+
+def peer_classify(frame, lon, lat):
+    """(side, zone) of points the GeoPandas way (see run_peer)."""
+    import geopandas as gpd
+
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(frame.crs)
+    joined = gpd.sjoin(frame, pts, how="inner", predicate="contains")
+    side = np.zeros(len(pts), np.int8)
+    zone = np.full(len(pts), -1, np.int16)
+    point = joined["index_right"].to_numpy()
+    is_side = (joined["kind"] == "side").to_numpy()
+    side[point[is_side]] = 1
+    zone[point[~is_side]] = joined["zone"].to_numpy()[~is_side]
+    return side, zone
+
+
+def peer_monte_carlo(terms, frame, lon, lat, r95, draws: int, seed: int = 1):
+    """P(side 1) and P(zone z) per incident from ``draws`` positions each, the peer's way."""
+    rng = np.random.default_rng(seed)
+    proj = terms.projection
+    x, y = proj.forward(lon, lat)
+    s = (r95 * SIGMA_PER_R95)[:, None]
+    px = (x[:, None] + s * rng.standard_normal((x.size, draws))).ravel()
+    py = (y[:, None] + s * rng.standard_normal((x.size, draws))).ravel()
+    plon, plat = proj.inverse(px, py)
+    side, zone = peer_classify(frame, plon, plat)
+    depth = np.array([[z.distance_m[k] for z in terms.zones] for k in (0, 1)])
+    inner = np.where(zone >= 0, depth[side, np.maximum(zone, 0)], np.inf)
+    in_zone = inner[:, None] <= depth[side].reshape(-1, depth.shape[1])
+    return (side.reshape(x.size, draws).mean(axis=1),
+            in_zone.reshape(x.size, draws, -1).mean(axis=1))  # fmt: skip
+
+
 def run_peer(terms, frame, line, lon, lat):
     """(side, zone, distance, seconds in sjoin, seconds in distance) the GeoPandas way."""
     import geopandas as gpd
@@ -97,6 +155,9 @@ def run_peer(terms, frame, line, lon, lat):
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--n-located", type=int, default=100_000)
+    ap.add_argument("--n-mc", type=int, default=200)
+    ap.add_argument("--draws", type=int, default=2_500)
     args = ap.parse_args()
     terms = load_terms(TERMS)
     lon, lat = incidents(terms, args.n)
@@ -128,6 +189,33 @@ def main() -> None:
         f"max distance difference {err:.2e} m"
     )
     assert err < 1.0, err
+
+    # Location probabilities under each position's uncertainty.
+    n_loc = min(args.n_located, args.n)
+    r95 = ucdp_radii(n_loc)
+    t = time.perf_counter()
+    _ = terms_geometry(terms).boundary  # the side polygon's boundary index, once per terms
+    loc_build = time.perf_counter() - t
+    t = time.perf_counter()
+    _, probs = locate(terms, lon[:n_loc], lat[:n_loc], r95)
+    loc_s = time.perf_counter() - t
+    # Ours against the peer's Monte Carlo on the same incidents (spread along the sample).
+    pick = np.linspace(0, n_loc - 1, min(args.n_mc, n_loc)).astype(np.int64)
+    t = time.perf_counter()
+    _, mine = locate(terms, lon[pick], lat[pick], r95[pick])
+    mc_ours_s = time.perf_counter() - t
+    t = time.perf_counter()
+    mc_side, mc_zone = peer_monte_carlo(terms, frame, lon[pick], lat[pick], r95[pick], args.draws)
+    mc_peer_s = time.perf_counter() - t
+    diff = max(float(np.abs(mine.p_side1 - mc_side).max()),
+               float(np.abs(mine.p_zone - mc_zone).max()))  # fmt: skip
+    noise = 5 * 0.5 / np.sqrt(args.draws)
+    print(f"locate: {loc_s:.3f} s for {n_loc:,} incidents ({loc_s / n_loc * 1e6:.1f} us each; "
+          f"{probs.certain.mean():.1%} certain; + {loc_build:.2f} s boundary index)")
+    print(f"on {pick.size} incidents: ours {mc_ours_s:.3f} s, peer Monte Carlo "
+          f"({args.draws} draws each) {mc_peer_s:.2f} s; largest difference {diff:.4f} "
+          f"(Monte Carlo noise bound {noise:.4f})")
+    assert diff < noise, diff
     print(
         json.dumps(
             {
@@ -137,6 +225,17 @@ def main() -> None:
                 "peer": "geopandas.sjoin+shapely.distance",
                 "peer_s": round(peer_s, 4),
                 "ratio": round(peer_s / ours_s, 2),
+                "located_n": n_loc,
+                "located_s": round(loc_s, 3),
+                "located_certain_share": round(float(probs.certain.mean()), 4),
+                "located_build_s": round(loc_build, 3),
+                "p_location_n": int(pick.size),
+                "p_location_draws": args.draws,
+                "p_location_ours_s": round(mc_ours_s, 4),
+                "p_location_peer": "Monte Carlo with geopandas.sjoin",
+                "p_location_peer_s": round(mc_peer_s, 3),
+                "p_location_ratio": round(mc_peer_s / mc_ours_s, 1),
+                "p_location_max_difference": round(diff, 4),
                 "max_distance_error_m": err,
                 "side_agreement": side_agree,
                 "zone_agreement": zone_agree,

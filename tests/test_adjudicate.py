@@ -82,7 +82,7 @@ def test_distances_agree_with_geos_in_the_terms_projection(minsk, ucdp):
     ref = shapely.distance(shapely.points(x, y), geo.projection.project_geometry(minsk.line))
     assert np.abs(np.abs(p.signed_m) - ref).max() < 1e-3
     # Zone = the innermost zone whose depth covers the distance.
-    depth = np.array([z.distance_m[0] for z in minsk.zones])
+    depth = np.array([z.distance_m[0] if z.shape == "band" else -1.0 for z in minsk.zones])
     expect = np.array([np.flatnonzero(d <= depth)[0] if (d <= depth).any() else -1 for d in ref])
     assert (p.zone == expect).all()
 
@@ -235,7 +235,10 @@ def test_geneva_zones_on_the_2026_line():
 
 def test_caps_count_weapons_in_the_zone(tmp_path):
     src = shipped.data_path("terms", "minsk-2015.yaml").read_text(encoding="utf-8")
-    text = src + "caps:\n  - {zone: mlrs, side: government, weapon: tank, max: 3}\n"
+    text = src + (
+        "caps:\n  - {id: mlrs_tanks, zone: mlrs, side: government, weapon: tank, max: 3,\n"
+        "     source: package-of-measures, paraphrase: at most three tanks in the zone}\n"
+    )
     path = tmp_path / "capped.yaml"
     path.write_text(text, encoding="utf-8")
     t = parse_terms(text, path=str(path))
@@ -247,6 +250,7 @@ def test_caps_count_weapons_in_the_zone(tmp_path):
     rows = check_caps(t, p, cats, ["tank"] * 5, count=[2, 1, 9, 9, 9])
     assert rows == [
         {
+            "clause": "minsk-2015/cap/mlrs_tanks",
             "zone": "mlrs",
             "side": "government",
             "weapon": "tank",
@@ -257,9 +261,150 @@ def test_caps_count_weapons_in_the_zone(tmp_path):
     ]
     rows = check_caps(t, p, cats, ["tank"] * 5, count=[3, 1, 9, 9, 9])
     assert rows[0]["exceeded"] is True
+    assert [c.code for c in t.cap_clauses] == ["cap/mlrs_tanks"]
+    assert t.cap_clauses[0].meta.mechanism == "cap"
 
 
 def test_no_incidents_no_breaches(minsk):
     a = adjudicate(minsk, [], [], [], [], [])
     assert a.n_incidents == 0 and a.violations() == []
     assert set(a.breach_counts()) == set(minsk.clause_ids)
+
+
+# ------------------------------------------------------------------ uncertain positions
+
+# Where the shipped UCDP events known only to the oblast (where_prec 4) are placed.
+LUHANSK_OBLAST = (39.02, 48.92)
+
+
+def test_every_breach_carries_its_location_probability(minsk, ucdp):
+    rows = [r for r in ucdp if r["date_start"] >= "2015-03-01"]
+    lon = [float(r["longitude"]) for r in rows]
+    lat = [float(r["latitude"]) for r in rows]
+    radius = {"1": 1_000.0, "2": 25_000.0, "3": 50_000.0, "4": 150_000.0, "5": 50_000.0,
+              "6": 500_000.0, "7": 500_000.0}  # fmt: skip
+    unc = [radius[r["where_prec"]] for r in rows]
+    t = [epoch(r["date_end"] + "T12:00:00") for r in rows]
+    n = len(rows)
+    exact = adjudicate(minsk, lon, lat, t, ["armed_clash"] * n, ["unknown"] * n)
+    judged = adjudicate(minsk, lon, lat, t, ["armed_clash"] * n, ["unknown"] * n,
+                        uncertainty_m=unc)  # fmt: skip
+    assert (exact.p_location == 1.0).all()
+    assert judged.p_location.min() >= judged.p_floor == 0.01
+    assert judged.p_location.max() <= 1.0
+    # Imprecise events are no longer all sure to lie in the ceasefire's oblasts; a few are
+    # less likely than not to.
+    assert (judged.p_location < 0.9).sum() > 100
+    assert (judged.p_location < 0.5).sum() >= 1
+    # Precise events keep the crisp answer wherever their disc is clear of the area's edge.
+    precise = np.array(unc) == 1_000.0
+    both = np.isin(exact.incident, np.flatnonzero(precise))
+    assert set(exact.incident[both].tolist()) <= set(judged.incident.tolist())
+    rows_out = judged.violations()
+    assert {"p_location", "p_side", "controlled_by", "uncertainty_m", "terms_version"} <= set(
+        rows_out[0]
+    )
+    assert rows_out[0]["terms_version"] == minsk.version == "2"
+
+
+def test_an_oblast_level_event_is_judged_with_its_uncertainty(minsk):
+    a = judge(minsk, [LUHANSK_OBLAST], "2019-06-01T12:00:00", "shelling", "mlrs")
+    sure = {b["clause"]: b["p_location"] for b in a.breaches_of(0)}
+    assert sure == {"minsk-2015/withdrawal/mlrs": 1.0, "minsk-2015/live_fire/ceasefire": 1.0}
+    lon, lat = LUHANSK_OBLAST
+    t = epoch("2019-06-01T12:00:00")
+    b = adjudicate(minsk, [lon], [lat], [t], ["shelling"], ["mlrs"], uncertainty_m=[150_000.0])
+    p = {r["clause"]: r["p_location"] for r in b.breaches_of(0)}
+    # Within 150 km the event may lie anywhere around the line: the 35 km zone is a toss-up,
+    # the oblasts of the ceasefire likely but not sure, the side itself uncertain.
+    assert 0.2 < p["minsk-2015/withdrawal/mlrs"] < 0.8
+    assert 0.5 < p["minsk-2015/live_fire/ceasefire"] < 1.0
+    assert p["minsk-2015/live_fire/ceasefire"] == pytest.approx(b.location.p_area[0])
+    assert 0.5 < b.p_side[0] < 0.95 and b.controlled_by[0] == "government"
+    d = b.incident_dict(0)
+    assert d["uncertainty_m"] == 150_000.0 and d["controlled_by"] == "government"
+    assert d["p_side"] == pytest.approx(b.p_side[0]) and d["terms_version"] == "2"
+
+
+def test_no_breach_where_the_whole_disc_misses_the_zone(minsk):
+    # Kramatorsk lies 48 km from the line, 13 km beyond the 35 km MLRS zone.
+    t = epoch("2019-06-01T12:00:00")
+    args = ([KRAMATORSK[0]], [KRAMATORSK[1]], [t], ["weapon_presence"], ["mlrs"])
+    for radius, expect in ((1_000.0, []), (10_000.0, [])):
+        a = adjudicate(minsk, *args, uncertainty_m=[radius])
+        assert [r["clause"] for r in a.breaches_of(0)] == expect
+    wide = adjudicate(minsk, *args, uncertainty_m=[30_000.0])
+    (row,) = wide.breaches_of(0)
+    assert row["clause"] == "minsk-2015/withdrawal/mlrs" and 0.01 <= row["p_location"] < 0.5
+    # A higher floor drops the unlikely breach.
+    assert adjudicate(minsk, *args, uncertainty_m=[30_000.0], p_floor=0.5).incident.size == 0
+    with pytest.raises(InputError, match="p_floor"):
+        adjudicate(minsk, *args, p_floor=0.0)
+
+
+def test_an_advance_is_as_likely_as_the_other_side(minsk):
+    # Forces of the non-government side near Svetlodarsk (3 km inside government territory):
+    # with a 5 km radius they may still be on their own side.
+    t = epoch("2019-06-01T12:00:00")
+    a = adjudicate(minsk, [SVETLODARSK[0]], [SVETLODARSK[1]], [t], ["movement"], ["unknown"],
+                   actor_side=[1], uncertainty_m=[5_000.0])  # fmt: skip
+    (row,) = [r for r in a.breaches_of(0) if r["clause"].endswith("no_advance")]
+    assert row["p_location"] == pytest.approx(1.0 - a.location.p_side1_area[0])
+    assert 0.5 < row["p_location"] < 1.0
+
+
+def test_the_measures_of_july_2020(minsk):
+    where = [SVETLODARSK, KRAMATORSK]
+    before = judge(minsk, where, "2020-07-20T12:00:00", "shots", "small_arms")
+    after = judge(minsk, where, "2020-08-20T12:00:00", "shots", "small_arms")
+    assert [b["clause"] for b in before.breaches_of(0)] == ["minsk-2015/live_fire/ceasefire"]
+    assert {b["clause"] for b in after.breaches_of(0)} == {
+        "minsk-2015/live_fire/ceasefire", "minsk-2015/live_fire/no_sniper_2020",
+    }  # fmt: skip
+    # Mortar fire is no sniper fire.
+    mortar = judge(minsk, where, "2020-08-20T12:00:00", "shelling", "mortar_120")
+    assert mortar.breach_counts()["minsk-2015/live_fire/no_sniper_2020"] == 0
+    # Any aircraft of the sides anywhere in the area, beyond the 15 km security zone too.
+    uav = judge(minsk, where, "2020-08-20T12:00:00", "drone", "uav")
+    assert [b["clause"] for b in uav.breaches_of(1)] == ["minsk-2015/flight/no_aircraft_2020"]
+    assert {b["clause"] for b in uav.breaches_of(0)} == {
+        "minsk-2015/flight/no_flights", "minsk-2015/flight/no_aircraft_2020",
+    }  # fmt: skip
+    early_uav = judge(minsk, where, "2020-07-20T12:00:00", "drone", "uav")
+    assert early_uav.breaches_of(1) == []
+
+
+def test_heavy_weapons_near_settlements_after_july_2020(minsk):
+    near = minsk.zone("near_settlements")
+    # Starobilsk is a settlement 59 km from the line: inside the 70 km zone only.
+    lon, lat = 38.91069, 49.27832
+    assert np.hypot(*(near.points - [lon, lat]).T).min() < 1e-6
+    before = judge(minsk, [(lon, lat)], "2020-07-01T12:00:00", "weapon_presence", "artillery_ge100")
+    after = judge(minsk, [(lon, lat)], "2020-08-01T12:00:00", "weapon_presence", "artillery_ge100")
+    assert before.breaches_of(0) == []
+    assert [b["clause"] for b in after.breaches_of(0)] == ["minsk-2015/withdrawal/near_settlements"]
+    tank = judge(minsk, [(lon, lat)], "2020-08-01T12:00:00", "weapon_presence", "tank")
+    assert tank.breaches_of(0) == []  # a tank is no heavy weapon in the Package of Measures
+
+
+def test_units_in_the_geneva_buffer():
+    t = load_terms("geneva-2025")
+    # Kupiansk area, about 1-2 km from the 2026 line; Kharkiv far behind it.
+    a = judge(t, [(37.61, 49.71), (36.2527, 49.9808)], "2026-10-01T00:00:00", "movement",
+              "small_arms")  # fmt: skip
+    assert {b["clause"] for b in a.breaches_of(0)} == {
+        "geneva-2025/withdrawal/buffer", "geneva-2025/military_presence/no_units",
+    }  # fmt: skip
+    assert a.breaches_of(1) == []
+
+
+def test_a_clause_ends_when_the_terms_say(tmp_path):
+    src = shipped.data_path("terms", "minsk-2015.yaml").read_text(encoding="utf-8")
+    text = src.replace('version: "2"\n', 'version: "2"\nend: 2022-02-24T04:00:00+02:00\n', 1)
+    path = tmp_path / "ended.yaml"
+    path.write_text(text, encoding="utf-8")
+    t = parse_terms(text, path=str(path))
+    assert all(c.end == epoch("2022-02-24T02:00:00") for c in t.clauses)
+    inside = judge(t, [SVETLODARSK], "2022-02-23T12:00:00", "shelling")
+    after = judge(t, [SVETLODARSK], "2022-03-01T12:00:00", "shelling")
+    assert inside.breaches_of(0) and after.breaches_of(0) == []

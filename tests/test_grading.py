@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from truceguard.errors import ConfigError
-from truceguard.judge.grading import Evidence, grade, is_conflict, leading, load_grading
+from truceguard.judge.grading import (
+    LOCATION_KEYS,
+    Evidence,
+    grade,
+    is_conflict,
+    leading,
+    load_grading,
+    shipped_location_rules,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +103,30 @@ def test_user_file_replaces_shipped(tmp_path: Path) -> None:
         ("grades:\n  - grade: b\n    reason: '{nobody}'\n", "grades[0].reason", 3),
         ("colour: blue\ngrades: []\n", "colour", 1),
         ("conflict_share: 2\ngrades:\n  - grade: b\n    reason: r\n", "conflict_share", 1),
-        ("grades:\n  - grade: b\n    reason: r\n  - [1, 2\n", "yaml", 5),
+        ("grades:\n  - grade: b\n    reason: r\n  - [1, 2\n", "(yaml)", 5),
+        ("grades:\n  - grade: b\n    reason: r\n  - grade: c\n    grade: d\n", "grade", 5),
+        (
+            "location:\n  p_floor: {value: 2, reason: r}\ngrades:\n  - grade: b\n    reason: r\n",
+            "location.p_floor.value",
+            2,
+        ),
+        (
+            "location:\n  p_floor: 0.01\ngrades:\n  - grade: b\n    reason: r\n",
+            "location.p_floor",
+            2,
+        ),
+        (
+            "location:\n  p_floor: {value: 0.1, reason: ''}\ngrades:\n  - grade: b\n"
+            "    reason: r\n",
+            "location.p_floor.reason",
+            2,
+        ),
+        (
+            "location:\n  nearby_m: {value: 1, reason: r}\ngrades:\n  - grade: b\n"
+            "    reason: r\n",
+            "location.nearby_m",
+            2,
+        ),
         ("grades: []\n", "grades", 1),
     ],
 )
@@ -110,5 +141,26 @@ def test_bad_files_name_key_and_line(tmp_path: Path, text: str, key: str, line: 
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="no such file"):
         load_grading(tmp_path / "absent.yaml")
+
+
+def test_the_location_thresholds_and_their_reasons(rules) -> None:
+    loc = rules.location
+    assert (loc.p_floor, loc.report_threshold) == (0.01, 0.5)
+    assert (loc.precise_max_m, loc.near_max_m, loc.side_certain_p) == (2_000.0, 30_000.0, 0.95)
+    assert set(loc.reasons) == set(LOCATION_KEYS)
+    assert all(len(r) > 60 for r in loc.reasons.values())
+    assert shipped_location_rules() == loc
+
+
+def test_yaml_1_2_scalars_in_a_grading_file(tmp_path: Path) -> None:
+    # "NO" is a string (not false) and cannot pose as a boolean condition.
+    f = tmp_path / "no.yaml"
+    f.write_text(
+        "grades:\n  - grade: a\n    when: {conflicting_categories: NO}\n    reason: r\n"
+        "  - grade: b\n    reason: r\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="true or false, not 'NO'"):
+        load_grading(f)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from truceguard import __version__
-from truceguard.cli import demo, judge, observe, plan, report, server
+from truceguard.cli import demo, judge, observe, plan, report, server, terms
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -22,7 +22,7 @@ def main() -> None:
     """
 
 
-for _module in (observe, judge, plan, report, demo, server):
+for _module in (observe, judge, plan, report, demo, server, terms):
     _module.register(main)
 
 __all__ = ["main"]

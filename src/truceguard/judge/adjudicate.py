@@ -1,36 +1,36 @@
 """Adjudication: incidents judged against ceasefire terms, millions in one pass.
 
-For every incident: which side's territory it lies in (the terms' side polygon), its signed
-distance to the line of contact, the zone it falls in, and every clause it breaches with a
-severity. Everything is numpy arrays; :meth:`Adjudication.incident_dict` and
+For every incident: which side's territory it lies in, its signed distance to the line of
+contact, the zone it falls in (see :class:`truceguard.judge.location.Placement`), the
+probability of each of those given how well its position is known
+(:mod:`truceguard.judge.location`), and every clause it breaches with a severity and the
+probability ``p_location`` that its true position satisfies the clause's geometry.
+Everything is numpy arrays; :meth:`Adjudication.incident_dict` and
 :meth:`Adjudication.violations` turn results into plain dicts for the store, reports and the
 CLI. A breach starts with status ``new``; status changes are the store's log.
 
-Conventions:
-- ``side``: 0 outside the side polygon (``terms.sides[0]``, the government side in the
-  shipped terms), 1 inside it.
-- ``signed_m``: distance to the common line in metres, positive on side 0, negative on side 1.
-- ``own_m``: distance to the incident's own side's line (``terms.side_lines``), which is what
-  zones are measured from; equal to ``abs(signed_m)`` when the sides share one line.
-- ``zone``: index into ``terms.zone_ids`` of the innermost zone containing the incident on
-  its side, -1 for none.
-
-What breaches what (a clause binds only from its effective date plus its phase-in, so an
-incident before the ceasefire breaches nothing):
-- withdrawal: the incident's weapon class is one the zone withdraws and it lies within the
-  zone's depth on its own side (a weapon seen there, or fire from or at it);
+What breaches what (a clause binds from its effective date plus its phase-in until its end,
+so an incident before the ceasefire breaches nothing; a clause's prohibition may be narrowed
+to some weapon classes):
+- withdrawal: the incident's weapon class is one the zone withdraws and it lies in the zone
+  (a weapon seen there, or fire from or at it);
 - live_fire: a firing category (``terms.LIVE_FIRE_CATEGORIES``) in the prohibition's zone,
   whatever the weapon class (``unknown`` included);
 - flight: a flight category or an air weapon class in the zone, unless flagged as a monitors'
   flight (``monitor``);
 - mines: category or weapon class ``mine`` in the zone;
 - offensive_movement: a ``movement`` incident whose forces (``actor_side``) stand on the other
-  side's territory.
+  side's territory;
+- military_presence: a ``movement`` incident (forces of either side) in the zone.
+
+A clause with no zone (``anywhere``) holds in the terms' area. A breach is recorded only where
+``p_location`` reaches the floor (``grading.yaml``, ``location.p_floor``): where the whole
+uncertainty disc misses the clause's geometry there is no breach at all. Exact positions give
+the crisp answer (``p_location`` 1).
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from truceguard.errors import InputError
-from truceguard.geo.lines import SegmentGrid, build_segment_grid, distance_to_line, side_of
-from truceguard.geo.project import LocalProjection
+from truceguard.judge.grading import shipped_location_rules
+from truceguard.judge.location import (
+    LocationProbabilities,
+    Placement,
+    TermsGeometry,
+    locate,
+    place,
+    terms_geometry,
+)
 from truceguard.judge.terms import (
     AIR_WEAPON_CLASSES,
     ANYWHERE,
@@ -49,96 +56,16 @@ from truceguard.judge.terms import (
     category_mask,
     weapon_mask,
 )
-from truceguard.model import CATEGORIES, WEAPON_CLASSES
+from truceguard.model import CATEGORIES, REVIEW_STATUSES, WEAPON_CLASSES
 
-VIOLATION_STATUSES: tuple[str, ...] = ("new", "under_review", "verified", "discounted")
+# The statuses a review may give a violation (``model.REVIEW_STATUSES``).
+VIOLATION_STATUSES: tuple[str, ...] = REVIEW_STATUSES
 STATUS_NEW = "new"
 
-# Grid cells for the distance index; see truceguard.geo.lines.
-GRID_CELL_M = 1_500.0
-GRID_LEVELS = 5
-
-
-@dataclass(frozen=True, eq=False)
-class TermsGeometry:
-    """The terms' geometry projected to metres and indexed for fast queries."""
-
-    projection: LocalProjection
-    polygon: Any  # projected, prepared side polygon
-    grid: SegmentGrid  # the common line
-    own_grids: tuple[SegmentGrid | None, SegmentGrid | None]  # each side's own line, if any
-    depth_m: NDArray[np.float64]  # (2, n_zones): zone depth per side
-
-
-_GEOMETRY: weakref.WeakKeyDictionary[Terms, TermsGeometry] = weakref.WeakKeyDictionary()
-
-
-def terms_geometry(terms: Terms) -> TermsGeometry:
-    """Projected and indexed geometry for ``terms``, built once per Terms object."""
-    geo = _GEOMETRY.get(terms)
-    if geo is not None:
-        return geo
-    proj = terms.projection
-    depth = np.array([[z.distance_m[s] for z in terms.zones] for s in (0, 1)], dtype=float)
-    depth = depth.reshape(2, len(terms.zones))
-    margin = float(depth.max(initial=0.0)) + 20_000.0
-
-    def grid_for(line: Any) -> SegmentGrid:
-        return build_segment_grid(
-            proj.project_geometry(line), cell_m=GRID_CELL_M, margin_m=margin, levels=GRID_LEVELS
-        )
-
-    polygon = proj.project_geometry(terms.side_polygon)
-    own0, own1 = (None if ln is None else grid_for(ln) for ln in terms.side_lines)
-    geo = TermsGeometry(
-        projection=proj,
-        polygon=polygon,
-        grid=grid_for(terms.line),
-        own_grids=(own0, own1),
-        depth_m=depth,
-    )
-    _GEOMETRY[terms] = geo
-    return geo
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where incidents lie with respect to the terms (see the module docstring)."""
-
-    side: NDArray[np.int8]
-    signed_m: NDArray[np.float64]
-    own_m: NDArray[np.float64]
-    zone: NDArray[np.int16]
-
-
-def place(terms: Terms, lon: ArrayLike, lat: ArrayLike) -> Placement:
-    """Side, signed distance, own-line distance and zone for every point (WGS84 degrees)."""
-    geo = terms_geometry(terms)
-    lon_a = np.asarray(lon, dtype=float).ravel()
-    lat_a = np.asarray(lat, dtype=float).ravel()
-    if lon_a.shape != lat_a.shape:
-        raise InputError(f"lon and lat differ in length ({lon_a.size} and {lat_a.size})")
-    bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a))
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum())} position(s) are not finite, e.g. index {int(np.flatnonzero(bad)[0])}"
-        )
-    x, y = geo.projection.forward(lon_a, lat_a)
-    side = side_of(geo.polygon, x, y).astype(np.int8)
-    d = distance_to_line(geo.grid, x, y)
-    own = d.copy()
-    for s, g in enumerate(geo.own_grids):
-        if g is not None:
-            m = side == s
-            own[m] = distance_to_line(g, x[m], y[m])
-    zone = np.full(d.size, -1, dtype=np.int16)
-    for s in (0, 1):
-        on_side = side == s
-        # Widest first, so the innermost zone is written last (ties: the first listed wins).
-        depth = geo.depth_m[s]
-        for z in sorted(range(depth.size), key=lambda k: (-depth[k], -k)):
-            zone[on_side & (own <= geo.depth_m[s, z])] = z
-    return Placement(side=side, signed_m=np.where(side == 1, -d, d), own_m=own, zone=zone)
+__all__ = [
+    "Adjudication", "Placement", "STATUS_NEW", "TermsGeometry", "VIOLATION_STATUSES",
+    "adjudicate", "check_caps", "encode", "place", "terms_geometry",
+]  # fmt: skip
 
 
 def encode(values: ArrayLike, vocabulary: tuple[str, ...], name: str) -> NDArray[np.int16]:
@@ -159,13 +86,13 @@ def encode(values: ArrayLike, vocabulary: tuple[str, ...], name: str) -> NDArray
 
 @dataclass(frozen=True)
 class Adjudication:
-    """The result of :func:`adjudicate`: a placement per incident plus breach rows.
-
-    Breach rows are parallel arrays sorted by incident then clause: ``incident`` (index into
-    the input), ``clause`` (index into ``clause_ids``) and ``severity``.
-    """
+    """The result of :func:`adjudicate`: per incident a placement, its location
+    probabilities and its ``uncertainty_m``; per breach (parallel arrays sorted by incident
+    then clause) ``incident`` (index into the input), ``clause`` (index into ``clause_ids``),
+    ``severity`` and ``p_location``."""
 
     terms_name: str
+    terms_version: str
     clause_ids: tuple[str, ...]
     clause_kinds: tuple[str, ...]
     zone_ids: tuple[str, ...]
@@ -173,13 +100,27 @@ class Adjudication:
     side_labels: tuple[str, str]
     severity_labels: dict[int, str]
     placement: Placement
+    location: LocationProbabilities
+    uncertainty_m: NDArray[np.float64]
+    p_floor: float
     incident: NDArray[np.int64]
     clause: NDArray[np.int32]
     severity: NDArray[np.int8]
+    p_location: NDArray[np.float64]
 
     @property
     def n_incidents(self) -> int:
         return int(self.placement.side.size)
+
+    @property
+    def p_side(self) -> NDArray[np.float64]:
+        """Per incident: the probability that ``controlled_by`` controls its true position."""
+        return self.location.p_side
+
+    @property
+    def controlled_by(self) -> NDArray[Any]:
+        """Per incident: the side id of the side its reported position lies on."""
+        return np.array(self.side_ids, dtype=object)[self.placement.side.astype(np.intp)]
 
     def breach_counts(self) -> dict[str, int]:
         """Number of breaches per clause id (every clause listed, zeros included)."""
@@ -195,9 +136,11 @@ class Adjudication:
                 "kind": self.clause_kinds[int(c)],
                 "severity": int(s),
                 "severity_label": self.severity_labels.get(int(s), ""),
+                "p_location": float(p),
                 "status": STATUS_NEW,
             }
-            for c, s in zip(self.clause[lo:hi], self.severity[lo:hi], strict=True)
+            for c, s, p in zip(self.clause[lo:hi], self.severity[lo:hi], self.p_location[lo:hi],
+                               strict=True)  # fmt: skip
         ]
         return sorted(rows, key=lambda r: -r["severity"])
 
@@ -211,8 +154,12 @@ class Adjudication:
         return {
             "index": i,
             "terms": self.terms_name,
+            "terms_version": self.terms_version,
             "side": self.side_ids[side],
             "side_label": self.side_labels[side],
+            "controlled_by": self.side_ids[side],
+            "p_side": float(self.p_side[i]),
+            "uncertainty_m": float(self.uncertainty_m[i]),
             "signed_distance_m": float(p.signed_m[i]),
             "distance_m": float(p.own_m[i]),
             "zone": self.zone_ids[zone] if zone >= 0 else None,
@@ -220,16 +167,36 @@ class Adjudication:
         }
 
     def violations(self) -> list[dict[str, Any]]:
-        """Every breach as a row for the store: incident index, clause, severity, status."""
+        """Every breach as a row for the store: incident index, clause, severity, status, the
+        location probabilities, the side, the uncertainty and the terms version."""
+        side = self.placement.side
+        p_side = self.p_side
         return [
             {
                 "index": int(i),
                 "clause": self.clause_ids[int(c)],
                 "severity": int(s),
                 "status": STATUS_NEW,
+                "p_location": float(p),
+                "p_side": float(p_side[i]),
+                "controlled_by": self.side_ids[int(side[i])],
+                "uncertainty_m": float(self.uncertainty_m[i]),
+                "terms_version": self.terms_version,
             }
-            for i, c, s in zip(self.incident, self.clause, self.severity, strict=True)
+            for i, c, s, p in zip(self.incident, self.clause, self.severity, self.p_location,
+                                  strict=True)  # fmt: skip
         ]
+
+
+def _floats(values: ArrayLike | None, n: int, default: float, name: str) -> NDArray[np.float64]:
+    if values is None:
+        return np.full(n, default)
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size == 1 and n != 1:
+        arr = np.full(n, float(arr[0]))
+    if arr.size != n:
+        raise InputError(f"{name} has {arr.size} values for {n} positions")
+    return arr
 
 
 def adjudicate(
@@ -240,19 +207,25 @@ def adjudicate(
     category: ArrayLike,
     weapon_class: ArrayLike,
     *,
+    uncertainty_m: ArrayLike | None = None,
     monitor: ArrayLike | None = None,
     actor_side: ArrayLike | None = None,
+    p_floor: float | None = None,
 ) -> Adjudication:
     """Judge incidents against ``terms``.
 
-    ``lon``/``lat``: WGS84 degrees; ``t``: UTC epoch seconds (the incident's time; pass the
-    end of its window to judge uncertain times leniently, the start to judge strictly);
+    ``lon``/``lat``: WGS84 degrees; ``uncertainty_m``: each position's 95% radius in metres
+    (default 0: exact); ``t``: UTC epoch seconds (the incident's time; pass the end of its
+    window to judge uncertain times leniently, the start to judge strictly);
     ``category``/``weapon_class``: strings of ``CATEGORIES``/``WEAPON_CLASSES`` or their
     indices; ``monitor``: true for the monitors' own flights; ``actor_side``: the side
-    (0, 1, or -1 unknown) whose forces an incident involves, for offensive movement.
+    (0, 1, or -1 unknown) whose forces an incident involves, for offensive movement;
+    ``p_floor``: the smallest ``p_location`` recorded (default: ``grading.yaml``).
     """
-    placement = place(terms, lon, lat)
-    n = placement.side.size
+    lon_a = np.asarray(lon, dtype=float).ravel()
+    n = lon_a.size
+    unc = _floats(uncertainty_m, n, 0.0, "uncertainty_m")
+    placement, loc = locate(terms, lon_a, lat, unc)
     t_a = np.asarray(t, dtype=float).ravel()
     cat = encode(category, CATEGORIES, "category")
     wpn = encode(weapon_class, WEAPON_CLASSES, "weapon_class")
@@ -263,53 +236,65 @@ def adjudicate(
     actor = np.full(n, -1, np.int8) if actor_side is None else np.asarray(actor_side).ravel()
     if mon.size != n or actor.size != n:
         raise InputError(f"monitor and actor_side need {n} values")
+    floor = shipped_location_rules().p_floor if p_floor is None else float(p_floor)
+    if not 0.0 < floor <= 1.0:
+        raise InputError(f"p_floor must lie in (0, 1], not {floor!r}", code="input.bad_p_floor")
 
-    geo = terms_geometry(terms)
-    side = placement.side.astype(np.intp)
-    own = placement.own_m
     zone_index = {z: i for i, z in enumerate(terms.zone_ids)}
 
-    def in_zone(zone_id: str) -> NDArray[np.bool_]:
+    def where(zone_id: str) -> NDArray[np.float64]:
+        return loc.p_area if zone_id == ANYWHERE else loc.p_zone[:, zone_index[zone_id]]
+
+    def other_side(zone_id: str) -> NDArray[np.float64]:
+        """P(on the side opposite the actor's, in the region)."""
         if zone_id == ANYWHERE:
-            return np.ones(n, bool)
-        return own <= geo.depth_m[side, zone_index[zone_id]]
+            on1, total = loc.p_side1_area, loc.p_area
+        else:
+            on1, total = loc.p_zone_side1[:, zone_index[zone_id]], where(zone_id)
+        return np.where(actor == 0, on1, total - on1)
 
     is_fire = category_mask(LIVE_FIRE_CATEGORIES)[cat]
     is_flight = category_mask(FLIGHT_CATEGORIES)[cat] | weapon_mask(AIR_WEAPON_CLASSES)[wpn]
     is_mine = (cat == CATEGORIES.index("mine")) | (wpn == WEAPON_CLASSES.index("mine"))
     is_move = cat == CATEGORIES.index("movement")
-    across = (actor >= 0) & (actor != placement.side)
 
-    rows_i: list[NDArray[np.int64]] = []
-    rows_c: list[NDArray[np.int32]] = []
-    rows_s: list[NDArray[np.int8]] = []
+    rows: list[tuple[NDArray[np.int64], int, int, NDArray[np.float64]]] = []
     for ci, clause in enumerate(terms.clauses):
         bound = t_a >= clause.binds_from
+        if clause.end is not None:
+            bound &= t_a < clause.end
         if clause.kind == "withdrawal":
-            z = terms.zone(clause.ref)
-            hit = weapon_mask(z.weapons)[wpn] & in_zone(z.id)
+            what = weapon_mask(terms.zone(clause.ref).weapons)[wpn]
+            p = where(clause.ref)
         else:
-            p = next(q for q in terms.prohibited if q.id == clause.ref)
-            if p.activity == "live_fire":
+            pr = terms.prohibition(clause.ref)
+            p = where(pr.zone)
+            if pr.activity == "live_fire":
                 what = is_fire
-            elif p.activity == "flight":
-                what = is_flight & ~mon if p.except_monitors else is_flight
-            elif p.activity == "mines":
+            elif pr.activity == "flight":
+                what = is_flight & ~mon if pr.except_monitors else is_flight
+            elif pr.activity == "mines":
                 what = is_mine
+            elif pr.activity == "military_presence":
+                what = is_move
             else:
-                what = is_move & across
-            hit = what & in_zone(p.zone)
-        idx = np.flatnonzero(hit & bound)
-        rows_i.append(idx.astype(np.int64))
-        rows_c.append(np.full(idx.size, ci, np.int32))
-        rows_s.append(np.full(idx.size, clause.severity, np.int8))
+                what = is_move & (actor >= 0)
+                p = other_side(pr.zone)
+            if pr.weapons:
+                what = what & weapon_mask(pr.weapons)[wpn]
+        idx = np.flatnonzero(what & bound & (p >= floor))
+        rows.append((idx.astype(np.int64), ci, clause.severity, p[idx]))
 
-    inc = np.concatenate(rows_i) if rows_i else np.zeros(0, np.int64)
-    cla = np.concatenate(rows_c) if rows_c else np.zeros(0, np.int32)
-    sev = np.concatenate(rows_s) if rows_s else np.zeros(0, np.int8)
+    inc = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
+    cla = np.concatenate([np.full(r[0].size, r[1], np.int32) for r in rows]) if rows \
+        else np.zeros(0, np.int32)  # fmt: skip
+    sev = np.concatenate([np.full(r[0].size, r[2], np.int8) for r in rows]) if rows \
+        else np.zeros(0, np.int8)  # fmt: skip
+    pl = np.concatenate([r[3] for r in rows]) if rows else np.zeros(0)
     order = np.argsort(inc, kind="stable")
     return Adjudication(
         terms_name=terms.name,
+        terms_version=terms.version,
         clause_ids=terms.clause_ids,
         clause_kinds=tuple(c.kind for c in terms.clauses),
         zone_ids=terms.zone_ids,
@@ -317,9 +302,13 @@ def adjudicate(
         side_labels=(terms.sides[0].label, terms.sides[1].label),
         severity_labels=dict(terms.severity_labels),
         placement=placement,
+        location=loc,
+        uncertainty_m=unc,
+        p_floor=floor,
         incident=inc[order],
         clause=cla[order],
         severity=sev[order],
+        p_location=np.clip(pl[order], 0.0, 1.0),
     )
 
 
@@ -333,9 +322,9 @@ def check_caps(
     """Weapons seen in each capped zone against the terms' caps.
 
     Counts ``weapon_presence`` incidents (their ``count``, default 1) of the capped class on
-    the capped side within the zone's depth. The caller chooses the incidents: a snapshot
-    (one verification round), not a running total of sightings of the same weapons.
-    Returns one row per cap: zone, side, weapon, max, counted, exceeded.
+    the capped side within the zone (at their reported positions). The caller chooses the
+    incidents: a snapshot (one verification round), not a running total of sightings of the
+    same weapons. Returns one row per cap: clause, zone, side, weapon, max, counted, exceeded.
     """
     cat = encode(category, CATEGORIES, "category")
     wpn = encode(weapon_class, WEAPON_CLASSES, "weapon_class")
@@ -344,19 +333,18 @@ def check_caps(
     if cat.size != n or wpn.size != n or cnt.size != n:
         raise InputError(f"category, weapon_class and count need {n} values")
     present = cat == CATEGORIES.index("weapon_presence")
-    geo = terms_geometry(terms)
     rows = []
-    for cap in terms.caps:
-        depth = geo.depth_m[cap.side, terms.zone_ids.index(cap.zone)]
+    for cap, clause in zip(terms.caps, terms.cap_clauses, strict=True):
         hit = (
             present
             & (wpn == WEAPON_CLASSES.index(cap.weapon))
             & (placement.side == cap.side)
-            & (placement.own_m <= depth)
+            & placement.in_zone[:, terms.zone_ids.index(cap.zone)]
         )
         counted = float(cnt[hit].sum())
         rows.append(
             {
+                "clause": clause.id,
                 "zone": cap.zone,
                 "side": terms.sides[cap.side].id,
                 "weapon": cap.weapon,

@@ -8,7 +8,9 @@ independent sources or one trusted sensor, *probable* with several reports from 
 disagree on what happened. A user file with the same keys replaces the shipped one.
 
 Rules are tried in order; the first whose conditions all hold wins and its reason (a format
-string over the evidence) says why. Loading a bad file raises
+string over the evidence) says why. The same file holds the thresholds for judging and
+writing uncertain positions (``location``: :class:`LocationRules`), each with its reason.
+The file is read by :mod:`truceguard.config`; a bad file raises
 :class:`truceguard.errors.ConfigError` naming the key and its line.
 """
 
@@ -17,11 +19,11 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from truceguard.config import ConfigList, ConfigMap, load_yaml
 from truceguard.errors import ConfigError
 from truceguard.geo.shipped import data_path
 from truceguard.model import HOW_KNOWN
@@ -59,9 +61,38 @@ _TOP_KEYS = frozenset(
         "party_how_known",
         "conflict_share",
         "default_uncertainty_m",
+        "location",
         "grades",
     }
 )
+
+# The location thresholds: name -> (lowest, highest) allowed value.
+LOCATION_KEYS: dict[str, tuple[float, float]] = {
+    "p_floor": (1e-6, 1.0),
+    "report_threshold": (0.0, 1.0),
+    "precise_max_m": (0.0, 1e7),
+    "near_max_m": (0.0, 1e7),
+    "side_certain_p": (0.5, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class LocationRules:
+    """How uncertain positions are judged and written (``location`` in ``grading.yaml``).
+
+    ``p_floor``: the smallest ``p_location`` a breach is recorded with; ``report_threshold``:
+    the ``p_location`` from which a violation is listed and counted by default;
+    ``precise_max_m`` / ``near_max_m``: the largest 95% radius written as a distance from a
+    settlement / as "near" a settlement (beyond: the oblast); ``side_certain_p``: the
+    ``p_side`` from which the controlling side is written without its probability.
+    ``reasons`` holds the reason the file gives for each."""
+
+    p_floor: float = 0.01
+    report_threshold: float = 0.5
+    precise_max_m: float = 2_000.0
+    near_max_m: float = 30_000.0
+    side_certain_p: float = 0.95
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +113,7 @@ class GradingRules:
     party_how_known: frozenset[str]
     conflict_share: float
     default_uncertainty_m: float
+    location: LocationRules = field(default_factory=LocationRules)
     path: str = ""
 
     @property
@@ -166,59 +198,69 @@ def shipped_grading_path() -> Path:
     return data_path("grading.yaml")
 
 
-class _Lines:
-    """Line numbers of keys in a YAML document, by path (("grades", 2, "when"), ...)."""
-
-    def __init__(self, node: yaml.Node | None) -> None:
-        self.root = node
-
-    def line(self, *path: str | int) -> int | None:
-        node = self.root
-        found = node.start_mark.line + 1 if node is not None else None
-        for step in path:
-            if isinstance(node, yaml.MappingNode):
-                nxt = None
-                for k, v in node.value:
-                    if k.value == step:
-                        found, nxt = k.start_mark.line + 1, v
-                        break
-                node = nxt
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-                if step >= len(node.value):
-                    return found
-                node = node.value[step]
-                found = node.start_mark.line + 1
-            else:
-                return found
-            if node is None:
-                return found
-        return found
+def _line(doc: Any, *path: str | int) -> int | None:
+    """The line of the last step of ``path`` found in a ConfigMap/ConfigList tree."""
+    node, found = doc, getattr(doc, "line", None)
+    for step in path:
+        in_map = isinstance(node, ConfigMap) and step in node
+        in_list = isinstance(node, ConfigList) and isinstance(step, int) and step < len(node)
+        if in_map or in_list:
+            found, node = node.line_of(step), node[step]
+        else:
+            break
+    return found
 
 
 def load_grading(path: str | Path | None = None) -> GradingRules:
     """Rules from ``path`` (a user file) or the shipped ``grading.yaml``."""
     p = Path(path) if path is not None else shipped_grading_path()
-    where = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(where, "file", f"cannot read it: {exc.strerror or exc}") from exc
-    try:
-        doc = yaml.safe_load(text)
-        lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(where, "yaml", f"not valid YAML: {exc}", line) from exc
-    return parse_grading(doc, where, lines)
+    return parse_grading(load_yaml(p), str(p))
 
 
-def parse_grading(doc: Any, where: str = "<grading>", lines: _Lines | None = None) -> GradingRules:
-    """Rules from an already-parsed document (a mapping as in ``grading.yaml``)."""
-    ln = lines or _Lines(None)
+@cache
+def shipped_location_rules() -> LocationRules:
+    """The shipped location thresholds (read once)."""
+    return load_grading().location
+
+
+def _location(doc: Any, fail: Any) -> LocationRules:
+    """The ``location`` section: each threshold as ``{value, reason}``."""
+    sec = doc.get("location")
+    if sec is None:
+        return LocationRules()
+    if not isinstance(sec, dict):
+        raise fail("location", "must be a mapping of thresholds", "location")
+    values: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    for key, item in sec.items():
+        where = ("location", key)
+        if key not in LOCATION_KEYS:
+            raise fail(f"location.{key}", f"unknown key (expected one of "
+                       f"{', '.join(LOCATION_KEYS)})", *where)
+        if not isinstance(item, dict) or set(item) != {"value", "reason"}:
+            raise fail(f"location.{key}", "must be {value: NUMBER, reason: TEXT}", *where)
+        low, high = LOCATION_KEYS[key]
+        val = item["value"]
+        if isinstance(val, bool) or not isinstance(val, int | float) or not low <= val <= high:
+            raise fail(f"location.{key}.value", f"must be a number from {low:g} to {high:g}, "
+                       f"not {val!r}", *where, "value")
+        if not isinstance(item["reason"], str) or not item["reason"].strip():
+            raise fail(f"location.{key}.reason", "must say why, in words", *where, "reason")
+        values[key] = float(val)
+        reasons[key] = " ".join(item["reason"].split())
+    rules = LocationRules(**values, reasons=reasons)
+    if rules.near_max_m < rules.precise_max_m:
+        raise fail("location.near_max_m", "must not be below precise_max_m", "location",
+                   "near_max_m")
+    return rules
+
+
+def parse_grading(doc: Any, where: str = "<grading>") -> GradingRules:
+    """Rules from an already-parsed document (a mapping as in ``grading.yaml``; line numbers
+    where it was read by :mod:`truceguard.config`)."""
 
     def fail(key: str, reason: str, *path: str | int) -> ConfigError:
-        return ConfigError(where, key, reason, ln.line(*path) if path else None)
+        return ConfigError(where, key, reason, _line(doc, *path) if path else None)
 
     if not isinstance(doc, dict):
         raise fail("grading", "the file must be a mapping with a 'grades' list")
@@ -249,6 +291,7 @@ def parse_grading(doc: Any, where: str = "<grading>", lines: _Lines | None = Non
 
     share = number("conflict_share", 0.34, 0.0, 1.0)
     default_unc = number("default_uncertainty_m", 5000.0, 1.0, 1e7)
+    location = _location(doc, fail)
 
     grades = doc.get("grades")
     if not isinstance(grades, list) or not grades:
@@ -316,5 +359,6 @@ def parse_grading(doc: Any, where: str = "<grading>", lines: _Lines | None = Non
         party_how_known=party,
         conflict_share=share,
         default_uncertainty_m=default_unc,
+        location=location,
         path=where,
     )

@@ -1,4 +1,4 @@
-"""Location text the way ceasefire monitors write it.
+"""Location text the way ceasefire monitors write it, never more precise than the position.
 
 OSCE SMM reports place an event relative to a settlement and say who controls the area:
 "4 km south-east of Svetlodarsk (government-controlled)". Here the settlement is the nearest
@@ -6,6 +6,15 @@ one in the shipped GeoNames list (places of 1,000 people or more, spelt as GeoNa
 them), the distance is rounded to whole kilometres, the direction is one of the eight compass
 points from the settlement to the event, and the control label comes from the terms' side
 polygon and side labels.
+
+With the position's 95% radius (``uncertainty_m``) the text says no more than the position
+supports (thresholds in ``grading.yaml``, ``location``): up to ``precise_max_m`` the distance
+and direction, "4 km south-east of Svetlodarsk (±1 km, government-controlled)"; up to
+``near_max_m`` the nearest settlement, "near Horlivka (±5 km, ...)"; beyond, the oblast
+(shipped geoBoundaries ADM1) that holds the reported position, "in Luhansk oblast (±150 km,
+...)", or the nearest settlement outside Ukraine. The radius is rounded up. Where the
+controlling side's probability (``p_side``) is below ``side_certain_p`` the text gives it:
+"(±25 km, government-controlled p 0.70)".
 
 The nearest-settlement search is a k-d tree over points on the unit sphere (chord distance
 orders places exactly as great-circle distance does), so it needs no projection and works for
@@ -24,8 +33,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from truceguard.errors import InputError
-from truceguard.geo.shipped import places
+from truceguard.geo.shipped import oblasts, places
 from truceguard.geo.sphere import COMPASS_8, bearing_deg, haversine_m
+from truceguard.judge.grading import LocationRules, shipped_location_rules
 from truceguard.judge.terms import Terms
 
 
@@ -100,30 +110,84 @@ def control_labels(terms: Terms, lon: ArrayLike, lat: ArrayLike) -> NDArray[Any]
     return labels[np.atleast_1d(inside).astype(np.int64)]
 
 
+@lru_cache(maxsize=1)
+def _oblast_index() -> tuple[shapely.STRtree, NDArray[Any]]:
+    names = [name.replace(" Oblast", " oblast") for _, name, _ in oblasts()]
+    return shapely.STRtree([g for _, _, g in oblasts()]), np.array(names, dtype=object)
+
+
+def oblast_names(lon: ArrayLike, lat: ArrayLike) -> NDArray[Any]:
+    """The Ukrainian oblast (geoBoundaries ADM1, "Luhansk oblast") holding each point; None
+    outside Ukraine."""
+    tree, names = _oblast_index()
+    pts = shapely.points(np.atleast_1d(np.asarray(lon, float)),
+                         np.atleast_1d(np.asarray(lat, float)))  # fmt: skip
+    out = np.full(pts.size, None, dtype=object)
+    where, which = tree.query(pts, predicate="within")
+    out[where] = names[which]
+    return out
+
+
+def radius_text(uncertainty_m: ArrayLike) -> list[str]:
+    """A 95% radius rounded up to what can be said: "±300 m", "±2 km", "±25 km", "±150 km"."""
+    r = np.atleast_1d(np.asarray(uncertainty_m, dtype=float)) * (1.0 - 1e-9)
+    metres = np.ceil(r / 100.0) * 100.0
+    km = np.where(r < 10_000, np.ceil(r / 1000.0), np.where(r < 100_000, np.ceil(r / 5000.0) * 5,
+                                                               np.ceil(r / 10_000.0) * 10))
+    return [f"±{m:.0f} m" if m < 1000 else f"±{k:.0f} km"
+            for m, k in zip(metres, km, strict=True)]  # fmt: skip
+
+
 def describe_locations(
     lon: ArrayLike,
     lat: ArrayLike,
     terms: Terms | None = None,
     *,
+    uncertainty_m: ArrayLike | None = None,
+    p_side: ArrayLike | None = None,
+    rules: LocationRules | None = None,
     country: str | None = "UA",
 ) -> list[str]:
-    """Monitors' location text for every point: "4 km south-east of Svetlodarsk
-    (government-controlled)"; "in Donetsk (...)" within half a kilometre. Without terms the
-    control label is left out."""
+    """Monitors' location text for every point (see the module docstring). Without
+    ``uncertainty_m`` the position is taken as exact and no radius is written; without terms
+    the control label is left out; ``p_side`` is the probability of the reported position's
+    side (from the adjudication)."""
+    rules = rules or shipped_location_rules()
     near = nearest_places(lon, lat, country=country)
+    n = near.name.size
     km = np.rint(near.distance_m / 1000.0).astype(np.int64)
     compass = near.compass
+    exact = uncertainty_m is None
+    unc = np.zeros(n) if exact else np.broadcast_to(np.asarray(uncertainty_m, float), (n,))
+    if not exact and not (np.isfinite(unc).all() and (unc >= 0).all()):
+        raise InputError("uncertainty_m must be finite numbers >= 0", code="input.bad_uncertainty")
+    radius = [""] * n if exact else radius_text(unc)
+    wide = unc > rules.near_max_m
+    oblast = np.full(n, None, dtype=object)
+    if wide.any():
+        oblast[wide] = oblast_names(np.atleast_1d(lon)[wide], np.atleast_1d(lat)[wide])
+    labels = [""] * n
     if terms is not None:
-        label = control_labels(terms, np.atleast_1d(lon), np.atleast_1d(lat))
-        suffix = [f" ({s})" for s in label]
-    else:
-        suffix = [""] * km.size
-    return [
-        f"in {n}{s}" if k == 0 else f"{k} km {c} of {n}{s}"
-        for n, k, c, s in zip(near.name, km, compass, suffix, strict=True)
-    ]
+        labels = list(control_labels(terms, np.atleast_1d(lon), np.atleast_1d(lat)))
+        if p_side is not None:
+            ps = np.broadcast_to(np.asarray(p_side, float), (n,))
+            labels = [lab if p >= rules.side_certain_p else f"{lab} p {p:.2f}"
+                      for lab, p in zip(labels, ps, strict=True)]  # fmt: skip
+    out = []
+    for i in range(n):  # formatting text, one string per point: not a hot loop
+        if unc[i] <= rules.precise_max_m:
+            where = (f"in {near.name[i]}" if km[i] == 0
+                     else f"{km[i]} km {compass[i]} of {near.name[i]}")  # fmt: skip
+        elif unc[i] <= rules.near_max_m or oblast[i] is None:
+            where = f"near {near.name[i]}"
+        else:
+            where = f"in {oblast[i]}"
+        extra = ", ".join(x for x in (radius[i], labels[i]) if x)
+        out.append(f"{where} ({extra})" if extra else where)
+    return out
 
 
-def describe_location(lon: float, lat: float, terms: Terms | None = None) -> str:
+def describe_location(lon: float, lat: float, terms: Terms | None = None,
+                      uncertainty_m: float | None = None) -> str:  # fmt: skip
     """:func:`describe_locations` for one point."""
-    return describe_locations([lon], [lat], terms)[0]
+    return describe_locations([lon], [lat], terms, uncertainty_m=uncertainty_m)[0]
