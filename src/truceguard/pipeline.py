@@ -286,7 +286,7 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
     what a fusion wrote or removed); record new and withdrawn violations (appended to their
     trails, never edited away)."""
     started = time.perf_counter()
-    version = str(getattr(terms, "version", "1"))
+    version = str(terms.version)
     v = store.view_arrays(incident_ids)
     existing = store.violation_keys(terms.name, incident_ids)
     summary = AdjudicationSummary(terms=terms.name, terms_version=version,
@@ -299,14 +299,17 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
     now = utc_now()
     why_new = f"adjudicated against {terms.name} version {version}"
     if v["incident_id"].size:
-        lon, lat = v["lon"], v["lat"]
-        adj = adjudicate(terms, lon, lat, v["t_start"], v["category"], v["weapon_class"])
+        lon, lat, unc = v["lon"], v["lat"], v["uncertainty_m"]
+        adj = adjudicate(terms, lon, lat, v["t_start"], v["category"], v["weapon_class"],
+                         uncertainty_m=unc)
         hit = np.unique(adj.incident)
-        texts = dict(zip(hit.tolist(), describe_locations(lon[hit], lat[hit], terms),
-                         strict=True))
+        texts = dict(zip(hit.tolist(), describe_locations(
+            lon[hit], lat[hit], terms, uncertainty_m=unc[hit], p_side=adj.p_side[hit]),
+            strict=True))
         p = adj.placement
-        for i, c, s in zip(adj.incident.tolist(), adj.clause.tolist(), adj.severity.tolist(),
-                           strict=True):
+        controlled_by = adj.controlled_by
+        for i, c, s, pl in zip(adj.incident.tolist(), adj.clause.tolist(),
+                               adj.severity.tolist(), adj.p_location.tolist(), strict=True):
             clause = adj.clause_ids[c]
             key = (version, int(v["incident_id"][i]), str(v["sig"][i]), clause)
             current.add(key)
@@ -314,12 +317,12 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
                 violation_id=0, terms=terms.name, terms_version=version, clause=clause,
                 severity=int(s), status="new", incident_id=key[1], t_start=int(v["t_start"][i]),
                 t_end=int(v["t_end"][i]), lat=float(lat[i]), lon=float(lon[i]),
-                uncertainty_m=float(v["uncertainty_m"][i]),
-                controlled_by=adj.side_ids[int(p.side[i])], p_side=1.0,
+                uncertainty_m=float(unc[i]), controlled_by=str(controlled_by[i]),
+                p_side=round(float(adj.p_side[i]), 4),
                 signed_distance_m=float(p.signed_m[i]),
                 zone=adj.zone_ids[int(p.zone[i])] if p.zone[i] >= 0 else "",
-                p_location=1.0, location_text=texts[i], category=str(v["category"][i]),
-                weapon_class=str(v["weapon_class"][i]))
+                p_location=round(float(pl), 4), location_text=texts[i],
+                category=str(v["category"][i]), weapon_class=str(v["weapon_class"][i]))
             judged = JudgedViolation(viol, key[2], int(v["marking_id"][i]))
             prior = existing.get(key)
             if prior is None:
@@ -362,7 +365,7 @@ def set_violation_status(store: Store, violation_id: int, status: str, who: str,
     return store.status_trail(violation_id)
 
 
-def violation_events(store: Store, terms: str, viewer: Viewer, *, min_p: float = 0.5
+def violation_events(store: Store, terms: str, viewer: Viewer, *, min_p: float
                      ) -> list[tuple[float, float, int, float]]:
     """The store's violations of ``terms`` that ``viewer`` may see, judged at the threshold,
     as (lat, lon, time, weight) rows for planning (``plan --threat-from-store``): monitoring

@@ -11,8 +11,8 @@ import math
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from truceguard.errors import InputError, NotFoundError, suggest, unknown_value
-from truceguard.judge.terms import load_terms, shipped_terms
+from truceguard.errors import InputError, NotFoundError, unknown_value
+from truceguard.judge.terms import load_terms, resolve_clause, shipped_terms
 from truceguard.marking import Viewer
 from truceguard.model import CATEGORIES, WEAPON_CLASSES
 from truceguard.store import ObservationFilter, Store
@@ -20,6 +20,13 @@ from truceguard.store import ObservationFilter, Store
 # -- strict values ----------------------------------------------------------------------------
 
 MAX_LIMIT = 10_000_000
+
+
+def default_min_p() -> float:
+    """The reporting threshold of location probability (``grading.yaml``, with its reason)."""
+    from truceguard.judge.grading import shipped_location_rules
+
+    return float(shipped_location_rules().report_threshold)
 
 _ISO = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
@@ -201,27 +208,24 @@ def viewer_from(releasable_to: str | None) -> Viewer:
 
 
 def resolve_terms_and_clauses(store: Store, terms_name: str | None, clauses: tuple[str, ...]
-                       ) -> tuple[str | None, tuple[str, ...]]:
-    """--terms and --clause checked against what exists; short clause forms made full."""
+                              ) -> tuple[str | None, tuple[str, ...]]:
+    """--terms and --clause checked against what exists; a clause may be its full id or the
+    short code reports print (``live_fire/ceasefire``), which without --terms means that
+    clause of every terms that has it."""
     judged = store.adjudicated_terms()
     if terms_name is not None and terms_name not in judged and terms_name not in shipped_terms():
         raise unknown_value("--terms", terms_name, set(judged) | set(shipped_terms()))
+    if not clauses:
+        return terms_name, ()
     names = [terms_name] if terms_name else sorted(set(judged) | set(shipped_terms()))
-    known: dict[str, set[str]] = {}
+    pool = []
     for name in names:
         try:
-            ids = load_terms(name).clause_ids
+            pool.append(load_terms(name))
         except NotFoundError:
             continue
-        for cid in ids:
-            known.setdefault(cid, set()).add(cid)
-            known.setdefault(cid.split("/", 1)[-1], set()).add(cid)
     full: list[str] = []
     for c in clauses:
-        if c not in known:
-            raise InputError(f"--clause {c!r} is not a clause of "
-                             f"{terms_name or 'any terms'}",
-                             hint=suggest(c, sorted({i for v in known.values() for i in v})),
-                             code="input.unknown_value")
-        full += sorted(known[c])
+        matches = sorted(k.id for t in pool for k in t.all_clauses if c in (k.id, k.code))
+        full += matches or [resolve_clause(c, pool)]  # no match: the error naming it
     return terms_name, tuple(full)

@@ -22,6 +22,7 @@ from truceguard.query import (
     build_filter,
     check_limit,
     check_sources,
+    default_min_p,
     finite,
     resolve_terms_and_clauses,
     viewer_from,
@@ -29,7 +30,7 @@ from truceguard.query import (
 from truceguard.store import Store, ViolationFilter
 
 FORMATS = click.Choice(["table", "json", "csv", "geojson"])
-DEFAULT_MIN_P = 0.5
+DEFAULT_MIN_P = default_min_p()
 
 
 def _emit(rows: list[Any], kind: type, fmt: str, output: str, db: str, columns: tuple[str, ...]
@@ -169,7 +170,8 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, db: str
               + ".")
 @click.option("--min-p", type=float, default=DEFAULT_MIN_P, show_default=True,
               help="Only violations whose location satisfies the clause with at least this "
-                   "probability (0 shows all).")
+                   "probability (0 shows all; the default is the reporting threshold of "
+                   "grading.yaml).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--count", is_flag=True, help="Print only how many match.")
 @click.option("--limit", type=int, help="At most this many (not with --count).")

@@ -63,16 +63,17 @@ def _common(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def _store_threat(db: str | None, terms_name: str | None, min_p: float,
+def _store_threat(db: str | None, terms_name: str | None, min_p: float | None,
                   releasable_to: str | None) -> tuple[list[tuple[float, float, int, float]], str]:
     """The violations that weight a plan's threat (``--threat-from-store``)."""
     from truceguard.cli.observe import open_existing
     from truceguard.pipeline import violation_events
-    from truceguard.query import finite, resolve_terms_and_clauses, viewer_from
+    from truceguard.query import default_min_p, finite, resolve_terms_and_clauses, viewer_from
 
     if not terms_name:
         raise InputError("--threat-from-store needs --terms NAME (whose violations)",
                          hint="e.g. --terms minsk-2015", code="input.missing")
+    min_p = default_min_p() if min_p is None else min_p
     finite(min_p, "--min-p", low=0.0, high=1.0)
     viewer = viewer_from(releasable_to)
     with open_existing(db) as store:
@@ -102,9 +103,9 @@ def register(group: click.Group) -> None:
                   "judged at --min-p): monitoring feeds planning.")
     @click.option("--terms", "terms_name", metavar="NAME",
                   help="With --threat-from-store: whose violations (e.g. minsk-2015).")
-    @click.option("--min-p", type=float, default=0.5, show_default=True,
+    @click.option("--min-p", type=float, default=None,
                   help="With --threat-from-store: only violations located at least this "
-                  "surely.")
+                  "surely (default: the reporting threshold of grading.yaml).")
     @click.option("--releasable-to", metavar="CODES",
                   help="With --threat-from-store: only violations releasable to these codes.")
     @db_option
@@ -112,7 +113,7 @@ def register(group: click.Group) -> None:
     @domain_errors
     def plan_cmd(scenario: str, variants: tuple[str, ...], place_orbits: bool,
                  no_sensitivity: bool, sensitivity_samples: int, threat_from_store: bool,
-                 terms_name: str | None, min_p: float, releasable_to: str | None,
+                 terms_name: str | None, min_p: float | None, releasable_to: str | None,
                  db: str | None, samples: int, seed: int, dask_address: str | None,
                  workers: int | None, out_dir: str) -> None:
         """Is this coalition enough? Simulate SCENARIO (a shipped name or a YAML path;

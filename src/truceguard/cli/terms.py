@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from typing import Any
 
 import click
 
-from truceguard.errors import TruceguardError
+from truceguard.cli.common import domain_errors
 from truceguard.judge.terms import Terms, load_terms, shipped_terms
 from truceguard.model import iso
 
 FORMATS = click.Choice(["text", "json"])
-
-
-def _fail(exc: TruceguardError, fmt: str) -> None:
-    """The error envelope on stdout for JSON, else the message and hint on stderr; exit 1."""
-    if fmt == "json":
-        click.echo(json.dumps(exc.envelope(), ensure_ascii=False))
-    else:
-        click.echo(f"Error: {exc}", err=True)
-        if exc.hint:
-            click.echo(f"Hint: {exc.hint}", err=True)
-    sys.exit(1)
 
 
 def terms_summary(t: Terms) -> dict[str, Any]:
@@ -83,12 +71,10 @@ def terms_group() -> None:
 
 @terms_group.command("list")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@domain_errors
 def list_cmd(fmt: str) -> None:
     """List the shipped terms: name, title, version, effective date."""
-    try:
-        rows = [terms_summary(load_terms(name)) for name in shipped_terms()]
-    except TruceguardError as exc:
-        _fail(exc, fmt)
+    rows = [terms_summary(load_terms(name)) for name in shipped_terms()]
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -99,13 +85,11 @@ def list_cmd(fmt: str) -> None:
 @terms_group.command("show")
 @click.argument("name", metavar="NAME|PATH")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@domain_errors
 def show_cmd(name: str, fmt: str) -> None:
     """Show one terms file: each clause with its quoted text, the parties it binds, its
     mechanism, its period and how certain its geometry is."""
-    try:
-        t = load_terms(name)
-    except TruceguardError as exc:
-        _fail(exc, fmt)
+    t = load_terms(name)
     if fmt == "json":
         click.echo(json.dumps(t.as_dict(), ensure_ascii=False, indent=1))
     else:

@@ -51,6 +51,7 @@ from truceguard.pipeline import set_violation_status
 from truceguard.query import (
     build_filter,
     check_sources,
+    default_min_p,
     finite,
     parse_date_option,
     resolve_terms_and_clauses,
@@ -274,11 +275,12 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     def list_violations(u: Me, f: F, terms: str | None = None,
                         clause: Annotated[list[str] | None, Query()] = None,
                         status: Annotated[list[str] | None, Query()] = None,
-                        min_p: float = 0.5) -> dict[str, Any]:
+                        min_p: float | None = None) -> dict[str, Any]:
         """Violations as you see them, with their location probability and uncertainty."""
         from truceguard.errors import unknown_value
         from truceguard.model import VIOLATION_STATUSES
 
+        min_p = default_min_p() if min_p is None else min_p
         finite(min_p, "min_p", low=0.0, high=1.0)
         for s in status or ():
             if s not in VIOLATION_STATUSES:
