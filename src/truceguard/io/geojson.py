@@ -1,14 +1,17 @@
 """GeoJSON: a FeatureCollection of Point features, one observation each; and its writer.
 
 Reading streams: the document is never held (``io.jsonscan`` finds each feature's bytes in
-bounded blocks), so memory stays bounded whatever the file's size. The file is read twice: a
-first pass checks the document's shape (an object, a ``type`` of ``FeatureCollection`` or
-``Feature``, a ``features`` array, nothing after the end) and refuses a document that is not
-one as a whole (FormatError) before anything is yielded; the second yields a record per
-feature. Each feature's ``raw`` is its own JSON text verbatim and ``source_line`` the line it
-starts on. A bad feature is a RowError and the others land: one that is not valid JSON, over
-``max_record_bytes``, nested more than ``values.MAX_JSON_DEPTH`` levels, with a key twice in one
-object, a NaN or infinite number, a string that is not valid Unicode, or a field out of bounds.
+bounded blocks), so memory stays bounded whatever the file's size. A document that is not a
+GeoJSON FeatureCollection (or a single Feature) is refused as a whole (FormatError) before
+anything is yielded: not an object, a ``type`` that is neither, no ``features`` array, a broken
+shape before the first feature. Writers put ``type`` first; where a document puts it after
+``features``, a first pass over the whole document finds it before any feature is read. Damage
+found after features were read (a file cut short, text after the end) is one last RowError
+(field ``document``): every feature before it lands. Each feature's ``raw`` is its own JSON text
+verbatim and ``source_line`` the line it starts on. A bad feature is a RowError and the others
+land: one that is not valid JSON, over ``max_record_bytes``, nested more than
+``values.MAX_JSON_DEPTH`` levels, with a key twice in one object, a NaN or infinite number, a
+string that is not valid Unicode, or a field out of bounds.
 
 Properties map to Observation fields by name (``FIELD_PROPERTIES``); ``mapping``
 ({field: property_name}) overrides the name for a field. Times are read with ``parse_time``
@@ -40,6 +43,7 @@ exported feature traces back to the raw input it came from and keeps its marking
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -85,6 +89,7 @@ FIELD_PROPERTIES: dict[str, tuple[str, ...]] = {
 PROVENANCE = ("obs_id", "raw_sha256", "incident_id", "source_file", "source_line")
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_BIG_NUMBER = re.compile(r"[eE][+]?\d{3}|\d{300}")
 _CATEGORIES = frozenset(CATEGORIES)
 _WEAPONS = frozenset(WEAPON_CLASSES)
 _HOW = frozenset(HOW_KNOWN)
@@ -106,7 +111,10 @@ def _no_constant(name: str) -> object:
 
 
 def _finite(text: str) -> float:
-    return number(float(text), "feature") if text[-1:].isdigit() else float(text)
+    x = float(text)
+    if not math.isfinite(x):
+        raise FieldError("feature", f"{text[:40]} is not a finite number")
+    return x
 
 
 def _number(value: object, field: str) -> float:
@@ -287,30 +295,66 @@ def read_geojson(
                 f"mapping names an unknown field {field!r}; known: {', '.join(props_for)}"
             )
         props_for[key] = (prop,)
-    single = _check_document(path, encoding, max_record_bytes) == "Feature"
     default_source = source or f"geojson:{Path(path).name}"
     src = open_input(path, encoding)
     with src.fh:
-        for kind, _, span in scan(src.fh, max_bytes=max_record_bytes, max_depth=MAX_JSON_DEPTH,
-                                  whole=single):
-            if span is not None and kind == ("document" if single else "element"):
-                yield _feature(span, fname, src.encoding, src.label, props_for,
-                               default_source, ceiling)
+        if not src.fh.read(4).strip(b"\xef\xbb\xbf\xff\xfe\x00"):
+            raise FormatError(f"{fname}: the file is empty")
+    src = open_input(path, encoding)
+    kind: str | None = None  # the top-level type, once known
+    has_array = yielded = False
+    with src.fh:
+        try:
+            for event, key, span in scan(src.fh, max_bytes=max_record_bytes,
+                                         max_depth=MAX_JSON_DEPTH, whole=True):
+                if event == "member" and span is not None and key is not None:
+                    value = _member(span, key, fname, src.encoding, src.label)
+                    if key == "type":
+                        kind = _kind(value, fname)
+                elif event == "array":
+                    has_array = True
+                    if kind is None:  # "features" before "type": read the document once first
+                        kind = _check_document(path, encoding, max_record_bytes)
+                elif span is not None and event == ("element" if kind != "Feature"
+                                                    else "document"):
+                    yielded = True
+                    yield _feature(span, fname, src.encoding, src.label, props_for,
+                                   default_source, ceiling)
+        except JsonScanError as exc:
+            message = exc.message.replace("a JSON object", "a GeoJSON object")
+            if not yielded:
+                raise FormatError(f"{fname}:{exc.line}: not valid JSON: {message}") from None
+            yield RowError(fname, exc.line, "document",
+                           f"not valid JSON: {message}; every feature before it was read")
+            return
+        except FormatError as exc:
+            if not yielded:
+                raise
+            yield RowError(fname, 0, "document",
+                           f"{exc.message}; every feature before it was read")
+            return
+    if kind is None:
+        _kind(None, fname)
+    if kind == "FeatureCollection" and not has_array:
+        raise FormatError(f"{fname}: the FeatureCollection has no 'features' array")
+
+
+def _kind(value: object, fname: str) -> str:
+    """'FeatureCollection' or 'Feature'; FormatError for any other top-level type."""
+    if value in ("FeatureCollection", "Feature"):
+        return str(value)
+    raise FormatError(
+        f"{fname}: not a GeoJSON FeatureCollection (top-level type is {str(value)[:40]!r})"
+    )
 
 
 def _check_document(path: str | os.PathLike[str], encoding: str, max_bytes: int) -> str:
-    """'FeatureCollection' or 'Feature': the first pass over the document (the module
-    docstring); FormatError if it is not a GeoJSON document."""
+    """'FeatureCollection' or 'Feature': a first pass over the whole document, for one that
+    names its type after its features; FormatError if it is not a GeoJSON document."""
     fname = str(path)
     src = open_input(path, encoding)
     top: dict[str, object] = {}
     has_array = False
-    with src.fh:
-        head = src.fh.read(1 << 10)
-        if not head_text(head).strip():
-            raise FormatError(f"{fname}: the file is empty" if not head.strip(b"\xef\xbb\xbf")
-                              else f"{fname}:1: not valid JSON: expected a GeoJSON object")
-    src = open_input(path, encoding)
     with src.fh:
         try:
             for kind, key, span in scan(src.fh, max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH,
@@ -322,16 +366,10 @@ def _check_document(path: str | os.PathLike[str], encoding: str, max_bytes: int)
         except JsonScanError as exc:
             message = exc.message.replace("a JSON object", "a GeoJSON object")
             raise FormatError(f"{fname}:{exc.line}: not valid JSON: {message}") from None
-    declared = top.get("type")
-    if declared == "Feature":
-        return "Feature"
-    if declared != "FeatureCollection":
-        raise FormatError(
-            f"{fname}: not a GeoJSON FeatureCollection (top-level type is {str(declared)[:40]!r})"
-        )
-    if not has_array:
+    kind = _kind(top.get("type"), fname)
+    if kind == "FeatureCollection" and not has_array:
         raise FormatError(f"{fname}: the FeatureCollection has no 'features' array")
-    return "FeatureCollection"
+    return kind
 
 
 def _member(span: Span, key: str, fname: str, encoding: str, label: str) -> object:
@@ -365,8 +403,10 @@ def _feature(
     if err:
         return RowError(fname, span.line, "feature", err, raw)
     try:
+        # a number overflows to infinity only with a 3-digit exponent or 309 digits
+        finite = _finite if _BIG_NUMBER.search(raw) else None
         feat = json.loads(raw, object_pairs_hook=_unique, parse_constant=_no_constant,
-                          parse_float=_finite)
+                          parse_float=finite)
         if _SURROGATE_ESCAPE.search(raw):
             try:
                 json.dumps(feat, ensure_ascii=False).encode("utf-8")

@@ -247,8 +247,18 @@ class _Scanner:
         pos, kinds, before, after, deep = self.structure(block)
         top = np.flatnonzero(before <= 2)
         cursor = 0  # bytes of the block before this are accounted for
-        for i in top.tolist():
-            p, k, d = int(pos[i]), int(kinds[i]), int(before[i])
+        events = zip(top.tolist(), pos[top].tolist(), kinds[top].tolist(), before[top].tolist(),
+                     strict=True)
+        for i, p, k, d in events:
+            if self.state == "array" and d == 2:
+                if k in (_OPEN, _COLON):
+                    continue  # inside an element
+                cursor, span = self._element(block, p, k, deep, cursor)
+                if span is not None:
+                    yield "element", None, span
+                if self.state == "after_array":
+                    yield "array_end", self.key, None
+                continue
             if self.state == "done":
                 raise self.fail(block, p, "expected the end of the document")
             if self.state == "before":
@@ -263,11 +273,8 @@ class _Scanner:
                 self.cap = _Capture(self.max, True)
                 cursor = p + 1
                 continue
-            if d == 2 and self.state != "array":
+            if d == 2:
                 continue  # inside a member's value
-            if self.state == "array" and d == 2:
-                cursor = yield from self._in_array(block, p, k, deep, cursor)
-                continue
             if d != 1:
                 raise self.fail(block, p, f"unexpected {chr(block[p])!r}")
             cursor = yield from self._top(block, p, k, cursor)
@@ -360,34 +367,46 @@ class _Scanner:
             self.doc.add(block[self.doc_from : p + 1])
         return p + 1
 
-    def _in_array(self, block: bytes, p: int, k: int, deep: np.ndarray, cursor: int) -> Step:
-        if k in (_OPEN, _COLON):
-            return cursor  # inside an element
+    def _element(self, block: bytes, p: int, k: int, deep: np.ndarray, cursor: int
+                 ) -> tuple[int, Span | None]:
+        """A ``,`` or ``]`` at ``p`` ends an element of the array: (the cursor after it, the
+        element's span, None for the end of an empty array)."""
+        if k == _CLOSE and block[p] != 93:
+            raise self.fail(block, p, "expected ',' or ']'")
         cap = self.cap
         assert cap is not None
-        c = block[p]
-        if k == _CLOSE and c != 93:
-            raise self.fail(block, p, "expected ',' or ']'")
-        self.feed(cap, block, cursor, p)
-        if len(deep):
-            lo, hi = np.searchsorted(deep, [cursor, p])
-            cap.too_deep |= bool(hi > lo)
-        if not cap.started:
-            if k == _CLOSE and self.elements == 0:
-                self.state = "after_array"
-                yield "array_end", self.key, None
-                return p + 1
-            raise self.fail(block, p, "expected a value before "
-                            + ("','" if k == _COMMA else "']'"))
+        nested = bool(len(deep)) and bool(np.searchsorted(deep, cursor) < np.searchsorted(deep, p))
+        if cap.started:  # began in an earlier block
+            self.feed(cap, block, cursor, p)
+            cap.too_deep |= nested
+            span = cap.span(self.max_depth)
+        else:
+            m = _NONWS.search(block, cursor, p)
+            if m is None:
+                if k == _CLOSE and self.elements == 0:
+                    self.state, self.cap = "after_array", None
+                    return p + 1, None
+                raise self.fail(block, p, "expected a value before "
+                                + ("','" if k == _COMMA else "']'"))
+            start, end = m.start(), p
+            while block[end - 1] in _WS:
+                end -= 1
+            size = end - start
+            line = self.line_at(block, start)
+            if size > self.max:
+                span = Span(line, block[start : start + HEAD], size,
+                            f"{size:,} bytes, over the limit of {self.max:,}")
+            elif nested:
+                span = Span(line, block[start : start + HEAD], size,
+                            f"nested more than {self.max_depth} levels deep")
+            else:
+                span = Span(line, block[start : end if self.keep else start + HEAD], size)
         self.elements += 1
-        yield "element", None, cap.span(self.max_depth)
         if k == _COMMA:
             self.cap = _Capture(self.max, self.keep)
         else:
-            self.state = "after_array"
-            self.cap = None
-            yield "array_end", self.key, None
-        return p + 1
+            self.state, self.cap = "after_array", None
+        return p + 1, span
 
 
 def scan(fh: Any, *, array_key: str = "features", max_bytes: int = 1 << 20,
