@@ -305,11 +305,11 @@ def read_geojson(
     has_array = yielded = False
     with src.fh:
         try:
-            for event, key, span in scan(src.fh, max_bytes=max_record_bytes,
-                                         max_depth=MAX_JSON_DEPTH, whole=True):
-                if event == "member" and span is not None and key is not None:
-                    value = _member(span, key, fname, src.encoding, src.label)
-                    if key == "type":
+            for event, name, span in scan(src.fh, max_bytes=max_record_bytes,
+                                          max_depth=MAX_JSON_DEPTH, whole=True):
+                if event == "member" and span is not None and name is not None:
+                    value = _member(span, name, fname, src.encoding, src.label)
+                    if name == "type":
                         kind = _kind(value, fname)
                 elif event == "array":
                     has_array = True
