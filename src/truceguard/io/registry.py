@@ -91,6 +91,7 @@ def checked_options(name: str) -> Callable[[F], F]:
             check_input_path(path)
             return read(path, **given)
 
+        reader.checks_options = True  # type: ignore[attr-defined]
         return reader  # type: ignore[return-value]
 
     return wrap
@@ -306,10 +307,12 @@ class _ReaderFunctions(Mapping[str, Reader]):
     """``READERS``: format name -> reader function, a read-only view of the registry."""
 
     def __getitem__(self, name: str) -> Reader:
+        """The reader function (one that does not check its own options is given through
+        ``ReaderSpec.open``, which does)."""
         spec = readers().get(name)
         if spec is None:
             raise KeyError(name)
-        return spec.read
+        return spec.read if getattr(spec.read, "checks_options", False) else spec.open
 
     def __contains__(self, name: object) -> bool:
         return name in readers()
