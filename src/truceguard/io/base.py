@@ -559,7 +559,8 @@ def csv_records(src: ChunkedLines, ncol: int, first: int) -> Iterator[CsvRecord]
                     end = start + 1
                     break
                 except csv.Error as exc:
-                    refused = f"not valid CSV: {exc}"
+                    refused = (f"a field is over the limit of {csv.field_size_limit():,} bytes"
+                               if "field limit" in str(exc) else f"not valid CSV: {exc}")
                     end = start + max(1, reader.line_num - (start - line))
                     break
                 end = line + reader.line_num

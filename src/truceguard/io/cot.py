@@ -225,10 +225,9 @@ def _piece_of(buf: bytearray, start: int, end: int, line: int, max_bytes: int,
         return Piece(skipped.line, skipped.data, skipped.size + end - start,
                      refused or "oversize")
     size = end - start
-    if size > max_bytes:
-        return Piece(line, bytes(buf[start : start + _HEAD]), size, "oversize")
-    if refused:
-        return Piece(line, bytes(buf[start : min(end, start + _HEAD)]), size, refused)
+    if refused or size > max_bytes:  # an unfinished event is that, whatever its size
+        return Piece(line, bytes(buf[start : min(end, start + _HEAD)]), size,
+                     refused or "oversize")
     return Piece(line, bytes(buf[start:end]), size)
 def _float(text: str | None, field: str, path: str, line: int, raw: str) -> float | None:
     """A number attribute; None when absent, unknown (9999999) or not finite."""

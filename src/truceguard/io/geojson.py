@@ -54,7 +54,7 @@ from truceguard.errors import FormatError, RowError
 from truceguard.io.base import MAX_RECORD_BYTES, decode_line, open_input, sha256_hex
 from truceguard.io.jsonscan import JsonScanError, Span, scan
 from truceguard.io.registry import ReaderSpec, checked_options, head_text
-from truceguard.io.timeparse import parse_time
+from truceguard.io.timeparse import T_MAX, T_MIN, parse_time
 from truceguard.io.values import (
     MAX_JSON_DEPTH,
     MAX_UNCERTAINTY_M,
@@ -64,7 +64,6 @@ from truceguard.io.values import (
     check_writable,
     number,
     real,
-    time_in_range,
     whole,
 )
 from truceguard.model import CATEGORIES, HOW_KNOWN, WEAPON_CLASSES, Observation, iso
@@ -131,8 +130,10 @@ def _time(value: object, field: str) -> tuple[int, int]:
             return parse_time(value)
         except ValueError as exc:
             raise FieldError(field, str(exc)) from None
-    _number(value, field)
-    return time_in_range(whole(value, field, -(1 << 62), 1 << 62), field), 1
+    x = _number(value, field)
+    if not T_MIN <= x <= T_MAX:
+        raise FieldError(field, f"{value} epoch seconds is outside the years 1000-9999")
+    return int(x), 1
 
 
 def _text(value: object, field: str) -> str:
