@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from truceguard.errors import FormatError, RowError
 from truceguard.io.base import sha256_hex
 from truceguard.io.geojson import read_geojson, write_geojson
+from truceguard.io.timeparse import T_MAX, T_MIN
+from truceguard.io.values import MAX_COUNT, MAX_UNCERTAINTY_M, MAX_WINDOW_S
 from truceguard.model import CATEGORIES, HOW_KNOWN, WEAPON_CLASSES, Observation
 
 DAY = 86_400
@@ -393,24 +395,24 @@ _attr_key = _text.filter(
 
 @st.composite
 def observations(draw: st.DrawFn) -> Observation:
-    t0 = draw(st.integers(0, 4_102_444_800))  # 1970 .. 2100
-    width = draw(st.integers(0, 400 * DAY))
+    t0 = draw(st.integers(T_MIN, T_MAX))  # the years 1000 .. 9999
     return Observation(
         source=draw(_text.filter(bool)),
         how_known=draw(st.sampled_from(HOW_KNOWN)),
         t_start=t0,
-        t_end=t0 + width,
-        time_precision_s=draw(st.integers(width + 1, width + 400 * DAY)),
+        t_end=draw(st.integers(t0, T_MAX)),
+        time_precision_s=draw(st.integers(1, MAX_WINDOW_S)),
         lat=draw(st.floats(-90, 90, allow_nan=False)),
         lon=draw(st.floats(-180, 180, allow_nan=False)),
-        uncertainty_m=draw(st.none() | st.floats(0, 1e7, allow_nan=False)),
+        uncertainty_m=draw(st.none() | st.floats(0, MAX_UNCERTAINTY_M, allow_nan=False)),
         category=draw(st.sampled_from(CATEGORIES)),
         weapon_class=draw(st.sampled_from(WEAPON_CLASSES)),
-        count=draw(st.integers(0, 10_000)),
+        count=draw(st.integers(0, MAX_COUNT)),
         text=draw(_text),
         origin=draw(_text),
         source_ref=draw(_text),
-        releasability=draw(st.sampled_from(["PUBLIC", "REL TO GBR", "REL TO FRA, GBR, POL"])),
+        releasability=draw(st.sampled_from(["PUBLIC", "REL TO GBR", "REL TO FRA, GBR, POL",
+                                            "OWNER ONLY"])),
         raw=draw(_text),
         raw_sha256=draw(st.text("0123456789abcdef", min_size=64, max_size=64)),
         attributes=draw(st.dictionaries(_attr_key, _json_value, max_size=4)),

@@ -88,7 +88,6 @@ FIELD_PROPERTIES: dict[str, tuple[str, ...]] = {
 PROVENANCE = ("obs_id", "raw_sha256", "incident_id", "source_file", "source_line")
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_BIG_NUMBER = re.compile(r"[eE][+]?\d{3}|\d{300}")
 _CATEGORIES = frozenset(CATEGORIES)
 _WEAPONS = frozenset(WEAPON_CLASSES)
 _HOW = frozenset(HOW_KNOWN)
@@ -404,11 +403,9 @@ def _feature(
     if err:
         return RowError(fname, span.line, "feature", err, raw)
     try:
-        # a number overflows to infinity only with a 3-digit exponent or 309 digits
-        finite = _finite if _BIG_NUMBER.search(raw) else None
         feat = json.loads(raw, object_pairs_hook=_unique, parse_constant=_no_constant,
-                          parse_float=finite)
-        if _SURROGATE_ESCAPE.search(raw):
+                          parse_float=_finite)
+        if "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
             try:
                 json.dumps(feat, ensure_ascii=False).encode("utf-8")
             except UnicodeEncodeError:
