@@ -43,7 +43,6 @@ exported feature traces back to the raw input it came from and keeps its marking
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -61,9 +60,12 @@ from truceguard.io.values import (
     MAX_WINDOW_S,
     FieldError,
     MarkingCeiling,
+    NotFinite,
     check_writable,
+    finite_float,
     number,
     real,
+    reject_constant,
     whole,
 )
 from truceguard.model import CATEGORIES, HOW_KNOWN, WEAPON_CLASSES, Observation, iso
@@ -102,17 +104,6 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise FieldError("feature", f"the key {key[:40]!r} appears twice in one object")
             seen.add(key)
     return out
-
-
-def _no_constant(name: str) -> object:
-    raise FieldError("feature", f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    x = float(text)
-    if not math.isfinite(x):
-        raise FieldError("feature", f"{text[:40]} is not a finite number")
-    return x
 
 
 def _number(value: object, field: str) -> float:
@@ -403,8 +394,8 @@ def _feature(
     if err:
         return RowError(fname, span.line, "feature", err, raw)
     try:
-        feat = json.loads(raw, object_pairs_hook=_unique, parse_constant=_no_constant,
-                          parse_float=_finite)
+        feat = json.loads(raw, object_pairs_hook=_unique, parse_constant=reject_constant,
+                          parse_float=finite_float)
         if "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
             try:
                 json.dumps(feat, ensure_ascii=False).encode("utf-8")
@@ -414,6 +405,8 @@ def _feature(
         obs = _observation(feat, props_for, default_source, ceiling)
     except FieldError as bad:
         return RowError(fname, span.line, bad.field, bad.reason, raw)
+    except NotFinite as exc:
+        return RowError(fname, span.line, "feature", str(exc), raw)
     except json.JSONDecodeError as exc:
         return RowError(fname, span.line, "feature", f"not valid JSON: {exc.msg} (line "
                         f"{span.line + exc.lineno - 1}, column {exc.colno})", raw)

@@ -10,7 +10,11 @@ hold exactly:
 - ``real``: a finite number from ``lo`` to ``hi``; negative zero reads as zero;
 - ``time_in_range``: an epoch second in the years 1000-9999 UTC (``timeparse.T_MIN/T_MAX``);
 - ``MarkingCeiling``: a record's own releasability marking narrowed by the import's marking, so
-  a record can only be released to fewer viewers than the import says, never to more.
+  a record can only be released to fewer viewers than the import says, never to more;
+- ``load_json``: JSON of finite numbers only, nested at most ``MAX_JSON_DEPTH`` deep (its
+  hooks, ``reject_constant`` and ``finite_float``, serve any ``json.loads``);
+- ``check_writable``: what a writer checks before it writes an observation, so that it never
+  writes what a reader would refuse.
 
 Counts are bounded by ``MAX_COUNT``, uncertainties by ``MAX_UNCERTAINTY_M`` (half the Earth's
 circumference: no radius says more), time windows by ``MAX_WINDOW_S`` (the span of the years
@@ -146,14 +150,20 @@ class MarkingCeiling:
 MAX_JSON_DEPTH = 64  # nesting of objects and arrays in one record's JSON
 
 
-def _no_constant(name: str) -> object:
-    raise FieldError("json", f"{name} is not a JSON number")
+class NotFinite(ValueError):
+    """A JSON number that is NaN or infinite (raised by the ``json.loads`` hooks below)."""
 
 
-def _finite_float(text: str) -> float:
+def reject_constant(name: str) -> object:
+    """``parse_constant`` for ``json.loads``: NaN, Infinity and -Infinity are refused."""
+    raise NotFinite(f"{name} is not a JSON number")
+
+
+def finite_float(text: str) -> float:
+    """``parse_float`` for ``json.loads``: a number that overflows to infinity is refused."""
     x = float(text)
     if not math.isfinite(x):
-        raise FieldError("json", f"{text[:_SHOWN]} is not a finite number")
+        raise NotFinite(f"{text[:_SHOWN]} is not a finite number")
     return x
 
 
@@ -175,9 +185,9 @@ def load_json(text: str, field: str) -> object:
     """A JSON value from untrusted text: finite numbers only (no NaN or Infinity), nesting
     up to ``MAX_JSON_DEPTH``; FieldError naming ``field`` otherwise."""
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-    except FieldError as exc:
-        raise FieldError(field, exc.reason) from None
+        value = json.loads(text, parse_constant=reject_constant, parse_float=finite_float)
+    except NotFinite as exc:
+        raise FieldError(field, str(exc)) from None
     except RecursionError:
         raise FieldError(field, f"nested more than {MAX_JSON_DEPTH} levels deep") from None
     except ValueError as exc:  # not JSON, or an integer of thousands of digits
