@@ -196,7 +196,11 @@ class _Scanner:
                     yield carry
                 return
             data = carry + data
-            cut = len(data.rstrip(b"\\"))  # never end a block inside a run of backslashes
+            # A quote's escape depends on the parity of the backslashes before it: end a block
+            # before the last one or two of a run (the same parity), never holding more.
+            trail = len(data) - len(data.rstrip(b"\\"))
+            keep = 0 if trail == 0 else 1 if trail % 2 else 2
+            cut = len(data) - keep
             carry = data[cut:]
             if cut:
                 yield data[:cut]
@@ -217,6 +221,8 @@ class _Scanner:
             inside = (np.searchsorted(quotes, pos) + self.in_str) & 1
             pos = pos[inside == 0]
             self.in_str = bool((len(quotes) + self.in_str) & 1)
+        elif self.in_str:  # the whole block lies inside one string
+            pos = pos[:0]
         kinds = kind[pos]
         after = self.depth + np.cumsum(_STEP[kinds])
         before = after - _STEP[kinds]
