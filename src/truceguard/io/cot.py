@@ -60,7 +60,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 
 from truceguard.errors import FormatError, RowError
 from truceguard.io.base import Input, decode_line, open_input, parse_lat_lon, sha256_hex
-from truceguard.io.registry import ReaderSpec, checked_options, head_text
+from truceguard.io.registry import ReaderSpec, checked_options, starts_or_suffix
 from truceguard.io.timeparse import parse_time
 from truceguard.io.values import FieldError, MarkingCeiling
 from truceguard.model import Observation
@@ -501,9 +501,7 @@ def _piece(
 
 def sniff_cot(path: Path, head: bytes) -> int:
     """2 for a file that starts with XML, 1 for a ``.cot`` / ``.xml`` file."""
-    if head_text(head).startswith("<"):
-        return 2
-    return 1 if path.suffix.lower() in (".cot", ".xml") else 0
+    return starts_or_suffix(path, head, "<", (".cot", ".xml"))
 
 
 COT_READER = ReaderSpec(

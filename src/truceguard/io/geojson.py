@@ -52,7 +52,7 @@ from typing import Any, TextIO
 from truceguard.errors import FormatError, RowError
 from truceguard.io.base import MAX_RECORD_BYTES, decode_line, open_input, sha256_hex
 from truceguard.io.jsonscan import JsonScanError, Span, scan
-from truceguard.io.registry import ReaderSpec, checked_options, head_text
+from truceguard.io.registry import ReaderSpec, checked_options, starts_or_suffix
 from truceguard.io.timeparse import T_MAX, T_MIN, parse_time
 from truceguard.io.values import (
     MAX_JSON_DEPTH,
@@ -470,9 +470,7 @@ def write_geojson(observations: Iterable[Observation], fh: TextIO) -> int:
 
 def sniff_geojson(path: Path, head: bytes) -> int:
     """2 for a file that starts with a JSON object, 1 for a ``.geojson`` / ``.json`` file."""
-    if head_text(head).startswith("{"):
-        return 2
-    return 1 if path.suffix.lower() in (".geojson", ".json") else 0
+    return starts_or_suffix(path, head, "{", (".geojson", ".json"))
 
 
 GEOJSON_READER = ReaderSpec(

@@ -265,8 +265,12 @@ def csv_columns(head: bytes) -> set[str]:
     return {c.strip().strip('"') for c in first.split(",")}
 
 
-def suffix_is(path: Path, *suffixes: str) -> bool:
-    return path.suffix.lower() in suffixes
+def starts_or_suffix(path: Path, head: bytes, start: str, suffixes: tuple[str, ...]) -> int:
+    """The sniff of a format known by its first character: 2 when the text starts with
+    ``start``, 1 when only the file's suffix is one of ``suffixes``, else 0."""
+    if head_text(head).startswith(start):
+        return 2
+    return 1 if path.suffix.lower() in suffixes else 0
 
 
 def detect_format(path: str | os.PathLike[str], mapping: Mapping[str, str] | None = None
