@@ -20,7 +20,7 @@ as calling it through the registry.
 
 Plugins: an installed distribution adds a format with an entry point in the group
 ``truceguard.readers`` naming a ``ReaderSpec``, or a callable returning one. Plugins are
-loaded once, on the first use of the registry. A plugin that cannot be loaded (its import
+loaded once, on the first use of the registry (``reload_plugins`` looks again). A plugin that cannot be loaded (its import
 fails, it gives something else, its name is taken) does not stop the others: it is kept as an
 error naming the entry point and its distribution, raised when its format is asked for and
 listed by ``broken_plugins()``.
