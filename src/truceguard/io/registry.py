@@ -20,10 +20,10 @@ as calling it through the registry.
 
 Plugins: an installed distribution adds a format with an entry point in the group
 ``truceguard.readers`` naming a ``ReaderSpec``, or a callable returning one. Plugins are
-loaded once, on the first use of the registry (``reload_plugins`` looks again). A plugin that cannot be loaded (its import
-fails, it gives something else, its name is taken) does not stop the others: it is kept as an
-error naming the entry point and its distribution, raised when its format is asked for and
-listed by ``broken_plugins()``.
+loaded once, on the first use of the registry (``reload_plugins`` looks again). A plugin that
+cannot be loaded (its import fails, it gives something else, its name is taken) does not stop
+the others: it is kept as an error naming the entry point and its distribution, raised when
+its format is asked for and listed by ``broken_plugins()``.
 
 ``detect_format`` asks every spec's ``sniff``; the surest answer wins, a tie is an error that
 names the candidates, and a CSV with a column mapping but no known header is ``csv``.
