@@ -379,4 +379,4 @@ def test_several_megabyte_line_is_refused_in_bounded_memory(tmp_path: Path) -> N
 
 def test_releasability_option(tmp_path: Path) -> None:
     good, _ = read(write(tmp_path / "r.csv", [row()]), releasability="REL UK FR")
-    assert good[0].releasability == "REL UK FR"
+    assert good[0].releasability == "REL TO FRA, GBR"  # canonical text

@@ -305,8 +305,9 @@ def test_bad_events_name_file_line_and_field(tmp_path: Path) -> None:
     ]
     path = write(tmp_path, stream(*events))
     good, bad = read(path, releasability="REL UK")
-    assert [g.source_line for g in good] == [1, 16]
-    assert good[1].releasability == "REL TO GBR"  # "Undefined": the option's marking
+    # the text before the event on line 15 is refused alone; the event itself lands
+    assert [g.source_line for g in good] == [1, 15, 16]
+    assert good[2].releasability == "REL TO GBR"  # "Undefined": the option's marking
     assert [(e.line, e.field) for e in bad] == [
         (2, "point.lat"),
         (3, "point.lon"),
@@ -326,6 +327,7 @@ def test_bad_events_name_file_line_and_field(tmp_path: Path) -> None:
     assert str(bad[0]) == f"{path}:2: point.lat: 91.2 is outside -90..90"
     assert "control message" in bad[7].reason
     assert "not well-formed" in bad[12].reason
+    assert bad[13].reason.startswith("not a CoT event") and bad[13].raw == "garbage "
     assert all(e.raw for e in bad)
 
 

@@ -151,10 +151,15 @@ def test_wrong_encoding_names_the_line(tmp_path: Path) -> None:
     assert not bad and "\u2013" in good[1].text
 
 
-def test_utf16_file_is_refused_clearly(tmp_path: Path) -> None:
-    p = write(tmp_path, HEADER + row(id="1"), enc="utf-16")
-    with pytest.raises(FormatError):
-        list(read_ucdp(p))
+@pytest.mark.parametrize("enc", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_read_like_utf8(tmp_path: Path, enc: str) -> None:
+    text = HEADER + row(id="1", where_description="Mariinka \u2013 east") + row(id="2")
+    p = write(tmp_path, text, enc=enc)  # utf-16/utf-32 write a byte-order mark; -le/-be none
+    good, bad = split(list(read_ucdp(p)))
+    assert bad == [] and [g.source_ref for g in good] == ["1", "2"]
+    assert good[0].text == "Mariinka \u2013 east" and good[1].source_line == 3
+    same, _ = split(list(read_ucdp(write(tmp_path, text, "u8.csv"))))
+    assert [g.raw for g in good] == [g.raw for g in same]
 
 
 def test_line_of_several_megabytes_is_refused_alone(tmp_path: Path) -> None:

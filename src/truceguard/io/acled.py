@@ -19,7 +19,10 @@ Precision codes become honest uncertainties:
 Category and weapon class come from ``sub_event_type`` (``CATEGORY_BY_SUB_EVENT``), and, for
 strikes and shelling, from words in ``notes`` (``WEAPON_WORDS``: "Grad" -> mlrs, "mortar" ->
 mortar_lt120, "drone" -> uav ...). ``event_id_cnty`` is the source's own id, so a re-import of an
-updated ACLED export replaces nothing and duplicates nothing.
+updated ACLED export replaces nothing and duplicates nothing. ``fatalities`` is a whole number
+from 0 to ``values.MAX_COUNT``; the time window lies in the years 1000-9999. Every record
+carries the ``releasability`` option's marking (canonical text). ACLED's events are curated:
+its coders have already merged the reports of one event (``curated=True`` in the registry).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Container, Iterator
+from pathlib import Path
 
 from truceguard.errors import MissingColumnsError, RowError
 from truceguard.io.base import (
@@ -37,7 +41,9 @@ from truceguard.io.base import (
     row_error,
     sha256_hex,
 )
+from truceguard.io.registry import ReaderSpec, checked_options, csv_columns
 from truceguard.io.timeparse import DAY, parse_date_iso, parse_time
+from truceguard.io.values import FieldError, MarkingCeiling, time_in_range, whole
 from truceguard.model import Observation
 
 SOURCE = "ACLED"
@@ -156,6 +162,7 @@ def _code(text: str, allowed: Container[int]) -> int | None:
     return code
 
 
+@checked_options("acled")
 def read_acled(
     path: str | os.PathLike[str],
     *,
@@ -163,9 +170,9 @@ def read_acled(
     max_record_bytes: int = MAX_RECORD_BYTES,
     releasability: str = "PUBLIC",
     mapping: dict[str, str] | None = None,
-    **_: object,
 ) -> Iterator[Observation | RowError]:
     """Observations (and RowErrors for bad rows) of an ACLED CSV export, in file order."""
+    marking = MarkingCeiling(releasability).text
     header, records, src = open_csv(path, encoding, max_record_bytes)
     names = dict(mapping or {})
 
@@ -228,18 +235,17 @@ def read_acled(
             yield row_error(fname, rec, col("geo_precision"), f"{gp_s[:20]!r} is not 1, 2 or 3")
             continue
         fatalities: int | None = None
-        if i_fat is not None and f[i_fat].strip():
-            try:
-                fatalities = int(float(f[i_fat]))
-            except (ValueError, OverflowError):
-                yield row_error(fname, rec, col("fatalities"), f"not a number: {f[i_fat][:20]!r}")
-                continue
-            if fatalities < 0:
-                yield row_error(fname, rec, col("fatalities"), f"{fatalities} is negative")
-                continue
         half = TIME_PRECISION_HALF_WINDOW[tp or 1] * DAY
         t0 = day - half
         t1 = day + half + DAY - 1
+        try:
+            if i_fat is not None and f[i_fat].strip():
+                fatalities = whole(f[i_fat], col("fatalities"))
+            time_in_range(t0, col("event_date"))
+            time_in_range(t1, col("event_date"))
+        except FieldError as fault:
+            yield row_error(fname, rec, fault.field, fault.reason)
+            continue
         notes = f[i_notes] if i_notes is not None else ""
         category, weapon = classify(f[i_sub] if i_sub is not None else "", notes)
         attrs: dict[str, object] = {k: f[i] for k, i in kept if f[i] != ""}
@@ -265,10 +271,24 @@ def read_acled(
             text=notes,
             origin=origin,
             source_ref=ident,
-            releasability=releasability,
+            releasability=marking,
             raw=rec.raw,
             raw_sha256=sha256_hex(rec.raw),
             source_file=fname,
             source_line=rec.line,
             attributes=attrs,
         )
+
+
+def sniff_acled(path: Path, head: bytes) -> int:
+    """3 for a CSV whose header has ACLED's own id, date and precision columns."""
+    return 3 if {"event_id_cnty", "event_date", "geo_precision"} <= csv_columns(head) else 0
+
+
+ACLED_READER = ReaderSpec(
+    "acled",
+    read_acled,
+    sniff_acled,
+    curated=True,
+    description="ACLED (Armed Conflict Location & Event Data) CSV export",
+)

@@ -2,14 +2,17 @@
 
 A file (or a TCP stream) is events back to back, each may be preceded by ``<?xml ...?>``, with
 whitespace between. ``split_events`` reads it in bounded binary chunks and splits right after each
-``</event>``, searching only bytes it has not searched before. An event longer than
+``</event>``. An event longer than
 ``max_record_bytes`` (``COT_MAX_EVENT_BYTES``, 64 KiB, the limit TAK clients live with) is a
 RowError and skipped to the next ``</event>`` without its bytes being held; bytes after the last
-``</event>`` are a RowError "incomplete event". Each event is parsed with defusedxml with
+``</event>`` are a RowError "incomplete event"; so is an event that another event begins inside
+(a stream cut mid-event and resumed): reading resynchronises at the new event's ``<?xml`` or
+``<event``, which lands whole. Each event is parsed with defusedxml with
 document type declarations forbidden: a billion-laughs payload or an external entity is a
 RowError saying entity declarations are refused, never an expansion or a file read. Real CoT
-has no DTD. (A literal ``</event>`` inside a CDATA section splits the event there, as it does in
-TAK's own stream readers; both halves are then RowErrors.)
+has no DTD. (A literal ``</event>``, or ``<event`` with a space or ``>`` after it, inside a CDATA
+section splits the event there, as ``</event>`` does in TAK's own stream readers; both halves
+are then RowErrors.)
 
 Mapping, one event -> one Observation:
 
@@ -32,9 +35,11 @@ Mapping, one event -> one Observation:
   (pings) are not observations: RowError.
 - ``detail/remarks`` -> ``text``; ``contact@callsign``, ``__group@name/role``, ``track``,
   ``link``, ``takv`` and ``precisionlocation`` go into attributes.
-- ``access`` -> ``releasability`` when it is a marking (``PUBLIC``, ``REL UK FR``); absent,
-  ``Undefined`` or ``Unclassified`` -> the ``releasability`` option; any other value is a RowError
-  (a marking that cannot be read is never widened to the default).
+- ``access`` -> ``releasability`` when it is a marking (``PUBLIC``, ``REL TO GBR, FRA``, the
+  older ``REL UK FR``), narrowed by the ``releasability`` option, the import's ceiling: an event
+  is never released wider than the import says; absent, ``Undefined`` or ``Unclassified`` ->
+  the option's marking; any other value is a RowError (a marking that cannot be read is never
+  widened to the default).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError
@@ -51,15 +58,19 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
-from truceguard.errors import FormatError, MarkingError, RowError
-from truceguard.io.base import decode_line, parse_lat_lon, sha256_hex
+from truceguard.errors import FormatError, RowError
+from truceguard.io.base import Input, decode_line, open_input, parse_lat_lon, sha256_hex
+from truceguard.io.registry import ReaderSpec, checked_options, starts_or_suffix
 from truceguard.io.timeparse import parse_time
-from truceguard.model import Observation, normalise_releasability
+from truceguard.io.values import FieldError, MarkingCeiling
+from truceguard.model import Observation
 
 COT_MAX_EVENT_BYTES = 64 << 10
 CHUNK_BYTES = 1 << 16
 CE_UNKNOWN = 9_999_999.0
 _END = b"</event>"
+_EVENT_TAG = re.compile(rb"<event[ \t\r\n>/]")
+_LOOK_BACK = 1024  # bytes kept when dropping a skipped event: a tag or declaration cut by a read
 _NONWS = re.compile(rb"[^ \t\r\n]")
 _BOM = b"\xef\xbb\xbf"
 _HEAD = 256  # bytes of a refused event kept for its RowError
@@ -118,93 +129,125 @@ class Piece:
     refused: str = ""  # '' for a complete event within the bound
 
 
+def _begin(buf: bytearray, tag: int, lo: int) -> int:
+    """Where the event whose ``<event`` tag is at ``tag`` begins: at its prolog (an
+    ``<?xml ...?>`` declaration, a ``<!DOCTYPE ...>``) when one comes before it, after ``lo``
+    and after any other event's tag; else at the tag."""
+    begin = tag
+    for marker in (b"<!DOCTYPE", b"<?xml"):
+        at = buf.rfind(marker, lo, begin)
+        if at >= 0 and _EVENT_TAG.search(buf, at, tag) is None:
+            begin = at
+    return begin
+
+
+def _next_start(buf: bytearray, after: int, lo: int) -> int:
+    """The beginning of the first event that begins after offset ``after`` (-1 if none)."""
+    for m in _EVENT_TAG.finditer(buf, after + 1):
+        begin = _begin(buf, m.start(), lo)
+        if begin > after:
+            return begin
+    return -1
+
+
 def split_events(
     fh: BinaryIO, max_event_bytes: int = COT_MAX_EVENT_BYTES, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[Piece]:
     """Cut a binary stream into events right after each ``</event>``, in bounded memory.
 
-    The buffer never holds more than ``max_event_bytes + chunk_bytes``; each byte is searched
-    for ``</event>`` once (plus the 7 bytes a tag may straddle between chunks).
+    An event that a new event begins inside (a stream cut mid-event, then resumed) ends where
+    the new one begins: it is a Piece refused as "incomplete" (or "oversize"), and the new
+    event is read whole. The buffer never holds more than ``max_event_bytes + chunk_bytes``
+    (plus ``_LOOK_BACK`` bytes while an oversize event is skipped).
     """
     buf = bytearray()
     pos = 0  # start of the bytes not yet handed out
     line = 1  # the line number at ``pos``
-    scan = 0  # where the search for </event> resumes
-    skipping = False  # inside an oversize event
-    skip_line = skip_size = 0
-    skip_head = b""
+    skipping = False  # inside an oversize event whose start is no longer held
+    skip = Piece(0, b"", 0, "oversize")  # that event: its line, first bytes, bytes dropped
     first = True
-    keep = len(_END) - 1
+    eof = False
     while True:
-        idx = buf.find(_END, scan)
-        if idx >= 0:
-            end = idx + len(_END)
-            if skipping:
-                line += buf.count(b"\n", pos, end)
-                skip_size += end - pos
-                pos = scan = end
-                skipping = False
-                yield Piece(skip_line, skip_head, skip_size, "oversize")
-                continue
-            m = _NONWS.search(buf, pos, end)
-            start = m.start() if m else pos
-            line += buf.count(b"\n", pos, start)
-            event_line = line
-            line += buf.count(b"\n", start, end)
-            pos = scan = end
-            size = end - start
-            if size > max_event_bytes:
-                yield Piece(event_line, bytes(buf[start : start + _HEAD]), size, "oversize")
-            else:
-                yield Piece(event_line, bytes(buf[start:end]), size)
-            continue
-        # No </event> in the buffer: drop what is known, check the bound, read more.
-        if skipping:
-            cut = max(pos, len(buf) - keep)
-            line += buf.count(b"\n", pos, cut)
-            skip_size += cut - pos
-            pos = cut
-        else:
+        if not skipping:
             m = _NONWS.search(buf, pos)
-            start = m.start() if m else len(buf)
-            line += buf.count(b"\n", pos, start)
-            pos = start
-            if len(buf) - pos > max_event_bytes:
-                skipping = True
-                skip_line, skip_head, skip_size = line, bytes(buf[pos : pos + _HEAD]), 0
-                continue
+            cur = m.start() if m else len(buf)
+            line += buf.count(b"\n", pos, cur)
+            pos = cur
+        end_at = buf.find(_END, pos)
+        new = _next_start(buf, pos if not skipping else pos - 1, pos) if pos < len(buf) else -1
+        if new >= 0 and (end_at < 0 or new < end_at + len(_END)):
+            cut, refused = new, "incomplete"  # another event begins before this one ends
+        elif end_at >= 0:
+            cut, refused = end_at + len(_END), ""
+        elif eof:
+            if skipping or pos < len(buf):
+                yield _piece_of(buf, pos, len(buf), line, max_event_bytes,
+                                skip if skipping else None, "incomplete")
+            return
+        else:
+            cut = -1
+        if cut >= 0:
+            piece = _piece_of(buf, pos, cut, line, max_event_bytes, skip if skipping else None,
+                              refused)
+            line += buf.count(b"\n", pos, cut)
+            pos, skipping = cut, False
+            yield piece
+            continue
+        # Neither the end of this event nor the start of another: bound, drop, read more.
+        if not skipping and len(buf) - pos > max_event_bytes:
+            skipping = True
+            skip = Piece(line, bytes(buf[pos : pos + _HEAD]), 0, "oversize")
+            drop_to = pos + 1  # its own <event tag is not a new event
+        else:
+            drop_to = pos
+        if skipping:
+            drop_to = max(drop_to, len(buf) - _LOOK_BACK)
+            line += buf.count(b"\n", pos, drop_to)
+            skip.size += drop_to - pos
+            pos = drop_to
         del buf[:pos]
         pos = 0
-        scan = max(0, len(buf) - keep)
         data = fh.read(chunk_bytes)
         if not data:
-            break
+            eof = True
+            continue
         if first:
             first = False
             if data.startswith(_BOM):
                 data = data[len(_BOM) :]
         buf += data
-    if skipping:
-        yield Piece(skip_line, skip_head, skip_size + len(buf) - pos, "incomplete")
-        return
-    m = _NONWS.search(buf, pos)
-    if m:
-        line += buf.count(b"\n", pos, m.start())
-        rest = bytes(buf[m.start() :])
-        yield Piece(line, rest[:_HEAD], len(rest), "incomplete")
 
 
+def _piece_of(buf: bytearray, start: int, end: int, line: int, max_bytes: int,
+              skipped: Piece | None, refused: str) -> Piece:
+    """The Piece of ``buf[start:end]``, or the rest of the oversize event ``skipped``."""
+    if skipped is not None:
+        return Piece(skipped.line, skipped.data, skipped.size + end - start,
+                     refused or "oversize")
+    size = end - start
+    if refused or size > max_bytes:  # an unfinished event is that, whatever its size
+        return Piece(line, bytes(buf[start : min(end, start + _HEAD)]), size,
+                     refused or "oversize")
+    return Piece(line, bytes(buf[start:end]), size)
 def _float(text: str | None, field: str, path: str, line: int, raw: str) -> float | None:
     """A number attribute; None when absent, unknown (9999999) or not finite."""
     if text is None or not text.strip():
         return None
+    t = text.strip()
     try:
-        x = float(text)
+        if "_" in t or not t.isascii():
+            raise ValueError(t)
+        x = float(t)
     except ValueError:
         raise RowError(path, line, field, f"not a number: {text[:40]!r}", raw) from None
     if not math.isfinite(x) or x >= CE_UNKNOWN:
         return None
-    return x
+    return x + 0.0
+
+
+@lru_cache(maxsize=64)
+def _ceiling(marking: str) -> MarkingCeiling:
+    return MarkingCeiling(marking)
 
 
 def parse_cot_event(
@@ -218,10 +261,16 @@ def parse_cot_event(
 ) -> Observation:
     """The Observation of one CoT event (bytes as received); raises RowError when it is bad.
 
-    ``source_file`` / ``source_line`` say where the event came from (a file and line, or a peer
-    address for a listener) and go into the Observation and any RowError.
+    ``releasability`` is the ceiling of the event's own ``access`` marking (the module
+    docstring). ``source_file`` / ``source_line`` say where the event came from (a file and
+    line, or a peer address for a listener) and go into the Observation and any RowError.
     """
-    path, line = source_file, source_line
+    return _parse(data, _ceiling(releasability), encoding, None, max_event_bytes, source_file,
+                  source_line)
+
+
+def _parse(data: bytes, ceiling: MarkingCeiling, encoding: str, label: str | None,
+           max_event_bytes: int, path: str, line: int) -> Observation:
     m = _NONWS.search(data)
     if m is None:
         raise RowError(path, line, "event", "empty")
@@ -233,7 +282,7 @@ def parse_cot_event(
         raise RowError(
             path, line, "event", f"{len(data):,} bytes, over the limit of {max_event_bytes:,}", head
         )
-    raw, err = decode_line(data, encoding)
+    raw, err = decode_line(data, encoding, label)
     if err:
         raise RowError(path, line, "event", err, raw)
     try:
@@ -255,10 +304,11 @@ def parse_cot_event(
         raise RowError(
             path, line + at_line - 1, "event", f"not well-formed XML: {exc.msg} (column {col})", raw
         ) from None
-    return _observation(root, raw, path, line, releasability)
+    return _observation(root, raw, path, line, ceiling)
 
 
-def _observation(root: Element, raw: str, path: str, line: int, releasability: str) -> Observation:
+def _observation(root: Element, raw: str, path: str, line: int, ceiling: MarkingCeiling
+                 ) -> Observation:
     def bad(field: str, reason: str) -> RowError:
         return RowError(path, line, field, reason, raw)
 
@@ -299,12 +349,12 @@ def _observation(root: Element, raw: str, path: str, line: int, releasability: s
             attrs[key] = root.get(key)
     access = (root.get("access") or "").strip()
     if access.lower() in _NO_MARKING:
-        marking = releasability
+        marking = ceiling.text
     else:
         try:
-            marking = normalise_releasability(access)
-        except (ValueError, MarkingError) as exc:
-            raise bad("access", str(exc)) from None
+            marking = ceiling.apply(access, "access")
+        except FieldError as exc:
+            raise bad(exc.field, exc.reason) from None
         attrs["access"] = access
     point = root.find("point")
     if point is None:
@@ -388,43 +438,39 @@ def _detail(detail: Element | None, attrs: dict[str, object]) -> tuple[str, str,
     return text, callsign, parent
 
 
+@checked_options("cot")
 def read_cot(
     path: str | os.PathLike[str],
     *,
     encoding: str = "auto",
     max_record_bytes: int = COT_MAX_EVENT_BYTES,
     releasability: str = "PUBLIC",
-    mapping: dict[str, str] | None = None,
-    **_: object,
 ) -> Iterator[Observation | RowError]:
     """Observations (and RowErrors for bad events) of a file of CoT events, in file order.
 
-    Raises FormatError before yielding anything when the file is empty, does not begin with
-    XML, or holds no complete ``<event>`` at all.
+    Raises FormatError before yielding anything when the file is empty, or is one piece that
+    does not begin with XML or holds no complete ``<event>``.
     """
     fname = str(path)
-    try:
-        marking = normalise_releasability(releasability)
-    except (ValueError, MarkingError) as exc:
-        raise FormatError(str(exc)) from None
-    with open(Path(path), "rb") as fh:
-        pieces = split_events(fh, max_record_bytes)
+    ceiling = MarkingCeiling(releasability)
+    src = open_input(path, encoding)
+    with src.fh:
+        pieces = split_events(src.fh, max_record_bytes)
         first = next(pieces, None)
         if first is None:
             raise FormatError(f"{fname}: the file is empty")
-        if not first.data.startswith(b"<"):
+        second = next(pieces, None)
+        if second is None and not first.data.startswith(b"<"):
             got = first.data[:20].decode("utf-8", "replace")
             raise FormatError(f"{fname}:{first.line}: not CoT XML (starts with {got!r})")
-        if first.refused == "incomplete":
+        if second is None and first.refused == "incomplete":
             raise FormatError(f"{fname}: no complete CoT <event>...</event> in the file")
-        piece: Piece | None = first
-        while piece is not None:
-            yield _piece(piece, fname, encoding, max_record_bytes, marking)
-            piece = next(pieces, None)
+        for piece in chain((first,), () if second is None else (second,), pieces):
+            yield _piece(piece, fname, src, max_record_bytes, ceiling)
 
 
 def _piece(
-    piece: Piece, fname: str, encoding: str, max_bytes: int, marking: str
+    piece: Piece, fname: str, src: Input, max_bytes: int, ceiling: MarkingCeiling
 ) -> Observation | RowError:
     head = piece.data.decode("utf-8", "replace")
     if piece.refused == "oversize":
@@ -436,22 +482,31 @@ def _piece(
             head,
         )
     if piece.refused == "incomplete":
+        what = ("incomplete event" if piece.data.startswith(b"<")
+                else "not a CoT event (text outside any event)")
         return RowError(
             fname,
             piece.line,
             "event",
-            f"incomplete event: {piece.size:,} bytes after the "
-            "last </event> at the end of the file",
+            f"{what}: {piece.size:,} bytes that no </event> ends before the next event or "
+            "the end of the file",
             head,
         )
     try:
-        return parse_cot_event(
-            piece.data,
-            releasability=marking,
-            encoding=encoding,
-            max_event_bytes=max_bytes,
-            source_file=fname,
-            source_line=piece.line,
-        )
+        return _parse(piece.data, ceiling, src.encoding, src.label, max_bytes, fname,
+                      piece.line)
     except RowError as err:
         return err
+
+
+def sniff_cot(path: Path, head: bytes) -> int:
+    """2 for a file that starts with XML, 1 for a ``.cot`` / ``.xml`` file."""
+    return starts_or_suffix(path, head, "<", (".cot", ".xml"))
+
+
+COT_READER = ReaderSpec(
+    "cot",
+    read_cot,
+    sniff_cot,
+    description="Cursor on Target (CoT) XML events, as TAK devices write them",
+)

@@ -10,6 +10,22 @@ Fields: ``time`` (required), ``lat``, ``lon`` (required), ``t_end``, ``category`
 (a JSON object). A category or
 weapon class outside the vocabulary is kept as ``other``/``unknown`` with the original value in
 the attributes; a how_known outside the vocabulary is an error (it decides how much we trust it).
+
+Values: ``text``, ``source``, ``origin`` and ``id`` are kept exactly as written (white space
+too); the other fields are read without surrounding white space. ``count`` is a whole number
+from 0 to ``values.MAX_COUNT``, ``uncertainty_m`` a finite number of metres from 0 to
+``values.MAX_UNCERTAINTY_M``, ``time_precision_s`` a whole number of seconds from 1; times lie
+in the years 1000-9999. A row's ``releasability`` can only narrow the ``releasability`` option
+(the import's ceiling): the record gets the intersection of both, in canonical text; a row
+without one gets the ceiling. An ``attributes`` cell that is not a JSON object of finite
+numbers, nested at most ``values.MAX_JSON_DEPTH`` deep, is kept as text in
+``attributes_original``.
+
+Formula cells: spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return. ``write_csv`` writes such a text cell with a leading apostrophe (OWASP's rule
+for CSV injection), and so any text cell that is apostrophes followed by one of those; numbers
+are written as numbers, never changed. ``raw=True`` writes every cell as it is. The reader takes
+one leading apostrophe off a cell of that shape, so what the writer wrote reads back exactly.
 """
 
 from __future__ import annotations
@@ -17,10 +33,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TextIO
 
-from truceguard.errors import ConfigError, MarkingError, RowError
+from truceguard.errors import ConfigError, RowError
 from truceguard.io.base import (
     MAX_RECORD_BYTES,
     CsvRecord,
@@ -30,15 +48,19 @@ from truceguard.io.base import (
     row_error,
     sha256_hex,
 )
+from truceguard.io.registry import ReaderSpec, checked_options, csv_columns
 from truceguard.io.timeparse import parse_time
-from truceguard.model import (
-    CATEGORIES,
-    HOW_KNOWN,
-    WEAPON_CLASSES,
-    Observation,
-    iso,
-    normalise_releasability,
+from truceguard.io.values import (
+    MAX_UNCERTAINTY_M,
+    MAX_WINDOW_S,
+    FieldError,
+    MarkingCeiling,
+    check_writable,
+    load_json,
+    real,
+    whole,
 )
+from truceguard.model import CATEGORIES, HOW_KNOWN, WEAPON_CLASSES, Observation, iso
 
 FIELDS = (
     "time",
@@ -83,6 +105,10 @@ EXPORT_COLUMNS = (
     "raw_sha256",
     "attributes",
 )
+# Kept exactly as written; every other field is read without surrounding white space.
+VERBATIM = frozenset({"text", "source", "origin", "id"})
+# A cell a spreadsheet would run as a formula, and the same with apostrophes before it.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
 _ALIASES = {"time": ("time", "t_start", "observed_at", "date", "datetime", "timestamp"),
             "lat": ("lat", "latitude"), "lon": ("lon", "lng", "long", "longitude")}
 
@@ -114,6 +140,7 @@ def resolve_mapping(header: list[str], mapping: dict[str, str] | None) -> dict[s
     return out
 
 
+@checked_options("csv")
 def read_csv_mapped(
     path: str | os.PathLike[str],
     *,
@@ -122,11 +149,12 @@ def read_csv_mapped(
     releasability: str = "PUBLIC",
     mapping: dict[str, str] | None = None,
     source: str | None = None,
-    **_: object,
 ) -> Iterator[Observation | RowError]:
+    """Observations (and RowErrors for bad rows) of a CSV file with mapped columns."""
+    ceiling = MarkingCeiling(releasability)
     header, records, lines = open_csv(path, encoding, max_record_bytes)
     try:
-        yield from _read(str(path), header, records, releasability, mapping, source)
+        yield from _read(str(path), header, records, ceiling, mapping, source)
     finally:
         lines.close()
 
@@ -135,7 +163,7 @@ def _read(
     fname: str,
     header: list[str],
     records: Iterator[CsvRecord],
-    releasability: str,
+    ceiling: MarkingCeiling,
     mapping: dict[str, str] | None,
     source: str | None,
 ) -> Iterator[Observation | RowError]:
@@ -156,8 +184,21 @@ def _read(
         if len(f) != ncol:
             yield row_error(fname, rec, "record", f"{len(f)} fields, the header has {ncol}")
             continue
-        obs_or_err = _observation(fname, rec, f, idx, cols, default_source, releasability)
-        yield obs_or_err
+        try:
+            yield _observation(fname, rec, f, idx, cols, default_source, ceiling)
+        except FieldError as bad:
+            yield row_error(fname, rec, bad.field, bad.reason)
+
+
+def restore_cell(cell: str) -> str:
+    """A cell as it was before ``neutralise_cell`` (one leading apostrophe off a cell that is
+    apostrophes followed by a formula character)."""
+    return cell[1:] if cell[:1] == "'" and _FORMULA.match(cell) else cell
+
+
+def neutralise_cell(cell: str) -> str:
+    """A text cell no spreadsheet runs as a formula (a leading apostrophe where needed)."""
+    return "'" + cell if _FORMULA.match(cell) else cell
 
 
 def _observation(
@@ -167,33 +208,39 @@ def _observation(
     idx: dict[str, int],
     cols: dict[str, str],
     default_source: str,
-    releasability: str,
+    ceiling: MarkingCeiling,
 ) -> Observation | RowError:
+    """The Observation of one record; raises FieldError (naming the column) when it is bad."""
+
     def get(field: str) -> str:
         i = idx.get(field)
-        return f[i].strip() if i is not None else ""
+        if i is None:
+            return ""
+        cell = restore_cell(f[i])
+        return cell if field in VERBATIM else cell.strip()
 
     lat, lon, bad, why = parse_lat_lon(get("lat"), get("lon"))
     if bad:
-        return row_error(fname, rec, cols["lat" if bad == "latitude" else "lon"], why)
+        raise FieldError(cols["lat" if bad == "latitude" else "lon"], why)
     try:
         t0, prec = parse_time(get("time"))
     except ValueError as exc:
-        return row_error(fname, rec, cols["time"], str(exc))
+        raise FieldError(cols["time"], str(exc)) from None
     t1 = t0 + prec - 1
     if get("t_end"):
         try:
             t1 = parse_time(get("t_end"))[0]
         except ValueError as exc:
-            return row_error(fname, rec, cols["t_end"], str(exc))
+            raise FieldError(cols["t_end"], str(exc)) from None
         if t1 < t0:
-            return row_error(fname, rec, cols["t_end"], "before the start time")
+            raise FieldError(cols["t_end"], "before the start time")
     attrs: dict[str, object] = {}
     if get("attributes"):
         try:
-            attrs = dict(json.loads(get("attributes")))
-        except (ValueError, TypeError):
-            attrs = {"attributes_original": get("attributes")}
+            loaded = load_json(get("attributes"), cols["attributes"])
+        except FieldError:
+            loaded = None
+        attrs = loaded if isinstance(loaded, dict) else {"attributes_original": get("attributes")}
     category = get("category") or "other"
     if category not in CATEGORIES:
         attrs["category_original"] = category
@@ -204,35 +251,25 @@ def _observation(
         weapon = "unknown"
     how = get("how_known") or "open_source"
     if how not in HOW_KNOWN:
-        return row_error(fname, rec, cols["how_known"],
-                         f"{how[:30]!r} is not one of {', '.join(HOW_KNOWN)}")
-    numbers: dict[str, float] = {}
-    for field in ("count", "uncertainty_m", "time_precision_s"):
-        text = get(field)
-        if not text:
-            continue
-        try:
-            numbers[field] = float(text)
-        except ValueError:
-            return row_error(fname, rec, cols[field], f"not a number: {text[:30]!r}")
-        if numbers[field] < 0:
-            return row_error(fname, rec, cols[field], "negative")
-    try:
-        marking = normalise_releasability(get("releasability") or releasability)
-    except (ValueError, MarkingError) as exc:
-        return row_error(fname, rec, cols.get("releasability", "releasability"), str(exc))
+        raise FieldError(cols["how_known"], f"{how[:30]!r} is not one of {', '.join(HOW_KNOWN)}")
+    count = whole(get("count"), cols["count"]) if get("count") else 1
+    unc = (real(get("uncertainty_m"), cols["uncertainty_m"], 0.0, MAX_UNCERTAINTY_M)
+           if get("uncertainty_m") else None)
+    window = (whole(get("time_precision_s"), cols["time_precision_s"], 1, MAX_WINDOW_S)
+              if get("time_precision_s") else max(t1 - t0 + 1, prec))
+    marking = ceiling.apply(get("releasability"), cols.get("releasability", "releasability"))
     return Observation(
         source=get("source") or default_source,
         how_known=how,
         t_start=t0,
         t_end=max(t1, t0),
-        time_precision_s=int(numbers.get("time_precision_s", max(t1 - t0 + 1, prec))),
+        time_precision_s=window,
         lat=lat,
         lon=lon,
-        uncertainty_m=numbers.get("uncertainty_m"),
+        uncertainty_m=unc,
         category=category,
         weapon_class=weapon,
-        count=int(numbers.get("count", 1)),
+        count=count,
         text=get("text"),
         origin=get("origin"),
         source_ref=get("id"),
@@ -246,16 +283,17 @@ def _observation(
 
 
 def observation_row(o: Observation) -> list[object]:
-    """One observation as the values of EXPORT_COLUMNS."""
+    """One observation as the values of EXPORT_COLUMNS: times as ISO 8601 UTC text, numbers as
+    numbers, None where a value is missing (an empty CSV cell, a JSON null)."""
     return [
-        o.obs_id if o.obs_id is not None else "",
-        o.incident_id if o.incident_id is not None else "",
+        o.obs_id,
+        o.incident_id,
         iso(o.t_start),
         iso(o.t_end),
         o.time_precision_s,
-        repr(o.lat),
-        repr(o.lon),
-        "" if o.uncertainty_m is None else repr(o.uncertainty_m),
+        o.lat,
+        o.lon,
+        o.uncertainty_m,
         o.category,
         o.weapon_class,
         o.count,
@@ -268,16 +306,40 @@ def observation_row(o: Observation) -> list[object]:
         o.source_file,
         o.source_line,
         o.raw_sha256,
-        json.dumps(o.attributes, ensure_ascii=False, sort_keys=True) if o.attributes else "",
+        json.dumps(o.attributes, ensure_ascii=False, sort_keys=True) if o.attributes else None,
     ]
 
 
-def write_csv(observations: Iterable[Observation], fh: TextIO) -> int:
-    """Write observations as CSV (EXPORT_COLUMNS); returns how many were written."""
+def write_csv(observations: Iterable[Observation], fh: TextIO, *, raw: bool = False) -> int:
+    """Write observations as CSV (EXPORT_COLUMNS, each row with its ``releasability``);
+    returns how many were written. Text cells a spreadsheet would run as formulas get a leading
+    apostrophe unless ``raw`` (the module docstring). InputError, before the row is written,
+    for an observation the readers would refuse (``values.check_writable``)."""
     w = csv.writer(fh)  # RFC 4180: CRLF, and any field holding CR or LF is quoted
     w.writerow(EXPORT_COLUMNS)
     n = 0
     for o in observations:
-        w.writerow(observation_row(o))
+        check_writable(o)
+        row = observation_row(o)
+        if not raw:
+            row = [neutralise_cell(v) if isinstance(v, str) else v for v in row]
+        w.writerow(row)
         n += 1
     return n
+
+
+def sniff_csv(path: Path, head: bytes) -> int:
+    """2 for a CSV header with coordinate columns (``time,lat,lon`` or ``latitude`` /
+    ``longitude``), 1 for a ``.csv`` file."""
+    columns = csv_columns(head)
+    if {"time", "lat", "lon"} <= columns or {"latitude", "longitude"} & columns:
+        return 2
+    return 1 if path.suffix.lower() == ".csv" else 0
+
+
+CSV_READER = ReaderSpec(
+    "csv",
+    read_csv_mapped,
+    sniff_csv,
+    description="any CSV, its columns mapped onto observation fields (--map FIELD=COLUMN)",
+)

@@ -10,13 +10,16 @@ so a reader converts whole columns at once.
 Exactness: anything this path does not fully understand is handed to the row path, which gives
 the very result it always gave:
 
-- a record that is not plain (a field count other than the header's, a line over the limit, a
-  line the encoding cannot decode) is a ``Block.record`` - a ``CsvRecord`` built line by line
-  exactly as ``open_csv`` builds it - and the reader converts it as it converts any record;
+- a one-line record that is not plain (a field count other than the header's, a line over the
+  limit, a line the encoding cannot decode) is a ``Block.record`` - a ``CsvRecord`` built line
+  by line exactly as ``open_csv`` builds it - and the reader converts it as it converts any
+  record;
 - a block whose quoting is not RFC 4180 (a quote inside an unquoted field, text after a closing
   quote, a carriage return not followed by a newline, a NUL byte, a record longer than the csv
-  module's field limit, a quote left open at the end of the file) ends the fast path: from that
-  block's first record on, the file is read by ``open_csv``'s own record loop.
+  module's field limit, a quote left open at the end of the file), or that holds a record of
+  several lines that is not plain or is over the record bound (those are refused and reading
+  resynchronises, ``base.csv_records``), ends the fast path: from that block's first record on,
+  the file is read by ``open_csv``'s own record loop.
 """
 
 from __future__ import annotations
@@ -26,17 +29,17 @@ import csv
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
 
 import numpy as np
 
-from truceguard.io.base import ChunkedLines, CsvRecord, csv_records, decode_line
+from truceguard.io.base import ChunkedLines, CsvRecord, csv_records, decode_line, open_input
 
 _QUOTE, _COMMA, _NL, _CR = 34, 44, 10, 13
 
 
 def fast_encoding(encoding: str) -> bool:
-    """Whether the fast path reads this encoding (auto and UTF-8; others use the row path)."""
+    """Whether the fast path reads lines of this encoding (``ChunkedLines.encoding``: auto
+    and UTF-8, which every recoded input is; others use the row path)."""
     if encoding == "auto":
         return True
     try:
@@ -68,6 +71,7 @@ class Block:
     sep_at: np.ndarray
     ncol: int
     encoding: str
+    label: str
     errors: dict[int, str]
     next_line: int  # the line number of the first line after the block
 
@@ -97,7 +101,7 @@ class Block:
         texts, err = [], ""
         for i, (part, tail) in enumerate(zip(parts, tails, strict=True)):
             line_err = self.errors.pop(line + i, "") if not err else ""
-            text, dec_err = decode_line(part, self.encoding)
+            text, dec_err = decode_line(part, self.encoding, self.label)
             err = err or line_err or dec_err
             texts.append(text + tail)
         raw = "".join(texts)
@@ -121,11 +125,12 @@ def read_blocks(
     """The data records of a CSV file whose header took ``header_lines`` lines and has ``ncol``
     columns: Blocks while the file is well-formed, then (at most once, last) the row path's
     record iterator for the rest of the file."""
-    fh = open(path, "rb")  # noqa: SIM115 - closed below or by the row path's iterator
+    source = open_input(path, encoding)
     handed_over = False
     try:
-        src = ChunkedLines(fh, encoding, max_record_bytes)
-        limit = csv.field_size_limit()
+        src = ChunkedLines(source, max_record_bytes)
+        enc = (source.encoding, source.label)
+        limit = min(csv.field_size_limit(), max_record_bytes)
         carry, carry_line, skip = b"", 1, header_lines
         for data, first in src.byte_chunks():
             if skip:
@@ -141,10 +146,10 @@ def read_blocks(
                     continue
             buf = carry + data if carry else data
             line0 = carry_line if carry else first
-            block, used = _split(buf, line0, False, ncol, encoding, src.errors, limit)
+            block, used = _split(buf, line0, False, ncol, enc, src.errors, limit)
             if block is None and used < 0:
                 handed_over = True
-                yield _row_path(fh, buf, line0, src, max_record_bytes)
+                yield _row_path(buf, line0, src, ncol)
                 return
             if block is not None:
                 yield block
@@ -154,29 +159,26 @@ def read_blocks(
             )
             if len(carry) > limit + max_record_bytes:  # a quote left open: let csv say so
                 handed_over = True
-                yield _row_path(fh, carry, carry_line, src, max_record_bytes)
+                yield _row_path(carry, carry_line, src, ncol)
                 return
         if carry:
-            block, used = _split(carry, carry_line, True, ncol, encoding, src.errors, limit)
+            block, used = _split(carry, carry_line, True, ncol, enc, src.errors, limit)
             if block is None and used < 0:
                 handed_over = True
-                yield _row_path(fh, carry, carry_line, src, max_record_bytes)
+                yield _row_path(carry, carry_line, src, ncol)
                 return
             if block is not None:
                 yield block
     finally:
         if not handed_over:
-            fh.close()
+            source.close()
 
 
-def _row_path(
-    fh: BinaryIO, pending: bytes, line: int, src: ChunkedLines, max_record_bytes: int
-) -> Iterator[CsvRecord]:
+def _row_path(pending: bytes, line: int, src: ChunkedLines, ncol: int) -> Iterator[CsvRecord]:
     lines = ChunkedLines(
-        fh, src.encoding, max_record_bytes, first_line=line, pending=pending, errors=src.errors
+        src.source, src.max, first_line=line, pending=pending, errors=src.errors
     )
-    reader = csv.reader(lines.lines(), strict=False)
-    return csv_records(lines, reader, line - 1)
+    return csv_records(lines, ncol, line)
 
 
 def _split(
@@ -184,12 +186,15 @@ def _split(
     line0: int,
     final: bool,
     ncol: int,
-    encoding: str,
+    encoding: tuple[str, str],
     errors: dict[int, str],
     limit: int,
 ) -> tuple[Block | None, int]:
     """(the block of whole records at the start of ``buf``, bytes used); (None, -1) when the
-    quoting is not one the fast path reads exactly."""
+    quoting is not one the fast path reads exactly, or a record of several lines has a field
+    count other than the header's, a line error or more than ``limit`` bytes (the row path
+    refuses it and resynchronises). ``encoding``: (the
+    encoding lines decode with, the file's own encoding)."""
     arr = np.frombuffer(buf, np.uint8)
     n = len(arr)
     qpos = np.flatnonzero(arr == _QUOTE)
@@ -217,7 +222,7 @@ def _split(
     starts[0] = 0
     starts[1:] = ends[:-1]
     if int((ends - starts).max()) > limit:
-        return None, -1
+        return None, -1  # (for a record of one line, the line bound holds it to ``limit``)
     nl_used = nl[nl < used]
     cend = ends.copy()
     has_nl = (cend > 0) & (cend <= used)
@@ -248,11 +253,14 @@ def _split(
     sep_at = np.searchsorted(commas, starts)
     nsep = np.diff(sep_at, append=len(commas))
     plain = (nsep == ncol - 1) & ~has_err
+    several = np.searchsorted(nl_used, cend) > np.searchsorted(nl_used, starts)
+    if several.any() and not (plain[several].all() and (cend - starts)[several].max() <= limit):
+        return None, -1
     if int(view.max(initial=0)) >= 128:
-        plain &= _decodable(buf, starts, ends, line, encoding)
+        plain &= _decodable(buf, starts, ends, line, encoding[0])
     block = Block(
-        buf, arr, line0, starts, ends, cend, line, plain, commas, sep_at, ncol, encoding, errors,
-        line0 + len(nl_used),
+        buf, arr, line0, starts, ends, cend, line, plain, commas, sep_at, ncol, *encoding,
+        errors, line0 + len(nl_used),
     )
     return (block if len(starts) else None), used
 

@@ -1,15 +1,22 @@
 """GeoJSON: a FeatureCollection of Point features, one observation each; and its writer.
 
-Reading. GeoJSON is one document, so the file is held whole: a file over ``max_file_bytes``
-(``MAX_FILE_BYTES``) is refused before any of it is read. The top level is walked with
-``json.JSONDecoder.raw_decode`` one member at a time, so each feature's span in the text is
-known: its ``raw`` is its own JSON text verbatim and ``source_line`` the line it starts on. A
-document that is not JSON, or not a FeatureCollection (or a single Feature), is refused as a
-whole (FormatError) before anything is yielded; a bad feature is a RowError and the others land.
+Reading streams: the document is never held (``io.jsonscan`` finds each feature's bytes in
+bounded blocks), so memory stays bounded whatever the file's size. A document that is not a
+GeoJSON FeatureCollection (or a single Feature) is refused as a whole (FormatError) before
+anything is yielded: not an object, a ``type`` that is neither, no ``features`` array, a broken
+shape before the first feature. Writers put ``type`` first; where a document puts it after
+``features``, a first pass over the whole document finds it before any feature is read. Damage
+found after features were read (a file cut short, text after the end) is one last RowError
+(field ``document``): every feature before it lands. Each feature's ``raw`` is its own JSON text
+verbatim and ``source_line`` the line it starts on. A bad feature is a RowError and the others
+land: one that is not valid JSON, over ``max_record_bytes``, nested more than
+``values.MAX_JSON_DEPTH`` levels, with a key twice in one object, a NaN or infinite number, a
+string that is not valid Unicode, or a field out of bounds.
 
 Properties map to Observation fields by name (``FIELD_PROPERTIES``); ``mapping``
 ({field: property_name}) overrides the name for a field. Times are read with ``parse_time``
-(``time``, else ``observed_at`` / ``date`` / ``t_start``); ``t_end`` defaults to the end of the
+(``time``, else ``observed_at`` / ``date`` / ``t_start``) or as epoch seconds, in the years
+1000-9999; ``t_end`` defaults to the end of the
 time's own precision (a bare date is a whole day). An unknown ``category`` becomes ``other`` and
 an unknown ``weapon_class`` ``unknown``, the original kept in ``attributes`` as
 ``category_original`` / ``weapon_class_original``. A feature's ``id`` (or the ``id`` /
@@ -19,36 +26,49 @@ them apart from the fields). Provenance written by ``write_geojson`` (``obs_id``
 ``raw_sha256``, ``incident_id``, ``source_file``, ``source_line``) is kept in attributes as
 ``exported_<name>``: store ids of another store are not ids in this one.
 
+Bounds: ``count`` a whole number from 0 to ``values.MAX_COUNT``, ``uncertainty_m`` from 0 to
+``values.MAX_UNCERTAINTY_M`` metres, ``time_precision_s`` a whole number of seconds from 1.
+A feature's ``releasability`` can only narrow the ``releasability`` option (the import's
+ceiling): the record gets the intersection of both, in canonical text.
+
 Defaults where a property is absent: ``source`` "geojson:<file name>" (option ``source``),
 ``how_known`` "open_source", ``count`` 1, ``uncertainty_m`` unknown, ``releasability`` the option.
 
 Writing. ``write_geojson`` streams a FeatureCollection, one feature a line, that
 ``read_geojson`` reads back to the same fields; each feature carries ``obs_id``,
-``raw_sha256``, ``source``, ``source_ref`` and ``incident_id`` so an exported feature traces back
-to the raw input it came from.
+``raw_sha256``, ``source``, ``source_ref``, ``incident_id`` and its ``releasability``, so an
+exported feature traces back to the raw input it came from and keeps its marking.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from truceguard.errors import FormatError, MarkingError, RowError
-from truceguard.io.base import MAX_FILE_BYTES, MAX_RECORD_BYTES, sha256_hex
-from truceguard.io.timeparse import parse_time
-from truceguard.model import (
-    CATEGORIES,
-    HOW_KNOWN,
-    WEAPON_CLASSES,
-    Observation,
-    iso,
-    normalise_releasability,
+from truceguard.errors import FormatError, RowError
+from truceguard.io.base import MAX_RECORD_BYTES, decode_line, open_input, sha256_hex
+from truceguard.io.jsonscan import JsonScanError, Span, scan
+from truceguard.io.registry import ReaderSpec, checked_options, starts_or_suffix
+from truceguard.io.timeparse import T_MAX, T_MIN, parse_time
+from truceguard.io.values import (
+    MAX_JSON_DEPTH,
+    MAX_UNCERTAINTY_M,
+    MAX_WINDOW_S,
+    FieldError,
+    MarkingCeiling,
+    NotFinite,
+    check_writable,
+    finite_float,
+    number,
+    real,
+    reject_constant,
+    whole,
 )
+from truceguard.model import CATEGORIES, HOW_KNOWN, WEAPON_CLASSES, Observation, iso
 
 # Observation field -> the property names read for it, in order of preference.
 FIELD_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -69,169 +89,28 @@ FIELD_PROPERTIES: dict[str, tuple[str, ...]] = {
 # Written by write_geojson to trace a feature back; read into attributes as exported_<name>.
 PROVENANCE = ("obs_id", "raw_sha256", "incident_id", "source_file", "source_line")
 
-_WS = re.compile(r"[ \t\r\n]*")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _CATEGORIES = frozenset(CATEGORIES)
 _WEAPONS = frozenset(WEAPON_CLASSES)
 _HOW = frozenset(HOW_KNOWN)
 
 
-class _Bad(Exception):
-    """One feature is bad: which field and why (turned into a RowError by the reader)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-def _decode(data: bytes, encoding: str, path: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if encoding == "auto":
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                return data.decode("cp1252")
-            except UnicodeDecodeError:
-                return data.decode("latin-1")
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.start + 1].hex()
-        hint = " (try --encoding cp1252, or --encoding auto)" if encoding.startswith("utf") else ""
-        raise FormatError(f"{path}:{line}: not valid {encoding}: byte 0x{bad}{hint}") from None
-    except LookupError as exc:
-        raise FormatError(f"unknown encoding {encoding!r}") from exc
-
-
-class _Walker:
-    """Walks a JSON document member by member, keeping track of offsets and line numbers."""
-
-    def __init__(self, text: str, path: str) -> None:
-        self.text = text
-        self.path = path
-        self.pos = 0
-        self.line = 1  # the line number at ``line_pos``
-        self.line_pos = 0
-        self.decoder = json.JSONDecoder()
-
-    def line_at(self, pos: int) -> int:
-        """Line number of offset ``pos`` (offsets are asked for in increasing order)."""
-        self.line += self.text.count("\n", self.line_pos, pos)
-        self.line_pos = pos
-        return self.line
-
-    def skip_ws(self) -> None:
-        m = _WS.match(self.text, self.pos)
-        self.pos = m.end() if m else self.pos
-
-    def fail(self, what: str) -> FormatError:
-        line = self.line_at(self.pos)
-        got = self.text[self.pos : self.pos + 20]
-        return FormatError(f"{self.path}:{line}: not GeoJSON: expected {what}, found {got!r}")
-
-    def expect(self, char: str) -> None:
-        self.skip_ws()
-        if self.text.startswith(char, self.pos):
-            self.pos += 1
-        else:
-            raise self.fail(repr(char))
-
-    def peek(self) -> str:
-        self.skip_ws()
-        return self.text[self.pos : self.pos + 1]
-
-    def value(self) -> tuple[Any, int, int]:
-        """(value, start, end) of the JSON value at the current position."""
-        self.skip_ws()
-        start = self.pos
-        try:
-            obj, end = self.decoder.raw_decode(self.text, start)
-        except json.JSONDecodeError as exc:
-            self.pos = exc.pos
-            raise FormatError(
-                f"{self.path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
-            ) from None
-        self.pos = end
-        return obj, start, end
-
-    def members(self) -> Iterator[str]:
-        """Keys of the object at the current position; the caller consumes each value."""
-        self.expect("{")
-        if self.peek() == "}":
-            self.pos += 1
-            return
-        while True:
-            key, _, _ = self.value()
-            if not isinstance(key, str):
-                raise self.fail("an object key")
-            self.expect(":")
-            yield key
-            c = self.peek()
-            self.pos += 1
-            if c == "}":
-                return
-            if c != ",":
-                self.pos -= 1
-                raise self.fail("',' or '}'")
-
-    def array_items(self) -> Iterator[tuple[Any, int, int]]:
-        self.expect("[")
-        if self.peek() == "]":
-            self.pos += 1
-            return
-        while True:
-            yield self.value()
-            c = self.peek()
-            self.pos += 1
-            if c == "]":
-                return
-            if c != ",":
-                self.pos -= 1
-                raise self.fail("',' or ']'")
-
-
-def _features(text: str, path: str) -> list[tuple[Any, int, int, int]]:
-    """(feature, start, end, line) for each feature; FormatError if the document is not one."""
-    w = _Walker(text, path)
-    if w.peek() != "{":
-        raise w.fail("a GeoJSON object")
-    found: list[tuple[Any, int, int, int]] = []
-    top: dict[str, Any] = {}
-    have_features = False
-    start = w.pos
-    for key in w.members():
-        if key == "features" and w.peek() == "[":
-            have_features = True
-            for obj, s, e in w.array_items():
-                found.append((obj, s, e, w.line_at(s)))
-        else:
-            top[key], _, _ = w.value()
-    end = w.pos
-    w.skip_ws()
-    if w.pos != len(text):
-        raise w.fail("the end of the document")
-    kind = top.get("type")
-    if kind == "Feature":
-        return [(top, start, end, 1 + text.count("\n", 0, start))]
-    if kind != "FeatureCollection":
-        raise FormatError(
-            f"{path}: not a GeoJSON FeatureCollection (top-level type is {str(kind)[:40]!r})"
-        )
-    if not have_features:
-        raise FormatError(f"{path}: the FeatureCollection has no 'features' array")
-    return found
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise FieldError("feature", f"the key {key[:40]!r} appears twice in one object")
+            seen.add(key)
+    return out
 
 
 def _number(value: object, field: str) -> float:
+    """A JSON number (not text, not a boolean) as a finite float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(field, f"not a number: {str(value)[:40]!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise _Bad(field, f"{value} is not a finite number")
-    return x
+        raise FieldError(field, f"not a number: {str(value)[:40]!r}")
+    return number(value, field)
 
 
 def _time(value: object, field: str) -> tuple[int, int]:
@@ -240,8 +119,11 @@ def _time(value: object, field: str) -> tuple[int, int]:
         try:
             return parse_time(value)
         except ValueError as exc:
-            raise _Bad(field, str(exc)) from None
-    return int(_number(value, field)), 1
+            raise FieldError(field, str(exc)) from None
+    x = _number(value, field)
+    if not T_MIN <= x <= T_MAX:
+        raise FieldError(field, f"{value} epoch seconds is outside the years 1000-9999")
+    return int(x), 1
 
 
 def _text(value: object, field: str) -> str:
@@ -249,41 +131,41 @@ def _text(value: object, field: str) -> str:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise _Bad(field, f"expected text, found {type(value).__name__}")
+    raise FieldError(field, f"expected text, found {type(value).__name__}")
 
 
 def _observation(
     feat: object,
     props_for: dict[str, tuple[str, ...]],
     default_source: str,
-    releasability: str,
+    ceiling: MarkingCeiling,
 ) -> Observation:
-    """The Observation of one feature (source/raw fields left for the caller); raises _Bad."""
+    """The Observation of one feature (raw fields left for the caller); raises FieldError."""
     if not isinstance(feat, dict):
-        raise _Bad("feature", f"expected an object, found {type(feat).__name__}")
+        raise FieldError("feature", f"expected an object, found {type(feat).__name__}")
     if feat.get("type") != "Feature":
-        raise _Bad("type", f"{str(feat.get('type'))[:40]!r} is not 'Feature'")
+        raise FieldError("type", f"{str(feat.get('type'))[:40]!r} is not 'Feature'")
     geom = feat.get("geometry")
     if not isinstance(geom, dict):
-        raise _Bad("geometry", "no geometry (a Point is needed)")
+        raise FieldError("geometry", "no geometry (a Point is needed)")
     if geom.get("type") != "Point":
-        raise _Bad(
+        raise FieldError(
             "geometry", f"geometry type {str(geom.get('type'))[:40]} is not supported (only Point)"
         )
     coords = geom.get("coordinates")
     if not isinstance(coords, list) or not 2 <= len(coords) <= 3:
-        raise _Bad("coordinates", "expected [longitude, latitude] or [lon, lat, altitude]")
+        raise FieldError("coordinates", "expected [longitude, latitude] or [lon, lat, altitude]")
     lon = _number(coords[0], "longitude")
     lat = _number(coords[1], "latitude")
     if not -90.0 <= lat <= 90.0:
-        raise _Bad("latitude", f"{lat} is outside -90..90")
+        raise FieldError("latitude", f"{lat} is outside -90..90")
     if not -180.0 <= lon <= 180.0:
-        raise _Bad("longitude", f"{lon} is outside -180..180")
+        raise FieldError("longitude", f"{lon} is outside -180..180")
     props = feat.get("properties")
     if props is None:
         props = {}
     if not isinstance(props, dict):
-        raise _Bad("properties", f"expected an object, found {type(props).__name__}")
+        raise FieldError("properties", f"expected an object, found {type(props).__name__}")
     rest = dict(props)
 
     def take(field: str) -> tuple[str, object]:
@@ -298,7 +180,7 @@ def _observation(
 
     name, value = take("time")
     if value is None:
-        raise _Bad("time", f"missing (a property {' / '.join(props_for['time'])} is needed)")
+        raise FieldError("time", f"missing (a property {' / '.join(props_for['time'])} is needed)")
     t0, prec = _time(value, name)
     name, value = take("t_end")
     if value is None:
@@ -307,14 +189,13 @@ def _observation(
         t1, end_prec = _time(value, name)
         t1 += end_prec - 1
         if t1 < t0:
-            raise _Bad(name, f"{str(value)[:40]!r} is before the start time")
+            raise FieldError(name, f"{str(value)[:40]!r} is before the start time")
     name, value = take("time_precision_s")
     if value is None:
         window = t1 - t0 + 1
     else:
-        window = int(_number(value, name))
-        if window < 1:
-            raise _Bad(name, f"{window} is not a positive number of seconds")
+        _number(value, name)
+        window = whole(value, name, 1, MAX_WINDOW_S)
     attrs: dict[str, object] = {}
     name, value = take("category")
     category = "other" if value is None else _text(value, name)
@@ -329,25 +210,19 @@ def _observation(
     name, value = take("how_known")
     how = "open_source" if value is None else _text(value, name)
     if how not in _HOW:
-        raise _Bad(name, f"{how[:40]!r} is not one of {', '.join(HOW_KNOWN)}")
+        raise FieldError(name, f"{how[:40]!r} is not one of {', '.join(HOW_KNOWN)}")
     name, value = take("count")
     count = 1
     if value is not None:
-        x = _number(value, name)
-        if x < 0 or x != int(x):
-            raise _Bad(name, f"{value} is not a whole number of 0 or more")
-        count = int(x)
+        _number(value, name)
+        count = whole(value, name)
     name, value = take("uncertainty_m")
     unc = None
     if value is not None:
-        unc = _number(value, name)
-        if unc < 0:
-            raise _Bad(name, f"{unc} is negative")
+        _number(value, name)
+        unc = real(value, name, 0.0, MAX_UNCERTAINTY_M)
     name, value = take("releasability")
-    try:
-        marking = normalise_releasability(releasability if value is None else _text(value, name))
-    except (ValueError, MarkingError) as exc:
-        raise _Bad(name, str(exc)) from None
+    marking = ceiling.apply(None if value is None else _text(value, name), name)
     ident = feat.get("id")
     name, value = take("id")
     if ident is None:
@@ -390,6 +265,7 @@ def _observation(
     )
 
 
+@checked_options("geojson")
 def read_geojson(
     path: str | os.PathLike[str],
     *,
@@ -397,22 +273,11 @@ def read_geojson(
     max_record_bytes: int = MAX_RECORD_BYTES,
     releasability: str = "PUBLIC",
     mapping: dict[str, str] | None = None,
-    max_file_bytes: int = MAX_FILE_BYTES,
     source: str | None = None,
-    **_: object,
 ) -> Iterator[Observation | RowError]:
     """Observations (and RowErrors for bad features) of a GeoJSON file, in file order."""
-    p = Path(path)
     fname = str(path)
-    size = p.stat().st_size
-    if size > max_file_bytes:
-        raise FormatError(
-            f"{fname}: the file is {size:,} bytes, over the limit of {max_file_bytes:,} bytes "
-            "for a GeoJSON document (split it, or convert it to CSV)"
-        )
-    if size == 0:
-        raise FormatError(f"{fname}: the file is empty")
-    text = _decode(p.read_bytes(), encoding, fname)
+    ceiling = MarkingCeiling(releasability)
     props_for = dict(FIELD_PROPERTIES)
     for field, prop in (mapping or {}).items():
         key = "id" if field == "source_ref" else field
@@ -421,47 +286,137 @@ def read_geojson(
                 f"mapping names an unknown field {field!r}; known: {', '.join(props_for)}"
             )
         props_for[key] = (prop,)
-    features = _features(text, fname)
-    default_source = source or f"geojson:{p.name}"
-    try:
-        default_marking = normalise_releasability(releasability)
-    except (ValueError, MarkingError) as exc:
-        raise FormatError(str(exc)) from None
-    yield from _yield(
-        features, text, fname, props_for, default_source, default_marking, max_record_bytes
+    default_source = source or f"geojson:{Path(path).name}"
+    src = open_input(path, encoding)
+    with src.fh:
+        if not src.fh.read(4).strip(b"\xef\xbb\xbf\xff\xfe\x00"):
+            raise FormatError(f"{fname}: the file is empty")
+    src = open_input(path, encoding)
+    kind: str | None = None  # the top-level type, once known
+    has_array = yielded = False
+    with src.fh:
+        try:
+            for event, name, span in scan(src.fh, max_bytes=max_record_bytes,
+                                          max_depth=MAX_JSON_DEPTH, whole=True):
+                if event == "member" and span is not None and name is not None:
+                    value = _member(span, name, fname, src.encoding, src.label)
+                    if name == "type":
+                        kind = _kind(value, fname)
+                elif event == "array":
+                    has_array = True
+                    if kind is None:  # "features" before "type": read the document once first
+                        kind = _check_document(path, encoding, max_record_bytes)
+                elif span is not None and event == ("element" if kind != "Feature"
+                                                    else "document"):
+                    yielded = True
+                    yield _feature(span, fname, src.encoding, src.label, props_for,
+                                   default_source, ceiling)
+        except JsonScanError as exc:
+            message = exc.message.replace("a JSON object", "a GeoJSON object")
+            if not yielded:
+                raise FormatError(f"{fname}:{exc.line}: not valid JSON: {message}") from None
+            yield RowError(fname, exc.line, "document",
+                           f"not valid JSON: {message}; every feature before it was read")
+            return
+        except FormatError as exc:
+            if not yielded:
+                raise
+            yield RowError(fname, 0, "document",
+                           f"{exc.message}; every feature before it was read")
+            return
+    if kind is None:
+        _kind(None, fname)
+    if kind == "FeatureCollection" and not has_array:
+        raise FormatError(f"{fname}: the FeatureCollection has no 'features' array")
+
+
+def _kind(value: object, fname: str) -> str:
+    """'FeatureCollection' or 'Feature'; FormatError for any other top-level type."""
+    if value in ("FeatureCollection", "Feature"):
+        return str(value)
+    raise FormatError(
+        f"{fname}: not a GeoJSON FeatureCollection (top-level type is {str(value)[:40]!r})"
     )
 
 
-def _yield(
-    features: list[tuple[Any, int, int, int]],
-    text: str,
+def _check_document(path: str | os.PathLike[str], encoding: str, max_bytes: int) -> str:
+    """'FeatureCollection' or 'Feature': a first pass over the whole document, for one that
+    names its type after its features; FormatError if it is not a GeoJSON document."""
+    fname = str(path)
+    src = open_input(path, encoding)
+    top: dict[str, object] = {}
+    has_array = False
+    with src.fh:
+        try:
+            for kind, key, span in scan(src.fh, max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH,
+                                        keep=False):
+                if kind == "array":
+                    has_array = True
+                elif kind == "member" and span is not None and key is not None:
+                    top[key] = _member(span, key, fname, src.encoding, src.label)
+        except JsonScanError as exc:
+            message = exc.message.replace("a JSON object", "a GeoJSON object")
+            raise FormatError(f"{fname}:{exc.line}: not valid JSON: {message}") from None
+    kind = _kind(top.get("type"), fname)
+    if kind == "FeatureCollection" and not has_array:
+        raise FormatError(f"{fname}: the FeatureCollection has no 'features' array")
+    return kind
+
+
+def _member(span: Span, key: str, fname: str, encoding: str, label: str) -> object:
+    """A top-level member's value (None when it is over the bound: only ``type`` matters)."""
+    if span.problem:
+        return None
+    text, err = decode_line(span.data, encoding, label)
+    if err:
+        raise FormatError(f"{fname}:{span.line}: {key}: {err}")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise FormatError(f"{fname}:{span.line}: not valid JSON in {key!r}: "
+                          f"{str(exc)[:80]}") from None
+
+
+def _feature(
+    span: Span,
     fname: str,
+    encoding: str,
+    label: str,
     props_for: dict[str, tuple[str, ...]],
     default_source: str,
-    marking: str,
-    max_record_bytes: int,
-) -> Iterator[Observation | RowError]:
-    for feat, start, end, line in features:
-        if end - start > max_record_bytes:
-            yield RowError(
-                fname,
-                line,
-                "feature",
-                f"{end - start:,} characters, over the limit of {max_record_bytes:,}",
-                text[start : min(end, start + 256)],
-            )
-            continue
-        raw = text[start:end]
-        try:
-            obs = _observation(feat, props_for, default_source, marking)
-        except _Bad as bad:
-            yield RowError(fname, line, bad.field, bad.reason, raw)
-            continue
-        obs.raw = raw
-        obs.raw_sha256 = sha256_hex(raw)
-        obs.source_file = fname
-        obs.source_line = line
-        yield obs
+    ceiling: MarkingCeiling,
+) -> Observation | RowError:
+    """The record of one feature's span: an Observation, or a RowError saying why not."""
+    if span.problem:
+        head = span.data.decode("utf-8", "replace")
+        return RowError(fname, span.line, "feature", span.problem, head)
+    raw, err = decode_line(span.data, encoding, label)
+    if err:
+        return RowError(fname, span.line, "feature", err, raw)
+    try:
+        feat = json.loads(raw, object_pairs_hook=_unique, parse_constant=reject_constant,
+                          parse_float=finite_float)
+        if "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
+            try:
+                json.dumps(feat, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise FieldError("feature", "a string is not valid Unicode (a lone surrogate "
+                                 "escape)") from None
+        obs = _observation(feat, props_for, default_source, ceiling)
+    except FieldError as bad:
+        return RowError(fname, span.line, bad.field, bad.reason, raw)
+    except NotFinite as exc:
+        return RowError(fname, span.line, "feature", str(exc), raw)
+    except json.JSONDecodeError as exc:
+        return RowError(fname, span.line, "feature", f"not valid JSON: {exc.msg} (line "
+                        f"{span.line + exc.lineno - 1}, column {exc.colno})", raw)
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits
+        return RowError(fname, span.line, "feature", f"not valid JSON: {str(exc)[:80]}", raw)
+    obs.raw = raw
+    obs.raw_sha256 = sha256_hex(raw)
+    obs.source_file = fname
+    obs.source_line = span.line
+    return obs
 
 
 def feature_of(obs: Observation) -> dict[str, object]:
@@ -499,13 +454,28 @@ def write_geojson(observations: Iterable[Observation], fh: TextIO) -> int:
     """Write observations as a FeatureCollection, one feature a line; returns how many.
 
     Streams: nothing but the current observation is held. Attribute values JSON cannot hold
-    are written as their text.
+    are written as their text. InputError, before the feature is written, for an observation
+    the reader would refuse (``values.check_writable``).
     """
     fh.write('{"type": "FeatureCollection", "features": [')
     n = 0
     for obs in observations:
+        check_writable(obs)
         fh.write(",\n" if n else "\n")
         fh.write(json.dumps(feature_of(obs), ensure_ascii=False, allow_nan=False, default=str))
         n += 1
     fh.write("\n]}\n")
     return n
+
+
+def sniff_geojson(path: Path, head: bytes) -> int:
+    """2 for a file that starts with a JSON object, 1 for a ``.geojson`` / ``.json`` file."""
+    return starts_or_suffix(path, head, "{", (".geojson", ".json"))
+
+
+GEOJSON_READER = ReaderSpec(
+    "geojson",
+    read_geojson,
+    sniff_geojson,
+    description="GeoJSON FeatureCollection of Point features (or one Feature)",
+)

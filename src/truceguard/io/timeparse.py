@@ -8,9 +8,11 @@
 - US month-first dates as spreadsheet exports write them: ``2/15/2015 12:00:00 AM``,
   ``02/15/2015 00:00`` (UCDP's older exports; month first, always);
 - ``15 February 2015`` / ``15-Feb-2015`` (ACLED);
-- epoch seconds: ``1423958400`` (10 digits or more).
+- epoch seconds: ``1423958400`` (9 digits or more).
 
-Anything else raises ValueError with a message that says what was expected.
+Every time read lies in the years 1000-9999 (UTC), the range ISO 8601 writes with four digits
+and every writer here writes back exactly (``T_MIN`` .. ``T_MAX``). Anything else raises
+ValueError with a message that says what was expected.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ _US = re.compile(
 )
 _DMY_TEXT = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3,9})[ -](\d{4})$")
 _EPOCH0 = date(1970, 1, 1)
+YEAR_MIN, YEAR_MAX = 1000, 9999
+T_MIN = (date(YEAR_MIN, 1, 1) - _EPOCH0).days * DAY  # 1000-01-01T00:00:00Z
+T_MAX = (date(YEAR_MAX, 12, 31) - _EPOCH0).days * DAY + DAY - 1  # 9999-12-31T23:59:59Z
+_RANGE = f"outside the years {YEAR_MIN}-{YEAR_MAX}"
+
+
+def in_range(t: int) -> bool:
+    """Whether epoch second ``t`` lies in the years 1000-9999 UTC."""
+    return T_MIN <= t <= T_MAX
 
 
 def _day_seconds(y: int, m: int, d: int) -> int:
@@ -39,10 +50,21 @@ def _day_seconds(y: int, m: int, d: int) -> int:
 
 def parse_date_iso(text: str) -> int:
     """Fast path for ``YYYY-MM-DD``: epoch seconds of its midnight UTC."""
-    return (date.fromisoformat(text) - _EPOCH0).days * DAY
+    d = date.fromisoformat(text)
+    if d.year < YEAR_MIN:
+        raise ValueError(f"{text!r}: the year {d.year} is {_RANGE}")
+    return (d - _EPOCH0).days * DAY
 
 
 def parse_time(text: str) -> tuple[int, int]:
+    """(epoch seconds UTC, precision seconds) of a time as feeds write it; ValueError if not."""
+    t, precision = _parse(text)
+    if not in_range(t):
+        raise ValueError(f"{text.strip()[:40]!r} is {_RANGE}")
+    return t, precision
+
+
+def _parse(text: str) -> tuple[int, int]:
     s = text.strip()
     if not s:
         raise ValueError("empty time")
@@ -81,7 +103,9 @@ def parse_time(text: str) -> tuple[int, int]:
         if mon is None:
             raise ValueError(f"{s!r}: unknown month {m.group(2)!r}")
         return _check(int(m.group(3)), mon, int(m.group(1)), s), DAY
-    if s.isdigit() and len(s) >= 9:
+    if s.isascii() and s.isdigit() and len(s) >= 9:
+        if len(s) > 12:  # beyond any second of the years 1000-9999
+            raise ValueError(f"{s[:40]!r}: epoch seconds {_RANGE}")
         return int(s), 1
     raise ValueError(
         f"{s[:40]!r} is not a time (expected ISO 8601 like 2015-02-15 or 2015-02-15T06:30Z, "

@@ -8,8 +8,11 @@ Precision codes become honest uncertainties:
   widened further to cover ``date_start``..``date_end``.
 
 Dates are ISO (``2015-02-15``) in current exports and US month-first (``2/15/2015 12:00:00 AM``
-or ``02/15/2015 00:00``) in older spreadsheet exports; both are read. The source's ``id`` is the
-deduplication key, so re-importing the same event from another export stores it once.
+or ``02/15/2015 00:00``) in older spreadsheet exports; both are read (years 1000-9999). The
+source's ``id`` is the deduplication key, so re-importing the same event from another export
+stores it once. Every record carries the ``releasability`` option's marking (canonical text);
+UCDP rows have no marking of their own. UCDP's events are curated: its coders have already
+merged the reports of one event (``curated=True`` in the registry).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import os
 from collections.abc import Iterator
 from operator import methodcaller
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +39,9 @@ from truceguard.io.base import (
 )
 from truceguard.io.columns import ObservationColumns
 from truceguard.io.fastcsv import Block, fast_encoding, read_blocks
-from truceguard.io.timeparse import DAY, parse_date_iso, parse_time
+from truceguard.io.registry import ReaderSpec, checked_options, csv_columns
+from truceguard.io.timeparse import DAY, YEAR_MIN, parse_date_iso, parse_time
+from truceguard.io.values import MarkingCeiling
 from truceguard.model import Observation
 
 REQUIRED = ["id", "latitude", "longitude", "date_start", "date_end", "where_prec", "date_prec"]
@@ -74,17 +80,19 @@ def _date(text: str, cache: dict[str, int]) -> int:
     return t
 
 
+@checked_options("ucdp")
 def read_ucdp(
     path: str | os.PathLike[str],
     *,
     encoding: str = "auto",
     max_record_bytes: int = MAX_RECORD_BYTES,
     releasability: str = "PUBLIC",
-    **_: object,
 ) -> Iterator[Observation | RowError]:
+    """Observations (and RowErrors for bad rows) of a UCDP GED CSV file, in file order."""
+    marking = MarkingCeiling(releasability).text
     header, records, lines = open_csv(path, encoding, max_record_bytes)
     try:
-        yield from _read(str(path), header, records, releasability)
+        yield from _read(str(path), header, records, marking)
     finally:
         lines.close()
 
@@ -174,24 +182,25 @@ class RowConverter:
         )
 
 
+@checked_options("ucdp")
 def read_ucdp_columns(
     path: str | os.PathLike[str],
     *,
     encoding: str = "auto",
     max_record_bytes: int = MAX_RECORD_BYTES,
     releasability: str = "PUBLIC",
-    **_: object,
 ) -> Iterator[ObservationColumns | Observation | RowError]:
     """``read_ucdp`` for the import: the same records, in the same order, with the same
     results, but good records mostly come as one ``ObservationColumns`` per block of the file
     (the fast path, ``io.fastcsv``); records it does not take come one by one from the row
     path, as ``Observation`` or ``RowError``."""
     fname = str(path)
+    marking = MarkingCeiling(releasability).text
     header, records, lines = open_csv(path, encoding, max_record_bytes)
     try:
         require_columns(fname, header, REQUIRED)
-        convert = RowConverter(fname, header, releasability)
-        if not fast_encoding(encoding):
+        convert = RowConverter(fname, header, marking)
+        if not fast_encoding(lines.encoding):
             for rec in records:
                 yield convert(rec)
             return
@@ -481,7 +490,7 @@ def _fixed(arr: np.ndarray, s: np.ndarray, e: np.ndarray, w: int) -> np.ndarray:
 
 def _iso_days(arr: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``YYYY-MM-DD`` fields as days since 1970-01-01, and which fields are such a real date
-    (as ``date.fromisoformat`` reads them: years 1-9999); other fields are left to the caller."""
+    (as ``parse_date_iso`` reads them: years 1000-9999); other fields are left to the caller."""
     m = _fixed(arr, s, e, 10).astype(np.int64) - 48
     ok = (e - s == 10) & (m[:, 4] == -3) & (m[:, 7] == -3)
     digits = m[:, [0, 1, 2, 3, 5, 6, 8, 9]]
@@ -489,7 +498,7 @@ def _iso_days(arr: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray
     y = m[:, 0] * 1000 + m[:, 1] * 100 + m[:, 2] * 10 + m[:, 3]
     mo = m[:, 5] * 10 + m[:, 6]
     d = m[:, 8] * 10 + m[:, 9]
-    ok &= (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1)
+    ok &= (y >= YEAR_MIN) & (mo >= 1) & (mo <= 12) & (d >= 1)
     y = np.where(ok, y, 1970)
     mo = np.where(ok, mo, 1)
     month = ((y - 1970) * 12 + mo - 1).astype("datetime64[M]")
@@ -547,3 +556,18 @@ def _merge(
         both = values + extra.column(name)
         merged[name] = [both[i] for i in order]
     return ObservationColumns(merged, cols.constants, cols.raw_chars + extra.raw_chars)
+
+
+def sniff_ucdp(path: Path, head: bytes) -> int:
+    """3 for a CSV whose header has UCDP GED's own precision and date columns."""
+    return 3 if {"where_prec", "date_prec", "date_start"} <= csv_columns(head) else 0
+
+
+UCDP_READER = ReaderSpec(
+    "ucdp",
+    read_ucdp,
+    sniff_ucdp,
+    columnar=read_ucdp_columns,
+    curated=True,
+    description="UCDP Georeferenced Event Dataset (GED) CSV",
+)
