@@ -92,7 +92,9 @@ def test_export_is_exactly_the_filtered_view(runner: CliRunner, db: str, tmp_pat
     r = runner.invoke(main, ["export", "--db", db, *FILTERS, "--format", "csv", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.read_text(encoding="utf-8") == listed.stdout
-    rows = list(csv.DictReader(io.StringIO(listed.stdout)))
+    banner, body = listed.stdout.split("\n", 1)
+    assert banner.strip() == "# marking: PUBLIC"
+    rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == count["count"] > 50
     assert all("2015-02-15" <= row["time"][:10] <= "2016-12-31" for row in rows)
     gj = tmp_path / "x.geojson"

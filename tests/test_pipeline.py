@@ -170,19 +170,19 @@ def test_cli_chain(runner: CliRunner, db: str) -> None:
     r = runner.invoke(main, ["adjudicate", "--db", db, "--terms", "minsk-2015"])
     assert r.exit_code == 0, r.output
     n_inc = json.loads(runner.invoke(main, ["incidents", "--db", db, "--count", "--format",
-                                            "json"]).output)["count"]
+                                            "json"]).stdout)["count"]
     assert n_inc > 0
     n_v = json.loads(runner.invoke(main, ["violations", "--db", db, "--count", "--format",
-                                          "json"]).output)["count"]
+                                          "json"]).stdout)["count"]
     clause = "minsk-2015/live_fire/ceasefire"
     n_c = json.loads(runner.invoke(main, ["violations", "--db", db, "--clause", clause,
-                                          "--count", "--format", "json"]).output)["count"]
+                                          "--count", "--format", "json"]).stdout)["count"]
     assert 0 < n_c <= n_v
     r = runner.invoke(main, ["observations", "--db", db, "--limit", "5", "--format", "csv"])
-    rows = list(csv.DictReader(r.stdout.splitlines()))
+    rows = list(csv.DictReader(r.stdout.splitlines()[1:]))  # after the marking banner
     assert rows[0]["incident_id"] and rows[0]["incident_id"].isdigit()
     r = runner.invoke(main, ["violations", "--db", db, "--limit", "1", "--format", "json"])
-    vid = json.loads(r.output)["rows"][0]["violation_id"]
+    vid = json.loads(r.stdout)["rows"][0]["violation_id"]
     r = runner.invoke(main, ["review", str(vid), "--db", db, "--status", "verified", "--by",
                              "analyst", "--why", "two cameras"])
     assert r.exit_code == 0 and "verified" in r.output and "two cameras" in r.output

@@ -48,8 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db = str(tmp / "mission.db")
     with open_store(db) as store:
         import_file(store, UCDP_CLEAN)
-        import_file(store, patrol_file(tmp / "patrols.csv", PATROLS), source="patrols",
-                    releasability="REL TO FRA, GBR, NATO")
+        import_file(store, patrol_file(tmp / "patrols.csv", PATROLS), source="patrols")
     tokens = make_users(db)
     with running(db, tmp / "server.log", "--terms", "minsk-2015") as srv:
         srv.tokens = tokens

@@ -38,11 +38,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from truceguard.errors import RowError, TruceguardError, unknown_value
-from truceguard.io import READERS, detect_format
-from truceguard.io.base import file_sha256
+from truceguard.errors import RowError, TruceguardError
+from truceguard.io.base import check_input_path, file_sha256
 from truceguard.io.columns import ObservationColumns
-from truceguard.io.ucdp import read_ucdp, read_ucdp_columns
+from truceguard.io.registry import check_options, detect_format
+from truceguard.io.registry import reader as reader_spec
 from truceguard.marking import parse_marking
 from truceguard.model import IngestSummary, Observation
 from truceguard.store.base import Store
@@ -53,10 +53,6 @@ REJECT_COLUMNS = ("file", "line", "field", "reason", "raw")
 
 Progress = Callable[[int], None]
 
-# Readers with a column-batch twin that yields the same records faster (see ``io.fastcsv``).
-_COLUMNAR: dict[Callable[..., Any], Callable[..., Any]] = {read_ucdp: read_ucdp_columns}
-# Readers of curated event datasets: their curators already deduplicated their records.
-_CURATED_READERS = {"ucdp": True, "acled": True}
 # From this size on, a column-batch reader runs in a child process (below it, parsing in the
 # importing process is as fast as handing the records over).
 CHILD_READER_BYTES = 16 << 20
@@ -91,28 +87,26 @@ def import_file(
     deduplicated (default: what the reader says, e.g. UCDP and ACLED). ``progress`` is called
     with the number of bytes of input consumed since its last call.
     """
-    p = Path(path)
+    p = check_input_path(path)
     fmt = fmt or detect_format(p, mapping)
-    if fmt not in READERS:
-        raise unknown_value("format", fmt, READERS, code="input.unknown_format")
+    spec = reader_spec(fmt)
     marking = parse_marking(releasability).text
-    read = READERS[fmt]
-    options: dict[str, Any] = dict(
+    options = check_options(spec.name, dict(
         encoding=encoding, mapping=mapping, releasability=marking, source=source, **reader_options
-    )
-    columnar = _COLUMNAR.get(read)
+    ), spec.options)
+    read = spec.columnar or spec.read
     reader: Iterator[Any]
-    if columnar is not None and _can_fork() and os.path.getsize(p) >= CHILD_READER_BYTES:
-        reader = _read_in_child(columnar, p, options)  # forked before any thread starts
+    if spec.columnar is not None and _can_fork() and os.path.getsize(p) >= CHILD_READER_BYTES:
+        reader = _read_in_child(read, p, options)  # forked before any thread starts
     else:
-        reader = (columnar or read)(p, **options)
+        reader = read(p, **options)
     # The file's digest is computed alongside the import (hashlib works without the
     # interpreter lock) and is in the summary before anything is logged.
     digest = _Digest(p)
     summary = IngestSummary(path=str(p), file_sha256="", fmt=fmt)
     try:
         return _ingest(store, reader, summary, reader_name=fmt,
-                       curated=_CURATED_READERS.get(fmt, False) if curated is None else curated,
+                       curated=spec.curated if curated is None else curated,
                        rejects=rejects, all_or_nothing=all_or_nothing, batch_size=batch_size,
                        progress=progress, expected_rows=os.path.getsize(p) // 256,
                        digest=digest.result, who=who)

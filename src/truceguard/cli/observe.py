@@ -17,10 +17,11 @@ from rich.table import Table
 from truceguard.cli.common import atomic_output, check_output, db_option, domain_errors, resolve_db
 from truceguard.errors import InputError
 from truceguard.ingest import import_file
-from truceguard.io import READERS, WRITERS, detect_format
+from truceguard.io import WRITERS, detect_format, write_csv, write_geojson
 from truceguard.io.csvmap import FIELDS as MAP_FIELDS
 from truceguard.io.csvmap import parse_mapping
 from truceguard.io.records import write_json
+from truceguard.io.registry import broken_plugins, reader_names
 from truceguard.marking import parse_code, parse_marking, vocabulary
 from truceguard.model import CATEGORIES, WEAPON_CLASSES, iso
 from truceguard.query import build_filter, check_limit, check_sources, viewer_from
@@ -102,12 +103,16 @@ def init_cmd(nation: str | None, db: str | None) -> None:
 
 @click.command("import")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(sorted(READERS)), help="Default: detected.")
+@click.option("--format", "fmt", type=click.Choice(reader_names()),
+              help="The format (default: detected from the file). Plugins add formats "
+                   "through the entry point group truceguard.readers.")
 @click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
               help="Column mapping for a CSV; FIELD is one of: " + ", ".join(MAP_FIELDS)
               + ".")
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Write refused rows here (CSV).")
-@click.option("--encoding", default="auto", show_default=True, help="auto: UTF-8, else cp1252.")
+@click.option("--encoding", default="auto", show_default=True,
+              help="auto: UTF-16/32 by their byte-order mark, else UTF-8, else cp1252 line by "
+                   "line; or a codec name.")
 @click.option("--releasability", default="PUBLIC", show_default=True,
               help="The import's marking, a ceiling: PUBLIC or 'REL TO GBR, FRA, NATO'. A row's "
                    "own marking can only narrow it.")
@@ -128,6 +133,8 @@ def import_cmd(path: str, fmt: str | None, maps: tuple[str, ...], rejects: str |
     """Import observations from PATH (UCDP, ACLED, GeoJSON, CSV with --map, CoT XML)."""
     # Everything that can be checked without the store is checked first: a refused import
     # creates no database.
+    for broken in broken_plugins():
+        click.echo(f"Warning: {broken.message}", err=True)
     mapping = parse_mapping(maps) if maps else None
     parse_marking(releasability, legacy=False)
     location = resolve_db(db)
@@ -196,8 +203,10 @@ def observations_cmd(fmt: str, count: bool, limit: int | None, db: str | None,
             return
         marking = store.observation_marking(flt, viewer).text
         rows = store.observations(flt, viewer, limit=limit)
-        if fmt in WRITERS:
-            n = WRITERS[fmt](rows, sys.stdout)
+        if fmt == "csv":
+            n = write_csv(rows, sys.stdout, marking=marking)
+        elif fmt == "geojson":
+            n = write_geojson(rows, sys.stdout, marking=marking)
         elif fmt == "json":
             n = write_json(rows, sys.stdout, marking=marking)
         else:
@@ -215,9 +224,12 @@ def observations_cmd(fmt: str, count: bool, limit: int | None, db: str | None,
 @click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), required=True)
 @click.option("-o", "--output", required=True, metavar="FILE|-",
               help="Output file (- for standard output). Never the database or an input.")
+@click.option("--raw", is_flag=True,
+              help="CSV: write cells verbatim (by default a cell a spreadsheet would run as a "
+                   "formula gets a leading apostrophe, which import takes off again).")
 @db_option
 @domain_errors
-def export_cmd(fmt: str, output: str, db: str | None, releasable_to: str | None,
+def export_cmd(fmt: str, output: str, raw: bool, db: str | None, releasable_to: str | None,
                **filters: Any) -> None:
     """Export exactly the observations that `observations` lists with the same filters."""
     flt = build_filter(**filters)
@@ -229,7 +241,10 @@ def export_cmd(fmt: str, output: str, db: str | None, releasable_to: str | None,
         check_sources(store, flt, viewer)
         marking = store.observation_marking(flt, viewer).text
         with atomic_output(output) as fh:
-            n = WRITERS[fmt](store.observations(flt, viewer), fh)
+            if fmt == "csv":
+                n = write_csv(store.observations(flt, viewer), fh, raw=raw, marking=marking)
+            else:
+                n = write_geojson(store.observations(flt, viewer), fh, marking=marking)
     if output != "-":
         click.echo(f"exported {n} to {output} [{marking}]")
 

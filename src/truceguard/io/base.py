@@ -485,6 +485,10 @@ class CsvRecord:
     error: str
 
 
+# The first line of a CSV export: its marking banner, passed over by the readers.
+BANNER_PREFIX = "# marking: "
+
+
 def open_csv(
     path: str | os.PathLike[str],
     encoding: str = "auto",
@@ -514,6 +518,8 @@ def open_csv(
         err = src.error_in(1, reader.line_num + 1)
         if err:
             raise FormatError(f"{p}:1: header: {err}")
+        if len(header) == 1 and header[0].startswith(BANNER_PREFIX):
+            header = next(reader)  # an export's marking banner: the header follows it
         header = [h.strip() for h in header]
         if not any(header):
             raise FormatError(f"{p}:1: the header line is blank")

@@ -40,6 +40,7 @@ from typing import TextIO
 
 from truceguard.errors import ConfigError, RowError
 from truceguard.io.base import (
+    BANNER_PREFIX,
     MAX_RECORD_BYTES,
     CsvRecord,
     open_csv,
@@ -310,11 +311,16 @@ def observation_row(o: Observation) -> list[object]:
     ]
 
 
-def write_csv(observations: Iterable[Observation], fh: TextIO, *, raw: bool = False) -> int:
+def write_csv(observations: Iterable[Observation], fh: TextIO, *, raw: bool = False,
+              marking: str | None = None) -> int:
     """Write observations as CSV (EXPORT_COLUMNS, each row with its ``releasability``);
-    returns how many were written. Text cells a spreadsheet would run as formulas get a leading
+    returns how many were written. ``marking`` (the most restrictive marking of the rows) is
+    written first as a banner line, ``# marking: ...``, which the CSV readers pass over. Text
+    cells a spreadsheet would run as formulas get a leading
     apostrophe unless ``raw`` (the module docstring). InputError, before the row is written,
     for an observation the readers would refuse (``values.check_writable``)."""
+    if marking:
+        fh.write(f"{BANNER_PREFIX}{marking}\r\n")
     w = csv.writer(fh)  # RFC 4180: CRLF, and any field holding CR or LF is quoted
     w.writerow(EXPORT_COLUMNS)
     n = 0

@@ -450,14 +450,18 @@ def feature_of(obs: Observation) -> dict[str, object]:
     return feat
 
 
-def write_geojson(observations: Iterable[Observation], fh: TextIO) -> int:
+def write_geojson(observations: Iterable[Observation], fh: TextIO, *,
+                  marking: str | None = None) -> int:
     """Write observations as a FeatureCollection, one feature a line; returns how many.
+    ``marking`` (the most restrictive marking of the features) goes on the collection as its
+    banner, a ``marking`` member that readers pass over.
 
     Streams: nothing but the current observation is held. Attribute values JSON cannot hold
     are written as their text. InputError, before the feature is written, for an observation
     the reader would refuse (``values.check_writable``).
     """
-    fh.write('{"type": "FeatureCollection", "features": [')
+    banner = f', "marking": {json.dumps(marking)}' if marking else ""
+    fh.write('{"type": "FeatureCollection"' + banner + ', "features": [')
     n = 0
     for obs in observations:
         check_writable(obs)

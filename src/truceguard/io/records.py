@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any, TextIO
 
+from truceguard.io.base import BANNER_PREFIX
+from truceguard.io.csvmap import neutralise_cell
 from truceguard.marking import most_restrictive
 from truceguard.model import Incident, Observation, StatusChange, Violation, iso
 
 TIME_FIELDS = ("t_start", "t_end", "at")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 Record = Observation | Incident | Violation
 
 
@@ -40,10 +41,9 @@ def columns_of(kind: type) -> list[str]:
 
 
 def neutralise(value: Any) -> Any:
-    """A CSV cell that no spreadsheet runs as a formula (numbers are left alone)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    """A CSV cell that no spreadsheet runs as a formula (numbers are left alone; the rule of
+    ``io.csvmap.neutralise_cell``, which the CSV reader undoes)."""
+    return neutralise_cell(value) if isinstance(value, str) else value
 
 
 def _cell(value: Any, raw: bool) -> Any:
@@ -73,7 +73,7 @@ def write_csv(records: Iterable[Record], out: TextIO, kind: type, *, raw: bool =
     """A banner line, a header, and a row a record; returns the number of rows."""
     rows = list(records)
     cols = columns_of(kind)
-    out.write(f"# marking: {marking or banner(rows)}\n")
+    out.write(f"{BANNER_PREFIX}{marking or banner(rows)}\n")
     w = csv.writer(out, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
