@@ -1,0 +1,179 @@
+"""Fusion at real density: exact labels, and memory bounded whatever the density.
+
+UCDP and ACLED place many events at one district or province centroid on one day; the dense
+path must give exactly the partition of exact DBSCAN there, without enumerating pairs.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.cluster import DBSCAN
+
+from tests.test_fusion import _as_points, _brute_links, _reference, point_sets
+from truceguard.judge.fusion import (
+    FusionParams,
+    Points,
+    _cluster_labels,
+    canonical_labels,
+    cluster_labels,
+    fuse_incremental,
+)
+
+DAY = 86_400.0
+
+
+@st.composite
+def coarse_sets(draw: st.DrawFn) -> tuple[Points, FusionParams]:
+    """Reports at a few shared places and days (centroids), some jittered, mixed windows."""
+    n = draw(st.integers(1, 80))
+    k = draw(st.integers(1, 4))
+    places = np.array(draw(st.lists(st.integers(0, 8), min_size=2 * k, max_size=2 * k)))
+    places = places.reshape(k, 2) * 1000.0
+    which = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    jitter = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.0, 150.0, 1400.0]),
+                                    min_size=n, max_size=n)))
+    x = places[which, 0] + jitter
+    y = places[which, 1] - jitter / 2
+    day = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)))
+    hour = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 1800.0, 3600.0, 5400.0]),
+                                  min_size=n, max_size=n)))
+    t = day * DAY + hour
+    dur = np.array(draw(st.lists(st.sampled_from([0.0, DAY - 1, DAY - 1, 3 * DAY]),
+                                 min_size=n, max_size=n)))
+    unc = np.array(draw(st.lists(st.sampled_from([np.nan, 0.0, 500.0, 25_000.0]),
+                                 min_size=n, max_size=n)))
+    prm = FusionParams(
+        eps_m=draw(st.sampled_from([0.0, 1000.0, 2500.0, 5000.0])),
+        eps_s=draw(st.sampled_from([0.0, 600.0, 3600.0, 7200.0])),
+        min_samples=draw(st.integers(1, 5)),
+        max_link_uncertainty_m=draw(st.sampled_from([0.0, 1500.0])),
+    )
+    return Points.of(x, y, t, t + dur, unc), prm
+
+
+budgets = st.sampled_from([1, 3, 50, 2_000_000])
+
+
+@settings(max_examples=300, deadline=None)
+@given(coarse_sets(), budgets)
+def test_dense_path_equals_exact_dbscan_at_centroids(
+    case: tuple[Points, FusionParams], budget: int
+) -> None:
+    p, prm = case
+    got = _cluster_labels(p, prm, 1, None, path="cells", budget=budget)
+    assert np.array_equal(got, _reference(p, prm))
+
+
+@settings(max_examples=200, deadline=None)
+@given(point_sets(), budgets)
+def test_dense_path_equals_exact_dbscan_on_spread_points(
+    case: tuple[Points, FusionParams], budget: int
+) -> None:
+    p, prm = case
+    got = _cluster_labels(p, prm, 1, None, path="cells", budget=budget)
+    assert np.array_equal(got, _reference(p, prm))
+
+
+@settings(max_examples=100, deadline=None)
+@given(coarse_sets())
+def test_spread_path_equals_exact_dbscan_at_centroids(case: tuple[Points, FusionParams]) -> None:
+    p, prm = case
+    assert np.array_equal(_cluster_labels(p, prm, 1, None, path="direct"), _reference(p, prm))
+
+
+@settings(max_examples=60, deadline=None)
+@given(coarse_sets(), st.integers(0, 80), st.data())
+def test_incremental_equals_full_at_centroids(
+    case: tuple[Points, FusionParams], cut: int, data: st.DataObject
+) -> None:
+    p, prm = case
+    cut = min(cut, len(p))
+    perm = np.array(data.draw(st.permutations(range(len(p)))), dtype=np.int64)
+    p = p.take(perm)
+    old, new = p.take(np.arange(cut)), p.take(np.arange(cut, len(p)))
+    res = fuse_incremental(old, cluster_labels(old, prm), new, prm)
+    assert np.array_equal(canonical_labels(res.labels), cluster_labels(p, prm))
+
+
+def _weighted_reference(p: Points, prm: FusionParams) -> np.ndarray:
+    """Exact DBSCAN on the distinct rows, each weighted by how often it occurs.
+
+    Identical rows link each other and have the same neighbours, so this is exact DBSCAN on
+    all rows; distinct rows are kept in order of first occurrence, so the border rule (lowest
+    index first) is unchanged. Noise copies become one incident each, as fusion makes them.
+    """
+    rows = np.column_stack([p.x, p.y, p.t_start, p.t_end, np.nan_to_num(p.uncertainty_m, nan=-1)])
+    _, first, inverse, counts = np.unique(
+        rows, axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    uniq = p.take(first[order])
+    n = len(uniq)
+    i, j = _brute_links(uniq, prm)
+    dist = np.full((n, n), 2.0)
+    np.fill_diagonal(dist, 0.0)
+    dist[i, j] = dist[j, i] = 0.0
+    lab = DBSCAN(eps=1.0, min_samples=prm.min_samples, metric="precomputed").fit_predict(
+        dist, sample_weight=counts[order]
+    )
+    full = lab[rank[inverse.reshape(-1)]]
+    noise = full < 0  # noise is one incident per observation, copies included
+    full[noise] = full.max() + 1 + np.arange(noise.sum())
+    return canonical_labels(full)
+
+
+@pytest.mark.parametrize("min_samples", [1, 3])
+def test_ucdp_copies_equal_exact_dbscan(ucdp: dict[str, np.ndarray], min_samples: int) -> None:
+    """The shipped UCDP events, each copied 1 to 4 times (new ids, same place and day)."""
+    base = _as_points(ucdp)
+    rng = np.random.default_rng(8)
+    copies = rng.integers(1, 5, len(base))
+    p = base.take(np.repeat(np.arange(len(base)), copies)[rng.permutation(int(copies.sum()))])
+    prm = FusionParams(eps_m=3000, eps_s=3600, min_samples=min_samples)
+    dense = _cluster_labels(p, prm, None, None, path="cells", budget=10_000)
+    assert np.array_equal(dense, _weighted_reference(p, prm))
+    assert np.array_equal(cluster_labels(p, prm), dense)
+    assert dense.max() + 1 < len(base)  # copies and neighbours really fuse
+
+
+def test_memory_stays_bounded_at_one_centroid() -> None:
+    """40,000 reports at three centroids over two days: about 440 million links, never listed."""
+    rng = np.random.default_rng(3)
+    n = 40_000
+    place = rng.integers(0, 3, n)
+    x = np.array([0.0, 20_000.0, 21_000.0])[place]
+    y = np.zeros(n)
+    t = rng.integers(0, 2, n) * DAY
+    # Most windows are the day; some run three days, some are minutes at a jittered spot.
+    dur = rng.choice([DAY - 1, 3 * DAY, 600.0], n, p=[0.8, 0.1, 0.1])
+    x = x + np.where(dur == 600.0, rng.uniform(0, 900, n), 0.0)
+    unc = rng.choice([25_000.0, 150_000.0, np.nan], n)
+    p = Points.of(x, y, t, t + dur, unc)
+    prm = FusionParams(eps_m=3000, eps_s=3600, min_samples=1)
+    tracemalloc.start()
+    try:
+        labels = cluster_labels(p, prm, threads=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6  # bytes: a few arrays of n, and one batch of pairs
+    # Exactness on the same data: the distinct rows carry every link.
+    rows = np.column_stack([p.x, p.t_start, p.t_end, np.nan_to_num(p.uncertainty_m)])
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    small = cluster_labels(p.take(first), prm)
+    assert np.array_equal(labels, canonical_labels(small[inverse.reshape(-1)]))
+    assert labels.max() + 1 == len(np.unique(small))
+
+
+@pytest.fixture(scope="module")
+def ucdp() -> dict[str, np.ndarray]:
+    from tests.test_fusion import _ucdp
+
+    return _ucdp()
