@@ -43,12 +43,13 @@ Two observations of one curated group never share an incident, directly or throu
 other sources' reports; either can fuse with other sources' reports. Each incident that would
 hold two of one group is split: the observations of its most numerous doubled group (ties: the
 lowest id) anchor one incident each, and the incident's other observations join the anchor
-nearest to them in normalised space-time (``max(distance / (eps_m + w_i + w_j), gap /
-eps_s)``), ties to the anchor with the smallest ``(t_start, t_end, x, y, uncertainty_m)`` and
-then the lowest index; the pieces are split again while another group is doubled in them (the
-rule in full: :mod:`truceguard.judge.fusion_curated`). The partition is thus a function of the
-data, up to exchanging observations equal in all those values. ``None``, or fewer than two
-curated observations, is plain fusion.
+nearest to them in normalised space-time (``hypot(distance / eps_m, gap / eps_s)``), ties to
+the anchor with the smallest ``(t_start, t_end, x, y, uncertainty_m)`` and then the lowest
+index; the pieces are split again while another group is doubled in them (the rule in full:
+:mod:`truceguard.judge.fusion_curated`). With ``min_samples <= 2`` the partition is thus a
+function of the data, up to exchanging observations equal in all those values (DBSCAN's border
+rule, with more, already follows the input order). ``None``, or fewer than two curated
+observations, is plain fusion.
 
 Labels are numbered 0, 1, ... in order of each incident's first observation.
 

@@ -10,12 +10,12 @@ curated group:
    (ties: the lowest group id) supplies the *anchors*: each of its observations starts its own
    incident.
 2. Every other observation of the incident (other sources' reports, other curated groups)
-   joins the anchor *nearest* to it in normalised space-time: the smallest factor by which
-   the link thresholds would have to grow for the two to link,
-   ``max(distance / (eps_m + w_i + w_j), time gap / eps_s)`` with the capped uncertainties
-   ``w`` of the link test (a ratio 0/0 counts as 0, x/0 as infinity). Ties go to the anchor
-   with the smallest ``(t_start, t_end, x, y, uncertainty_m)`` (unknown uncertainty last),
-   then to the lowest index.
+   joins the anchor *nearest* to it in normalised space-time:
+   ``hypot(distance / eps_m, gap / eps_s)``, the gap between the two time windows (0 when
+   they overlap) and 0/0 counted as 0, x/0 as infinity. Uncertainty radii do not enter: a
+   vague position is no nearer for being vague. Ties go to the anchor with the smallest
+   ``(t_start, t_end, x, y, uncertainty_m)`` (unknown uncertainty last), then to the lowest
+   index.
 3. The pieces are checked again, for the groups still doubled in them, until no incident
    holds two observations of one group (at most one round per curated group).
 
@@ -36,7 +36,6 @@ from truceguard.judge.fusion_links import (
     IntArray,
     Points,
     expand_ranges,
-    link_widening,
 )
 
 _WIDEN = 8.0
@@ -51,8 +50,6 @@ def separate_curated(
     cur = np.flatnonzero(curated >= 0)
     if cur.size < 2:
         return lab
-    w = link_widening(p, params.max_link_uncertainty_m)
-    w = np.zeros(len(p)) if w is None else w
     while True:
         li, gi = lab[cur], curated[cur]
         o = np.lexsort((gi, li))
@@ -74,28 +71,29 @@ def separate_curated(
         anchor = inside & (curated == grp[at])
         member = inside & ~anchor
         a_idx, m_idx = np.flatnonzero(anchor), np.flatnonzero(member)
-        nearest = _nearest_anchor(p, w, params, m_idx, lab[m_idx], a_idx, lab[a_idx], budget)
+        nearest = _nearest_anchor(p, params, m_idx, lab[m_idx], a_idx, lab[a_idx], budget)
         base = int(lab.max()) + 1
         lab[a_idx] = base + a_idx
         lab[m_idx] = base + nearest
 
 
-def _ratio(p: Points, w: FloatArray, params: FusionParams, m: IntArray, a: IntArray) -> FloatArray:
+def _distance(p: Points, params: FusionParams, m: IntArray, a: IntArray) -> FloatArray:
     """Normalised space-time distance from member ``m[k]`` to anchor ``a[k]``."""
     dx = p.x[a] - p.x[m]
     dy = p.y[a] - p.y[m]
     dist = np.sqrt(dx * dx + dy * dy)
-    reach = params.eps_m + w[m] + w[a]
     gap = np.maximum(np.maximum(p.t_start[a] - p.t_end[m], p.t_start[m] - p.t_end[a]), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        space = np.where(reach > 0, dist / reach, np.where(dist > 0, np.inf, 0.0))
-        time = gap / params.eps_s if params.eps_s > 0 else np.where(gap > 0, np.inf, 0.0)
-    return np.maximum(space, time)
+    return np.hypot(_scaled(dist, params.eps_m), _scaled(gap, params.eps_s))
+
+
+def _scaled(v: FloatArray, eps: float) -> FloatArray:
+    if eps > 0:
+        return v / eps
+    return np.where(v > 0, np.inf, 0.0)
 
 
 def _nearest_anchor(
     p: Points,
-    w: FloatArray,
     params: FusionParams,
     m_idx: IntArray,
     m_inc: IntArray,
@@ -127,11 +125,11 @@ def _nearest_anchor(
     best_r = np.full(m_idx.shape[0], np.iinfo(np.int64).max)
     best = np.full(m_idx.shape[0], -1, np.int64)
     todo = np.arange(m_idx.shape[0])
-    ratio = 1.0
+    radius = 1.0
     while todo.size:
         t = todo
-        if np.isfinite(ratio):
-            half = ratio * params.eps_s * (1 + 1e-9) + slack
+        if np.isfinite(radius):
+            half = radius * params.eps_s * (1 + 1e-9) + slack
             lo_t = t0m[t] - half - longest[mi[t]]
             hi_t = t1m[t] + half
             lo = np.searchsorted(key, mi[t] * span + np.searchsorted(times, lo_t, side="left"))
@@ -139,7 +137,7 @@ def _nearest_anchor(
         else:
             lo, hi = block[mi[t]], block[mi[t] + 1]
         for ii, jj in expand_ranges(t, lo, hi - lo, budget):
-            d = _ratio(p, w, params, m_idx[ii], anchors[jj])
+            d = _distance(p, params, m_idx[ii], anchors[jj])
             r = a_rank[jj]
             o = np.lexsort((r, d, ii))
             ii, d, r, jj = ii[o], d[o], r[o], jj[o]
@@ -148,10 +146,10 @@ def _nearest_anchor(
             better = (d < best_d[ii]) | ((d == best_d[ii]) & (r < best_r[ii]))
             ii, d, r, jj = ii[better], d[better], r[better], jj[better]
             best_d[ii], best_r[ii], best[ii] = d, r, anchors[jj]
-        if not np.isfinite(ratio):
+        if not np.isfinite(radius):
             break
-        # Anchors outside the window are at a ratio of at least `bound`: settled below it.
-        bound = ratio if params.eps_s > 0 else np.inf
+        # Anchors outside the window are at least `bound` away: members nearer are settled.
+        bound = radius if params.eps_s > 0 else np.inf
         todo = t[~(best_d[t] < bound)]
-        ratio = ratio * _WIDEN if params.eps_s > 0 and ratio < _LAST_FINITE else np.inf
+        radius = radius * _WIDEN if params.eps_s > 0 and radius < _LAST_FINITE else np.inf
     return best
