@@ -43,7 +43,7 @@ Two observations of one curated group never share an incident, directly or throu
 other sources' reports; either can fuse with other sources' reports. Each incident that would
 hold two of one group is split: the observations of its most numerous doubled group (ties: the
 lowest id) anchor one incident each, and the incident's other observations join the anchor
-nearest to them in normalised space-time (``hypot(distance / eps_m, gap / eps_s)``), ties to
+nearest to them in normalised space-time (``(distance / eps_m)**2 + (gap / eps_s)**2``), ties to
 the anchor with the smallest ``(t_start, t_end, x, y, uncertainty_m)`` and then the lowest
 index; the pieces are split again while another group is doubled in them (the rule in full:
 :mod:`truceguard.judge.fusion_curated`). With ``min_samples <= 2`` the partition is thus a
@@ -102,6 +102,7 @@ from truceguard.judge.fusion_links import (
     Points,
     TooDense,
     build_grid,
+    estimated_candidates,
     link_pairs,
     link_widening,
     points_from_lonlat,
@@ -188,9 +189,12 @@ def _raw_clusters(
         g = build_grid(points, params)
         limit = None if path == "direct" else DIRECT_PAIRS_PER_OBSERVATION * n + _DIRECT_FLOOR
         try:
+            # A sample tells dense data at once; the limit stops what the sample missed.
+            if limit is not None and estimated_candidates(g) > limit:
+                raise TooDense
             si, sj = sorted_links(g, threads, limit)
         except TooDense:
-            pass
+            del g  # the dense path builds its own
         else:
             if params.min_samples > 2:
                 return labels_from_links(n, g.order[si], g.order[sj], params.min_samples)
@@ -211,8 +215,8 @@ def _raw_clusters(
             comp[g.order] = comp_sorted
             return comp
     if params.min_samples > 2:
-        return cell_dbscan(points, params, budget)
-    return cell_components(points, params, budget, join)
+        return cell_dbscan(points, params, budget, threads)
+    return cell_components(points, params, budget, join, threads)
 
 
 def _curated(curated_group: ArrayLike | None, n: int) -> IntArray | None:

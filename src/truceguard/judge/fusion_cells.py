@@ -37,7 +37,7 @@ label array and keeps no edge.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,43 +53,59 @@ from truceguard.judge.fusion_links import (
     LinkArrays,
     Points,
     build_grid,
-    candidate_batches,
+    candidate_ranges,
     concat_ranges,
     expand_ranges,
     link_arrays,
     linked,
+    threaded_batches,
 )
 
 
 class Merger:
     """Connected components over ``m`` nodes, grown batch by batch of edges.
 
-    ``comp[k]`` is the smallest node of ``k``'s component so far; no edge is kept.
+    Edges wait in a buffer of at most ``budget`` (each already reduced to the components
+    known so far) and are folded in when it fills or when :attr:`comp` is read; after that,
+    ``comp[k]`` is the smallest node of ``k``'s component. No edge is kept longer.
     """
 
-    def __init__(self, m: int) -> None:
-        self.comp = np.arange(m, dtype=np.int64)
-        self._remap = np.arange(m, dtype=np.int64)
+    def __init__(self, m: int, budget: int) -> None:
+        self._comp = np.arange(m, dtype=np.int64)
+        self._budget = max(int(budget), 1)
+        self._a: list[IntArray] = []
+        self._b: list[IntArray] = []
+        self._held = 0
+
+    @property
+    def comp(self) -> IntArray:
+        self._fold()
+        return self._comp
 
     def union(self, a: IntArray, b: IntArray) -> None:
         if a.size == 0:
             return
-        ca, cb = self.comp[a], self.comp[b]
+        ca, cb = self._comp[a], self._comp[b]
         differ = ca != cb
         if not differ.any():
             return
-        ca, cb = ca[differ], cb[differ]
-        nodes, inv = np.unique(np.concatenate([ca, cb]), return_inverse=True)
-        inv = inv.reshape(-1)
-        k, u = ca.shape[0], nodes.shape[0]
-        graph = coo_matrix(
-            (np.ones(k, dtype=np.float32), (inv[:k], inv[k:])), shape=(u, u)
-        ).tocsr()
-        _, lab = connected_components(graph, directed=False)
-        _, first = np.unique(lab, return_index=True)  # nodes ascend: first is the smallest
-        self._remap[nodes] = nodes[first][lab]
-        self.comp = self._remap[self.comp]
-        self._remap[nodes] = nodes
+        self._a.append(ca[differ])
+        self._b.append(cb[differ])
+        self._held += int(differ.sum())
+        if self._held >= self._budget:
+            self._fold()
+
+    def _fold(self) -> None:
+        if not self._a:
+            return
+        ca, cb = np.concatenate(self._a), np.concatenate(self._b)
+        self._a, self._b, self._held = [], [], 0
+        m = self._comp.shape[0]
+        graph = coo_matrix((np.ones(ca.shape[0], dtype=np.float32), (ca, cb)), shape=(m, m))
+        _, lab = connected_components(graph.tocsr(), directed=False)
+        # Name each component by its smallest node (labels follow node order: first seen).
+        _, first = np.unique(lab, return_index=True)
+        self._comp = first[lab][self._comp]
 
 
 @dataclass
@@ -119,12 +135,19 @@ class Cells:
         self.order = self.order[perm]
         self.links = self.links.take(perm)
 
-    def pairs(self, budget: int) -> Iterator[tuple[IntArray, IntArray]]:
-        """Every pair of cells that may hold a link, once, in batches."""
-        g = self.grid
-        for si, sj in candidate_batches(g, budget):
-            ok = linked(g.links, si, sj)
-            yield g.order[si[ok]], g.order[sj[ok]]
+    def pairs(
+        self, budget: int, threads: int | None
+    ) -> Iterator[tuple[IntArray, IntArray, BoolArray]]:
+        """Every pair of cells that may hold a link, once, in batches: ``(g, h, certain)``."""
+        grid = self.grid
+
+        def work(a: int, b: int) -> Iterator[tuple[IntArray, IntArray, BoolArray]]:
+            for si, sj in expand_ranges(*candidate_ranges(grid, a, b), budget):
+                ok = linked(grid.links, si, sj)
+                g, h = grid.order[si[ok]], grid.order[sj[ok]]
+                yield g, h, self.certain(g, h)
+
+        return threaded_batches(work, grid.key.shape[0], threads)
 
     def certain(self, g: IntArray, h: IntArray) -> BoolArray:
         """Whether every member of cell ``g[k]`` links every member of ``h[k]``."""
@@ -263,7 +286,11 @@ def _join_cells(c: Cells, join: IntArray, merger: Merger) -> None:
 
 
 def cell_components(
-    p: Points, params: FusionParams, budget: int, join: IntArray | None = None
+    p: Points,
+    params: FusionParams,
+    budget: int,
+    join: IntArray | None = None,
+    threads: int | None = None,
 ) -> IntArray:
     """Connected components of the link graph (an id per input observation).
 
@@ -273,23 +300,62 @@ def cell_components(
     if n == 0:
         return np.empty(0, np.int64)
     c = build_cells(p, params)
-    merger = Merger(c.start.shape[0] - 1)
+    merger = Merger(c.start.shape[0] - 1, budget)
     if join is not None:
         _join_cells(c, join, merger)
-    undecided = False
-    for g, h in c.pairs(budget):
-        cert = c.certain(g, h)
+    first, count = c.start[:-1], c.size
+    held = _Undecided(budget)
+    for g, h, cert in c.pairs(budget, threads):
         merger.union(g[cert], h[cert])
-        undecided = undecided or not cert.all()
-    if undecided:
-        _connect_undecided(c, merger, budget, c.start[:-1], c.size)
+        held.add(g[~cert], h[~cert])
+    _connect_undecided(c, merger, budget, first, count, held.batches(c, budget, threads))
     comp = np.empty(n, np.int64)
     comp[c.order] = merger.comp[c.cell_of]
     return comp
 
 
+class _Undecided:
+    """Undecided cell pairs met in one pass, kept up to ``budget`` (else found again)."""
+
+    def __init__(self, budget: int) -> None:
+        self._g: list[IntArray] = []
+        self._h: list[IntArray] = []
+        self._held = 0
+        self._budget = budget
+        self.overflow = False
+
+    def add(self, g: IntArray, h: IntArray) -> None:
+        if self.overflow or g.size == 0:
+            return
+        self._g.append(g)
+        self._h.append(h)
+        self._held += g.shape[0]
+        if self._held > self._budget:
+            self.overflow, self._g, self._h = True, [], []
+
+    def batches(
+        self, c: Cells, budget: int, threads: int | None, keep: BoolArray | None = None
+    ) -> Iterator[tuple[IntArray, IntArray]]:
+        """The undecided pairs (those where ``keep`` holds on both cells, when given)."""
+        if self.overflow:
+            for g, h, cert in c.pairs(budget, threads):
+                sel = ~cert if keep is None else ~cert & keep[g] & keep[h]
+                yield g[sel], h[sel]
+        elif self._g:
+            g, h = np.concatenate(self._g), np.concatenate(self._h)
+            if keep is not None:
+                both = keep[g] & keep[h]
+                g, h = g[both], h[both]
+            yield g, h
+
+
 def _connect_undecided(
-    c: Cells, merger: Merger, budget: int, first: IntArray, count: IntArray
+    c: Cells,
+    merger: Merger,
+    budget: int,
+    first: IntArray,
+    count: IntArray,
+    undecided: Iterable[tuple[IntArray, IntArray]],
 ) -> None:
     """Check member pairs of undecided cell pairs while the two cells are not connected.
 
@@ -297,9 +363,9 @@ def _connect_undecided(
     members are tried 1, 2, 4, ... at a time against all of the other's, and a pair drops out
     as soon as a link (anywhere) connects it.
     """
-    for g, h in c.pairs(budget):
-        und = ~c.certain(g, h) & (count[g] > 0) & (count[h] > 0)
-        g, h = g[und], h[und]
+    for g, h in undecided:
+        both = (count[g] > 0) & (count[h] > 0)
+        g, h = g[both], h[both]
         flip = count[g] > count[h]
         g, h = np.where(flip, h, g), np.where(flip, g, h)
         done = np.zeros(g.shape[0], np.int64)
@@ -317,7 +383,9 @@ def _connect_undecided(
             step *= 2
 
 
-def cell_dbscan(p: Points, params: FusionParams, budget: int) -> IntArray:
+def cell_dbscan(
+    p: Points, params: FusionParams, budget: int, threads: int | None = None
+) -> IntArray:
     """Exact DBSCAN labels for ``min_samples >= 3`` (noise as single incidents, not renumbered).
 
     Labels are the lowest input index of each cluster's core observations, ``n + i`` for
@@ -333,36 +401,33 @@ def cell_dbscan(p: Points, params: FusionParams, budget: int) -> IntArray:
     # Neighbour counts (with the observation itself) where a cell's size does not settle them.
     count = size.astype(np.int64)
     extra = np.zeros(n, np.int64)
-    for g, h in c.pairs(budget):
-        cert = c.certain(g, h)
+    held = _Undecided(budget)
+    for g, h, cert in c.pairs(budget, threads):
         gc, hc = g[cert], h[cert]
         np.add.at(count, gc, size[hc])
         np.add.at(count, hc, size[gc])
+        held.add(g[~cert], h[~cert])
         und = ~cert & (small[g] | small[h])
-        g, h = g[und], h[und]
-        for ii, jj in c.member_pairs(c.start[g], size[g], c.start[h], size[h], budget):
+        gu, hu = g[und], h[und]
+        for ii, jj in c.member_pairs(c.start[gu], size[gu], c.start[hu], size[hu], budget):
             ok = linked(c.links, ii, jj)
             np.add.at(extra, ii[ok], 1)
             np.add.at(extra, jj[ok], 1)
     core = ~small[c.cell_of] | (count[c.cell_of] + extra >= ms)
-    # Core observations first in each cell (cells stay where they are).
+    # Core observations first in each cell (cells and their summaries stay as they are).
     perm = np.lexsort((~core, c.cell_of))
     c.reorder(perm)
     core = core[perm]
     ncore = np.add.reduceat(core.astype(np.int64), c.start[:-1])
     first = c.start[:-1]
     # Clusters: connected core subsets.
-    merger = Merger(m)
+    merger = Merger(m, budget)
     has_core = ncore > 0
-    undecided = False
-    for g, h in c.pairs(budget):
-        both = has_core[g] & has_core[h]
-        g, h = g[both], h[both]
-        cert = c.certain(g, h)
-        merger.union(g[cert], h[cert])
-        undecided = undecided or not cert.all()
-    if undecided:
-        _connect_undecided(c, merger, budget, first, ncore)
+    for g, h, cert in c.pairs(budget, threads):
+        sel = cert & has_core[g] & has_core[h]
+        merger.union(g[sel], h[sel])
+    undecided = held.batches(c, budget, threads, keep=has_core)
+    _connect_undecided(c, merger, budget, first, ncore, undecided)
     seed_cell = np.full(m, n, np.int64)
     np.minimum.at(seed_cell, c.cell_of[core], c.order[core])
     seed = np.full(m, n, np.int64)
@@ -372,8 +437,7 @@ def cell_dbscan(p: Points, params: FusionParams, budget: int) -> IntArray:
     label = np.where(core, cluster[c.cell_of], n)
     border_cell = cluster.copy()
     n_border = size - ncore
-    for g, h in c.pairs(budget):
-        cert = c.certain(g, h)
+    for g, h, cert in c.pairs(budget, threads):
         for a, b in ((g, h), (h, g)):
             sel = (n_border[a] > 0) & has_core[b]
             sc = sel & cert

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,6 +38,7 @@ from truceguard.geo.project import LocalProjection, projection_for
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+T = TypeVar("T")
 
 # Observations whose candidate ranges are computed at once (about 200 bytes each).
 CHUNK_POINTS = 65_536
@@ -227,7 +231,7 @@ class Grid:
     class_reach: FloatArray  # per duration class: its longest window
 
 
-def _duration_classes(dur: FloatArray, eps_s: float) -> tuple[IntArray, FloatArray]:
+def duration_classes(dur: FloatArray, eps_s: float) -> tuple[IntArray, FloatArray]:
     """Class of each window (0 = shortest) and each class's longest window."""
     longest = float(dur.max()) if dur.size else 0.0
     base = max(eps_s, float(np.median(dur)), 1.0)
@@ -235,10 +239,11 @@ def _duration_classes(dur: FloatArray, eps_s: float) -> tuple[IntArray, FloatArr
         return np.zeros(dur.shape[0], np.int64), np.array([longest])
     limits = base * _CLASS_RATIO ** np.arange(_MAX_CLASSES - 1)
     cls = np.searchsorted(limits, dur, side="left").astype(np.int64)
-    used, cls = np.unique(cls, return_inverse=True)
-    reach = np.zeros(used.shape[0])
+    present = np.bincount(cls, minlength=_MAX_CLASSES) > 0
+    cls = (np.cumsum(present) - 1)[cls]  # the classes that occur, numbered 0, 1, ...
+    reach = np.zeros(int(present.sum()))
     np.maximum.at(reach, cls, dur)
-    return cls.reshape(-1).astype(np.int64), reach
+    return cls, reach
 
 
 def build_grid(p: Points, params: FusionParams, rows: float = ROWS) -> Grid:
@@ -254,7 +259,7 @@ def build_grid(p: Points, params: FusionParams, rows: float = ROWS) -> Grid:
     fy = (p.y - y0) / height
     iy = np.floor(fy).astype(np.int64)
     ny = int(iy.max()) + 3  # room for the -1 and +1 offsets
-    cls, reach = _duration_classes(p.t_end - p.t_start, params.eps_s)
+    cls, reach = duration_classes(p.t_end - p.t_start, params.eps_s)
     n_cls = reach.shape[0]
     cell = (ix * ny + (iy + 1)) * n_cls + cls
     cell_bits = (int(cell.max()) + (ny + 1) * n_cls + 1).bit_length()
@@ -290,24 +295,28 @@ def _tq(g: Grid, t: FloatArray) -> IntArray:
     return np.clip(np.floor((t - g.tmin) / g.quantum), 0, hi).astype(np.int64)
 
 
-def candidate_ranges(g: Grid, a: int, b: int) -> tuple[IntArray, IntArray, IntArray]:
-    """For sorted positions [a, b): ``(src, lo, cnt)``, candidates ``lo .. lo + cnt - 1``.
+def candidate_ranges(
+    g: Grid, a: int, b: int, pos: IntArray | None = None
+) -> tuple[IntArray, IntArray, IntArray]:
+    """For sorted positions [a, b) (or ``pos``): ``(src, lo, cnt)``, candidates ``lo .. lo +
+    cnt - 1``.
 
     Every pair of sorted positions that may link appears exactly once over all positions.
     """
     key = g.key
+    at: slice | IntArray = slice(a, b) if pos is None else pos
+    pos = np.arange(a, b, dtype=np.int64) if pos is None else pos
     n_cls = g.class_reach.shape[0]
-    slot = key[a:b] >> g.bits  # cell * n_cls + class
+    slot = key[at] >> g.bits  # cell * n_cls + class
     own_cls = slot % n_cls
     cell_base = slot - own_cls
-    t0 = g.links.t0[a:b]
-    t1 = g.links.t1[a:b] if g.links.t1 is not None else t0
+    t0 = g.links.t0[at]
+    t1 = g.links.t1[at] if g.links.t1 is not None else t0
     eps_s = g.links.eps_s
     tq_hi = _tq(g, t1 + eps_s)
-    pos = np.arange(a, b, dtype=np.int64)
     near = g.side * (1 + 1e-6)
-    up = np.flatnonzero(g.room_up[a:b] <= near)
-    down = np.flatnonzero(g.room_down[a:b] <= near)
+    up = np.flatnonzero(g.room_up[at] <= near)
+    down = np.flatnonzero(g.room_down[at] <= near)
     srcs = [pos]
     starts = [pos + 1]  # own cell and class: later in (time, position) order only
     stops = [np.searchsorted(key, (slot << g.bits) | tq_hi, side="right")]
@@ -383,6 +392,88 @@ def candidate_batches(
         yield from expand_ranges(*candidate_ranges(g, a, min(a + chunk, n)), budget)
 
 
+def estimated_candidates(g: Grid, sample: int = 4096, seed: int = 0) -> float:
+    """The number of candidate pairs, estimated from a fixed-seed sample of observations."""
+    n = g.key.shape[0]
+    if n <= sample:
+        return float(candidate_ranges(g, 0, n)[2].sum())
+    pos = np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+    return float(candidate_ranges(g, 0, 0, pos)[2].sum()) * n / sample
+
+
+def worker_count(threads: int | None) -> int:
+    return threads if threads is not None else min(os.cpu_count() or 1, 8)
+
+
+_DONE = object()
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+def threaded_batches(
+    work: Callable[[int, int], Iterator[T]], n: int, threads: int | None,
+    chunk: int = CHUNK_POINTS,
+) -> Iterator[T]:
+    """``work(a, b)`` over chunks of ``range(n)`` on worker threads, results as they come.
+
+    At most two results per worker wait to be taken, so memory stays bounded however many
+    chunks there are; the order of results is not fixed.
+    """
+    spans = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    workers = min(worker_count(threads), len(spans))
+    if workers <= 1:
+        for a, b in spans:
+            yield from work(a, b)
+        return
+    out: queue.Queue[object] = queue.Queue(maxsize=2 * workers)
+    todo = iter(spans)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                with lock:
+                    span = next(todo, None)
+                if span is None:
+                    break
+                for item in work(*span):
+                    put(item)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(_Failed(exc))
+        finally:
+            put(_DONE)
+
+    pool = [threading.Thread(target=run, daemon=True) for _ in range(workers)]
+    for t in pool:
+        t.start()
+    finished = 0
+    try:
+        while finished < workers:
+            item = out.get()
+            if item is _DONE:
+                finished += 1
+            elif isinstance(item, _Failed):
+                raise item.error
+            else:
+                yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        for t in pool:
+            t.join()
+
+
 class TooDense(Exception):
     """Raised by :func:`sorted_links` when the candidates exceed the allowed number."""
 
@@ -415,7 +506,7 @@ def sorted_links(
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(out_i), np.concatenate(out_j)
 
-    workers = threads if threads is not None else min(os.cpu_count() or 1, 8)
+    workers = worker_count(threads)
     if workers > 1 and len(spans) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             parts = list(pool.map(work, spans))
