@@ -7,6 +7,7 @@ path must give exactly the partition of exact DBSCAN there, without enumerating 
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from truceguard.judge.fusion import (
     cluster_labels,
     fuse_incremental,
 )
+from truceguard.judge.fusion_links import threaded_batches
 
 DAY = 86_400.0
 
@@ -177,3 +179,42 @@ def ucdp() -> dict[str, np.ndarray]:
     from tests.test_fusion import _ucdp
 
     return _ucdp()
+
+
+def test_threaded_batches_yield_every_result_and_pass_errors_on() -> None:
+    def work(a: int, b: int) -> Iterator[int]:
+        yield from range(a, b)
+
+    got = sorted(threaded_batches(work, 1000, threads=3, chunk=7))
+    assert got == list(range(1000))
+
+    def failing(a: int, b: int) -> Iterator[int]:
+        if a >= 70:
+            raise KeyError(a)
+        yield a
+
+    with pytest.raises(KeyError):
+        list(threaded_batches(failing, 1000, threads=3, chunk=7))
+    # A consumer that stops early does not leave workers behind.
+    first = threaded_batches(work, 10_000, threads=3, chunk=7)
+    assert next(first) >= 0
+    first.close()
+
+
+def test_dense_path_on_threads_equals_one_thread() -> None:
+    """More cells than one chunk: the cell pairs are found on worker threads."""
+    rng = np.random.default_rng(11)
+    n = 200_000
+    x = rng.uniform(0, 400_000, n).round(-2)  # 100 m grid: many shared positions
+    y = rng.uniform(0, 60_000, n).round(-2)
+    t = rng.integers(0, 20, n) * 3600.0
+    p = Points.of(x, y, t, t + rng.choice([0.0, 1800.0, 86_399.0], n))
+    prm = FusionParams(eps_m=800, eps_s=900)
+    one = _cluster_labels(p, prm, 1, None, path="cells", budget=100_000)
+    two = _cluster_labels(p, prm, 2, None, path="cells", budget=100_000)
+    assert np.array_equal(one, two)
+    assert np.array_equal(one, _cluster_labels(p, prm, 2, None, path="direct"))
+    assert 1 < one.max() + 1 < n
+    prm3 = FusionParams(eps_m=800, eps_s=900, min_samples=3)
+    three = _cluster_labels(p, prm3, 2, None, path="cells", budget=100_000)
+    assert np.array_equal(three, _cluster_labels(p, prm3, 1, None, path="direct"))
