@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_fusion import _as_points, _ucdp, point_sets
-from tests.test_fusion_dense import DAY, coarse_sets
+from tests.test_fusion import DAY, _as_points, _ucdp, coarse_sets, point_sets
 from truceguard.errors import InputError
 from truceguard.judge.fusion import (
     FusionParams,

@@ -15,48 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
-from tests.test_fusion import _as_points, _brute_links, _reference, point_sets
+from tests.test_fusion import DAY, _as_points, _brute_links, _reference, coarse_sets, point_sets
 from truceguard.judge.fusion import (
     FusionParams,
     Points,
     _cluster_labels,
     canonical_labels,
     cluster_labels,
-    fuse_incremental,
 )
 from truceguard.judge.fusion_links import threaded_batches
-
-DAY = 86_400.0
-
-
-@st.composite
-def coarse_sets(draw: st.DrawFn) -> tuple[Points, FusionParams]:
-    """Reports at a few shared places and days (centroids), some jittered, mixed windows."""
-    n = draw(st.integers(1, 80))
-    k = draw(st.integers(1, 4))
-    places = np.array(draw(st.lists(st.integers(0, 8), min_size=2 * k, max_size=2 * k)))
-    places = places.reshape(k, 2) * 1000.0
-    which = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
-    jitter = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.0, 150.0, 1400.0]),
-                                    min_size=n, max_size=n)))
-    x = places[which, 0] + jitter
-    y = places[which, 1] - jitter / 2
-    day = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)))
-    hour = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 1800.0, 3600.0, 5400.0]),
-                                  min_size=n, max_size=n)))
-    t = day * DAY + hour
-    dur = np.array(draw(st.lists(st.sampled_from([0.0, DAY - 1, DAY - 1, 3 * DAY]),
-                                 min_size=n, max_size=n)))
-    unc = np.array(draw(st.lists(st.sampled_from([np.nan, 0.0, 500.0, 25_000.0]),
-                                 min_size=n, max_size=n)))
-    prm = FusionParams(
-        eps_m=draw(st.sampled_from([0.0, 1000.0, 2500.0, 5000.0])),
-        eps_s=draw(st.sampled_from([0.0, 600.0, 3600.0, 7200.0])),
-        min_samples=draw(st.integers(1, 5)),
-        max_link_uncertainty_m=draw(st.sampled_from([0.0, 1500.0])),
-    )
-    return Points.of(x, y, t, t + dur, unc), prm
-
 
 budgets = st.sampled_from([1, 3, 50, 2_000_000])
 
@@ -86,20 +53,6 @@ def test_dense_path_equals_exact_dbscan_on_spread_points(
 def test_spread_path_equals_exact_dbscan_at_centroids(case: tuple[Points, FusionParams]) -> None:
     p, prm = case
     assert np.array_equal(_cluster_labels(p, prm, 1, None, path="direct"), _reference(p, prm))
-
-
-@settings(max_examples=60, deadline=None)
-@given(coarse_sets(), st.integers(0, 80), st.data())
-def test_incremental_equals_full_at_centroids(
-    case: tuple[Points, FusionParams], cut: int, data: st.DataObject
-) -> None:
-    p, prm = case
-    cut = min(cut, len(p))
-    perm = np.array(data.draw(st.permutations(range(len(p)))), dtype=np.int64)
-    p = p.take(perm)
-    old, new = p.take(np.arange(cut)), p.take(np.arange(cut, len(p)))
-    res = fuse_incremental(old, cluster_labels(old, prm), new, prm)
-    assert np.array_equal(canonical_labels(res.labels), cluster_labels(p, prm))
 
 
 def _weighted_reference(p: Points, prm: FusionParams) -> np.ndarray:
