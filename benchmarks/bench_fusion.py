@@ -12,8 +12,9 @@ Two cases, each on seeded data:
   date_start/date_end give them, and its position uncertainty that of its location (25 km
   for 70% of locations, 50 km for 10%, 150 km for 20%: UCDP where_prec 2, 3 and 4).
   Locations are drawn with Zipf weights (1/rank): the busiest holds 12% of the reports, as
-  Donetsk's centroid holds 11% of the shipped UCDP extract. Parameters: the ``fuse``
-  defaults (eps_m = 3 km, eps_s = 1 h, max_link_uncertainty_m = 5 km, min_samples = 1).
+  the Donetsk oblast centroid (where_prec 4) holds 11% of the shipped UCDP extract.
+  Parameters: the ``fuse`` defaults (eps_m = 3 km, eps_s = 1 h, max_link_uncertainty_m =
+  5 km, min_samples = 1).
   Day windows 1 s apart link, so a busy centroid chains into long incidents: the case that
   made fusion enumerate hundreds of millions of pairs.
 

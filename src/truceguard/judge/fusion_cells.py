@@ -12,17 +12,22 @@ plus a fixed budget of pairs, and gives exactly the partition of
    is 0). Two observations of one cell are within ``eps_m`` in space and their windows' gap
    is at most the difference of their starts, so they link. Each cell's extents are checked
    with the link formula itself (in float64); a cell that fails, through rounding at an edge,
-   is split into single observations. A cell's pairs are never enumerated.
+   is split into single observations. Cells are split further by window length and by link
+   widening (sixteenths of the cap), which keeps their bounds tight. A cell's pairs are never
+   enumerated.
 2. **Cell pairs.** Each cell is summarised by a reference position (its first member), the
    radius around it that holds every member, its widest link widening, and the hull of its
    windows. The candidate search of :mod:`truceguard.judge.fusion_links` on these summaries,
    with every radius added to the widening, yields every pair of cells that may hold a link
-   (a necessary condition, from the triangle inequality), in batches of bounded size.
+   (a necessary condition, from the triangle inequality), in batches of bounded size, on
+   worker threads that hand over at most two batches each at a time.
 3. **Certain or undecided.** A cell pair is *certain* when even its farthest members link
    (farthest positions against the narrowest widenings, widest time gap). Coarse places
    make nearly all pairs certain. Only undecided pairs have their members' pairs checked,
    again in bounded batches, and, when only connectivity is asked, only while the two cells
-   are not already connected.
+   are not already connected (the members of the smaller cell 1, 2, 4, ... at a time). The
+   undecided pairs of the first pass are kept for the next one when they number at most the
+   batch budget, and found again otherwise.
 4. **DBSCAN.** With ``min_samples >= 3``: a cell with at least ``min_samples`` members holds
    only core observations; the others count their neighbours (certain cells by their size,
    undecided ones pair by pair). Core observations come first in each cell; clusters are
