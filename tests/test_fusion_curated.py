@@ -47,7 +47,7 @@ def _as_rows(p: Points, cur: np.ndarray, labels: np.ndarray) -> list[tuple[tuple
     return sorted(tuple(sorted(v)) for v in incidents.values())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(curated_sets(), st.sampled_from(["auto", "cells"]), st.sampled_from([1, 7, 500_000]))
 def test_no_incident_holds_two_of_one_curated_group(
     case: tuple[Points, FusionParams, np.ndarray], path: str, budget: int

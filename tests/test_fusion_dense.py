@@ -28,7 +28,7 @@ from truceguard.judge.fusion_links import threaded_batches
 budgets = st.sampled_from([1, 3, 50, 2_000_000])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(coarse_sets(), budgets)
 def test_dense_path_equals_exact_dbscan_at_centroids(
     case: tuple[Points, FusionParams], budget: int
