@@ -23,7 +23,8 @@ from truceguard.judge.fusion import (
     canonical_labels,
     cluster_labels,
 )
-from truceguard.judge.fusion_links import threaded_batches
+from truceguard.judge.fusion_cells import build_cells
+from truceguard.judge.fusion_links import linked, threaded_batches
 
 budgets = st.sampled_from([1, 3, 50, 2_000_000])
 
@@ -171,3 +172,32 @@ def test_dense_path_on_threads_equals_one_thread() -> None:
     prm3 = FusionParams(eps_m=800, eps_s=900, min_samples=3)
     three = _cluster_labels(p, prm3, 2, None, path="cells", budget=100_000)
     assert np.array_equal(three, _cluster_labels(p, prm3, 1, None, path="direct"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(coarse_sets(), point_sets()))
+def test_cell_pairs_hold_every_link_and_certain_ones_only_links(
+    case: tuple[Points, FusionParams],
+) -> None:
+    """The bounds behind the dense path: no link is missed, and "certain" is never wrong."""
+    p, prm = case
+    cells = build_cells(p, prm)
+    members = [np.arange(a, b) for a, b in zip(cells.start[:-1], cells.start[1:], strict=True)]
+    found: dict[tuple[int, int], bool] = {}
+    for g, h, cert in cells.pairs(budget=5, threads=1):
+        for a, b, c in zip(g.tolist(), h.tolist(), cert.tolist(), strict=True):
+            found[(min(a, b), max(a, b))] = c
+            if c:
+                ii, jj = np.meshgrid(members[a], members[b])
+                assert linked(cells.links, ii.ravel(), jj.ravel()).all()
+    # Every link between observations of two cells lies in a cell pair that was found.
+    n = len(p)
+    ii, jj = np.triu_indices(n, k=1)
+    ok = linked(cells.links, ii, jj)
+    ca, cb = cells.cell_of[ii[ok]], cells.cell_of[jj[ok]]
+    inside = ca == cb
+    assert set(zip(np.minimum(ca, cb)[~inside].tolist(), np.maximum(ca, cb)[~inside].tolist(),
+                   strict=True)) <= set(found)
+    # Observations of one cell all link each other.
+    same = cells.cell_of[ii] == cells.cell_of[jj]
+    assert linked(cells.links, ii[same], jj[same]).all()
