@@ -87,6 +87,7 @@ def _reference(p: Points, prm: FusionParams) -> np.ndarray:
 
 
 coords = st.floats(0, 20_000, allow_nan=False)
+DAY = 86_400.0
 
 
 @st.composite
@@ -111,6 +112,36 @@ def point_sets(draw: st.DrawFn) -> tuple[Points, FusionParams]:
         max_link_uncertainty_m=draw(st.sampled_from([0.0, 1500.0])),
     )
     return Points.of(x, y, t, t + dur, unc), prm
+
+
+@st.composite
+def coarse_sets(draw: st.DrawFn) -> tuple[Points, FusionParams]:
+    """Reports at a few shared places and days (centroids), some jittered, mixed windows."""
+    n = draw(st.integers(1, 80))
+    k = draw(st.integers(1, 4))
+    places = np.array(draw(st.lists(st.integers(0, 8), min_size=2 * k, max_size=2 * k)))
+    places = places.reshape(k, 2) * 1000.0
+    which = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    jitter = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.0, 150.0, 1400.0]),
+                                    min_size=n, max_size=n)))
+    x = places[which, 0] + jitter
+    y = places[which, 1] - jitter / 2
+    day = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)))
+    hour = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 1800.0, 3600.0, 5400.0]),
+                                  min_size=n, max_size=n)))
+    t = day * DAY + hour
+    dur = np.array(draw(st.lists(st.sampled_from([0.0, DAY - 1, DAY - 1, 3 * DAY]),
+                                 min_size=n, max_size=n)))
+    unc = np.array(draw(st.lists(st.sampled_from([np.nan, 0.0, 500.0, 25_000.0]),
+                                 min_size=n, max_size=n)))
+    prm = FusionParams(
+        eps_m=draw(st.sampled_from([0.0, 1000.0, 2500.0, 5000.0])),
+        eps_s=draw(st.sampled_from([0.0, 600.0, 3600.0, 7200.0])),
+        min_samples=draw(st.integers(1, 5)),
+        max_link_uncertainty_m=draw(st.sampled_from([0.0, 1500.0])),
+    )
+    return Points.of(x, y, t, t + dur, unc), prm
+
 
 
 @settings(max_examples=300, deadline=None)
@@ -195,8 +226,8 @@ def test_incremental_equals_full_on_ucdp(ucdp: dict[str, np.ndarray], batches: i
     assert any_merge or batches == 2
 
 
-@settings(max_examples=60, deadline=None)
-@given(point_sets(), st.integers(0, 59), st.data())
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(point_sets(), coarse_sets()), st.integers(0, 80), st.data())
 def test_incremental_equals_full_on_random_points(
     case: tuple[Points, FusionParams], cut: int, data: st.DataObject
 ) -> None:

@@ -37,334 +37,106 @@ single Euclidean distance over scaled (x, y, t) gives.
 - Observations DBSCAN calls noise each become a single-observation incident: one report of a
   breach still matters; grading calls it "single source".
 
+**Curated sources** (``curated_group``, optional): an integer per observation, the id (>= 0)
+of a curated source whose rows their curators already deduplicated (UCDP GED, ACLED), or -1.
+Two observations of one curated group never share an incident, directly or through a chain of
+other sources' reports; either can fuse with other sources' reports. Each incident that would
+hold two of one group is split: the observations of its most numerous doubled group (ties: the
+lowest id) anchor one incident each, and the incident's other observations join the anchor
+nearest to them in normalised space-time (``(distance / eps_m)**2 + (gap / eps_s)**2``), ties to
+the anchor with the smallest ``(t_start, t_end, x, y, uncertainty_m)`` and then the lowest
+index; the pieces are split again while another group is doubled in them (the rule in full:
+:mod:`truceguard.judge.fusion_curated`). With ``min_samples <= 2`` the partition is thus a
+function of the data, up to exchanging observations equal in all those values (DBSCAN's border
+rule, with more, already follows the input order). ``None``, or fewer than two curated
+observations, is plain fusion.
+
 Labels are numbered 0, 1, ... in order of each incident's first observation.
 
-How it is fast
---------------
-A grid of cells ``side`` wide (``side = eps_m + 2 * max(w)``, so no link skips a cell) and
-four sides tall, observations sorted by (cell, time) with one packed int64 key. An
-observation's candidates lie in its own cell (later in the order), the next column's cell, and,
-only when it lies within ``side`` of its row's edge, the cells across that edge; each is a time
-window found by binary search. Candidates are enumerated in chunks (bounded memory, run on a
-thread pool), filtered exactly, and the links go to ``scipy.sparse.csgraph``.
-No per-observation Python loop.
+How it is fast, in bounded memory
+---------------------------------
+Spread reports: a grid whose cells are as wide as the longest link, observations sorted by
+(cell, duration class, time), each one's candidates found by binary search, enumerated in
+bounded batches on a thread pool, filtered exactly; the links go to ``scipy.sparse.csgraph``
+(:mod:`truceguard.judge.fusion_links`). A fixed-seed sample of observations estimates the
+candidates first; past ``DIRECT_PAIRS_PER_OBSERVATION`` per observation (or as soon as the
+enumeration itself passes that), the dense path takes over.
+
+Dense reports (thousands at one district centroid and day): cells small enough that all their
+observations link (never enumerated), cell pairs decided from their bounds where possible and
+pair by pair only where not, components grown batch by batch
+(:mod:`truceguard.judge.fusion_cells`). Memory is O(number of observations) plus a fixed batch
+of pairs (``fusion_links.PAIR_BUDGET``) per worker thread, whatever the density: 1,000,000
+reports at 2,000 centroids over 8 years fuse in a few seconds within well under a GB
+(``benchmarks/bench_fusion.py``). Both paths give the same partition. No per-observation Python
+loop.
 
 Incremental fusion
 ------------------
 :func:`fuse_incremental` takes the existing observations, their incident labels and new
 observations. For ``min_samples <= 2`` it looks only at old observations in grid cells next to
-the new ones, links them, and merges incidents through the new links: the result is, as a
-partition, exactly a full recomputation (tested), old incidents keep their labels, and it says
-which old incidents were merged into which. For ``min_samples >= 3`` adding a point can change
-core status two links away and reassign border points, so it recomputes in full and carries the
-old labels over.
+the new ones, connects them with the new ones (an old incident counts as connected), and merges
+incidents through the new links: the result is, as a partition, exactly a full recomputation
+(tested), old incidents keep their labels, and it says which old incidents were merged into
+which. With curated groups, a new report can change how a whole component is split, so it
+gathers every old incident linked (through any chain) to the ones the new reports reach, and
+splits that part again by the same rule; the partition is again exactly a full recomputation's,
+provided the old and new observations come in the order of the full run (old first).
+For ``min_samples >= 3`` adding a point can change core status two links away and reassign
+border points, so it recomputes in full and carries the old labels over.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from truceguard.geo.project import LocalProjection, projection_for
-from truceguard.judge.grading import Evidence, GradingRules, grade, leading, load_grading
+from truceguard.errors import InputError
+from truceguard.judge.fusion_cells import cell_components, cell_dbscan
+from truceguard.judge.fusion_curated import separate_curated
+from truceguard.judge.fusion_links import (
+    PAIR_BUDGET,
+    FusionParams,
+    IntArray,
+    Points,
+    TooDense,
+    build_grid,
+    estimated_candidates,
+    link_pairs,
+    link_widening,
+    points_from_lonlat,
+    sorted_links,
+)
+from truceguard.judge.incident_summary import canonical_labels, summarise_incidents
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
+__all__ = [
+    "DIRECT_PAIRS_PER_OBSERVATION",
+    "FusionParams",
+    "IncrementalResult",
+    "Points",
+    "canonical_labels",
+    "cluster_labels",
+    "fuse_arrays",
+    "fuse_incremental",
+    "labels_from_links",
+    "link_pairs",
+    "points_from_lonlat",
+    "summarise_incidents",
+]
 
-# Candidates enumerated per chunk: about 16 bytes each in several temporaries.
-_CHUNK_POINTS = 65_536
-# Cell height in cell widths: taller rows mean fewer binary searches (only observations near a
-# row edge look into the next row) and more candidates; 4 is a good middle on lines and areas.
-_ROWS = 4.0
-
-
-@dataclass(frozen=True)
-class FusionParams:
-    """How close two observations must be to link (see the module docstring)."""
-
-    eps_m: float = 3000.0
-    eps_s: float = 3600.0
-    min_samples: int = 1
-    max_link_uncertainty_m: float = 5000.0
-
-    def __post_init__(self) -> None:
-        if not (self.eps_m >= 0 and math.isfinite(self.eps_m)):
-            raise ValueError(f"eps_m must be a finite number >= 0, not {self.eps_m!r}")
-        if not (self.eps_s >= 0 and math.isfinite(self.eps_s)):
-            raise ValueError(f"eps_s must be a finite number >= 0, not {self.eps_s!r}")
-        if int(self.min_samples) != self.min_samples or self.min_samples < 1:
-            raise ValueError(f"min_samples must be an integer >= 1, not {self.min_samples!r}")
-        if not self.max_link_uncertainty_m >= 0:
-            raise ValueError("max_link_uncertainty_m must be >= 0")
-
-
-@dataclass(frozen=True)
-class Points:
-    """Observations as arrays in projected metres and epoch seconds (one row each)."""
-
-    x: FloatArray
-    y: FloatArray
-    t_start: FloatArray
-    t_end: FloatArray
-    uncertainty_m: FloatArray = field(default_factory=lambda: np.empty(0))
-
-    @classmethod
-    def of(
-        cls,
-        x: ArrayLike,
-        y: ArrayLike,
-        t_start: ArrayLike,
-        t_end: ArrayLike | None = None,
-        uncertainty_m: ArrayLike | None = None,
-    ) -> Points:
-        """Checked arrays: same length, finite positions and times, ``t_end >= t_start``."""
-        xa = np.ascontiguousarray(x, dtype=np.float64)
-        ya = np.ascontiguousarray(y, dtype=np.float64)
-        t0 = np.ascontiguousarray(t_start, dtype=np.float64)
-        t1 = t0 if t_end is None else np.ascontiguousarray(t_end, dtype=np.float64)
-        n = xa.shape[0]
-        unc = (
-            np.full(n, np.nan)
-            if uncertainty_m is None
-            else np.ascontiguousarray(uncertainty_m, dtype=np.float64)
-        )
-        for name, a in (("y", ya), ("t_start", t0), ("t_end", t1), ("uncertainty_m", unc)):
-            if a.shape != (n,):
-                raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
-        if not (np.isfinite(xa).all() and np.isfinite(ya).all()):
-            raise ValueError("x and y must be finite")
-        if not (np.isfinite(t0).all() and np.isfinite(t1).all()):
-            raise ValueError("t_start and t_end must be finite")
-        if (t1 < t0).any():
-            raise ValueError("t_end must not be before t_start")
-        if (unc < 0).any():
-            raise ValueError("uncertainty_m must be >= 0 (NaN when unknown)")
-        return cls(xa, ya, t0, t1, unc)
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def take(self, idx: ArrayLike) -> Points:
-        i = np.asarray(idx)
-        return Points(self.x[i], self.y[i], self.t_start[i], self.t_end[i], self.uncertainty_m[i])
-
-    def concat(self, other: Points) -> Points:
-        return Points(
-            *(np.concatenate([a, b]) for a, b in zip(self._arrays(), other._arrays(), strict=True))
-        )
-
-    def _arrays(self) -> tuple[FloatArray, ...]:
-        return (self.x, self.y, self.t_start, self.t_end, self.uncertainty_m)
-
-
-def points_from_lonlat(
-    lon: ArrayLike,
-    lat: ArrayLike,
-    t_start: ArrayLike,
-    t_end: ArrayLike | None = None,
-    uncertainty_m: ArrayLike | None = None,
-    projection: LocalProjection | None = None,
-) -> Points:
-    """Points projected with ``projection`` (default: centred on the points' extent)."""
-    proj = projection or projection_for(lon, lat)
-    x, y = proj.forward(lon, lat)
-    return Points.of(x, y, t_start, t_end, uncertainty_m)
-
-
-# --------------------------------------------------------------------------------------------
-# Links
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Grid:
-    """Observations sorted by (cell, time): the arrays the chunk workers read."""
-
-    order: IntArray  # sorted position -> input index
-    key: IntArray  # packed (cell << bits) | quantised t_start, sorted
-    x: FloatArray
-    y: FloatArray
-    t0: FloatArray
-    t1: FloatArray | None  # None when every window is a point in time
-    w: FloatArray | None  # capped link uncertainty; None when all unknown
-    room_up: FloatArray  # distance from each point up to its cell's top edge
-    room_down: FloatArray  # ... and down to its bottom edge
-    side: float  # cell width, and the farthest any link reaches
-    bits: int
-    tmin: float
-    quantum: float
-    ny: int
-    eps_m: float
-    eps_s: float
-    dmax: float
-
-
-def _link_widening(p: Points, cap: float) -> FloatArray | None:
-    unc = p.uncertainty_m
-    known = ~np.isnan(unc)
-    if not known.any() or cap <= 0:
-        return None
-    return np.where(known, np.minimum(np.where(known, unc, 0.0), cap), 0.0)
-
-
-def _build_grid(p: Points, params: FusionParams, rows: float) -> _Grid:
-    w = _link_widening(p, params.max_link_uncertainty_m)
-    wmax = float(w.max()) if w is not None else 0.0
-    # A hair wider than the longest link, so that rounding in floor() cannot hide a link.
-    # Cells wider than a link are still exact: widen them so that no axis has over 2**20.
-    x0, y0 = float(p.x.min()), float(p.y.min())
-    extent = max(float(p.x.max()) - x0, float(p.y.max()) - y0)
-    side = max((params.eps_m + 2.0 * wmax) * (1 + 1e-9), extent / 2**20, 1e-6)
-    height = side * rows
-    ix = np.floor((p.x - x0) / side).astype(np.int64)
-    fy = (p.y - y0) / height
-    iy = np.floor(fy).astype(np.int64)
-    ny = int(iy.max()) + 3  # room for the -1 and +1 offsets
-    cell = ix * ny + (iy + 1)
-    cell_bits = (int(cell.max()) + ny + 1).bit_length()
-    intervals = not np.array_equal(p.t_start, p.t_end)
-    tmin = float(p.t_start.min())
-    span = float(p.t_start.max()) - tmin
-    # Time is quantised only to order the key; exact times decide every link.
-    bits = 62 - cell_bits
-    if bits < 8:
-        raise ValueError("the grid is too large to pack; raise eps_m or split the data")
-    quantum = max(span / float((1 << bits) - 2), 1e-6)
-    tq = np.floor((p.t_start - tmin) / quantum).astype(np.int64)
-    key = (cell << bits) | tq
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    frac = (fy - iy)[order] * height
-    dmax = float((p.t_end - p.t_start).max()) if intervals else 0.0
-    return _Grid(
-        order=order,
-        key=key,
-        x=p.x[order],
-        y=p.y[order],
-        t0=p.t_start[order],
-        t1=p.t_end[order] if intervals else None,
-        w=w[order] if w is not None else None,
-        room_up=height - frac,
-        room_down=frac,
-        side=side,
-        bits=bits,
-        tmin=tmin,
-        quantum=quantum,
-        ny=ny,
-        eps_m=float(params.eps_m),
-        eps_s=float(params.eps_s),
-        dmax=dmax,
-    )
-
-
-def _tq(g: _Grid, t: FloatArray) -> IntArray:
-    hi = (1 << g.bits) - 1
-    return np.clip(np.floor((t - g.tmin) / g.quantum), 0, hi).astype(np.int64)
-
-
-def _pairs_for_chunk(g: _Grid, a: int, b: int) -> tuple[IntArray, IntArray]:
-    """Links (sorted positions) whose first member's sorted position lies in [a, b)."""
-    key = g.key
-    cell_hi = (key[a:b] >> g.bits) << g.bits
-    t0 = g.t0[a:b]
-    t1 = g.t1[a:b] if g.t1 is not None else t0
-    tq_hi = _tq(g, t1 + g.eps_s)
-    tq_lo = _tq(g, t0 - g.eps_s - g.dmax)
-    pos = np.arange(a, b, dtype=np.int64)
-    near = g.side * (1 + 1e-6)
-    up = np.flatnonzero(g.room_up[a:b] <= near)
-    down = np.flatnonzero(g.room_down[a:b] <= near)
-    srcs = [pos]
-    starts = [pos + 1]  # own cell: later in (time, position) order only
-    stops = [np.searchsorted(key, cell_hi | tq_hi, side="right")]
-    everyone = slice(None)
-    for off, who in ((g.ny, everyone), (1, up), (g.ny + 1, up), (g.ny - 1, down)):
-        shifted = cell_hi[who] + (off << g.bits)
-        srcs.append(pos[who])
-        starts.append(np.searchsorted(key, shifted | tq_lo[who], side="left"))
-        stops.append(np.searchsorted(key, shifted | tq_hi[who], side="right"))
-    lo = np.concatenate(starts)
-    cnt = np.concatenate(stops) - lo
-    keep = cnt > 0
-    lo, cnt, src = lo[keep], cnt[keep], np.concatenate(srcs)[keep]
-    total = int(cnt.sum())
-    if total == 0:
-        empty = np.empty(0, np.int64)
-        return empty, empty
-    ii = np.repeat(src, cnt)
-    # j runs lo .. lo+cnt-1 for each candidate range, built without a Python loop.
-    step = np.ones(total, dtype=np.int64)
-    heads = np.cumsum(cnt[:-1])
-    step[0] = lo[0]
-    step[heads] = lo[1:] - (lo[:-1] + cnt[:-1] - 1)
-    jj = np.cumsum(step)
-    dx = g.x[jj] - g.x[ii]
-    dy = g.y[jj] - g.y[ii]
-    d2 = dx * dx + dy * dy
-    if g.w is None:
-        ok = d2 <= g.eps_m * g.eps_m
-    else:
-        r = g.eps_m + g.w[ii] + g.w[jj]
-        ok = d2 <= r * r
-    if g.t1 is None:
-        ok &= np.abs(g.t0[jj] - g.t0[ii]) <= g.eps_s
-    else:
-        gap = np.maximum(g.t0[jj] - g.t1[ii], g.t0[ii] - g.t1[jj])
-        ok &= gap <= g.eps_s
-    return ii[ok], jj[ok]
-
-
-def _sorted_links(g: _Grid, threads: int | None) -> tuple[IntArray, IntArray]:
-    n = g.key.shape[0]
-    bounds = list(range(0, n, _CHUNK_POINTS)) + [n]
-    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-    workers = threads if threads is not None else min(os.cpu_count() or 1, 8)
-    if workers > 1 and len(spans) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(lambda s: _pairs_for_chunk(g, s[0], s[1]), spans))
-    else:
-        parts = [_pairs_for_chunk(g, a, b) for a, b in spans]
-    if not parts:
-        empty = np.empty(0, np.int64)
-        return empty, empty
-    return np.concatenate([q[0] for q in parts]), np.concatenate([q[1] for q in parts])
-
-
-def link_pairs(
-    points: Points, params: FusionParams, threads: int | None = None
-) -> tuple[IntArray, IntArray]:
-    """Every linked pair once, as input indices ``(i, j)`` (order within a pair arbitrary)."""
-    if len(points) < 2:
-        empty = np.empty(0, np.int64)
-        return empty, empty
-    g = _build_grid(points, params, _ROWS)
-    si, sj = _sorted_links(g, threads)
-    return g.order[si], g.order[sj]
+# Candidate pairs per observation (and a floor) above which the spread path gives way to the
+# dense one; below it the links themselves fit in memory comfortably.
+DIRECT_PAIRS_PER_OBSERVATION = 32
+_DIRECT_FLOOR = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------
 # Clusters
 # --------------------------------------------------------------------------------------------
-
-
-def canonical_labels(labels: ArrayLike) -> IntArray:
-    """Labels renumbered 0, 1, ... in order of first appearance (same partition)."""
-    lab = np.asarray(labels)
-    if lab.size == 0:
-        return np.empty(0, np.int64)
-    _, first, inverse = np.unique(lab, return_index=True, return_inverse=True)
-    rank = np.empty(first.shape[0], np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(first.shape[0])
-    return rank[inverse.reshape(-1)]
 
 
 def _components(n: int, i: IntArray, j: IntArray) -> IntArray:
@@ -399,32 +171,125 @@ def labels_from_links(n: int, i: IntArray, j: IntArray, min_samples: int) -> Int
     return canonical_labels(label)
 
 
-def _first_appearance(labels: IntArray, n_labels: int) -> IntArray:
-    """``labels`` renumbered 0, 1, ... in order of first appearance (labels in 0..n_labels-1)."""
-    first = np.full(n_labels, labels.shape[0], dtype=np.int64)
-    np.minimum.at(first, labels, np.arange(labels.shape[0], dtype=np.int64))
-    rank = np.empty(n_labels, np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(n_labels)
+def _raw_clusters(
+    points: Points,
+    params: FusionParams,
+    threads: int | None,
+    *,
+    join: IntArray | None = None,
+    path: str = "auto",
+    budget: int = PAIR_BUDGET,
+) -> IntArray:
+    """A cluster id per observation (any numbering), by the spread path or the dense one.
+
+    ``join`` (``min_samples <= 2`` only): observations sharing a label >= 0 count as connected.
+    ``path``: "auto" (spread, then dense past the candidate limit), "direct" or "cells".
+    """
+    n = len(points)
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    if path != "cells":
+        g = build_grid(points, params)
+        limit = None if path == "direct" else DIRECT_PAIRS_PER_OBSERVATION * n + _DIRECT_FLOOR
+        try:
+            # A sample tells dense data at once; the limit stops what the sample missed.
+            if limit is not None and estimated_candidates(g) > limit:
+                raise TooDense
+            si, sj = sorted_links(g, threads, limit)
+        except TooDense:
+            del g  # the dense path builds its own
+        else:
+            if params.min_samples > 2:
+                return labels_from_links(n, g.order[si], g.order[sj], params.min_samples)
+            if join is not None:  # each joined observation to the first of its label
+                rank = np.empty(n, np.int64)
+                rank[g.order] = np.arange(n)
+                have = np.flatnonzero(join >= 0)
+                _, first, inv = np.unique(join[have], return_index=True, return_inverse=True)
+                si = np.concatenate([si, rank[have]])
+                sj = np.concatenate([sj, rank[have[first][inv.reshape(-1)]]])
+            # Connected components straight on the grid's sorted positions: neighbours sit
+            # close together there, which keeps the sparse graph build cache-friendly.
+            graph = coo_matrix(
+                (np.ones(si.shape[0], dtype=np.int8), (si, sj)), shape=(n, n)
+            ).tocsr()
+            _, comp_sorted = connected_components(graph, directed=False)
+            comp = np.empty(n, np.int64)
+            comp[g.order] = comp_sorted
+            return comp
+    if params.min_samples > 2:
+        return cell_dbscan(points, params, budget, threads)
+    return cell_components(points, params, budget, join, threads)
+
+
+def _curated(curated_group: ArrayLike | None, n: int) -> IntArray | None:
+    """Checked ``curated_group``, or None when no observation is curated."""
+    if curated_group is None:
+        return None
+    arr = np.asarray(curated_group)
+    if arr.shape != (n,):
+        raise InputError(
+            f"curated_group has shape {arr.shape}, expected ({n},): one value per observation",
+            hint="Give the curated source id (>= 0) of each observation, or -1.",
+            code="input.bad_curated_group",
+        )
+    if arr.size and arr.dtype.kind not in "iu":
+        raise InputError(
+            f"curated_group must hold integers, not {arr.dtype}",
+            hint="Give the curated source id (>= 0) of each observation, or -1.",
+            code="input.bad_curated_group",
+        )
+    out = arr.astype(np.int64)
+    if (out < -1).any():
+        raise InputError(
+            f"curated_group holds {int(out.min())}; ids are >= 0, and -1 means not curated",
+            hint="Give the curated source id (>= 0) of each observation, or -1.",
+            code="input.bad_curated_group",
+        )
+    return out if (out >= 0).sum() >= 2 else None
+
+
+def _cluster_labels(
+    points: Points,
+    params: FusionParams,
+    threads: int | None,
+    curated: IntArray | None,
+    *,
+    path: str = "auto",
+    budget: int = PAIR_BUDGET,
+) -> IntArray:
+    raw = _raw_clusters(points, params, threads, path=path, budget=budget)
+    if curated is not None:
+        raw = separate_curated(points, raw, curated, params, budget)
+    return _renumber(raw)
+
+
+def _renumber(labels: IntArray) -> IntArray:
+    """:func:`canonical_labels` in O(n) when the labels are small non-negative integers."""
+    n = labels.shape[0]
+    if n == 0 or labels.min() < 0 or labels.max() >= 4 * n + 16:
+        return canonical_labels(labels)
+    first = np.full(int(labels.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n, dtype=np.int64))
+    used = np.flatnonzero(first < n)
+    rank = np.empty(first.shape[0], np.int64)
+    rank[used[np.argsort(first[used], kind="stable")]] = np.arange(used.shape[0])
     return rank[labels]
 
 
-def cluster_labels(points: Points, params: FusionParams, threads: int | None = None) -> IntArray:
-    """Incident label of every observation (0, 1, ... by first observation)."""
-    n = len(points)
-    if params.min_samples > 2 or n < 2:
-        i, j = link_pairs(points, params, threads)
-        return labels_from_links(n, i, j, params.min_samples)
-    # Connected components straight on the grid's sorted positions: neighbours sit close
-    # together there, which keeps the sparse graph build cache-friendly.
-    g = _build_grid(points, params, _ROWS)
-    si, sj = _sorted_links(g, threads)
-    graph = coo_matrix(
-        (np.ones(si.shape[0], dtype=np.int8), (si, sj)), shape=(n, n)
-    ).tocsr()
-    n_comp, comp_sorted = connected_components(graph, directed=False)
-    comp = np.empty(n, np.int64)
-    comp[g.order] = comp_sorted
-    return _first_appearance(comp, int(n_comp))
+def cluster_labels(
+    points: Points,
+    params: FusionParams,
+    threads: int | None = None,
+    *,
+    curated_group: ArrayLike | None = None,
+) -> IntArray:
+    """Incident label of every observation (0, 1, ... by first observation).
+
+    ``curated_group``: per observation, the id (>= 0) of its curated source or -1 (see the
+    module docstring); None fuses every observation alike.
+    """
+    return _cluster_labels(points, params, threads, _curated(curated_group, len(points)))
 
 
 def fuse_arrays(
@@ -439,10 +304,12 @@ def fuse_arrays(
     min_samples: int = 1,
     max_link_uncertainty_m: float = 5000.0,
     threads: int | None = None,
+    curated_group: ArrayLike | None = None,
 ) -> IntArray:
     """:func:`cluster_labels` over plain arrays (projected metres, epoch seconds)."""
     params = FusionParams(eps_m, eps_s, min_samples, max_link_uncertainty_m)
-    return cluster_labels(Points.of(x, y, t_start, t_end, uncertainty_m), params, threads)
+    points = Points.of(x, y, t_start, t_end, uncertainty_m)
+    return cluster_labels(points, params, threads, curated_group=curated_group)
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,19 +323,32 @@ class IncrementalResult:
 
     ``merged`` maps each absorbed old incident to the one it now belongs to (the lowest old
     label of a merged group survives); ``created`` lists labels of incidents made only of new
-    observations; ``examined`` counts the old observations looked at.
+    observations (or, with curated groups, of old observations split off); ``examined``
+    counts the old observations looked at; ``changed`` lists every label whose set of
+    observations is not what it was (created and merged-into ones included).
     """
 
     labels: IntArray
     merged: dict[int, int]
     created: list[int]
     examined: int
+    changed: list[int] = field(default_factory=list)
+
+
+def _changed(old_labels: IntArray, labels: IntArray) -> list[int]:
+    n_old = old_labels.shape[0]
+    moved = np.flatnonzero(labels[:n_old] != old_labels)
+    still = np.unique(labels)
+    lost = np.unique(old_labels[moved])
+    lost = lost[np.isin(lost, still)]
+    out = np.unique(np.concatenate([labels[n_old:], labels[moved], lost]))
+    return [int(v) for v in out]
 
 
 def _near_new(old: Points, new: Points, params: FusionParams) -> IntArray:
     """Indices of old observations that could link to a new one (a superset, never less)."""
-    w_old = _link_widening(old, params.max_link_uncertainty_m)
-    w_new = _link_widening(new, params.max_link_uncertainty_m)
+    w_old = link_widening(old, params.max_link_uncertainty_m)
+    w_new = link_widening(new, params.max_link_uncertainty_m)
     wmax = max(float(w.max()) if w is not None and w.size else 0.0 for w in (w_old, w_new))
     side = max((params.eps_m + 2.0 * wmax) * (1 + 1e-9), 1e-6)
     # Time: anything whose window comes within eps_s of the new windows' hull.
@@ -502,13 +382,13 @@ def _near_new(old: Points, new: Points, params: FusionParams) -> IntArray:
 
 
 def _carry_labels(
-    old_labels: IntArray, full: IntArray
+    old_labels: IntArray, full: IntArray, start: int
 ) -> tuple[IntArray, dict[int, int], list[int]]:
     """Relabel a full recomputation so that old incidents keep their labels where they can.
 
     Each new incident takes the old label most of its old members had (once per old label);
     an old label that survives nowhere is reported as merged into the incident holding most
-    of its observations.
+    of its observations. Fresh labels count up from ``start``.
     """
     n_old = old_labels.shape[0]
     out = np.full(int(full.max()) + 1, -1, dtype=np.int64)
@@ -521,7 +401,6 @@ def _carry_labels(
             out[incs[k]] = olds[k]
             taken.add(olds[k])
     fresh = np.flatnonzero(out == -1)
-    start = int(old_labels.max()) + 1
     out[fresh] = start + np.arange(fresh.shape[0])
     merged: dict[int, int] = {}
     for k in order:
@@ -536,42 +415,60 @@ def fuse_incremental(
     new: Points,
     params: FusionParams,
     threads: int | None = None,
+    *,
+    curated_group: ArrayLike | None = None,
 ) -> IncrementalResult:
     """Fuse ``new`` observations into existing incidents without redoing the whole history.
 
     ``old_labels`` are the incidents of ``old`` as a full fusion (or earlier incremental
-    calls) left them, with the same parameters. The result holds labels for ``old`` then
-    ``new``; as a partition it equals :func:`cluster_labels` over all observations.
+    calls) left them, with the same parameters and curated groups. ``curated_group`` covers
+    ``old`` then ``new`` (one value each, as :func:`cluster_labels` takes it). The result holds
+    labels for ``old`` then ``new``; as a partition it equals :func:`cluster_labels` over
+    ``old.concat(new)``.
     """
     labels_old = np.asarray(old_labels, dtype=np.int64)
     if labels_old.shape != (len(old),):
         raise ValueError(f"old_labels has shape {labels_old.shape}, expected ({len(old)},)")
     n_old, n_new = len(old), len(new)
+    curated = _curated(curated_group, n_old + n_new)
     if n_new == 0:
-        return IncrementalResult(labels_old.copy(), {}, [], 0)
+        return IncrementalResult(labels_old.copy(), {}, [], 0, [])
     if params.min_samples > 2 or n_old == 0:
-        full = cluster_labels(old.concat(new), params, threads)
+        full = _cluster_labels(old.concat(new), params, threads, curated)
         if n_old == 0:
-            return IncrementalResult(full, {}, sorted(set(full.tolist())), 0)
-        labels, merged, created = _carry_labels(labels_old, full)
-        return IncrementalResult(labels, merged, created, n_old)
+            created = sorted(set(full.tolist()))
+            return IncrementalResult(full, {}, created, 0, created)
+        labels, merged, created = _carry_labels(labels_old, full, int(labels_old.max()) + 1)
+        return IncrementalResult(labels, merged, created, n_old, _changed(labels_old, labels))
+    if curated is None:
+        return _incremental_links(old, labels_old, new, params, threads)
+    return _incremental_curated(old, labels_old, new, params, threads, curated)
+
+
+def _incremental_links(
+    old: Points, labels_old: IntArray, new: Points, params: FusionParams, threads: int | None
+) -> IncrementalResult:
+    """Merge incidents through the new observations' links (``min_samples <= 2``)."""
+    n_new = len(new)
     near = _near_new(old, new, params)
-    sub = old.take(near).concat(new)
-    i, j = link_pairs(sub, params, threads)
     m = near.shape[0]
-    keep = (i >= m) | (j >= m)  # old-old links are already in the old labels
-    i, j = i[keep], j[keep]
-    # Nodes: the old incidents touched, then the new observations.
+    sub = old.take(near).concat(new)
+    join = np.concatenate([labels_old[near], np.full(n_new, -1, np.int64)])
+    sub_comp = _raw_clusters(sub, params, threads, join=join)
+    # Nodes: the old incidents touched, then the new observations. The near members of one
+    # old incident were joined, so they share a component.
     touched, node_of_old = np.unique(labels_old[near], return_inverse=True)
     u = touched.shape[0]
-    node = np.concatenate([node_of_old.reshape(-1), u + np.arange(n_new)])
-    comp = _components(u + n_new, node[i], node[j])
+    node_comp = np.empty(u + n_new, np.int64)
+    node_comp[node_of_old.reshape(-1)] = sub_comp[:m]
+    node_comp[u:] = sub_comp[m:]
+    comp = np.unique(node_comp, return_inverse=True)[1].reshape(-1)
     # Survivor of each component: its lowest old label; components without one are new.
     big = np.iinfo(np.int64).max
     survivor = np.full(int(comp.max()) + 1, big, dtype=np.int64)
     np.minimum.at(survivor, comp[:u], touched)
     fresh = np.flatnonzero(survivor == big)
-    start = int(labels_old.max()) + 1 if n_old else 0
+    start = int(labels_old.max()) + 1
     # New incidents are numbered in order of their first new observation.
     first_new = np.full(survivor.shape[0], big, dtype=np.int64)
     np.minimum.at(first_new, comp[u:], np.arange(n_new))
@@ -595,145 +492,73 @@ def fuse_incremental(
         hit = src[pos] == out_old
         out_old[hit] = dst[pos[hit]]
     labels = np.concatenate([out_old, survivor[comp[u:]]])
-    return IncrementalResult(labels, merged, (start + np.arange(fresh.shape[0])).tolist(), m)
+    created = (start + np.arange(fresh.shape[0])).tolist()
+    return IncrementalResult(labels, merged, created, m, _changed(labels_old, labels))
 
 
-# --------------------------------------------------------------------------------------------
-# Incident summaries
-# --------------------------------------------------------------------------------------------
+def _reached(
+    old: Points,
+    labels_old: IntArray,
+    part: IntArray,
+    others: Points,
+    params: FusionParams,
+    threads: int | None,
+) -> IntArray:
+    """Old labels (outside those of ``part``) of observations connected to ``others``.
 
-
-def _codes(values: Sequence[str] | NDArray[Any]) -> tuple[NDArray[np.str_], IntArray]:
-    arr = np.asarray(values, dtype=str)
-    uniq, inv = np.unique(arr, return_inverse=True)
-    return uniq, inv.reshape(-1).astype(np.int64)
-
-
-def _votes(labels: IntArray, values: Sequence[str] | NDArray[Any]) -> list[dict[str, int]]:
-    """Per incident, {value: count} (empty values do not vote)."""
-    names, code = _codes(values)
-    n_inc = int(labels.max()) + 1
-    pair, counts = np.unique(labels * len(names) + code, return_counts=True)
-    inc, val = np.divmod(pair, len(names))
-    out: list[dict[str, int]] = [{} for _ in range(n_inc)]
-    for a, b, c in zip(inc.tolist(), val.tolist(), counts.tolist(), strict=True):
-        name = str(names[b])
-        if name:
-            out[a][name] = c
-    return out
-
-
-def _distinct_per_incident(labels: IntArray, code: IntArray, mask: NDArray[np.bool_]) -> IntArray:
-    n_inc = int(labels.max()) + 1
-    if not mask.any():
-        return np.zeros(n_inc, dtype=np.int64)
-    width = int(code.max()) + 1
-    pair = np.unique(labels[mask] * width + code[mask])
-    return np.bincount(pair // width, minlength=n_inc).astype(np.int64)
-
-
-def summarise_incidents(
-    labels: ArrayLike,
-    *,
-    lat: ArrayLike,
-    lon: ArrayLike,
-    uncertainty_m: ArrayLike,
-    t_start: ArrayLike,
-    t_end: ArrayLike,
-    category: Sequence[str] | NDArray[Any],
-    weapon_class: Sequence[str] | NDArray[Any],
-    source: Sequence[str] | NDArray[Any],
-    origin: Sequence[str] | NDArray[Any],
-    how_known: Sequence[str] | NDArray[Any],
-    rules: GradingRules | None = None,
-    projection: LocalProjection | None = None,
-) -> list[dict[str, Any]]:
-    """One record per incident (in label order) from per-observation arrays.
-
-    Each record: ``incident`` (label), ``observations`` (input indices), ``lat``/``lon`` (the
-    inverse-variance weighted position; a report without uncertainty counts with the rules'
-    ``default_uncertainty_m``), ``uncertainty_m`` (the larger of the weighted mean's standard
-    error and the weighted RMS spread of the reports around it, so that disagreeing reports
-    widen it), ``t_start``/``t_end`` (the hull of the windows), ``category`` and
-    ``weapon_class`` (the leading vote) with ``category_votes`` and ``weapon_votes`` (every
-    vote, so conflicts stay visible), ``independent_sources`` (distinct origins, the source
-    standing in for a missing origin) with ``sources``, ``trusted``, ``party_origins``, and
-    ``grade`` with ``grade_reason`` from :mod:`truceguard.judge.grading`.
+    ``part``: old indices that may link to ``others``; connected means through links among
+    ``part`` and ``others``, an old incident counting as connected.
     """
-    rules = rules or load_grading()
-    lab = canonical_labels(labels)
-    n = lab.shape[0]
-    if n == 0:
-        return []
-    n_inc = int(lab.max()) + 1
-    lat_a = np.asarray(lat, dtype=np.float64)
-    lon_a = np.asarray(lon, dtype=np.float64)
-    proj = projection or projection_for(lon_a, lat_a)
-    x, y = proj.forward(lon_a, lat_a)
-    unc = np.asarray(uncertainty_m, dtype=np.float64)
-    sigma = np.where(np.isnan(unc), rules.default_uncertainty_m, np.maximum(unc, 1.0))
-    w = 1.0 / (sigma * sigma)
-    sw = np.bincount(lab, weights=w, minlength=n_inc)
-    mx = np.bincount(lab, weights=w * x, minlength=n_inc) / sw
-    my = np.bincount(lab, weights=w * y, minlength=n_inc) / sw
-    d2 = (x - mx[lab]) ** 2 + (y - my[lab]) ** 2
-    spread = np.sqrt(np.bincount(lab, weights=w * d2, minlength=n_inc) / sw)
-    radius = np.maximum(np.sqrt(1.0 / sw), spread)
-    c_lon, c_lat = proj.inverse(mx, my)
-    t0 = np.asarray(t_start, dtype=np.float64)
-    t1 = np.asarray(t_end, dtype=np.float64)
-    t_lo = np.full(n_inc, np.inf)
-    t_hi = np.full(n_inc, -np.inf)
-    np.minimum.at(t_lo, lab, t0)
-    np.maximum.at(t_hi, lab, t1)
-    # Independent sources: distinct origin, the source standing in where origin is empty.
-    org = np.asarray(origin, dtype=str)
-    src = np.asarray(source, dtype=str)
-    key_names, key_code = _codes(np.where(org != "", org, src))
-    independent = _distinct_per_incident(lab, key_code, np.ones(n, dtype=bool))
-    hk = np.asarray(how_known, dtype=str)
-    trusted = np.bincount(
-        lab, weights=np.isin(hk, list(rules.trusted_how_known)), minlength=n_inc
-    ).astype(np.int64)
-    party = _distinct_per_incident(lab, key_code, np.isin(hk, list(rules.party_how_known)))
-    cat_votes = _votes(lab, category)
-    weapon_votes = _votes(lab, weapon_class)
-    order = np.argsort(lab, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(lab, minlength=n_inc))])
-    # Sources per incident, for the record.
-    pair = np.unique(lab * len(key_names) + key_code)
-    p_inc, p_key = np.divmod(pair, len(key_names))
-    p_bounds = np.searchsorted(p_inc, np.arange(n_inc + 1))
-    records: list[dict[str, Any]] = []
-    for k in range(n_inc):  # one record per incident: building output, not a hot loop
-        ev = Evidence(
-            n_observations=int(bounds[k + 1] - bounds[k]),
-            independent_sources=int(independent[k]),
-            trusted=int(trusted[k]),
-            party_origins=int(party[k]),
-            category_votes=cat_votes[k],
-            weapon_votes=weapon_votes[k],
-        )
-        g, reason = grade(ev, rules)
-        records.append(
-            {
-                "incident": k,
-                "observations": order[bounds[k] : bounds[k + 1]].tolist(),
-                "lat": float(c_lat[k]),
-                "lon": float(c_lon[k]),
-                "uncertainty_m": float(radius[k]),
-                "t_start": float(t_lo[k]),
-                "t_end": float(t_hi[k]),
-                "category": leading(cat_votes[k]),
-                "category_votes": cat_votes[k],
-                "weapon_class": leading(weapon_votes[k]),
-                "weapon_votes": weapon_votes[k],
-                "independent_sources": ev.independent_sources,
-                "sources": [str(key_names[c]) for c in p_key[p_bounds[k] : p_bounds[k + 1]]],
-                "trusted": ev.trusted,
-                "party_origins": ev.party_origins,
-                "grade": g,
-                "grade_reason": reason,
-            }
-        )
-    return records
+    m = part.shape[0]
+    if m == 0:
+        return np.empty(0, np.int64)
+    sub = old.take(part).concat(others)
+    join = np.concatenate([labels_old[part], np.full(len(others), -1, np.int64)])
+    comp = _raw_clusters(sub, params, threads, join=join)
+    hit = np.isin(comp[:m], comp[m:])
+    return np.unique(labels_old[part[hit]])
+
+
+def _incremental_curated(
+    old: Points,
+    labels_old: IntArray,
+    new: Points,
+    params: FusionParams,
+    threads: int | None,
+    curated: IntArray,
+) -> IncrementalResult:
+    """Split again every old component the new observations reach (``min_samples <= 2``).
+
+    Old incidents of one component before curated splitting are linked to each other; the
+    part to split again is the closure, over such links, of the old incidents the new
+    observations reach.
+    """
+    n_old = len(old)
+    near = _near_new(old, new, params)
+    examined = near.shape[0]
+    labels = _reached(old, labels_old, near, new, params, threads)
+    in_part = np.isin(labels_old, labels)
+    frontier = np.flatnonzero(in_part)
+    while frontier.size:
+        outside = np.flatnonzero(~in_part)
+        if outside.size == 0:
+            break
+        cand = outside[_near_new(old.take(outside), old.take(frontier), params)]
+        examined += cand.shape[0]
+        # Old observations outside the part that link to the frontier: their incidents join.
+        reached = _reached(old, labels_old, cand, old.take(frontier), params, threads)
+        grow = np.isin(labels_old, reached) & ~in_part
+        in_part |= grow
+        frontier = np.flatnonzero(grow)
+    part = np.flatnonzero(in_part)
+    examined = max(examined, part.shape[0])
+    # Split the part again, in the order of a full run (old first, each in its order).
+    sub = old.take(part).concat(new)
+    sub_cur = np.concatenate([curated[part], curated[n_old:]])
+    sub_labels = _cluster_labels(sub, params, threads, _curated(sub_cur, len(sub)))
+    carried, merged, created = _carry_labels(
+        labels_old[part], sub_labels, int(labels_old.max()) + 1
+    )
+    out = np.concatenate([labels_old, carried[part.shape[0] :]])
+    out[part] = carried[: part.shape[0]]
+    return IncrementalResult(out, merged, created, examined, _changed(labels_old, out))
