@@ -17,7 +17,7 @@ from truceguard.errors import InputError, NotFoundError
 from truceguard.ingest import import_file
 from truceguard.judge.fusion import FusionParams
 from truceguard.judge.terms import load_terms
-from truceguard.model import Viewer
+from truceguard.model import Viewer, iso
 from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
 from truceguard.store import ObservationFilter, SQLiteStore, ViolationFilter
 
@@ -52,8 +52,23 @@ def violations(store: SQLiteStore, flt: ObservationFilter, viewer: Viewer, **kw:
     return store.violations(ViolationFilter(records=flt, **kw), viewer)  # type: ignore[arg-type]
 
 
-def test_every_observation_knows_its_incident(store: SQLiteStore) -> None:
+def test_curated_events_never_fuse_with_each_other(store: SQLiteStore) -> None:
+    """UCDP rows are events its curators already deduplicated: fusing two of them would merge
+    distinct events. Each stays its own incident; an uncurated report still joins one."""
     import_file(store, UCDP_CLEAN)
+    assert fuse_store(store).incidents == 3077
+    first = store.incidents(ALL, OWNER, limit=1)[0]
+    o = next(store.observations(ObservationFilter(incident_id=first.incident_id), OWNER))
+    extra = Path(store.path).parent / "patrol.csv"
+    _patrol_csv(extra, [("p1", iso(o.t_start + 60), o.lat, o.lon, "shelling", "PUBLIC")])
+    import_file(store, extra, source="patrol")
+    assert fuse_store(store).incidents == 3077
+    assert store.get_incident(first.incident_id, OWNER).n_observations == 2  # type: ignore[union-attr]
+
+
+def test_every_observation_knows_its_incident(store: SQLiteStore) -> None:
+    """(Fusion's mechanics on the UCDP rows taken as one uncurated feed.)"""
+    import_file(store, UCDP_CLEAN, curated=False)
     s = fuse_store(store)
     assert s.mode == "full" and s.observations == 3077
     assert 0 < s.incidents < 3077
@@ -75,13 +90,13 @@ def test_every_observation_knows_its_incident(store: SQLiteStore) -> None:
 def test_incremental_equals_full(tmp_path: Path) -> None:
     a, b = split_ucdp(tmp_path, 1500)
     inc = SQLiteStore(tmp_path / "inc.db")
-    import_file(inc, a)
+    import_file(inc, a, curated=False)
     assert fuse_store(inc).mode == "full"
-    import_file(inc, b)
+    import_file(inc, b, curated=False)
     s = fuse_store(inc)
     assert s.mode == "incremental" and s.new_observations == 3077 - 1500
     full = SQLiteStore(tmp_path / "full.db")
-    import_file(full, UCDP_CLEAN)
+    import_file(full, UCDP_CLEAN, curated=False)
     fuse_store(full)
     assert incident_table(inc) == incident_table(full)
     assert fuse_store(inc).changed_incidents == 0  # nothing new: nothing written
@@ -90,14 +105,14 @@ def test_incremental_equals_full(tmp_path: Path) -> None:
 
 
 def test_changed_parameters_refuse_stale_incidents(store: SQLiteStore) -> None:
-    import_file(store, UCDP_CLEAN)
+    import_file(store, UCDP_CLEAN, curated=False)
     n1 = fuse_store(store).incidents
     s = fuse_store(store, FusionParams(eps_m=500.0, eps_s=600.0, max_link_uncertainty_m=0.0))
     assert s.mode == "full" and s.incidents > n1
 
 
 def test_adjudication_and_status_trail(store: SQLiteStore) -> None:
-    import_file(store, UCDP_CLEAN)
+    import_file(store, UCDP_CLEAN, curated=False)
     fuse_store(store)
     terms = load_terms("minsk-2015")
     s = adjudicate_store(store, terms)
@@ -126,7 +141,7 @@ def test_adjudication_and_status_trail(store: SQLiteStore) -> None:
 
 
 def test_refusion_withdraws_and_keeps_the_trail(store: SQLiteStore) -> None:
-    import_file(store, UCDP_CLEAN)
+    import_file(store, UCDP_CLEAN, curated=False)
     fuse_store(store)
     terms = load_terms("minsk-2015")
     first = adjudicate_store(store, terms)
@@ -142,8 +157,8 @@ def test_refusion_withdraws_and_keeps_the_trail(store: SQLiteStore) -> None:
 def test_incidents_are_no_more_releasable_than_their_reports(tmp_path: Path) -> None:
     a, b = split_ucdp(tmp_path, 1500)
     store = SQLiteStore(tmp_path / "rel.db")
-    import_file(store, a)
-    import_file(store, b, releasability="REL TO GBR")
+    import_file(store, a, curated=False)
+    import_file(store, b, releasability="REL TO GBR", curated=False)
     fuse_store(store)
     adjudicate_store(store, load_terms("minsk-2015"))
     public = Viewer()

@@ -137,7 +137,9 @@ def fuse_store(
     started = time.perf_counter()
     params = params or FusionParams()
     rules = rules or load_grading()
-    params_json = json.dumps(vars(params), sort_keys=True)
+    # The curated-source rule is part of the parameters: incidents fused before it do not hold.
+    params_json = json.dumps({**vars(params), "curated_sources_never_self_fuse": True},
+                             sort_keys=True)
     last = store.last_fusion_params()
     if last is not None and last != params_json:
         full = True  # other parameters: earlier incidents do not hold any more
@@ -153,16 +155,19 @@ def fuse_store(
         a = {k: v[:0] for k, v in a.items()}
         n = 0
     elif mode == "full" or old.size == 0:
-        labels = cluster_labels(_points(a, np.arange(n), projection), params)
+        labels = cluster_labels(_points(a, np.arange(n), projection), params,
+                                curated_group=_curated_groups(a, np.arange(n)))
         affected = np.arange(n)
     else:
-        res = fuse_incremental(_points(a, old, projection), a["incident_id"][old],
-                               _points(a, new, projection), params)
-        merged = len(res.merged)
         order = np.concatenate([old, new])
+        res = fuse_incremental(_points(a, old, projection), a["incident_id"][old],
+                               _points(a, new, projection), params,
+                               curated_group=_curated_groups(a, order))
+        merged = len(res.merged)
         labels = np.empty(n, np.int64)
         labels[order] = res.labels
-        touched = set(res.labels[old.size :].tolist()) | set(res.merged.values())
+        touched = (set(res.labels[old.size :].tolist()) | set(res.merged.values())
+                   | set(res.changed))
         affected = np.flatnonzero(np.isin(labels, np.fromiter(touched, np.int64, len(touched))))
     # The anchor of each group: its smallest obs_id; the id: the anchor's keyed hash.
     if n:
@@ -184,6 +189,18 @@ def fuse_store(
         mode=mode, observations=n, incidents=n_inc, changed_incidents=len(written),
         new_observations=int(new.size), merged=merged, seconds=time.perf_counter() - started,
         written=written, removed=removed)
+
+
+def _curated_groups(a: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """Per observation of ``idx``: its curated source's group (one per source name), or -1
+    for a report that is not from a curated source. Two reports of one curated group never
+    share an incident (``judge.fusion``)."""
+    curated = a["curated"][idx].astype(bool)
+    out = np.full(idx.size, -1, np.int64)
+    if curated.any():
+        _, codes = np.unique(a["source"][idx][curated].astype(str), return_inverse=True)
+        out[curated] = codes
+    return out
 
 
 def _neighbourhood(store: Store, params: FusionParams) -> dict[str, np.ndarray]:
