@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from truceguard.errors import InputError
 from truceguard.ingest import import_file
 from truceguard.judge.places import nearest_places
 from truceguard.judge.terms import load_terms
-from truceguard.model import Viewer
+from truceguard.model import Incident, Observation, Viewer, Violation
 from truceguard.pipeline import adjudicate_store, fuse_store
 from truceguard.report.period import (
     DIMENSIONS,
@@ -40,9 +41,10 @@ def _epoch(day: str) -> int:
     return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
 
 
-def _count(store: SQLiteStore, t0: int, t1: int, viewer: Viewer | None = None) -> int:
+def _count(store: SQLiteStore, t0: int, t1: int, viewer: Viewer | None = None,
+           min_p: float = 0.0) -> int:
     flt = ObservationFilter(since=t0, until=t1 - 1)
-    return len(store.violations(ViolationFilter(records=flt, terms=MINSK),
+    return len(store.violations(ViolationFilter(records=flt, terms=MINSK, min_p_location=min_p),
                                 viewer or Viewer.owner()))
 
 
@@ -71,16 +73,21 @@ def test_counts_equal_the_violations_query(judged, period, start, end):
     assert r.buckets[0].start == t0 and r.buckets[-1].end == t1
     for dim in DIMENSIONS:
         ids = [i for row in r.breakdowns[dim] for i in row.violation_ids]
-        assert sorted(ids) == sorted(v["violation_id"] for v in r.violations), dim
+        assert sorted(ids) == sorted(v.violation_id for v in r.violations), dim
+    assert all(isinstance(v, Violation) for v in r.violations)
+    assert all(isinstance(i, Incident) for i in r.incidents.values())
 
 
 def test_change_against_the_previous_period_of_the_same_length(judged):
     r = build_period_report(judged, MINSK, "month", "2020-01-01", "2020-12-31")
     before = _count(judged, _epoch("2018-12-31"), _epoch("2020-01-01"))  # 366 days before
     assert r.days == 366 and r.previous_first_date == "2018-12-31"
+    assert r.coverage.state == "full" and r.no_comparison == ""
     assert r.total.before == before > 0
     assert r.total.absolute == r.total.now - before
     assert r.total.percent == pytest.approx(100 * (r.total.now - before) / before)
+    assert r.rate_per_day == pytest.approx(r.total.now / 366)
+    assert r.previous_rate_per_day == pytest.approx(before / 366)
     # Each bucket against the one before; the first against December 2019.
     dec = _count(judged, _epoch("2019-12-01"), _epoch("2020-01-01"))
     assert r.buckets[0].change.before == dec
@@ -90,6 +97,7 @@ def test_change_against_the_previous_period_of_the_same_length(judged):
     assert sum(row.change.before for row in side.values()) == before
     assert Change(5, 0).percent is None and Change(5, 0).text() == "+5 (new)"
     assert Change(3, 4).text() == "-1 (-25%)"
+    assert Change(3, None).text() == "n/a" and Change(3, None).absolute is None
 
 
 def test_hotspots_are_the_nearest_settlements_busiest_first(judged):
@@ -97,15 +105,20 @@ def test_hotspots_are_the_nearest_settlements_busiest_first(judged):
     assert len(r.hotspots) == 5
     counts = [h.count for h in r.hotspots]
     assert counts == sorted(counts, reverse=True)
-    by_id = {v["violation_id"]: v for v in r.violations}
-    every = nearest_places([v["lon"] for v in r.violations], [v["lat"] for v in r.violations])
+    by_id = {v.violation_id: v for v in r.violations}
+    every = nearest_places([v.lon for v in r.violations], [v.lat for v in r.violations])
     all_counts = sorted(np.unique(every.name, return_counts=True)[1].tolist(), reverse=True)
     assert counts == all_counts[:5]
     for h in r.hotspots:
         vs = [by_id[i] for i in h.violation_ids]
-        near = nearest_places([v["lon"] for v in vs], [v["lat"] for v in vs])
+        near = nearest_places([v.lon for v in vs], [v.lat for v in vs])
         assert set(near.name.tolist()) == {h.place}
         assert h.share == pytest.approx(h.count / r.total.now)
+        sides = [v.controlled_by for v in vs]
+        top = max(set(sides), key=sides.count)
+        assert h.control_share == pytest.approx(sides.count(top) / len(vs))
+        assert h.control == {"government": "government-controlled",
+                             "non_government": "non-government-controlled"}[top]
     assert r.hotspots[-1].cumulative_share == pytest.approx(sum(counts) / r.total.now)
 
 
@@ -124,6 +137,13 @@ def test_partial_buckets_are_marked(judged):
     assert [b.label for b in r.buckets] == [str(y) for y in range(2015, 2023)]
     assert [b.partial for b in r.buckets] == [True] + [False] * 6 + [True]
     assert r.buckets[0].days == 320 and r.buckets[-1].days == 54
+    assert [b.covered_days for b in r.buckets] == [b.days for b in r.buckets]
+    for b in r.buckets:
+        assert b.rate == pytest.approx(b.count / b.days)
+    # A partial bucket is compared with nothing, and the whole year after it neither.
+    assert r.buckets[0].change.before is None and r.buckets[1].change.before is None
+    assert r.buckets[2].change.before == r.buckets[1].count
+    assert r.buckets[-1].change.before is None
 
 
 def test_html_links_every_figure_down_to_the_raw_input(judged, tmp_path):
@@ -136,10 +156,11 @@ def test_html_links_every_figure_down_to_the_raw_input(judged, tmp_path):
     b = next(b for b in r.buckets if b.count)
     assert f'href="#{b.key}"' in html and f'id="{b.key}"' in html
     for v in r.violations:
-        assert f'id="v{v["violation_id"]}"' in html
-        assert f'href="#i{v["incident_id"]}"' in html and f'id="i{v["incident_id"]}"' in html
-    obs = r.observations_by_incident[r.violations[0]["incident_id"]][0]
-    assert obs["raw_sha256"] in html and f':{obs["source_line"]}</code>' in html
+        assert f'id="v{v.violation_id}"' in html
+        assert f'href="#i{v.incident_id}"' in html and f'id="i{v.incident_id}"' in html
+    obs = r.observations_by_incident[r.violations[0].incident_id][0]
+    assert isinstance(obs, Observation)
+    assert obs.raw_sha256 in html and f':{obs.source_line}</code>' in html
     assert "<details><summary>raw</summary>" in html
     assert sum(len(o) for o in r.observations_by_incident.values()) == r.observations
 
@@ -147,9 +168,9 @@ def test_html_links_every_figure_down_to_the_raw_input(judged, tmp_path):
 def test_markdown_holds_the_figures(judged):
     r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23", trail=False)
     md = render_markdown(r)
-    assert f"| violations | {r.total.now} |" in md
+    assert f"| violations counted (2566 days) | {r.total.now} | {r.rate_per_day:.2f} |" in md
     for b in r.buckets:
-        assert f"| {b.count} | {b.observations} |" in md
+        assert f"| {b.count} | {b.rate:.2f} | {b.observations} |" in md
     assert "## Hotspots" in md and f"| {r.hotspots[0].place} |" in md
     assert "| live_fire/ceasefire |" in md
     days = render_markdown(build_period_report(judged, MINSK, "day", "2020-01-01", "2020-12-31",
@@ -167,21 +188,23 @@ def test_bad_period_and_dates_are_input_errors(judged):
 
 
 def test_full_range_is_fast(judged, tmp_path):
+    """The whole Minsk period by day, with the trail, the trend and the map."""
     started = time.perf_counter()
     r = build_period_report(judged, MINSK, "day", "2015-02-15", "2022-02-23")
-    write_html(r, tmp_path / "full.html")
+    html = write_html(r, tmp_path / "full.html").read_text("utf-8")
     render_markdown(r)
-    assert time.perf_counter() - started < 10.0
+    assert time.perf_counter() - started < 8.0
+    assert html.count("data:image/png;base64,") == 2 and len(r.buckets) == 2566
 
 
-def _restricted_features(rows: list[dict], path: Path) -> Path:
+def _restricted_features(rows: list[Violation], path: Path) -> Path:
     """Patrol reports, releasable to the UK only, at five real violations' places and days."""
     feats = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
+            "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
             "properties": {
-                "time": datetime.fromtimestamp(v["t_start"] + 3600, UTC).isoformat(),
+                "time": datetime.fromtimestamp(v.t_start + 3600, UTC).isoformat(),
                 "source": "patrol-uk",
                 "how_known": "heard",
                 "category": "shelling",
@@ -217,23 +240,34 @@ def test_releasability_shows_each_viewer_its_own_view(tmp_path):
                                  Viewer.of("GBR"))
         nobody = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31",
                                      Viewer())
-        restricted = {v["incident_id"] for v in owner.violations
-                      if v["releasability"] != "PUBLIC"}
-        assert restricted and {v["incident_id"] for v in marked} <= restricted
+        restricted = {v.incident_id for v in owner.violations if v.releasability != "PUBLIC"}
+        assert restricted and {v.incident_id for v in marked} <= restricted
         assert uk.total.now == owner.total.now
         assert nobody.total.now == owner.total.now == public.total.now
-        assert ([(v["violation_id"], v["lat"]) for v in nobody.violations]
-                == [(v["violation_id"], v["lat"]) for v in public.violations])
+        assert ([(v.violation_id, v.lat) for v in nobody.violations]
+                == [(v.violation_id, v.lat) for v in public.violations])
         assert nobody.total.now == _count(store, _epoch("2020-01-01"), _epoch("2021-01-01"),
                                           Viewer())
-        assert all(v["releasability"] == "PUBLIC" for v in nobody.violations)
-        assert not any(o["source"] == "patrol-uk"
+        assert all(v.releasability == "PUBLIC" for v in nobody.violations)
+        assert not any(o.source == "patrol-uk"
                        for os_ in nobody.observations_by_incident.values() for o in os_)
-        assert "patrol-uk" not in render_html(nobody)
+        html_nobody = render_html(nobody)
+        assert "patrol-uk" not in html_nobody
         html = render_html(uk)
         assert "patrol-uk" in html and "REL TO GBR" in html
         assert "<script>" not in html and "&lt;script&gt;alert(0)" in html
-        assert "Shown to: releasable to FVEY, GBR, NATO." in html
+        # The banner: the most restrictive marking of what each report holds, and for whom.
+        assert (public.marking, nobody.marking, uk.marking, owner.marking) == (
+            "PUBLIC", "PUBLIC", "REL TO GBR", "REL TO GBR")
+        assert uk.viewer == "a viewer holding FVEY, GBR, NATO"
+        banner = "REL TO GBR. Made for: a viewer holding FVEY, GBR, NATO."
+        assert html.count(f'">{banner}</div>') == 2
+        assert html.index(banner) < html.index("<h1>") and html.rindex(banner) > html.index(
+            "Incidents and their observations")
+        assert 'PUBLIC. Made for: a viewer holding no code (PUBLIC only).</div>' in html_nobody
+        assert render_markdown(uk).splitlines()[0] == f"**{banner}**"
+        assert asdict(uk)["marking"] == "REL TO GBR"
+        assert json.loads(json.dumps(asdict(nobody), default=str))["marking"] == "PUBLIC"
 
 
 def test_report_command(judged, runner, tmp_path):
@@ -244,10 +278,15 @@ def test_report_command(judged, runner, tmp_path):
     assert res.exit_code == 0, res.output
     assert out.is_file() and "data:image/png;base64," in out.read_text("utf-8")
     n = _count(judged, _epoch("2020-01-01"), _epoch("2021-01-01"))
-    assert f"{n} violations" in res.output
+    assert f"{n} violations counted, 0 too imprecise (p_location < 0.5)" in res.output
+    assert res.output.rstrip().endswith("; PUBLIC") and not res.stderr
     res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "year",
                                "--from", "2019-01-01", "--to", "2020-12-31", "--format", "md"])
-    assert res.exit_code == 0 and res.output.startswith("# Ceasefire violations")
+    assert res.exit_code == 0
+    assert res.output.startswith("**PUBLIC. Made for: the database owner, who sees everything.")
+    res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--from", "2020",
+                               "--to", "2020", "--min-p", "1.5"])
+    assert res.exit_code == 1 and "--min-p 1.5 is out of range" in res.output
     res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "decade",
                                "--from", "2019-01-01", "--to", "2020-12-31"])
     assert res.exit_code == 2 and "'decade'" in res.output  # the choices are listed
