@@ -30,31 +30,20 @@ from truceguard.report.period import (
     render_markdown,
     write_html,
 )
-from truceguard.store import ObservationFilter, SQLiteStore, ViolationFilter, open_store
+from truceguard.store import SQLiteStore, open_store
 
 from .conftest import UCDP_CLEAN
-
-MINSK = "minsk-2015"
-
-
-def _epoch(day: str) -> int:
-    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
+from .report_fixtures import MINSK, epoch, judged_minsk, violation_ids
 
 
-def _count(store: SQLiteStore, t0: int, t1: int, viewer: Viewer | None = None,
-           min_p: float = 0.0) -> int:
-    flt = ObservationFilter(since=t0, until=t1 - 1)
-    return len(store.violations(ViolationFilter(records=flt, terms=MINSK, min_p_location=min_p),
-                                viewer or Viewer.owner()))
+def _count(store: SQLiteStore, t0: int, t1: int, viewer: Viewer | None = None) -> int:
+    return len(violation_ids(store, t0, t1, viewer))
 
 
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
     """The shipped UCDP events, fused and judged against minsk-2015."""
-    with open_store(tmp_path_factory.mktemp("report") / "judged.db") as store:
-        import_file(store, UCDP_CLEAN)
-        fuse_store(store)
-        adjudicate_store(store, load_terms(MINSK))
+    with judged_minsk(tmp_path_factory.mktemp("report") / "judged.db") as store:
         yield store
 
 
@@ -65,7 +54,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
 )
 def test_counts_equal_the_violations_query(judged, period, start, end):
     r = build_period_report(judged, MINSK, period, start, end)
-    t0, t1 = _epoch(start), _epoch(end) + 86400
+    t0, t1 = epoch(start), epoch(end) + 86400
     assert r.total.now == _count(judged, t0, t1) > 0
     assert sum(b.count for b in r.buckets) == r.total.now
     for b in r.buckets:
@@ -80,7 +69,7 @@ def test_counts_equal_the_violations_query(judged, period, start, end):
 
 def test_change_against_the_previous_period_of_the_same_length(judged):
     r = build_period_report(judged, MINSK, "month", "2020-01-01", "2020-12-31")
-    before = _count(judged, _epoch("2018-12-31"), _epoch("2020-01-01"))  # 366 days before
+    before = _count(judged, epoch("2018-12-31"), epoch("2020-01-01"))  # 366 days before
     assert r.days == 366 and r.previous_first_date == "2018-12-31"
     assert r.coverage.state == "full" and r.no_comparison == ""
     assert r.total.before == before > 0
@@ -89,7 +78,7 @@ def test_change_against_the_previous_period_of_the_same_length(judged):
     assert r.rate_per_day == pytest.approx(r.total.now / 366)
     assert r.previous_rate_per_day == pytest.approx(before / 366)
     # Each bucket against the one before; the first against December 2019.
-    dec = _count(judged, _epoch("2019-12-01"), _epoch("2020-01-01"))
+    dec = _count(judged, epoch("2019-12-01"), epoch("2020-01-01"))
     assert r.buckets[0].change.before == dec
     for a, b in zip(r.buckets, r.buckets[1:], strict=False):
         assert b.change.before == a.count
@@ -123,13 +112,13 @@ def test_hotspots_are_the_nearest_settlements_busiest_first(judged):
 
 
 def test_bucket_edges_follow_the_calendar():
-    t0, t1 = _epoch("2020-02-12"), _epoch("2020-03-04")
+    t0, t1 = epoch("2020-02-12"), epoch("2020-03-04")
     weeks = bucket_edges("week", t0, t1)
     assert all(datetime.fromtimestamp(int(t), UTC).weekday() == 0 for t in weeks[1:-1])
-    assert bucket_edges("month", t0, t1).tolist() == [t0, _epoch("2020-03-01"), t1]
+    assert bucket_edges("month", t0, t1).tolist() == [t0, epoch("2020-03-01"), t1]
     assert len(bucket_edges("day", t0, t1)) == 22  # 21 days, leap February
-    assert bucket_edges("year", _epoch("2019-01-01"), _epoch("2021-01-01")).tolist() == [
-        _epoch("2019-01-01"), _epoch("2020-01-01"), _epoch("2021-01-01")]
+    assert bucket_edges("year", epoch("2019-01-01"), epoch("2021-01-01")).tolist() == [
+        epoch("2019-01-01"), epoch("2020-01-01"), epoch("2021-01-01")]
 
 
 def test_partial_buckets_are_marked(judged):
@@ -246,7 +235,7 @@ def test_releasability_shows_each_viewer_its_own_view(tmp_path):
         assert nobody.total.now == owner.total.now == public.total.now
         assert ([(v.violation_id, v.lat) for v in nobody.violations]
                 == [(v.violation_id, v.lat) for v in public.violations])
-        assert nobody.total.now == _count(store, _epoch("2020-01-01"), _epoch("2021-01-01"),
+        assert nobody.total.now == _count(store, epoch("2020-01-01"), epoch("2021-01-01"),
                                           Viewer())
         assert all(v.releasability == "PUBLIC" for v in nobody.violations)
         assert not any(o.source == "patrol-uk"
@@ -277,7 +266,7 @@ def test_report_command(judged, runner, tmp_path):
                                "--from", "2020-01-01", "--to", "2020-12-31", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert out.is_file() and "data:image/png;base64," in out.read_text("utf-8")
-    n = _count(judged, _epoch("2020-01-01"), _epoch("2021-01-01"))
+    n = _count(judged, epoch("2020-01-01"), epoch("2021-01-01"))
     assert f"{n} violations counted, 0 too imprecise (p_location < 0.5)" in res.output
     assert res.output.rstrip().endswith("; PUBLIC") and not res.stderr
     res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "year",

@@ -10,7 +10,6 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,31 +29,15 @@ from truceguard.report.period import (
     render_markdown,
 )
 from truceguard.report.period_map import map_figure
-from truceguard.store import ObservationFilter, SQLiteStore, ViolationFilter, open_store
+from truceguard.store import ObservationFilter, SQLiteStore, open_store
 
 from .conftest import UCDP_CLEAN
-
-MINSK = "minsk-2015"
-
-
-def _epoch(day: str) -> int:
-    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
-
-
-def _ids(store: SQLiteStore, t0: int, t1: int, viewer: Viewer | None = None,
-         min_p: float = 0.0) -> list[int]:
-    flt = ObservationFilter(since=t0, until=t1 - 1)
-    return [v.violation_id for v in store.violations(
-        ViolationFilter(records=flt, terms=MINSK, min_p_location=min_p), viewer or Viewer.owner())]
+from .report_fixtures import MINSK, epoch, judged_minsk, violation_ids
 
 
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
-    """The shipped UCDP events, fused and judged against minsk-2015."""
-    with open_store(tmp_path_factory.mktemp("coverage") / "judged.db") as store:
-        import_file(store, UCDP_CLEAN)
-        fuse_store(store)
-        adjudicate_store(store, load_terms(MINSK))
+    with judged_minsk(tmp_path_factory.mktemp("coverage") / "judged.db") as store:
         yield store
 
 
@@ -78,7 +61,7 @@ def sees_little(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStor
     """The UCDP events releasable to GBR only, but for March to June 2020, made PUBLIC."""
     with open_store(tmp_path_factory.mktemp("little") / "little.db") as store:
         import_file(store, UCDP_CLEAN, releasability="REL TO GBR")
-        spring = ObservationFilter(since=_epoch("2020-03-01"), until=_epoch("2020-07-01") - 1)
+        spring = ObservationFilter(since=epoch("2020-03-01"), until=epoch("2020-07-01") - 1)
         ids = [o.obs_id for o in store.observations(spring, Viewer.owner())]
         assert store.remark([i for i in ids if i is not None], PUBLIC, "test", "released") > 0
         fuse_store(store)
@@ -91,7 +74,7 @@ def test_observation_span_is_the_viewers_data(judged, sees_little, tmp_path):
     assert judged.observation_span(ObservationFilter(), Viewer.owner()) == (min(times),
                                                                             max(times))
     fra = sees_little.observation_span(ObservationFilter(), Viewer.of("FRA"))
-    assert fra is not None and fra[0] >= _epoch("2020-03-01") and fra[1] < _epoch("2020-07-01")
+    assert fra is not None and fra[0] >= epoch("2020-03-01") and fra[1] < epoch("2020-07-01")
     assert sees_little.observation_span(ObservationFilter(sources=("nobody",)),
                                         Viewer.owner()) is None
     with open_store(tmp_path / "empty.db") as empty:
@@ -110,13 +93,14 @@ def test_no_comparison_before_the_terms_took_effect(judged):
     assert y2016.total.before is None
     # Its January is a whole month, as is December 2015 before it: those two compare.
     assert y2016.buckets[0].change.before == len(
-        _ids(judged, _epoch("2015-12-01"), _epoch("2016-01-01")))
+        violation_ids(judged, epoch("2015-12-01"), epoch("2016-01-01")))
     assert y2016.buckets[1].change.before == y2016.buckets[0].count
     # 2017 against 2016, wholly inside the terms and the data.
     y2017 = build_period_report(judged, MINSK, "month", "2017-01-01", "2017-12-31", trail=False)
-    assert y2017.total.before == len(_ids(judged, _epoch("2016-01-01"), _epoch("2017-01-01")))
+    assert y2017.total.before == len(
+        violation_ids(judged, epoch("2016-01-01"), epoch("2017-01-01")))
     assert y2017.buckets[0].change.before == len(
-        _ids(judged, _epoch("2016-12-01"), _epoch("2017-01-01")))
+        violation_ids(judged, epoch("2016-12-01"), epoch("2017-01-01")))
     md = render_markdown(whole)
     assert "| comparison | n/a | |" in md and whole.no_comparison in md
     assert "| previous" not in md
@@ -125,7 +109,7 @@ def test_no_comparison_before_the_terms_took_effect(judged):
 def test_a_period_cut_by_the_terms_is_partial_with_rates_per_counted_day(judged):
     r = build_period_report(judged, MINSK, "month", "2015-01-01", "2015-12-31", trail=False)
     assert r.coverage.state == "partial"
-    assert (r.coverage.start, r.coverage.end) == (_epoch("2015-02-15"), _epoch("2016-01-01"))
+    assert (r.coverage.start, r.coverage.end) == (epoch("2015-02-15"), epoch("2016-01-01"))
     assert r.coverage.message.startswith("Partial period: only 2015-02-15 to 2015-12-31 (320 "
                                          "of 365 days) is counted, because the terms took "
                                          "effect on 2015-02-14 22:00 UTC.")
@@ -152,16 +136,16 @@ def test_a_period_cut_by_the_terms_is_partial_with_rates_per_counted_day(judged)
 def test_a_period_past_the_data_is_partial_and_compared_inside_the_data(judged):
     r = build_period_report(judged, MINSK, "month", "2021-06-01", "2022-12-31")
     assert r.coverage.state == "partial"
-    assert (r.coverage.start, r.coverage.end) == (_epoch("2021-06-01"), _epoch("2022-02-24"))
+    assert (r.coverage.start, r.coverage.end) == (epoch("2021-06-01"), epoch("2022-02-24"))
     assert "because the data end on 2022-02-23" in r.coverage.message
-    counted_days = (_epoch("2022-02-24") - _epoch("2021-06-01")) // DAY
+    counted_days = (epoch("2022-02-24") - epoch("2021-06-01")) // DAY
     assert r.coverage.days == counted_days == 268
-    before = _ids(judged, _epoch("2021-06-01") - counted_days * DAY, _epoch("2021-06-01"))
+    before = violation_ids(judged, epoch("2021-06-01") - counted_days * DAY, epoch("2021-06-01"))
     assert r.previous_first_date == "2020-09-06" and r.total.before == len(before)
     assert r.previous_rate_per_day == pytest.approx(len(before) / 268)
     feb = next(b for b in r.buckets if b.label == "2022-02")
     assert feb.partial and feb.covered_days == 23 and feb.note == "23 of 28 days counted"
-    after = [b for b in r.buckets if b.start >= _epoch("2022-03-01")]
+    after = [b for b in r.buckets if b.start >= epoch("2022-03-01")]
     assert len(after) == 10 and all(b.note == "no data" and b.rate is None for b in after)
     html = render_html(r)
     assert 'class="partial"' in html and r.coverage.message in html
@@ -218,7 +202,7 @@ def test_a_viewer_who_sees_little(sees_little):
     assert "the data this viewer may see start on 2020-03-01 and end on 2020-06" in (
         r.coverage.message)
     assert r.total.before is None and "the data this viewer may see start" in r.no_comparison
-    assert r.total.now == len(_ids(sees_little, _epoch("2020-01-01"), _epoch("2021-01-01"),
+    assert r.total.now == len(violation_ids(sees_little, epoch("2020-01-01"), epoch("2021-01-01"),
                                    fra)) > 0
     assert r.marking == "PUBLIC" and r.viewer == "a viewer holding EU, FRA, NATO"
     assert [b.note for b in r.buckets[:2]] == ["no data", "no data"]
@@ -233,17 +217,17 @@ def test_a_viewer_who_sees_little(sees_little):
 
 
 def test_only_violations_at_the_threshold_count(vague):
-    t0, t1 = _epoch("2020-01-01"), _epoch("2021-01-01")
+    t0, t1 = epoch("2020-01-01"), epoch("2021-01-01")
     r = build_period_report(vague, MINSK, "month", "2020-01-01", "2020-12-31", hotspots=50)
-    counted = _ids(vague, t0, t1, min_p=0.5)
-    every = _ids(vague, t0, t1)
+    counted = violation_ids(vague, t0, t1, min_p=0.5)
+    every = violation_ids(vague, t0, t1)
     assert 0 < len(counted) < len(every)
     assert [v.violation_id for v in r.violations] == counted
     assert {v.p_location for v in r.violations} == {0.5, 0.9}  # the threshold itself counts
     assert sorted(v.violation_id for v in r.imprecise) == sorted(set(every) - set(counted))
     assert all(v.p_location < 0.5 for v in r.imprecise)
     assert r.total.now == len(counted) == sum(b.count for b in r.buckets)
-    assert r.total.before == len(_ids(vague, _epoch("2018-12-31"), t0, min_p=0.5))
+    assert r.total.before == len(violation_ids(vague, epoch("2018-12-31"), t0, min_p=0.5))
     for dim, rows in r.breakdowns.items():
         assert sorted(i for row in rows for i in row.violation_ids) == sorted(counted), dim
     assert sorted(i for h in r.hotspots for i in h.violation_ids) == sorted(counted)
@@ -314,8 +298,8 @@ def test_report_command_min_p(vague, runner, tmp_path: Path):
     res = runner.invoke(main, ["report", "--db", vague.path, "--terms", MINSK, "--from", "2020",
                                "--to", "2020", "--min-p", "0.6", "-o", str(out)])
     assert res.exit_code == 0, res.output
-    t0, t1 = _epoch("2020-01-01"), _epoch("2021-01-01")
-    n, everything = len(_ids(vague, t0, t1, min_p=0.6)), len(_ids(vague, t0, t1))
+    t0, t1 = epoch("2020-01-01"), epoch("2021-01-01")
+    n, everything = len(violation_ids(vague, t0, t1, min_p=0.6)), len(violation_ids(vague, t0, t1))
     assert (f"{n} violations counted, {everything - n} too imprecise (p_location < 0.6)"
             in res.stdout)
     assert "p_location &ge; 0.6" in out.read_text("utf-8")
