@@ -1,1 +1,1 @@
-"""Reports: planning reports now; period reports join later."""
+"""Reports: period reports of violations (period, period_map, dates) and planning reports."""
