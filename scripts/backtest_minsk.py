@@ -101,9 +101,9 @@ def rate_ratio_interval(n_after: int, days_after: int, n_before: int, days_befor
 
 def _deaths(report: PeriodReport, vids: tuple[int, ...] | None = None) -> int:
     keep = None if vids is None else set(vids)
-    incs = {v["incident_id"] for v in report.violations
-            if keep is None or v["violation_id"] in keep}
-    return sum(int(o["attributes"].get("best") or 0)
+    incs = {v.incident_id for v in report.violations
+            if keep is None or v.violation_id in keep}
+    return sum(int(o.attributes.get("best") or 0)
                for i in incs for o in report.observations_by_incident.get(i, []))
 
 

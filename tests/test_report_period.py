@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from truceguard.errors import InputError
 from truceguard.ingest import import_file
 from truceguard.judge.places import nearest_places
 from truceguard.judge.terms import load_terms
-from truceguard.model import Viewer
+from truceguard.model import Incident, Observation, Viewer, Violation
 from truceguard.pipeline import adjudicate_store, fuse_store
 from truceguard.report.period import (
     DIMENSIONS,
@@ -29,30 +30,21 @@ from truceguard.report.period import (
     render_markdown,
     write_html,
 )
-from truceguard.store import ObservationFilter, SQLiteStore, ViolationFilter, open_store
+from truceguard.store import SQLiteStore, open_store
 
 from .conftest import UCDP_CLEAN
-
-MINSK = "minsk-2015"
-
-
-def _epoch(day: str) -> int:
-    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
+from .report_fixtures import MINSK, epoch, judged_minsk, violation_ids
 
 
 def _count(store: SQLiteStore, t0: int, t1: int, viewer: Viewer | None = None) -> int:
-    flt = ObservationFilter(since=t0, until=t1 - 1)
-    return len(store.violations(ViolationFilter(records=flt, terms=MINSK),
-                                viewer or Viewer.owner()))
+    """Violations counted at the report's threshold (p_location >= 0.5)."""
+    return len(violation_ids(store, t0, t1, viewer, min_p=0.5))
 
 
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
     """The shipped UCDP events, fused and judged against minsk-2015."""
-    with open_store(tmp_path_factory.mktemp("report") / "judged.db") as store:
-        import_file(store, UCDP_CLEAN)
-        fuse_store(store)
-        adjudicate_store(store, load_terms(MINSK))
+    with judged_minsk(tmp_path_factory.mktemp("report") / "judged.db") as store:
         yield store
 
 
@@ -63,7 +55,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
 )
 def test_counts_equal_the_violations_query(judged, period, start, end):
     r = build_period_report(judged, MINSK, period, start, end)
-    t0, t1 = _epoch(start), _epoch(end) + 86400
+    t0, t1 = epoch(start), epoch(end) + 86400
     assert r.total.now == _count(judged, t0, t1) > 0
     assert sum(b.count for b in r.buckets) == r.total.now
     for b in r.buckets:
@@ -71,18 +63,23 @@ def test_counts_equal_the_violations_query(judged, period, start, end):
     assert r.buckets[0].start == t0 and r.buckets[-1].end == t1
     for dim in DIMENSIONS:
         ids = [i for row in r.breakdowns[dim] for i in row.violation_ids]
-        assert sorted(ids) == sorted(v["violation_id"] for v in r.violations), dim
+        assert sorted(ids) == sorted(v.violation_id for v in r.violations), dim
+    assert all(isinstance(v, Violation) for v in r.violations)
+    assert all(isinstance(i, Incident) for i in r.incidents.values())
 
 
 def test_change_against_the_previous_period_of_the_same_length(judged):
     r = build_period_report(judged, MINSK, "month", "2020-01-01", "2020-12-31")
-    before = _count(judged, _epoch("2018-12-31"), _epoch("2020-01-01"))  # 366 days before
+    before = _count(judged, epoch("2018-12-31"), epoch("2020-01-01"))  # 366 days before
     assert r.days == 366 and r.previous_first_date == "2018-12-31"
+    assert r.coverage.state == "full" and r.no_comparison == ""
     assert r.total.before == before > 0
     assert r.total.absolute == r.total.now - before
     assert r.total.percent == pytest.approx(100 * (r.total.now - before) / before)
+    assert r.rate_per_day == pytest.approx(r.total.now / 366)
+    assert r.previous_rate_per_day == pytest.approx(before / 366)
     # Each bucket against the one before; the first against December 2019.
-    dec = _count(judged, _epoch("2019-12-01"), _epoch("2020-01-01"))
+    dec = _count(judged, epoch("2019-12-01"), epoch("2020-01-01"))
     assert r.buckets[0].change.before == dec
     for a, b in zip(r.buckets, r.buckets[1:], strict=False):
         assert b.change.before == a.count
@@ -90,6 +87,7 @@ def test_change_against_the_previous_period_of_the_same_length(judged):
     assert sum(row.change.before for row in side.values()) == before
     assert Change(5, 0).percent is None and Change(5, 0).text() == "+5 (new)"
     assert Change(3, 4).text() == "-1 (-25%)"
+    assert Change(3, None).text() == "n/a" and Change(3, None).absolute is None
 
 
 def test_hotspots_are_the_nearest_settlements_busiest_first(judged):
@@ -97,26 +95,31 @@ def test_hotspots_are_the_nearest_settlements_busiest_first(judged):
     assert len(r.hotspots) == 5
     counts = [h.count for h in r.hotspots]
     assert counts == sorted(counts, reverse=True)
-    by_id = {v["violation_id"]: v for v in r.violations}
-    every = nearest_places([v["lon"] for v in r.violations], [v["lat"] for v in r.violations])
+    by_id = {v.violation_id: v for v in r.violations}
+    every = nearest_places([v.lon for v in r.violations], [v.lat for v in r.violations])
     all_counts = sorted(np.unique(every.name, return_counts=True)[1].tolist(), reverse=True)
     assert counts == all_counts[:5]
     for h in r.hotspots:
         vs = [by_id[i] for i in h.violation_ids]
-        near = nearest_places([v["lon"] for v in vs], [v["lat"] for v in vs])
+        near = nearest_places([v.lon for v in vs], [v.lat for v in vs])
         assert set(near.name.tolist()) == {h.place}
         assert h.share == pytest.approx(h.count / r.total.now)
+        sides = [v.controlled_by for v in vs]
+        top = max(set(sides), key=sides.count)
+        assert h.control_share == pytest.approx(sides.count(top) / len(vs))
+        assert h.control == {"government": "government-controlled",
+                             "non_government": "non-government-controlled"}[top]
     assert r.hotspots[-1].cumulative_share == pytest.approx(sum(counts) / r.total.now)
 
 
 def test_bucket_edges_follow_the_calendar():
-    t0, t1 = _epoch("2020-02-12"), _epoch("2020-03-04")
+    t0, t1 = epoch("2020-02-12"), epoch("2020-03-04")
     weeks = bucket_edges("week", t0, t1)
     assert all(datetime.fromtimestamp(int(t), UTC).weekday() == 0 for t in weeks[1:-1])
-    assert bucket_edges("month", t0, t1).tolist() == [t0, _epoch("2020-03-01"), t1]
+    assert bucket_edges("month", t0, t1).tolist() == [t0, epoch("2020-03-01"), t1]
     assert len(bucket_edges("day", t0, t1)) == 22  # 21 days, leap February
-    assert bucket_edges("year", _epoch("2019-01-01"), _epoch("2021-01-01")).tolist() == [
-        _epoch("2019-01-01"), _epoch("2020-01-01"), _epoch("2021-01-01")]
+    assert bucket_edges("year", epoch("2019-01-01"), epoch("2021-01-01")).tolist() == [
+        epoch("2019-01-01"), epoch("2020-01-01"), epoch("2021-01-01")]
 
 
 def test_partial_buckets_are_marked(judged):
@@ -124,6 +127,13 @@ def test_partial_buckets_are_marked(judged):
     assert [b.label for b in r.buckets] == [str(y) for y in range(2015, 2023)]
     assert [b.partial for b in r.buckets] == [True] + [False] * 6 + [True]
     assert r.buckets[0].days == 320 and r.buckets[-1].days == 54
+    assert [b.covered_days for b in r.buckets] == [b.days for b in r.buckets]
+    for b in r.buckets:
+        assert b.rate == pytest.approx(b.count / b.days)
+    # A partial bucket is compared with nothing, and the whole year after it neither.
+    assert r.buckets[0].change.before is None and r.buckets[1].change.before is None
+    assert r.buckets[2].change.before == r.buckets[1].count
+    assert r.buckets[-1].change.before is None
 
 
 def test_html_links_every_figure_down_to_the_raw_input(judged, tmp_path):
@@ -136,10 +146,11 @@ def test_html_links_every_figure_down_to_the_raw_input(judged, tmp_path):
     b = next(b for b in r.buckets if b.count)
     assert f'href="#{b.key}"' in html and f'id="{b.key}"' in html
     for v in r.violations:
-        assert f'id="v{v["violation_id"]}"' in html
-        assert f'href="#i{v["incident_id"]}"' in html and f'id="i{v["incident_id"]}"' in html
-    obs = r.observations_by_incident[r.violations[0]["incident_id"]][0]
-    assert obs["raw_sha256"] in html and f':{obs["source_line"]}</code>' in html
+        assert f'id="v{v.violation_id}"' in html
+        assert f'href="#i{v.incident_id}"' in html and f'id="i{v.incident_id}"' in html
+    obs = r.observations_by_incident[r.violations[0].incident_id][0]
+    assert isinstance(obs, Observation)
+    assert obs.raw_sha256 in html and f':{obs.source_line}</code>' in html
     assert "<details><summary>raw</summary>" in html
     assert sum(len(o) for o in r.observations_by_incident.values()) == r.observations
 
@@ -147,9 +158,9 @@ def test_html_links_every_figure_down_to_the_raw_input(judged, tmp_path):
 def test_markdown_holds_the_figures(judged):
     r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23", trail=False)
     md = render_markdown(r)
-    assert f"| violations | {r.total.now} |" in md
+    assert f"| violations counted (2566 days) | {r.total.now} | {r.rate_per_day:.2f} |" in md
     for b in r.buckets:
-        assert f"| {b.count} | {b.observations} |" in md
+        assert f"| {b.count} | {b.rate:.2f} | {b.observations} |" in md
     assert "## Hotspots" in md and f"| {r.hotspots[0].place} |" in md
     assert "| live_fire/ceasefire |" in md
     days = render_markdown(build_period_report(judged, MINSK, "day", "2020-01-01", "2020-12-31",
@@ -167,21 +178,23 @@ def test_bad_period_and_dates_are_input_errors(judged):
 
 
 def test_full_range_is_fast(judged, tmp_path):
+    """The whole Minsk period by day, with the trail, the trend and the map."""
     started = time.perf_counter()
     r = build_period_report(judged, MINSK, "day", "2015-02-15", "2022-02-23")
-    write_html(r, tmp_path / "full.html")
+    html = write_html(r, tmp_path / "full.html").read_text("utf-8")
     render_markdown(r)
-    assert time.perf_counter() - started < 10.0
+    assert time.perf_counter() - started < 8.0
+    assert html.count("data:image/png;base64,") == 2 and len(r.buckets) == 2566
 
 
-def _restricted_features(rows: list[dict], path: Path) -> Path:
+def _restricted_features(rows: list[Violation], path: Path) -> Path:
     """Patrol reports, releasable to the UK only, at five real violations' places and days."""
     feats = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [v["lon"], v["lat"]]},
+            "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]},
             "properties": {
-                "time": datetime.fromtimestamp(v["t_start"] + 3600, UTC).isoformat(),
+                "time": datetime.fromtimestamp(v.t_start + 3600, UTC).isoformat(),
                 "source": "patrol-uk",
                 "how_known": "heard",
                 "category": "shelling",
@@ -217,25 +230,36 @@ def test_releasability_shows_each_viewer_its_own_view(tmp_path):
                                  Viewer.of("GBR"))
         nobody = build_period_report(store, terms, "month", "2020-01-01", "2020-12-31",
                                      Viewer())
-        restricted = {v["incident_id"] for v in owner.violations
-                      if v["releasability"] != "PUBLIC"}
+        restricted = {v.incident_id for v in owner.violations if v.releasability != "PUBLIC"}
         # each patrol report joined a UCDP event's incident (the nearest, when two events
         # of one place and day compete for it)
         assert 0 < len(restricted) <= len(marked)
         assert uk.total.now == owner.total.now
         assert nobody.total.now == owner.total.now == public.total.now
-        assert ([(v["violation_id"], v["lat"]) for v in nobody.violations]
-                == [(v["violation_id"], v["lat"]) for v in public.violations])
-        assert nobody.total.now == _count(store, _epoch("2020-01-01"), _epoch("2021-01-01"),
+        assert ([(v.violation_id, v.lat) for v in nobody.violations]
+                == [(v.violation_id, v.lat) for v in public.violations])
+        assert nobody.total.now == _count(store, epoch("2020-01-01"), epoch("2021-01-01"),
                                           Viewer())
-        assert all(v["releasability"] == "PUBLIC" for v in nobody.violations)
-        assert not any(o["source"] == "patrol-uk"
+        assert all(v.releasability == "PUBLIC" for v in nobody.violations)
+        assert not any(o.source == "patrol-uk"
                        for os_ in nobody.observations_by_incident.values() for o in os_)
-        assert "patrol-uk" not in render_html(nobody)
+        html_nobody = render_html(nobody)
+        assert "patrol-uk" not in html_nobody
         html = render_html(uk)
         assert "patrol-uk" in html and "REL TO GBR" in html
         assert "<script>" not in html and "&lt;script&gt;alert(0)" in html
-        assert "Shown to: releasable to FVEY, GBR, NATO." in html
+        # The banner: the most restrictive marking of what each report holds, and for whom.
+        assert (public.marking, nobody.marking, uk.marking, owner.marking) == (
+            "PUBLIC", "PUBLIC", "REL TO GBR", "REL TO GBR")
+        assert uk.viewer == "a viewer holding FVEY, GBR, NATO"
+        banner = "REL TO GBR. Made for: a viewer holding FVEY, GBR, NATO."
+        assert html.count(f'">{banner}</div>') == 2
+        assert html.index(banner) < html.index("<h1>") and html.rindex(banner) > html.index(
+            "Incidents and their observations")
+        assert 'PUBLIC. Made for: a viewer holding no code (PUBLIC only).</div>' in html_nobody
+        assert render_markdown(uk).splitlines()[0] == f"**{banner}**"
+        assert asdict(uk)["marking"] == "REL TO GBR"
+        assert json.loads(json.dumps(asdict(nobody), default=str))["marking"] == "PUBLIC"
 
 
 def test_report_command(judged, runner, tmp_path):
@@ -245,11 +269,16 @@ def test_report_command(judged, runner, tmp_path):
                                "--from", "2020-01-01", "--to", "2020-12-31", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert out.is_file() and "data:image/png;base64," in out.read_text("utf-8")
-    n = _count(judged, _epoch("2020-01-01"), _epoch("2021-01-01"))
-    assert f"{n} violations" in res.output
+    n = _count(judged, epoch("2020-01-01"), epoch("2021-01-01"))
+    assert f"{n} violations counted, 0 too imprecise (p_location < 0.5)" in res.output
+    assert res.output.rstrip().endswith("; PUBLIC") and not res.stderr
     res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "year",
                                "--from", "2019-01-01", "--to", "2020-12-31", "--format", "md"])
-    assert res.exit_code == 0 and res.output.startswith("# Ceasefire violations")
+    assert res.exit_code == 0
+    assert res.output.startswith("**PUBLIC. Made for: the database owner, who sees everything.")
+    res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--from", "2020",
+                               "--to", "2020", "--min-p", "1.5"])
+    assert res.exit_code == 1 and "--min-p 1.5 is out of range" in res.output
     res = runner.invoke(main, ["report", "--db", db, "--terms", MINSK, "--period", "decade",
                                "--from", "2019-01-01", "--to", "2020-12-31"])
     assert res.exit_code == 2 and "'decade'" in res.output  # the choices are listed

@@ -1,25 +1,44 @@
-"""Period reports of ceasefire violations: counts, change, hotspots, trend, and the trail down.
+"""Period reports of ceasefire violations: counts, change, hotspots, trend, map and the trail.
 
 A period report covers the inclusive dates ``start``..``end`` (UTC) for one set of terms. It
 counts violations per calendar bucket (day, ISO week, month or year, clipped to the window), by
-category, weapon class, clause, side and zone; compares each count with the window of the same
-length just before (the way the OSCE SMM daily report compares with the previous period); and
-names the hotspots, the settlements nearest to the most violations.
+category, weapon class, clause, side and zone; compares the period with the one of the same
+length just before it (the way the OSCE SMM compares with the previous period); and names the
+hotspots, the settlements nearest to the most violations.
+
+What the numbers mean:
+
+- Coverage. Only the part of the window that both the data and the terms cover is counted:
+  from the later of the first observation's day and the time the first clause binds, to the
+  day after the last observation (the data are the observations the viewer may see, of the
+  sources the filter names). A window that is partly outside is marked partial, and every
+  count has a rate per covered day beside it. A window with nothing covered (before the
+  terms took effect, outside the data, no data at all, or terms never adjudicated) is stated
+  as such, with no figures.
+- Comparison. The counted part is compared with the part of the same length just before it,
+  and only when that lies wholly inside the data and the terms; otherwise the report says
+  there is no comparison, never compares with zeros. A bucket is compared with the calendar
+  bucket before it when both are whole and covered. A clause that starts to bind after the
+  comparison period starts has no comparison of its own.
+- Threshold. A violation counts in the figures, hotspots, breakdowns and map when its
+  ``p_location`` (the probability that its true position satisfies the clause's geometry) is
+  at least ``min_p``; the others are listed apart as "location too imprecise to judge".
+- Marking. The report states the most restrictive marking of every violation, incident and
+  observation it shows, and the viewer it was made for.
 
 Every figure keeps the ids of the violations behind it, and the report keeps each violation's
 incident and that incident's observations (source, file and line, raw text and its SHA-256),
-so the HTML page links every number down to the raw input it came from.
-
-Everything is read through the store's ``violations``, ``incidents`` and ``observations``,
-the same code path as the CLI listings, so releasability is applied by the
-store: a viewer sees only the violations, incidents and observations released to them.
+so the HTML page links every number down to the raw input it came from. Everything is read
+through the store's ``violations``, ``incidents`` and ``observations`` (the same code path as
+the CLI listings), so releasability is applied by the store.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,15 +47,27 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from numpy.typing import NDArray
 
-from truceguard.errors import InputError
+from truceguard.errors import InputError, NotFoundError
 from truceguard.judge.places import place_index
 from truceguard.judge.terms import Terms, load_terms
-from truceguard.model import Viewer, iso
+from truceguard.marking import most_restrictive
+from truceguard.model import Incident, Observation, Viewer, Violation, iso
+from truceguard.report.dates import (
+    DAY,
+    PERIODS,
+    bucket_edges,
+    bucket_label,
+    days_text,
+    is_edge,
+    midnight,
+    nearest_midnight,
+    when_text,
+    window,
+)
+from truceguard.report.period_map import map_png
 from truceguard.store.base import ObservationFilter, Store, ViolationFilter
 
-PERIODS = ("day", "week", "month", "year")
 DIMENSIONS = ("category", "weapon_class", "clause", "side", "zone")
 DIMENSION_TITLES = {
     "category": "Category",
@@ -45,33 +76,75 @@ DIMENSION_TITLES = {
     "side": "Side (whose territory)",
     "zone": "Zone",
 }
+# The Violation field behind each dimension.
+DIMENSION_FIELDS = {"side": "controlled_by"}
 NO_ZONE = "(outside every zone)"
-DAY = 86400
+DEFAULT_MIN_P = 0.5
+# What a report can say about its window: figures ("full", "partial"), or why there are none.
+STATES = ("full", "partial", "before_terms", "outside_data", "no_data", "not_judged")
 
 
 @dataclass(frozen=True)
 class Change:
     """A count against the count before it: the difference and the relative change in %.
 
-    ``percent`` is None when there was nothing before (a change from zero has no ratio)."""
+    ``before`` is None when there is nothing comparable before (outside the data or the
+    terms); ``percent`` is None then, and when there was nothing before."""
 
     now: int
-    before: int
+    before: int | None
 
     @property
-    def absolute(self) -> int:
-        return self.now - self.before
+    def absolute(self) -> int | None:
+        return None if self.before is None else self.now - self.before
 
     @property
     def percent(self) -> float | None:
-        return None if self.before == 0 else 100.0 * (self.now - self.before) / self.before
+        if not self.before:
+            return None
+        return 100.0 * (self.now - self.before) / self.before
 
     def text(self) -> str:
-        """"+12 (+35%)", "-3 (-100%)", "+4 (new)", "0"."""
-        if self.absolute == 0:
+        """"+12 (+35%)", "-3 (-100%)", "+4 (new)", "0", or "n/a" (no comparison)."""
+        if self.before is None:
+            return "n/a"
+        diff = self.now - self.before
+        if diff == 0:
             return "0"
         pct = self.percent
-        return f"{self.absolute:+d} ({'new' if pct is None else f'{pct:+.0f}%'})"
+        return f"{diff:+d} ({'new' if pct is None else f'{pct:+.0f}%'})"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What part of the window the data and the terms cover, and what the report says of it.
+
+    ``start``..``end`` is the covered part of the window (epoch seconds, end exclusive; None
+    when nothing is covered); ``message`` says why a window is partial or has no figures."""
+
+    state: str  # one of STATES
+    message: str
+    start: int | None
+    end: int | None
+    data_first: int | None  # the first and last observation time the viewer may see
+    data_last: int | None
+    terms_from: int  # when the first clause of the terms binds
+
+    @property
+    def floor(self) -> int:
+        """The earliest covered time: the later of the first observation's UTC day and the
+        terms' start (to the nearest UTC midnight: counts are by whole UTC days)."""
+        return max(midnight(self.data_first or 0), nearest_midnight(self.terms_from))
+
+    def floor_reason(self, seen: str = "") -> str:
+        """Why nothing before ``floor`` is covered (``seen``: words after 'the data')."""
+        if nearest_midnight(self.terms_from) >= midnight(self.data_first or 0):
+            return f"the terms took effect on {when_text(self.terms_from)}"
+        return f"the data{seen} start on {iso(self.data_first)[:10]}"
+
+    @property
+    def days(self) -> float:
+        return 0.0 if self.start is None or self.end is None else (self.end - self.start) / DAY
 
 
 @dataclass(frozen=True)
@@ -79,7 +152,8 @@ class Bucket:
     """One calendar bucket of the window, [start, end) in epoch seconds (clipped to the window).
 
     ``observations`` counts the observations behind the bucket's incidents (an incident falls
-    in the bucket of its start)."""
+    in the bucket of its start). ``covered_days`` is the part the data and the terms cover;
+    ``note`` says why a bucket is not wholly covered."""
 
     key: str
     label: str
@@ -87,23 +161,33 @@ class Bucket:
     end: int
     count: int
     observations: int
-    change: Change  # against the bucket before (the first: against the previous window's last)
+    change: Change  # against the calendar bucket before, when both are whole and covered
     violation_ids: tuple[int, ...]
-    partial: bool = False  # cut by the window: shorter than its calendar day, week ...
+    covered_days: float
+    partial: bool = False  # cut by the window, or not wholly covered
+    note: str = ""
 
     @property
     def days(self) -> float:
         return (self.end - self.start) / DAY
 
+    @property
+    def rate(self) -> float | None:
+        """Violations per covered day (None when no day of the bucket is covered)."""
+        return self.count / self.covered_days if self.covered_days > 0 else None
+
 
 @dataclass(frozen=True)
 class CountRow:
-    """One value of one dimension (a clause, a side ...) with its count now and before."""
+    """One value of one dimension (a clause, a side ...) with its count now and before.
+
+    ``note`` says when a clause binds from a date inside or after the compared periods."""
 
     key: str
     label: str
     change: Change
     violation_ids: tuple[int, ...]
+    note: str = ""
 
     @property
     def count(self) -> int:
@@ -119,32 +203,42 @@ class Hotspot:
     lat: float
     lon: float
     count: int
-    share: float  # of all violations in the window
+    share: float  # of all counted violations in the window
     cumulative_share: float
     median_distance_km: float
-    control: str  # the most frequent control label among its violations' location texts
+    control: str  # the side that controls the place of most of its violations
+    control_share: float  # the share of its violations on that side
     violation_ids: tuple[int, ...]
 
 
 @dataclass
 class PeriodReport:
-    """A period report as plain data: what the HTML and Markdown renderings show."""
+    """A period report as plain data: what the HTML, Markdown and JSON renderings show.
+
+    ``violations`` are those counted (``p_location >= min_p``); ``imprecise`` those whose
+    location is too imprecise to judge. ``marking`` is the most restrictive marking of every
+    violation, incident and observation the report holds; ``viewer`` who it was made for."""
 
     terms: str
     terms_title: str
     period: str
     start: int  # epoch seconds, inclusive
     end: int  # epoch seconds, exclusive (the day after the last date)
-    previous_start: int
     viewer: str
+    marking: str
+    min_p: float
+    coverage: Coverage
+    previous_start: int | None  # the comparison period [previous_start, coverage.start)
+    no_comparison: str  # why there is none ('' when there is one)
     total: Change
     observations: int
     buckets: list[Bucket]
     breakdowns: dict[str, list[CountRow]]
     hotspots: list[Hotspot]
-    violations: list[dict[str, Any]]
-    incidents: dict[int, dict[str, Any]] = field(default_factory=dict)
-    observations_by_incident: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    violations: list[Violation]
+    imprecise: list[Violation] = field(default_factory=list)
+    incidents: dict[int, Incident] = field(default_factory=dict)
+    observations_by_incident: dict[int, list[Observation]] = field(default_factory=dict)
 
     @property
     def first_date(self) -> str:
@@ -159,104 +253,111 @@ class PeriodReport:
         return (self.end - self.start) // DAY
 
     @property
-    def previous_first_date(self) -> str:
-        return iso(self.previous_start)[:10]
+    def has_figures(self) -> bool:
+        return self.coverage.state in ("full", "partial")
 
     @property
-    def daily_average(self) -> float:
-        return self.total.now / self.days
+    def previous_first_date(self) -> str:
+        return "" if self.previous_start is None else iso(self.previous_start)[:10]
 
-    def violation(self, violation_id: int) -> dict[str, Any]:
-        for v in self.violations:
-            if v["violation_id"] == violation_id:
+    @property
+    def rate_per_day(self) -> float | None:
+        """Counted violations per covered day."""
+        days = self.coverage.days
+        return self.total.now / days if days > 0 else None
+
+    @property
+    def previous_rate_per_day(self) -> float | None:
+        if self.total.before is None:
+            return None
+        return self.total.before / self.coverage.days
+
+    @property
+    def banner(self) -> str:
+        return f"{self.marking}. Made for: {self.viewer}."
+
+    def violation(self, violation_id: int) -> Violation:
+        for v in (*self.violations, *self.imprecise):
+            if v.violation_id == violation_id:
                 return v
         raise KeyError(violation_id)
 
 
-# ---------------------------------------------------------------- dates and buckets
+# ---------------------------------------------------------------- coverage
 
 
-def parse_date(value: date | str, what: str) -> date:
-    """A calendar date from a ``date`` or an ISO 8601 'YYYY-MM-DD' string."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InputError(f"{what} {value!r}: expected a date as YYYY-MM-DD") from None
+def terms_in_force_from(terms: Terms) -> int:
+    """When the first clause of the terms binds (the terms' effective time if none)."""
+    return min((c.binds_from for c in terms.clauses), default=terms.effective)
 
 
-def _epoch(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
+def _seen(viewer: Viewer) -> str:
+    return "" if viewer.sees_all else " this viewer may see"
 
 
-def bucket_edges(period: str, start: int, end: int) -> NDArray[np.int64]:
-    """Calendar bucket edges (UTC epoch seconds) covering [start, end), clipped to it.
+def _coverage(store: Store, terms: Terms, t0: int, t1: int, viewer: Viewer,
+              sources: tuple[str, ...]) -> Coverage:
+    """Which part of [t0, t1) the viewer's data and the terms cover (see the module)."""
+    span = store.observation_span(ObservationFilter(sources=sources), viewer)
+    first, last = span if span else (None, None)
+    t_from = terms_in_force_from(terms)
+    period = f"{iso(t0)[:10]} to {iso(t1 - DAY)[:10]}"
+    seen = _seen(viewer)
 
-    Weeks are ISO weeks (Monday to Sunday); start and end are midnights."""
-    if period not in PERIODS:
-        raise InputError(f"period {period!r}: expected one of {', '.join(PERIODS)}")
-    d0 = np.datetime64(start, "s").astype("datetime64[D]")
-    d1 = np.datetime64(end, "s").astype("datetime64[D]")
-    if period == "day":
-        inner = np.arange(d0 + 1, d1, dtype="datetime64[D]")
-    elif period == "week":
-        days = np.arange(d0 + 1, d1, dtype="datetime64[D]")
-        # 1970-01-01 was a Thursday: day number + 3 is 0 on Mondays (mod 7).
-        inner = days[(days.astype(np.int64) + 3) % 7 == 0]
-    else:
-        unit = "M" if period == "month" else "Y"
-        m0 = d0.astype(f"datetime64[{unit}]")
-        m1 = (d1 - 1).astype(f"datetime64[{unit}]")
-        inner = np.arange(m0 + 1, m1 + 1, dtype=f"datetime64[{unit}]").astype("datetime64[D]")
-    secs = inner.astype("datetime64[s]").astype(np.int64)
-    return np.concatenate([[start], secs, [end]]).astype(np.int64)
+    def none(state: str, message: str) -> Coverage:
+        return Coverage(state, message, None, None, first, last, t_from)
 
-
-def _is_edge(period: str, t: int) -> bool:
-    """Whether ``t`` (a UTC midnight) starts a calendar day, ISO week, month or year."""
-    d = datetime.fromtimestamp(t, UTC).date()
-    return (
-        period == "day"
-        or (period == "week" and d.weekday() == 0)
-        or (period == "month" and d.day == 1)
-        or (period == "year" and d.month == 1 and d.day == 1)
-    )
-
-
-def bucket_label(period: str, t: int) -> str:
-    """'2020-07-27', '2020-W31', '2020-07' or '2020' for the bucket starting at ``t``."""
-    d = datetime.fromtimestamp(t, UTC).date()
-    if period == "day":
-        return d.isoformat()
-    if period == "week":
-        y, w, _ = d.isocalendar()
-        return f"{y}-W{w:02d}"
-    if period == "month":
-        return f"{d.year}-{d.month:02d}"
-    return str(d.year)
-
-
-def window(start: date | str, end: date | str) -> tuple[int, int]:
-    """Inclusive dates as epoch seconds [start, end + 1 day); InputError if start is after end."""
-    d0 = parse_date(start, "--from")
-    d1 = parse_date(end, "--to")
-    if d0 > d1:
-        raise InputError(
-            f"--from {d0} is after --to {d1}: the period must not end before it starts"
-        )
-    return _epoch(d0), _epoch(d1 + timedelta(days=1))
+    if t1 <= t_from:
+        return none("before_terms", f"The period {period} ends before the terms {terms.name} "
+                    f"took effect ({when_text(t_from)}): nothing in it can violate them. Report "
+                    f"on {iso(nearest_midnight(t_from))[:10]} or later.")
+    if first is None or last is None:
+        return none("no_data", "No observations"
+                    + (f" from {', '.join(sources)}" if sources else "")
+                    + " that this viewer may see are in the store: nothing to report. Import "
+                    "data (`truceguard import FILE`), or report for a viewer who may see it.")
+    lo = max(midnight(first), nearest_midnight(t_from))
+    hi = midnight(last) + DAY
+    c0, c1 = max(t0, lo), min(t1, hi)
+    if c0 >= c1:
+        return none("outside_data", f"The data{seen} cover {iso(first)[:10]} to "
+                    f"{iso(last)[:10]}, and the terms bind from {when_text(t_from)}: the period "
+                    f"{period} lies outside them. Choose dates inside them, or import data for "
+                    "the period.")
+    judged = store.adjudicated_terms()
+    if terms.name not in judged:
+        what = ("Nothing has been fused yet: run `truceguard fuse`, then `truceguard "
+                f"adjudicate --terms {terms.name}`." if store.count_incidents() == 0 else
+                f"The store has not been judged against {terms.name}: run `truceguard "
+                f"adjudicate --terms {terms.name}`.")
+        return none("not_judged", what)
+    if (c0, c1) == (t0, t1):
+        return Coverage("full", "", c0, c1, first, last, t_from)
+    cov = Coverage("partial", "", c0, c1, first, last, t_from)
+    why = [cov.floor_reason(seen)] if c0 > t0 else []
+    if c1 < t1:
+        end_text = f"end on {iso(last)[:10]}"
+        if why and why[0].startswith("the data"):
+            why[0] += " and " + end_text
+        else:
+            why.append(f"the data{seen} {end_text}")
+    return replace(cov, message=(
+        f"Partial period: only {iso(c0)[:10]} to {iso(c1 - DAY)[:10]} ({(c1 - c0) // DAY} of "
+        f"{(t1 - t0) // DAY} days) is counted, because {' and '.join(why)}. Rates are per "
+        "counted day."))
 
 
 # ---------------------------------------------------------------- building the report
 
 
-def _counts(keys: list[str], ids: list[int]) -> dict[str, list[int]]:
+def _value(v: Violation, dim: str) -> str:
+    return str(getattr(v, DIMENSION_FIELDS.get(dim, dim)) or "")
+
+
+def _counts(rows: Sequence[Violation], dim: str) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    for k, i in zip(keys, ids, strict=True):
-        out.setdefault(k, []).append(i)
+    for v in rows:
+        out.setdefault(_value(v, dim), []).append(v.violation_id)
     return out
 
 
@@ -268,10 +369,21 @@ def _labels(terms: Terms) -> dict[str, dict[str, str]]:
     }
 
 
-def _breakdowns(
-    terms: Terms, now: list[dict[str, Any]], before: list[dict[str, Any]]
-) -> dict[str, list[CountRow]]:
+def _clause_note(binds: int, prev0: int | None, c0: int, c1: int) -> tuple[str, bool]:
+    """(note, comparable) for a clause that binds from ``binds``."""
+    if binds >= c1:
+        return f"not in force: binds from {when_text(binds)}", False
+    if binds > c0:
+        return f"binds from {when_text(binds)}", False
+    if prev0 is not None and binds > prev0:
+        return f"binds from {when_text(binds)}, inside the comparison period", False
+    return "", True
+
+
+def _breakdowns(terms: Terms, now: list[Violation], before: list[Violation] | None,
+                prev0: int | None, c0: int, c1: int) -> dict[str, list[CountRow]]:
     labels = _labels(terms)
+    binds = {c.id: c.binds_from for c in terms.clauses}
     always = {
         "clause": list(labels["clause"]),
         "side": list(labels["side"]),
@@ -279,45 +391,50 @@ def _breakdowns(
     }
     out: dict[str, list[CountRow]] = {}
     for dim in DIMENSIONS:
-        cur = _counts([str(v[dim] or "") for v in now], [v["violation_id"] for v in now])
-        prev = _counts([str(v[dim] or "") for v in before], [v["violation_id"] for v in before])
+        cur = _counts(now, dim)
+        prev = _counts(before, dim) if before is not None else {}
         keys = list(dict.fromkeys([*always.get(dim, []), *cur, *prev]))
-        rows = [
-            CountRow(
+        rows = []
+        for k in keys:
+            note, comparable = "", before is not None
+            if dim == "clause" and k in binds:
+                note, ok = _clause_note(binds[k], prev0, c0, c1)
+                comparable = comparable and ok
+            rows.append(CountRow(
                 key=k,
                 label=labels.get(dim, {}).get(k, k or "(none)"),
-                change=Change(len(cur.get(k, [])), len(prev.get(k, []))),
+                change=Change(len(cur.get(k, [])), len(prev.get(k, [])) if comparable else None),
                 violation_ids=tuple(cur.get(k, [])),
-            )
-            for k in keys
-        ]
-        rows.sort(key=lambda r: (-r.count, -r.change.before, r.label))
+                note=note,
+            ))
+        rows.sort(key=lambda r: (-r.count, -(r.change.before or 0), r.label))
         out[dim] = rows
     return out
 
 
-def _hotspots(rows: list[dict[str, Any]], top: int) -> list[Hotspot]:
+def _hotspots(rows: list[Violation], terms: Terms, top: int) -> list[Hotspot]:
     """Group violations by their nearest shipped settlement; the busiest first."""
     if not rows or top <= 0:
         return []
-    lon = np.radians(np.array([r["lon"] for r in rows], float))
-    lat = np.radians(np.array([r["lat"] for r in rows], float))
+    lon = np.radians(np.array([r.lon for r in rows], float))
+    lat = np.radians(np.array([r.lat for r in rows], float))
     xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
     idx = place_index("UA")
     chord, k = idx.tree.query(xyz)
     dist_km = 2.0 * 6371.0088 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
     places, inverse, counts = np.unique(k, return_inverse=True, return_counts=True)
     order = np.lexsort((places, -counts))[:top]
+    side_label = {s.id: s.label for s in terms.sides}
+    sides = np.array([r.controlled_by for r in rows], dtype=object)
+    ids = np.array([r.violation_id for r in rows], np.int64)
     total = len(rows)
     out: list[Hotspot] = []
     cum = 0
-    ids = np.array([r["violation_id"] for r in rows], np.int64)
     for j in order:
         members = np.flatnonzero(inverse == j)
         cum += int(counts[j])
-        controls = [str(rows[m]["location_text"]) for m in members]
-        labels = [c[c.rfind("(") + 1 : -1] for c in controls if c.endswith(")")]
-        control = max(sorted(set(labels)), key=labels.count, default="")
+        names, n_side = np.unique(sides[members].astype(str), return_counts=True)
+        best = int(np.argmax(n_side))
         p = int(places[j])
         out.append(
             Hotspot(
@@ -329,46 +446,88 @@ def _hotspots(rows: list[dict[str, Any]], top: int) -> list[Hotspot]:
                 share=float(counts[j]) / total,
                 cumulative_share=cum / total,
                 median_distance_km=float(np.median(dist_km[members])),
-                control=control,
+                control=side_label.get(str(names[best]), str(names[best])),
+                control_share=float(n_side[best]) / members.size,
                 violation_ids=tuple(int(i) for i in ids[members]),
             )
         )
     return out
 
 
-def _observation_dict(o: Any) -> dict[str, Any]:
-    return {
-        "obs_id": o.obs_id,
-        "source": o.source,
-        "origin": o.origin,
-        "source_ref": o.source_ref,
-        "how_known": o.how_known,
-        "t_start": o.t_start,
-        "t_end": o.t_end,
-        "lat": o.lat,
-        "lon": o.lon,
-        "uncertainty_m": o.uncertainty_m,
-        "category": o.category,
-        "weapon_class": o.weapon_class,
-        "text": o.text,
-        "raw": o.raw,
-        "raw_sha256": o.raw_sha256,
-        "source_file": o.source_file,
-        "source_line": o.source_line,
-        "releasability": o.releasability,
-        "attributes": dict(o.attributes),
-    }
+def _viewer_text(store: Store, viewer: Viewer) -> str:
+    if viewer.sees_all:
+        nation = store.owner_nation()
+        return f"the database owner{f' ({nation})' if nation else ''}, who sees everything"
+    return "a viewer holding " + (", ".join(sorted(viewer.codes)) or "no code (PUBLIC only)")
 
 
-def _violation_dicts(store: Store, flt: ObservationFilter, viewer: Viewer, terms: str
-                     ) -> list[dict[str, Any]]:
-    """The violations as plain rows for the report's tables (``side``: who controls the place)."""
-    out = []
-    for v in store.violations(ViolationFilter(records=flt, terms=terms), viewer):
-        row = asdict(v)
-        row["side"] = v.controlled_by
-        out.append(row)
+def _previous_bucket_start(period: str, t0: int) -> int:
+    """The start of the calendar bucket that ends at ``t0`` (a bucket edge)."""
+    return int(bucket_edges(period, t0 - 400 * DAY, t0)[-2])
+
+
+def _buckets(period: str, t0: int, t1: int, cov: Coverage, now: list[Violation],
+             before: list[Violation], n_obs_of: dict[int, int]) -> list[Bucket]:
+    """The calendar buckets of [t0, t1) with their counts, rates and comparisons."""
+    assert cov.start is not None and cov.end is not None
+    edges = bucket_edges(period, t0, t1)
+    times = np.array([v.t_start for v in now], np.int64)
+    which = np.searchsorted(edges, times, side="right") - 1
+    counts = np.bincount(which, minlength=edges.size - 1)
+    lo = cov.floor
+    pb = _previous_bucket_start(period, t0)
+    # The bucket before the first, when it is whole and covered; else no comparison.
+    prior: int | None = (sum(1 for v in before if pb <= v.t_start < t0)
+                         if pb >= lo and is_edge(period, t0) else None)
+    out: list[Bucket] = []
+    for b in range(edges.size - 1):
+        s, e = int(edges[b]), int(edges[b + 1])
+        covered = max(0, min(e, cov.end) - max(s, cov.start)) / DAY
+        cut = (b == 0 and not is_edge(period, t0)) or (b == edges.size - 2
+                                                        and not is_edge(period, t1))
+        partial = cut or covered < (e - s) / DAY
+        note = ""
+        if covered == 0:
+            note = ("before the terms took effect" if e <= nearest_midnight(cov.terms_from)
+                    else "no data")
+        elif covered < (e - s) / DAY:
+            note = f"{days_text(covered)} of {days_text((e - s) / DAY)} days counted"
+        members = [now[i] for i in np.flatnonzero(which == b)]
+        n = int(counts[b])
+        out.append(Bucket(
+            key=f"b{b}",
+            label=bucket_label(period, s),
+            start=s,
+            end=e,
+            count=n,
+            observations=sum(n_obs_of.get(i, 0) for i in {v.incident_id for v in members}),
+            change=Change(n, None if partial else prior),
+            violation_ids=tuple(v.violation_id for v in members),
+            covered_days=covered,
+            partial=partial,
+            note=note,
+        ))
+        prior = None if partial else n
     return out
+
+
+def _trail(store: Store, base: ObservationFilter, viewer: Viewer, shown: list[Violation],
+           trail: bool) -> tuple[dict[int, Incident], dict[int, list[Observation]]]:
+    """The incidents behind the shown violations, and (with ``trail``) their observations."""
+    incs: dict[int, Incident] = {}
+    obs: dict[int, list[Observation]] = {}
+    if not shown:
+        return incs, obs
+    wanted = {v.incident_id for v in shown}
+    lo = min(v.t_start for v in shown)
+    hi = max(v.t_start for v in shown)
+    for inc in store.incidents(replace(base, since=lo, until=hi), viewer):
+        if inc.incident_id in wanted:
+            incs[inc.incident_id] = inc
+    if trail:
+        for iid in incs:
+            obs[iid] = list(store.observations(ObservationFilter(incident_id=iid), viewer))
+    return incs, obs
 
 
 def build_period_report(
@@ -382,115 +541,127 @@ def build_period_report(
     flt: ObservationFilter | None = None,
     hotspots: int = 10,
     trail: bool = True,
+    min_p: float = DEFAULT_MIN_P,
 ) -> PeriodReport:
     """The period report of ``terms`` over the inclusive dates ``start``..``end`` (UTC).
 
     ``viewer`` defaults to the owner (sees everything). ``flt`` narrows the violations further
     (a box, categories, sources; its times are replaced by the window). ``trail`` loads each
-    violation's incident and observations for the drill-down (the HTML needs it).
+    violation's incident observations for the drill-down (the HTML needs it). Violations
+    with ``p_location >= min_p`` are counted; the others are listed as too imprecise.
     """
     if period not in PERIODS:
-        raise InputError(f"--period {period!r}: expected one of {', '.join(PERIODS)}")
+        raise InputError(f"--period {period!r}: expected one of {', '.join(PERIODS)}",
+                         code="input.unknown_value")
+    if not 0.0 <= min_p <= 1.0:  # also refuses NaN
+        raise InputError(f"--min-p {min_p!r} is out of range", hint="give a number from 0 to 1",
+                         code="input.out_of_range")
     t = terms if isinstance(terms, Terms) else load_terms(terms)
     viewer = viewer or Viewer.owner()
     t0, t1 = window(start, end)
-    prev0 = t0 - (t1 - t0)
     base = flt or ObservationFilter()
-    now = _violation_dicts(store, replace(base, since=t0, until=t1 - 1), viewer, t.name)
-    before = _violation_dicts(store, replace(base, since=prev0, until=t0 - 1), viewer, t.name)
+    cov = _coverage(store, t, t0, t1, viewer, base.sources)
+    report = PeriodReport(
+        terms=t.name, terms_title=t.title, period=period, start=t0, end=t1,
+        viewer=_viewer_text(store, viewer), marking="PUBLIC", min_p=min_p, coverage=cov,
+        previous_start=None, no_comparison="", total=Change(0, None), observations=0,
+        buckets=[], breakdowns={}, hotspots=[], violations=[])
+    if cov.start is None or cov.end is None:
+        return report
+    c0, c1 = cov.start, cov.end
 
-    edges = bucket_edges(period, t0, t1)
-    times = np.array([v["t_start"] for v in now], np.int64)
-    which = np.searchsorted(edges, times, side="right") - 1
-    counts = np.bincount(which, minlength=edges.size - 1)
-    # The bucket before the first: same calendar length, ending where the window starts.
-    prev_edges = bucket_edges(period, prev0, t0)
-    prev_first = int(sum(1 for v in before if v["t_start"] >= prev_edges[-2]))
+    def judged(a: int, b: int) -> list[Violation]:
+        return store.violations(ViolationFilter(records=replace(base, since=a, until=b - 1),
+                                                terms=t.name), viewer)
 
-    incs: dict[int, dict[str, Any]] = {}
-    obs: dict[int, list[dict[str, Any]]] = {}
-    if now:
-        wanted = {v["incident_id"] for v in now}
-        lo, hi = int(times.min()), int(times.max())
-        for inc in store.incidents(replace(base, since=lo, until=hi), viewer):
-            if inc.incident_id in wanted:
-                incs[inc.incident_id] = asdict(inc)
-    if trail:
-        for iid in incs:
-            obs[iid] = [
-                _observation_dict(o)
-                for o in store.observations(ObservationFilter(incident_id=iid), viewer)
-            ]
-    n_obs_of = {
-        iid: (len(obs[iid]) if iid in obs else int(inc["n_observations"]))
-        for iid, inc in incs.items()
-    }
+    every = judged(t0, t1)
+    now = [v for v in every if v.p_location >= min_p]
+    report.imprecise = [v for v in every if v.p_location < min_p]
+    lo = cov.floor
+    prev0: int | None = c0 - (c1 - c0)
+    if c0 - (c1 - c0) < lo:
+        report.no_comparison = (f"No comparison: the {(c1 - c0) // DAY} days before "
+                                f"{iso(c0)[:10]} are not all covered "
+                                f"({cov.floor_reason(_seen(viewer))}).")
+        prev0 = None
+    # One read for the comparison period and the calendar bucket before the first.
+    fetch_from = max(lo, min(c0 - (c1 - c0), _previous_bucket_start(period, t0)))
+    before_all = [v for v in judged(fetch_from, c0) if v.p_location >= min_p]
+    before = None if prev0 is None else [v for v in before_all if v.t_start >= prev0]
 
-    buckets: list[Bucket] = []
-    before_count = prev_first
-    for b in range(edges.size - 1):
-        members = [now[i] for i in np.flatnonzero(which == b)]
-        n = int(counts[b])
-        buckets.append(
-            Bucket(
-                key=f"b{b}",
-                label=bucket_label(period, int(edges[b])),
-                start=int(edges[b]),
-                end=int(edges[b + 1]),
-                count=n,
-                observations=sum(n_obs_of.get(i, 0) for i in {v["incident_id"] for v in members}),
-                change=Change(n, before_count),
-                violation_ids=tuple(v["violation_id"] for v in members),
-                partial=(b == 0 and not _is_edge(period, t0))
-                or (b == edges.size - 2 and not _is_edge(period, t1)),
-            )
-        )
-        before_count = n
-
-    return PeriodReport(
-        terms=t.name,
-        terms_title=t.title,
-        period=period,
-        start=t0,
-        end=t1,
-        previous_start=prev0,
-        viewer="owner (sees all)" if viewer.sees_all else (
-            "releasable to " + (", ".join(sorted(viewer.codes)) or "nobody (PUBLIC only)")
-        ),
-        total=Change(len(now), len(before)),
-        observations=sum(n_obs_of.values()),
-        buckets=buckets,
-        breakdowns=_breakdowns(t, now, before),
-        hotspots=_hotspots(now, hotspots),
-        violations=now,
-        incidents=incs,
-        observations_by_incident=obs,
-    )
+    incs, obs = _trail(store, base, viewer, now + report.imprecise, trail)
+    n_obs_of = {iid: (len(obs[iid]) if iid in obs else inc.n_observations)
+                for iid, inc in incs.items()}
+    counted = {v.incident_id for v in now}
+    report.previous_start = prev0
+    report.total = Change(len(now), None if before is None else len(before))
+    report.observations = sum(n for iid, n in n_obs_of.items() if iid in counted)
+    report.buckets = _buckets(period, t0, t1, cov, now, before_all, n_obs_of)
+    report.breakdowns = _breakdowns(t, now, before, prev0, c0, c1)
+    report.hotspots = _hotspots(now, t, hotspots)
+    report.violations = now
+    report.incidents = incs
+    report.observations_by_incident = obs
+    report.marking = most_restrictive(
+        {*(v.releasability for v in every), *(i.releasability for i in incs.values()),
+         *(o.releasability for os_ in obs.values() for o in os_)}).text
+    return report
 
 
 # ---------------------------------------------------------------- rendering
 
 
+def _dt(t: int) -> Any:  # matplotlib takes datetimes where its stubs say float
+    return datetime.fromtimestamp(t, UTC)
+
+
 def trend_png(report: PeriodReport) -> bytes:
-    """The trend plot: violations per bucket (bars, or a line when there are many)."""
+    """The trend plot: counted violations per covered day in each bucket (bars, or a line when
+    there are many); partial buckets hatched, what the data or terms do not cover shaded."""
     fig = Figure(figsize=(9.5, 3.4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    x: Any = [datetime.fromtimestamp(b.start, UTC) for b in report.buckets]
-    y = [b.count for b in report.buckets]
-    if len(x) <= 80:
-        widths: Any = [timedelta(seconds=b.end - b.start) * 0.85 for b in report.buckets]
-        ax.bar(x, y, width=widths, align="edge", color="#b03a2e")
+    bks = report.buckets
+    x = [_dt(b.start) for b in bks]
+    y = [b.rate or 0.0 for b in bks]
+    width: Any = [timedelta(seconds=b.end - b.start) * 0.85 for b in bks]
+    partial = [b.partial for b in bks]
+    handles: list[Any] = []
+    if len(bks) <= 80:
+        for is_partial in (False, True):
+            keep = [k for k, p in enumerate(partial) if p == is_partial]
+            if keep:
+                bars = ax.bar([x[k] for k in keep], [y[k] for k in keep],
+                              width=[width[k] for k in keep], align="edge", color="#b03a2e",
+                              alpha=0.45 if is_partial else 1.0,
+                              hatch="///" if is_partial else None, edgecolor="#b03a2e", lw=0.5)
+                if is_partial:
+                    bars.set_label("partial bucket (rate per counted day)")
+                    handles.append(bars)
     else:
-        ax.step(x, y, where="post", color="#b03a2e", lw=0.9)
-    ax.set_ylabel(f"violations per {report.period}")
-    ax.set_title(f"{report.terms}: {report.first_date} to {report.last_date}", fontsize=10)
+        ax.step([*x, _dt(report.end)], [*y, *y[-1:]], where="post", color="#b03a2e", lw=0.9)
+    cov = report.coverage
+    spans = [ax.axvspan(_dt(a), _dt(b), color="0.88", lw=0,
+                        label="not covered by the data or the terms")
+             for a, b in ((report.start, cov.start), (cov.end, report.end))
+             if a is not None and b is not None and b > a]
+    handles += spans[:1]
+    ax.set_ylabel(f"violations per day\n(in each {report.period})")
+    ax.set_title(f"{report.terms}: {report.first_date} to {report.last_date}, "
+                 f"p_location \u2265 {report.min_p:g}", fontsize=10)
     ax.grid(axis="y", color="0.9")
     ax.set_ylim(bottom=0)
+    ax.set_xlim(_dt(report.start), _dt(report.end))
+    if handles:
+        ax.legend(handles=handles, fontsize=8, loc="upper right")
     fig.autofmt_xdate()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     return buf.getvalue()
+
+
+def _rate(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def _env() -> Environment:
@@ -504,28 +675,48 @@ def _env() -> Environment:
     env.filters["when"] = lambda t: iso(t)
     env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
+    env.filters["rate"] = _rate
+    env.filters["days"] = days_text
+    env.filters["km"] = lambda m: f"{m / 1000:.0f}" if m >= 10_000 else f"{m / 1000:.1f}"
+    env.filters["p"] = lambda p: f"{p:.2f}"
     return env
 
 
-def render_html(report: PeriodReport) -> str:
-    """The report as one self-contained HTML page (the plot inlined; nothing fetched)."""
-    png = base64.b64encode(trend_png(report)).decode("ascii")
+def _terms_of(report: PeriodReport, terms: Terms | None) -> Terms | None:
+    if terms is not None:
+        return terms
+    try:
+        return load_terms(report.terms)
+    except NotFoundError:  # terms read from a file that is gone: a map without the line
+        return None
+
+
+def render_html(report: PeriodReport, terms: Terms | None = None) -> str:
+    """The report as one self-contained HTML page (the plots inlined; nothing fetched).
+
+    ``terms`` draws the line on the map (default: the shipped terms of the report's name)."""
+    images = {}
+    if report.has_figures:
+        images["trend"] = trend_png(report)
+        images["map"] = map_png(report, _terms_of(report, terms))
+    uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
+            for k, v in images.items()}
     return _env().get_template("period.html.j2").render(
-        r=report, titles=DIMENSION_TITLES, trend=f"data:image/png;base64,{png}"
-    )
+        r=report, titles=DIMENSION_TITLES, images=uris)
 
 
-def write_html(report: PeriodReport, path: str | Path) -> Path:
+def write_html(report: PeriodReport, path: str | Path, terms: Terms | None = None) -> Path:
     """Write :func:`render_html` to ``path``; returns the path."""
     out = Path(path)
-    out.write_text(render_html(report), encoding="utf-8")
+    out.write_text(render_html(report, terms), encoding="utf-8")
     return out
 
 
 def render_markdown(report: PeriodReport, *, max_buckets: int = 100) -> str:
     """The report as Markdown for the terminal (figures only; the HTML has the trail).
 
-    With more than ``max_buckets`` buckets only those with violations are listed."""
+    The first line is the banner. With more than ``max_buckets`` buckets only those with
+    violations are listed."""
     return _env().get_template("period.md.j2").render(
         r=report, titles=DIMENSION_TITLES, max_buckets=max_buckets
     )

@@ -366,6 +366,13 @@ class SQLStore(MissionTables):
             total += int(near_mask([r[0] for r in rows], [r[1] for r in rows], flt.near).sum())
         return total
 
+    def observation_span(self, flt: ObservationFilter, viewer: Viewer
+                         ) -> tuple[int, int] | None:
+        where, params = self._observation_where(flt, viewer)
+        lo, hi = self._rows(f"SELECT MIN(o.t_start), MAX(o.t_start) FROM observations o "
+                            f"WHERE {where}", params)[0]
+        return None if lo is None else (int(lo), int(hi))
+
     def observation_marking(self, flt: ObservationFilter, viewer: Viewer) -> Marking:
         """The most restrictive marking among the observations ``flt`` matches (``near`` is
         taken as its bounding box, so the banner can only be stricter than needed)."""
