@@ -23,10 +23,10 @@ MAX_LIMIT = 10_000_000
 
 
 def default_min_p() -> float:
-    """The reporting threshold of location probability (``grading.yaml``, with its reason)."""
-    from truceguard.judge.grading import shipped_location_rules
+    """The default of ``--min-p``: the reporting threshold of ``grading.yaml``."""
+    from truceguard.judge.grading import report_threshold
 
-    return float(shipped_location_rules().report_threshold)
+    return report_threshold()
 
 _ISO = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"

@@ -218,6 +218,12 @@ def load_grading(path: str | Path | None = None) -> GradingRules:
 
 
 @cache
+def report_threshold() -> float:
+    """The reporting threshold of location probability (``grading.yaml``, with its reason):
+    violations below it are listed as too imprecise to judge, not counted."""
+    return float(shipped_location_rules().report_threshold)
+
+
 def shipped_location_rules() -> LocationRules:
     """The shipped location thresholds (read once)."""
     return load_grading().location

@@ -49,6 +49,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from truceguard.errors import InputError, NotFoundError
+from truceguard.judge.grading import report_threshold
 from truceguard.judge.places import place_index
 from truceguard.judge.terms import Terms, load_terms
 from truceguard.marking import most_restrictive
@@ -79,7 +80,6 @@ DIMENSION_TITLES = {
 # The Violation field behind each dimension.
 DIMENSION_FIELDS = {"side": "controlled_by"}
 NO_ZONE = "(outside every zone)"
-DEFAULT_MIN_P = 0.5
 # What a report can say about its window: figures ("full", "partial"), or why there are none.
 STATES = ("full", "partial", "before_terms", "outside_data", "no_data", "not_judged")
 
@@ -541,7 +541,7 @@ def build_period_report(
     flt: ObservationFilter | None = None,
     hotspots: int = 10,
     trail: bool = True,
-    min_p: float = DEFAULT_MIN_P,
+    min_p: float | None = None,
 ) -> PeriodReport:
     """The period report of ``terms`` over the inclusive dates ``start``..``end`` (UTC).
 
@@ -553,6 +553,8 @@ def build_period_report(
     if period not in PERIODS:
         raise InputError(f"--period {period!r}: expected one of {', '.join(PERIODS)}",
                          code="input.unknown_value")
+    if min_p is None:
+        min_p = report_threshold()
     if not 0.0 <= min_p <= 1.0:  # also refuses NaN
         raise InputError(f"--min-p {min_p!r} is out of range", hint="give a number from 0 to 1",
                          code="input.out_of_range")

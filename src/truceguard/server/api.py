@@ -319,7 +319,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     @app.get("/api/v1/reports/period", response_model=None)
     def period_report(u: Analyst, terms: str, start: Annotated[str, Query(alias="from")],
                       end: Annotated[str, Query(alias="to")], period: str = "month",
-                      format: str = "json") -> Any:
+                      format: str = "json", min_p: float | None = None) -> Any:
         """The period report of `truceguard report` for what is releasable to you."""
         from truceguard.report.period import PERIODS, build_period_report, render_html
 
@@ -328,12 +328,14 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                              code="input.unknown_value")
         if format not in ("json", "html"):
             raise InputError(f"format {format!r}: json or html", code="input.unknown_value")
-        report = build_period_report(store, load_terms(terms), period,
-                                     parse_date_option(start, "from"),
+        if min_p is not None:
+            finite(min_p, "min_p", low=0.0, high=1.0)
+        t = load_terms(terms)
+        report = build_period_report(store, t, period, parse_date_option(start, "from"),
                                      parse_date_option(end, "to", end=True), u.viewer,
-                                     trail=format == "html")
+                                     trail=format == "html", min_p=min_p)
         if format == "html":
-            return HTMLResponse(render_html(report))
+            return HTMLResponse(render_html(report, t))
         return json.loads(json.dumps(asdict(report), default=str))
 
     @app.get("/api/v1/terms")
