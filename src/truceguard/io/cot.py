@@ -30,6 +30,9 @@ Mapping, one event -> one Observation:
   over the CoT type; ``?`` stands for a hostile, suspect, unknown, pending, joker or faker
   affiliation); friendly, assumed-friend and neutral atoms are tracks. ``t-x-*`` control messages
   (pings) are not observations: RowError.
+- ``detail/truceguard@category/weapon_class/count`` (a point an observer dropped, say
+  ``b-m-p-s-m``, saying what was seen) overrides what the type implies; values outside the
+  vocabularies of ``truceguard.model`` are a RowError.
 - ``detail/remarks`` -> ``text``; ``contact@callsign``, ``__group@name/role``, ``track``,
   ``link``, ``takv`` and ``precisionlocation`` go into attributes.
 - ``access`` -> ``releasability`` when it is a marking (``PUBLIC``, ``REL UK FR``); absent,
@@ -42,7 +45,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -54,7 +57,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from truceguard.errors import FormatError, MarkingError, RowError
 from truceguard.io.base import decode_line, parse_lat_lon, sha256_hex
 from truceguard.io.timeparse import parse_time
-from truceguard.model import Observation, normalise_releasability
+from truceguard.model import CATEGORIES, WEAPON_CLASSES, Observation, normalise_releasability
 
 COT_MAX_EVENT_BYTES = 64 << 10
 CHUNK_BYTES = 1 << 16
@@ -319,7 +322,11 @@ def _observation(root: Element, raw: str, path: str, line: int, releasability: s
         metres = _float(point.get(key), f"point.{key}", path, line, raw)
         if metres is not None:
             attrs[f"{key}_m"] = metres
-    text, callsign, parent = _detail(root.find("detail"), attrs)
+    detail = root.find("detail")
+    text, callsign, parent = _detail(detail, attrs)
+    count = 1
+    if detail is not None and (own := detail.find("truceguard")) is not None:
+        category, weapon, count = _truceguard_child(own, category, weapon, bad)
     return Observation(
         source=f"cot:{callsign or uid}",
         how_known=how_known_of(how),
@@ -331,7 +338,7 @@ def _observation(root: Element, raw: str, path: str, line: int, releasability: s
         uncertainty_m=ce,
         category=category,
         weapon_class=weapon,
-        count=1,
+        count=count,
         text=text,
         origin=parent or callsign or uid,
         source_ref=f"{uid}@{time_s}",
@@ -342,6 +349,39 @@ def _observation(root: Element, raw: str, path: str, line: int, releasability: s
         source_line=line,
         attributes=attrs,
     )
+
+
+def _truceguard_child(own: Element, category: str, weapon: str,
+                      bad: Callable[[str, str], RowError]) -> tuple[str, str, int]:
+    """(category, weapon class, count) after ``<truceguard category=.. weapon_class=..
+    count=../>``: what the observer says was seen, over what the CoT type implies. Each
+    attribute is optional; a value outside the project's vocabulary is a RowError."""
+    got = (own.get("category") or "").strip()
+    if got:
+        if got not in CATEGORIES:
+            raise bad("detail.truceguard.category",
+                      f"{got[:40]!r} is not a category ({', '.join(CATEGORIES)})")
+        category = got
+    got = (own.get("weapon_class") or "").strip()
+    if got:
+        if got not in WEAPON_CLASSES:
+            raise bad("detail.truceguard.weapon_class",
+                      f"{got[:40]!r} is not a weapon class ({', '.join(WEAPON_CLASSES)})")
+        weapon = got
+    got = (own.get("count") or "").strip()
+    count = 1
+    if got:
+        if not got.isdigit() or not 1 <= int(got) <= 1_000_000:
+            raise bad("detail.truceguard.count", f"{got[:40]!r} is not a count from 1 up")
+        count = int(got)
+    return category, weapon, count
+
+
+def observation_from_element(root: Element, raw: str, *, releasability: str = "PUBLIC",
+                             source_file: str = "<cot>", source_line: int = 1) -> Observation:
+    """The Observation of an ``<event>`` element already parsed from ``raw`` (a listener that
+    parsed it with entity declarations refused); the same mapping as ``parse_cot_event``."""
+    return _observation(root, raw, source_file, source_line, releasability)
 
 
 def _detail(detail: Element | None, attrs: dict[str, object]) -> tuple[str, str, str]:
