@@ -8,6 +8,7 @@ sends the events the JSON describes through pytak's own transport and TX worker,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -53,7 +54,8 @@ def _client_main(spec: dict[str, Any]) -> None:
         if spec.get("hello"):
             await tx.send_data(pytak.hello_event(f"{spec['prefix']}-ping"))
         for i in range(spec["n"]):
-            ev = pytak.cot_event(lat=48.0 + i * 1e-4, lon=37.8, ce=25.0, uid=f"{spec['prefix']}-{i}",
+            ev = pytak.cot_event(lat=48.0 + i * 1e-4, lon=37.8, ce=25.0,
+                                 uid=f"{spec['prefix']}-{i}",
                                  cot_type=spec.get("type", "a-h-G"), how="h-e",
                                  callsign=f"{spec['prefix']}-{i % 7}", access=spec.get("access"))
             await tx.send_data(pytak.DEFAULT_XML_DECLARATION + b"\n" + ET.tostring(ev))
@@ -87,7 +89,7 @@ async def until(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
 
 
 async def service(store: SQLiteStore, **options: Any) -> CotService:
-    cfg = CotConfig(tcp_port=0, udp_port=0, **options.pop("config", {}))
+    cfg = CotConfig(**{"tcp_port": 0, "udp_port": 0, **options.pop("config", {})})
     return await start_cot(store, cfg, plain_user=options.pop("plain_user", OBSERVER), **options)
 
 
@@ -105,12 +107,17 @@ def event(uid: str, *, cot_type: str = "a-h-G", time_s: str = "2026-11-30T12:00:
 
 
 async def send_raw(port: int, data: bytes, *, close: bool = True) -> tuple[Any, Any]:
+    """Connect, send ``data`` (the server may cut it short), and close unless told not to."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    await writer.drain()
+    try:
+        writer.write(data)
+        await writer.drain()
+    except ConnectionError:
+        close = True
     if close:
         writer.close()
-        await writer.wait_closed()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
     return reader, writer
 
 
@@ -120,6 +127,8 @@ async def closed_by_server(reader: asyncio.StreamReader, timeout_s: float = 5.0)
         return await asyncio.wait_for(reader.read(), timeout_s) == b""
     except ConnectionResetError:
         return True
+    except TimeoutError:
+        return False
 
 
 # -- tests -------------------------------------------------------------------------------------
