@@ -15,10 +15,15 @@
   port and even a connection. Anything else is garbage.
 - Bounds: an event over ``max_event_bytes`` (64 KiB), garbage bytes, or no byte for
   ``idle_timeout_s`` closes that connection with one log line; no other connection notices.
-  A connection holds at most one partial event and one read; it reads no more until what it
-  handed over is committed, so a slow store slows the clients (TCP flow control) rather than
-  growing memory; when the sink has had no room for ``shed_after_s`` the connection is shed
-  with a log line. Past ``max_connections`` a new connection is refused with a log line.
+  A connection holds at most one partial event; once more than ``max_unsettled_bytes`` of
+  what it sent wait to be committed (or the connections together have more than
+  ``max_inbox_bytes`` waiting to be parsed) it stops reading until they are, so a slow store
+  slows the clients (TCP flow control) rather than growing memory; when the sink has had no
+  room for ``shed_after_s`` the connections waiting for it are shed with a log line. Past
+  ``max_connections`` a new connection is refused with a log line.
+- One pump parses for all connections, in turns of up to ``pump_batch`` messages, and hands
+  each turn to the sink; while up to ``pump_ahead`` turns wait for their commit, the pump
+  parses the next.
 - Parsing: an XML event is parsed with entity declarations refused: one holding a document
   type declaration (the only place an entity can be declared) goes to defusedxml, which
   refuses it (billion laughs, external entities: a RowError, never an expansion or a file
@@ -45,18 +50,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import functools
 import hashlib
 import logging
 import re
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError, XMLParser
 
-from truceguard.errors import InputError, RowError, TruceguardError
+from truceguard.errors import InputError, RowError
 from truceguard.io.cot import COT_MAX_EVENT_BYTES, observation_from_element, parse_cot_event
 from truceguard.io.takproto import (
     MAGIC,
@@ -90,10 +98,13 @@ class CotConfig:
     keyfile: str | None = None
     client_ca: str | None = None  # the CA that signs client certificates (PEM)
     max_event_bytes: int = COT_MAX_EVENT_BYTES
-    read_bytes: int = 64 << 10  # one read; a connection buffers at most this + one event
     idle_timeout_s: float = 300.0
     handshake_timeout_s: float = 10.0
     shed_after_s: float = 10.0
+    max_unsettled_bytes: int = 256 << 10  # per connection, read and not yet committed
+    max_inbox_bytes: int = 32 << 20  # all connections, read and not yet parsed
+    pump_batch: int = 1000  # messages parsed in one turn of the pump
+    pump_ahead: int = 2  # turns handed to the sink and not committed yet
     max_connections: int = 4096
     max_tracks: int = 100_000
 
@@ -102,9 +113,9 @@ class CotConfig:
             raise InputError("the CoT TLS port needs a certificate, its key and a client CA",
                              hint="give --cert, --key and --client-ca with --cot-tls",
                              code="input.tls_incomplete")
-        if self.max_event_bytes < 1024 or self.read_bytes < 1024:
-            raise InputError(f"max_event_bytes {self.max_event_bytes} / read_bytes "
-                             f"{self.read_bytes}: at least 1024 each", code="input.bad_bound")
+        if self.max_event_bytes < 1024:
+            raise InputError(f"max_event_bytes {self.max_event_bytes}: at least 1024",
+                             code="input.bad_bound")
 
 
 @dataclass(slots=True)
@@ -293,26 +304,78 @@ class Decoder:
         self._tracks[uid] = (t, obs.source_ref)
 
 
-class _Conn:
-    __slots__ = ("busy", "events", "last", "peer", "reason", "rejected", "transport", "user",
-                 "writer")
+class _Conn(asyncio.Protocol):
+    """One TCP or TLS connection: cuts what arrives into messages for the server's pump."""
 
-    def __init__(self, user: User, peer: str, transport: str,
-                 writer: asyncio.StreamWriter) -> None:
-        self.user = user
-        self.peer = peer
-        self.transport = transport
-        self.writer = writer
+    def __init__(self, server: CotServer, kind: str) -> None:
+        self.server = server
+        self.kind = kind
+        self.framer = Framer(server.config.max_event_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.user: User | None = None
+        self.peer = "?"
+        self.where = ""
         self.last = time.monotonic()
-        self.busy = False
-        self.reason = ""  # set when the server closes it
+        self.reason = ""  # why the server closed it ('' if it did not)
+        self.seq = 0  # messages received so far
+        self.unsettled = 0  # bytes handed to the server and not yet committed (or dropped)
+        self.paused = False
         self.events = 0
         self.rejected = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        addr = transport.get_extra_info("peername") or ("?", 0)
+        self.peer = f"{addr[0]}:{addr[1]}"
+        self.where = f"cot+{self.kind}://{self.peer}"
+        self.server._accept(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.reason or self.user is None:
+            return
+        self.last = time.monotonic()
+        messages, error = self.framer.feed(data)
+        if messages:
+            self.server._incoming(self, messages)
+        if error:
+            self.close(error)
+
+    def eof_received(self) -> bool:
+        return False  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.user is None:
+            return
+        if self.reason:
+            why = self.reason
+        elif exc is not None:
+            why = f"connection error: {exc}"
+        elif self.framer.pending:
+            why = f"closed by the client mid-event ({self.framer.pending:,} bytes dropped)"
+        else:
+            why = "closed by the client"
+        self.server._gone(self, why)
+
+    @property
+    def busy(self) -> bool:
+        return self.unsettled > 0
 
     def close(self, reason: str) -> None:
         if not self.reason:
             self.reason = reason
-        self.writer.transport.abort()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None and not self.reason:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.reason:
+            self.paused = False
+            self.transport.resume_reading()
 
 
 class CotServer:
@@ -334,6 +397,11 @@ class CotServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._conns: set[_Conn] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._inbox: deque[tuple[_Conn, list[tuple[bool, bytes]]]] = deque()
+        self._inbox_bytes = 0
+        self._turns: deque[asyncio.Future[None]] = deque()
+        self._wake = asyncio.Event()
         self._udp_seq = 0
         self._last_udp_log = 0.0
 
@@ -344,15 +412,13 @@ class CotServer:
         loop = asyncio.get_running_loop()
         try:
             if cfg.tcp_port is not None:
-                srv = await asyncio.start_server(
-                    lambda r, w: self._serve(r, w, "tcp"), cfg.host, cfg.tcp_port,
-                    limit=cfg.read_bytes)
+                srv = await loop.create_server(lambda: _Conn(self, "tcp"), cfg.host,
+                                               cfg.tcp_port)
                 self._bound(srv, "tcp")
             if cfg.tls_port is not None:
-                srv = await asyncio.start_server(
-                    lambda r, w: self._serve(r, w, "tls"), cfg.host, cfg.tls_port,
-                    ssl=self._tls_context(), ssl_handshake_timeout=cfg.handshake_timeout_s,
-                    limit=cfg.read_bytes)
+                srv = await loop.create_server(
+                    lambda: _Conn(self, "tls"), cfg.host, cfg.tls_port,
+                    ssl=self._tls_context(), ssl_handshake_timeout=cfg.handshake_timeout_s)
                 self._bound(srv, "tls")
             if cfg.udp_port is not None:
                 transport, _ = await loop.create_datagram_endpoint(
@@ -366,6 +432,7 @@ class CotServer:
                              hint="choose a free port (or 0 for any)",
                              code="input.port_unavailable") from exc
         self._sweeper = loop.create_task(self._sweep(), name="truceguard-cot-idle")
+        self._pump = loop.create_task(self._run_pump(), name="truceguard-cot-pump")
 
     def _bound(self, srv: asyncio.Server, kind: str) -> None:
         self._servers.append(srv)
@@ -389,13 +456,18 @@ class CotServer:
     async def stop(self) -> None:
         """Stop listening and close every connection (what they handed over is still
         committed by the sink: stop the sink after this)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for task in (self._sweeper, self._pump):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sweeper = self._pump = None
         for srv in self._servers:
             srv.close()
         for conn in list(self._conns):
             conn.close("server stopping")
+        self._inbox.clear()  # read, never acknowledged
+        self._inbox_bytes = 0
         for srv in self._servers:
             await srv.wait_closed()
         if self._servers or self._udp:
@@ -413,7 +485,7 @@ class CotServer:
             self.plain_user = None
         ended = 0
         for conn in list(self._conns):
-            if conn.user.name == name:
+            if conn.user is not None and conn.user.name == name:
                 conn.close(f"user {name} disconnected by the server")
                 ended += 1
         return ended
@@ -423,13 +495,14 @@ class CotServer:
         self.plain_user = user
 
     # -- connections -------------------------------------------------------------------------
-    def _who(self, writer: asyncio.StreamWriter, kind: str) -> tuple[User | None, str]:
-        if kind != "tls":
+    def _who(self, conn: _Conn) -> tuple[User | None, str]:
+        if conn.kind != "tls":
             user = self.plain_user
             if user is None or user.disabled:
                 return None, "no user for plain CoT (the plain ports' user is unset or disabled)"
             return user, ""
-        ssl_obj = writer.get_extra_info("ssl_object")
+        assert conn.transport is not None
+        ssl_obj = conn.transport.get_extra_info("ssl_object")
         der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
         if not der:
             return None, "no client certificate"
@@ -442,82 +515,115 @@ class CotServer:
             return None, f"certificate {fingerprint} is user {user.name}'s, who is disabled"
         return user, ""
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     kind: str) -> None:
-        peer_addr = writer.get_extra_info("peername") or ("?", 0)
-        peer = f"{peer_addr[0]}:{peer_addr[1]}"
+    def _accept(self, conn: _Conn) -> None:
+        """A new connection (after the TLS handshake): whose is it, and is there room."""
+        assert conn.transport is not None
         if len(self._conns) >= self.config.max_connections:
-            self.stats.refused += 1
-            log.warning("CoT %s %s refused: %d connections open (the limit)", kind, peer,
-                        len(self._conns))
-            writer.transport.abort()
-            return
-        user, why = self._who(writer, kind)
+            why = f"{len(self._conns)} connections open (the limit)"
+            user = None
+        else:
+            user, why = self._who(conn)
         if user is None:
             self.stats.refused += 1
-            log.warning("CoT %s %s refused: %s", kind, peer, why)
-            writer.transport.abort()
+            log.warning("CoT %s %s refused: %s", conn.kind, conn.peer, why)
+            conn.transport.abort()
             return
-        conn = _Conn(user, peer, kind, writer)
+        conn.user = user
         self._conns.add(conn)
         self.stats.connections += 1
         self.stats.open = len(self._conns)
-        log.info("CoT %s %s connected as %s", kind, peer, user.name)
-        reason = await self._read(conn, reader)
+        log.info("CoT %s %s connected as %s", conn.kind, conn.peer, user.name)
+
+    def _gone(self, conn: _Conn, why: str) -> None:
         self._conns.discard(conn)
         self.stats.open = len(self._conns)
         if conn.reason and conn.reason != "server stopping":
             self.stats.closed_bad += 1
+        assert conn.user is not None
         log.log(logging.WARNING if conn.reason else logging.INFO,
-                "CoT %s %s (%s) disconnected: %s; %d events stored, %d refused", kind, peer,
-                user.name, conn.reason or reason, conn.events, conn.rejected)
-        if conn.reason:
-            writer.transport.abort()
-        else:
-            writer.close()
+                "CoT %s %s (%s) disconnected: %s; %d events stored, %d refused", conn.kind,
+                conn.peer, conn.user.name, why, conn.events, conn.rejected)
 
-    async def _read(self, conn: _Conn, reader: asyncio.StreamReader) -> str:
+    def _incoming(self, conn: _Conn, messages: list[tuple[bool, bytes]]) -> None:
+        """Messages a connection cut: into the inbox of the pump. A connection with more than
+        ``max_unsettled_bytes`` not yet committed, or any connection while the inbox holds
+        more than ``max_inbox_bytes``, stops reading until the pump catches up."""
+        size = sum(len(m) for _, m in messages)
+        conn.unsettled += size
+        self._inbox.append((conn, messages))
+        self._inbox_bytes += size
+        if (conn.unsettled > self.config.max_unsettled_bytes
+                or self._inbox_bytes > self.config.max_inbox_bytes):
+            conn.pause()
+        self._wake.set()
+
+    async def _run_pump(self) -> None:
+        """Decode what the connections cut, in turns of up to ``pump_batch`` messages, and
+        hand each turn to the sink; its commit is accounted when it completes (``_settled``),
+        while the pump goes on with the next turn, at most ``pump_ahead`` turns ahead."""
         cfg = self.config
-        framer = Framer(cfg.max_event_bytes)
-        where = f"cot+{conn.transport}://{conn.peer}"
-        seq = 0
-        try:
-            while True:
-                data = await reader.read(cfg.read_bytes)
-                if not data:
-                    if framer.pending:
-                        return f"closed by the client mid-event ({framer.pending:,} bytes dropped)"
-                    return "closed by the client"
-                conn.last = time.monotonic()
-                messages, error = framer.feed(data)
-                if messages:
-                    conn.busy = True
-                    await self.sink.reserve(len(messages), cfg.shed_after_s)
-                    try:
-                        got = self.decoder.decode(messages, conn.user, where, seq)
-                    except BaseException:
-                        self.sink.enqueue([], len(messages))  # give the room back
-                        raise
-                    seq += len(messages)
-                    self._rejected(conn, got)
-                    await self.sink.enqueue(got.records, len(messages))
-                    conn.events += len(got.records)
-                    self.stats.received += len(got.records)
-                    conn.busy = False
-                    conn.last = time.monotonic()
-                if error:
-                    conn.close(error)
-                    return error
-        except Shed as exc:
+        while True:
+            if not self._inbox:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            turn: list[tuple[_Conn, list[tuple[bool, bytes]]]] = []
+            n = size = 0
+            while self._inbox and n < cfg.pump_batch:
+                conn, messages = self._inbox.popleft()
+                turn.append((conn, messages))
+                n += len(messages)
+                size += sum(len(m) for _, m in messages)
+            self._inbox_bytes -= size
+            try:
+                await self.sink.reserve(n, cfg.shed_after_s)
+            except Shed as exc:
+                self._shed(turn, exc)
+                continue
+            except SinkClosed:
+                return
+            records: list[Observation] = []
+            counts: list[tuple[_Conn, int, int]] = []
+            for conn, messages in turn:
+                assert conn.user is not None
+                got = self.decoder.decode(messages, conn.user, conn.where, conn.seq)
+                conn.seq += len(messages)
+                self._rejected(conn, got)
+                records.extend(got.records)
+                counts.append((conn, len(got.records), sum(len(m) for _, m in messages)))
+            fut = self.sink.enqueue(records, n)
+            fut.add_done_callback(functools.partial(self._settled, counts=counts))
+            self._turns.append(fut)
+            while len(self._turns) > cfg.pump_ahead or (self._turns and self._turns[0].done()):
+                with contextlib.suppress(Exception):  # accounted by _settled
+                    await asyncio.shield(self._turns[0])
+                self._turns.popleft()
+            if self._inbox_bytes <= cfg.max_inbox_bytes:
+                for conn, _, _ in counts:
+                    if conn.unsettled <= cfg.max_unsettled_bytes:
+                        conn.resume()
+            await asyncio.sleep(0)  # let the connections read between turns
+
+    def _settled(self, fut: asyncio.Future[None], *, counts: list[tuple[_Conn, int, int]]
+                 ) -> None:
+        """A turn's commit completed (or failed): account it, let its connections read on."""
+        failed = fut.cancelled() or fut.exception() is not None
+        for conn, events, size in counts:
+            conn.unsettled -= size
+            if failed:
+                why = "the server stopped" if fut.cancelled() else f"store error: {fut.exception()}"
+                conn.close(why)
+                continue
+            conn.events += events
+            self.stats.received += events
+            if conn.unsettled <= self.config.max_unsettled_bytes and (
+                    self._inbox_bytes <= self.config.max_inbox_bytes):
+                conn.resume()
+
+    def _shed(self, turn: list[tuple[_Conn, list[tuple[bool, bytes]]]], exc: Shed) -> None:
+        for conn, messages in turn:
+            conn.unsettled -= sum(len(m) for _, m in messages)
             conn.close(f"shed: {exc}")
-            return conn.reason
-        except SinkClosed:
-            return "server stopping"
-        except TruceguardError as exc:  # the store failed: nothing of it was acknowledged
-            conn.close(f"store error: {exc}")
-            return conn.reason
-        except (ConnectionError, OSError) as exc:
-            return f"connection error: {exc}"
 
     def _rejected(self, conn: _Conn, got: Decoded) -> None:
         self.stats.control += got.control
@@ -525,8 +631,8 @@ class CotServer:
             return
         if not conn.rejected:
             err = got.rejected[0]
-            log.warning("CoT %s %s (%s): event refused: %s: %s", conn.transport, conn.peer,
-                        conn.user.name, err.field, err.reason)
+            log.warning("CoT %s %s (%s): event refused: %s: %s", conn.kind, conn.peer,
+                        conn.user.name if conn.user else "?", err.field, err.reason)
         conn.rejected += len(got.rejected)
         self.stats.rejected += len(got.rejected)
 
