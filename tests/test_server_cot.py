@@ -301,6 +301,35 @@ def test_a_blocked_store_slows_readers_sheds_past_the_bound_and_stop_flushes(sto
     assert "disconnected: shed: no room for 200 records" in caplog.text
 
 
+def test_a_slow_store_pauses_reading_instead_of_buffering(store):
+    """With the store blocked, a client that sends 12 MB gets only a bounded part of it
+    read (then TCP flow control holds it back); once the store moves, all is stored."""
+    release, held = threading.Event(), threading.Event()
+    locker = threading.Thread(target=_hold_write_lock, args=(store.path, release, held))
+    n = 30_000
+
+    async def scenario() -> None:
+        svc = await service(store, config={"max_unsettled_bytes": 64 << 10})
+        locker.start()
+        held.wait(5)
+        _, writer = await asyncio.open_connection("127.0.0.1", svc.server.ports["tcp"])
+        writer.write(b"".join(event(f"f{i}") for i in range(n)))
+        sending = asyncio.ensure_future(writer.drain())
+        await asyncio.sleep(1.0)
+        assert not sending.done()  # the client is held back ...
+        assert 0 < svc.sink.pending <= 1_000  # ... and the server holds little of it
+        assert [c.paused for c in svc.server._conns] == [True]
+        release.set()
+        await asyncio.wait_for(sending, 30)
+        writer.close()
+        await until(lambda: svc.sink.stats.received >= n, 30)
+        await svc.stop()
+
+    asyncio.run(scenario())
+    locker.join(5)
+    assert store.count_observations(ObservationFilter(), EVERYONE) == n
+
+
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     _client_main(json.loads(sys.argv[1]))

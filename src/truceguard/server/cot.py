@@ -370,9 +370,11 @@ class _Conn(asyncio.Protocol):
     def pause(self) -> None:
         if not self.paused and self.transport is not None and not self.reason:
             self.paused = True
+            self.server._paused.add(self)
             self.transport.pause_reading()
 
     def resume(self) -> None:
+        self.server._paused.discard(self)
         if self.paused and self.transport is not None and not self.reason:
             self.paused = False
             self.transport.resume_reading()
@@ -401,6 +403,7 @@ class CotServer:
         self._inbox: deque[tuple[_Conn, list[tuple[bool, bytes]]]] = deque()
         self._inbox_bytes = 0
         self._turns: deque[asyncio.Future[None]] = deque()
+        self._paused: set[_Conn] = set()
         self._wake = asyncio.Event()
         self._udp_seq = 0
         self._last_udp_log = 0.0
@@ -536,6 +539,7 @@ class CotServer:
 
     def _gone(self, conn: _Conn, why: str) -> None:
         self._conns.discard(conn)
+        self._paused.discard(conn)
         self.stats.open = len(self._conns)
         if conn.reason and conn.reason != "server stopping":
             self.stats.closed_bad += 1
@@ -598,10 +602,7 @@ class CotServer:
                 with contextlib.suppress(Exception):  # accounted by _settled
                     await asyncio.shield(self._turns[0])
                 self._turns.popleft()
-            if self._inbox_bytes <= cfg.max_inbox_bytes:
-                for conn, _, _ in counts:
-                    if conn.unsettled <= cfg.max_unsettled_bytes:
-                        conn.resume()
+            self._resume_ready()
             await asyncio.sleep(0)  # let the connections read between turns
 
     def _settled(self, fut: asyncio.Future[None], *, counts: list[tuple[_Conn, int, int]]
@@ -616,8 +617,14 @@ class CotServer:
                 continue
             conn.events += events
             self.stats.received += events
-            if conn.unsettled <= self.config.max_unsettled_bytes and (
-                    self._inbox_bytes <= self.config.max_inbox_bytes):
+        self._resume_ready()
+
+    def _resume_ready(self) -> None:
+        """Paused connections read again once they and the inbox are under their bounds."""
+        if self._inbox_bytes > self.config.max_inbox_bytes:
+            return
+        for conn in list(self._paused):
+            if conn.unsettled <= self.config.max_unsettled_bytes:
                 conn.resume()
 
     def _shed(self, turn: list[tuple[_Conn, list[tuple[bool, bytes]]]], exc: Shed) -> None:
