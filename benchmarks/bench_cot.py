@@ -143,6 +143,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
             ready = await asyncio.wait_for(p.stdout.readline(), args.timeout)
             assert ready.strip() == b"ready", ready
         start = time.time() + 0.5
+        cpu0 = time.process_time()
         for p in procs:
             assert p.stdin is not None
             p.stdin.write(f"go {start}\n".encode())
@@ -154,8 +155,10 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.wait_for(p.wait(), max(1.0, deadline - time.monotonic()))
         stats = svc.sink.stats
         await svc.stop()
+        cpu = time.process_time() - cpu0
         return {"batches": stats.batches, "largest_batch": stats.largest_batch,
-                "rejected": svc.server.stats.rejected}
+                "rejected": svc.server.stats.rejected,
+                "server_cpu_us_per_event": round(cpu / max(1, stats.received) * 1e6, 1)}
 
     info = asyncio.run(scenario())
     sent = np.concatenate(sent_at) if sent_at else np.zeros(0)
@@ -195,7 +198,9 @@ def main() -> None:
           f"({'exactly once' if ours['exactly_once'] else 'NOT exactly once'}); durable rate "
           f"{ours['durable_rate']:,.0f} events/s; send-to-commit p50 {ours['p50_ms']} ms, "
           f"p99 {ours['p99_ms']} ms, max {ours['max_ms']} ms; {ours['batches']:,} commits "
-          f"(largest {ours['largest_batch']:,})")
+          f"(largest {ours['largest_batch']:,}); server CPU {ours['server_cpu_us_per_event']} "
+          f"us per event (all threads); machine load average {os.getloadavg()[0]:.1f}")
+    ours["load_average"] = round(os.getloadavg()[0], 2)
     result = {"bench": "cot", "ours": ours, "peer": None,
               "peer_note": "FreeTAKServer not run: see benchmarks/README.md",
               "target": {"durable_rate": 20_000, "p99_ms": 100},

@@ -47,6 +47,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError
@@ -95,8 +96,10 @@ _TYPE_RES = tuple((re.compile(p), c, w) for p, c, w in TYPE_RULES)
 _NO_MARKING = frozenset({"", "undefined", "unclassified"})
 
 
+@lru_cache(maxsize=4096)
 def classify_type(cot_type: str) -> tuple[str, str]:
-    """(category, weapon class) of a CoT type; ('', '') for a control message."""
+    """(category, weapon class) of a CoT type; ('', '') for a control message (memoised: a
+    stream repeats a handful of types)."""
     for pattern, category, weapon in _TYPE_RES:
         if pattern.match(cot_type):
             return category, weapon

@@ -82,6 +82,7 @@ log = logging.getLogger("truceguard.server.cot")
 
 _END = b"</event>"
 _NONWS = re.compile(rb"[^ \t\r\n]")
+_BLANK = frozenset(b" \t\r\n")
 _LT = 0x3C
 _DOCTYPE = "<!DOCTYPE"
 
@@ -153,17 +154,20 @@ class Framer:
         must be closed after them ('' if it need not)."""
         buf = self.buf
         buf += data
+        view = memoryview(buf)
         out: list[tuple[bool, bytes]] = []
         n = len(buf)
         pos = 0
         error = ""
         while pos < n:
-            m = _NONWS.search(buf, pos)
-            if m is None:
-                pos = n
-                break
-            pos = m.start()
             first = buf[pos]
+            if first in _BLANK:  # between messages: rare, so searched only when met
+                m = _NONWS.search(buf, pos)
+                if m is None:
+                    pos = n
+                    break
+                pos = m.start()
+                first = buf[pos]
             if first == _LT:
                 idx = buf.find(_END, max(pos, self.scan))
                 if idx < 0:
@@ -177,7 +181,7 @@ class Framer:
                 if end - pos > self.max_event:
                     error = f"an event of {end - pos:,} bytes, over {self.max_event:,}"
                     break
-                out.append((False, bytes(buf[pos:end])))
+                out.append((False, bytes(view[pos:end])))
                 pos = end
             elif first == MAGIC:
                 try:
@@ -187,11 +191,12 @@ class Framer:
                     break
                 if span is None or span[1] > n:
                     break
-                out.append((True, bytes(buf[span[0]:span[1]])))
+                out.append((True, bytes(view[span[0]:span[1]])))
                 pos = span[1]
             else:
                 error = f"garbage: byte 0x{first:02x} where a CoT message starts"
                 break
+        view.release()  # before the buffer is resized
         del buf[:pos]
         self.scan = max(0, self.scan - pos)
         return out, error
