@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from truceguard.errors import RowError
 from truceguard.io.cot import parse_cot_event
 from truceguard.marking import Viewer
 from truceguard.model import User
@@ -212,6 +213,18 @@ def test_truceguard_detail_child_sets_category_weapon_and_count(store):
     got = {r.source_ref.split("@")[0]: (r.category, r.weapon_class, r.count)
            for r in stored(store)}
     assert got == {"p1": ("shelling", "mlrs", 12), "p3": ("other", "unknown", 1)}
+
+
+@pytest.mark.parametrize(("child", "field"), [
+    ('<truceguard weapon_class="catapult"/>', "detail.truceguard.weapon_class"),
+    ('<truceguard count="0"/>', "detail.truceguard.count"),
+    ('<truceguard count="-3"/>', "detail.truceguard.count"),
+    ('<truceguard category="Shelling"/>', "detail.truceguard.category"),
+])
+def test_truceguard_detail_child_values_outside_the_vocabulary_are_refused(child, field):
+    with pytest.raises(RowError) as err:
+        parse_cot_event(event("v", cot_type="b-m-p-s-m", detail=child))
+    assert err.value.field == field
 
 
 def test_a_later_track_event_supersedes_the_earlier_and_both_are_kept(store):

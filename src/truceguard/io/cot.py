@@ -359,18 +359,14 @@ def _truceguard_child(own: Element, category: str, weapon: str,
     """(category, weapon class, count) after ``<truceguard category=.. weapon_class=..
     count=../>``: what the observer says was seen, over what the CoT type implies. Each
     attribute is optional; a value outside the project's vocabulary is a RowError."""
-    got = (own.get("category") or "").strip()
-    if got:
-        if got not in CATEGORIES:
-            raise bad("detail.truceguard.category",
-                      f"{got[:40]!r} is not a category ({', '.join(CATEGORIES)})")
-        category = got
-    got = (own.get("weapon_class") or "").strip()
-    if got:
-        if got not in WEAPON_CLASSES:
-            raise bad("detail.truceguard.weapon_class",
-                      f"{got[:40]!r} is not a weapon class ({', '.join(WEAPON_CLASSES)})")
-        weapon = got
+    said = {"category": category, "weapon_class": weapon}
+    for key, words in (("category", CATEGORIES), ("weapon_class", WEAPON_CLASSES)):
+        got = (own.get(key) or "").strip()
+        if got and got not in words:
+            raise bad(f"detail.truceguard.{key}",
+                      f"{got[:40]!r} is not a {key.replace('_', ' ')} ({', '.join(words)})")
+        said[key] = got or said[key]
+    category, weapon = said["category"], said["weapon_class"]
     got = (own.get("count") or "").strip()
     count = 1
     if got:
