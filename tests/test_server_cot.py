@@ -272,6 +272,21 @@ def test_disconnect_user_ends_live_connections_and_refuses_the_plain_ports(store
     assert "refused: no user for plain CoT" in caplog.text
 
 
+def test_a_user_whose_marking_cannot_be_read_is_refused(store, caplog):
+    bad = User(9, "field-9", "GBR", "observer", "REL TO NARNIA")
+
+    async def scenario() -> None:
+        svc = await service(store, plain_user=bad)
+        reader, writer = await send_raw(svc.server.ports["tcp"], event("n1"), close=False)
+        assert await closed_by_server(reader)
+        writer.close()
+        await svc.stop()
+
+    asyncio.run(scenario())
+    assert stored(store) == []
+    assert "user field-9's marking cannot be read" in caplog.text
+
+
 def _hold_write_lock(path: str, release: threading.Event, held: threading.Event) -> None:
     """Another writer holds the database's write lock until ``release`` is set."""
     import sqlite3

@@ -64,7 +64,7 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError, XMLParser
 
-from truceguard.errors import InputError, RowError
+from truceguard.errors import InputError, MarkingError, RowError
 from truceguard.io.cot import COT_MAX_EVENT_BYTES, observation_from_element, parse_cot_event
 from truceguard.io.takproto import (
     MAGIC,
@@ -222,7 +222,7 @@ class Decoder:
         """Observations of ``messages`` sent by ``user`` (``where``: the peer; ``seq``: the
         number of messages the connection sent before these)."""
         out = Decoded()
-        ceiling = user.marking or "PUBLIC"
+        ceiling = self.ceiling(user)
         for i, (is_proto, data) in enumerate(messages, start=seq + 1):
             try:
                 obs = self._one(is_proto, data, ceiling, where, i)
@@ -278,6 +278,14 @@ class Decoder:
         return observation_from_element(root, text, releasability=ceiling, source_file=where,
                                         source_line=line)
 
+    def ceiling(self, user: User) -> str:
+        """The canonical text of ``user``'s marking (MarkingError if it is not valid)."""
+        got = self._narrowed.get(("", user.marking))
+        if got is None:
+            got = parse_marking(user.marking or "PUBLIC").text
+            self._narrowed[("", user.marking)] = got
+        return got
+
     def _narrow(self, ceiling: str, marking: str) -> str:
         key = (ceiling, marking)
         got = self._narrowed.get(key)
@@ -289,7 +297,7 @@ class Decoder:
         return got
 
     def _track(self, obs: Observation) -> None:
-        uid, _, when = obs.source_ref.partition("@")
+        uid, _, when = obs.source_ref.rpartition("@")  # a uid may hold "@", a time not
         attrs = obs.attributes
         attrs["uid"] = uid
         try:
@@ -523,6 +531,16 @@ class CotServer:
             return None, f"certificate {fingerprint} is user {user.name}'s, who is disabled"
         return user, ""
 
+    def _usable(self, user: User | None, why: str) -> tuple[User | None, str]:
+        """``user`` if their marking can be read (it is the ceiling of what they send)."""
+        if user is None:
+            return None, why
+        try:
+            self.decoder.ceiling(user)
+        except MarkingError as exc:
+            return None, f"user {user.name}'s marking cannot be read: {exc}"
+        return user, ""
+
     def _accept(self, conn: _Conn) -> None:
         """A new connection (after the TLS handshake): whose is it, and is there room."""
         assert conn.transport is not None
@@ -530,7 +548,7 @@ class CotServer:
             why = f"{len(self._conns)} connections open (the limit)"
             user = None
         else:
-            user, why = self._who(conn)
+            user, why = self._usable(*self._who(conn))
         if user is None:
             self.stats.refused += 1
             log.warning("CoT %s %s refused: %s", conn.kind, conn.peer, why)
@@ -593,13 +611,21 @@ class CotServer:
                 return
             records: list[Observation] = []
             counts: list[tuple[_Conn, int, int]] = []
-            for conn, messages in turn:
-                assert conn.user is not None
-                got = self.decoder.decode(messages, conn.user, conn.where, conn.seq)
-                conn.seq += len(messages)
-                self._rejected(conn, got)
-                records.extend(got.records)
-                counts.append((conn, len(got.records), sum(len(m) for _, m in messages)))
+            try:
+                for conn, messages in turn:
+                    assert conn.user is not None
+                    got = self.decoder.decode(messages, conn.user, conn.where, conn.seq)
+                    conn.seq += len(messages)
+                    self._rejected(conn, got)
+                    records.extend(got.records)
+                    counts.append((conn, len(got.records), sum(len(m) for _, m in messages)))
+            except Exception:  # a defect must cost this turn's connections, not the pump
+                log.exception("CoT: parsing a turn of %d messages failed", n)
+                self.sink.enqueue([], n)  # give the room back
+                for conn, messages in turn:
+                    conn.unsettled -= sum(len(m) for _, m in messages)
+                    conn.close("internal error while parsing (logged)")
+                continue
             fut = self.sink.enqueue(records, n)
             fut.add_done_callback(functools.partial(self._settled, counts=counts))
             self._turns.append(fut)
@@ -666,8 +692,10 @@ class CotServer:
         peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
         messages: list[tuple[bool, bytes]]
         problem = ""
+        if user is not None and not user.disabled:
+            user, problem = self._usable(user, "")
         if user is None or user.disabled:
-            problem = "no user for plain CoT"
+            problem = problem or "no user for plain CoT"
             messages = []
         elif data.startswith(MESH_HEADER):
             messages = [(True, data[len(MESH_HEADER):])]
@@ -689,11 +717,16 @@ class CotServer:
             err = got.rejected[0]
             self._udp_log(f"CoT udp {peer}: event refused: {err.field}: {err.reason}")
         if got.records:
-            if self.sink.offer(got.records):
-                n = len(got.records)
-                self.stats.received += n
-            else:
+            fut = self.sink.offer(got.records)
+            if fut is None:
                 self.stats.datagrams_dropped += 1
+            else:
+                fut.add_done_callback(functools.partial(self._datagram_settled,
+                                                        n=len(got.records)))
+
+    def _datagram_settled(self, fut: asyncio.Future[None], *, n: int) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.stats.received += n
 
     def _udp_log(self, line: str) -> None:
         now = time.monotonic()

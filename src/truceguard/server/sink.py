@@ -173,18 +173,20 @@ class Sink:
         self._wake.set()
         return fut
 
-    def offer(self, records: list[Observation]) -> bool:
-        """Hand over records without waiting (datagrams); False (shed, logged) without room."""
+    def offer(self, records: list[Observation]) -> asyncio.Future[None] | None:
+        """Hand over records without waiting (datagrams): the future of their commit, or
+        None (shed, logged) without room."""
         if self._closing:
-            return False
+            return None
         if self.pending and self.pending + len(records) > self.max_pending:
             self._shed(len(records))
-            return False
+            return None
         assert self._wake is not None
-        self._queue.append((records, None))
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((records, fut))
         self._queued += len(records)
         self._wake.set()
-        return True
+        return fut
 
     def _shed(self, n: int) -> None:
         self.stats.shed += n
