@@ -26,6 +26,7 @@ from truceguard.io.cot import parse_cot_event
 from truceguard.marking import Viewer
 from truceguard.model import User
 from truceguard.server.cot import CotConfig, CotService, start_cot
+from truceguard.server.sink import Sink
 from truceguard.store import SQLiteStore
 from truceguard.store.base import ObservationFilter
 
@@ -356,6 +357,35 @@ def test_a_slow_store_pauses_reading_instead_of_buffering(store):
     asyncio.run(scenario())
     locker.join(5)
     assert store.count_observations(ObservationFilter(), EVERYONE) == n
+
+
+@pytest.mark.parametrize("every_s", [0.05, 60.0])
+def test_the_sink_checkpoints_the_log_beside_its_commits(tmp_path, every_s):
+    """The writer never checkpoints (no disk wait in a commit); the sink's checkpointer
+    does, so the write-ahead log is reused instead of growing with every batch."""
+    store = SQLiteStore(tmp_path / "wal.db")
+    wal = Path(f"{store.path}-wal")
+    rounds = [[parse_cot_event(event(f"w{k}-{i}")) for i in range(1500)] for k in range(6)]
+
+    async def scenario() -> list[int]:
+        sink = Sink(store, checkpoint_every_s=every_s)
+        await sink.start()
+        sizes = []
+        for batch in rounds:
+            fut = sink.offer(batch)
+            assert fut is not None
+            await fut
+            await asyncio.sleep(0.2)
+            sizes.append(wal.stat().st_size)
+        await sink.stop()
+        return sizes
+
+    sizes = asyncio.run(scenario())
+    store.close()
+    if every_s < 1:
+        assert max(sizes) < 2.5 * sizes[0]  # reused after each checkpoint
+    else:  # no checkpoint within the test: the log holds every batch
+        assert sizes[-1] > 4 * sizes[0]
 
 
 if __name__ == "__main__":

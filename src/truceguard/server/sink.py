@@ -9,6 +9,11 @@ to the store: deduplication, conflicts, markings, the ingest log) on one worker 
 event loop goes on reading and parsing the next batch. Each batch is one transaction, so a
 process killed at any moment leaves whole batches only, and nothing it acknowledged is lost.
 
+On SQLite, the writer's connection does not checkpoint the write-ahead log itself (a
+checkpoint copies the log into the database and waits for the disk: tens of milliseconds, in
+the way of the next commit); a checkpointer thread does it on its own connection every
+``checkpoint_every_s`` while commits go on beside it.
+
 After each commit, ``on_committed(n)`` is called on the event loop with the number of
 observations newly stored (a live judging loop wakes on it), and ``on_batch(records)`` (if
 given) with the batch's observations.
@@ -40,6 +45,7 @@ log = logging.getLogger("truceguard.server.sink")
 MAX_BATCH = 4000
 MAX_DELAY_S = 0.002
 MAX_PENDING = 50_000
+CHECKPOINT_EVERY_S = 0.5
 
 
 class Shed(TruceguardError):
@@ -77,7 +83,8 @@ class Sink:
                  on_batch: Callable[[Sequence[Observation]], None] | None = None,
                  max_batch: int = MAX_BATCH, max_delay_s: float = MAX_DELAY_S,
                  max_pending: int = MAX_PENDING, reader: str = "cot",
-                 source: str = "cot listener", who: str = "cot") -> None:
+                 source: str = "cot listener", who: str = "cot",
+                 checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> None:
         if max_batch < 1 or max_pending < 1 or max_delay_s < 0:
             raise ValueError("max_batch and max_pending must be >= 1, max_delay_s >= 0")
         self.store = store
@@ -89,7 +96,12 @@ class Sink:
         self.reader = reader
         self.source = source
         self.who = who
+        self.checkpoint_every_s = checkpoint_every_s
         self.stats = SinkStats()
+        self._sqlite = getattr(store, "backend", "") == "sqlite" and hasattr(store, "execute")
+        self._writer_ready = False
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpoint_executor: ThreadPoolExecutor | None = None
         self._queue: list[tuple[list[Observation], asyncio.Future[None] | None]] = []
         self._queued = 0  # observations in _queue
         self._in_commit = 0  # observations being committed
@@ -110,7 +122,13 @@ class Sink:
         self._room = asyncio.Event()
         self._room.set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="truceguard-sink")
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="truceguard-sink")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="truceguard-sink")
+        if self._sqlite and self.checkpoint_every_s > 0:
+            self._checkpoint_executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="truceguard-sink-checkpoint")
+            self._checkpointer = loop.create_task(self._checkpoints(),
+                                                  name="truceguard-sink-checkpoint")
 
     async def stop(self) -> None:
         """Refuse new records, commit everything handed over, stop the writer."""
@@ -123,9 +141,15 @@ class Sink:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+        for executor in (self._executor, self._checkpoint_executor):
+            if executor is not None:
+                executor.shutdown(wait=True)
+        self._executor = self._checkpoint_executor = None
 
     @property
     def pending(self) -> int:
@@ -253,9 +277,29 @@ class Sink:
         return batch, futures
 
     def _commit(self, batch: list[Observation]) -> IngestSummary:
+        if self._sqlite and self.checkpoint_every_s > 0 and not self._writer_ready:
+            self.store.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[attr-defined]
+            self._writer_ready = True  # this thread's connection: the checkpointer does it
         # One transaction per batch (all_or_nothing: the batch holds good records only).
         return ingest_records(self.store, batch, source=self.source, reader=self.reader,
                               all_or_nothing=True, batch_size=len(batch), who=self.who)
+
+    async def _checkpoints(self) -> None:
+        """Checkpoint the write-ahead log beside the commits (SQLite)."""
+        loop = asyncio.get_running_loop()
+        done = -1
+        while True:
+            await asyncio.sleep(self.checkpoint_every_s)
+            if self.stats.batches == done:
+                continue
+            done = self.stats.batches
+            try:
+                await loop.run_in_executor(self._checkpoint_executor, self._checkpoint)
+            except Exception as exc:  # the next one will try again
+                log.warning("checkpoint failed: %s", exc)
+
+    def _checkpoint(self) -> None:
+        self.store.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[attr-defined]
 
     def _account(self, summary: IngestSummary, n: int) -> None:
         s = self.stats
@@ -280,4 +324,5 @@ class Sink:
                 log.exception("on_batch callback failed")
 
 
-__all__ = ["MAX_BATCH", "MAX_DELAY_S", "MAX_PENDING", "Shed", "Sink", "SinkClosed", "SinkStats"]
+__all__ = ["CHECKPOINT_EVERY_S", "MAX_BATCH", "MAX_DELAY_S", "MAX_PENDING", "Shed", "Sink",
+           "SinkClosed", "SinkStats"]
