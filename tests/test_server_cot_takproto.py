@@ -105,3 +105,45 @@ def test_framer_refuses_garbage_after_the_good_messages_it_returns():
     framer = Framer(2048)
     messages, error = framer.feed(b"<event>" + b"z" * 3000)
     assert not messages and "an event over 2,048 bytes" in error
+
+
+TRICKY = [
+    event("ok1"),
+    b"<event><!-- </event>",  # a comment the framer cut: must not swallow what follows
+    b'--><event version="2.0" uid="inj" type="a-h-G" time="2026-11-30T12:00:00Z">'
+    b'<point lat="48" lon="37"/></event>',
+    event("ok2", detail="<remarks>a &amp; b</remarks>"),
+    b'<event version="2.0" uid="bad" type="a-h-G" time="2026-11-30T12:00:00Z">'
+    b"<point lat='48' lon='37'><x></event>",  # not well-formed
+    event("ok3").replace(b'<?xml version="1.0"?>', b'<?xml version="1.1"?>'),
+    b'<?xml version="1.0"?><!DOCTYPE event><event uid="dt" type="a-h-G"/></event>',
+    event("ok4", detail="<remarks>&undefined;</remarks>"),
+    event("ok5", detail="<![CDATA[<event>]]>"),
+    event("ok6"),
+    b"<?xml version='1.0' encoding='utf-8'?>\n" + event("ok7").split(b"\n", 1)[1],
+    event("ok8", detail="<remarks>caf\u00e9</remarks>").replace(b"\xc3\xa9", b"\xe9"),  # cp1252
+]
+
+
+BREAKS_THE_PASS = (4, 7)  # eligible for the pass, not well-formed: all parse alone then
+
+
+@pytest.mark.parametrize(("order", "drop"), [(1, ()), (-1, ()), (1, BREAKS_THE_PASS),
+                                             (-1, BREAKS_THE_PASS)])
+def test_parsing_a_turn_together_is_the_same_as_one_by_one(order, drop):
+    from truceguard.model import User
+    from truceguard.server.cot import Decoder, _parse_together
+
+    user = User(1, "u", "GBR", "observer", "PUBLIC")
+    chosen = [m for k, m in enumerate(TRICKY) if k not in drop][::order]
+    messages = [(False, m) for m in chosen]
+    roots = _parse_together([m.decode("utf-8", "replace") for m in chosen])
+    assert (sum(r is not None for r in roots) == 5) == bool(drop)  # the pass ran, or failed
+    together = Decoder(10).decode(messages, user, "x", 0)
+    alone = [Decoder(10).decode([m], user, "x", k) for k, m in enumerate(messages)]
+    got = [(o.source_ref, o.raw, o.text, o.source_line) for o in together.records]
+    want = [(o.source_ref, o.raw, o.text, o.source_line) for d in alone for o in d.records]
+    assert got == want
+    assert [(e.line, e.field, e.reason) for e in together.rejected] == [
+        (e.line, e.field, e.reason) for d in alone for e in d.rejected]
+    assert {r.split("@")[0] for r, *_ in got} >= {"ok1", "ok2", "ok6", "ok7"}
