@@ -33,6 +33,9 @@ Mapping, one event -> one Observation:
   over the CoT type; ``?`` stands for a hostile, suspect, unknown, pending, joker or faker
   affiliation); friendly, assumed-friend and neutral atoms are tracks. ``t-x-*`` control messages
   (pings) are not observations: RowError.
+- ``detail/truceguard@category/weapon_class/count`` (a point an observer dropped, say
+  ``b-m-p-s-m``, saying what was seen) overrides what the type implies; values outside the
+  vocabularies of ``truceguard.model`` are a RowError.
 - ``detail/remarks`` -> ``text``; ``contact@callsign``, ``__group@name/role``, ``track``,
   ``link``, ``takv`` and ``precisionlocation`` go into attributes.
 - ``access`` -> ``releasability`` when it is a marking (``PUBLIC``, ``REL TO GBR, FRA``, the
@@ -47,7 +50,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -63,7 +66,7 @@ from truceguard.io.base import Input, decode_line, open_input, parse_lat_lon, sh
 from truceguard.io.registry import ReaderSpec, checked_options, starts_or_suffix
 from truceguard.io.timeparse import parse_time
 from truceguard.io.values import FieldError, MarkingCeiling
-from truceguard.model import Observation
+from truceguard.model import CATEGORIES, WEAPON_CLASSES, Observation
 
 COT_MAX_EVENT_BYTES = 64 << 10
 CHUNK_BYTES = 1 << 16
@@ -103,8 +106,10 @@ _TYPE_RES = tuple((re.compile(p), c, w) for p, c, w in TYPE_RULES)
 _NO_MARKING = frozenset({"", "undefined", "unclassified"})
 
 
+@lru_cache(maxsize=4096)
 def classify_type(cot_type: str) -> tuple[str, str]:
-    """(category, weapon class) of a CoT type; ('', '') for a control message."""
+    """(category, weapon class) of a CoT type; ('', '') for a control message (memoised: a
+    stream repeats a handful of types)."""
     for pattern, category, weapon in _TYPE_RES:
         if pattern.match(cot_type):
             return category, weapon
@@ -369,7 +374,11 @@ def _observation(root: Element, raw: str, path: str, line: int, ceiling: Marking
         metres = _float(point.get(key), f"point.{key}", path, line, raw)
         if metres is not None:
             attrs[f"{key}_m"] = metres
-    text, callsign, parent = _detail(root.find("detail"), attrs)
+    detail = root.find("detail")
+    text, callsign, parent = _detail(detail, attrs)
+    count = 1
+    if detail is not None and (own := detail.find("truceguard")) is not None:
+        category, weapon, count = _truceguard_child(own, category, weapon, bad)
     return Observation(
         source=f"cot:{callsign or uid}",
         how_known=how_known_of(how),
@@ -381,7 +390,7 @@ def _observation(root: Element, raw: str, path: str, line: int, ceiling: Marking
         uncertainty_m=ce,
         category=category,
         weapon_class=weapon,
-        count=1,
+        count=count,
         text=text,
         origin=parent or callsign or uid,
         source_ref=f"{uid}@{time_s}",
@@ -392,6 +401,37 @@ def _observation(root: Element, raw: str, path: str, line: int, ceiling: Marking
         source_line=line,
         attributes=attrs,
     )
+
+
+def _truceguard_child(own: Element, category: str, weapon: str,
+                      bad: Callable[[str, str], RowError]) -> tuple[str, str, int]:
+    """(category, weapon class, count) after ``<truceguard category=.. weapon_class=..
+    count=../>``: what the observer says was seen, over what the CoT type implies. Each
+    attribute is optional; a value outside the project's vocabulary is a RowError."""
+    said = {"category": category, "weapon_class": weapon}
+    for key, words in (("category", CATEGORIES), ("weapon_class", WEAPON_CLASSES)):
+        got = (own.get(key) or "").strip()
+        if got and got not in words:
+            raise bad(f"detail.truceguard.{key}",
+                      f"{got[:40]!r} is not a {key.replace('_', ' ')} ({', '.join(words)})")
+        said[key] = got or said[key]
+    category, weapon = said["category"], said["weapon_class"]
+    got = (own.get("count") or "").strip()
+    count = 1
+    if got:
+        if not got.isdigit() or not 1 <= int(got) <= 1_000_000:
+            raise bad("detail.truceguard.count", f"{got[:40]!r} is not a count from 1 up")
+        count = int(got)
+    return category, weapon, count
+
+
+def observation_from_element(root: Element, raw: str, *, releasability: str = "PUBLIC",
+                             source_file: str = "<cot>", source_line: int = 1) -> Observation:
+    """The Observation of an ``<event>`` element already parsed from ``raw`` (a listener that
+    parsed it with entity declarations refused); the same mapping as ``parse_cot_event``:
+    ``releasability`` is the ceiling, the event's ``access`` can only narrow it."""
+    return _observation(root, raw, source_file, source_line, _ceiling(releasability))
+
 
 
 def _detail(detail: Element | None, attrs: dict[str, object]) -> tuple[str, str, str]:

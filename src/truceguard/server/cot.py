@@ -1,0 +1,837 @@
+"""Live Cursor on Target in: TCP, UDP and TLS listeners in one asyncio process.
+
+``CotServer`` listens on the ports of a ``CotConfig`` and hands what it reads to a ``Sink``
+(``server.sink``), which commits it to the store; ``start_cot`` builds both. Per connection:
+
+- Who: a plain TCP or UDP port speaks for one fixed ``User`` (``plain_user``); on the TLS port
+  the client must present a certificate signed by the client CA, and the SHA-256 fingerprint
+  of that certificate (DER, lowercase hex) is resolved to a user by ``resolve_cert``. An
+  unknown or disabled user is refused right after the handshake, with a log line.
+  ``disconnect_user(name)`` ends that user's live connections at once (and, for the plain
+  user, refuses new plain connections until ``set_plain_user`` gives one again).
+- What: each message is told apart by its first byte: ``<`` is a CoT XML event (version 0,
+  cut right after ``</event>``), ``0xbf`` a TAK protobuf message (version 1; stream framing on
+  TCP and TLS, mesh framing in UDP datagrams, ``io.takproto``). XML and protobuf may share a
+  port and even a connection. Anything else is garbage.
+- Bounds: an event over ``max_event_bytes`` (64 KiB), garbage bytes, or no byte for
+  ``idle_timeout_s`` closes that connection with one log line; no other connection notices.
+  A connection holds at most one partial event; once more than ``max_unsettled_bytes`` of
+  what it sent wait to be committed (or the connections together have more than
+  ``max_inbox_bytes`` waiting to be parsed) it stops reading until they are, so a slow store
+  slows the clients (TCP flow control) rather than growing memory; when the sink has had no
+  room for ``shed_after_s`` the connections waiting for it are shed with a log line. Past
+  ``max_connections`` a new connection is refused with a log line.
+- One pump parses for all connections, in turns of up to ``pump_batch`` messages, and hands
+  each turn to the sink; while up to ``pump_ahead`` turns wait for their commit, the pump
+  parses the next.
+- Parsing: an XML event is parsed with entity declarations refused: one holding a document
+  type declaration (the only place an entity can be declared) goes to defusedxml, which
+  refuses it (billion laughs, external entities: a RowError, never an expansion or a file
+  read); every other event is parsed by the standard library's C parser, which then cannot
+  meet an entity it would expand. The mapping is ``truceguard.io.cot``'s. ``t-x-*`` control
+  messages (pings such as ``t-x-d-d``) and protobuf messages without an event are ignored,
+  never stored. A bad event is refused (counted; the first of a connection is logged), and
+  the connection goes on.
+- Releasability: the user's ``marking`` is the ceiling of what they send; an event's
+  ``access`` can only narrow it.
+- Tracks: for atoms (``a-*``), a uid's later event supersedes its earlier one. Both are
+  stored; the later one names the earlier in ``attributes["supersedes"]`` and an event older
+  than the latest known for its uid gets ``attributes["superseded_by"]``; every atom carries
+  ``attributes["uid"]``, so a listing can keep the latest per uid. The map of latest events
+  holds ``max_tracks`` uids (least recently updated forgotten first).
+- Protobuf events are stored as the CoT XML they stand for (``raw``), with the message itself
+  in ``attributes["takproto_b64"]`` and ``attributes["wire"] = "takproto"``.
+
+Log lines (logger ``truceguard.server.cot``): one per listener start and stop, one per connect
+and one per disconnect (with its reason and counts), one per shed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import hashlib
+import logging
+import re
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError, XMLParser
+
+from truceguard.errors import InputError, MarkingError, RowError
+from truceguard.io.cot import COT_MAX_EVENT_BYTES, observation_from_element, parse_cot_event
+from truceguard.io.takproto import (
+    MAGIC,
+    MESH_HEADER,
+    TakProtoError,
+    frame_header,
+    message_to_cot_xml,
+)
+from truceguard.marking import parse_marking
+from truceguard.model import Observation, User
+from truceguard.server.sink import Shed, Sink, SinkClosed
+from truceguard.store.base import Store
+
+log = logging.getLogger("truceguard.server.cot")
+
+_END = b"</event>"
+_NONWS = re.compile(rb"[^ \t\r\n]")
+_BLANK = frozenset(b" \t\r\n")
+_LT = 0x3C
+_DOCTYPE = "<!DOCTYPE"
+_DECL = re.compile(r"<\?xml version=[\"']1\.0[\"']( encoding=[\"'][A-Za-z0-9._-]+[\"'])?"
+                   r"( standalone=[\"'](yes|no)[\"'])? ?\?>[ \t\r\n]*")
+_EVENT_NEXT = frozenset(" \t\r\n>/")
+
+
+@dataclass(frozen=True, slots=True)
+class CotConfig:
+    """Where to listen and the bounds of every connection (ports: None = off, 0 = any free)."""
+
+    host: str = "127.0.0.1"
+    tcp_port: int | None = None
+    udp_port: int | None = None
+    tls_port: int | None = None
+    certfile: str | None = None  # the server's certificate (PEM), for TLS
+    keyfile: str | None = None
+    client_ca: str | None = None  # the CA that signs client certificates (PEM)
+    max_event_bytes: int = COT_MAX_EVENT_BYTES
+    idle_timeout_s: float = 300.0
+    handshake_timeout_s: float = 10.0
+    shed_after_s: float = 10.0
+    max_unsettled_bytes: int = 256 << 10  # per connection, read and not yet committed
+    max_inbox_bytes: int = 32 << 20  # all connections, read and not yet parsed
+    pump_batch: int = 1000  # messages parsed in one turn of the pump
+    pump_ahead: int = 2  # turns handed to the sink and not committed yet
+    max_connections: int = 4096
+    max_tracks: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.tls_port is not None and not (self.certfile and self.keyfile and self.client_ca):
+            raise InputError("the CoT TLS port needs a certificate, its key and a client CA",
+                             hint="give --cert, --key and --client-ca with --cot-tls",
+                             code="input.tls_incomplete")
+        if self.max_event_bytes < 1024:
+            raise InputError(f"max_event_bytes {self.max_event_bytes}: at least 1024",
+                             code="input.bad_bound")
+
+
+@dataclass(slots=True)
+class CotStats:
+    """What the listeners did so far (counters only grow, except ``open``)."""
+
+    connections: int = 0
+    open: int = 0
+    refused: int = 0  # connections refused: unknown user, too many, no plain user
+    received: int = 0  # observations committed (acknowledged)
+    rejected: int = 0  # bad events
+    control: int = 0  # pings and other control messages, ignored
+    closed_bad: int = 0  # connections closed for garbage, oversize, idle, shed
+    datagrams_dropped: int = 0
+
+
+class Framer:
+    """Cuts one connection's bytes into messages: (is_protobuf, bytes) in arrival order.
+
+    Holds at most one partial message (never more than ``max_event_bytes`` plus a read)."""
+
+    __slots__ = ("buf", "max_event", "scan")
+
+    def __init__(self, max_event_bytes: int) -> None:
+        self.buf = bytearray()
+        self.scan = 0  # where the search for </event> resumes
+        self.max_event = max_event_bytes
+
+    @property
+    def pending(self) -> int:
+        return len(self.buf)
+
+    def feed(self, data: bytes) -> tuple[list[tuple[bool, bytes]], str]:
+        """The complete messages in ``data`` (with what was left before), and why the stream
+        must be closed after them ('' if it need not)."""
+        buf = self.buf
+        buf += data
+        view = memoryview(buf)
+        out: list[tuple[bool, bytes]] = []
+        n = len(buf)
+        pos = 0
+        error = ""
+        while pos < n:
+            first = buf[pos]
+            if first in _BLANK:  # between messages: rare, so searched only when met
+                m = _NONWS.search(buf, pos)
+                if m is None:
+                    pos = n
+                    break
+                pos = m.start()
+                first = buf[pos]
+            if first == _LT:
+                idx = buf.find(_END, max(pos, self.scan))
+                if idx < 0:
+                    if n - pos > self.max_event:
+                        error = (f"an event over {self.max_event:,} bytes "
+                                 f"({n - pos:,} bytes without </event>)")
+                    self.scan = max(pos, n - len(_END) + 1)
+                    break
+                end = idx + len(_END)
+                self.scan = 0
+                if end - pos > self.max_event:
+                    error = f"an event of {end - pos:,} bytes, over {self.max_event:,}"
+                    break
+                out.append((False, bytes(view[pos:end])))
+                pos = end
+            elif first == MAGIC:
+                try:
+                    span = frame_header(buf, pos, self.max_event)
+                except TakProtoError as exc:
+                    error = str(exc)
+                    break
+                if span is None or span[1] > n:
+                    break
+                out.append((True, bytes(view[span[0]:span[1]])))
+                pos = span[1]
+            else:
+                error = f"garbage: byte 0x{first:02x} where a CoT message starts"
+                break
+        view.release()  # before the buffer is resized
+        del buf[:pos]
+        self.scan = max(0, self.scan - pos)
+        return out, error
+
+
+def _parse_together(texts: list[str | None]) -> list[Element | None]:
+    """The ``<event>`` element of each XML text, parsed in one pass where that is provably the
+    same as parsing each alone; None where it must be parsed alone.
+
+    A text joins the pass when, after at most one plain XML declaration, it starts with
+    ``<event``, holds ``<event`` exactly once and neither ``<!`` nor ``<?``: then it has no
+    comment, CDATA, processing instruction or document type, every ``<`` opens or closes a
+    tag, and (the framer cut it right after its only ``</event>``) it is one element that
+    can only be closed by its own end tag, so inside a wrapper it is parsed exactly as alone.
+    If the pass fails (one of them is not well-formed) all are parsed alone; parsing many in
+    one pass saves creating a parser per event."""
+    roots: list[Element | None] = [None] * len(texts)
+    bodies: list[str] = []
+    where: list[int] = []
+    for k, text in enumerate(texts):
+        if text is None:
+            continue
+        m = _DECL.match(text)
+        body = text[m.end():] if m else text
+        if (body.startswith("<event") and body[6:7] in _EVENT_NEXT
+                and body.count("<event") == 1 and "<!" not in body and "<?" not in body):
+            bodies.append(body)
+            where.append(k)
+    if len(bodies) < 2:
+        return roots
+    parser = XMLParser()
+    try:
+        parser.feed("<events>")
+        for body in bodies:
+            parser.feed(body)
+        parser.feed("</events>")
+        events = list(parser.close())
+    except ParseError:
+        return roots
+    if len(events) != len(bodies):  # cannot happen for such texts; never trust it
+        return roots
+    for k, element in zip(where, events, strict=True):
+        roots[k] = element
+    return roots
+
+
+@dataclass(slots=True)
+class Decoded:
+    records: list[Observation] = field(default_factory=list)
+    rejected: list[RowError] = field(default_factory=list)
+    control: int = 0
+
+
+class Decoder:
+    """Messages -> observations, with the user's ceiling, and the latest event of each track."""
+
+    def __init__(self, max_tracks: int) -> None:
+        self.max_tracks = max_tracks
+        self._tracks: dict[str, tuple[float, str]] = {}  # uid -> (time, source_ref) latest
+        self._narrowed: dict[tuple[str, str], str] = {}
+
+    def decode(self, messages: list[tuple[bool, bytes]], user: User, where: str,
+               seq: int) -> Decoded:
+        """Observations of ``messages`` sent by ``user`` (``where``: the peer; ``seq``: the
+        number of messages the connection sent before these)."""
+        out = Decoded()
+        ceiling = self.ceiling(user)
+        texts: list[str | None] = []
+        for is_proto, data in messages:
+            if is_proto:
+                texts.append(None)  # decoded one by one below
+                continue
+            try:
+                texts.append(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append(None)
+        roots = _parse_together(texts)
+        for k, (is_proto, data) in enumerate(messages):
+            line = seq + 1 + k
+            try:
+                obs = self._one(is_proto, data, texts[k], roots[k], ceiling, where, line)
+            except RowError as err:
+                out.rejected.append(err)
+                continue
+            except TakProtoError as exc:
+                out.rejected.append(RowError(where, line, "takproto", str(exc),
+                                             data[:256].hex()))
+                continue
+            if obs is None:
+                out.control += 1
+                continue
+            if obs.releasability != ceiling:
+                obs.releasability = self._narrow(ceiling, obs.releasability)
+            attrs = obs.attributes
+            attrs["submitted_by"] = user.name
+            if is_proto:
+                attrs["wire"] = "takproto"
+                attrs["takproto_b64"] = base64.b64encode(data).decode("ascii")
+            if str(attrs.get("type", "")).startswith("a-"):
+                self._track(obs)
+            out.records.append(obs)
+        return out
+
+    def _one(self, is_proto: bool, data: bytes, text: str | None, root: Element | None,
+             ceiling: str, where: str, line: int) -> Observation | None:
+        if is_proto:
+            xml, has_event = message_to_cot_xml(data)
+            if not has_event:
+                return None
+            text = xml
+            data = xml.encode("utf-8")
+        if root is None and text is not None and _DOCTYPE not in text:
+            # Otherwise defusedxml decides (and refuses any entity declaration), as for a file.
+            parser = XMLParser()
+            try:
+                parser.feed(text)
+                root = parser.close()
+            except ParseError:
+                root = None
+        if root is None or text is None:
+            return parse_cot_event(data, releasability=ceiling, source_file=where,
+                                   source_line=line)
+        if (root.get("type") or "").startswith("t-x-"):
+            return None
+        return observation_from_element(root, text, releasability=ceiling, source_file=where,
+                                        source_line=line)
+
+    def ceiling(self, user: User) -> str:
+        """The canonical text of ``user``'s marking (MarkingError if it is not valid)."""
+        got = self._narrowed.get(("", user.marking))
+        if got is None:
+            got = parse_marking(user.marking or "PUBLIC").text
+            self._narrowed[("", user.marking)] = got
+        return got
+
+    def _narrow(self, ceiling: str, marking: str) -> str:
+        key = (ceiling, marking)
+        got = self._narrowed.get(key)
+        if got is None:
+            got = parse_marking(ceiling).narrow(parse_marking(marking)).text
+            if len(self._narrowed) > 10_000:
+                self._narrowed.clear()
+            self._narrowed[key] = got
+        return got
+
+    def _track(self, obs: Observation) -> None:
+        uid, _, when = obs.source_ref.rpartition("@")  # a uid may hold "@", a time not
+        attrs = obs.attributes
+        attrs["uid"] = uid
+        try:
+            t = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            t = float(obs.t_start)
+        latest = self._tracks.get(uid)
+        if latest is not None:
+            if t < latest[0]:
+                attrs["superseded_by"] = latest[1]
+                return
+            if latest[1] != obs.source_ref:
+                attrs["supersedes"] = latest[1]
+            del self._tracks[uid]  # re-inserted last: the dict's order is recency
+        elif len(self._tracks) >= self.max_tracks:
+            del self._tracks[next(iter(self._tracks))]
+        self._tracks[uid] = (t, obs.source_ref)
+
+
+class _Conn(asyncio.Protocol):
+    """One TCP or TLS connection: cuts what arrives into messages for the server's pump."""
+
+    def __init__(self, server: CotServer, kind: str) -> None:
+        self.server = server
+        self.kind = kind
+        self.framer = Framer(server.config.max_event_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.user: User | None = None
+        self.peer = "?"
+        self.where = ""
+        self.last = time.monotonic()
+        self.reason = ""  # why the server closed it ('' if it did not)
+        self.seq = 0  # messages received so far
+        self.unsettled = 0  # bytes handed to the server and not yet committed (or dropped)
+        self.paused = False
+        self.events = 0
+        self.rejected = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        addr = transport.get_extra_info("peername") or ("?", 0)
+        self.peer = f"{addr[0]}:{addr[1]}"
+        self.where = f"cot+{self.kind}://{self.peer}"
+        self.server._accept(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.reason or self.user is None:
+            return
+        self.last = time.monotonic()
+        messages, error = self.framer.feed(data)
+        if messages:
+            self.server._incoming(self, messages)
+        if error:
+            self.close(error)
+
+    def eof_received(self) -> bool:
+        return False  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.user is None:
+            return
+        if self.reason:
+            why = self.reason
+        elif exc is not None:
+            why = f"connection error: {exc}"
+        elif self.framer.pending:
+            why = f"closed by the client mid-event ({self.framer.pending:,} bytes dropped)"
+        else:
+            why = "closed by the client"
+        self.server._gone(self, why)
+
+    @property
+    def busy(self) -> bool:
+        return self.unsettled > 0
+
+    def close(self, reason: str) -> None:
+        if not self.reason:
+            self.reason = reason
+        if self.transport is not None:
+            self.transport.abort()
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None and not self.reason:
+            self.paused = True
+            self.server._paused.add(self)
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        self.server._paused.discard(self)
+        if self.paused and self.transport is not None and not self.reason:
+            self.paused = False
+            self.transport.resume_reading()
+
+
+class CotServer:
+    """The CoT listeners (see the module docstring)."""
+
+    def __init__(self, sink: Sink, config: CotConfig, *, plain_user: User | None = None,
+                 resolve_cert: Callable[[str], User | None] | None = None) -> None:
+        if config.tls_port is not None and resolve_cert is None:
+            raise InputError("the CoT TLS port needs resolve_cert (certificate -> user)",
+                             code="input.tls_incomplete")
+        self.sink = sink
+        self.config = config
+        self.plain_user = plain_user
+        self.resolve_cert = resolve_cert
+        self.stats = CotStats()
+        self.decoder = Decoder(config.max_tracks)
+        self.ports: dict[str, int] = {}
+        self._servers: list[asyncio.Server] = []
+        self._udp: asyncio.DatagramTransport | None = None
+        self._conns: set[_Conn] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._inbox: deque[tuple[_Conn, list[tuple[bool, bytes]]]] = deque()
+        self._inbox_bytes = 0
+        self._turns: deque[asyncio.Future[None]] = deque()
+        self._paused: set[_Conn] = set()
+        self._wake = asyncio.Event()
+        self._udp_seq = 0
+        self._last_udp_log = 0.0
+
+    # -- life --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind the configured ports (``ports`` then says which, for port 0) and serve."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        try:
+            if cfg.tcp_port is not None:
+                srv = await loop.create_server(lambda: _Conn(self, "tcp"), cfg.host,
+                                               cfg.tcp_port)
+                self._bound(srv, "tcp")
+            if cfg.tls_port is not None:
+                srv = await loop.create_server(
+                    lambda: _Conn(self, "tls"), cfg.host, cfg.tls_port,
+                    ssl=self._tls_context(), ssl_handshake_timeout=cfg.handshake_timeout_s)
+                self._bound(srv, "tls")
+            if cfg.udp_port is not None:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Datagrams(self), local_addr=(cfg.host, cfg.udp_port))
+                self._udp = transport
+                self.ports["udp"] = transport.get_extra_info("sockname")[1]
+                log.info("CoT listening on udp %s:%d", cfg.host, self.ports["udp"])
+        except OSError as exc:
+            await self.stop()
+            raise InputError(f"cannot listen for CoT on {cfg.host}: {exc}",
+                             hint="choose a free port (or 0 for any)",
+                             code="input.port_unavailable") from exc
+        self._sweeper = loop.create_task(self._sweep(), name="truceguard-cot-idle")
+        self._pump = loop.create_task(self._run_pump(), name="truceguard-cot-pump")
+
+    def _bound(self, srv: asyncio.Server, kind: str) -> None:
+        self._servers.append(srv)
+        self.ports[kind] = srv.sockets[0].getsockname()[1]
+        log.info("CoT listening on %s %s:%d", kind, self.config.host, self.ports[kind])
+
+    def _tls_context(self) -> ssl.SSLContext:
+        cfg = self.config
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(str(cfg.certfile), str(cfg.keyfile))
+            ctx.load_verify_locations(cafile=str(cfg.client_ca))
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(f"cannot load the CoT TLS certificate, key or client CA: {exc}",
+                             hint="give PEM files: --cert, --key, --client-ca",
+                             code="input.tls_files") from exc
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        return ctx
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection (what they handed over is still
+        committed by the sink: stop the sink after this)."""
+        for task in (self._sweeper, self._pump):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sweeper = self._pump = None
+        for srv in self._servers:
+            srv.close()
+        for conn in list(self._conns):
+            conn.close("server stopping")
+        self._inbox.clear()  # read, never acknowledged
+        self._inbox_bytes = 0
+        for srv in self._servers:
+            await srv.wait_closed()
+        if self._servers or self._udp:
+            log.info("CoT listeners stopped")
+        self._servers = []
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+
+    # -- users -------------------------------------------------------------------------------
+    def disconnect_user(self, name: str) -> int:
+        """End ``name``'s live connections now; returns how many. If ``name`` is the plain
+        ports' user, the plain ports refuse connections until ``set_plain_user``."""
+        if self.plain_user is not None and self.plain_user.name == name:
+            self.plain_user = None
+        ended = 0
+        for conn in list(self._conns):
+            if conn.user is not None and conn.user.name == name:
+                conn.close(f"user {name} disconnected by the server")
+                ended += 1
+        return ended
+
+    def set_plain_user(self, user: User | None) -> None:
+        """The user that plain TCP and UDP data is from (None: refuse plain data)."""
+        self.plain_user = user
+
+    # -- connections -------------------------------------------------------------------------
+    def _who(self, conn: _Conn) -> tuple[User | None, str]:
+        if conn.kind != "tls":
+            user = self.plain_user
+            if user is None or user.disabled:
+                return None, "no user for plain CoT (the plain ports' user is unset or disabled)"
+            return user, ""
+        assert conn.transport is not None
+        ssl_obj = conn.transport.get_extra_info("ssl_object")
+        der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
+        if not der:
+            return None, "no client certificate"
+        fingerprint = hashlib.sha256(der).hexdigest()
+        assert self.resolve_cert is not None
+        user = self.resolve_cert(fingerprint)
+        if user is None:
+            return None, f"certificate {fingerprint} is not a known user's"
+        if user.disabled:
+            return None, f"certificate {fingerprint} is user {user.name}'s, who is disabled"
+        return user, ""
+
+    def _usable(self, user: User | None, why: str) -> tuple[User | None, str]:
+        """``user`` if their marking can be read (it is the ceiling of what they send)."""
+        if user is None:
+            return None, why
+        try:
+            self.decoder.ceiling(user)
+        except MarkingError as exc:
+            return None, f"user {user.name}'s marking cannot be read: {exc}"
+        return user, ""
+
+    def _accept(self, conn: _Conn) -> None:
+        """A new connection (after the TLS handshake): whose is it, and is there room."""
+        assert conn.transport is not None
+        if len(self._conns) >= self.config.max_connections:
+            why = f"{len(self._conns)} connections open (the limit)"
+            user = None
+        else:
+            user, why = self._usable(*self._who(conn))
+        if user is None:
+            self.stats.refused += 1
+            log.warning("CoT %s %s refused: %s", conn.kind, conn.peer, why)
+            conn.transport.abort()
+            return
+        conn.user = user
+        self._conns.add(conn)
+        self.stats.connections += 1
+        self.stats.open = len(self._conns)
+        log.info("CoT %s %s connected as %s", conn.kind, conn.peer, user.name)
+
+    def _gone(self, conn: _Conn, why: str) -> None:
+        self._conns.discard(conn)
+        self._paused.discard(conn)
+        self.stats.open = len(self._conns)
+        if conn.reason and conn.reason != "server stopping":
+            self.stats.closed_bad += 1
+        assert conn.user is not None
+        log.log(logging.WARNING if conn.reason else logging.INFO,
+                "CoT %s %s (%s) disconnected: %s; %d events stored, %d refused", conn.kind,
+                conn.peer, conn.user.name, why, conn.events, conn.rejected)
+
+    def _incoming(self, conn: _Conn, messages: list[tuple[bool, bytes]]) -> None:
+        """Messages a connection cut: into the inbox of the pump. A connection with more than
+        ``max_unsettled_bytes`` not yet committed, or any connection while the inbox holds
+        more than ``max_inbox_bytes``, stops reading until the pump catches up."""
+        size = sum(len(m) for _, m in messages)
+        conn.unsettled += size
+        self._inbox.append((conn, messages))
+        self._inbox_bytes += size
+        if (conn.unsettled > self.config.max_unsettled_bytes
+                or self._inbox_bytes > self.config.max_inbox_bytes):
+            conn.pause()
+        self._wake.set()
+
+    async def _run_pump(self) -> None:
+        """Decode what the connections cut, in turns of up to ``pump_batch`` messages, and
+        hand each turn to the sink; its commit is accounted when it completes (``_settled``),
+        while the pump goes on with the next turn, at most ``pump_ahead`` turns ahead."""
+        cfg = self.config
+        while True:
+            if not self._inbox:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            turn: list[tuple[_Conn, list[tuple[bool, bytes]]]] = []
+            n = size = 0
+            while self._inbox and n < cfg.pump_batch:
+                conn, messages = self._inbox.popleft()
+                turn.append((conn, messages))
+                n += len(messages)
+                size += sum(len(m) for _, m in messages)
+            self._inbox_bytes -= size
+            try:
+                await self.sink.reserve(n, cfg.shed_after_s)
+            except Shed as exc:
+                self._shed(turn, exc)
+                continue
+            except SinkClosed:
+                return
+            records: list[Observation] = []
+            counts: list[tuple[_Conn, int, int]] = []
+            try:
+                for conn, messages in turn:
+                    assert conn.user is not None
+                    got = self.decoder.decode(messages, conn.user, conn.where, conn.seq)
+                    conn.seq += len(messages)
+                    self._rejected(conn, got)
+                    records.extend(got.records)
+                    counts.append((conn, len(got.records), sum(len(m) for _, m in messages)))
+            except Exception:  # a defect must cost this turn's connections, not the pump
+                log.exception("CoT: parsing a turn of %d messages failed", n)
+                self.sink.enqueue([], n)  # give the room back
+                for conn, messages in turn:
+                    conn.unsettled -= sum(len(m) for _, m in messages)
+                    conn.close("internal error while parsing (logged)")
+                continue
+            fut = self.sink.enqueue(records, n)
+            fut.add_done_callback(functools.partial(self._settled, counts=counts))
+            self._turns.append(fut)
+            while len(self._turns) > cfg.pump_ahead or (self._turns and self._turns[0].done()):
+                with contextlib.suppress(Exception):  # accounted by _settled
+                    await asyncio.shield(self._turns[0])
+                self._turns.popleft()
+            self._resume_ready()
+            await asyncio.sleep(0)  # let the connections read between turns
+
+    def _settled(self, fut: asyncio.Future[None], *, counts: list[tuple[_Conn, int, int]]
+                 ) -> None:
+        """A turn's commit completed (or failed): account it, let its connections read on."""
+        failed = fut.cancelled() or fut.exception() is not None
+        for conn, events, size in counts:
+            conn.unsettled -= size
+            if failed:
+                why = "the server stopped" if fut.cancelled() else f"store error: {fut.exception()}"
+                conn.close(why)
+                continue
+            conn.events += events
+            self.stats.received += events
+        self._resume_ready()
+
+    def _resume_ready(self) -> None:
+        """Paused connections read again once they and the inbox are under their bounds."""
+        if self._inbox_bytes > self.config.max_inbox_bytes:
+            return
+        for conn in list(self._paused):
+            if conn.unsettled <= self.config.max_unsettled_bytes:
+                conn.resume()
+
+    def _shed(self, turn: list[tuple[_Conn, list[tuple[bool, bytes]]]], exc: Shed) -> None:
+        for conn, messages in turn:
+            conn.unsettled -= sum(len(m) for _, m in messages)
+            conn.close(f"shed: {exc}")
+
+    def _rejected(self, conn: _Conn, got: Decoded) -> None:
+        self.stats.control += got.control
+        if not got.rejected:
+            return
+        if not conn.rejected:
+            err = got.rejected[0]
+            log.warning("CoT %s %s (%s): event refused: %s: %s", conn.kind, conn.peer,
+                        conn.user.name if conn.user else "?", err.field, err.reason)
+        conn.rejected += len(got.rejected)
+        self.stats.rejected += len(got.rejected)
+
+    async def _sweep(self) -> None:
+        """Close connections idle for ``idle_timeout_s`` (waiting for the store is not idle)."""
+        limit = self.config.idle_timeout_s
+        period = max(0.05, min(1.0, limit / 4))
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for conn in list(self._conns):
+                if not conn.busy and now - conn.last > limit:
+                    conn.close(f"idle for {now - conn.last:.0f} s (limit {limit:g} s)")
+
+    # -- datagrams ---------------------------------------------------------------------------
+    def datagram(self, data: bytes, addr: Any) -> None:
+        """One UDP datagram: one XML event, or one mesh-framed protobuf message."""
+        user = self.plain_user
+        peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+        messages: list[tuple[bool, bytes]]
+        problem = ""
+        if user is not None and not user.disabled:
+            user, problem = self._usable(user, "")
+        if user is None or user.disabled:
+            problem = problem or "no user for plain CoT"
+            messages = []
+        elif data.startswith(MESH_HEADER):
+            messages = [(True, data[len(MESH_HEADER):])]
+        else:
+            framer = Framer(self.config.max_event_bytes)
+            messages, problem = framer.feed(data)
+            if not problem and framer.pending:
+                problem = f"{framer.pending:,} bytes after the last complete event"
+        if problem:
+            self.stats.datagrams_dropped += 1
+            self._udp_log(f"CoT udp {peer}: datagram dropped: {problem}")
+        if not messages or user is None:
+            return
+        got = self.decoder.decode(messages, user, f"cot+udp://{peer}", self._udp_seq)
+        self._udp_seq += len(messages)
+        self.stats.control += got.control
+        if got.rejected:
+            self.stats.rejected += len(got.rejected)
+            err = got.rejected[0]
+            self._udp_log(f"CoT udp {peer}: event refused: {err.field}: {err.reason}")
+        if got.records:
+            fut = self.sink.offer(got.records)
+            if fut is None:
+                self.stats.datagrams_dropped += 1
+            else:
+                fut.add_done_callback(functools.partial(self._datagram_settled,
+                                                        n=len(got.records)))
+
+    def _datagram_settled(self, fut: asyncio.Future[None], *, n: int) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.stats.received += n
+
+    def _udp_log(self, line: str) -> None:
+        now = time.monotonic()
+        if now - self._last_udp_log >= 1.0:  # a flood of bad datagrams logs once a second
+            self._last_udp_log = now
+            log.warning("%s", line)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, server: CotServer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.server.datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("CoT udp error: %s", exc)
+
+
+@dataclass(slots=True)
+class CotService:
+    """The listeners and their sink, started together; ``stop()`` flushes and stops both."""
+
+    server: CotServer
+    sink: Sink
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        await self.sink.stop()
+
+    def disconnect_user(self, name: str) -> int:
+        return self.server.disconnect_user(name)
+
+
+async def start_cot(store: Store, config: CotConfig, *, plain_user: User | None = None,
+                    resolve_cert: Callable[[str], User | None] | None = None,
+                    on_committed: Callable[[int], None] | None = None,
+                    **sink_options: Any) -> CotService:
+    """Start a sink on ``store`` and the listeners of ``config`` on the running loop."""
+    sink = Sink(store, on_committed=on_committed, **sink_options)
+    await sink.start()
+    server = CotServer(sink, config, plain_user=plain_user, resolve_cert=resolve_cert)
+    try:
+        await server.start()
+    except BaseException:
+        await sink.stop()
+        raise
+    return CotService(server, sink)
+
+
+__all__ = [
+    "CotConfig",
+    "CotServer",
+    "CotService",
+    "CotStats",
+    "Decoder",
+    "Framer",
+    "start_cot",
+]

@@ -1,0 +1,241 @@
+"""Live Cursor on Target out: a violation as a CoT marker, and a sender to a TAK endpoint.
+
+``violation_to_cot(violation)`` encodes one violation as a CoT XML event (version 0, which
+every TAK client and server reads on a plain TCP stream):
+
+- ``uid`` ``truceguard-violation-<id>`` (stable: sending the violation again, say after a
+  status change, moves or updates the same marker instead of adding one); ``type``
+  ``b-m-p-s-m`` (a spot map marker) by default; ``how`` ``m-f`` (machine, fused: the marker is
+  computed from the incident's observations); ``time`` and ``start`` now, ``stale`` after
+  ``stale_s`` (default a day);
+- ``point``: the incident's position, its uncertainty as ``ce`` (metres), height unknown;
+- ``access``: the violation's releasability marking (``PUBLIC``, ``REL TO GBR, FRA``);
+- ``detail``: ``contact callsign`` (``Violation <id>``), ``remarks`` with the terms, clause,
+  severity, status, what was seen, the location text and the time window, a red
+  ``color``, and a ``<truceguard>`` child with the violation's fields (its ``category``,
+  ``weapon_class`` and ``count`` are those a truceguard listener reads back).
+
+``CotSender(url)`` delivers such bytes to one endpoint, ``tcp://HOST:PORT``: one connection,
+re-made after any failure with a growing pause (``backoff_s`` doubling up to
+``max_backoff_s``); each write must drain within ``write_timeout_s`` or the connection is
+dropped and re-made; whatever the endpoint sends back is read and discarded in bounded reads.
+``send(data)`` queues the bytes (at most ``queue_size`` wait; past that it fails at once with
+``SendFailed``) and returns a future that completes once they are written (handed to the
+operating system and drained), or fails with ``SendFailed``; a failed send is not retried by
+the sender: the caller's durable outbox decides when to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from truceguard.errors import InputError, TruceguardError
+from truceguard.model import Violation, iso
+
+log = logging.getLogger("truceguard.server.cot_out")
+
+MARKER_TYPE = "b-m-p-s-m"
+UNKNOWN_M = "9999999.0"
+RED_ARGB = "-65536"  # 0xffff0000 as a signed 32-bit integer, how TAK writes colours
+
+
+def _time(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def violation_remarks(v: Violation) -> str:
+    """The marker's remarks: clause and location text first (what a TAK user reads)."""
+    window = iso(v.t_start) if v.t_end == v.t_start else f"{iso(v.t_start)} to {iso(v.t_end)}"
+    return (f"{v.terms} clause {v.clause} (severity {v.severity}, {v.status}): "
+            f"{v.category.replace('_', ' ')}, {v.weapon_class.replace('_', ' ')}, "
+            f"{v.location_text}; {window}; position +/- {v.uncertainty_m:.0f} m, "
+            f"p(location) {v.p_location:.2f}")
+
+
+def violation_to_cot(violation: Violation, *, cot_type: str = MARKER_TYPE,
+                     stale_s: float = 86_400.0, now: datetime | None = None) -> bytes:
+    """One violation as a CoT XML event (see the module docstring), UTF-8 with a declaration."""
+    v = violation
+    at = now or datetime.now(UTC)
+    ce = f"{v.uncertainty_m:.1f}" if v.uncertainty_m and v.uncertainty_m > 0 else UNKNOWN_M
+    event = Element("event", {
+        "version": "2.0", "uid": f"truceguard-violation-{v.violation_id}", "type": cot_type,
+        "how": "m-f", "time": _time(at), "start": _time(at),
+        "stale": _time(at + timedelta(seconds=stale_s)), "access": v.releasability,
+    })
+    SubElement(event, "point", {"lat": repr(float(v.lat)), "lon": repr(float(v.lon)),
+                                "hae": UNKNOWN_M, "ce": ce, "le": UNKNOWN_M})
+    detail = SubElement(event, "detail")
+    SubElement(detail, "contact", {"callsign": f"Violation {v.violation_id}"})
+    SubElement(detail, "remarks").text = violation_remarks(v)
+    SubElement(detail, "color", {"argb": RED_ARGB})
+    SubElement(detail, "truceguard", {
+        "violation_id": str(v.violation_id), "incident_id": str(v.incident_id),
+        "terms": v.terms, "terms_version": v.terms_version, "clause": v.clause,
+        "severity": str(v.severity), "status": v.status, "category": v.category,
+        "weapon_class": v.weapon_class, "count": "1", "zone": v.zone,
+        "controlled_by": v.controlled_by, "p_location": f"{v.p_location:.4f}",
+        "t_start": iso(v.t_start), "t_end": iso(v.t_end),
+    })
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(event, encoding="utf-8",
+                                                                   xml_declaration=False)
+
+
+class SendFailed(TruceguardError):
+    """The bytes were not delivered (queue full, write failed or timed out, sender closed)."""
+
+    code = "server.cot_send_failed"
+    default_hint = "the TAK endpoint is unreachable or too slow; the outbox will try again"
+
+
+def parse_endpoint(url: str) -> tuple[str, int]:
+    """(host, port) of ``tcp://HOST:PORT``; InputError otherwise."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None or port < 1 or (
+            parts.path not in ("", "/")):
+        raise InputError(f"CoT endpoint {url!r} is not tcp://HOST:PORT",
+                         hint="for example tcp://10.0.0.5:8087", code="input.bad_cot_endpoint")
+    return parts.hostname, port
+
+
+@dataclass(slots=True)
+class SenderStats:
+    sent: int = 0
+    failed: int = 0
+    connects: int = 0
+    connected: bool = False
+
+
+class CotSender:
+    """Sends CoT bytes to one TAK endpoint (see the module docstring)."""
+
+    def __init__(self, url: str, *, queue_size: int = 1000, write_timeout_s: float = 5.0,
+                 connect_timeout_s: float = 5.0, backoff_s: float = 0.5,
+                 max_backoff_s: float = 30.0, read_bytes: int = 64 << 10) -> None:
+        self.url = url
+        self.host, self.port = parse_endpoint(url)
+        self.write_timeout_s = write_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.read_bytes = read_bytes
+        self.stats = SenderStats()
+        self._queue: asyncio.Queue[tuple[bytes, asyncio.Future[None]]] = asyncio.Queue(
+            maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"truceguard-cot-out {self.url}")
+
+    def send(self, data: bytes) -> asyncio.Future[None]:
+        """Queue ``data``; the future completes when it is written (see the module docstring)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            fut.set_exception(SendFailed(f"{self.url}: the sender is closed"))
+            return fut
+        try:
+            self._queue.put_nowait((data, fut))
+        except asyncio.QueueFull:
+            self.stats.failed += 1
+            fut.set_exception(SendFailed(f"{self.url}: {self._queue.maxsize} messages already "
+                                         "wait (the queue is full)"))
+        return fut
+
+    async def close(self) -> None:
+        """Stop: what still waits fails with SendFailed."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._disconnect()
+        while not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(SendFailed(f"{self.url}: the sender closed"))
+
+    # -- the connection --------------------------------------------------------------------
+    async def _run(self) -> None:
+        pause = self.backoff_s
+        while True:
+            data, fut = await self._queue.get()
+            if fut.done():  # the caller gave up on it
+                continue
+            while self._writer is None:
+                try:
+                    await self._connect()
+                    pause = self.backoff_s
+                except (OSError, TimeoutError) as exc:
+                    log.warning("CoT out %s: cannot connect (%s); retrying in %.1f s", self.url,
+                                exc, pause)
+                    await asyncio.sleep(pause)
+                    pause = min(self.max_backoff_s, pause * 2)
+            writer = self._writer
+            try:
+                writer.write(data)
+                await asyncio.wait_for(writer.drain(), self.write_timeout_s)
+            except (OSError, TimeoutError) as exc:
+                why = ("no progress writing within "
+                       f"{self.write_timeout_s:g} s" if isinstance(exc, TimeoutError) else str(exc))
+                log.warning("CoT out %s: write failed (%s); reconnecting", self.url, why)
+                self._disconnect()
+                self.stats.failed += 1
+                if not fut.done():
+                    fut.set_exception(SendFailed(f"{self.url}: {why}"))
+                continue
+            self.stats.sent += 1
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _connect(self) -> None:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port), self.connect_timeout_s)
+        self._writer = writer
+        self.stats.connects += 1
+        self.stats.connected = True
+        log.info("CoT out %s: connected", self.url)
+        self._drain_task = asyncio.get_running_loop().create_task(self._discard(reader, writer))
+
+    async def _discard(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read and drop what the endpoint sends; its closing ends this connection."""
+        with contextlib.suppress(OSError):
+            while await reader.read(self.read_bytes):
+                pass
+        if self._writer is writer:
+            log.warning("CoT out %s: the endpoint closed the connection", self.url)
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        writer, self._writer = self._writer, None
+        self.stats.connected = False
+        if writer is not None:
+            writer.transport.abort()
+        task, self._drain_task = self._drain_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+
+__all__ = [
+    "MARKER_TYPE",
+    "CotSender",
+    "SendFailed",
+    "parse_endpoint",
+    "violation_remarks",
+    "violation_to_cot",
+]

@@ -1,0 +1,328 @@
+"""The durable ingest sink: observations from every live connection, group-committed to the store.
+
+An event counts as received only once it is committed: a connection hands its parsed
+observations to the sink and waits for the commit before it reads more (TCP flow control then
+slows the client instead of memory filling up). One writer task collects what all connections
+handed over into one batch (up to ``max_batch`` observations; a batch waits at most
+``max_delay_s`` for more), and commits it through ``ingest_records`` (the one path from records
+to the store: deduplication, conflicts, markings, the ingest log) on one worker thread, while the
+event loop goes on reading and parsing the next batch. Each batch is one transaction, so a
+process killed at any moment leaves whole batches only, and nothing it acknowledged is lost.
+
+On SQLite, the writer's connection does not checkpoint the write-ahead log itself (a
+checkpoint copies the log into the database and waits for the disk: tens of milliseconds, in
+the way of the next commit); a checkpointer thread does it on its own connection every
+``checkpoint_every_s`` while commits go on beside it.
+
+After each commit, ``on_committed(n)`` is called on the event loop with the number of
+observations newly stored (a live judging loop wakes on it), and ``on_batch(records)`` (if
+given) with the batch's observations.
+
+Bounds: at most ``max_pending`` observations wait for a commit. ``reserve(n, timeout_s)`` waits
+for room (back-pressure: a slow store slows the readers); when no room comes within the
+timeout, ``Shed`` is raised and the caller drops that connection with a log line. ``offer``
+(datagrams, which cannot be slowed) never waits: over the bound it sheds, logged at most once a
+second. ``stop()`` refuses new records, commits everything handed over, and ends the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from truceguard.errors import TruceguardError
+from truceguard.ingest import ingest_records
+from truceguard.model import IngestSummary, Observation
+from truceguard.store.base import Store
+
+log = logging.getLogger("truceguard.server.sink")
+
+MAX_BATCH = 4000
+MAX_DELAY_S = 0.002
+MAX_PENDING = 50_000
+CHECKPOINT_EVERY_S = 0.5
+
+
+class Shed(TruceguardError):
+    """Load shed: the sink had no room for more records within the allowed time."""
+
+    code = "server.shed"
+    default_hint = "the store is slower than the incoming events; the client may resend"
+
+
+class SinkClosed(TruceguardError):
+    """The sink is stopping or stopped and takes no more records."""
+
+    code = "server.stopping"
+    default_hint = "the server is stopping"
+
+
+@dataclass(slots=True)
+class SinkStats:
+    """What the sink did so far (each counter only grows)."""
+
+    received: int = 0  # observations committed (stored, or already there): acknowledged
+    inserted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+    shed: int = 0  # observations refused for lack of room
+    largest_batch: int = 0
+
+
+class Sink:
+    """Group commit of observations from all connections (see the module docstring)."""
+
+    def __init__(self, store: Store, *, on_committed: Callable[[int], None] | None = None,
+                 on_batch: Callable[[Sequence[Observation]], None] | None = None,
+                 max_batch: int = MAX_BATCH, max_delay_s: float = MAX_DELAY_S,
+                 max_pending: int = MAX_PENDING, reader: str = "cot",
+                 source: str = "cot listener", who: str = "cot",
+                 checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> None:
+        if max_batch < 1 or max_pending < 1 or max_delay_s < 0:
+            raise ValueError("max_batch and max_pending must be >= 1, max_delay_s >= 0")
+        self.store = store
+        self.on_committed = on_committed
+        self.on_batch = on_batch
+        self.max_batch = max_batch
+        self.max_delay_s = max_delay_s
+        self.max_pending = max_pending
+        self.reader = reader
+        self.source = source
+        self.who = who
+        self.checkpoint_every_s = checkpoint_every_s
+        self.stats = SinkStats()
+        self._sqlite = getattr(store, "backend", "") == "sqlite" and hasattr(store, "execute")
+        self._writer_ready = False
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpoint_executor: ThreadPoolExecutor | None = None
+        self._queue: list[tuple[list[Observation], asyncio.Future[None] | None]] = []
+        self._queued = 0  # observations in _queue
+        self._in_commit = 0  # observations being committed
+        self._reserved = 0  # room promised by reserve() and not yet used by enqueue()
+        self._wake: asyncio.Event | None = None
+        self._room: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._closing = False
+        self._last_shed_log = 0.0
+
+    # -- life --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the writer on the running event loop."""
+        if self._task is not None:
+            return
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="truceguard-sink")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="truceguard-sink")
+        if self._sqlite and self.checkpoint_every_s > 0:
+            self._checkpoint_executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="truceguard-sink-checkpoint")
+            self._checkpointer = loop.create_task(self._checkpoints(),
+                                                  name="truceguard-sink-checkpoint")
+
+    async def stop(self) -> None:
+        """Refuse new records, commit everything handed over, stop the writer."""
+        self._closing = True
+        if self._task is None:
+            return
+        assert self._wake is not None and self._room is not None
+        self._wake.set()
+        self._room.set()  # wake reservers: they see the sink closing
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+        for executor in (self._executor, self._checkpoint_executor):
+            if executor is not None:
+                executor.shutdown(wait=True)
+        self._executor = self._checkpoint_executor = None
+
+    @property
+    def pending(self) -> int:
+        """Observations handed over (or promised) and not committed yet."""
+        return self._queued + self._in_commit + self._reserved
+
+    # -- handing records over ------------------------------------------------------------------
+    async def reserve(self, n: int, timeout_s: float | None) -> None:
+        """Wait until ``n`` more observations fit (always, when nothing waits); then they are
+        promised to the next ``enqueue``. Raises Shed after ``timeout_s`` without room."""
+        if self._closing:
+            raise SinkClosed("the sink is stopping")
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        assert self._room is not None
+        while self.pending and self.pending + n > self.max_pending:
+            self._room.clear()
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                self._shed(n)
+                raise Shed(f"no room for {n} records within {timeout_s} s "
+                           f"({self.pending:,} waiting for the store)")
+            try:
+                await asyncio.wait_for(self._room.wait(), left)
+            except TimeoutError:
+                continue
+            if self._closing:
+                raise SinkClosed("the sink is stopping")
+        self._reserved += n
+
+    def enqueue(self, records: list[Observation], reserved: int) -> asyncio.Future[None]:
+        """Hand over records (``reserved``: the room ``reserve`` promised for them); the future
+        completes when they are committed (or fails with the store's error)."""
+        self._reserved -= reserved
+        assert self._wake is not None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closing:
+            fut.set_exception(SinkClosed("the sink is stopping"))
+            return fut
+        if not records:
+            fut.set_result(None)
+            self._signal_room()
+            return fut
+        self._queue.append((records, fut))
+        self._queued += len(records)
+        self._wake.set()
+        return fut
+
+    def offer(self, records: list[Observation]) -> asyncio.Future[None] | None:
+        """Hand over records without waiting (datagrams): the future of their commit, or
+        None (shed, logged) without room."""
+        if self._closing:
+            return None
+        if self.pending and self.pending + len(records) > self.max_pending:
+            self._shed(len(records))
+            return None
+        assert self._wake is not None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((records, fut))
+        self._queued += len(records)
+        self._wake.set()
+        return fut
+
+    def _shed(self, n: int) -> None:
+        self.stats.shed += n
+        now = time.monotonic()
+        if now - self._last_shed_log >= 1.0:
+            self._last_shed_log = now
+            log.warning("shed load: %d records refused (%d shed so far; %d waiting for the "
+                        "store, bound %d)", n, self.stats.shed, self.pending, self.max_pending)
+
+    def _signal_room(self) -> None:
+        if self._room is not None and self.pending < self.max_pending:
+            self._room.set()
+
+    # -- the writer ----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._queued < self.max_batch and self.max_delay_s and not self._closing:
+                await asyncio.sleep(self.max_delay_s)  # let a batch form
+            batch, futures = self._take()
+            self._in_commit = len(batch)
+            try:
+                summary = await loop.run_in_executor(self._executor, self._commit, batch)
+            except BaseException as exc:  # the store failed: nothing of this batch counts
+                self._in_commit = 0
+                self.stats.failed_batches += 1
+                log.error("commit of %d records failed: %s", len(batch), exc)
+                for fut in futures:
+                    if not fut.done():
+                        fut.set_exception(exc if isinstance(exc, Exception)
+                                          else SinkClosed("the sink was cancelled"))
+                self._signal_room()
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self._in_commit = 0
+            self._account(summary, len(batch))
+            for fut in futures:
+                if not fut.done():
+                    fut.set_result(None)
+            self._signal_room()
+            self._notify(summary.imported, batch)
+
+    def _take(self) -> tuple[list[Observation], list[asyncio.Future[None]]]:
+        batch: list[Observation] = []
+        futures: list[asyncio.Future[None]] = []
+        take = 0
+        while take < len(self._queue) and (not batch or len(batch) + len(self._queue[take][0])
+                                           <= self.max_batch):
+            records, fut = self._queue[take]
+            batch.extend(records)
+            if fut is not None:
+                futures.append(fut)
+            take += 1
+        del self._queue[:take]
+        self._queued -= len(batch)
+        return batch, futures
+
+    def _commit(self, batch: list[Observation]) -> IngestSummary:
+        if self._sqlite and self.checkpoint_every_s > 0 and not self._writer_ready:
+            self.store.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[attr-defined]
+            self._writer_ready = True  # this thread's connection: the checkpointer does it
+        # One transaction per batch (all_or_nothing: the batch holds good records only).
+        return ingest_records(self.store, batch, source=self.source, reader=self.reader,
+                              all_or_nothing=True, batch_size=len(batch), who=self.who)
+
+    async def _checkpoints(self) -> None:
+        """Checkpoint the write-ahead log beside the commits (SQLite)."""
+        loop = asyncio.get_running_loop()
+        done = -1
+        while True:
+            await asyncio.sleep(self.checkpoint_every_s)
+            if self.stats.batches == done:
+                continue
+            done = self.stats.batches
+            try:
+                await loop.run_in_executor(self._checkpoint_executor, self._checkpoint)
+            except Exception as exc:  # the next one will try again
+                log.warning("checkpoint failed: %s", exc)
+
+    def _checkpoint(self) -> None:
+        self.store.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[attr-defined]
+
+    def _account(self, summary: IngestSummary, n: int) -> None:
+        s = self.stats
+        s.received += n
+        s.inserted += summary.imported
+        s.duplicates += summary.duplicates
+        s.conflicts += summary.conflicts
+        s.batches += 1
+        s.largest_batch = max(s.largest_batch, n)
+
+    def _notify(self, inserted: int, batch: list[Observation]) -> None:
+        # A failing listener must not stop the commits.
+        if self.on_committed is not None:
+            try:
+                self.on_committed(inserted)
+            except Exception:
+                log.exception("on_committed callback failed")
+        if self.on_batch is not None:
+            try:
+                self.on_batch(batch)
+            except Exception:
+                log.exception("on_batch callback failed")
+
+
+__all__ = ["CHECKPOINT_EVERY_S", "MAX_BATCH", "MAX_DELAY_S", "MAX_PENDING", "Shed", "Sink",
+           "SinkClosed", "SinkStats"]
