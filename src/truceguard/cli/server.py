@@ -23,12 +23,31 @@ from truceguard.store import open_store
               help="HTTP port of the API.")
 @click.option("--terms", "terms", multiple=True, metavar="NAME|PATH",
               help="Terms to judge new observations against, live (repeatable).")
+@click.option("--cot-tcp", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Listen for Cursor on Target over TCP (XML or TAK protobuf; TAK's usual "
+                   "port is 8087).")
+@click.option("--cot-udp", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Listen for Cursor on Target datagrams (XML or TAK protobuf mesh).")
+@click.option("--cot-tcp-as", "cot_as", metavar="USER",
+              help="Whose nation and marking data on the plain CoT ports gets (a user).")
+@click.option("--cot-tls", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Listen for CoT over TLS (usually 8089); each client is the user of its "
+                   "certificate (users add --cert-fingerprint). Needs --cert, --key, "
+                   "--client-ca.")
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False),
+              help="The server's TLS certificate (PEM).")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False),
+              help="The server's TLS private key (PEM).")
+@click.option("--client-ca", type=click.Path(exists=True, dir_okay=False),
+              help="The CA certificate (PEM) that signs the clients' certificates.")
 @db_option
 @domain_errors
-def serve_cmd(host: str, port: int, terms: tuple[str, ...], db: str | None) -> None:
+def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
+              cot_udp: int | None, cot_as: str | None, cot_tls: int | None, cert: str | None,
+              key: str | None, client_ca: str | None, db: str | None) -> None:
     """Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live
-    judging and alerts, in one process. Needs the server extra: pip install
-    'truceguard[server]'. Stop it with Ctrl-C or SIGTERM."""
+    judging, alerts and Cursor on Target in and out, in one process. Needs the server
+    extra: pip install 'truceguard[server]'. Stop it with Ctrl-C or SIGTERM."""
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -36,7 +55,17 @@ def serve_cmd(host: str, port: int, terms: tuple[str, ...], db: str | None) -> N
         raise MissingExtraError("truceguard serve", "server", exc.name or "fastapi") from None
     from truceguard.server.serve import ServeConfig, run
 
-    run(ServeConfig(db=resolve_db(db), host=host, port=port, terms=list(terms)))
+    if cot_tls is not None and not (cert and key and client_ca):
+        raise InputError("--cot-tls needs --cert, --key and --client-ca",
+                         hint="the server's certificate and key, and the CA of the clients",
+                         code="input.missing")
+    if (cot_tcp or cot_udp) and not cot_as:
+        raise InputError("--cot-tcp/--cot-udp need --cot-tcp-as USER",
+                         hint="the user whose nation and marking plain-port data gets",
+                         code="input.missing")
+    run(ServeConfig(db=resolve_db(db), host=host, port=port, terms=list(terms),
+                    cot_tcp=cot_tcp, cot_udp=cot_udp, cot_tls=cot_tls, cert=cert, key=key,
+                    client_ca=client_ca, cot_as=cot_as))
 
 
 @click.group("users")

@@ -19,11 +19,13 @@ from typing import Any
 
 from truceguard.errors import InputError
 from truceguard.judge.terms import load_terms
+from truceguard.model import User
 from truceguard.server.alerts import Dispatcher
 from truceguard.server.api import create_app
 from truceguard.server.live import LiveJudge
 from truceguard.server.plans import PlanRunner
-from truceguard.store import open_store
+from truceguard.store import Store, open_store
+from truceguard.store.mission import AlertTarget, OutboxItem
 
 log = logging.getLogger("truceguard.server")
 
@@ -35,6 +37,42 @@ class ServeConfig:
     port: int = 8000
     terms: list[str] = field(default_factory=list)
     batch_s: float = 0.2
+    cot_tcp: int | None = None
+    cot_udp: int | None = None
+    cot_tls: int | None = None
+    cert: str | None = None
+    key: str | None = None
+    client_ca: str | None = None
+    cot_as: str | None = None  # the user whose nation and marking plain-port data gets
+    users_poll_s: float = 1.0
+
+
+class CotTargets:
+    """The CoT-out side of alerts: one sender per CoT alert target, a violation sent as the
+    marker its target's user may see (``Dispatcher``'s ``cot_sender``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.senders: dict[int, Any] = {}
+
+    async def __call__(self, target: AlertTarget, item: OutboxItem) -> None:
+        from truceguard.server.cot_out import CotSender, violation_to_cot
+
+        user = await asyncio.to_thread(self.store.user_by_id, target.user_id)
+        if user is None or user.disabled:
+            raise RuntimeError(f"the target's user is gone or disabled ({target.user_id})")
+        v = await asyncio.to_thread(self.store.get_violation, item.violation_id, user.viewer)
+        if v is None:
+            raise RuntimeError(f"violation {item.violation_id} is not releasable to {user.name}")
+        sender = self.senders.get(target.target_id)
+        if sender is None:
+            sender = self.senders[target.target_id] = CotSender(target.url)
+            await sender.start()
+        await sender.send(violation_to_cot(v))
+
+    async def close(self) -> None:
+        for sender in self.senders.values():
+            await sender.close()
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -59,10 +97,18 @@ async def serve(config: ServeConfig) -> None:
     check_config(config)
     terms = [load_terms(t) for t in config.terms]
     store = open_store(config.db)
-    dispatcher = Dispatcher(store)
+    cot_targets = CotTargets(store)
+    dispatcher = Dispatcher(store, cot_sender=cot_targets)
     live = LiveJudge(store, terms, batch_s=config.batch_s, on_alerts=dispatcher.poke)
     plans = PlanRunner(store)
-    app = create_app(store, on_ingest=live.poke, plans=plans)
+    cot = await _start_cot(store, config, live) if _cot_wanted(config) else None
+
+    def ended(name: str) -> None:
+        if cot is not None:
+            n = cot.disconnect_user(name)
+            log.info("user %s disabled: %d CoT connection(s) closed", name, n)
+
+    app = create_app(store, on_ingest=live.poke, on_user_disabled=ended, plans=plans)
     server = _Server(uvicorn.Config(app, host=config.host, port=config.port,
                                     log_level="warning", lifespan="off", access_log=False))
     loop = asyncio.get_running_loop()
@@ -72,9 +118,15 @@ async def serve(config: ServeConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(server.serve(), name="api"),
              asyncio.create_task(live.run(), name="live"),
-             asyncio.create_task(dispatcher.run(), name="alerts")]
-    log.info("start: API on http://%s:%d, database %s, judging against %s", config.host,
-             config.port, store.path, ", ".join(t.name for t in terms) or "no terms")
+             asyncio.create_task(dispatcher.run(), name="alerts"),
+             asyncio.create_task(_watch_users(store, ended, config.users_poll_s),
+                                 name="users")]
+    cot_text = ""
+    if cot is not None:
+        cot_text = ", CoT " + ", ".join(f"{k} {v}" for k, v in cot.server.ports.items())
+    log.info("start: API on http://%s:%d%s, database %s, judging against %s", config.host,
+             config.port, cot_text, store.path,
+             ", ".join(t.name for t in terms) or "no terms")
     try:
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -83,12 +135,59 @@ async def serve(config: ServeConfig) -> None:
                 raise t.exception()  # type: ignore[misc]
     finally:
         server.should_exit = True
+        if cot is not None:
+            await cot.stop()  # stops listening, then commits everything acknowledged
         live.stop()
         dispatcher.stop()
+        tasks[-1].cancel()
         await asyncio.wait(tasks, timeout=10)
+        await cot_targets.close()
         plans.close()
         store.close()
         log.info("stop: the server has stopped")
+
+
+def _cot_wanted(config: ServeConfig) -> bool:
+    return any(p is not None for p in (config.cot_tcp, config.cot_udp, config.cot_tls))
+
+
+async def _start_cot(store: Store, config: ServeConfig, live: LiveJudge) -> Any:
+    """The CoT listeners: plain ports speak as ``--cot-tcp-as USER``, TLS clients are users by
+    their certificate; every commit wakes the live judging loop."""
+    from truceguard.server.cot import CotConfig, start_cot
+
+    plain_user = None
+    if config.cot_tcp is not None or config.cot_udp is not None:
+        if not config.cot_as:
+            raise InputError("the plain CoT ports need --cot-tcp-as USER (whose nation and "
+                             "marking their data gets)", hint="e.g. --cot-tcp-as field-team",
+                             code="input.missing")
+        plain_user = store.user_by_name(config.cot_as)
+        if plain_user is None or plain_user.disabled:
+            raise InputError(f"--cot-tcp-as {config.cot_as!r} is no active user",
+                             hint="`truceguard users list` shows them", code="input.bad_user")
+
+    def by_cert(fingerprint: str) -> User | None:
+        user = store.user_by_cert(fingerprint)
+        return None if user is None or user.disabled else user
+
+    cfg = CotConfig(host=config.host, tcp_port=config.cot_tcp, udp_port=config.cot_udp,
+                    tls_port=config.cot_tls, certfile=config.cert, keyfile=config.key,
+                    client_ca=config.client_ca)
+    return await start_cot(store, cfg, plain_user=plain_user, resolve_cert=by_cert,
+                           on_committed=live.poke)
+
+
+async def _watch_users(store: Store, ended: Any, every_s: float) -> None:
+    """Users disabled by another process (``truceguard users disable``) lose their live CoT
+    connections within ``every_s``; their tokens stop working at once anyway."""
+    disabled = {u.name for u in await asyncio.to_thread(store.users) if u.disabled}
+    while True:
+        await asyncio.sleep(every_s)
+        now = {u.name for u in await asyncio.to_thread(store.users) if u.disabled}
+        for name in sorted(now - disabled):
+            ended(name)
+        disabled = now
 
 
 class _Server:

@@ -1,0 +1,85 @@
+"""The whole server live: a CoT event on the TCP port is stored, judged within the live loop,
+alerted to a TAK endpoint as a CoT marker, and a user disabled by the CLI loses their live
+connection."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.server_fixtures import free_port, make_users, start
+from truceguard.cli import main
+
+EVENT = ('<?xml version="1.0"?><event version="2.0" uid="obs-{n}" type="b-m-p-s-m" '
+         'time="2020-03-0{n}T10:00:00Z" start="2020-03-0{n}T10:00:00Z" '
+         'stale="2020-03-0{n}T11:00:00Z" how="h-e"><point lat="48.30" lon="38.05" hae="0" '
+         'ce="200" le="10"/><detail><truceguard category="shelling" weapon_class="small_arms"/>'
+         '<remarks>shots heard</remarks></detail></event>')
+
+
+class TakEndpoint:
+    """A TAK endpoint on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen()
+        self.got = bytearray()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.settimeout(30)
+            try:
+                while data := conn.recv(65536):
+                    self.got += data
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_cot_event_is_judged_and_alerted_as_a_cot_marker(tmp_path: Path) -> None:
+    db = str(tmp_path / "live.db")
+    tokens = make_users(db)
+    tak = TakEndpoint()
+    r = CliRunner().invoke(main, ["alerts", "add", "--cot", f"tcp://127.0.0.1:{tak.port}",
+                                  "--as", "fra", "--name", "tak", "--db", db])
+    assert r.exit_code == 0, r.output
+    cot_port = free_port()
+    srv = start(db, tmp_path / "log.txt", "--terms", "minsk-2015", "--cot-tcp",
+                str(cot_port), "--cot-tcp-as", "ukr")
+    srv.tokens = tokens
+    try:
+        with socket.create_connection(("127.0.0.1", cot_port)) as s:
+            s.sendall(EVENT.format(n=1).encode())
+            deadline = time.monotonic() + 20
+            while b"</event>" not in tak.got and time.monotonic() < deadline:
+                time.sleep(0.05)
+        marker = tak.got.decode()
+        assert 'type="b-m-p-s-m"' in marker and 'access="PUBLIC"' in marker, marker
+        assert "minsk-2015/live_fire/ceasefire" in marker and 'ce="200.0"' in marker
+        with srv.client("fra") as c:
+            items = c.get("/api/v1/violations").json()["items"]
+        assert len(items) == 1 and items[0]["uncertainty_m"] == 200.0
+        # Disabling the plain ports' user (from another process) ends its live connection.
+        s2 = socket.create_connection(("127.0.0.1", cot_port))
+        s2.settimeout(10)
+        r = CliRunner().invoke(main, ["users", "disable", "ukr", "--db", db])
+        assert r.exit_code == 0
+        assert s2.recv(1) == b""  # closed by the server
+        s2.close()
+        log = (tmp_path / "log.txt").read_text()
+        assert "user ukr disabled" in log
+    finally:
+        srv.process.terminate()
+        srv.process.wait(20)
+        tak.close()
