@@ -10,9 +10,13 @@ store), the durable rate (events committed / seconds from the first send to the 
 commit), and the p50/p99/max latency from send to commit. The events are built with
 ``pytak.cot_event`` before the clock starts; sending stamps each with its send time.
 
-The peer: FreeTAKServer, if ``--fts`` names a Python with it installed (see
-benchmarks/README.md for why it is not run here). Further phases (alert latency) add a
-function beside ``load`` and a key in the JSON.
+Phase "alerts": a real ``truceguard serve`` (CoT on TCP, live judging against minsk-2015, a
+webhook alert target served by this process) under a background load from the same pytak
+clients (``--alert-events`` at ``--alert-rate``); 100 breaching events, one every 100 ms, on
+their own connection. Printed: how many were alerted and the p50/p99/max time from each
+event's send to its webhook's arrival (target p99 < 1 s).
+
+The peer: FreeTAKServer (see benchmarks/README.md for why it is not run here).
 
 Loopback only; bounded in count and time (``--timeout``). The last line is one JSON object.
 
@@ -190,10 +194,121 @@ def print_load(ours: dict[str, Any]) -> None:
           f"us per event (all threads); machine load average {ours['load_average']}")
 
 
+# -- phase: alerts -------------------------------------------------------------------------
+BREACH = ('<?xml version="1.0"?><event version="2.0" uid="breach-{k}" type="b-m-p-s-m" '
+          'time="{t}" start="{t}" stale="{t}" how="h-e"><point lat="{lat:.5f}" lon="38.05" '
+          'hae="0" ce="100" le="10"/><detail><truceguard category="shelling" '
+          'weapon_class="small_arms"/></detail></event>')
+
+
+def alerts(args: argparse.Namespace) -> dict[str, Any]:
+    """A real `truceguard serve` (CoT on TCP, live judging against minsk-2015, a webhook
+    target) under the background load of the pytak clients; 100 breaching events sent one
+    every 100 ms: the time from each send to its webhook's arrival."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+    import numpy as np
+
+    from truceguard.store import open_store
+    from truceguard.users import add_user
+
+    work = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
+    db = str(work / "alerts.db")
+    arrived: dict[str, float] = {}
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            arrived.setdefault(body["violation"]["t_start"], time.time())
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    def free() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    hook = ThreadingHTTPServer(("127.0.0.1", free()), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    with open_store(db) as store:
+        field_user, _ = add_user(store, "field", "UKR", "observer", marking="PUBLIC")
+        add_user(store, "duty", "UKR", "analyst")
+        duty = store.user_by_name("duty")
+        assert duty is not None
+        store.add_alert_target("duty", "webhook", f"http://127.0.0.1:{hook.server_port}/",
+                               "secret", 1, "minsk-2015", duty.user_id)
+    cot_port, api_port = free(), free()
+    log = open(work / "server.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "truceguard", "serve", "--db", db, "--port", str(api_port),
+         "--terms", "minsk-2015", "--cot-tcp", str(cot_port), "--cot-tcp-as", "field"],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        per_client = args.alert_events // args.clients
+        share = args.clients // args.procs
+        procs = [subprocess.Popen(
+            [sys.executable, __file__, "--client", str(cot_port), str(p * share), str(share),
+             str(per_client), str(args.alert_rate)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE) for p in range(args.procs)]
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
+        go = time.time() + 0.5
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write(f"go {go}\n".encode())
+            p.stdin.flush()
+        time.sleep(args.alert_warmup)  # the background load flows, the live loop catches up
+        sent: dict[str, float] = {}
+        with socket.create_connection(("127.0.0.1", cot_port)) as s:
+            for k in range(args.breaches):
+                # a day apart and 2 km apart: each breach is an incident of its own
+                t = time.strftime("%Y-%m-%dT10:00:00Z", time.gmtime(1_577_836_800 + k * 86400))
+                sent[t] = time.time()
+                s.sendall(BREACH.format(k=k, t=t, lat=48.0 + (k % 20) * 0.02).encode())
+                time.sleep(0.1)
+            deadline = time.monotonic() + 30
+            while len(arrived) < len(sent) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        for p in procs:
+            p.wait(args.timeout)
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+        hook.shutdown()
+    got = [arrived[t] - sent[t] for t in sent if t in arrived]
+    lat = np.array(got) * 1000.0 if got else np.array([float("nan")])
+    return {"breaches": len(sent), "alerted": len(got), "background_events": per_client *
+            args.clients, "background_rate": args.alert_rate,
+            "p50_ms": round(float(np.percentile(lat, 50)), 1),
+            "p99_ms": round(float(np.percentile(lat, 99)), 1),
+            "max_ms": round(float(lat.max()), 1)}
+
+
+def print_alerts(f: dict[str, Any]) -> None:
+    print(f"alerts: {f['alerted']} of {f['breaches']} breaching events alerted by webhook under "
+          f"a background load of {f['background_events']:,} events at {f['background_rate']:,.0f}"
+          f"/s; send-to-webhook p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, max {f['max_ms']} ms "
+          f"(target p99 < 1000 ms)")
+
+
 # The phases, run in the order given by --phases; each returns its figures for the JSON line
 # and has a printer for its summary line.
 PHASES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]],
-                        Callable[[dict[str, Any]], None]]] = {"load": (load, print_load)}
+                        Callable[[dict[str, Any]], None]]] = {
+    "load": (load, print_load), "alerts": (alerts, print_alerts)}
 
 
 def main() -> None:
@@ -208,7 +323,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20_000.0,
                     help="events/s offered by all clients together (0: unpaced)")
     ap.add_argument("--timeout", type=float, default=300.0)
-    ap.add_argument("--phases", default="load", help=f"of {', '.join(PHASES)}")
+    ap.add_argument("--phases", default="load,alerts", help=f"of {', '.join(PHASES)}")
+    ap.add_argument("--breaches", type=int, default=100,
+                    help="alerts phase: breaching events, one every 100 ms")
+    ap.add_argument("--alert-events", type=int, default=100_000,
+                    help="alerts phase: background events from the pytak clients")
+    ap.add_argument("--alert-warmup", type=float, default=5.0,
+                    help="alerts phase: seconds of background load before the breaches")
+    ap.add_argument("--alert-rate", type=float, default=5_000.0,
+                    help="alerts phase: events/s the background load offers")
     args = ap.parse_args()
     result: dict[str, Any] = {"bench": "cot"}
     for name in args.phases.split(","):
@@ -224,6 +347,9 @@ def main() -> None:
     if load_figures is not None:
         result["met"] = (load_figures["exactly_once"] and load_figures["durable_rate"] >= 20_000
                          and load_figures["p99_ms"] < 100)
+    if "alerts" in result:
+        result["alerts_met"] = (result["alerts"]["alerted"] == result["alerts"]["breaches"]
+                                and result["alerts"]["p99_ms"] < 1000)
     print(json.dumps(result))
 
 

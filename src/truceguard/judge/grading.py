@@ -212,8 +212,16 @@ def _line(doc: Any, *path: str | int) -> int | None:
 
 
 def load_grading(path: str | Path | None = None) -> GradingRules:
-    """Rules from ``path`` (a user file) or the shipped ``grading.yaml``."""
-    p = Path(path) if path is not None else shipped_grading_path()
+    """Rules from ``path`` (a user file) or the shipped ``grading.yaml`` (read once)."""
+    if path is None:
+        return _shipped_grading()
+    p = Path(path)
+    return parse_grading(load_yaml(p), str(p))
+
+
+@cache
+def _shipped_grading() -> GradingRules:
+    p = shipped_grading_path()
     return parse_grading(load_yaml(p), str(p))
 
 

@@ -47,6 +47,20 @@ def judge_step(store: Store, terms: Sequence[Terms]) -> StepResult:
     return out
 
 
+def warm_up(terms: Sequence[Terms]) -> None:
+    """Build each terms' geometry indexes now (a second or two each), so that the first
+    report of the day is not judged late: judge one made-up point per terms, keep nothing."""
+    import numpy as np
+
+    from truceguard.judge.adjudicate import adjudicate
+
+    for t in terms:
+        lon, lat = t.line.representative_point().coords[0]
+        adjudicate(t, np.array([lon]), np.array([lat]), np.array([t.effective]),
+                   np.array(["shelling"]), np.array(["small_arms"]),
+                   uncertainty_m=np.array([5000.0]))
+
+
 class LiveJudge:
     """The live loop; ``poke`` is safe to call from any thread."""
 
@@ -85,7 +99,7 @@ class LiveJudge:
                 log.exception("live judging step failed")
                 continue
             self.steps += 1
-            if r.new_violations:
+            if r.new_violations or r.seconds > 0.5:
                 log.info("live: %d new observations, %d new violations, %d alerts owed "
                          "(%.0f ms)", r.new_observations, len(r.new_violations), r.owed,
                          r.seconds * 1000)

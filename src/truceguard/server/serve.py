@@ -22,7 +22,7 @@ from truceguard.judge.terms import load_terms
 from truceguard.model import User
 from truceguard.server.alerts import Dispatcher
 from truceguard.server.api import create_app
-from truceguard.server.live import LiveJudge
+from truceguard.server.live import LiveJudge, warm_up
 from truceguard.server.plans import PlanRunner
 from truceguard.store import Store, open_store
 from truceguard.store.mission import AlertTarget, OutboxItem
@@ -96,6 +96,7 @@ async def serve(config: ServeConfig) -> None:
 
     check_config(config)
     terms = [load_terms(t) for t in config.terms]
+    await asyncio.to_thread(warm_up, terms)
     store = open_store(config.db)
     cot_targets = CotTargets(store)
     dispatcher = Dispatcher(store, cot_sender=cot_targets)
