@@ -17,7 +17,6 @@ from truceguard.model import Observation, Viewer
 from truceguard.store import IngestCounts, ObservationFilter, SQLiteStore
 from truceguard.store.base import Store
 from truceguard.store.schema import MIGRATIONS
-from truceguard.store.sqlite import split_sql
 
 OWNER = Viewer.owner()
 
@@ -159,7 +158,7 @@ def test_forward_migrations_from_an_old_file(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     for version in range(1, 5):
-        for statement in split_sql(MIGRATIONS[version - 1]):
+        for statement in MIGRATIONS[version - 1].statements("sqlite"):
             conn.execute(statement)
         conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
     old = ["PUBLIC", "REL UK FR", "REL UK", "REL NOBODY", "REL COALITION"]

@@ -1,0 +1,212 @@
+"""The multi-user store: a PostgreSQL database, through psycopg 3.
+
+Same protocol, same SQL as SQLite (``store.sql``): every query is written once with ``?``
+parameters, which this backend sends as psycopg's ``%s``. Releasability is applied in SQL by
+the same filter code. Columns are PostgreSQL's types (``store.schema.postgres_ddl``): 64-bit
+integers, double precision, and text in byte order (``COLLATE "C"``), so that lists come out
+in the same order as from SQLite.
+
+Concurrency: each thread gets its own connection (a server's threads share the store object);
+many processes may write at once. Transactions are READ COMMITTED: an import that meets a
+record another writer is storing waits for that writer's batch to commit, then counts the
+record as a duplicate (or a conflict), never twice. Migrations and index builds take an
+advisory lock, so two processes opening a fresh database at once migrate it once.
+
+Bulk insert: a batch is copied (``COPY``) into a temporary staging table, then moved into
+``observations`` by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. The observation ids
+are drawn in file order (so an incident's anchor, its smallest observation id, is the one
+SQLite would choose), and rows are inserted in key order, so that writers whose files overlap
+wait for one another in one order and never deadlock. Values a whole batch shares travel as
+parameters, once, instead of in every copied row.
+
+Durability: a bulk load commits its batches without waiting for the disk
+(``synchronous_commit = off`` for its own session only): a server crash may lose the last
+batches, never corrupt the database, and running the import again adds what is missing. Every
+other transaction waits for the disk as usual.
+
+Schema: the same forward migrations as SQLite; a database written by a newer truceguard is
+refused. The ingest log, the marking log and the status trail are append-only: statement
+triggers refuse UPDATE, DELETE and TRUNCATE.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from truceguard.errors import MissingExtraError, StoreError
+from truceguard.io.columns import ObservationColumns
+from truceguard.store.sql import OBS_INSERT, SQLStore
+
+_SCHEMA_LOCK = 0x7472_7563_6567  # the advisory lock of schema changes ("truceg")
+_STAGING = "truceguard_staging"
+_BIGINT = frozenset({"t_start", "t_end", "time_precision_s", "count", "source_line",
+                     "marking_id", "curated"})
+_DOUBLE = frozenset({"lat", "lon", "uncertainty_m"})
+
+
+def _column_type(name: str) -> str:
+    if name in _BIGINT:
+        return "BIGINT"
+    return "DOUBLE PRECISION" if name in _DOUBLE else 'TEXT COLLATE "C"'
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@functools.lru_cache(maxsize=512)
+def _pyformat(sql: str) -> str:
+    """``?`` parameters as psycopg's ``%s`` (a literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresStore(SQLStore):
+    """The Store protocol over one PostgreSQL database (``postgresql://`` URL)."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise MissingExtraError("the PostgreSQL store", "postgres", "psycopg") from exc
+        super().__init__()
+        self.url = url
+        self.path = redact(url)
+        self._psycopg = psycopg
+        self._staged: set[int] = set()  # connections that have the staging table
+        self._obs_sequence = ""
+        try:
+            self._db()
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"{self.path}: cannot connect ({str(exc).strip().splitlines()[0]})",
+                hint="check that the server runs, that the database exists (createdb NAME) "
+                     "and that the URL's user may connect to it",
+                code="store.cannot_connect") from exc
+        try:
+            if not create and self.schema_version() == 0:
+                raise StoreError(f"{self.path}: no truceguard database there yet",
+                                 hint=f"run `truceguard init --db {self.path}` first, or "
+                                      "import a file (which creates it)",
+                                 code="store.not_found")
+            self.migrate()
+            self.ensure_indexes()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connections ------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        return self._psycopg.connect(self.url, autocommit=True)
+
+    def _in_transaction(self, conn: Any) -> bool:
+        return bool(conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE)
+
+    def _sql(self, sql: str) -> str:
+        return _pyformat(sql)
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        """Run one SQL statement (``?`` parameters) on this thread's connection; returns the
+        cursor (tests and maintenance)."""
+        return self._db().execute(self._sql(sql), tuple(params))
+
+    # -- schema -----------------------------------------------------------------------------
+    def _has_schema(self) -> bool:
+        return self._one("SELECT to_regclass('schema_migrations') IS NOT NULL") is True
+
+    def _existing_indexes(self) -> set[str]:
+        return {str(r[0]) for r in self._rows(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}
+
+    def _lock_schema(self) -> None:
+        self._db().execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+
+    @contextmanager
+    def bulk_load(self, expected_rows: int) -> Iterator[None]:
+        """Load many rows fast: commits do not wait for the disk meanwhile (see the module
+        docstring), and for a load bigger than the table (and 50,000 rows) the secondary
+        indexes are dropped and built once at the end."""
+        conn = self._db()
+        current = self._one("SELECT COALESCE(MAX(obs_id), 0) FROM observations")
+        dropped = expected_rows > max(50_000, int(current))
+        conn.execute("SET synchronous_commit = off")
+        try:
+            if dropped:
+                self._drop_secondary_indexes()
+            yield
+        finally:
+            if dropped and not self._in_transaction(conn):
+                self.ensure_indexes()
+            conn.execute("RESET synchronous_commit")
+
+    # -- writes -----------------------------------------------------------------------------
+    def _staging_table(self, conn: Any) -> None:
+        if id(conn) in self._staged:
+            conn.execute(f"TRUNCATE {_STAGING}")
+            return
+        cols = ", ".join(f"{c} {_column_type(c)}" for c in OBS_INSERT)
+        conn.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} "
+                     f"(seq BIGINT GENERATED ALWAYS AS IDENTITY, {cols})")
+        conn.execute(f"TRUNCATE {_STAGING}")
+        if not self._obs_sequence:
+            self._obs_sequence = str(self._one(
+                "SELECT pg_get_serial_sequence('observations', 'obs_id')"))
+        self._staged.add(id(conn))
+
+    def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
+                                 reader: str, curated: bool) -> int:
+        """COPY the batch's varying columns into the staging table, then insert what is new
+        (``ON CONFLICT DO NOTHING``); returns how many rows were inserted."""
+        consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
+        columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
+        if isinstance(marking_ids, int):
+            consts["marking_id"] = marking_ids
+        else:
+            columns["marking_id"] = marking_ids
+        consts["reader"] = reader
+        consts["curated"] = int(curated)
+        derive = batch.derived_dedup_key  # then it is reader|source|source_ref
+        if not derive:
+            columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
+            consts.pop("dedup_key", None)
+        copied = [f for f in OBS_INSERT if f in columns]
+        conn = self._db()
+        self._staging_table(conn)
+        cur = conn.cursor()
+        with cur.copy(f"COPY {_STAGING} ({', '.join(copied)}) FROM STDIN") as copy:
+            for row in zip(*(columns[f] for f in copied)):  # noqa: B905 - all one length
+                copy.write_row(row)
+        exprs, params = [], []
+        for f in OBS_INSERT:
+            if f == "dedup_key" and derive:
+                exprs.append("%s || t.source_ref")
+                params.append(f"{reader}|{consts['source']}|")
+            elif f in consts:
+                exprs.append(f"%s::{_column_type(f).split()[0]}")
+                params.append(consts[f])
+            else:
+                exprs.append(f"t.{f}")
+        names = ", ".join(OBS_INSERT)
+        # nextval runs after the sort by seq: ids in file order. Rows go in in key order.
+        cur.execute(
+            f"WITH s AS MATERIALIZED (SELECT nextval(%s::regclass) AS obs_id, "
+            f"{', '.join(f'{e} AS {f}' for e, f in zip(exprs, OBS_INSERT, strict=True))} "
+            f"FROM {_STAGING} t ORDER BY t.seq) "
+            f"INSERT INTO observations (obs_id, {names}) SELECT obs_id, {names} FROM s "
+            f"ORDER BY dedup_key ON CONFLICT (dedup_key) DO NOTHING",
+            [self._obs_sequence, *params])
+        return int(cur.rowcount)
+
+
+__all__ = ["PostgresStore", "redact"]
