@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import sqlite3
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,7 +48,7 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """The URL of a PostgreSQL server for this session (one that may create databases)."""
     given = os.environ.get("TRUCEGUARD_TEST_PG")
     if given:
@@ -56,9 +58,13 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # platformdirs warns on import when $XDG_RUNTIME_DIR is unset (CI, containers)
         warnings.simplefilter("ignore")
         import pgserver
+    # Its own folder, not pytest's: run as root, the server runs as another user, who must be
+    # able to reach it (pytest keeps its folders private to their owner).
+    home = Path(tempfile.mkdtemp(prefix="truceguard-test-pg-"))
     try:
-        server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+        server = pgserver.get_server(home / "data", cleanup_mode="stop")
     except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
+        shutil.rmtree(home, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL with pgserver ({exc!r}); set "
                     "TRUCEGUARD_TEST_PG to a server's URL instead", pytrace=False)
     url = server.get_uri()
@@ -69,6 +75,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         conn.execute("SELECT pg_reload_conf()")
     yield url
     server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 _databases = itertools.count()
