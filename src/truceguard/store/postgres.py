@@ -12,12 +12,15 @@ record another writer is storing waits for that writer's batch to commit, then c
 record as a duplicate (or a conflict), never twice. Migrations and index builds take an
 advisory lock, so two processes opening a fresh database at once migrate it once.
 
-Bulk insert: a batch is copied (``COPY``) into a temporary staging table, then moved into
-``observations`` by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. The observation ids
-are drawn in file order (so an incident's anchor, its smallest observation id, is the one
-SQLite would choose), and rows are inserted in key order, so that writers whose files overlap
-wait for one another in one order and never deadlock. Values a whole batch shares travel as
-parameters, once, instead of in every copied row.
+Bulk insert: a batch of new records is copied (``COPY``) straight into ``observations``. When
+one of them is stored already, that is undone and the batch is copied into a temporary
+staging table instead, then moved into ``observations`` by one ``INSERT ... SELECT ... ON
+CONFLICT DO NOTHING`` (values the whole batch shares travel once, as parameters); the next
+batches take that way too until one is all new again. Either way the observation ids follow
+the file's order (so an incident's anchor, its smallest observation id, is the one SQLite
+would choose). The staging insert goes in key order, so that writers whose files overlap wait
+for one another in one order; a deadlock with a writer copying straight in is undone and
+retried (each step runs under a savepoint).
 
 Durability: a bulk load commits its batches without waiting for the disk
 (``synchronous_commit = off`` for its own session only): a server crash may lose the last
@@ -32,6 +35,7 @@ triggers refuse UPDATE, DELETE and TRUNCATE.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +47,7 @@ from truceguard.store.sql import OBS_INSERT, SQLStore
 
 _SCHEMA_LOCK = 0x7472_7563_6567  # the advisory lock of schema changes ("truceg")
 _STAGING = "truceguard_staging"
+_DEADLOCK_RETRIES = 5
 _BIGINT = frozenset({"t_start", "t_end", "time_precision_s", "count", "source_line",
                      "marking_id", "curated"})
 _DOUBLE = frozenset({"lat", "lon", "uncertainty_m"})
@@ -85,6 +90,7 @@ class PostgresStore(SQLStore):
         self.path = redact(url)
         self._psycopg = psycopg
         self._staged: set[int] = set()  # connections that have the staging table
+        self._duplicates_seen: set[int] = set()  # connections whose last batch was not new
         self._obs_sequence = ""
         try:
             self._db()
@@ -108,7 +114,9 @@ class PostgresStore(SQLStore):
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> Any:
-        return self._psycopg.connect(self.url, autocommit=True)
+        conn = self._psycopg.connect(self.url, autocommit=True)
+        conn.execute("SET temp_buffers = '64MB'")  # the staging table stays in memory
+        return conn
 
     def _in_transaction(self, conn: Any) -> bool:
         return bool(conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE)
@@ -123,7 +131,10 @@ class PostgresStore(SQLStore):
 
     # -- schema -----------------------------------------------------------------------------
     def _has_schema(self) -> bool:
-        return self._one("SELECT to_regclass('schema_migrations') IS NOT NULL") is True
+        # The catalog itself, read like any table (by this statement's snapshot), rather than
+        # the name lookup, which may remember that the table was missing before a lock wait.
+        return self._one("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
+                         "current_schema() AND tablename = 'schema_migrations'") is not None
 
     def _existing_indexes(self) -> set[str]:
         return {str(r[0]) for r in self._rows(
@@ -151,6 +162,107 @@ class PostgresStore(SQLStore):
             conn.execute("RESET synchronous_commit")
 
     # -- writes -----------------------------------------------------------------------------
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        conn = self._db()
+        conn.execute("SAVEPOINT truceguard_batch")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO SAVEPOINT truceguard_batch")
+            raise
+        conn.execute("RELEASE SAVEPOINT truceguard_batch")
+
+    def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
+                                 reader: str, curated: bool) -> int:
+        """Insert what is new of a column batch; returns how many rows were inserted.
+
+        While the batches of this connection are all new, a batch is copied straight into
+        ``observations`` (ids in file order, as COPY writes the rows); if one of its records
+        is there already (or a concurrent writer's COPY deadlocks with this one), that is
+        undone and the batch goes through the staging table, and so do the next ones until a
+        batch is all new again."""
+        consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
+        columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
+        if isinstance(marking_ids, int):
+            consts["marking_id"] = marking_ids
+        else:
+            columns["marking_id"] = marking_ids
+        consts["reader"] = reader
+        consts["curated"] = int(curated)
+        prefix = f"{reader}|{consts['source']}|" if batch.derived_dedup_key else None
+        if prefix is None:
+            columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
+            consts.pop("dedup_key", None)
+        conn = self._db()
+        errors = self._psycopg.errors
+        with self.transaction():
+            if id(conn) not in self._duplicates_seen:
+                try:
+                    with self._savepoint():
+                        return self._copy_into_observations(conn, batch, columns, consts, prefix)
+                except (errors.UniqueViolation, errors.DeadlockDetected):
+                    self._duplicates_seen.add(id(conn))
+            inserted = self._insert_through_staging(conn, columns, consts, prefix)
+        if inserted == len(batch):
+            self._duplicates_seen.discard(id(conn))
+        return inserted
+
+    def _copy_into_observations(self, conn: Any, batch: ObservationColumns,
+                                columns: dict[str, list[Any]], consts: dict[str, Any],
+                                prefix: str | None) -> int:
+        values = dict(columns)
+        if prefix is not None:
+            values["dedup_key"] = list(map(prefix.__add__, columns["source_ref"]))
+        copied = [f for f in OBS_INSERT if f in values]
+        shared = [f for f in OBS_INSERT if f not in values]
+        with conn.cursor().copy(f"COPY observations ({', '.join(copied + shared)}) "
+                                "FROM STDIN") as copy:
+            write, tail = copy.write_row, tuple(consts[f] for f in shared)
+            for row in zip(*(values[f] for f in copied)):  # noqa: B905 - all one length
+                write(row + tail)
+        return len(batch)
+
+    def _insert_through_staging(self, conn: Any, columns: dict[str, list[Any]],
+                                consts: dict[str, Any], prefix: str | None) -> int:
+        """COPY the varying columns into the staging table, then one INSERT ... SELECT ...
+        ON CONFLICT DO NOTHING. Ids are drawn in file order (``nextval`` after the sort by
+        ``seq``) and rows inserted in key order, so two writers of this kind wait for one
+        another in one order; a deadlock with a writer copying straight into the table is
+        retried."""
+        self._staging_table(conn)
+        copied = [f for f in OBS_INSERT if f in columns]
+        with conn.cursor().copy(f"COPY {_STAGING} ({', '.join(copied)}) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in zip(*(columns[f] for f in copied)):  # noqa: B905 - all one length
+                write(row)
+        exprs, params = [], []
+        for f in OBS_INSERT:
+            if f == "dedup_key" and prefix is not None:
+                exprs.append("%s || t.source_ref")
+                params.append(prefix)
+            elif f in consts:
+                exprs.append(f"%s::{_column_type(f).split()[0]}")
+                params.append(consts[f])
+            else:
+                exprs.append(f"t.{f}")
+        names = ", ".join(OBS_INSERT)
+        sql = (f"WITH s AS MATERIALIZED (SELECT nextval(%s::regclass) AS obs_id, "
+               f"{', '.join(f'{e} AS {f}' for e, f in zip(exprs, OBS_INSERT, strict=True))} "
+               f"FROM {_STAGING} t ORDER BY t.seq) "
+               f"INSERT INTO observations (obs_id, {names}) SELECT obs_id, {names} FROM s "
+               f"ORDER BY dedup_key ON CONFLICT (dedup_key) DO NOTHING")
+        conn.execute("SET LOCAL work_mem = '64MB'")  # the sorts stay in memory
+        for attempt in itertools.count(1):
+            try:
+                with self._savepoint():
+                    cur = conn.execute(sql, [self._obs_sequence, *params])
+                return int(cur.rowcount)
+            except self._psycopg.errors.DeadlockDetected:
+                if attempt == _DEADLOCK_RETRIES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _staging_table(self, conn: Any) -> None:
         if id(conn) in self._staged:
             conn.execute(f"TRUNCATE {_STAGING}")
@@ -163,50 +275,6 @@ class PostgresStore(SQLStore):
             self._obs_sequence = str(self._one(
                 "SELECT pg_get_serial_sequence('observations', 'obs_id')"))
         self._staged.add(id(conn))
-
-    def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
-                                 reader: str, curated: bool) -> int:
-        """COPY the batch's varying columns into the staging table, then insert what is new
-        (``ON CONFLICT DO NOTHING``); returns how many rows were inserted."""
-        consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
-        columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
-        if isinstance(marking_ids, int):
-            consts["marking_id"] = marking_ids
-        else:
-            columns["marking_id"] = marking_ids
-        consts["reader"] = reader
-        consts["curated"] = int(curated)
-        derive = batch.derived_dedup_key  # then it is reader|source|source_ref
-        if not derive:
-            columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
-            consts.pop("dedup_key", None)
-        copied = [f for f in OBS_INSERT if f in columns]
-        conn = self._db()
-        self._staging_table(conn)
-        cur = conn.cursor()
-        with cur.copy(f"COPY {_STAGING} ({', '.join(copied)}) FROM STDIN") as copy:
-            for row in zip(*(columns[f] for f in copied)):  # noqa: B905 - all one length
-                copy.write_row(row)
-        exprs, params = [], []
-        for f in OBS_INSERT:
-            if f == "dedup_key" and derive:
-                exprs.append("%s || t.source_ref")
-                params.append(f"{reader}|{consts['source']}|")
-            elif f in consts:
-                exprs.append(f"%s::{_column_type(f).split()[0]}")
-                params.append(consts[f])
-            else:
-                exprs.append(f"t.{f}")
-        names = ", ".join(OBS_INSERT)
-        # nextval runs after the sort by seq: ids in file order. Rows go in in key order.
-        cur.execute(
-            f"WITH s AS MATERIALIZED (SELECT nextval(%s::regclass) AS obs_id, "
-            f"{', '.join(f'{e} AS {f}' for e, f in zip(exprs, OBS_INSERT, strict=True))} "
-            f"FROM {_STAGING} t ORDER BY t.seq) "
-            f"INSERT INTO observations (obs_id, {names}) SELECT obs_id, {names} FROM s "
-            f"ORDER BY dedup_key ON CONFLICT (dedup_key) DO NOTHING",
-            [self._obs_sequence, *params])
-        return int(cur.rowcount)
 
 
 __all__ = ["PostgresStore", "redact"]
