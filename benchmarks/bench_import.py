@@ -11,7 +11,7 @@ with ``pgserver``); the peer writes with ``to_sql`` through SQLAlchemy on psycop
 ``method=None`` (executemany) and ``method="multi"`` (multi-row INSERTs), and the ratio is
 against the faster of the two. ``method="multi"`` runs about twenty times slower than
 executemany here (SQLAlchemy builds one statement of up to 65,535 values per chunk), so it
-loads only the first ``--multi-n`` rows (default 50,000) and is reported in rows per second.
+loads only the first ``--multi-n`` rows (default 20,000) and is reported in rows per second.
 The last line printed is one JSON object.
 
     python benchmarks/bench_import.py [--backend sqlite|postgresql] [--n 1000000] [--repeat 3]
@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--pg-url", help="a PostgreSQL server to use (default: start one)")
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--multi-n", type=int, default=50_000,
+    ap.add_argument("--multi-n", type=int, default=20_000,
                     help="rows for the method='multi' peer (PostgreSQL)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each, alternating; the figures are the medians")
