@@ -157,8 +157,8 @@ class PostgresStore(SQLStore):
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[None]:
         """Load many rows fast: commits do not wait for the disk meanwhile (see the module
-        docstring), and for a load bigger than the table (and 50,000 rows) the secondary
-        indexes are dropped and built once at the end."""
+        docstring), and for a load bigger than the table (and 50,000 rows) the time and
+        position indexes are dropped and built once at the end."""
         conn = self._db()
         current = self._one("SELECT COALESCE(MAX(obs_id), 0) FROM observations")
         dropped = expected_rows > max(50_000, int(current))

@@ -1,9 +1,12 @@
 """The Store protocol in SQL that SQLite and PostgreSQL both speak.
 
-``SQLStore`` holds every query; a backend subclass gives it a connection for the current
-thread (``_db``), transactions, a way to translate ``?`` parameters (``_sql``) and the bulk
-insert of observation columns (``_insert_observation_rows``). So one filter compiler, one
-releasability rule and one set of statements serve both backends.
+``SQLStore`` holds every query, the connection of each thread, transactions and the forward
+migrations; a backend subclass gives it new connections (``_connect``), its way of telling an
+open transaction (``_in_transaction``), of finding its schema (``_has_schema``,
+``_existing_indexes``) and of keeping other processes out of a migration (``_lock_schema``),
+its parameter style (``_sql``, from the ``?`` every query is written with), ``bulk_load`` and
+the bulk insert of observation columns (``_insert_observation_rows``). So one filter compiler,
+one releasability rule and one set of statements serve both backends.
 
 Releasability in SQL (see ``store.base``): a viewer's visible marking ids come from
 ``marking_codes`` (exact codes); observations match ``marking_id IN (...)``; incident views
@@ -44,7 +47,7 @@ from truceguard.store.base import (
     ViolationFilter,
     near_mask,
 )
-from truceguard.store.schema import MIGRATIONS, SECONDARY_INDEXES
+from truceguard.store.schema import BULK_LOAD_DROPS, MIGRATIONS, SECONDARY_INDEXES
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 PUBLIC_ID = 1
@@ -238,9 +241,10 @@ class SQLStore:
                 self._db().execute(SECONDARY_INDEXES[name])
 
     def _drop_secondary_indexes(self) -> None:
+        """Drop the indexes a bulk load builds again at its end (``BULK_LOAD_DROPS``)."""
         with self.transaction():
             self._lock_schema()
-            for name in SECONDARY_INDEXES:
+            for name in BULK_LOAD_DROPS:
                 self._db().execute(f"DROP INDEX IF EXISTS {name}")
 
     # -- statements ---------------------------------------------------------------------------

@@ -107,8 +107,8 @@ class SQLiteStore(SQLStore):
 
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[None]:
-        """Load many rows fast: for a load bigger than the table (and 50,000 rows), drop the
-        secondary indexes and build them once at the end (sorted, far cheaper than
+        """Load many rows fast: for a load bigger than the table (and 50,000 rows), drop the time
+        and position indexes and build them once at the end (sorted, far cheaper than
         maintaining them row by row). Reads stay correct meanwhile, only slower.
 
         A big load into a store that holds next to nothing first moves it to 64 KiB pages
