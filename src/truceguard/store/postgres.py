@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from truceguard.errors import MissingExtraError, StoreError
 from truceguard.io.columns import ObservationColumns
-from truceguard.store.sql import OBS_INSERT, SQLStore
+from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 _SCHEMA_LOCK = 0x7472_7563_6567  # the advisory lock of schema changes ("truceg")
 _STAGING = "truceguard_staging"
@@ -193,18 +193,7 @@ class PostgresStore(SQLStore):
         is there already (or a concurrent writer's COPY deadlocks with this one), that is
         undone and the batch goes through the staging table, and so do the next ones until a
         batch is all new again."""
-        consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
-        columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
-        if isinstance(marking_ids, int):
-            consts["marking_id"] = marking_ids
-        else:
-            columns["marking_id"] = marking_ids
-        consts["reader"] = reader
-        consts["curated"] = int(curated)
-        prefix = f"{reader}|{consts['source']}|" if batch.derived_dedup_key else None
-        if prefix is None:
-            columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
-            consts.pop("dedup_key", None)
+        columns, consts, prefix = stored_values(batch, marking_ids, reader, curated)
         conn = self._db()
         errors = self._psycopg.errors
         with self.transaction():

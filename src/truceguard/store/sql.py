@@ -790,6 +790,27 @@ class SQLStore:
             "SELECT terms, COUNT(*) FROM violations GROUP BY terms ORDER BY terms")}
 
 
+def stored_values(batch: ObservationColumns, marking_ids: list[int] | int, reader: str,
+                  curated: bool) -> tuple[dict[str, list[Any]], dict[str, Any], str | None]:
+    """A batch's values as ``observations`` stores them (``OBS_INSERT``): the columns (one
+    value a record), the constants (one value for all), and the identity key's prefix
+    (``reader|source|``, to which each record's ``source_ref`` is appended) when the batch
+    leaves the keys to the store, else None and the keys are a column."""
+    consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
+    columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
+    if isinstance(marking_ids, int):
+        consts["marking_id"] = marking_ids
+    else:
+        columns["marking_id"] = marking_ids
+    consts["reader"] = reader
+    consts["curated"] = int(curated)
+    if batch.derived_dedup_key:
+        return columns, consts, f"{reader}|{consts['source']}|"
+    columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
+    consts.pop("dedup_key", None)
+    return columns, consts, None
+
+
 def _same(values: Iterable[Any]) -> tuple[Any, ...]:
     """A record's ``SAME_RECORD`` values, numbers to a centimetre's worth of digits (so that
     two parsings of one decimal text compare equal)."""
@@ -815,4 +836,4 @@ def _incident(r: Sequence[Any]) -> Incident:
     return Incident(**d, releasability=r[-1])
 
 
-__all__ = ["OBS_INSERT", "PUBLIC", "PUBLIC_ID", "SQLStore"]
+__all__ = ["OBS_INSERT", "PUBLIC", "PUBLIC_ID", "SQLStore", "stored_values"]

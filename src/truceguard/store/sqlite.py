@@ -30,7 +30,7 @@ from typing import Any
 
 from truceguard.errors import StoreError
 from truceguard.io.columns import ObservationColumns
-from truceguard.store.sql import OBS_INSERT, SQLStore
+from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 BUSY_TIMEOUT_S = 60.0
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -161,18 +161,8 @@ class SQLiteStore(SQLStore):
         the statement once instead of bound for every row, and rows go 64 to a statement
         (``ON CONFLICT DO NOTHING`` still decides row by row), so SQLite works longer between
         the calls that need the interpreter."""
-        consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
-        columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
-        if isinstance(marking_ids, int):
-            consts["marking_id"] = marking_ids
-        else:
-            columns["marking_id"] = marking_ids
-        consts["reader"] = reader
-        consts["curated"] = int(curated)
-        derive = batch.derived_dedup_key  # then SQL writes reader|source|source_ref
-        if not derive:
-            columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
-            consts.pop("dedup_key", None)
+        columns, consts, prefix = stored_values(batch, marking_ids, reader, curated)
+        derive = prefix is not None  # then SQL writes the prefix || source_ref
         names = [f for f in OBS_INSERT if f not in consts and not (derive and f == "dedup_key")]
         w = len(names)
 
@@ -183,7 +173,7 @@ class SQLiteStore(SQLStore):
                     out.append(_literal(consts[f]))
                 elif f == "dedup_key" and derive:
                     ref = r * w + names.index("source_ref") + 1
-                    out.append(f"{_literal(f'{reader}|' + str(consts['source']) + '|')} || ?{ref}")
+                    out.append(f"{_literal(prefix)} || ?{ref}")
                 else:
                     out.append(f"?{r * w + names.index(f) + 1}")
             return "(" + ", ".join(out) + ")"
