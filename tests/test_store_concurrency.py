@@ -1,7 +1,7 @@
 """Many processes on one store at once: imports into the same SQLite file beside a reader, and
 many writers into one PostgreSQL database. Real processes, overlapping files: every record is
 stored once, and each import counts what it stored, what was already there and what
-conflicted, exactly."""
+conflicted, exactly. And many threads on one store object, on both backends."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import csv
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from truceguard.model import Viewer
+from tests.conftest import UCDP_CLEAN
+from truceguard.io import read_ucdp
+from truceguard.model import Observation, Viewer
 from truceguard.store import ObservationFilter, Store, open_store
 from truceguard.synthetic import write_ucdp_like
 
@@ -37,7 +40,9 @@ print(json.dumps([s.imported, s.duplicates, s.conflicts, s.rejected]))
 # Counts the observations again and again until the file ``stop`` appears; prints the counts.
 READ = """
 import json, os, sys
-from truceguard.model import Viewer
+from tests.conftest import UCDP_CLEAN
+from truceguard.io import read_ucdp
+from truceguard.model import Observation, Viewer
 from truceguard.store import ObservationFilter, open_store
 location, go, stop = sys.argv[1:4]
 store = open_store(location)
@@ -147,3 +152,34 @@ def test_postgres_many_writers_at_once(tmp_path: Path, pg_database: Callable[[],
         assert stored == sorted(r[0] for r in rows)
         log = store.ingest_log()
         assert sorted(r["imported"] for r in log) == sorted(r[0] for r in got)
+
+
+def test_threads_share_one_store(store: Store) -> None:
+    """A server's threads share one store object: each thread works on its own connection,
+    so their transactions neither mix nor lock one another out."""
+    records = [o for o in read_ucdp(UCDP_CLEAN) if isinstance(o, Observation)][:800]
+    parts = [records[i::4] for i in range(4)]
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def work(part: list[Observation]) -> None:
+        try:
+            for at in range(0, len(part), 50):
+                with store.transaction():
+                    store.add_observations(part[at : at + 50], reader="ucdp")
+                    seen.append(store.count_observations(ALL, OWNER))
+                with store.transaction():  # the same again: duplicates, in its own transaction
+                    assert store.add_observations(part[at : at + 50],
+                                                  reader="ucdp").duplicates == 50
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_observations(ALL, OWNER) == 800 and max(seen) <= 800
+    assert sorted(o.source_ref for o in store.observations(ALL, OWNER)) == sorted(
+        o.source_ref for o in records)

@@ -12,6 +12,7 @@ from truceguard.store.base import (
     Store,
     ViolationFilter,
 )
+from truceguard.store.postgres import PostgresStore
 from truceguard.store.sqlite import SQLiteStore
 
 
@@ -25,8 +26,6 @@ def open_store(location: str | Path, *, create: bool = True) -> Store:
     URL opens the PostgreSQL store, anything else is the path of an SQLite file.
     ``create=False`` refuses a database that truceguard has not set up yet."""
     if is_url(location):
-        from truceguard.store.postgres import PostgresStore
-
         return PostgresStore(str(location), create=create)
     return SQLiteStore(location, create=create)
 
@@ -35,6 +34,7 @@ __all__ = [
     "Conflict",
     "IngestCounts",
     "ObservationFilter",
+    "PostgresStore",
     "SQLiteStore",
     "Store",
     "ViolationFilter",

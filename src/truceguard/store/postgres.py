@@ -135,11 +135,6 @@ class PostgresStore(SQLStore):
     def _sql(self, sql: str) -> str:
         return _pyformat(sql)
 
-    def execute(self, sql: str, params: Any = ()) -> Any:
-        """Run one SQL statement (``?`` parameters) on this thread's connection; returns the
-        cursor (tests and maintenance)."""
-        return self._db().execute(self._sql(sql), tuple(params))
-
     # -- schema -----------------------------------------------------------------------------
     def _has_schema(self) -> bool:
         # The catalog itself, read like any table (by this statement's snapshot), rather than
