@@ -149,17 +149,22 @@ def test_releasability_is_enforced_by_the_store(store: Store) -> None:
     assert store.count_observations(all_, Viewer.of("NATO")) == 3
 
 
-def test_ingest_log_is_append_only(store: Store) -> None:
+def test_ingest_log_and_marking_log_are_append_only(store: Store) -> None:
     import_file(store, UCDP_CLEAN)
     log = store.ingest_log()
     assert log[-1]["imported"] == 3077 and log[-1]["status"] == "complete"
-    refused = ["UPDATE ingest_log SET imported = 0", "DELETE FROM ingest_log"]
-    if store.backend == "postgresql":
-        refused.append("TRUNCATE ingest_log")
-    for sql in refused:
-        with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
-            execute(store, sql)
+    obs_id = next(store.observations(ObservationFilter(), OWNER)).obs_id
+    assert obs_id is not None
+    store.remark([obs_id], parse_marking("REL TO GBR"), "desk officer", "source asked")
+    for table in ("ingest_log", "marking_changes"):
+        refused = [f"UPDATE {table} SET at = 0", f"DELETE FROM {table}"]
+        if store.backend == "postgresql":
+            refused.append(f"TRUNCATE {table}")
+        for sql in refused:
+            with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
+                execute(store, sql)
     assert store.ingest_log() == log
+    assert [t["who"] for t in store.marking_trail(obs_id)] == ["desk officer"]
 
 
 def execute(store: Store, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

@@ -129,6 +129,11 @@ class PostgresStore(SQLStore):
         conn.execute("SET temp_buffers = '64MB'")  # the staging table stays in memory
         return conn
 
+    def close(self) -> None:
+        super().close()
+        self._staged.clear()  # a later connection may reuse a closed one's id
+        self._duplicates_seen.clear()
+
     def _in_transaction(self, conn: Any) -> bool:
         return bool(conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE)
 
