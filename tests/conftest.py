@@ -1,15 +1,29 @@
-"""Shared fixtures: the real data, a store for every backend, a CLI runner."""
+"""Shared fixtures: the real data, a store for every backend, a CLI runner.
+
+PostgreSQL: the tests start one real server for the whole session (the ``pgserver`` wheel of
+the ``dev`` extra ships PostgreSQL 16), or use the server that ``$TRUCEGUARD_TEST_PG`` names
+(a URL whose user may create databases). Each test gets a fresh database of its own. A server
+that cannot be had fails the tests that need it; they are never skipped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import os
+import shutil
+import sqlite3
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from truceguard.geo.shipped import data_path
-from truceguard.store import SQLiteStore
+from truceguard.store import Store, open_store
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = Path(__file__).resolve().parent / "data"  # sources and licences: SOURCES.md there
@@ -17,7 +31,9 @@ UCDP_CLEAN = data_path("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")
 UCDP_MESSY = TEST_DATA / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
 
 # Every store test runs against each backend listed here.
-STORE_BACKENDS = ["sqlite"]
+STORE_BACKENDS = ["sqlite", "postgresql"]
+# What each backend raises when a trigger or a constraint refuses a write.
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 @pytest.fixture
@@ -26,14 +42,96 @@ def test_data() -> Path:
     return TEST_DATA
 
 
+def with_database(url: str, name: str) -> str:
+    """``url`` naming database ``name`` instead."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server for this session (one that may create databases)."""
+    given = os.environ.get("TRUCEGUARD_TEST_PG")
+    if given:
+        yield given
+        return
+    with warnings.catch_warnings():
+        # platformdirs warns on import when $XDG_RUNTIME_DIR is unset (CI, containers)
+        warnings.simplefilter("ignore")
+        import pgserver
+    # Its own folder, not pytest's: run as root, the server runs as another user, who must be
+    # able to reach it (pytest keeps its folders private to their owner).
+    home = Path(tempfile.mkdtemp(prefix="truceguard-test-pg-"))
+    try:
+        server = pgserver.get_server(home / "data", cleanup_mode="stop")
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
+        shutil.rmtree(home, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL with pgserver ({exc!r}); set "
+                    "TRUCEGUARD_TEST_PG to a server's URL instead", pytrace=False)
+    url = server.get_uri()
+    with psycopg.connect(url, autocommit=True) as conn:
+        # A throwaway server: nothing it holds needs to survive a crash.
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
+    yield url
+    server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> Callable[[], str]:
+    """Makes fresh, empty databases on the session's server; returns their URLs."""
+
+    def make() -> str:
+        name = f"truceguard_test_{os.getpid()}_{next(_databases)}"
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                         "LOCALE 'C'")
+        return with_database(pg_server, name)
+
+    return make
+
+
 @pytest.fixture(params=STORE_BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLiteStore]:
-    if request.param == "sqlite":
-        s = SQLiteStore(tmp_path / "store.db")
-    else:  # pragma: no cover - a backend listed without a fixture is a test bug
-        pytest.fail(f"no fixture for backend {request.param}")
-    yield s
-    s.close()
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend of STORE_BACKENDS in turn."""
+    return str(request.param)
+
+
+@pytest.fixture
+def location(backend: str, request: pytest.FixtureRequest, tmp_path: Path
+             ) -> Callable[[], str]:
+    """Makes new, empty database locations of the backend under test: file paths for
+    SQLite, URLs of fresh databases for PostgreSQL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_database")  # type: ignore[no-any-return]
+    if backend != "sqlite":  # pragma: no cover - a backend listed without a fixture
+        pytest.fail(f"no fixture for backend {backend}")
+    count = itertools.count()
+    return lambda: str(tmp_path / f"store{next(count)}.db")
+
+
+@pytest.fixture
+def new_store(location: Callable[[], str]) -> Iterator[Callable[[], Store]]:
+    """Opens new, empty stores of the backend under test (closed after the test)."""
+    opened: list[Store] = []
+
+    def make() -> Store:
+        opened.append(open_store(location()))
+        return opened[-1]
+
+    yield make
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def store(new_store: Callable[[], Store]) -> Store:
+    """An empty store of each backend in turn."""
+    return new_store()
 
 
 @pytest.fixture

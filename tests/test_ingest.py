@@ -17,14 +17,14 @@ from tests.conftest import UCDP_CLEAN
 from truceguard.errors import MissingColumnsError
 from truceguard.ingest import import_file
 from truceguard.model import Viewer
-from truceguard.store import ObservationFilter, SQLiteStore
+from truceguard.store import ObservationFilter, SQLiteStore, Store
 from truceguard.synthetic import write_ucdp_like
 
 ALL = ObservationFilter()
 OWNER = Viewer.owner()
 
 
-def test_real_file_twice_is_stored_once(store: SQLiteStore) -> None:
+def test_real_file_twice_is_stored_once(store: Store) -> None:
     first = import_file(store, UCDP_CLEAN)
     assert (first.imported, first.duplicates, first.rejected) == (3077, 0, 0)
     again = import_file(store, UCDP_CLEAN)
@@ -36,7 +36,7 @@ def test_real_file_twice_is_stored_once(store: SQLiteStore) -> None:
     assert log[0]["file_sha256"] == log[1]["file_sha256"]
 
 
-def test_messy_export_adds_only_new_events(store: SQLiteStore, test_data: Path) -> None:
+def test_messy_export_adds_only_new_events(store: Store, test_data: Path) -> None:
     import_file(store, UCDP_CLEAN)
     path = test_data / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.csv"
     messy = import_file(store, path)
@@ -60,7 +60,7 @@ def bad_file(tmp_path: Path) -> Path:
     return p
 
 
-def test_rejects_file_and_good_rows_land(store: SQLiteStore, tmp_path: Path) -> None:
+def test_rejects_file_and_good_rows_land(store: Store, tmp_path: Path) -> None:
     p = bad_file(tmp_path)
     rejects = tmp_path / "rejects.csv"
     s = import_file(store, p, rejects=rejects)
@@ -73,14 +73,14 @@ def test_rejects_file_and_good_rows_land(store: SQLiteStore, tmp_path: Path) -> 
     assert "123.4" in rows[0]["raw"]
 
 
-def test_all_or_nothing(store: SQLiteStore, tmp_path: Path) -> None:
+def test_all_or_nothing(store: Store, tmp_path: Path) -> None:
     s = import_file(store, bad_file(tmp_path), all_or_nothing=True)
     assert (s.imported, s.rejected) == (0, 1)
     assert store.count_observations(ALL, OWNER) == 0
     assert store.ingest_log()[-1]["status"] == "rolled back"
 
 
-def test_missing_columns_import_nothing_and_are_logged(store: SQLiteStore,
+def test_missing_columns_import_nothing_and_are_logged(store: Store,
                                                        tmp_path: Path) -> None:
     p = tmp_path / "cols.csv"
     p.write_text("id,date_start,where_prec,date_prec,dyad_name\n1,2015-01-01,1,1,x\n")

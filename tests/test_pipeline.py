@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import UCDP_CLEAN
+from tests.conftest import INTEGRITY_ERRORS, UCDP_CLEAN
 from truceguard.cli import main
 from truceguard.errors import InputError, NotFoundError
 from truceguard.ingest import import_file
@@ -19,7 +19,7 @@ from truceguard.judge.fusion import FusionParams
 from truceguard.judge.terms import load_terms
 from truceguard.model import Viewer, iso
 from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
-from truceguard.store import ObservationFilter, SQLiteStore, ViolationFilter
+from truceguard.store import ObservationFilter, Store, ViolationFilter
 
 OWNER = Viewer.owner()
 ALL = ObservationFilter()
@@ -37,36 +37,38 @@ def split_ucdp(tmp_path: Path, at: int) -> tuple[Path, Path]:
     return parts[0], parts[1]
 
 
-def incident_table(store: SQLiteStore) -> list[tuple[object, ...]]:
+def incident_table(store: Store) -> list[tuple[object, ...]]:
     """Incidents by their anchor observation (ids are keyed hashes, different per database)."""
-    return store.execute(
-        "SELECT (SELECT MIN(obs_id) FROM observations o WHERE o.incident_id = i.incident_id), "
-        "round(lat, 9), round(lon, 9), round(uncertainty_m, 3), t_start, "
-        "t_end, category, category_votes, n_observations, n_sources, grade FROM incident_views i "
-        "WHERE sig = set_key ORDER BY 1"
-    ).fetchall()
+    anchor: dict[int | None, int] = {}
+    for o in store.observations(ALL, OWNER):
+        assert o.obs_id is not None
+        anchor[o.incident_id] = min(anchor.get(o.incident_id, o.obs_id), o.obs_id)
+    return sorted((anchor[i.incident_id], round(i.lat, 9), round(i.lon, 9),
+                   round(i.uncertainty_m, 3), i.t_start, i.t_end, i.category,
+                   sorted(i.category_votes.items()), i.n_observations, i.n_sources, i.grade)
+                  for i in store.incidents(ALL, OWNER))
 
 
-def violations(store: SQLiteStore, flt: ObservationFilter, viewer: Viewer, **kw: object
+def violations(store: Store, flt: ObservationFilter, viewer: Viewer, **kw: object
                ) -> list:
     return store.violations(ViolationFilter(records=flt, **kw), viewer)  # type: ignore[arg-type]
 
 
-def test_curated_events_never_fuse_with_each_other(store: SQLiteStore) -> None:
+def test_curated_events_never_fuse_with_each_other(store: Store, tmp_path: Path) -> None:
     """UCDP rows are events its curators already deduplicated: fusing two of them would merge
     distinct events. Each stays its own incident; an uncurated report still joins one."""
     import_file(store, UCDP_CLEAN)
     assert fuse_store(store).incidents == 3077
     first = store.incidents(ALL, OWNER, limit=1)[0]
     o = next(store.observations(ObservationFilter(incident_id=first.incident_id), OWNER))
-    extra = Path(store.path).parent / "patrol.csv"
+    extra = tmp_path / "patrol.csv"
     _patrol_csv(extra, [("p1", iso(o.t_start + 60), o.lat, o.lon, "shelling", "PUBLIC")])
     import_file(store, extra, source="patrol")
     assert fuse_store(store).incidents == 3077
     assert store.get_incident(first.incident_id, OWNER).n_observations == 2  # type: ignore[union-attr]
 
 
-def test_every_observation_knows_its_incident(store: SQLiteStore) -> None:
+def test_every_observation_knows_its_incident(store: Store) -> None:
     """(Fusion's mechanics on the UCDP rows taken as one uncurated feed.)"""
     import_file(store, UCDP_CLEAN, curated=False)
     s = fuse_store(store)
@@ -87,31 +89,29 @@ def test_every_observation_knows_its_incident(store: SQLiteStore) -> None:
     assert max(ids) > 10**9
 
 
-def test_incremental_equals_full(tmp_path: Path) -> None:
+def test_incremental_equals_full(tmp_path: Path, new_store: Callable[[], Store]) -> None:
     a, b = split_ucdp(tmp_path, 1500)
-    inc = SQLiteStore(tmp_path / "inc.db")
+    inc = new_store()
     import_file(inc, a, curated=False)
     assert fuse_store(inc).mode == "full"
     import_file(inc, b, curated=False)
     s = fuse_store(inc)
     assert s.mode == "incremental" and s.new_observations == 3077 - 1500
-    full = SQLiteStore(tmp_path / "full.db")
+    full = new_store()
     import_file(full, UCDP_CLEAN, curated=False)
     fuse_store(full)
     assert incident_table(inc) == incident_table(full)
     assert fuse_store(inc).changed_incidents == 0  # nothing new: nothing written
-    inc.close()
-    full.close()
 
 
-def test_changed_parameters_refuse_stale_incidents(store: SQLiteStore) -> None:
+def test_changed_parameters_refuse_stale_incidents(store: Store) -> None:
     import_file(store, UCDP_CLEAN, curated=False)
     n1 = fuse_store(store).incidents
     s = fuse_store(store, FusionParams(eps_m=500.0, eps_s=600.0, max_link_uncertainty_m=0.0))
     assert s.mode == "full" and s.incidents > n1
 
 
-def test_adjudication_and_status_trail(store: SQLiteStore) -> None:
+def test_adjudication_and_status_trail(store: Store) -> None:
     import_file(store, UCDP_CLEAN, curated=False)
     fuse_store(store)
     terms = load_terms("minsk-2015")
@@ -130,8 +130,8 @@ def test_adjudication_and_status_trail(store: SQLiteStore) -> None:
     trail = store.status_trail(vid)
     assert [t.status for t in trail] == ["new", "under_review", "verified"]
     assert violations(store, ALL, OWNER, statuses=("verified",))[0].violation_id == vid
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.execute("UPDATE violation_status SET status = 'discounted'")
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
+        store.execute("UPDATE violation_status SET status = 'discounted'")  # type: ignore
     with pytest.raises(InputError):
         set_violation_status(store, vid, "maybe", "x", "y")
     with pytest.raises(InputError):
@@ -140,7 +140,7 @@ def test_adjudication_and_status_trail(store: SQLiteStore) -> None:
         set_violation_status(store, 10**9, "verified", "x", "y")
 
 
-def test_refusion_withdraws_and_keeps_the_trail(store: SQLiteStore) -> None:
+def test_refusion_withdraws_and_keeps_the_trail(store: Store) -> None:
     import_file(store, UCDP_CLEAN, curated=False)
     fuse_store(store)
     terms = load_terms("minsk-2015")
@@ -154,9 +154,9 @@ def test_refusion_withdraws_and_keeps_the_trail(store: SQLiteStore) -> None:
     assert len(everything) == len(listed) + second.withdrawn
 
 
-def test_incidents_are_no_more_releasable_than_their_reports(tmp_path: Path) -> None:
+def test_incidents_are_no_more_releasable_than_their_reports(tmp_path: Path,
+                                                             store: Store) -> None:
     a, b = split_ucdp(tmp_path, 1500)
-    store = SQLiteStore(tmp_path / "rel.db")
     import_file(store, a, curated=False)
     import_file(store, b, releasability="REL TO GBR", curated=False)
     fuse_store(store)
@@ -175,10 +175,10 @@ def test_incidents_are_no_more_releasable_than_their_reports(tmp_path: Path) -> 
         obs = list(store.observations(ObservationFilter(incident_id=inc.incident_id), public))
         assert len(obs) == inc.n_observations
         assert all(o.releasability == "PUBLIC" for o in obs)
-    store.close()
 
 
-def test_cli_chain(runner: CliRunner, db: str) -> None:
+def test_cli_chain(runner: CliRunner, location: Callable[[], str]) -> None:
+    db = location()
     assert runner.invoke(main, ["import", str(UCDP_CLEAN), "--db", db]).exit_code == 0
     r = runner.invoke(main, ["fuse", "--db", db])
     assert r.exit_code == 0 and "full fusion: 3077 observations" in r.output
@@ -214,11 +214,11 @@ def _patrol_csv(path: Path, rows: list[tuple[str, float, float, str, str]]) -> P
     return path
 
 
-def test_a_public_violation_stays_when_a_restricted_report_joins(tmp_path: Path) -> None:
+def test_a_public_violation_stays_when_a_restricted_report_joins(tmp_path: Path,
+                                                                  store: Store) -> None:
     """A PUBLIC viewer's incident and violation are computed from PUBLIC reports alone: a
     restricted report fusing into the incident later changes nothing they see, and their
     violation keeps its id and its status trail."""
-    store = SQLiteStore(tmp_path / "s.db")
     terms = load_terms("minsk-2015")
     # Horlivka, government side of nothing: a shelling inside the Minsk area, PUBLIC.
     pub = _patrol_csv(tmp_path / "pub.csv", [("p1", "2019-06-01T10:00:00Z", 48.30, 38.05,
@@ -254,11 +254,9 @@ def test_a_public_violation_stays_when_a_restricted_report_joins(tmp_path: Path)
     # Counts and source filters do not leak the hidden report.
     assert store.incidents(ObservationFilter(sources=("uk-patrol",)), public) == []
     assert len(store.incidents(ObservationFilter(sources=("uk-patrol",)), Viewer.of("GBR"))) == 1
-    store.close()
 
 
-def test_views_of_three_markings(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_views_of_three_markings(tmp_path: Path, store: Store) -> None:
     rows = [("a", "2019-06-01T10:00:00Z", 48.30, 38.05, "shelling", "PUBLIC"),
             ("b", "2019-06-01T10:01:00Z", 48.30, 38.05, "shelling", "REL TO GBR"),
             ("c", "2019-06-01T10:02:00Z", 48.30, 38.05, "shelling", "REL TO FRA"),
@@ -274,8 +272,8 @@ def test_views_of_three_markings(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("min_samples", [1, 2])
-def test_incremental_fusion_reads_a_neighbourhood_and_equals_full(tmp_path: Path,
-                                                                  min_samples: int) -> None:
+def test_incremental_fusion_reads_a_neighbourhood_and_equals_full(
+        tmp_path: Path, min_samples: int, new_store: Callable[[], Store]) -> None:
     """Incremental fusion loads only the new reports and the incidents within reach of them,
     and still gives exactly the incidents of a full fusion (one and two-link reach)."""
     import numpy as np
@@ -292,16 +290,16 @@ def test_incremental_fusion_reads_a_neighbourhood_and_equals_full(tmp_path: Path
     order = rng.permutation(len(rows))
     parts = [[rows[i] for i in order[a:b]] for a, b in ((0, 400), (400, 900), (900, len(rows)))]
     params = FusionParams(eps_m=2000.0, eps_s=7200.0, min_samples=min_samples)
-    inc = SQLiteStore(tmp_path / "inc.db")
+    inc = new_store()
     for i, part in enumerate(parts):
         import_file(inc, _patrol_csv(tmp_path / f"p{i}.csv", part), source=f"feed{i}")
         fuse_store(inc, params)
-    full = SQLiteStore(tmp_path / "full.db")
+    full = new_store()
     for i, part in enumerate(parts):
         import_file(full, _patrol_csv(tmp_path / f"q{i}.csv", part), source=f"feed{i}")
     fuse_store(full, params, full=True)
 
-    def partition(store: SQLiteStore) -> set[frozenset[str]]:
+    def partition(store: Store) -> set[frozenset[str]]:
         groups: dict[int, set[str]] = {}
         for o in store.observations(ALL, OWNER):
             assert o.incident_id is not None

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
-from tests.conftest import UCDP_CLEAN
+from tests.conftest import INTEGRITY_ERRORS, UCDP_CLEAN, with_database
 from truceguard.errors import SchemaVersionError, StoreError
 from truceguard.ingest import import_file
 from truceguard.io import read_ucdp
 from truceguard.marking import parse_marking
 from truceguard.model import Observation, Viewer
-from truceguard.store import IngestCounts, ObservationFilter, SQLiteStore
+from truceguard.store import IngestCounts, ObservationFilter, SQLiteStore, is_url, open_store
 from truceguard.store.base import Store
+from truceguard.store.postgres import PostgresStore, redact
 from truceguard.store.schema import MIGRATIONS
-from truceguard.store.sqlite import split_sql
 
 OWNER = Viewer.owner()
 
@@ -144,60 +149,111 @@ def test_releasability_is_enforced_by_the_store(store: Store) -> None:
     assert store.count_observations(all_, Viewer.of("NATO")) == 3
 
 
-def test_ingest_log_is_append_only(store: SQLiteStore) -> None:
+def test_ingest_log_and_marking_log_are_append_only(store: Store) -> None:
     import_file(store, UCDP_CLEAN)
     log = store.ingest_log()
     assert log[-1]["imported"] == 3077 and log[-1]["status"] == "complete"
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.execute("UPDATE ingest_log SET imported = 0")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.execute("DELETE FROM ingest_log")
+    obs_id = next(store.observations(ObservationFilter(), OWNER)).obs_id
+    assert obs_id is not None
+    store.remark([obs_id], parse_marking("REL TO GBR"), "desk officer", "source asked")
+    for table in ("ingest_log", "marking_changes"):
+        refused = [f"UPDATE {table} SET at = 0", f"DELETE FROM {table}"]
+        if store.backend == "postgresql":
+            refused.append(f"TRUNCATE {table}")
+        for sql in refused:
+            with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
+                execute(store, sql)
+    assert store.ingest_log() == log
+    assert [t["who"] for t in store.marking_trail(obs_id)] == ["desk officer"]
 
 
-def test_forward_migrations_from_an_old_file(tmp_path: Path) -> None:
-    """A version-4 file (old markings, reader-less keys, old incidents) upgrades in place."""
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
+def execute(store: Store, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run SQL on the store's own connection, outside any transaction (backends differ in how
+    they report an error inside one)."""
+    cur = store.execute(sql, params)  # type: ignore[attr-defined]
+    return list(cur.fetchall()) if cur.description else []
+
+
+class Raw:
+    """A bare connection to a database location, beside any store (``?`` parameters)."""
+
+    def __init__(self, location: str) -> None:
+        self.pg = is_url(location)
+        self.conn: Any = (psycopg.connect(location, autocommit=True) if self.pg
+                          else sqlite3.connect(location, isolation_level=None))
+
+    def __call__(self, sql: str, params: tuple[object, ...] = ()) -> None:
+        self.conn.execute(sql.replace("?", "%s") if self.pg else sql, params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_forward_migrations_from_an_old_database(backend: str,
+                                                 location: Callable[[], str]) -> None:
+    """A version-4 database (old markings, reader-less keys, old incidents) upgrades in place,
+    through the same migrations and Python step on both backends."""
+    where = location()
+    if not is_url(where):
+        Path(where).touch()
+    raw = Raw(where)
     for version in range(1, 5):
-        for statement in split_sql(MIGRATIONS[version - 1]):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+        for statement in MIGRATIONS[version - 1].statements(backend):
+            raw(statement)
+        raw("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
     old = ["PUBLIC", "REL UK FR", "REL UK", "REL NOBODY", "REL COALITION"]
     for i, (o, marking) in enumerate(zip(ucdp(5), old, strict=True)):
-        conn.execute(
-            "INSERT INTO observations (dedup_key, source, how_known, t_start, t_end, "
+        raw("INSERT INTO observations (dedup_key, source, how_known, t_start, t_end, "
             "time_precision_s, lat, lon, uncertainty_m, category, weapon_class, count, text, "
             "origin, source_ref, releasability, raw, raw_sha256, source_file, source_line, "
             "attributes, incident_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (o.dedup_key, o.source, o.how_known, o.t_start, o.t_end, o.time_precision_s, o.lat,
              o.lon, o.uncertainty_m, o.category, o.weapon_class, o.count, o.text, o.origin,
              o.source_ref, marking, o.raw, o.raw_sha256, "ev.csv", i + 2, "", 1))
-    conn.execute("INSERT INTO ingest_log (at, path, file_sha256, format, imported, duplicates, "
-                 "rejected, status) VALUES (0, 'ev.csv', '', 'ucdp', 5, 0, 0, 'complete')")
-    conn.close()
-    s2 = SQLiteStore(path)
+    raw("INSERT INTO ingest_log (at, path, file_sha256, format, imported, duplicates, "
+        "rejected, status) VALUES (0, 'ev.csv', '', 'ucdp', 5, 0, 0, 'complete')")
+    raw.close()
+    s2 = open_store(where)
     assert s2.schema_version() == len(MIGRATIONS)
     back = list(s2.observations(ObservationFilter(), OWNER))
     assert [o.releasability for o in back] == [
         "PUBLIC", "REL TO FRA, GBR", "REL TO GBR", "OWNER ONLY", "OWNER ONLY"]
+    assert [o.raw for o in back] == [o.raw for o in ucdp(5)]
     assert all(o.incident_id is None for o in back)  # incidents are rebuilt by fusion
     assert s2.count_observations(ObservationFilter(), Viewer.of("GBR")) == 3
-    keys = [r[0] for r in s2.execute("SELECT dedup_key FROM observations ORDER BY obs_id")]
-    assert all(k.startswith("ucdp|UCDP GED|") for k in keys)
+    keys = [r[0] for r in execute(s2, "SELECT dedup_key FROM observations ORDER BY obs_id")]
+    assert all(str(k).startswith("ucdp|UCDP GED|") for k in keys)
     with s2.transaction():  # the same records again are duplicates, not new rows
         assert s2.add_observations(ucdp(5), reader="ucdp").duplicates == 5
+    before = s2.markings()  # a new marking gets an id of its own after the migrated ones
+    new_id = s2.marking_id(parse_marking("REL TO DEU"))
+    assert new_id not in before and s2.markings()[new_id].text == "REL TO DEU"
     s2.close()
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "new.db"
-    SQLiteStore(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO schema_migrations VALUES (999, 0)")
-    conn.commit()
-    conn.close()
+def test_newer_schema_is_refused(location: Callable[[], str]) -> None:
+    where = location()
+    open_store(where).close()
+    raw = Raw(where)
+    raw("INSERT INTO schema_migrations VALUES (999, 0)")
+    raw.close()
     with pytest.raises(SchemaVersionError, match="newer"):
-        SQLiteStore(path)
+        open_store(where)
+
+
+def test_two_processes_migrate_a_fresh_database_once(location: Callable[[], str]) -> None:
+    where = location()
+    code = ("import sys; from truceguard.store import open_store; "
+            "s = open_store(sys.argv[1]); print(s.schema_version()); s.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, where], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [e for _, e in outs]
+    assert [o.strip() for o, _ in outs] == [str(len(MIGRATIONS))] * 3
+    s = open_store(where)
+    assert [r[0] for r in execute(s, "SELECT version FROM schema_migrations ORDER BY 1")] == \
+        list(range(1, len(MIGRATIONS) + 1))
+    s.close()
 
 
 def test_not_a_database(tmp_path: Path) -> None:
@@ -212,3 +268,20 @@ def test_not_a_database(tmp_path: Path) -> None:
         SQLiteStore(tmp_path / "no_such_folder" / "x.db")
     assert err.value.code == "store.no_folder"
     assert not (tmp_path / "no_such_folder").exists()
+
+
+def test_postgres_urls_open_the_postgres_store(pg_server: str,
+                                               pg_database: Callable[[], str]) -> None:
+    url = pg_database()
+    with pytest.raises(StoreError, match="no truceguard database there yet") as err:
+        open_store(url, create=False)
+    assert err.value.code == "store.not_found" and "truceguard init" in err.value.hint
+    with open_store(url.replace("postgresql://", "postgres://", 1)) as s:
+        assert isinstance(s, PostgresStore) and s.backend == "postgresql"
+    with open_store(url, create=False) as s:
+        assert s.schema_version() == len(MIGRATIONS)
+    with pytest.raises(StoreError, match="cannot connect") as err:
+        open_store(with_database(pg_server, "no_such_database_here"))
+    assert err.value.code == "store.cannot_connect" and "createdb" in err.value.hint
+    assert redact("postgresql://ann:s3cret@db.example:5433/watch") == \
+        "postgresql://ann@db.example:5433/watch"

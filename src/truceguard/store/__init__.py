@@ -1,4 +1,5 @@
-"""Stores: the Store protocol, the embedded SQLite default, and ``open_store``."""
+"""Stores: the Store protocol, the embedded SQLite default, the PostgreSQL store, and
+``open_store``, which picks one from where the database is."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from truceguard.store.base import (
     Store,
     ViolationFilter,
 )
+from truceguard.store.postgres import PostgresStore
 from truceguard.store.sqlite import SQLiteStore
 
 
@@ -20,8 +22,11 @@ def is_url(location: str | Path) -> bool:
 
 
 def open_store(location: str | Path, *, create: bool = True) -> Store:
-    """Open (and migrate) the store at ``location``: a file path (SQLite) or a
-    ``postgresql://`` URL. ``create=False`` refuses a database that does not exist yet."""
+    """Open (and migrate) the store at ``location``: a ``postgresql://`` (or ``postgres://``)
+    URL opens the PostgreSQL store, anything else is the path of an SQLite file.
+    ``create=False`` refuses a database that truceguard has not set up yet."""
+    if is_url(location):
+        return PostgresStore(str(location), create=create)
     return SQLiteStore(location, create=create)
 
 
@@ -29,6 +34,7 @@ __all__ = [
     "Conflict",
     "IngestCounts",
     "ObservationFilter",
+    "PostgresStore",
     "SQLiteStore",
     "Store",
     "ViolationFilter",

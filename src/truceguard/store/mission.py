@@ -79,6 +79,7 @@ class MissionTables:
         def _meta(self, key: str) -> str | None: ...
         def _set_meta(self, key: str, value: str) -> None: ...
         def transaction(self) -> AbstractContextManager[None]: ...
+        def _lock_append(self, name: str) -> None: ...
 
     # -- users ------------------------------------------------------------------------------
     def add_user(self, name: str, nation: str, role: str, marking: str, token_sha256: str,
@@ -132,6 +133,7 @@ class MissionTables:
         """Append one entry to the hash-chained audit log; returns its sequence number."""
         detail = detail or {}
         with self.transaction():
+            self._lock_append("audit_log")  # one writer extends the chain at a time
             last = self._rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             seq, prev = (int(last[0][0]) + 1, str(last[0][1])) if last else (1, GENESIS)
             at = utc_now()

@@ -1,9 +1,12 @@
 """The Store protocol in SQL that SQLite and PostgreSQL both speak.
 
-``SQLStore`` holds every query; a backend subclass gives it a connection for the current
-thread (``_db``), transactions, a way to translate ``?`` parameters (``_sql``) and the bulk
-insert of observation columns (``_insert_observation_rows``). So one filter compiler, one
-releasability rule and one set of statements serve both backends.
+``SQLStore`` holds every query, the connection of each thread, transactions and the forward
+migrations; a backend subclass gives it new connections (``_connect``), its way of telling an
+open transaction (``_in_transaction``), of finding its schema (``_has_schema``,
+``_existing_indexes``) and of keeping other processes out of a migration (``_lock_schema``),
+its parameter style (``_sql``, from the ``?`` every query is written with), ``bulk_load`` and
+the bulk insert of observation columns (``_insert_observation_rows``). So one filter compiler,
+one releasability rule and one set of statements serve both backends.
 
 Releasability in SQL (see ``store.base``): a viewer's visible marking ids come from
 ``marking_codes`` (exact codes); observations match ``marking_id IN (...)``; incident views
@@ -13,16 +16,17 @@ observations that viewer may see.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Self
 
 import numpy as np
 
-from truceguard.errors import InputError, NotFoundError
+from truceguard.errors import InputError, NotFoundError, SchemaVersionError
 from truceguard.io.columns import FIELDS, ObservationColumns
 from truceguard.marking import PUBLIC, Marking, Viewer, parse_marking
 from truceguard.model import (
@@ -44,6 +48,7 @@ from truceguard.store.base import (
     near_mask,
 )
 from truceguard.store.mission import MissionTables
+from truceguard.store.schema import BULK_LOAD_DROPS, MIGRATIONS, SECONDARY_INDEXES
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 PUBLIC_ID = 1
@@ -91,31 +96,169 @@ def _marks(n: int) -> str:
 
 
 class SQLStore(MissionTables):
-    """The queries of the Store protocol (and the mission server's tables); a backend supplies
-    connections and bulk paths."""
+    """The queries of the Store protocol (and the mission server's tables,
+    ``store.mission``); a backend supplies connections and bulk paths.
+
+    Connections: each thread gets its own (``_connect``) on first use, so a server's threads
+    share one store object; a thread may lend its connection, and with it its open
+    transaction, to a helper thread it started (``lend_connection``)."""
 
     backend = "sql"
     path = ""
+    _begin = "BEGIN"  # how a backend starts a write transaction
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._marking_ids: dict[str, int] = {}
+        self._local = threading.local()
+        self._lent: dict[int, Any] = {}
+        self._all: list[Any] = []
 
     # -- what a backend supplies ------------------------------------------------------------
-    def _db(self) -> Any:  # the DB-API connection of this thread
+    def _connect(self) -> Any:  # a new DB-API connection, in autocommit mode
         raise NotImplementedError
+
+    def _in_transaction(self, conn: Any) -> bool:
+        raise NotImplementedError
+
+    def _has_schema(self) -> bool:  # whether schema_migrations exists
+        raise NotImplementedError
+
+    def _existing_indexes(self) -> set[str]:
+        raise NotImplementedError
+
+    def _lock_schema(self) -> None:
+        """Inside a transaction: keep other processes from changing the schema until it ends
+        (SQLite's write transaction already does)."""
+
+    def _lock_append(self, name: str) -> None:
+        """Inside a transaction: be the only writer appending to the chained log ``name``
+        until it ends (SQLite's write transaction already is)."""
 
     def _sql(self, sql: str) -> str:  # the backend's parameter style
         return sql
-
-    def transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
 
     def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
                                  reader: str, curated: bool) -> int:
         raise NotImplementedError
 
+    # -- connections and transactions -----------------------------------------------------
+    def _db(self) -> Any:
+        """This thread's connection (or the one lent to it)."""
+        lent = self._lent.get(threading.get_ident())
+        if lent is not None:
+            return lent
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            with self._lock:
+                self._all.append(conn)
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def lend_connection(self, thread: threading.Thread) -> Iterator[None]:
+        """Let ``thread`` use this thread's connection (and transaction) meanwhile."""
+        if thread.ident is None:
+            raise RuntimeError("start the thread before lending it a connection")
+        self._lent[thread.ident] = self._db()
+        try:
+            yield
+        finally:
+            self._lent.pop(thread.ident, None)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A transaction: committed on normal exit, rolled back on an exception. Inside
+        another one it is part of that one."""
+        conn = self._db()
+        if self._in_transaction(conn):
+            yield
+            return
+        conn.execute(self._begin)
+        try:
+            yield
+        except BaseException:
+            if self._in_transaction(conn):
+                conn.execute("ROLLBACK")
+            self._marking_ids.clear()  # ids handed out inside it may be gone
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            with contextlib.suppress(Exception):
+                c.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one SQL statement (``?`` parameters) on this thread's connection; returns the
+        cursor (tests and maintenance)."""
+        return self._db().execute(self._sql(sql), tuple(params))
+
+    # -- schema -----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if not self._has_schema():
+            return 0
+        return int(self._one("SELECT MAX(version) FROM schema_migrations") or 0)
+
+    def migrate(self, target: int | None = None) -> int:
+        """Apply every forward migration up to ``target`` (default: the latest), each in one
+        transaction; one that another process applied meanwhile is skipped."""
+        current = self.schema_version()
+        latest = len(MIGRATIONS)
+        if current > latest:
+            raise SchemaVersionError(
+                f"{self.path}: schema version {current} is newer than this truceguard knows "
+                f"({latest})")
+        goal = latest if target is None else target
+        for version in range(current + 1, goal + 1):
+            with self.transaction():
+                self._lock_schema()
+                if self.schema_version() >= version:  # another process got there first
+                    continue
+                migration = MIGRATIONS[version - 1]
+                conn = self._db()
+                for statement in migration.statements(self.backend):
+                    conn.execute(statement)
+                if migration.python is not None:
+                    migration.python(self._run)
+                self._exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                           (version, utc_now()))
+        return goal
+
+    def ensure_indexes(self) -> None:
+        """Create any secondary index that is missing (a bulk load drops them and builds them
+        again at its end; a load killed meanwhile leaves them missing)."""
+        missing = [n for n in SECONDARY_INDEXES if n not in self._existing_indexes()]
+        if not missing:
+            return
+        with self.transaction():
+            self._lock_schema()
+            for name in missing:
+                self._db().execute(SECONDARY_INDEXES[name])
+
+    def _drop_secondary_indexes(self) -> None:
+        """Drop the indexes a bulk load builds again at its end (``BULK_LOAD_DROPS``)."""
+        with self.transaction():
+            self._lock_schema()
+            for name in BULK_LOAD_DROPS:
+                self._db().execute(f"DROP INDEX IF EXISTS {name}")
+
     # -- statements ---------------------------------------------------------------------------
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Any statement; the rows it returns, if any."""
+        cur = self._db().execute(self._sql(sql), tuple(params))
+        return [tuple(r) for r in cur.fetchall()] if cur.description else []
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._db().execute(self._sql(sql), tuple(params)).fetchall()]
 
@@ -176,10 +319,13 @@ class SQLStore(MissionTables):
         with self._lock, self.transaction():
             found = self._one("SELECT marking_id FROM markings WHERE text = ?", (text,))
             if found is None:
-                found = self._one("INSERT INTO markings (text) VALUES (?) RETURNING marking_id",
-                                  (text,))
-                self._many("INSERT INTO marking_codes (marking_id, code) VALUES (?, ?)",
-                           [(found, c) for c in sorted(marking.codes or ())])
+                found = self._one("INSERT INTO markings (text) VALUES (?) ON CONFLICT (text) "
+                                  "DO NOTHING RETURNING marking_id", (text,))
+                if found is None:  # another process stored it meanwhile
+                    found = self._one("SELECT marking_id FROM markings WHERE text = ?", (text,))
+                else:
+                    self._many("INSERT INTO marking_codes (marking_id, code) VALUES (?, ?)",
+                               [(found, c) for c in sorted(marking.codes or ())])
         self._marking_ids[text] = int(found)
         return int(found)
 
@@ -695,6 +841,27 @@ class SQLStore(MissionTables):
             "SELECT terms, COUNT(*) FROM violations GROUP BY terms ORDER BY terms")}
 
 
+def stored_values(batch: ObservationColumns, marking_ids: list[int] | int, reader: str,
+                  curated: bool) -> tuple[dict[str, list[Any]], dict[str, Any], str | None]:
+    """A batch's values as ``observations`` stores them (``OBS_INSERT``): the columns (one
+    value a record), the constants (one value for all), and the identity key's prefix
+    (``reader|source|``, to which each record's ``source_ref`` is appended) when the batch
+    leaves the keys to the store, else None and the keys are a column."""
+    consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
+    columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
+    if isinstance(marking_ids, int):
+        consts["marking_id"] = marking_ids
+    else:
+        columns["marking_id"] = marking_ids
+    consts["reader"] = reader
+    consts["curated"] = int(curated)
+    if batch.derived_dedup_key:
+        return columns, consts, f"{reader}|{consts['source']}|"
+    columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
+    consts.pop("dedup_key", None)
+    return columns, consts, None
+
+
 def _same(values: Iterable[Any]) -> tuple[Any, ...]:
     """A record's ``SAME_RECORD`` values, numbers to a centimetre's worth of digits (so that
     two parsings of one decimal text compare equal)."""
@@ -720,4 +887,4 @@ def _incident(r: Sequence[Any]) -> Incident:
     return Incident(**d, releasability=r[-1])
 
 
-__all__ = ["OBS_INSERT", "PUBLIC", "PUBLIC_ID", "SQLStore"]
+__all__ = ["OBS_INSERT", "PUBLIC", "PUBLIC_ID", "SQLStore", "stored_values"]

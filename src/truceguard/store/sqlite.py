@@ -21,20 +21,16 @@ and DELETE.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from truceguard.errors import SchemaVersionError, StoreError
-from truceguard.io.columns import FIELDS, ObservationColumns
-from truceguard.model import utc_now
-from truceguard.store.schema import MIGRATIONS, PYTHON_STEPS, SECONDARY_INDEXES
-from truceguard.store.sql import OBS_INSERT, SQLStore
+from truceguard.errors import StoreError
+from truceguard.io.columns import ObservationColumns
+from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 BUSY_TIMEOUT_S = 60.0
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -44,13 +40,11 @@ class SQLiteStore(SQLStore):
     """The Store protocol over one SQLite file."""
 
     backend = "sqlite"
+    _begin = "BEGIN IMMEDIATE"  # take the write lock now, waiting for it if need be
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         super().__init__()
         self.path = str(path)
-        self._local = threading.local()
-        self._lent: dict[int, sqlite3.Connection] = {}
-        self._all: list[sqlite3.Connection] = []
         p = Path(self.path)
         if self.path != ":memory:":
             if not p.parent.exists():
@@ -84,87 +78,37 @@ class SQLiteStore(SQLStore):
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self.path == ":memory:" and self._all:
+            return self._all[0]  # one in-memory database, shared
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S,
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._all.append(conn)
         return conn
 
-    def _db(self) -> sqlite3.Connection:
-        lent = self._lent.get(threading.get_ident())
-        if lent is not None:
-            return lent
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if self.path == ":memory:" and self._all:
-                return self._all[0]  # one in-memory database, shared
-            conn = self._connect()
-            self._local.conn = conn
-            self._local.depth = 0
-        return conn
+    def _in_transaction(self, conn: sqlite3.Connection) -> bool:
+        return conn.in_transaction
 
     @property
     def conn(self) -> sqlite3.Connection:
         """This thread's connection."""
         return self._db()
 
-    @contextmanager
-    def lend_connection(self, thread: threading.Thread) -> Iterator[None]:
-        """Let ``thread`` use this thread's connection (and transaction) meanwhile."""
-        if thread.ident is None:
-            raise RuntimeError("start the thread before lending it a connection")
-        self._lent[thread.ident] = self._db()
-        try:
-            yield
-        finally:
-            self._lent.pop(thread.ident, None)
-
     # -- schema -----------------------------------------------------------------------------
-    def schema_version(self) -> int:
-        row = self._db().execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
-        ).fetchone()
-        if row is None:
-            return 0
-        v = self._db().execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
-        return int(v or 0)
+    def _has_schema(self) -> bool:
+        return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                         "name = 'schema_migrations'") is not None
 
-    def migrate(self, target: int | None = None) -> int:
-        """Apply every forward migration up to ``target`` (default: the latest)."""
-        current = self.schema_version()
-        latest = len(MIGRATIONS)
-        if current > latest:
-            raise SchemaVersionError(
-                f"{self.path}: schema version {current} is newer than this truceguard knows "
-                f"({latest})")
-        goal = latest if target is None else target
-        conn = self._db()
-        for version in range(current + 1, goal + 1):
-            with self.transaction():
-                if self.schema_version() >= version:  # another process got there first
-                    continue
-                for statement in split_sql(MIGRATIONS[version - 1]):
-                    conn.execute(statement)
-                step = PYTHON_STEPS.get(version)
-                if step is not None:
-                    step(lambda sql, params=(): conn.execute(sql, params).fetchall())
-                conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                             (version, utc_now()))
-        return goal
-
-    def ensure_indexes(self) -> None:
-        """Recreate any secondary index a bulk load dropped (e.g. if it was killed)."""
-        for statement in SECONDARY_INDEXES.values():
-            self._db().execute(statement)
+    def _existing_indexes(self) -> set[str]:
+        return {str(r[0]) for r in self._rows("SELECT name FROM sqlite_master "
+                                              "WHERE type = 'index'")}
 
     @contextmanager
     def bulk_load(self, expected_rows: int) -> Iterator[None]:
-        """Load many rows fast: for a load bigger than the table (and 50,000 rows), drop the
-        secondary indexes and build them once at the end (sorted, far cheaper than
+        """Load many rows fast: for a load bigger than the table (and 50,000 rows), drop the time
+        and position indexes and build them once at the end (sorted, far cheaper than
         maintaining them row by row). Reads stay correct meanwhile, only slower.
 
         A big load into a store that holds next to nothing first moves it to 64 KiB pages
@@ -200,8 +144,7 @@ class SQLiteStore(SQLStore):
         c.execute(f"PRAGMA wal_autocheckpoint={(64 << 20) // page}")  # every 64 MiB
         try:
             if dropped:
-                for name in SECONDARY_INDEXES:
-                    c.execute(f"DROP INDEX IF EXISTS {name}")
+                self._drop_secondary_indexes()
             yield
         finally:
             if dropped:
@@ -211,23 +154,6 @@ class SQLiteStore(SQLStore):
             c.execute("PRAGMA wal_autocheckpoint=1000")
             c.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    # -- transactions -----------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        conn = self._db()
-        if conn.in_transaction:
-            yield  # nested: part of the enclosing transaction
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._marking_ids.clear()  # ids handed out inside it may be gone
-            raise
-        conn.execute("COMMIT")
-
     # -- writes -----------------------------------------------------------------------------
     def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
                                  reader: str, curated: bool) -> int:
@@ -235,18 +161,8 @@ class SQLiteStore(SQLStore):
         the statement once instead of bound for every row, and rows go 64 to a statement
         (``ON CONFLICT DO NOTHING`` still decides row by row), so SQLite works longer between
         the calls that need the interpreter."""
-        consts: dict[str, Any] = {k: v for k, v in batch.constants.items() if k != "releasability"}
-        columns = {k: v for k, v in batch.columns.items() if k != "releasability"}
-        if isinstance(marking_ids, int):
-            consts["marking_id"] = marking_ids
-        else:
-            columns["marking_id"] = marking_ids
-        consts["reader"] = reader
-        consts["curated"] = int(curated)
-        derive = batch.derived_dedup_key  # then SQL writes reader|source|source_ref
-        if not derive:
-            columns["dedup_key"] = [f"{reader}|{k}" for k in batch.column("dedup_key")]
-            consts.pop("dedup_key", None)
+        columns, consts, prefix = stored_values(batch, marking_ids, reader, curated)
+        derive = prefix is not None  # then SQL writes the prefix || source_ref
         names = [f for f in OBS_INSERT if f not in consts and not (derive and f == "dedup_key")]
         w = len(names)
 
@@ -257,7 +173,7 @@ class SQLiteStore(SQLStore):
                     out.append(_literal(consts[f]))
                 elif f == "dedup_key" and derive:
                     ref = r * w + names.index("source_ref") + 1
-                    out.append(f"{_literal(f'{reader}|' + str(consts['source']) + '|')} || ?{ref}")
+                    out.append(f"{_literal(prefix)} || ?{ref}")
                 else:
                     out.append(f"?{r * w + names.index(f) + 1}")
             return "(" + ", ".join(out) + ")"
@@ -279,24 +195,6 @@ class SQLiteStore(SQLStore):
             conn.execute(one, flat[at * w : (at + 1) * w])
         return conn.total_changes - before
 
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        """Run one SQL statement on this thread's connection (tests and migrations)."""
-        return self._db().execute(sql, params)
-
-    def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for c in conns:
-            with contextlib.suppress(sqlite3.Error):
-                c.close()
-        self._local = threading.local()
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _literal(value: Any) -> str:
     if value is None:
@@ -308,25 +206,4 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def split_sql(script: str) -> list[str]:
-    """Statements of a migration script (split on lines that end a statement with ';')."""
-    out, buf = [], []
-    depth = 0
-    for line in script.strip().splitlines():
-        buf.append(line)
-        up = line.strip().upper()
-        if up.startswith("CREATE TRIGGER"):
-            depth = 1
-        if depth and up.startswith("END;"):
-            depth = 0
-            out.append("\n".join(buf))
-            buf = []
-        elif not depth and line.rstrip().endswith(";"):
-            out.append("\n".join(buf))
-            buf = []
-    if "".join(buf).strip():
-        out.append("\n".join(buf))
-    return out
-
-
-__all__ = ["FIELDS", "SQLiteStore", "split_sql"]
+__all__ = ["SQLiteStore"]

@@ -1,0 +1,185 @@
+"""Many processes on one store at once: imports into the same SQLite file beside a reader, and
+many writers into one PostgreSQL database. Real processes, overlapping files: every record is
+stored once, and each import counts what it stored, what was already there and what
+conflicted, exactly. And many threads on one store object, on both backends."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import UCDP_CLEAN
+from truceguard.io import read_ucdp
+from truceguard.model import Observation, Viewer
+from truceguard.store import ObservationFilter, Store, open_store
+from truceguard.synthetic import write_ucdp_like
+
+ALL = ObservationFilter()
+OWNER = Viewer.owner()
+
+# One import in a process of its own, started when the file ``go`` appears; prints its summary.
+IMPORT = """
+import json, os, sys, time
+from truceguard.ingest import import_file
+from truceguard.store import open_store
+location, path, go = sys.argv[1:4]
+store = open_store(location)
+while not os.path.exists(go):
+    time.sleep(0.005)
+s = import_file(store, path, fmt="ucdp", batch_size=500)
+store.close()
+print(json.dumps([s.imported, s.duplicates, s.conflicts, s.rejected]))
+"""
+
+# Counts the observations again and again until the file ``stop`` appears; prints the counts.
+READ = """
+import json, os, sys
+from tests.conftest import UCDP_CLEAN
+from truceguard.io import read_ucdp
+from truceguard.model import Observation, Viewer
+from truceguard.store import ObservationFilter, open_store
+location, go, stop = sys.argv[1:4]
+store = open_store(location)
+while not os.path.exists(go):
+    pass
+seen = []
+while not os.path.exists(stop):
+    seen.append(store.count_observations(ObservationFilter(), Viewer.owner()))
+    seen.append(len(list(store.observations(ObservationFilter(since=0), Viewer.owner(),
+                                             limit=50))))
+store.close()
+print(json.dumps(seen))
+"""
+
+
+def ucdp_rows(tmp_path: Path, n: int) -> tuple[list[str], list[list[str]]]:
+    src = tmp_path / "all.csv"
+    write_ucdp_like(src, n, seed=11)
+    with open(src, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    return path
+
+
+def run_together(scripts: list[list[str]], go: Path, timeout: float = 240
+                 ) -> list[subprocess.Popen[str]]:
+    """Start the processes, let them all open the store, then say go; wait for them."""
+    procs = [subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for args in scripts]
+    time.sleep(1.0)  # interpreters started and stores opened
+    go.touch()
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return procs
+
+
+def results(procs: list[subprocess.Popen[str]]) -> list[list[int]]:
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate()
+        assert p.returncode == 0, stderr
+        assert "locked" not in stderr
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
+
+
+def test_sqlite_two_imports_and_a_reader_at_once(tmp_path: Path) -> None:
+    header, rows = ucdp_rows(tmp_path, 30_000)
+    a = write(tmp_path / "a.csv", header, rows[:20_000])
+    b = write(tmp_path / "b.csv", header, rows[10_000:])  # 10,000 records in both files
+    db = str(tmp_path / "shared.db")
+    open_store(db).close()
+    go, stop = tmp_path / "go", tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READ, db, str(go), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    imports = run_together([[IMPORT, db, str(a), str(go)], [IMPORT, db, str(b), str(go)]], go)
+    stop.touch()
+    got = results(imports)
+    seen = results([reader])[0]
+    # Each record is stored by one import and found stored by the other.
+    assert all(r[3] == 0 and r[2] == 0 for r in got)
+    assert [r[0] + r[1] for r in got] == [20_000, 20_000]
+    assert got[0][0] + got[1][0] == 30_000 and got[0][1] + got[1][1] == 10_000
+    counts = seen[0::2]
+    assert len(counts) > 2 and counts == sorted(counts)  # the reader saw the tables grow
+    assert any(0 < c < 30_000 for c in counts)
+    with open_store(db) as store:
+        assert store.count_observations(ALL, OWNER) == 30_000
+        stored = [r[0] for r in store.execute(  # type: ignore[attr-defined]
+            "SELECT source_ref FROM observations").fetchall()]
+    assert sorted(stored) == sorted(r[0] for r in rows)
+
+
+def test_postgres_many_writers_at_once(tmp_path: Path, pg_database: Callable[[], str]) -> None:
+    n = 5_000
+    header, rows = ucdp_rows(tmp_path, 4 * n)
+    lat = header.index("latitude")
+    revised = [[*r[:lat], f"{float(r[lat]) + 0.25:.6f}", *r[lat + 1:]] for r in rows[:n]]
+    files = [
+        write(tmp_path / "f0.csv", header, rows[: 2 * n]),
+        write(tmp_path / "f1.csv", header, rows[n : 3 * n]),
+        write(tmp_path / "f2.csv", header, rows[2 * n :]),
+        # the first n records again, revised (another position): conflicts, whoever is first
+        write(tmp_path / "f3.csv", header, revised + rows[3 * n :]),
+    ]
+    url = pg_database()
+    open_store(url).close()
+    go = tmp_path / "go"
+    got = results(run_together([[IMPORT, url, str(f), str(go)] for f in files], go))
+    assert all(imported + dup + conflicts == 2 * n and rejected == 0
+               for imported, dup, conflicts, rejected in got)
+    assert sum(r[0] for r in got) == 4 * n  # every record stored once
+    assert sum(r[2] for r in got) == n  # each revised record is one conflict
+    assert sum(r[1] for r in got) == 8 * n - 4 * n - n
+    store: Store
+    with open_store(url) as store:
+        assert store.count_observations(ALL, OWNER) == 4 * n
+        assert len(store.conflicts(OWNER)) == n
+        stored = sorted(r[0] for r in store.execute(  # type: ignore[attr-defined]
+            "SELECT source_ref FROM observations").fetchall())
+        assert stored == sorted(r[0] for r in rows)
+        log = store.ingest_log()
+        assert sorted(r["imported"] for r in log) == sorted(r[0] for r in got)
+
+
+def test_threads_share_one_store(store: Store) -> None:
+    """A server's threads share one store object: each thread works on its own connection,
+    so their transactions neither mix nor lock one another out."""
+    records = [o for o in read_ucdp(UCDP_CLEAN) if isinstance(o, Observation)][:800]
+    parts = [records[i::4] for i in range(4)]
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def work(part: list[Observation]) -> None:
+        try:
+            for at in range(0, len(part), 50):
+                with store.transaction():
+                    store.add_observations(part[at : at + 50], reader="ucdp")
+                    seen.append(store.count_observations(ALL, OWNER))
+                with store.transaction():  # the same again: duplicates, in its own transaction
+                    assert store.add_observations(part[at : at + 50],
+                                                  reader="ucdp").duplicates == 50
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_observations(ALL, OWNER) == 800 and max(seen) <= 800
+    assert sorted(o.source_ref for o in store.observations(ALL, OWNER)) == sorted(
+        o.source_ref for o in records)
