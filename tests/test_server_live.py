@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -47,8 +48,10 @@ class TakEndpoint:
         self.sock.close()
 
 
-def test_a_cot_event_is_judged_and_alerted_as_a_cot_marker(tmp_path: Path) -> None:
-    db = str(tmp_path / "live.db")
+def test_a_cot_event_is_judged_and_alerted_as_a_cot_marker(
+        tmp_path: Path, location: Callable[[], str]) -> None:
+    """On each backend: SQLite and a real PostgreSQL."""
+    db = location()
     tokens = make_users(db)
     tak = TakEndpoint()
     r = CliRunner().invoke(main, ["alerts", "add", "--cot", f"tcp://127.0.0.1:{tak.port}",

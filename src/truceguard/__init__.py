@@ -38,7 +38,14 @@ from truceguard.model import (
     Violation,
 )
 from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
-from truceguard.store import ObservationFilter, SQLiteStore, Store, ViolationFilter, open_store
+from truceguard.store import (
+    ObservationFilter,
+    PostgresStore,
+    SQLiteStore,
+    Store,
+    ViolationFilter,
+    open_store,
+)
 
 __version__ = "0.2.0"
 
@@ -62,6 +69,7 @@ __all__ = [
     "NotFoundError",
     "Observation",
     "ObservationFilter",
+    "PostgresStore",
     "RowError",
     "SQLiteStore",
     "SchemaVersionError",

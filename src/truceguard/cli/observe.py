@@ -98,7 +98,7 @@ def init_cmd(nation: str | None, db: str | None) -> None:
         if code:
             store.set_owner_nation(code)
         owner = store.owner_nation() or "not set (init --nation CODE)"
-        click.echo(f"{location}: schema version {store.schema_version()}, owner {owner}")
+        click.echo(f"{store.path}: schema version {store.schema_version()}, owner {owner}")
 
 
 @click.command("import")
