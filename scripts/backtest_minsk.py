@@ -671,8 +671,7 @@ def _ohchr_section(bt: Backtest) -> list[str]:
          "explosive remnants as well as of fire (they were 51% of its civilian casualties in "
          f"2020, 35% in 2019 and 43% in 2018: {_cite(_UN_Q1_2021)}). UCDP's civilian "
          "deaths are its `deaths_civilians` summed over its events of the same days: over every "
-         "event "
-         "(the comparison), and over those behind violations counted at the threshold. UCDP "
+         "event (the comparison), and over those behind violations counted at the threshold. UCDP "
          "counts only deaths, so it stands beside OHCHR's killed; the injured are shown as "
          "published. Windows are OHCHR's and overlap.", "",
          "| from | to | OHCHR killed | OHCHR injured | UCDP civilian deaths | in counted "
