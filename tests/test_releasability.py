@@ -100,7 +100,12 @@ def test_every_output_shows_a_viewer_only_what_it_may_see(base: Path, marks: lis
     r = runner.invoke(main, ["incidents", *rel, "--format", "json"])
     incidents = json.loads(r.stdout)["rows"]
     assert sum(i["n_observations"] for i in incidents) == len(visible)
-    assert all(viewer.may_see(i["releasability"]) for i in incidents)
+    if len(viewer.codes - {"NATO", "EU", "FVEY"}) <= 1:
+        # An incident's marking is the narrowing of its reports' markings: a viewer of one
+        # nation or group may see it. (A viewer holding two nations may see reports of
+        # GBR only and of FRA only, and so their incident, whose narrowing no single nation
+        # may see: the label is then stricter than that viewer needs, never wider.)
+        assert all(viewer.may_see(i["releasability"]) for i in incidents)
     r = runner.invoke(main, ["violations", *rel, "--format", "json", "--min-p", "0"])
     assert all(viewer.may_see(v["releasability"]) for v in json.loads(r.stdout)["rows"])
     r = runner.invoke(main, ["report", *rel, "--terms", "minsk-2015", "--from", "2019-06",

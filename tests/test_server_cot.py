@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +288,13 @@ def test_a_user_whose_marking_cannot_be_read_is_refused(store, caplog):
     assert "user field-9's marking cannot be read" in caplog.text
 
 
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "cot.db")
+    yield s
+    s.close()
+
+
 def _hold_write_lock(path: str, release: threading.Event, held: threading.Event) -> None:
     """Another writer holds the database's write lock until ``release`` is set."""
     import sqlite3
@@ -300,7 +307,10 @@ def _hold_write_lock(path: str, release: threading.Event, held: threading.Event)
     conn.close()
 
 
-def test_a_blocked_store_slows_readers_sheds_past_the_bound_and_stop_flushes(store, caplog):
+def test_a_blocked_store_slows_readers_sheds_past_the_bound_and_stop_flushes(
+        sqlite_store: SQLiteStore, caplog):
+    """(SQLite: another writer holds the file's write lock.)"""
+    store = sqlite_store
     release, held = threading.Event(), threading.Event()
     locker = threading.Thread(target=_hold_write_lock, args=(store.path, release, held))
 
@@ -330,7 +340,9 @@ def test_a_blocked_store_slows_readers_sheds_past_the_bound_and_stop_flushes(sto
     assert "disconnected: shed: no room for 200 records" in caplog.text
 
 
-def test_a_slow_store_pauses_reading_instead_of_buffering(store):
+def test_a_slow_store_pauses_reading_instead_of_buffering(sqlite_store: SQLiteStore):
+    """(SQLite: another writer holds the file's write lock.)"""
+    store = sqlite_store
     """With the store blocked, a client that sends 12 MB gets only a bounded part of it
     read (then TCP flow control holds it back); once the store moves, all is stored."""
     release, held = threading.Event(), threading.Event()

@@ -5,6 +5,7 @@ database)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -46,7 +47,10 @@ def chain(store: Store) -> dict[str, Any]:
         "violation_records": sorted(map(repr, map(without_ids, found))),
         "report": (report.total, [without_ids(b) for b in report.buckets],
                    {k: [without_ids(r) for r in rows] for k, rows in report.breakdowns.items()},
-                   [without_ids(h) for h in report.hotspots], render_markdown(report)),
+                   [without_ids(h) for h in report.hotspots],
+                   # violation ids follow the order of the (opaque, per-database) incident ids
+                   sorted(re.sub(r"^\| \d+ \|", "| id |", line)
+                          for line in render_markdown(report).splitlines())),
     }
 
 
