@@ -33,9 +33,14 @@ FORMATS = click.Choice(["table", "json", "csv", "geojson"])
 DEFAULT_MIN_P = default_min_p()
 
 
-def _emit(rows: list[Any], kind: type, fmt: str, output: str, db: str, columns: tuple[str, ...]
-          ) -> None:
-    """Write a listing in ``fmt`` to ``output`` (- for standard output)."""
+def _emit(rows: list[Any], kind: type, fmt: str, count: bool, output: str, db: str,
+          columns: tuple[str, ...]) -> None:
+    """Write a listing (or, with ``count``, its size) in ``fmt`` to ``output`` (- for standard
+    output)."""
+    if count:
+        click.echo(json.dumps({"count": len(rows), "marking": banner(rows)})
+                   if fmt == "json" else str(len(rows)))
+        return
     if fmt == "table":
         if output != "-":
             raise InputError("-o needs --format json, csv or geojson",
@@ -148,13 +153,9 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, db: str
     with open_existing(db) as store:
         check_sources(store, flt, viewer)
         rows = store.incidents(flt, viewer, limit=limit)
-        if count:
-            click.echo(json.dumps({"count": len(rows), "marking": banner(rows)})
-                       if fmt == "json" else str(len(rows)))
-        else:
-            _emit(rows, Incident, fmt, output, resolve_db(db),
-                  ("incident_id", "t_start", "lat", "lon", "uncertainty_m", "category",
-                   "n_observations", "n_sources", "grade", "releasability"))
+        _emit(rows, Incident, fmt, count, output, resolve_db(db),
+              ("incident_id", "t_start", "lat", "lon", "uncertainty_m", "category",
+               "n_observations", "n_sources", "grade", "releasability"))
         if not rows and store.count_incidents() == 0:
             say_empty("incidents", "Nothing has been fused yet: run `truceguard fuse`.")
 
@@ -195,13 +196,9 @@ def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tupl
         vf = ViolationFilter(records=flt, terms=terms_name, clauses=clauses, statuses=status,
                              min_p_location=min_p)
         rows = store.violations(vf, viewer, limit=limit)
-        if count:
-            click.echo(json.dumps({"count": len(rows), "marking": banner(rows)})
-                       if fmt == "json" else str(len(rows)))
-        else:
-            _emit(rows, Violation, fmt, output, resolve_db(db),
-                  ("violation_id", "t_start", "clause", "severity", "status", "p_location",
-                   "uncertainty_m", "location_text", "releasability"))
+        _emit(rows, Violation, fmt, count, output, resolve_db(db),
+              ("violation_id", "t_start", "clause", "severity", "status", "p_location",
+               "uncertainty_m", "location_text", "releasability"))
         if min_p > 0:
             vague = len(store.violations(
                 ViolationFilter(records=flt, terms=terms_name, clauses=clauses,
