@@ -149,3 +149,28 @@ def test_help_names_the_extra():
         res = CliRunner().invoke(main, [cmd, "--help"])
         assert res.exit_code == 0 and "--samples" in res.output
         assert "truceguard[scale]" in res.output
+
+
+def test_threat_from_store_weights_the_plan_and_carries_the_violations_marking(tmp_path):
+    """Monitoring feeds planning: the threat comes from the store's violations, and the plan
+    report is marked as restrictively as the violations it used."""
+    from tests.conftest import UCDP_CLEAN
+
+    db = str(tmp_path / "s.db")
+    runner = CliRunner()
+    for args in (["import", str(UCDP_CLEAN), "--releasability", "REL TO GBR, FRA"], ["fuse"],
+                 ["adjudicate", "--terms", "minsk-2015"]):
+        assert runner.invoke(main, [*args, "--db", db]).exit_code == 0
+    out = tmp_path / "plan"
+    r = runner.invoke(main, ["plan", "--threat-from-store", "--terms", "minsk-2015", "--db", db,
+                             "--variant", "no-us", "--samples", "500", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["marking"] == "REL TO FRA, GBR"
+    assert doc["threat"]["source"] == "store" and doc["threat"]["n_events"] == 1442
+    assert (out / "index.html").read_text().count('<div class="banner">REL TO FRA, GBR</div>') == 2
+    r = runner.invoke(main, ["plan", "--threat-from-store", "--db", db, "-o", str(out)])
+    assert r.exit_code == 1 and "--terms" in r.output
+    r = runner.invoke(main, ["plan", "--threat-from-store", "--terms", "minsk-2015", "--db", db,
+                             "--releasable-to", "DEU", "-o", str(tmp_path / "p2")])
+    assert r.exit_code == 1 and "truceguard adjudicate" in r.output  # DEU sees no violation

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from truceguard.geo.shipped import data_path
 from truceguard.ingest import import_file
+from truceguard.judge.grading import report_threshold
 from truceguard.judge.terms import load_terms
 from truceguard.model import IngestSummary, Viewer
 from truceguard.pipeline import AdjudicationSummary, FusionSummary, adjudicate_store, fuse_store
-from truceguard.store import ObservationFilter, open_store
+from truceguard.store import ObservationFilter, ViolationFilter, open_store
 
 SHIPPED_EVENTS = ("events", "ucdp_ged_ukraine_2014-01-22_2022-02-23.csv")
 TERMS = "minsk-2015"
@@ -62,11 +63,16 @@ def run_demo(
         result.stored = store.count_observations(ObservationFilter(), Viewer.owner())
         say(f"see:    {path.name}: {summary.line}; {result.stored} observations stored in {db}")
         result.fusion = f = fuse_store(store)
-        say(f"judge:  {f.observations} observations fused into {f.incidents} incidents")
+        say(f"judge:  {f.observations} observations fused into {f.incidents} incidents (UCDP's "
+            "events are already deduplicated by its curators: they never fuse with each other)")
         terms = load_terms(TERMS)
         result.adjudication = a = adjudicate_store(store, terms)
-        say(f"judge:  {a.violations} violations of {a.terms} "
-            + ", ".join(f"({n} {c.rsplit('/', 2)[-2]})" for c, n in sorted(a.by_clause.items())))
+        threshold = report_threshold()
+        judged = store.violations(ViolationFilter(terms=TERMS), Viewer.owner())
+        vague = sum(v.p_location < threshold for v in judged)
+        say(f"judge:  {a.violations} violations of {a.terms} version {a.terms_version}: "
+            f"{a.violations - vague} located surely enough to count (p_location >= "
+            f"{threshold:g}), {vague} too imprecise to judge")
         report = build_period_report(store, TERMS, "year", CEASEFIRE[0], CEASEFIRE[1],
                                      Viewer.owner())
         result.report = str(write_html(report, out / "violations-minsk-2015.html"))

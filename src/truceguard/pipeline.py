@@ -383,14 +383,16 @@ def set_violation_status(store: Store, violation_id: int, status: str, who: str,
 
 
 def violation_events(store: Store, terms: str, viewer: Viewer, *, min_p: float
-                     ) -> list[tuple[float, float, int, float]]:
+                     ) -> tuple[list[tuple[float, float, int, float]], Marking]:
     """The store's violations of ``terms`` that ``viewer`` may see, judged at the threshold,
     as (lat, lon, time, weight) rows for planning (``plan --threat-from-store``): monitoring
-    feeds planning. The weight is the location probability."""
+    feeds planning. The weight is the location probability; the marking is the most
+    restrictive of the violations used (the plan report's banner)."""
     from truceguard.store import ViolationFilter
 
     rows = store.violations(ViolationFilter(terms=terms, min_p_location=min_p), viewer)
-    return [(v.lat, v.lon, v.t_start, v.p_location) for v in rows]
+    return ([(v.lat, v.lon, v.t_start, v.p_location) for v in rows],
+            most_restrictive(v.releasability for v in rows))
 
 
 __all__ = [

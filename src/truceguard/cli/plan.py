@@ -64,7 +64,8 @@ def _common(f):  # type: ignore[no-untyped-def]
 
 
 def _store_threat(db: str | None, terms_name: str | None, min_p: float | None,
-                  releasable_to: str | None) -> tuple[list[tuple[float, float, int, float]], str]:
+                  releasable_to: str | None
+                  ) -> tuple[list[tuple[float, float, int, float]], str, str]:
     """The violations that weight a plan's threat (``--threat-from-store``)."""
     from truceguard.cli.observe import open_existing
     from truceguard.pipeline import violation_events
@@ -78,8 +79,8 @@ def _store_threat(db: str | None, terms_name: str | None, min_p: float | None,
     viewer = viewer_from(releasable_to)
     with open_existing(db) as store:
         resolve_terms_and_clauses(store, terms_name, ())
-        events = violation_events(store, terms_name, viewer, min_p=min_p)
-    return events, f"store: violations of {terms_name}"
+        events, marking = violation_events(store, terms_name, viewer, min_p=min_p)
+    return events, f"store: violations of {terms_name}", marking.text
 
 
 def register(group: click.Group) -> None:
@@ -122,9 +123,9 @@ def register(group: click.Group) -> None:
         from truceguard.plan.sweep import run_plan
         from truceguard.report.planning import summary_line, write_plan_report
 
-        events, label = None, "store"
+        events, label, marking = None, "store", "PUBLIC"
         if threat_from_store:
-            events, label = _store_threat(db, terms_name, min_p, releasable_to)
+            events, label, marking = _store_threat(db, terms_name, min_p, releasable_to)
         elif terms_name or releasable_to:
             raise InputError("--terms and --releasable-to go with --threat-from-store",
                              hint="add --threat-from-store, or drop them",
@@ -137,7 +138,7 @@ def register(group: click.Group) -> None:
                            sensitivity_samples=sensitivity_samples, threat_events=events,
                            threat_label=label, progress=lambda _name: bar.advance(task))
         index = write_plan_report(run.scenario, run.results, out_dir, run.sensitivity,
-                                  run.extra)
+                                  run.extra, marking=marking)
         for r in run.results:
             click.echo(summary_line(r))
         if run.sensitivity is not None:

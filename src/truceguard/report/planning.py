@@ -107,12 +107,15 @@ def _write_json(doc: dict[str, Any], out: Path) -> dict[str, Any]:
 
 def write_plan_report(scen: Scenario, results: Sequence[VariantResult], out_dir: str | Path,
                       sensitivity: Sensitivity | None = None,
-                      extra: dict[str, Any] | None = None) -> Path:
+                      extra: dict[str, Any] | None = None, *, marking: str = "PUBLIC") -> Path:
     """results.json, the figures and index.html in ``out_dir``. ``sensitivity`` adds the
-    tornado charts; ``extra`` adds keys to results.json (orbit moves, for instance)."""
+    tornado charts; ``extra`` adds keys to results.json (orbit moves, for instance);
+    ``marking`` is the banner: the most restrictive marking of what went in (PUBLIC for a
+    shipped scenario; a threat drawn from the store's violations carries theirs)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = _write_json(results_document(scen, results, sensitivity, extra), out)
+    doc = _write_json({"marking": marking,
+                       **results_document(scen, results, sensitivity, extra)}, out)
     maps = {r.name: plots.plot_map(scen, r, out / f"map_{r.name}.png") for r in results}
     response = plots.plot_response(results, out / "response_cdf.png")
     raids = plots.plot_raids(results, out / "raids.png")
@@ -129,11 +132,12 @@ def write_plan_report(scen: Scenario, results: Sequence[VariantResult], out_dir:
 
 
 def write_compare_report(scen: Scenario, results: Sequence[VariantResult], out_dir: str | Path,
-                         ) -> Path:
-    """The variants side by side and the gap each leaves: one table, one plot, results.json."""
+                         *, marking: str = "PUBLIC") -> Path:
+    """The variants side by side and the gap each leaves: one table, one plot, results.json;
+    ``marking`` is the banner (see ``write_plan_report``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = results_document(scen, results)
+    doc = {"marking": marking, **results_document(scen, results)}
     doc["comparison"] = {r.name: {"gaps": r.gaps, **{k: r.metrics[k] for k in KEYS}}
                          for r in results}
     _write_json(doc, out)
@@ -141,7 +145,7 @@ def write_compare_report(scen: Scenario, results: Sequence[VariantResult], out_d
     roles = sorted({c for r in results for c in r.gaps})
     html = _env().get_template("planning_compare.html.j2").render(
         scenario=scen, results=results, roles=roles, units=UNITS, columns=COMPARE_COLUMNS,
-        metrics=METRICS, gap_png=gap_png)
+        metrics=METRICS, gap_png=gap_png, doc=doc)
     index = out / "index.html"
     index.write_text(html, encoding="utf-8")
     return index
