@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -97,19 +98,42 @@ BAD = [
       "{db}"], "is the database"),
     (["report", "--terms", "minsk2015", "--from", "2020-01-01", "--to", "2020-12-31"],
      "minsk2015"),
+    (["terms", "show", "minsk2015"], "minsk2015"),
+    (["scenarios", "show", "reassurance2026"], "reassurance2026"),
+    (["users", "add", "bob", "--nation", "UK", "--role", "observer"], "'UK'"),
+    (["users", "add", "bob", "--nation", "GBR", "--role", "boss"], "boss"),
+    (["users", "add", "b b", "--nation", "GBR", "--role", "observer"], "'b b'"),
+    (["users", "add", "bob", "--nation", "GBR", "--role", "observer", "--cert-fingerprint",
+      "xyz"], "'xyz'"),
+    (["users", "disable", "nobody"], "'nobody'"),
+    (["alerts", "add", "--webhook", "ftp://x/y", "--as", "nobody"], "ftp://x/y"),
+    (["alerts", "add", "--cot", "udp://h:1", "--as", "nobody"], "udp://h:1"),
+    (["alerts", "add", "--webhook", "http://h/y", "--as", "nobody"], "'nobody'"),
+    (["alerts", "test", "nothing"], "'nothing'"),
+    (["serve", "--port", "0"], "0"),
+    (["serve", "--cot-tcp", "8087"], "--cot-tcp-as"),
+    (["serve", "--cot-tls", "8089"], "--cert"),
+    (["plan", "--seed", "-1", "-o", "{tmp}/p"], "-1"),
+    (["plan", "--samples", "2e8", "-o", "{tmp}/p"], "2e8"),
+    (["plan", "--workers", "10000", "-o", "{tmp}/p"], "10000"),
+    (["plan", "--threat-from-store", "--terms", "minsk2015", "-o", "{tmp}/p"], "minsk2015"),
 ]
 
 
 def _fill(args: list[str], db: str, tmp: Path) -> list[str]:
-    return [a.replace("{db}", db).replace("{tmp}", str(tmp)) for a in args]
+    argv = [a.replace("{db}", db).replace("{tmp}", str(tmp)) for a in args]
+    cmd = main.commands[argv[0]]
+    if isinstance(cmd, click.Group):
+        cmd = cmd.commands[argv[1]]
+    if "--db" not in argv and any(p.name == "db" for p in cmd.params):
+        argv += ["--db", db]
+    return argv
 
 
 @pytest.mark.parametrize(("args", "named"), BAD, ids=[" ".join(a[:3]) for a, _ in BAD])
 def test_bad_invocation_is_one_clear_error(judged_db: str, tmp_path: Path, args: list[str],
                                            named: str) -> None:
     argv = _fill(args, judged_db, tmp_path)
-    if "--db" not in argv:
-        argv += ["--db", judged_db]
     r = CliRunner().invoke(main, argv)
     assert r.exit_code != 0, (argv, r.output)
     assert "Traceback" not in r.output and r.exception is None or isinstance(
@@ -126,8 +150,6 @@ JSON_BAD = [a for a, _ in BAD if a[0] in ("observations", "incidents", "violatio
 @pytest.mark.parametrize("args", JSON_BAD, ids=[" ".join(a[:3]) for a in JSON_BAD])
 def test_json_errors_print_the_envelope(judged_db: str, tmp_path: Path, args: list[str]) -> None:
     argv = [*_fill(args, judged_db, tmp_path), "--format", "json"]
-    if "--db" not in argv:
-        argv += ["--db", judged_db]
     r = CliRunner().invoke(main, argv)
     if r.exit_code == 2:  # a usage error caught by the option parser itself
         return
