@@ -86,3 +86,48 @@ def test_a_cot_event_is_judged_and_alerted_as_a_cot_marker(
         srv.process.terminate()
         srv.process.wait(20)
         tak.close()
+
+
+def test_a_quiet_breach_is_judged_before_a_busy_area(tmp_path: Path) -> None:
+    """Light work first: the report of a sparse cell is fused, judged and owed its alert while
+    the reports of a busy cell still wait; busy cells give a bounded share a step."""
+    from truceguard.ingest import ingest_records
+    from truceguard.judge.terms import load_terms
+    from truceguard.marking import Viewer
+    from truceguard.model import Observation, sha256_text
+    from truceguard.pipeline import fuse_store
+    from truceguard.server import live
+    from truceguard.store import ObservationFilter, open_store
+    from truceguard.users import add_user
+
+    def obs(ref: str, lat: float, lon: float, t: int, category: str) -> Observation:
+        return Observation(source="feed", how_known="seen", t_start=t, t_end=t,
+                           time_precision_s=1, lat=lat, lon=lon, uncertainty_m=100.0,
+                           category=category, weapon_class="small_arms", source_ref=ref,
+                           raw=ref, raw_sha256=sha256_text(ref))
+
+    with open_store(tmp_path / "q.db") as store:
+        ingest_records(store, [obs("seed", 47.1, 37.05, 1_580_000_000, "track")], source="x")
+        fuse_store(store)  # the first fusion is a full one; what follows is incremental
+        busy = [obs(f"t{i}", 47.0 + i * 1e-4, 37.0, 1_580_000_000 + i, "track")
+                for i in range(3 * live.HEAVY_PER_STEP // 100)]
+        breach = obs("breach", 48.3, 38.05, 1_580_000_500, "shelling")
+        ingest_records(store, [*busy, breach], source="x")
+        duty, _ = add_user(store, "duty", "UKR", "analyst")
+        store.add_alert_target("duty", "webhook", "http://127.0.0.1:9/", "s", 1, "", duty.user_id)
+        unfused_when_owed: list[int] = []
+
+        def owed(_n: int) -> None:
+            unfused_when_owed.append(len(store.fusion_arrays(unfused=True)["obs_id"]))
+
+        old = live.HEAVY_PER_STEP
+        live.HEAVY_PER_STEP = 100
+        try:
+            r = live.judge_step(store, [load_terms("minsk-2015")], owed)
+        finally:
+            live.HEAVY_PER_STEP = old
+        assert r.owed >= 1 and unfused_when_owed[0] == len(busy)  # the breach went first
+        assert r.backlog == len(busy) - 100
+        b = next(store.observations(ObservationFilter(sources=("feed",), bbox=(38, 48, 39, 49)),
+                                    Viewer.owner()))
+        assert b.incident_id is not None

@@ -132,8 +132,13 @@ def fuse_store(
     full: bool = False,
     rules: GradingRules | None = None,
     projection: LocalProjection = UKRAINE_EAST,
+    pending: dict[str, np.ndarray] | None = None,
 ) -> FusionSummary:
-    """Fuse the store's observations into incidents (incrementally unless ``full``)."""
+    """Fuse the store's observations into incidents (incrementally unless ``full``).
+
+    ``pending`` (incremental only): fuse just these unfused observations (rows of
+    ``store.fusion_arrays(unfused=True)``) now, the others later; fusion is exact whatever
+    the order, so a live loop may fuse light work before heavy work."""
     started = time.perf_counter()
     params = params or FusionParams()
     rules = rules or load_grading()
@@ -143,7 +148,8 @@ def fuse_store(
     last = store.last_fusion_params()
     if last is not None and last != params_json:
         full = True  # other parameters: earlier incidents do not hold any more
-    a = store.fusion_arrays() if full or last is None else _neighbourhood(store, params)
+    a = (store.fusion_arrays() if full or last is None
+         else _neighbourhood(store, params, pending))
     n = a["obs_id"].size
     old = np.flatnonzero(a["incident_id"] >= 0)
     new = np.flatnonzero(a["incident_id"] < 0)
@@ -203,26 +209,57 @@ def _curated_groups(a: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _neighbourhood(store: Store, params: FusionParams) -> dict[str, np.ndarray]:
-    """The unfused observations and every incident they could join or merge: the fused
-    observations within link reach of them (two links for min_samples > 1, where a new report
-    can make an old one a core point), with all the members of those incidents."""
-    new = store.fusion_arrays(unfused=True)
+NEIGHBOURHOOD_CELL_DEG = 0.5
+
+
+def _neighbourhood(store: Store, params: FusionParams,
+                   pending: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The unfused observations (or ``pending``) and every incident they could join or merge:
+    the fused observations within link reach of them (two links for min_samples > 1, where a
+    new report can make an old one a core point), with all the members of those incidents.
+    Reach is looked up around each half-degree cell of new reports, so reports far apart do
+    not load everything between them."""
+    new = store.fusion_arrays(unfused=True) if pending is None else pending
     if new["obs_id"].size == 0:
         return new
     hops = 1 if params.min_samples == 1 else 2
     reach_m = hops * (params.eps_m + 2.0 * params.max_link_uncertainty_m) + 1.0
     reach_s = hops * params.eps_s + 1.0
-    lat, lon = new["lat"], new["lon"]
     dlat = reach_m / 111_000.0
-    coslat = max(np.cos(np.radians(min(89.0, float(np.nanmax(np.abs(lat))) + dlat))), 1e-3)
-    dlon = dlat / coslat
-    window = (float(np.nanmin(lon)) - dlon, float(np.nanmin(lat)) - dlat,
-              float(np.nanmax(lon)) + dlon, float(np.nanmax(lat)) + dlat,
-              float(np.nanmin(new["t_start"])) - reach_s, float(np.nanmax(new["t_end"])) + reach_s)
-    near = store.fusion_arrays(window=window)
-    touched = sorted(set(near["incident_id"].tolist()) - {-1})
-    return store.fusion_arrays(unfused=True, incident_ids=touched)
+    cells = cell_groups(new["lat"], new["lon"])
+    touched: set[int] = set()
+    for idx in cells:
+        lat, lon = new["lat"][idx], new["lon"][idx]
+        coslat = max(np.cos(np.radians(min(89.0, float(np.nanmax(np.abs(lat))) + dlat))), 1e-3)
+        dlon = dlat / coslat
+        window = (float(np.nanmin(lon)) - dlon, float(np.nanmin(lat)) - dlat,
+                  float(np.nanmax(lon)) + dlon, float(np.nanmax(lat)) + dlat,
+                  float(np.nanmin(new["t_start"][idx])) - reach_s,
+                  float(np.nanmax(new["t_end"][idx])) + reach_s)
+        touched |= set(store.fusion_arrays(window=window)["incident_id"].tolist())
+    touched.discard(-1)
+    if not touched:
+        return new
+    members = store.fusion_arrays(incident_ids=sorted(touched))
+    both = np.concatenate([new["obs_id"], members["obs_id"]])
+    order = np.argsort(both, kind="stable")
+    return {k: np.concatenate([new[k], members[k]])[order] for k in new}
+
+
+def cell_groups(lat: np.ndarray, lon: np.ndarray,
+                size_deg: float = NEIGHBOURHOOD_CELL_DEG) -> list[np.ndarray]:
+    """Indices of the points in each cell of ``size_deg`` degrees (the cells that hold any)."""
+    key = (np.floor(np.nan_to_num(lat) / size_deg).astype(np.int64) * 100_000
+           + np.floor(np.nan_to_num(lon) / size_deg).astype(np.int64))
+    _, inverse = np.unique(key, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return np.split(order, bounds)
+
+
+def subset(a: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows ``idx`` of column arrays ``a``."""
+    return {k: v[idx] for k, v in a.items()}
 
 
 def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids: np.ndarray,

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from truceguard.judge.terms import Terms
-from truceguard.pipeline import adjudicate_store, fuse_store
+from truceguard.pipeline import adjudicate_store, cell_groups, fuse_store, subset
 from truceguard.server.alerts import owe
 from truceguard.store import Store
 
@@ -30,19 +32,54 @@ class StepResult:
     incidents_written: int = 0
     new_violations: list[int] = field(default_factory=list)
     owed: int = 0
+    backlog: int = 0  # new reports left for the next steps
     seconds: float = 0.0
 
 
-def judge_step(store: Store, terms: Sequence[Terms]) -> StepResult:
-    """One live step over the store (see the module docstring)."""
+LIGHT_CELL = 50  # new reports in a half-degree cell up to which its work is light
+HEAVY_PER_STEP = 5000  # reports of busy cells fused in one step (the rest in the next steps)
+
+
+def judge_step(store: Store, terms: Sequence[Terms],
+               on_owed: Callable[[int], None] | None = None) -> StepResult:
+    """One live step over the store (see the module docstring).
+
+    Light work first: the new reports of sparse cells (a breach somewhere quiet) are fused,
+    judged and alerted before those of busy cells (a stream of tracks), so a breach is not
+    kept waiting behind a busy area's bookkeeping. ``on_owed(n)`` is called after each part
+    that owed alerts (the dispatcher can deliver them while the next part is judged). Busy
+    cells give at most ``HEAVY_PER_STEP`` reports (the oldest) a step, so that steps stay
+    short and the light work of the next step does not wait long; ``backlog`` says how many
+    are left for the next steps."""
     started = time.perf_counter()
-    f = fuse_store(store)
-    out = StepResult(new_observations=f.new_observations, incidents_written=len(f.written))
-    touched = sorted(set(f.written) | set(f.removed))
-    if touched:
+    out = StepResult()
+    pending = store.fusion_arrays(unfused=True)
+    parts: list[dict[str, np.ndarray] | None] = [None]
+    if pending["obs_id"].size and store.last_fusion_params() is not None:
+        cells = cell_groups(pending["lat"], pending["lon"])
+        light = [c for c in cells if c.size <= LIGHT_CELL]
+        heavy = [c for c in cells if c.size > LIGHT_CELL]
+        groups = [np.concatenate(light)] if light else []
+        if heavy:
+            busy = np.sort(np.concatenate(heavy))  # by obs_id: the oldest first
+            groups.append(busy[:HEAVY_PER_STEP])
+            out.backlog = int(busy.size - min(busy.size, HEAVY_PER_STEP))
+        parts = [subset(pending, g) for g in groups]
+    for part in parts:
+        f = fuse_store(store, pending=part)
+        out.new_observations += f.new_observations
+        out.incidents_written += len(f.written)
+        touched = sorted(set(f.written) | set(f.removed))
+        if not touched:
+            continue
+        fresh: list[int] = []
         for t in terms:
-            out.new_violations += adjudicate_store(store, t, touched).new_ids
-        out.owed = owe(store, out.new_violations)
+            fresh += adjudicate_store(store, t, touched).new_ids
+        out.new_violations += fresh
+        owed = owe(store, fresh)
+        out.owed += owed
+        if owed and on_owed is not None:
+            on_owed(owed)
     out.seconds = time.perf_counter() - started
     return out
 
@@ -83,28 +120,37 @@ class LiveJudge:
         self._stop = True
         self.poke()
 
+    def _owed(self, _n: int) -> None:
+        """From the judging thread: wake the dispatcher on the loop's thread."""
+        if self.on_alerts is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.on_alerts)
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._wake.set()  # judge whatever arrived while the server was down
+        backlog = False
         while not self._stop:
             await self._wake.wait()
             if self._stop:
                 break
-            await asyncio.sleep(self.batch_s)  # let a burst gather into one step
+            if not backlog:
+                await asyncio.sleep(self.batch_s)  # let a burst gather into one step
             self._wake.clear()
             try:
-                r = await asyncio.to_thread(judge_step, self.store, self.terms)
+                r = await asyncio.to_thread(judge_step, self.store, self.terms, self._owed)
             except Exception:  # a failed step is retried at the next poke; the log says why
                 log.exception("live judging step failed")
                 continue
             self.steps += 1
+            backlog = r.backlog > 0
+            if backlog:
+                self._wake.set()  # go on at once with what is left
             if r.new_violations or r.seconds > 0.5:
                 log.info("live: %d new observations, %d new violations, %d alerts owed "
                          "(%.0f ms)", r.new_observations, len(r.new_violations), r.owed,
                          r.seconds * 1000)
-            if r.owed and self.on_alerts is not None:
-                self.on_alerts()
+
 
 
 __all__ = ["LiveJudge", "StepResult", "judge_step"]
