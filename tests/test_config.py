@@ -37,3 +37,13 @@ def test_bad_yaml_and_missing_files_name_the_place(tmp_path: Path) -> None:
         load_yaml(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="directory"):
         load_yaml(tmp_path)
+
+
+def test_binary_and_unprintable_files_are_config_errors(tmp_path: Path) -> None:
+    from truceguard.judge.terms import load_terms
+
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        (tmp_path / "t.yaml").write_bytes(b"name: \xff\xfe\x00")
+        load_terms(tmp_path / "t.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_yaml("a: \x07bell\n", "b.yaml")

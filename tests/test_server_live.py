@@ -131,3 +131,35 @@ def test_a_quiet_breach_is_judged_before_a_busy_area(tmp_path: Path) -> None:
         b = next(store.observations(ObservationFilter(sources=("feed",), bbox=(38, 48, 39, 49)),
                                     Viewer.owner()))
         assert b.incident_id is not None
+
+
+def test_the_live_loop_fuses_on_with_the_analysts_parameters(tmp_path: Path) -> None:
+    """After `fuse --eps-m 2500` the live loop goes on incrementally with those parameters
+    (no full re-fusion with the defaults) and counts every report once."""
+    from truceguard.ingest import ingest_records
+    from truceguard.judge.fusion import FusionParams
+    from truceguard.judge.terms import load_terms
+    from truceguard.marking import Viewer
+    from truceguard.model import Observation, sha256_text
+    from truceguard.pipeline import fuse_store
+    from truceguard.server.live import judge_step
+    from truceguard.store import ObservationFilter, open_store
+
+    def obs(ref: str, lat: float, t: int) -> Observation:
+        return Observation(source="feed", how_known="seen", t_start=t, t_end=t,
+                           time_precision_s=1, lat=lat, lon=38.05, uncertainty_m=100.0,
+                           category="shelling", source_ref=ref, raw=ref,
+                           raw_sha256=sha256_text(ref))
+
+    with open_store(tmp_path / "p.db") as store:
+        ingest_records(store, [obs(f"a{i}", 48.3 + i * 0.01, 1_580_000_000) for i in range(4)],
+                       source="x")
+        fuse_store(store, FusionParams(eps_m=2500.0))
+        ingest_records(store, [obs(f"b{i}", 48.3 + i * 0.01, 1_580_000_060) for i in range(4)],
+                       source="x")
+        r = judge_step(store, [load_terms("minsk-2015")])
+        assert r.new_observations == 4
+        assert store.last_fusion_params() is not None and '"eps_m": 2500.0' in (
+            store.last_fusion_params() or "")
+        incidents = store.incidents(ObservationFilter(), Viewer.owner())
+        assert sum(i.n_observations for i in incidents) == 8

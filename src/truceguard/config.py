@@ -116,9 +116,10 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 def parse_yaml(text: str, path: str = "<yaml>") -> Any:
     """The document in ``text``; ConfigError (with the line) if it is not valid YAML."""
-    loader = _Loader(text)
-    loader.name = path
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # refuses characters YAML does not allow (ReaderError)
+        loader.name = path
         return loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -127,29 +128,35 @@ def parse_yaml(text: str, path: str = "<yaml>") -> Any:
                           mark.line + 1 if mark else None,
                           hint="check the indentation and quoting near that line") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml(path: str | Path) -> Any:
     """The YAML document in the file at ``path`` (bounded in size, UTF-8)."""
-    p = Path(path)
+    return parse_yaml(read_config_text(Path(path)), str(path))
+
+
+def read_config_text(p: Path, shown: str | None = None) -> str:
+    """The text of a configuration file: bounded in size, UTF-8; ConfigError (naming the file
+    as ``shown``, else its path) otherwise."""
+    name = shown or str(p)
     try:
         size = p.stat().st_size
         if size > MAX_CONFIG_BYTES:
-            raise ConfigError(str(p), "(file)", f"{size:,} bytes is over the "
+            raise ConfigError(name, "(file)", f"{size:,} bytes is over the "
                               f"{MAX_CONFIG_BYTES:,}-byte limit for a configuration file")
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(p), "(file)", "no such file",
+        raise ConfigError(name, "(file)", "no such file",
                           hint="give the path of an existing YAML file") from None
     except IsADirectoryError:
-        raise ConfigError(str(p), "(file)", "is a directory, not a file") from None
+        raise ConfigError(name, "(file)", "is a directory, not a file") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(p), "(file)", f"not UTF-8 text (byte {exc.start})",
+        raise ConfigError(name, "(file)", f"not UTF-8 text (byte {exc.start})",
                           hint="save the file as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(str(p), "(file)", f"cannot be read: {exc.strerror}") from None
-    return parse_yaml(text, str(p))
+        raise ConfigError(name, "(file)", f"cannot be read: {exc.strerror}") from None
 
 
 def line_of(container: Any, key: Any = None) -> int | None:

@@ -78,9 +78,14 @@ def import_file(
     curated: bool | None = None,
     progress: Progress | None = None,
     who: str = "import",
+    scope: str = "",
     **reader_options: Any,
 ) -> IngestSummary:
     """Import ``path``; returns what happened (also appended to the ingest log).
+
+    ``scope`` narrows the records' identities to one submitter (the server gives each user
+    their own): a record can then only be a duplicate or a conflict of that submitter's own
+    records, so nobody learns of, or narrows, a record they may not see.
 
     ``releasability`` is the import's ceiling: a row's own marking can only narrow it.
     ``curated`` marks the file's source as one whose records its curators already
@@ -105,7 +110,7 @@ def import_file(
     digest = _Digest(p)
     summary = IngestSummary(path=str(p), file_sha256="", fmt=fmt)
     try:
-        return _ingest(store, reader, summary, reader_name=fmt,
+        return _ingest(store, reader, summary, reader_name=f"{fmt}@{scope}" if scope else fmt,
                        curated=spec.curated if curated is None else curated,
                        rejects=rejects, all_or_nothing=all_or_nothing, batch_size=batch_size,
                        progress=progress, expected_rows=os.path.getsize(p) // 256,

@@ -183,7 +183,8 @@ def fuse_store(
         inc_of = incident_id_for(store.incident_key(), anchors)[inverse]
     else:
         inc_of = labels
-    views = _views(store, a, affected, inc_of[affected] if n else affected, rules, projection)
+    views = _views(store, a, affected, inc_of[affected] if n else affected, rules, projection,
+                   params)
     changed = affected[a["incident_id"][affected] != inc_of[affected]] if n else affected
     before = set(a["incident_id"][old].tolist()) if n else set()
     removed = sorted(before - set(inc_of.tolist()))
@@ -195,6 +196,16 @@ def fuse_store(
         mode=mode, observations=n, incidents=n_inc, changed_incidents=len(written),
         new_observations=int(new.size), merged=merged, seconds=time.perf_counter() - started,
         written=written, removed=removed)
+
+
+def stored_params(store: Store) -> FusionParams | None:
+    """The parameters of the store's last fusion (None before the first), so that a live
+    loop fuses on as the analyst last chose."""
+    last = store.last_fusion_params()
+    if last is None:
+        return None
+    given = json.loads(last)
+    return FusionParams(**{k: given[k] for k in vars(FusionParams()) if k in given})
 
 
 def _curated_groups(a: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
@@ -225,25 +236,42 @@ def _neighbourhood(store: Store, params: FusionParams,
     hops = 1 if params.min_samples == 1 else 2
     reach_m = hops * (params.eps_m + 2.0 * params.max_link_uncertainty_m) + 1.0
     reach_s = hops * params.eps_s + 1.0
+    touched = _within_reach(store, new, reach_m, reach_s)
+    if not touched:
+        return new
+    members = store.fusion_arrays(incident_ids=sorted(touched))
+    # The curated rule may have split a chain of reports into several incidents; whether it
+    # splits them differently now depends on all of them: take every incident within reach
+    # of the ones loaded, until no more come.
+    while members["curated"].any() or new["curated"].any():
+        more = _within_reach(store, members, reach_m, reach_s) - touched
+        if not more:
+            break
+        touched |= more
+        members = store.fusion_arrays(incident_ids=sorted(touched))
+    members = subset(members, np.flatnonzero(~np.isin(members["obs_id"], new["obs_id"])))
+    both = np.concatenate([new["obs_id"], members["obs_id"]])
+    order = np.argsort(both, kind="stable")
+    return {k: np.concatenate([new[k], members[k]])[order] for k in new}
+
+
+def _within_reach(store: Store, a: dict[str, np.ndarray], reach_m: float, reach_s: float
+                  ) -> set[int]:
+    """The incidents with a fused observation within reach of the observations ``a``,
+    looked up around each half-degree cell of them."""
     dlat = reach_m / 111_000.0
-    cells = cell_groups(new["lat"], new["lon"])
     touched: set[int] = set()
-    for idx in cells:
-        lat, lon = new["lat"][idx], new["lon"][idx]
+    for idx in cell_groups(a["lat"], a["lon"]):
+        lat, lon = a["lat"][idx], a["lon"][idx]
         coslat = max(np.cos(np.radians(min(89.0, float(np.nanmax(np.abs(lat))) + dlat))), 1e-3)
         dlon = dlat / coslat
         window = (float(np.nanmin(lon)) - dlon, float(np.nanmin(lat)) - dlat,
                   float(np.nanmax(lon)) + dlon, float(np.nanmax(lat)) + dlat,
-                  float(np.nanmin(new["t_start"][idx])) - reach_s,
-                  float(np.nanmax(new["t_end"][idx])) + reach_s)
+                  float(np.nanmin(a["t_start"][idx])) - reach_s,
+                  float(np.nanmax(a["t_end"][idx])) + reach_s)
         touched |= set(store.fusion_arrays(window=window)["incident_id"].tolist())
     touched.discard(-1)
-    if not touched:
-        return new
-    members = store.fusion_arrays(incident_ids=sorted(touched))
-    both = np.concatenate([new["obs_id"], members["obs_id"]])
-    order = np.argsort(both, kind="stable")
-    return {k: np.concatenate([new[k], members[k]])[order] for k in new}
+    return touched
 
 
 def cell_groups(lat: np.ndarray, lon: np.ndarray,
@@ -263,8 +291,12 @@ def subset(a: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids: np.ndarray,
-           rules: GradingRules, projection: LocalProjection) -> list[IncidentView]:
-    """The views of the incidents of observations ``idx`` (see the module docstring)."""
+           rules: GradingRules, projection: LocalProjection, params: FusionParams
+           ) -> list[IncidentView]:
+    """The views of the incidents of observations ``idx`` (see the module docstring). A view
+    whose reports do not link on their own (the reports only others may see bridged them)
+    is split into its connected parts, each with its own opaque id (that of its smallest
+    observation), so that no viewer learns of a bridge they may not see."""
     if idx.size == 0:
         return []
     mid = a["marking_id"][idx]
@@ -283,8 +315,8 @@ def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids
     # Base views: every incident with all its observations.
     members = [np.arange(idx.size)]
     labels = [local]
-    sig_of: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = [
-        (k, tuple(int(m) for m in per[k]), tuple(int(m) for m in per[k]))
+    sig_of: list[tuple[int, tuple[int, ...], tuple[int, ...], np.ndarray | None]] = [
+        (k, tuple(int(m) for m in per[k]), tuple(int(m) for m in per[k]), None)
         for k in range(uniq.size)]
     extra = 0
     multi = np.flatnonzero(~single)
@@ -298,10 +330,12 @@ def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids
                 if sig == d:
                     continue
                 keep = rows[np.isin(mid[rows], sig)]
-                members.append(keep)
-                labels.append(np.full(keep.size, uniq.size + extra, np.int64))
-                sig_of.append((k, d, sig))
-                extra += 1
+                parts = _parts(a, idx[keep], params, projection)
+                for part in parts:
+                    members.append(keep[part])
+                    labels.append(np.full(part.size, uniq.size + extra, np.int64))
+                    sig_of.append((k, d, sig, idx[keep[part]] if len(parts) > 1 else None))
+                    extra += 1
     m_idx = np.concatenate(members)
     m_lab = np.concatenate(labels)
     sel = idx[m_idx]
@@ -315,14 +349,20 @@ def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids
     first_label = [int(m_lab[r["observations"][0]]) for r in recs]
     out: list[IncidentView] = []
     mark_cache: dict[tuple[int, ...], tuple[int, Marking]] = {}
+    key = store.incident_key()
     for r, lab in zip(recs, first_label, strict=True):
-        k, d, sig = sig_of[lab]
+        k, d, sig, part_rows = sig_of[lab]
         if sig not in mark_cache:
             narrowed = most_restrictive(markings[m] for m in sig)
             mark_cache[sig] = (store.marking_id(narrowed), narrowed)
         mark, marking = mark_cache[sig]
+        own_id, members_of = int(uniq[k]), tuple[int, ...]()
+        if part_rows is not None:  # a part: its own id, from its smallest observation
+            ids = np.sort(a["obs_id"][part_rows])
+            own_id = int(incident_id_for(key, ids[:1])[0])
+            members_of = tuple(int(i) for i in ids)
         inc = Incident(
-            incident_id=int(uniq[k]), t_start=int(r["t_start"]), t_end=int(r["t_end"]),
+            incident_id=own_id, t_start=int(r["t_start"]), t_end=int(r["t_end"]),
             lat=round(r["lat"], 7), lon=round(r["lon"], 7),
             uncertainty_m=round(r["uncertainty_m"], 1),
             category=r["category"] or "other", category_votes=r["category_votes"],
@@ -330,8 +370,22 @@ def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids
             n_observations=len(r["observations"]), n_sources=r["independent_sources"],
             grade=r["grade"], grade_reason=r["grade_reason"],
             releasability=marking.text)
-        out.append(IncidentView(inc, _key(sig), _key(d), mark))
+        out.append(IncidentView(inc, _key(sig), _key(d), mark, int(uniq[k]), members_of))
     return out
+
+
+def _parts(a: dict[str, np.ndarray], rows: np.ndarray, params: FusionParams,
+           projection: LocalProjection) -> list[np.ndarray]:
+    """The connected parts (positions into ``rows``) of observations ``rows`` fused on their
+    own, with the same parameters and curated rule; one part when they link without help."""
+    if rows.size <= 1:
+        return [np.arange(rows.size)]
+    labels = cluster_labels(_points(a, rows, projection), params,
+                            curated_group=_curated_groups(a, rows))
+    if np.all(labels == labels[0]):
+        return [np.arange(rows.size)]
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
 
 
 def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | None = None
@@ -377,7 +431,8 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
                 zone=adj.zone_ids[int(p.zone[i])] if p.zone[i] >= 0 else "",
                 p_location=round(float(pl), 4), location_text=texts[i],
                 category=str(v["category"][i]), weapon_class=str(v["weapon_class"][i]))
-            judged = JudgedViolation(viol, key[2], int(v["marking_id"][i]))
+            judged = JudgedViolation(viol, key[2], int(v["marking_id"][i]),
+                                     int(v["parent_id"][i]))
             prior = existing.get(key)
             if prior is None:
                 inserts.append(judged)
@@ -397,9 +452,10 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
             trail.append((vid, StatusChange(0, now, STATUS_WITHDRAWN, "truceguard", why)))
             summary.withdrawn += 1
     store.write_violations(inserts, updates, trail)
+    store.record_judged(terms.name, version)
     fresh = {ref for ref, change in trail if change.status == "new"}
     if fresh:
-        keys = store.violation_keys(terms.name, sorted({k[1] for k in current}))
+        keys = store.violation_keys(terms.name, sorted({int(p) for p in v["parent_id"]}))
         summary.new_ids = sorted(ref if isinstance(ref, int) else keys[ref][0] for ref in fresh)
     summary.violations = len(current)
     summary.seconds = time.perf_counter() - started

@@ -271,7 +271,9 @@ def load_terms(name_or_path: str | Path) -> Terms:
 def _load_file(resolved: str, shown: str, mtime_ns: int, size: int) -> Terms:
     """Terms are immutable: one object per unchanged file, so that its indexes (built once
     per Terms object) are shared by every caller."""
-    return parse_terms(Path(resolved).read_text(encoding="utf-8"), path=shown)
+    from truceguard.config import read_config_text
+
+    return parse_terms(read_config_text(Path(resolved), shown), path=shown)
 
 
 def parse_terms(text: str, path: str = "<terms>") -> Terms:

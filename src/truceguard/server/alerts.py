@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from truceguard.io.records import record_dict
@@ -113,7 +114,27 @@ class Dispatcher:
                                for item in due if item.target_id in targets))
         return len(due)
 
+    def _current(self, target: AlertTarget, item: OutboxItem) -> OutboxItem | None:
+        """The item as it is owed now: its violation as the target's user may see it today
+        (their user disabled, or the reports behind it no longer releasable to them: None)."""
+        user = self.store.user_by_id(target.user_id)
+        if user is None or user.disabled or target.disabled:
+            return None
+        v = self.store.get_violation(item.violation_id, user.viewer)
+        if v is None:
+            return None
+        return replace(item, payload=payload(v, item.idempotency_key))
+
     async def _deliver(self, client: Any, target: AlertTarget, item: OutboxItem) -> None:
+        now_owed = await asyncio.to_thread(self._current, target, item)
+        if now_owed is None:
+            log.info("alert %s to %s cancelled: no longer releasable to its user, or the user "
+                     "is disabled", item.idempotency_key, target.name)
+            await asyncio.to_thread(self.store.retry_later, item.outbox_id, time.time(),
+                                    "cancelled: not releasable to the target's user any more",
+                                    give_up=True)
+            return
+        item = now_owed
         try:
             if target.kind == "webhook":
                 await post_webhook(client, target, item)

@@ -45,6 +45,7 @@ from truceguard.errors import (
 from truceguard.ingest import import_file
 from truceguard.io import detect_format
 from truceguard.io.records import banner, record_dict
+from truceguard.io.registry import reader
 from truceguard.judge.terms import load_terms, shipped_terms
 from truceguard.model import REVIEW_STATUSES, User
 from truceguard.pipeline import set_violation_status
@@ -84,8 +85,11 @@ def _cursor(text: str | None) -> tuple[int, int] | None:
         return None
     try:
         t, i = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"==="))
-        return int(t), int(i)
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        t, i = int(t), int(i)
+        if not (-(2**62) < t < 2**62 and 0 <= i < 2**63):
+            raise ValueError("out of range")
+        return t, i
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
         raise InputError(f"cursor {text[:40]!r} is not one this API gave",
                          hint="pass back next_cursor exactly as a page returned it",
                          code="input.bad_cursor") from None
@@ -218,7 +222,6 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                                 source: str | None = None) -> dict[str, Any]:
         """Submit observations: a GeoJSON, CoT XML or CSV body (read by the same readers as
         `truceguard import`). Your marking is the ceiling; a record's own can only narrow it."""
-        require(u, "observer")
         body = await _read_body(request, MAX_BODY_BYTES)
         return await run_in_threadpool(_ingest_bytes, body, u, format, source)
 
@@ -240,8 +243,14 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
             path = Path(tmp) / f"request{suffix}"
             path.write_bytes(body)
             fmt = fmt or detect_format(path)
-            summary = import_file(store, path, fmt=fmt, releasability=u.marking,
-                                  source=source or f"api:{u.name}", who=u.name)
+            options: dict[str, Any] = {}
+            if "source" in reader(fmt).options:
+                options["source"] = source or f"api:{u.name}"
+            elif source:
+                raise InputError(f"source {source!r}: the {fmt} format names its own sources",
+                                 hint="leave source out", code="input.unknown_option")
+            summary = import_file(store, path, fmt=fmt, releasability=u.marking, who=u.name,
+                                  scope=f"user:{u.user_id}", **options)
         store.audit(u.name, "observations.import", {
             "format": fmt, "imported": summary.imported, "duplicates": summary.duplicates,
             "conflicts": summary.conflicts, "rejected": summary.rejected})
@@ -330,7 +339,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
             raise InputError(f"format {format!r}: json or html", code="input.unknown_value")
         if min_p is not None:
             finite(min_p, "min_p", low=0.0, high=1.0)
-        t = load_terms(terms)
+        t = load_terms(_shipped_terms_name(terms))
         report = build_period_report(store, t, period, parse_date_option(start, "from"),
                                      parse_date_option(end, "to", end=True), u.viewer,
                                      trail=format == "html", min_p=min_p)
@@ -430,6 +439,16 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         return replace(f["flt"], after=f["after"])
 
     return app
+
+
+def _shipped_terms_name(name: str) -> str:
+    """The API judges and reports against shipped terms only (never a path on the server)."""
+    if name not in shipped_terms():
+        from truceguard.errors import unknown_value
+
+        raise unknown_value("terms", name, shipped_terms(), code="not_found.terms",
+                            cls=NotFoundError)
+    return name
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -295,6 +295,10 @@ class Decoder:
                 obs.releasability = self._narrow(ceiling, obs.releasability)
             attrs = obs.attributes
             attrs["submitted_by"] = user.name
+            # The source names the submitting user: a record's identity (source and the
+            # event's uid and time) is then the user's own, so no device can claim, probe or
+            # narrow another user's record by sending the same uid.
+            obs.source = f"cot/{user.name}:" + obs.source.removeprefix("cot:")
             if is_proto:
                 attrs["wire"] = "takproto"
                 attrs["takproto_b64"] = base64.b64encode(data).decode("ascii")

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from truceguard.judge.terms import Terms
-from truceguard.pipeline import adjudicate_store, cell_groups, fuse_store, subset
+from truceguard.pipeline import (
+    adjudicate_store,
+    cell_groups,
+    fuse_store,
+    stored_params,
+    subset,
+)
 from truceguard.server.alerts import owe
 from truceguard.store import Store
 
@@ -53,6 +59,7 @@ def judge_step(store: Store, terms: Sequence[Terms],
     are left for the next steps."""
     started = time.perf_counter()
     out = StepResult()
+    params = stored_params(store)
     pending = store.fusion_arrays(unfused=True)
     parts: list[dict[str, np.ndarray] | None] = [None]
     if pending["obs_id"].size and store.last_fusion_params() is not None:
@@ -66,7 +73,7 @@ def judge_step(store: Store, terms: Sequence[Terms],
             out.backlog = int(busy.size - min(busy.size, HEAVY_PER_STEP))
         parts = [subset(pending, g) for g in groups]
     for part in parts:
-        f = fuse_store(store, pending=part)
+        f = fuse_store(store, params, pending=part)
         out.new_observations += f.new_observations
         out.incidents_written += len(f.written)
         touched = sorted(set(f.written) | set(f.removed))
@@ -80,6 +87,8 @@ def judge_step(store: Store, terms: Sequence[Terms],
         out.owed += owed
         if owed and on_owed is not None:
             on_owed(owed)
+        if f.mode == "full":
+            break  # a full fusion took every pending report
     out.seconds = time.perf_counter() - started
     return out
 

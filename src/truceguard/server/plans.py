@@ -29,9 +29,13 @@ def check_request(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(scenario, str) or not scenario:
         raise InputError("a plan request needs a scenario name", hint='{"scenario": "..."}',
                          code="input.missing")
-    if "/" in scenario or scenario.endswith((".yaml", ".yml")):
-        raise InputError(f"scenario {scenario!r}: the API runs shipped scenarios only",
-                         hint="GET /api/v1/scenarios lists them", code="input.not_shipped")
+    from truceguard.plan import shipped_scenarios
+
+    if scenario not in shipped_scenarios():  # never a path on the server
+        from truceguard.errors import NotFoundError, unknown_value
+
+        raise unknown_value("scenario", scenario, shipped_scenarios(),
+                            code="not_found.scenario", cls=NotFoundError)
     scen = load_scenario(scenario)
     variants = body.get("variants") or []
     if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):

@@ -168,13 +168,18 @@ class IncidentView:
 
     ``sig`` is the sorted marking ids of the observations it is computed from (joined with
     ','); ``set_key`` the same for all the incident's observations. ``incident`` carries the
-    summary (its ``releasability`` is the narrowing of the markings in ``sig``).
+    summary (its ``releasability`` is the narrowing of the markings in ``sig``). When the
+    reports of ``sig`` do not link on their own (others bridged them), the view is one of
+    several parts: its ``incident.incident_id`` is the part's own, ``parent_id`` the
+    incident's, ``members`` the part's observations.
     """
 
     incident: Incident
     sig: str
     set_key: str
     marking_id: int
+    parent_id: int = 0  # the incident (the owner's); 0: the view's own incident_id
+    members: tuple[int, ...] = ()  # a part's observations, when the view splits into parts
 
 
 @dataclass(slots=True)
@@ -184,6 +189,7 @@ class JudgedViolation:
     violation: Violation
     sig: str
     marking_id: int
+    parent_id: int = 0  # the incident whose view (or part of one) was judged
 
 
 class Store(Protocol):
@@ -270,7 +276,8 @@ class Store(Protocol):
     def get_violation(self, violation_id: int, viewer: Viewer) -> Violation | None: ...
     def append_status(self, violation_id: int, change: StatusChange) -> None: ...
     def status_trail(self, violation_id: int) -> list[StatusChange]: ...
-    def adjudicated_terms(self) -> dict[str, int]: ...
+    def adjudicated_terms(self) -> dict[str, str]: ...
+    def record_judged(self, terms: str, version: str) -> None: ...
 
     # -- the mission server (store.mission) ---------------------------------------------------
     def add_user(self, name: str, nation: str, role: str, marking: str, token_sha256: str,

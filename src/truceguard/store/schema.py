@@ -408,6 +408,18 @@ CREATE TABLE plan_runs (
     error TEXT NOT NULL DEFAULT ''
 );
 """,
+    # 7: a view of an incident whose own reports do not link without the ones its viewers
+    # may not see splits into one view a connected part (``parent_id``: the incident;
+    # ``members``: the part's observations), and its violations follow the part.
+    """
+ALTER TABLE incident_views ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE incident_views ADD COLUMN members TEXT NOT NULL DEFAULT '';
+UPDATE incident_views SET parent_id = incident_id;
+CREATE INDEX incident_views_parent ON incident_views (parent_id);
+ALTER TABLE violations ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0;
+UPDATE violations SET parent_id = incident_id;
+CREATE INDEX violations_parent ON violations (terms, parent_id);
+""",
 ]
 
 
@@ -466,6 +478,7 @@ MIGRATIONS: list[Migration] = [
               python=_migrate_markings_and_keys),
     Migration(_SQL[5], (AppendOnly("audit_log", "the audit log", "audit_log_no_update",
                                    "audit_log_no_delete"),)),
+    Migration(_SQL[6]),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that

@@ -22,6 +22,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Self
 
 import numpy as np
@@ -427,6 +428,7 @@ class SQLStore(MissionTables):
             elif mine != mid:
                 new = markings[mid].narrow(markings[mine])
                 new_id = self.marking_id(new)
+                markings[new_id] = new
                 if new_id != mid:
                     self._change_marking(obs_id, mid, new_id, who,
                                          f"imported again under {markings[mine].text}")
@@ -435,6 +437,12 @@ class SQLStore(MissionTables):
         return conflicts, narrowed
 
     def _change_marking(self, obs_id: int, old: int, new: int, who: str, why: str) -> None:
+        """Give one observation another marking, logged. Its incident's views go at once (they
+        were computed with the old marking; the next fusion computes them again), and the
+        observation is fused again."""
+        incident = self._one("SELECT incident_id FROM observations WHERE obs_id = ?", (obs_id,))
+        if incident is not None:
+            self._exec("DELETE FROM incident_views WHERE parent_id = ?", (incident,))
         self._exec("UPDATE observations SET marking_id = ?, incident_id = NULL WHERE obs_id = ?",
                    (new, obs_id))
         self._exec("INSERT INTO marking_changes (at, obs_id, old_marking_id, new_marking_id, "
@@ -474,7 +482,17 @@ class SQLStore(MissionTables):
 
     def _observation_where(self, flt: ObservationFilter, viewer: Viewer
                            ) -> tuple[str, list[Any]]:
+        members = ""
+        if flt.incident_id is not None:  # a part of a split view: its own observations
+            members = str(self._one("SELECT members FROM incident_views WHERE incident_id = ? "
+                                    "AND members <> '' LIMIT 1", (flt.incident_id,)) or "")
+        if members:
+            flt = replace(flt, incident_id=None)
         where, params = flt.where("o")
+        if members:
+            ids = [int(m) for m in members.split(",")]
+            where.append(f"o.obs_id IN ({_marks(len(ids))})")
+            params += ids
         if flt.sources:
             where.append(f"o.source IN ({_marks(len(flt.sources))})")
             params += list(flt.sources)
@@ -546,13 +564,20 @@ class SQLStore(MissionTables):
             params)]
 
     def conflicts(self, viewer: Viewer, limit: int | None = None) -> list[Conflict]:
+        """The conflicts whose record ``viewer`` may see; the stored record they collide with
+        is named (``existing_obs_id``) only where the viewer may see it too (else 0)."""
         visible = self.visible_markings(viewer)
-        cond, params = "1 = 1", list[Any]()
+        cond, existing, params = "1 = 1", "c.existing_obs_id", list[Any]()
         if visible is not None:
-            cond, params = f"c.marking_id IN ({_marks(len(visible))})", visible
-        sql = ("SELECT c.conflict_id, c.at, c.dedup_key, c.existing_obs_id, c.raw_sha256, m.text, "
+            marks = _marks(len(visible))
+            existing = (f"CASE WHEN eo.marking_id IN ({marks}) THEN c.existing_obs_id "
+                        "ELSE 0 END")
+            cond = f"c.marking_id IN ({marks})"
+            params = [*visible, *visible]
+        sql = (f"SELECT c.conflict_id, c.at, c.dedup_key, {existing}, c.raw_sha256, m.text, "
                "c.source_file, c.source_line, c.record FROM conflicts c JOIN markings m ON "
-               f"m.marking_id = c.marking_id WHERE {cond} ORDER BY c.conflict_id")
+               "m.marking_id = c.marking_id LEFT JOIN observations eo ON eo.obs_id = "
+               f"c.existing_obs_id WHERE {cond} ORDER BY c.conflict_id")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [Conflict(int(a), int(b), c, int(d), e, f, g, int(h), json.loads(i))
@@ -622,21 +647,22 @@ class SQLStore(MissionTables):
         """Record a fusion in one transaction: drop the views of ``removed`` incidents and of
         every incident in ``views``, point the observations at their incidents, store the
         views. Returns the number of incidents."""
-        rewritten = sorted({int(i) for i in removed} | {v.incident.incident_id for v in views})
+        rewritten = sorted({int(i) for i in removed}
+                           | {v.parent_id or v.incident.incident_id for v in views})
         with self.transaction():
             if run.mode == "full":
                 self._exec("DELETE FROM incident_views")
                 self._exec("DELETE FROM marking_sets")
             else:
                 for part in _chunks(rewritten):
-                    self._exec(f"DELETE FROM incident_views WHERE incident_id IN "
+                    self._exec(f"DELETE FROM incident_views WHERE parent_id IN "
                                f"({_marks(len(part))})", part)
             self._many("UPDATE observations SET incident_id = ? WHERE obs_id = ?",
                        list(zip(incident_ids.tolist(), obs_ids.tolist(), strict=True)))
             self._many(
                 "INSERT INTO incident_views (incident_id, sig, set_key, view_key, marking_id, "
-                + ", ".join(_INCIDENT_COLS[1:]) + ") VALUES ("
-                + _marks(5 + len(_INCIDENT_COLS) - 1) + ")",
+                + ", ".join(_INCIDENT_COLS[1:]) + ", parent_id, members) VALUES ("
+                + _marks(5 + len(_INCIDENT_COLS) - 1 + 2) + ")",
                 [_view_row(v) for v in views])
             self._many("INSERT INTO marking_sets (set_key) VALUES (?) ON CONFLICT DO NOTHING",
                        [(k,) for k in sorted({v.set_key for v in views})])
@@ -663,7 +689,9 @@ class SQLStore(MissionTables):
                           ) -> tuple[str, list[Any]]:
         visible = self.visible_markings(viewer)
         cond = (f"EXISTS (SELECT 1 FROM observations so WHERE so.incident_id = {alias}."
-                f"incident_id AND so.source IN ({_marks(len(sources))})")
+                f"parent_id AND (({alias}.members = '') OR (',' || {alias}.members || ',') "
+                "LIKE '%,' || CAST(so.obs_id AS TEXT) || ',%') AND so.source IN "
+                f"({_marks(len(sources))})")
         params: list[Any] = list(sources)
         if visible is not None:
             cond += f" AND so.marking_id IN ({_marks(len(visible))})"
@@ -692,21 +720,21 @@ class SQLStore(MissionTables):
     # -- violations -------------------------------------------------------------------------
     def view_arrays(self, incident_ids: Sequence[int] | None = None) -> dict[str, np.ndarray]:
         """Incident views' judging inputs as arrays, by incident and view (all of them, or
-        those of ``incident_ids``)."""
+        those of the incidents ``incident_ids``, parts of split views included)."""
         names = ("incident_id", "sig", "marking_id", "lat", "lon", "uncertainty_m", "t_start",
-                 "t_end", "category", "weapon_class")
+                 "t_end", "category", "weapon_class", "parent_id")
         select = f"SELECT {', '.join(names)} FROM incident_views"
         if incident_ids is None:
             rows = self._rows(f"{select} ORDER BY incident_id, sig")
         else:
             rows = []
             for part in _chunks(sorted(set(int(i) for i in incident_ids))):
-                rows += self._rows(f"{select} WHERE incident_id IN ({_marks(len(part))})", part)
+                rows += self._rows(f"{select} WHERE parent_id IN ({_marks(len(part))})", part)
             rows.sort(key=lambda r: (r[0], r[1]))
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         out: dict[str, np.ndarray] = {}
         for name, col in zip(names, cols, strict=True):
-            if name in ("incident_id", "marking_id", "t_start", "t_end"):
+            if name in ("incident_id", "marking_id", "t_start", "t_end", "parent_id"):
                 out[name] = np.asarray(col, dtype=np.int64)
             elif name in ("lat", "lon", "uncertainty_m"):
                 out[name] = np.asarray(col, dtype=np.float64)
@@ -717,7 +745,7 @@ class SQLStore(MissionTables):
     def violation_keys(self, terms: str, incident_ids: Sequence[int] | None = None
                        ) -> dict[tuple[str, int, str, str], tuple[int, str]]:
         """(version, incident, view, clause) -> (violation id, current status) for ``terms``
-        (all its violations, or those of ``incident_ids``)."""
+        (all its violations, or those of the incidents ``incident_ids``, parts included)."""
         select = ("SELECT violation_id, terms_version, incident_id, sig, clause, status "
                   "FROM violations WHERE terms = ?")
         if incident_ids is None:
@@ -725,7 +753,7 @@ class SQLStore(MissionTables):
         else:
             rows = []
             for part in _chunks(sorted(set(int(i) for i in incident_ids))):
-                rows += self._rows(f"{select} AND incident_id IN ({_marks(len(part))})",
+                rows += self._rows(f"{select} AND parent_id IN ({_marks(len(part))})",
                                    [terms, *part])
         return {(str(ver), int(inc), str(sig), str(cl)): (int(vid), str(st))
                 for vid, ver, inc, sig, cl, st in rows}
@@ -741,22 +769,23 @@ class SQLStore(MissionTables):
         with self.transaction():
             self._many(
                 "INSERT INTO violations (terms, terms_version, incident_id, sig, clause, status, "
-                "marking_id, created_at, " + ", ".join(_VIOLATION_WRITE) + ") VALUES ("
-                + _marks(8 + len(_VIOLATION_WRITE)) + ")",
+                "marking_id, created_at, parent_id, " + ", ".join(_VIOLATION_WRITE)
+                + ") VALUES (" + _marks(9 + len(_VIOLATION_WRITE)) + ")",
                 [(j.violation.terms, j.violation.terms_version, j.violation.incident_id, j.sig,
                   j.violation.clause, j.violation.status, j.marking_id, now,
+                  j.parent_id or j.violation.incident_id,
                   *(getattr(j.violation, c) for c in _VIOLATION_WRITE)) for j in inserts])
             self._many(
                 "UPDATE violations SET " + ", ".join(f"{c} = ?" for c in _VIOLATION_WRITE)
-                + ", marking_id = ? WHERE violation_id = ?",
-                [(*(getattr(j.violation, c) for c in _VIOLATION_WRITE), j.marking_id, vid)
-                 for vid, j in updates])
+                + ", marking_id = ?, parent_id = ? WHERE violation_id = ?",
+                [(*(getattr(j.violation, c) for c in _VIOLATION_WRITE), j.marking_id,
+                  j.parent_id or j.violation.incident_id, vid) for vid, j in updates])
             if not trail:
                 return
             ids: dict[tuple[str, int, str, str], int] = {}
             if any(not isinstance(ref, int) for ref, _ in trail):
                 terms = {j.violation.terms for j in inserts}
-                incs = sorted({j.violation.incident_id for j in inserts})
+                incs = sorted({j.parent_id or j.violation.incident_id for j in inserts})
                 for t in terms:
                     ids.update({k: v[0] for k, v in self.violation_keys(t, incs).items()})
             resolved = [(ref if isinstance(ref, int) else ids[ref], ch) for ref, ch in trail]
@@ -769,15 +798,15 @@ class SQLStore(MissionTables):
     def _violation_query(self, flt: ViolationFilter, viewer: Viewer) -> tuple[str, list[Any]]:
         where, params = flt.records.where("v", id_column="violation_id")
         view, vparams = self._visible_views(viewer, "iv")
-        # A violation whose view fusion has since replaced is shown by its own marking.
-        visible = self.visible_markings(viewer)
-        orphan = "iv.incident_id IS NULL"
-        if visible is not None:
-            orphan += f" AND v.marking_id IN ({_marks(len(visible))})"
-        where.append(f"(({view}) OR ({orphan}))")
-        params += vparams + (visible or [])
+        if viewer.sees_all:
+            # The owner also sees violations whose view a fusion or a marking change has
+            # since replaced (withdrawn, or awaiting the next adjudication); nobody else does:
+            # the reports behind them may no longer be releasable to anyone else.
+            view = f"({view}) OR iv.incident_id IS NULL"
+        where.append(f"({view})")
+        params += vparams
         if flt.records.sources:
-            src, sparams = self._source_condition(flt.records.sources, viewer, "v")
+            src, sparams = self._source_condition(flt.records.sources, viewer, "iv")
             where.append(src)
             params += sparams
         if flt.terms:
@@ -835,10 +864,16 @@ class SQLStore(MissionTables):
             "SELECT seq, at, status, who, why FROM violation_status WHERE violation_id = ? "
             "ORDER BY seq", (violation_id,))]
 
-    def adjudicated_terms(self) -> dict[str, int]:
-        """Terms judged in this store, with their number of violations (withdrawn included)."""
-        return {str(t): int(n) for t, n in self._rows(
-            "SELECT terms, COUNT(*) FROM violations GROUP BY terms ORDER BY terms")}
+    def adjudicated_terms(self) -> dict[str, str]:
+        """Terms this store was judged against, with the version judged last (whether or not
+        any violation came of it, and whoever may see the violations)."""
+        return {str(k)[len("judged:"):]: str(v) for k, v in self._rows(
+            "SELECT key, value FROM meta WHERE key LIKE 'judged:%' ORDER BY key")}
+
+    def record_judged(self, terms: str, version: str) -> None:
+        """Note that the store was judged against ``terms`` (``adjudicated_terms``)."""
+        with self.transaction():
+            self._set_meta(f"judged:{terms}", version)
 
 
 def stored_values(batch: ObservationColumns, marking_ids: list[int] | int, reader: str,
@@ -873,7 +908,8 @@ def _view_row(v: IncidentView) -> tuple[Any, ...]:
     return (i.incident_id, v.sig, v.set_key, f"{v.set_key}|{v.sig}", v.marking_id,
             i.t_start, i.t_end, i.lat, i.lon, i.uncertainty_m, i.category,
             _JSON.encode(i.category_votes), i.weapon_class, _JSON.encode(i.weapon_votes),
-            i.n_observations, i.n_sources, i.grade, i.grade_reason)
+            i.n_observations, i.n_sources, i.grade, i.grade_reason,
+            v.parent_id or i.incident_id, ",".join(str(m) for m in v.members))
 
 
 def _violation(r: Sequence[Any]) -> Violation:
