@@ -145,7 +145,7 @@ class IngestSummary:
     file_sha256: str
     fmt: str
     imported: int = 0
-    duplicates: int = 0  # the same record again (same identity, same raw content)
+    duplicates: int = 0  # the same record again: same identity, same observed content
     rejected: int = 0
     conflicts: int = 0  # a record under an identity held by other content: kept for review
     narrowed: int = 0  # duplicates whose stored marking this import narrowed

@@ -55,9 +55,9 @@ from truceguard.model import (
     utc_now,
 )
 from truceguard.store.base import FusionRun, IncidentView, JudgedViolation, Store
+from truceguard.store.sql import PUBLIC_ID
 
 MAX_MARKINGS_ENUMERATED = 4
-PUBLIC_ID = 1
 
 
 @dataclass

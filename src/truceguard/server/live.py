@@ -96,8 +96,6 @@ def judge_step(store: Store, terms: Sequence[Terms],
 def warm_up(terms: Sequence[Terms]) -> None:
     """Build each terms' geometry indexes now (a second or two each), so that the first
     report of the day is not judged late: judge one made-up point per terms, keep nothing."""
-    import numpy as np
-
     from truceguard.judge.adjudicate import adjudicate
 
     for t in terms:

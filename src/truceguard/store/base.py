@@ -133,7 +133,7 @@ class IngestCounts:
     """What storing one batch did."""
 
     inserted: int = 0
-    duplicates: int = 0  # the same record (same identity and same raw content) again
+    duplicates: int = 0  # the same record again: same identity, same observed content
     conflicts: int = 0  # another record under a taken identity: kept for review
     narrowed: int = 0  # duplicates whose marking the import narrowed
 

@@ -75,7 +75,9 @@ _VIOLATION_WRITE = ("severity", "controlled_by", "p_side", "signed_distance_m", 
 _CHUNK = 500  # values in one IN (...) list
 # What makes two records under one identity the same record: what was observed, where, when
 # and how, as parsed. (The raw text may differ between two exports of the same dataset, say
-# in their date format or encoding; a record that differs here is a conflict, kept for review.)
+# in their date format or encoding; so may the free text, which curators reword: in the
+# shipped UCDP exports 142 events differ only by capitals in their place descriptions. A
+# record that differs here is a conflict, kept for review.)
 SAME_RECORD = ("source", "how_known", "t_start", "t_end", "time_precision_s", "lat", "lon",
                "uncertainty_m", "category", "weapon_class", "count", "origin", "source_ref")
 
