@@ -185,8 +185,44 @@ class Raw:
     def __call__(self, sql: str, params: tuple[object, ...] = ()) -> None:
         self.conn.execute(sql.replace("?", "%s") if self.pg else sql, params)
 
+    def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Any statement; the rows it returns, if any (a migration's Python step calls this)."""
+        cur = self.conn.execute(sql.replace("?", "%s") if self.pg else sql, params)
+        return [tuple(r) for r in cur.fetchall()] if cur.description else []
+
     def close(self) -> None:
         self.conn.close()
+
+
+def test_a_store_judged_before_migration_7_stays_judged(backend: str,
+                                                         location: Callable[[], str]) -> None:
+    """Migration 7 starts recording the terms a store was judged against; a version-6 store
+    with violations keeps its judged state, as the version of each terms' newest violation."""
+    where = location()
+    if not is_url(where):
+        Path(where).touch()
+    raw = Raw(where)
+    for version in range(1, 7):
+        migration = MIGRATIONS[version - 1]
+        for statement in migration.statements(backend):
+            raw(statement)
+        if migration.python is not None:
+            migration.python(raw.rows)
+        raw("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+    for terms, terms_version, incident in [("minsk2", "2015-02", 1), ("minsk2", "2015-03", 2),
+                                           ("demo", "1", 3)]:
+        raw("INSERT INTO violations (terms, terms_version, incident_id, sig, clause, severity, "
+            "status, controlled_by, p_side, signed_distance_m, zone, p_location, location_text, "
+            "t_start, t_end, lat, lon, uncertainty_m, category, weapon_class, marking_id, "
+            "created_at) VALUES (?,?,?,'s','c',1,'open','UKR',0.5,0,'z',0.5,'',0,0,48,37,100,"
+            "'shelling','artillery',0,0)", (terms, terms_version, incident))
+    raw.close()
+    s2 = open_store(where)
+    assert s2.schema_version() == len(MIGRATIONS)
+    assert s2.adjudicated_terms() == {"demo": "1", "minsk2": "2015-03"}
+    assert [r[0] for r in execute(s2, "SELECT parent_id FROM violations ORDER BY parent_id")] \
+        == [1, 2, 3]
+    s2.close()
 
 
 def test_forward_migrations_from_an_old_database(backend: str,

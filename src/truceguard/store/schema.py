@@ -24,6 +24,10 @@ Migration 5 is the releasability and judging model of today:
 - Violations carry the terms version, the probability that the position satisfies the clause
   and the controlling side as its own field; the violations and status trail of migration 3
   are kept, renamed ``violations_v3`` and ``violation_status_v3``.
+
+Migration 7 splits an incident's view into connected parts (``parent_id``, ``members``) and
+starts recording in ``meta`` the terms a store was judged against (``judged:<terms>``); its
+Python step records, for a store judged before, the version of each terms' newest violation.
 """
 
 from __future__ import annotations
@@ -453,6 +457,18 @@ def _migrate_markings_and_keys(execute: Callable[..., Any]) -> None:
     execute("ALTER TABLE observations DROP COLUMN releasability")
 
 
+def _record_judged_terms(execute: Callable[..., Any]) -> None:
+    """Migration 7's Python step: the terms a store was judged against are recorded in
+    ``meta`` from now on; those judged before are the terms its violations name."""
+    latest: dict[str, str] = {}  # terms -> the version of its newest violation
+    for terms, version in execute("SELECT terms, terms_version FROM violations "
+                                  "ORDER BY violation_id"):
+        latest[str(terms)] = str(version)
+    for terms, version in latest.items():
+        execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (f"judged:{terms}", version))
+
+
 _APPEND_ONLY_FUNCTION = """
 CREATE FUNCTION truceguard_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -478,7 +494,7 @@ MIGRATIONS: list[Migration] = [
               python=_migrate_markings_and_keys),
     Migration(_SQL[5], (AppendOnly("audit_log", "the audit log", "audit_log_no_update",
                                    "audit_log_no_delete"),)),
-    Migration(_SQL[6]),
+    Migration(_SQL[6], python=_record_judged_terms),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that
