@@ -13,17 +13,18 @@ import contextlib
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from truceguard.cli import main
 from truceguard.errors import MarkingError
-from truceguard.marking import Viewer, parse_marking
+from truceguard.marking import Viewer, most_restrictive, parse_marking
 
 CODES = ["GBR", "FRA", "DEU", "UKR", "USA", "POL", "NATO", "EU", "FVEY"]
 ODD = ["gbr", " GBR ", "Gbr", "REL", "%", "_K", "G*", "NOBODY", "UK", "GB", "", "nato", "PUBLIC",
@@ -61,6 +62,10 @@ _runs = iter(range(10**6))
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(marks=st.lists(markings, min_size=1, max_size=10), who=viewers)
+@example(marks=["rel to gbr", "REL TO FRA"], who="GBR,FRA")  # once listed a FRA-only violation
+@example(marks=["REL TO GBR, NATO", "REL TO NATO", "REL TO GBR", "REL TO GBR, NATO"], who="GBR")
+@example(marks=["REL TO GBR", "PUBLIC", "REL TO FRA", "REL TO NATO", "REL TO EU",
+                "REL TO DEU, POL", "REL TO USA", "REL TO FVEY", "REL TO UKR"], who="GBR,FRA")
 def test_every_output_shows_a_viewer_only_what_it_may_see(base: Path, marks: list[str],
                                                           who: str) -> None:
     run = next(_runs)
@@ -86,30 +91,48 @@ def test_every_output_shows_a_viewer_only_what_it_may_see(base: Path, marks: lis
     visible = {ref for ref, m in stored.items() if viewer.may_see(m)}
     rel = ["--db", db, "--releasable-to", who]
     r = runner.invoke(main, ["observations", *rel, "--format", "json"])
-    assert {o["source_ref"] for o in json.loads(r.stdout)["rows"]} == visible
+    doc = json.loads(r.stdout)
+    observations = doc["rows"]
+    assert {o["source_ref"] for o in observations} == visible
+    assert doc["marking"] == most_restrictive(stored[ref] for ref in visible).text
     r = runner.invoke(main, ["observations", *rel, "--count"])
     assert int(r.stdout) == len(visible)
     out = base / f"e{run}.csv"
     r = runner.invoke(main, ["export", *rel, "--format", "csv", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("# marking: ")
-    rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert {row["id"] for row in rows} == visible
     assert all(viewer.may_see(row["releasability"]) for row in rows)
+    # The one rule (marking.py): every output is selected by Viewer.may_see, derived records
+    # included; every id an observation names is an incident of the viewer's own listing,
+    # holding exactly the observations that name it.
     r = runner.invoke(main, ["incidents", *rel, "--format", "json"])
     incidents = json.loads(r.stdout)["rows"]
     assert sum(i["n_observations"] for i in incidents) == len(visible)
-    if len(viewer.codes - {"NATO", "EU", "FVEY"}) <= 1:
-        # An incident's marking is the narrowing of its reports' markings: a viewer of one
-        # nation or group may see it. (A viewer holding two nations may see reports of
-        # GBR only and of FRA only, and so their incident, whose narrowing no single nation
-        # may see: the label is then stricter than that viewer needs, never wider.)
-        assert all(viewer.may_see(i["releasability"]) for i in incidents)
+    assert all(viewer.may_see(i["releasability"]) for i in incidents)
+    named: dict[int, int] = {}
+    for o in observations:
+        named[o["incident_id"]] = named.get(o["incident_id"], 0) + 1
+    assert named == {i["incident_id"]: i["n_observations"] for i in incidents}
     r = runner.invoke(main, ["violations", *rel, "--format", "json", "--min-p", "0"])
-    assert all(viewer.may_see(v["releasability"]) for v in json.loads(r.stdout)["rows"])
+    violations = json.loads(r.stdout)["rows"]
+    assert all(viewer.may_see(v["releasability"]) for v in violations)
+    assert {v["incident_id"] for v in violations} <= set(named)
     r = runner.invoke(main, ["report", *rel, "--terms", "minsk-2015", "--from", "2019-06",
                              "--to", "2019-06"])
     hidden = set(stored) - visible
     for ref in hidden:
         assert f"| {ref} " not in r.stdout and f"`{ref}`" not in r.stdout
+    # incident ids in the report (opaque hashes, ten digits or more) are the viewer's own
+    assert {int(x) for x in re.findall(r"\b\d{10,17}\b", r.stdout)} <= set(named)
+
+
+def test_a_viewer_of_several_nations_sees_what_all_of_them_may() -> None:
+    """The rule of marking.py, spelled out: GBR and FRA at once see what both may hold."""
+    both = Viewer.parse("GBR,FRA")
+    assert both.may_see("PUBLIC") and both.may_see("REL TO GBR, FRA")
+    assert both.may_see("REL TO NATO") and both.may_see("REL TO GBR, EU")
+    assert not both.may_see("REL TO GBR") and not both.may_see("REL TO FRA")
+    assert not both.may_see("REL TO FVEY")  # FRA is not in it
+    assert Viewer.parse("GBR").may_see("REL TO FVEY")
+    assert not Viewer().may_see("REL TO GBR") and Viewer().may_see("PUBLIC")

@@ -96,17 +96,25 @@ def test_no_endpoint_shows_a_user_what_they_may_not_see(server: Server, drawn: l
             r = c.get("/api/v1/incidents", params={**window, "limit": 1000})
             texts.append(r.text)
             incidents = r.json()["items"]
+            # Every id an observation names is an incident of this user's own view, which
+            # holds exactly the observations naming it.
             expect: dict[int, int] = {}
-            for o in visible:
-                assert o.incident_id is not None
-                expect[o.incident_id] = expect.get(o.incident_id, 0) + 1
+            for o in got:
+                assert o["incident_id"] is not None
+                expect[o["incident_id"]] = expect.get(o["incident_id"], 0) + 1
             assert {i["incident_id"]: i["n_observations"] for i in incidents} == expect
             for inc in incidents:
                 r = c.get(f"/api/v1/incidents/{inc['incident_id']}")
                 texts.append(r.text)
-                assert all(viewer.may_see(parse_marking(o["releasability"]))
-                           for o in r.json()["observations"])
+                members = r.json()["observations"]
+                assert all(viewer.may_see(parse_marking(o["releasability"])) for o in members)
+                assert {o["incident_id"] for o in members} == {inc["incident_id"]}
+                assert len(members) == inc["n_observations"]
                 assert viewer.may_see(parse_marking(r.json()["marking"]))
+            for o in mine:
+                if o in visible:
+                    one = c.get(f"/api/v1/observations/{o.obs_id}").json()["item"]
+                    assert one["incident_id"] in expect
             hidden_incidents = {o.incident_id for o in mine} - set(expect)
             for iid in hidden_incidents:
                 assert c.get(f"/api/v1/incidents/{iid}").status_code == 404
@@ -123,6 +131,7 @@ def test_no_endpoint_shows_a_user_what_they_may_not_see(server: Server, drawn: l
                 texts.append(r.text)
                 doc = r.json()
                 assert {v["incident_id"] for v in doc["violations"]} <= set(expect)
+                assert viewer.may_see(parse_marking(doc["marking"]))
             joined = "\n".join(texts)
             for ref in hidden_refs:
                 assert f'"{ref}"' not in joined and f"{ref}," not in joined, (user, ref)
@@ -144,3 +153,37 @@ def test_the_property_test_sees_restricted_data(server: Server, tmp_path: Path) 
                                                     "until": _iso(DAY0 + 9001 * 86400)}).json()
     assert [o["source_ref"] for o in got["items"]] == [refs[1]]
     assert json.dumps(got).count(refs[0]) == 0
+
+
+def test_a_hidden_bridge_gives_no_observation_a_shared_incident_id(server: Server) -> None:
+    """Two PUBLIC reports 5 km apart are two incidents to a UKR observer; a REL TO GBR report
+    between them (which fuses all three for GBR) must not make the observer's observations
+    name one incident id, nor name an id outside the observer's own listing."""
+    day = 9100
+    t0 = DAY0 + day * 86400 + 36000
+    obs = []
+    for ref, lat, marking in (("north", 47.745, "PUBLIC"), ("south", 47.700, "PUBLIC"),
+                              ("bridge", 47.7225, "REL TO GBR")):
+        raw = f"{ref},{lat},{marking}"
+        obs.append(Observation(source="patrol", how_known="seen", t_start=t0, t_end=t0,
+                               time_precision_s=1, lat=lat, lon=38.0, uncertainty_m=100.0,
+                               category="shelling", source_ref=f"b-{ref}",
+                               releasability=marking, raw=raw, raw_sha256=sha256_text(raw)))
+    with open_store(server.db) as store:
+        ingest_records(store, obs, source="bridge")
+        fuse_store(store)
+        owner = {o.source_ref: o.incident_id for o in store.observations(
+            ObservationFilter(sources=("patrol",)), Viewer.owner()) if o.source_ref[:2] == "b-"}
+    assert len(set(owner.values())) == 1  # the owner sees one incident
+    window = {"since": _iso(t0 - 60), "until": _iso(t0 + 60)}
+    with server.client("ukr") as c:
+        got = c.get("/api/v1/observations", params=window).json()["items"]
+        listed = {i["incident_id"] for i in
+                  c.get("/api/v1/incidents", params=window).json()["items"]}
+        ids = {o["source_ref"]: o["incident_id"] for o in got}
+        assert set(ids) == {"b-north", "b-south"}
+        assert ids["b-north"] != ids["b-south"]
+        assert set(ids.values()) == listed
+        for ref, iid in ids.items():
+            members = c.get(f"/api/v1/incidents/{iid}").json()["observations"]
+            assert [(o["source_ref"], o["incident_id"]) for o in members] == [(ref, iid)]

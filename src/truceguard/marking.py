@@ -14,11 +14,22 @@ everything after that works on the codes, never on the text, and never by patter
   NATO``. ``OWNER ONLY`` is the marking no code may see (what narrowing two disjoint markings
   leaves): only the database's owner sees it.
 
-Who may see: a ``Viewer`` holds codes: a nation's viewer holds its country code and the code
-of every group the country belongs to. A viewer may see a marking when the marking is PUBLIC
-or shares a code with the viewer. ``narrow`` (the intersection) is never wider than either
-marking for any viewer of one nation or one group; a marking can only be narrowed, never
-widened, by combining it with another.
+Who may see: a ``Viewer`` is one audience or several. A nation's viewer is one audience
+holding its country code and the code of every group the country belongs to; a group's viewer
+(``NATO``) holds that code alone. A viewer may see a marking when the marking is PUBLIC or
+shares a code with the viewer.
+
+A viewer named by several codes (``--releasable-to GBR,FRA``) stands for an audience that is
+all of them at once: a product that will be read by GBR *and* FRA. It may see a marking only
+when *every* one of its audiences may (``REL TO GBR, FRA`` and ``REL TO NATO``, not ``REL TO
+GBR``). So what a viewer is shown never includes something one of the nations it names may not
+hold, and anything derived from what it may see (an incident fused from its reports, the
+violations judged on that incident) carries a marking (the narrowing) that every audience, and
+so the viewer, may see. The rule is the same everywhere: listings, counts, exports, incidents,
+violations, reports and the API all select by ``Viewer.may_see``.
+
+``narrow`` (the intersection) is never wider than either marking for any audience; a marking
+can only be narrowed, never widened, by combining it with another.
 """
 
 from __future__ import annotations
@@ -126,11 +137,35 @@ class Marking:
     def __str__(self) -> str:
         return self.text
 
+    def covers(self, other: Marking) -> bool:
+        """Whether every audience that may see ``other`` may see this marking too."""
+        if self.codes is None:
+            return True
+        if other.codes is None:
+            return False
+        voc = vocabulary()
+        for code in other.codes:
+            if code in voc.groups:
+                if code not in self.codes:  # that group's own viewer
+                    return False
+                members = voc.groups[code]
+            else:
+                members = frozenset({code})
+            for n in members:
+                if not ({n} | voc.groups_of(n)) & self.codes:
+                    return False
+        return True
+
     def narrow(self, other: Marking) -> Marking:
-        """What may be released to someone who may see both (never wider than either)."""
+        """What may be released to someone who may see both (never wider than either; one of
+        them when it is the narrower)."""
         if self.codes is None:
             return other
         if other.codes is None:
+            return self
+        if self.covers(other):
+            return other
+        if other.covers(self):
             return self
         voc = vocabulary()
         a, b = self.codes, other.codes
@@ -175,24 +210,28 @@ def parse_marking(text: str | Marking | None, *, legacy: bool = True) -> Marking
 
 
 def most_restrictive(markings: Iterable[Marking | str]) -> Marking:
-    """The banner of a set of records: the narrowing of all their markings (PUBLIC if none)."""
+    """The banner of a set of records: the narrowing of all their markings (PUBLIC if none).
+    Depends on the set alone, not on the order the markings come in."""
+    distinct = {parse_marking(m) for m in markings}
     out = PUBLIC
-    for m in markings:
-        out = out.narrow(parse_marking(m))
+    for m in sorted(distinct, key=lambda m: m.text):
+        out = out.narrow(m)
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who is asking, and the codes they hold.
+    """Who is asking: one or more audiences, each the set of codes it holds.
 
     ``Viewer.owner()`` is the database's owner (the local analyst who imported the data): sees
-    everything. ``Viewer.of(*codes)`` holds the given codes; each country code brings the codes
-    of the groups the country belongs to.
+    everything. ``Viewer.of(*codes)`` is one audience per code (a country brings the codes of
+    its groups); it may see a marking only when every audience may (the module docstring).
+    ``Viewer()`` holds no code and sees PUBLIC records only.
     """
 
-    codes: frozenset[str] = frozenset()
+    audiences: tuple[frozenset[str], ...] = ()
     sees_all: bool = False
+    names: tuple[str, ...] = ()
 
     @classmethod
     def owner(cls) -> Viewer:
@@ -201,13 +240,15 @@ class Viewer:
     @classmethod
     def of(cls, *codes: str) -> Viewer:
         voc = vocabulary()
-        held: set[str] = set()
+        audiences: dict[str, frozenset[str]] = {}
         for c in codes:
             code = parse_code(c, what="viewer code")
-            held.add(code)
+            held = {code}
             if code in voc.countries:
                 held |= voc.groups_of(code)
-        return cls(codes=frozenset(held))
+            audiences[code] = frozenset(held)
+        names = tuple(sorted(audiences))
+        return cls(audiences=tuple(audiences[n] for n in names), names=names)
 
     @classmethod
     def parse(cls, text: str | None) -> Viewer:
@@ -220,11 +261,25 @@ class Viewer:
                                code="marking.bad_syntax")
         return cls.of(*words)
 
+    @property
+    def codes(self) -> frozenset[str]:
+        """Every code some audience of the viewer holds."""
+        return frozenset().union(*self.audiences)
+
     def may_see(self, marking: Marking | str) -> bool:
         if self.sees_all:
             return True
         m = parse_marking(marking)
-        return m.codes is None or bool(m.codes & self.codes)
+        if m.codes is None:
+            return True
+        return bool(self.audiences) and all(m.codes & a for a in self.audiences)
+
+    @property
+    def text(self) -> str:
+        """Who this viewer is, for banners and reports."""
+        if self.sees_all:
+            return "the owner"
+        return " and ".join(self.names) if self.names else "PUBLIC only"
 
 
 __all__ = [

@@ -14,8 +14,8 @@ trail across re-fusion as long as its incident keeps its anchor.
 Releasability (views): a viewer sees an incident as computed from exactly the observations
 releasable to them. For each incident the store keeps one summary ("view") per set of its
 observations that some viewer may see: with markings D among its observations, the views are
-the subsets of D a viewer can hold (all subsets for up to ``MAX_MARKINGS_ENUMERATED`` restricted
-markings; beyond that, the sets seen by the owner, each single nation and each group). Each view
+the subsets of D a viewer can hold (the owner's, each nation's and group's, and those of
+viewers of several nations at once, ``marking.Viewer``: see ``_view_sigs``). Each view
 is adjudicated on its own; a view's marking is the narrowing of its observations' markings. So
 a PUBLIC viewer's incident, and its violations, stay exactly what the PUBLIC reports say when a
 restricted report joins the incident later. Fusion itself groups all observations (the owner's
@@ -29,10 +29,9 @@ under a newer terms version), and ``new`` again if it comes back.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,9 +54,10 @@ from truceguard.model import (
     utc_now,
 )
 from truceguard.store.base import FusionRun, IncidentView, JudgedViolation, Store
-from truceguard.store.sql import PUBLIC_ID
 
-MAX_MARKINGS_ENUMERATED = 4
+FUSION_STEPS = ("reading observations", "linking reports", "summarising incidents",
+                "writing incidents")
+MAX_VIEWS = 256  # views kept per incident (see _view_sigs)
 
 
 @dataclass
@@ -87,6 +87,12 @@ class AdjudicationSummary:
     by_clause: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     new_ids: list[int] = field(default_factory=list)  # violations that became "new" now
+    threshold: float = 0.0  # the reporting threshold of p_location (grading.yaml)
+    below_threshold: dict[str, int] = field(default_factory=dict)  # of by_clause, p < threshold
+
+    @property
+    def n_below_threshold(self) -> int:
+        return sum(self.below_threshold.values())
 
 
 def incident_id_for(key: bytes, anchors: np.ndarray) -> np.ndarray:
@@ -105,19 +111,31 @@ def _points(a: dict[str, np.ndarray], idx: np.ndarray, proj: LocalProjection) ->
 
 
 def _view_sigs(d: tuple[int, ...], markings: dict[int, Marking]) -> list[tuple[int, ...]]:
-    """The observation marking sets some viewer of an incident with markings ``d`` may hold."""
-    public = tuple(m for m in d if m == PUBLIC_ID)
-    restricted = [m for m in d if m != PUBLIC_ID]
-    if len(restricted) <= MAX_MARKINGS_ENUMERATED:
-        subsets = itertools.chain.from_iterable(
-            itertools.combinations(restricted, k) for k in range(len(restricted) + 1))
-        sigs = {tuple(sorted(public + s)) for s in subsets}
-    else:
-        voc = vocabulary()
-        sigs = {d}
-        for code in voc.codes:
-            v = Viewer.of(code)
-            sigs.add(tuple(m for m in d if v.may_see(markings[m])))
+    """The observation marking sets some viewer of an incident with markings ``d`` may hold.
+
+    One audience (a nation with its groups, or one group) sees the markings of ``d`` that share
+    a code with it; only the codes ``d`` names (and the countries of its groups) can see more
+    than the PUBLIC ones. A viewer of several audiences sees what all of them see: the
+    intersection of their sets. So the sets are the owner's (all of ``d``), each audience's,
+    and their intersections (closed under intersection, at most ``MAX_VIEWS`` of them; past
+    that, the owner's and each single audience's)."""
+    voc = vocabulary()
+    named: set[str] = set()
+    for m in d:
+        codes = markings[m].codes or frozenset()
+        for c in codes:
+            named |= voc.expand(c) | {c}
+    audiences = {Viewer.of(c) for c in sorted(named)}
+    singles = {tuple(m for m in d if v.may_see(markings[m])) for v in audiences}
+    singles.add(tuple(m for m in d if markings[m].is_public))  # any other audience
+    sigs = set(singles) | {d}
+    frontier = set(sigs)
+    while frontier and len(sigs) <= MAX_VIEWS:
+        new = {tuple(sorted(set(a) & set(b))) for a in frontier for b in singles} - sigs
+        sigs |= new
+        frontier = new
+    if len(sigs) > MAX_VIEWS:
+        sigs = set(singles) | {d}
     return sorted(s for s in sigs if s)
 
 
@@ -133,12 +151,16 @@ def fuse_store(
     rules: GradingRules | None = None,
     projection: LocalProjection = UKRAINE_EAST,
     pending: dict[str, np.ndarray] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> FusionSummary:
     """Fuse the store's observations into incidents (incrementally unless ``full``).
 
     ``pending`` (incremental only): fuse just these unfused observations (rows of
     ``store.fusion_arrays(unfused=True)``) now, the others later; fusion is exact whatever
-    the order, so a live loop may fuse light work before heavy work."""
+    the order, so a live loop may fuse light work before heavy work. ``progress`` is called
+    with the name of each of the ``FUSION_STEPS`` as it starts."""
+    step = progress or (lambda _name: None)
+    step(FUSION_STEPS[0])
     started = time.perf_counter()
     params = params or FusionParams()
     rules = rules or load_grading()
@@ -155,6 +177,7 @@ def fuse_store(
     new = np.flatnonzero(a["incident_id"] < 0)
     mode = "full" if full or last is None else "incremental"
     merged = 0
+    step(FUSION_STEPS[1])
     if n == 0 or (mode == "incremental" and new.size == 0):
         labels = np.zeros(0, np.int64)
         affected = np.zeros(0, np.int64)
@@ -183,8 +206,10 @@ def fuse_store(
         inc_of = incident_id_for(store.incident_key(), anchors)[inverse]
     else:
         inc_of = labels
+    step(FUSION_STEPS[2])
     views = _views(store, a, affected, inc_of[affected] if n else affected, rules, projection,
                    params)
+    step(FUSION_STEPS[3])
     changed = affected[a["incident_id"][affected] != inc_of[affected]] if n else affected
     before = set(a["incident_id"][old].tolist()) if n else set()
     removed = sorted(before - set(inc_of.tolist()))
@@ -397,9 +422,12 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
     version = str(terms.version)
     v = store.view_arrays(incident_ids)
     existing = store.violation_keys(terms.name, incident_ids)
+    from truceguard.judge.grading import report_threshold
+
     summary = AdjudicationSummary(terms=terms.name, terms_version=version,
                                   incidents=int(np.unique(v["incident_id"]).size),
-                                  violations=0, new=0, withdrawn=0)
+                                  violations=0, new=0, withdrawn=0,
+                                  threshold=report_threshold())
     current: set[tuple[str, int, str, str]] = set()
     inserts: list[JudgedViolation] = []
     updates: list[tuple[int, JudgedViolation]] = []
@@ -444,6 +472,8 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
                     trail.append((prior[0], StatusChange(0, now, "new", "truceguard", why_new)))
                     summary.new += 1
             summary.by_clause[clause] = summary.by_clause.get(clause, 0) + 1
+            if viol.p_location < summary.threshold:
+                summary.below_threshold[clause] = summary.below_threshold.get(clause, 0) + 1
     for key, (vid, status) in existing.items():
         if key not in current and status != STATUS_WITHDRAWN:
             why = (f"superseded: {terms.name} version {version} replaces version {key[0]}"

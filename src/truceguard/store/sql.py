@@ -340,13 +340,14 @@ class SQLStore(MissionTables):
         """The marking ids ``viewer`` may see (None: all of them)."""
         if viewer.sees_all:
             return None
-        ids = {PUBLIC_ID}
-        codes = sorted(viewer.codes)
-        if codes:
-            ids |= {int(r[0]) for r in self._rows(
+        restricted: set[int] | None = None
+        for audience in viewer.audiences:  # every audience must hold a code of the marking
+            codes = sorted(audience)
+            held = {int(r[0]) for r in self._rows(
                 "SELECT DISTINCT marking_id FROM marking_codes WHERE code IN "
                 f"({_marks(len(codes))})", codes)}
-        return sorted(ids)
+            restricted = held if restricted is None else restricted & held
+        return sorted({PUBLIC_ID} | (restricted or set()))
 
     def _visible_views(self, viewer: Viewer, alias: str) -> tuple[str, list[Any]]:
         """The condition that keeps, per incident, the one view ``viewer`` sees."""
@@ -516,11 +517,46 @@ class SQLStore(MissionTables):
             if flt.near is not None:
                 keep = near_mask([r[lat_i] for r in rows], [r[lon_i] for r in rows], flt.near)
                 rows = [r for r, k in zip(rows, keep, strict=True) if k]
+            rows = self._in_viewers_incidents(rows, viewer)
             for r in rows:
                 if limit is not None and n >= limit:
                     return
                 n += 1
                 yield _observation(r)
+
+    def _in_viewers_incidents(self, rows: list[tuple[Any, ...]], viewer: Viewer
+                              ) -> list[tuple[Any, ...]]:
+        """Observation rows whose incident (last column) is the one ``viewer`` sees them in:
+        the view of that incident built from the reports the viewer may see, or the part of it
+        that holds the report when hidden reports bridged it (``pipeline._views``); None when
+        the viewer sees no incident there. Never the id of an incident built from reports the
+        viewer may not see."""
+        if viewer.sees_all:
+            return rows
+        parents = sorted({int(r[-1]) for r in rows if r[-1] is not None})
+        if not parents:
+            return rows
+        visible = set(self.visible_markings(viewer) or ())
+        own: dict[int, int] = {}  # parent incident -> the viewer's (unsplit) view
+        part_of: dict[int, int] = {}  # obs_id -> the viewer's part
+        for chunk in _chunks(parents):
+            for parent, inc, set_key, sig, members in self._rows(
+                    "SELECT parent_id, incident_id, set_key, sig, members FROM incident_views "
+                    f"WHERE parent_id IN ({_marks(len(chunk))})", chunk):
+                mine = ",".join(m for m in str(set_key).split(",") if int(m) in visible)
+                if sig != mine:
+                    continue
+                if members:
+                    part_of.update((int(o), int(inc)) for o in str(members).split(","))
+                else:
+                    own[int(parent)] = int(inc)
+        out = []
+        for r in rows:
+            if r[-1] is not None:
+                inc = part_of.get(int(r[0]), own.get(int(r[-1])))
+                r = (*r[:-1], inc)
+            out.append(r)
+        return out
 
     def count_observations(self, flt: ObservationFilter, viewer: Viewer) -> int:
         where, params = self._observation_where(flt, viewer)
@@ -539,16 +575,33 @@ class SQLStore(MissionTables):
                             f"WHERE {where}", params)[0]
         return None if lo is None else (int(lo), int(hi))
 
-    def observation_marking(self, flt: ObservationFilter, viewer: Viewer) -> Marking:
-        """The most restrictive marking among the observations ``flt`` matches (``near`` is
-        taken as its bounding box, so the banner can only be stricter than needed)."""
+    def observation_marking(self, flt: ObservationFilter, viewer: Viewer,
+                            limit: int | None = None) -> Marking:
+        """The most restrictive marking among exactly the observations ``observations(flt,
+        viewer, limit)`` yields (PUBLIC for none): the banner of that listing."""
         from truceguard.marking import most_restrictive
 
         where, params = self._observation_where(flt, viewer)
-        ids = [int(r[0]) for r in self._rows(
-            f"SELECT DISTINCT o.marking_id FROM observations o WHERE {where}", params)]
+        if flt.near is None and limit is None:
+            ids = {int(r[0]) for r in self._rows(
+                f"SELECT DISTINCT o.marking_id FROM observations o WHERE {where}", params)}
+        else:
+            ids = set()
+            sql = (f"SELECT o.marking_id, o.lat, o.lon FROM observations o WHERE {where} "
+                   "ORDER BY o.t_start, o.obs_id")
+            if limit is not None and flt.near is None:
+                sql += f" LIMIT {int(limit)}"
+            n = 0
+            for rows in self._iter(sql, params):
+                if flt.near is not None:
+                    keep = near_mask([r[1] for r in rows], [r[2] for r in rows], flt.near)
+                    rows = [r for r, k in zip(rows, keep, strict=True) if k]
+                if limit is not None:
+                    rows = rows[: max(0, limit - n)]
+                n += len(rows)
+                ids.update(int(r[0]) for r in rows)
         markings = self.markings()
-        return most_restrictive(markings[i] for i in ids)
+        return most_restrictive(markings[i] for i in sorted(ids))
 
     def get_observation(self, obs_id: int, viewer: Viewer) -> Observation | None:
         got = list(self._by_id(obs_id, viewer))
@@ -556,7 +609,8 @@ class SQLStore(MissionTables):
 
     def _by_id(self, obs_id: int, viewer: Viewer) -> Iterator[Observation]:
         where, params = self._observation_where(ObservationFilter(), viewer)
-        for r in self._rows(f"{_SELECT_OBS} WHERE o.obs_id = ? AND {where}", [obs_id, *params]):
+        rows = self._rows(f"{_SELECT_OBS} WHERE o.obs_id = ? AND {where}", [obs_id, *params])
+        for r in self._in_viewers_incidents(rows, viewer):
             yield _observation(r)
 
     def sources(self, viewer: Viewer) -> list[str]:
