@@ -13,14 +13,16 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, TypeVar, overload
 
 import click
 
 from truceguard.errors import InputError, TruceguardError, error_envelope
-from truceguard.store import is_url
+
+if TYPE_CHECKING:
+    from truceguard.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +33,13 @@ DEFAULT_DB = "truceguard.db"
 def resolve_db(db: str | None) -> str:
     """``--db`` if given, else ``$TRUCEGUARD_DB``, else ``./truceguard.db``."""
     return db or os.environ.get("TRUCEGUARD_DB") or DEFAULT_DB
+
+
+def open_existing(db: str | None) -> Store:
+    """The store at ``db`` (as ``resolve_db``), refused when truceguard has not set it up."""
+    from truceguard.store import open_store
+
+    return open_store(resolve_db(db), create=False)
 
 
 def db_option(f: F) -> F:
@@ -51,6 +60,61 @@ def print_error(exc: TruceguardError, as_json: bool) -> None:
     click.echo(f"Error: {exc.message}", err=True)
     if exc.hint:
         click.echo(f"Hint: {exc.hint}", err=True)
+
+
+def _wants_json(args: list[str]) -> bool:
+    return any(a in ("--format=json",) for a in args) or any(
+        a == "--format" and b == "json" for a, b in zip(args, args[1:], strict=False))
+
+
+_USAGE_CODES = {
+    "NoSuchOption": "usage.no_such_option",
+    "MissingParameter": "usage.missing",
+    "BadParameter": "usage.bad_value",
+    "BadOptionUsage": "usage.bad_option",
+    "BadArgumentUsage": "usage.bad_argument",
+}
+
+
+def usage_error(exc: click.UsageError) -> TruceguardError:
+    """The domain error (code, message naming the value, hint) for a usage error that the
+    option parser found: an unknown option or command, a missing or a bad value."""
+    cmd = exc.ctx.command_path if exc.ctx is not None else "truceguard"
+    code = _USAGE_CODES.get(type(exc).__name__, "usage.error")
+    message = exc.format_message()
+    if "No such command" in message:
+        code, hint = "usage.no_such_command", "`truceguard --help` lists the commands"
+    elif code == "usage.missing":
+        hint = f"give it; `{cmd} --help` says what each option takes"
+    elif code == "usage.no_such_option":
+        hint = f"`{cmd} --help` lists the options"
+    else:
+        hint = f"`{cmd} --help` says what it takes"
+    return InputError(message, hint=hint, code=code)
+
+
+class EnvelopeGroup(click.Group):
+    """A group whose usage errors read like every other error: ``Error:`` and ``Hint:`` lines
+    (exit 2), or with ``--format json`` the error envelope on standard output."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            print_error(usage_error(exc), _wants_json(argv))
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def domain_errors(f: F) -> F:
@@ -83,6 +147,8 @@ def check_output(output: str, *, db: str | None = None, inputs: tuple[str, ...] 
                  option: str = "-o") -> Path:
     """The output path, refused when it would destroy data: the database (or its WAL and SHM
     files), an input of the same command, a folder that does not exist, a folder itself."""
+    from truceguard.store import is_url
+
     p = Path(output)
     if p.is_dir():
         raise InputError(f"{option} {output!r} is a folder", hint="give a file name in it",
@@ -103,8 +169,18 @@ def check_output(output: str, *, db: str | None = None, inputs: tuple[str, ...] 
     return p
 
 
+@overload
+def atomic_output(path: str | Path, *, binary: Literal[False] = False
+                  ) -> AbstractContextManager[TextIO]: ...
+
+
+@overload
+def atomic_output(path: str | Path, *, binary: Literal[True]
+                  ) -> AbstractContextManager[BinaryIO]: ...
+
+
 @contextmanager
-def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO[Any]]:
+def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[Any]:
     """Write to a temporary file beside ``path`` and move it into place only when complete;
     ``-`` is standard output."""
     if str(path) == "-":
@@ -122,3 +198,28 @@ def atomic_output(path: str | Path, *, binary: bool = False) -> Iterator[IO[Any]
                          hint="write somewhere you may write", code="output.denied") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def step_progress(label: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar on standard error for work done in ``total`` named steps; it shows only
+    on a terminal (silent when output is piped or captured). Yields the callback the core
+    calls with each step's name as it starts."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    bar = Progress(SpinnerColumn(), TextColumn(f"[bold]{label}[/] {{task.description}}"),
+                   BarColumn(), TimeElapsedColumn(), console=console, transient=True,
+                   disable=not console.is_terminal)
+    task = bar.add_task("", total=total)
+    started = [False]
+
+    def advance(name: str) -> None:
+        if started[0]:
+            bar.advance(task)
+        started[0] = True
+        bar.update(task, description=name)
+
+    with bar:
+        yield advance

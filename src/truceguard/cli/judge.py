@@ -9,15 +9,35 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from truceguard.cli.common import atomic_output, check_output, db_option, domain_errors, resolve_db
-from truceguard.cli.observe import filter_options, open_existing, say_empty
+from truceguard.cli.common import (
+    atomic_output,
+    check_output,
+    db_option,
+    domain_errors,
+    open_existing,
+    resolve_db,
+    step_progress,
+)
+from truceguard.cli.observe import (
+    BANNER_OPTION,
+    GIS_FORMATS,
+    filter_options,
+    say_empty,
+    write_gis,
+)
 from truceguard.errors import InputError, unknown_value
-from truceguard.io.records import banner, write_csv, write_geojson, write_json
+from truceguard.io.records import banner as banner_of
+from truceguard.io.records import write_csv, write_geojson, write_json
 from truceguard.judge.fusion import FusionParams
 from truceguard.judge.grading import load_grading
 from truceguard.judge.terms import load_terms, shipped_terms
 from truceguard.model import REVIEW_STATUSES, VIOLATION_STATUSES, Incident, Violation, iso
-from truceguard.pipeline import adjudicate_store, fuse_store, set_violation_status
+from truceguard.pipeline import (
+    FUSION_STEPS,
+    adjudicate_store,
+    fuse_store,
+    set_violation_status,
+)
 from truceguard.query import (
     build_filter,
     check_limit,
@@ -28,41 +48,47 @@ from truceguard.query import (
     viewer_from,
 )
 from truceguard.store import Store, ViolationFilter
+from truceguard.text import plural
 
-FORMATS = click.Choice(["table", "json", "csv", "geojson"])
+FORMATS = click.Choice(["table", "json", "csv", "geojson", *GIS_FORMATS])
 DEFAULT_MIN_P = default_min_p()
 
 
 def _emit(rows: list[Any], kind: type, fmt: str, count: bool, output: str, db: str,
-          columns: tuple[str, ...]) -> None:
+          columns: tuple[str, ...], banner_line: bool = False) -> None:
     """Write a listing (or, with ``count``, its size) in ``fmt`` to ``output`` (- for standard
-    output)."""
+    output); its banner is the most restrictive marking of exactly these rows."""
+    marking = banner_of(rows)
     if count:
-        click.echo(json.dumps({"count": len(rows), "marking": banner(rows)})
+        click.echo(json.dumps({"count": len(rows), "marking": marking})
                    if fmt == "json" else str(len(rows)))
         return
     if fmt == "table":
         if output != "-":
-            raise InputError("-o needs --format json, csv or geojson",
+            raise InputError("-o needs --format json, csv, geojson, gpkg or kml",
                              hint="a table is for the terminal", code="input.conflicting_options")
         if not rows:
             return
-        table = Table(*columns, title=f"[{banner(rows)}]")
+        table = Table(*columns, title=f"[{marking}]")
         for r in rows:
             table.add_row(*(_short(c, getattr(r, c)) for c in columns))
         Console(width=200).print(table)
         return
     if output != "-":
         check_output(output, db=db)
-    with atomic_output(output) as fh:
-        if fmt == "json":
-            n = write_json(rows, fh)
-        elif fmt == "csv":
-            n = write_csv(rows, fh, kind)
-        else:
-            n = write_geojson(rows, fh)
-    if output != "-":
-        click.echo(f"wrote {n} to {output} [{banner(rows)}]", err=True)
+    if fmt in GIS_FORMATS:
+        n = write_gis(fmt, rows, output, marking, kind.__name__.lower() + "s")
+    else:
+        with atomic_output(output) as fh:
+            if fmt == "json":
+                n = write_json(rows, fh, marking=marking)
+            elif fmt == "csv":
+                n = write_csv(rows, fh, kind, marking=marking, banner_line=banner_line)
+            else:
+                n = write_geojson(rows, fh, marking=marking)
+    if output != "-" or fmt == "csv":
+        where = f" to {output}" if output != "-" else ""
+        click.echo(f"wrote {plural(n, 'row')}{where} [{marking}]", err=True)
 
 
 def _short(column: str, value: Any) -> str:
@@ -101,11 +127,11 @@ def fuse_cmd(eps_m: float, eps_s: float, min_samples: int, max_link_uncertainty_
     params = FusionParams(eps_m=eps_m, eps_s=eps_s, min_samples=min_samples,
                           max_link_uncertainty_m=max_link_uncertainty_m)
     rules = load_grading(grading)
-    with open_existing(db) as store:
-        s = fuse_store(store, params, full=full, rules=rules)
-    click.echo(f"{s.mode} fusion: {s.observations} observations -> {s.incidents} incidents "
-               f"({s.new_observations} new observations, {s.changed_incidents} incidents "
-               f"written, {s.merged} merged) in {s.seconds:.2f} s")
+    with open_existing(db) as store, step_progress("fusing", len(FUSION_STEPS)) as advance:
+        s = fuse_store(store, params, full=full, rules=rules, progress=advance)
+    click.echo(f"{s.mode} fusion: {plural(s.observations, 'observation')} -> "
+               f"{plural(s.incidents, 'incident')} ({s.new_observations} new, "
+               f"{s.changed_incidents} written, {s.merged} merged) in {s.seconds:.2f} s")
     if s.observations == 0:
         say_empty("observations to fuse", "Import some first: `truceguard import FILE`.")
 
@@ -124,16 +150,21 @@ def adjudicate_cmd(terms_name: str, db: str | None) -> None:
                              hint="run `truceguard fuse` first (after `truceguard import`)",
                              code="pipeline.not_fused")
         s = adjudicate_store(store, terms)
-    click.echo(f"{s.terms} (version {s.terms_version}): {s.incidents} incidents, "
-               f"{s.violations} violations ({s.new} new, {s.withdrawn} withdrawn) in "
-               f"{s.seconds:.2f} s")
+    below = s.n_below_threshold
+    click.echo(f"{s.terms} (version {s.terms_version}): {plural(s.incidents, 'incident')}, "
+               f"{plural(s.violations, 'violation')} ({s.new} new, {s.withdrawn} withdrawn) in "
+               f"{s.seconds:.2f} s; {below} of them below the reporting threshold "
+               f"(p_location < {s.threshold:g}: location too imprecise to count; "
+               "`violations --min-p 0` lists them)")
     for clause, n in sorted(s.by_clause.items()):
-        click.echo(f"  {clause}: {n}")
+        under = s.below_threshold.get(clause, 0)
+        click.echo(f"  {clause}: {n}" + (f" ({under} below the threshold)" if under else ""))
 
 
 def _output_option(f: Any) -> Any:
     return click.option("-o", "--output", default="-", show_default=True, metavar="FILE|-",
-                        help="Write the listing here (json, csv, geojson).")(f)
+                        help="Write the listing here (json, csv, geojson; gpkg and kml need "
+                             "a file).")(f)
 
 
 @click.command("incidents")
@@ -142,10 +173,11 @@ def _output_option(f: Any) -> Any:
 @click.option("--count", is_flag=True, help="Print only how many match.")
 @click.option("--limit", type=int, help="At most this many (not with --count).")
 @_output_option
+@BANNER_OPTION
 @db_option
 @domain_errors
-def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, db: str | None,
-                  releasable_to: str | None, **filters: Any) -> None:
+def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, banner: bool,
+                  db: str | None, releasable_to: str | None, **filters: Any) -> None:
     """List incidents (fused observations) matching the filters, as the viewer sees them."""
     limit = check_limit(limit, count)
     flt = build_filter(**filters)
@@ -155,7 +187,7 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, db: str
         rows = store.incidents(flt, viewer, limit=limit)
         _emit(rows, Incident, fmt, count, output, resolve_db(db),
               ("incident_id", "t_start", "lat", "lon", "uncertainty_m", "category",
-               "n_observations", "n_sources", "grade", "releasability"))
+               "n_observations", "n_sources", "grade", "releasability"), banner)
         if not rows and store.count_incidents() == 0:
             say_empty("incidents", "Nothing has been fused yet: run `truceguard fuse`.")
 
@@ -177,11 +209,13 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, db: str
 @click.option("--count", is_flag=True, help="Print only how many match.")
 @click.option("--limit", type=int, help="At most this many (not with --count).")
 @_output_option
+@BANNER_OPTION
 @db_option
 @domain_errors
 def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tuple[str, ...],
                    min_p: float, fmt: str, count: bool, limit: int | None, output: str,
-                   db: str | None, releasable_to: str | None, **filters: Any) -> None:
+                   banner: bool, db: str | None, releasable_to: str | None,
+                   **filters: Any) -> None:
     """List violations (incidents judged against terms) matching the filters."""
     limit = check_limit(limit, count)
     finite(min_p, "--min-p", low=0.0, high=1.0)
@@ -198,7 +232,7 @@ def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tupl
         rows = store.violations(vf, viewer, limit=limit)
         _emit(rows, Violation, fmt, count, output, resolve_db(db),
               ("violation_id", "t_start", "clause", "severity", "status", "p_location",
-               "uncertainty_m", "location_text", "releasability"))
+               "uncertainty_m", "location_text", "releasability"), banner)
         if min_p > 0:
             vague = len(store.violations(
                 ViolationFilter(records=flt, terms=terms_name, clauses=clauses,

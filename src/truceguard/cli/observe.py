@@ -14,7 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from truceguard.cli.common import atomic_output, check_output, db_option, domain_errors, resolve_db
+from truceguard.cli.common import (
+    atomic_output,
+    check_output,
+    db_option,
+    domain_errors,
+    open_existing,
+    resolve_db,
+)
 from truceguard.errors import InputError
 from truceguard.ingest import import_file
 from truceguard.io import WRITERS, detect_format, write_csv, write_geojson
@@ -25,7 +32,7 @@ from truceguard.io.registry import broken_plugins, reader_names
 from truceguard.marking import parse_code, parse_marking, vocabulary
 from truceguard.model import CATEGORIES, WEAPON_CLASSES, iso
 from truceguard.query import build_filter, check_limit, check_sources, viewer_from
-from truceguard.store import ObservationFilter, Store, open_store
+from truceguard.store import ObservationFilter, open_store
 
 F = Callable[..., Any]
 
@@ -171,12 +178,34 @@ def _table(observations: list[Any], marking: str) -> None:
     Console(width=180).print(table)
 
 
-def open_existing(db: str | None) -> Store:
-    return open_store(resolve_db(db), create=False)
-
-
 def say_empty(what: str, hint: str) -> None:
     click.echo(f"0 {what}. {hint}", err=True)
+
+
+BANNER_OPTION = click.option(
+    "--banner", is_flag=True,
+    help="CSV: write the file's marking as a first comment line '# marking: ...' (truceguard "
+         "reads it back; other tools want plain CSV, the default).")
+GIS_FORMATS = ("gpkg", "kml")
+EXPORT_FORMATS = (*sorted(WRITERS), *GIS_FORMATS)
+
+
+def write_gis(fmt: str, records: Any, output: str, marking: str, layer: str) -> int:
+    """Write ``records`` as a GeoPackage or KML file (``fmt``) at ``output``; returns N."""
+    if output == "-":
+        raise InputError(f"--format {fmt} writes a file, not standard output",
+                         hint=f"give -o FILE.{fmt}", code="output.not_a_file")
+    from truceguard.io.gis import write_gpkg, write_kml
+
+    writer = write_gpkg if fmt == "gpkg" else write_kml
+    return int(writer(records, output, marking=marking, layer=layer))
+
+
+def say_marking(n: int, marking: str, output: str | None = None) -> None:
+    """The summary line of a written listing: how many rows, where, and their banner."""
+    where = f" to {output}" if output and output != "-" else ""
+    noun = "row" if n == 1 else "rows"
+    click.echo(f"wrote {n} {noun}{where} [{marking}]", err=True)
 
 
 @click.command("observations")
@@ -185,26 +214,30 @@ def say_empty(what: str, hint: str) -> None:
               default="table", show_default=True)
 @click.option("--count", is_flag=True, help="Print only how many match.")
 @click.option("--limit", type=int, help="At most this many (not with --count).")
+@BANNER_OPTION
 @db_option
 @domain_errors
-def observations_cmd(fmt: str, count: bool, limit: int | None, db: str | None,
+def observations_cmd(fmt: str, count: bool, limit: int | None, banner: bool, db: str | None,
                      releasable_to: str | None, **filters: Any) -> None:
-    """List the observations that match the filters."""
+    """List the observations that match the filters.
+
+    The banner, the most restrictive marking of exactly the rows listed, heads the table, is
+    the JSON's `marking`, and follows CSV on standard error."""
     limit = check_limit(limit, count)
     flt = build_filter(**filters)
     viewer = viewer_from(releasable_to)
     with open_existing(db) as store:
         check_sources(store, flt, viewer)
+        marking = store.observation_marking(flt, viewer, limit=limit).text
         if count:
             n = store.count_observations(flt, viewer)
-            marking = store.observation_marking(flt, viewer).text
             click.echo(json.dumps({"count": n, "marking": marking}) if fmt == "json"
                        else str(n))
             return
-        marking = store.observation_marking(flt, viewer).text
         rows = store.observations(flt, viewer, limit=limit)
         if fmt == "csv":
-            n = write_csv(rows, sys.stdout, marking=marking)
+            n = write_csv(rows, sys.stdout, marking=marking, banner=banner)
+            say_marking(n, marking)
         elif fmt == "geojson":
             n = write_geojson(rows, sys.stdout, marking=marking)
         elif fmt == "json":
@@ -221,32 +254,44 @@ def observations_cmd(fmt: str, count: bool, limit: int | None, db: str | None,
 
 @click.command("export")
 @filter_options
-@click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), required=True)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
+              help="csv, geojson, gpkg (GeoPackage, for QGIS) or kml (Google Earth); every "
+                   "field kept, each row with its marking.")
 @click.option("-o", "--output", required=True, metavar="FILE|-",
-              help="Output file (- for standard output). Never the database or an input.")
+              help="Output file (- for standard output: csv and geojson). Never the database "
+                   "or an input.")
 @click.option("--raw", is_flag=True,
               help="CSV: write cells verbatim (by default a cell a spreadsheet would run as a "
                    "formula gets a leading apostrophe, which import takes off again).")
+@BANNER_OPTION
 @db_option
 @domain_errors
-def export_cmd(fmt: str, output: str, raw: bool, db: str | None, releasable_to: str | None,
-               **filters: Any) -> None:
+def export_cmd(fmt: str, output: str, raw: bool, banner: bool, db: str | None,
+               releasable_to: str | None, **filters: Any) -> None:
     """Export exactly the observations that `observations` lists with the same filters."""
     flt = build_filter(**filters)
     viewer = viewer_from(releasable_to)
     location = resolve_db(db)
+    if fmt in GIS_FORMATS and output == "-":
+        write_gis(fmt, [], output, "", "observations")  # the error naming the format
     if output != "-":
         check_output(output, db=location)
     with open_existing(db) as store:
         check_sources(store, flt, viewer)
         marking = store.observation_marking(flt, viewer).text
-        with atomic_output(output) as fh:
-            if fmt == "csv":
-                n = write_csv(store.observations(flt, viewer), fh, raw=raw, marking=marking)
-            else:
-                n = write_geojson(store.observations(flt, viewer), fh, marking=marking)
+        rows = store.observations(flt, viewer)
+        if fmt in GIS_FORMATS:
+            n = write_gis(fmt, rows, output, marking, "observations")
+        else:
+            with atomic_output(output) as fh:
+                if fmt == "csv":
+                    n = write_csv(rows, fh, raw=raw, marking=marking, banner=banner)
+                else:
+                    n = write_geojson(rows, fh, marking=marking)
     if output != "-":
         click.echo(f"exported {n} to {output} [{marking}]")
+    elif fmt == "csv":
+        say_marking(n, marking)
 
 
 @click.command("conflicts")

@@ -312,14 +312,15 @@ def observation_row(o: Observation) -> list[object]:
 
 
 def write_csv(observations: Iterable[Observation], fh: TextIO, *, raw: bool = False,
-              marking: str | None = None) -> int:
+              marking: str | None = None, banner: bool = False) -> int:
     """Write observations as CSV (EXPORT_COLUMNS, each row with its ``releasability``);
-    returns how many were written. ``marking`` (the most restrictive marking of the rows) is
-    written first as a banner line, ``# marking: ...``, which the CSV readers pass over. Text
-    cells a spreadsheet would run as formulas get a leading
+    returns how many were written. Plain CSV: the header is the first line, so spreadsheets,
+    QGIS and ``pandas.read_csv`` read it as is. With ``banner`` the file's marking (the most
+    restrictive marking of the rows) comes first as a comment line, ``# marking: ...``, which
+    the CSV readers pass over. Text cells a spreadsheet would run as formulas get a leading
     apostrophe unless ``raw`` (the module docstring). InputError, before the row is written,
     for an observation the readers would refuse (``values.check_writable``)."""
-    if marking:
+    if banner and marking:
         fh.write(f"{BANNER_PREFIX}{marking}\r\n")
     w = csv.writer(fh)  # RFC 4180: CRLF, and any field holding CR or LF is quoted
     w.writerow(EXPORT_COLUMNS)

@@ -3,8 +3,9 @@
 - Numbers are numbers, a missing value is ``null`` (JSON) or an empty cell (CSV).
 - Times (``t_start``, ``t_end``, ``at``) are ISO 8601 UTC strings.
 - Every row carries its own marking (``releasability``) and every document states on its
-  banner the most restrictive marking of what it holds: ``marking`` in JSON and GeoJSON, a
-  first line ``# marking: ...`` in CSV.
+  banner the most restrictive marking of what it holds: ``marking`` in JSON and GeoJSON. CSV
+  is plain (the header first); its banner goes to the command's summary line, and, when asked
+  (``banner=True``), to a first comment line ``# marking: ...`` that the readers pass over.
 - CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
   a tab or a carriage return) get a leading apostrophe unless ``raw=True``; numbers stay
   numbers.
@@ -69,11 +70,13 @@ def write_json(records: Iterable[Record], out: TextIO, *, marking: str | None = 
 
 
 def write_csv(records: Iterable[Record], out: TextIO, kind: type, *, raw: bool = False,
-              marking: str | None = None) -> int:
-    """A banner line, a header, and a row a record; returns the number of rows."""
+              marking: str | None = None, banner_line: bool = False) -> int:
+    """A header and a row a record (after a ``# marking:`` line if ``banner_line``); returns
+    the number of rows."""
     rows = list(records)
     cols = columns_of(kind)
-    out.write(f"{BANNER_PREFIX}{marking or banner(rows)}\n")
+    if banner_line:
+        out.write(f"{BANNER_PREFIX}{marking or banner(rows)}\n")
     w = csv.writer(out, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
