@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import pathlib
+import subprocess
+import sys
 
 import truceguard
 from truceguard import errors
@@ -15,6 +19,41 @@ def test_all_names_exist_and_are_exported() -> None:
     public = {n for n in vars(truceguard) if not n.startswith("_")}
     modules = {n for n in public if inspect.ismodule(getattr(truceguard, n))}
     assert public - modules == set(truceguard.__all__) - {"__version__"}
+    assert set(truceguard.__all__) <= set(dir(truceguard))
+
+
+def test_lazy_table_matches_the_typed_imports() -> None:
+    """The name -> module table that serves the public names agrees with ``__all__`` and with
+    the imports type checkers read."""
+    table = {name: module for module, names in truceguard._EXPORTS.items() for name in names}
+    assert set(table) == set(truceguard.__all__) - {"__version__"}
+    tree = ast.parse(pathlib.Path(truceguard.__file__).read_text(encoding="utf-8"))
+    guarded = next(n for n in tree.body if isinstance(n, ast.If))
+    typed = {a.asname or a.name: n.module for n in guarded.body
+             if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert typed == table
+    for name, module in table.items():
+        assert getattr(truceguard, name) is getattr(sys.modules[module], name), name
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    try:
+        truceguard.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("truceguard.no_such_name exists")
+    assert not hasattr(truceguard, "no_such_name")
+
+
+def test_import_loads_nothing_heavy() -> None:
+    """``import truceguard`` stays light: the heavy libraries load with the names that use
+    them."""
+    code = ("import truceguard, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('numpy', 'scipy', 'shapely', 'pyproj', 'matplotlib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_one_exception_tree() -> None:
@@ -27,8 +66,6 @@ def test_one_exception_tree() -> None:
 
 
 def test_core_does_not_import_the_surfaces() -> None:
-    import pathlib
-
     root = pathlib.Path(truceguard.__file__).parent
     core = [p for p in root.rglob("*.py") if p.parts[-2] not in ("cli", "server", "web")
             and p.name != "__main__.py"]
@@ -40,9 +77,6 @@ def test_core_does_not_import_the_surfaces() -> None:
 
 def test_the_store_is_pure_persistence() -> None:
     """store/ imports nothing from judge, plan, report, pipeline, cli or server."""
-    import ast
-    import pathlib
-
     root = pathlib.Path(truceguard.__file__).parent / "store"
     banned = ("truceguard.judge", "truceguard.plan", "truceguard.report", "truceguard.pipeline",
               "truceguard.cli", "truceguard.server", "truceguard.web")

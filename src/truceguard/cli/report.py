@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import click
 
-from truceguard.cli.common import atomic_output, check_output, db_option, domain_errors, resolve_db
+from truceguard.cli.common import (
+    atomic_output,
+    check_output,
+    db_option,
+    domain_errors,
+    open_existing,
+    resolve_db,
+)
 from truceguard.cli.judge import DEFAULT_MIN_P
-from truceguard.cli.observe import open_existing
 from truceguard.judge.terms import load_terms
 from truceguard.query import finite, parse_date_option, viewer_from
 from truceguard.report.period import PERIODS, build_period_report, render_html, render_markdown

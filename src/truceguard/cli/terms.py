@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from truceguard.cli.common import domain_errors
-from truceguard.judge.terms import Terms, load_terms, shipped_terms
 from truceguard.model import iso
+
+if TYPE_CHECKING:
+    from truceguard.judge.terms import Terms
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -74,6 +76,8 @@ def terms_group() -> None:
 @domain_errors
 def list_cmd(fmt: str) -> None:
     """List the shipped terms: name, title, version, effective date."""
+    from truceguard.judge.terms import load_terms, shipped_terms
+
     rows = [terms_summary(load_terms(name)) for name in shipped_terms()]
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -89,6 +93,8 @@ def list_cmd(fmt: str) -> None:
 def show_cmd(name: str, fmt: str) -> None:
     """Show one terms file: each clause with its quoted text, the parties it binds, its
     mechanism, its period and how certain its geometry is."""
+    from truceguard.judge.terms import load_terms
+
     t = load_terms(name)
     if fmt == "json":
         click.echo(json.dumps(t.as_dict(), ensure_ascii=False, indent=1))

@@ -1,7 +1,7 @@
 """The geography shipped inside the package (see ``truceguard/data/DATA.md`` for sources).
 
-Loaded lazily and cached: lines of contact, the side polygons, boundaries, places, air bases
-and power plants. Nothing here touches the network.
+Loaded lazily and cached: lines of contact, the side polygons, boundaries, places and air
+bases. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -132,28 +132,3 @@ def air_bases() -> dict[str, AirBase]:
                 elevation_m=float(r["elevation_ft"] or 0.0) * 0.3048,
             )
     return out
-
-
-@dataclass(frozen=True)
-class PowerPlant:
-    name: str
-    fuel: str
-    capacity_mw: float
-    lat: float
-    lon: float
-
-
-@cache
-def power_plants() -> list[PowerPlant]:
-    """Ukraine's power plants (WRI Global Power Plant Database)."""
-    with open(data_path("infrastructure", "wri_power_plants_ukraine.csv"), encoding="utf-8") as fh:
-        return [
-            PowerPlant(
-                name=r["name"],
-                fuel=r["primary_fuel"],
-                capacity_mw=float(r["capacity_mw"] or 0.0),
-                lat=float(r["latitude"]),
-                lon=float(r["longitude"]),
-            )
-            for r in csv.DictReader(fh)
-        ]

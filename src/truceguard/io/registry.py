@@ -133,12 +133,6 @@ class ReaderSpec:
         check_input_path(path)
         return self.read(path, **given)
 
-    def open_columnar(self, path: str | os.PathLike[str], **options: Any) -> Iterator[Any]:
-        """``open`` through the columnar twin where there is one."""
-        given = check_options(self.name, options, self.options)
-        check_input_path(path)
-        return (self.columnar or self.read)(path, **given)
-
 
 class _Registry:
     def __init__(self) -> None:

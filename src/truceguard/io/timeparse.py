@@ -18,7 +18,7 @@ ValueError with a message that says what was expected.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 DAY = 86_400
 
@@ -118,11 +118,3 @@ def _check(y: int, mo: int, d: int, s: str) -> int:
         return _day_seconds(y, mo, d)
     except ValueError:
         raise ValueError(f"{s!r}: no such date (month {mo}, day {d}, year {y})") from None
-
-
-def end_of_day(t: int) -> int:
-    return t - t % DAY + DAY - 1
-
-
-def to_datetime(t: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=t)

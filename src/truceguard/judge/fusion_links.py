@@ -6,7 +6,7 @@ clustering shares:
 - :class:`FusionParams` and :class:`Points`, the checked inputs;
 - the link test itself (:func:`linked`), one formula in float64 for every caller;
 - a grid that yields every candidate pair once, in batches of bounded size
-  (:func:`candidate_batches`), and :func:`link_pairs` on top of it.
+  (:func:`candidate_ranges`, :func:`expand_ranges`), and :func:`link_pairs` on top of it.
 
 The grid: cells ``side`` wide (``side = eps_m + 2 * max(w)``, so no link skips a cell) and
 four sides tall, observations sorted by (cell, duration class, time) with one packed int64
@@ -381,15 +381,6 @@ def concat_ranges(lo: IntArray, cnt: IntArray) -> IntArray:
     step[0] = lo[0]
     step[heads] = lo[1:] - (lo[:-1] + cnt[:-1] - 1)
     return np.cumsum(step)
-
-
-def candidate_batches(
-    g: Grid, budget: int = PAIR_BUDGET, chunk: int = CHUNK_POINTS
-) -> Iterator[tuple[IntArray, IntArray]]:
-    """Every candidate pair of sorted positions once, in batches of bounded size."""
-    n = g.key.shape[0]
-    for a in range(0, n, chunk):
-        yield from expand_ranges(*candidate_ranges(g, a, min(a + chunk, n)), budget)
 
 
 def estimated_candidates(g: Grid, sample: int = 4096, seed: int = 0) -> float:
