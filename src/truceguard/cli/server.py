@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 from urllib.parse import urlparse
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from truceguard.cli.common import db_option, domain_errors, resolve_db
-from truceguard.cli.observe import open_existing
+from truceguard.cli.common import db_option, domain_errors, open_existing, resolve_db
 from truceguard.errors import InputError, MissingExtraError, NotFoundError
 from truceguard.model import ROLES
-from truceguard.store import open_store
 
 
 @click.command("serve")
@@ -87,6 +84,7 @@ def users_group() -> None:
 def users_add(name: str, nation: str, role: str, marking: str | None, cert_fingerprint: str,
               db: str | None) -> None:
     """Add a user; the API token is printed once, alone on the last line."""
+    from truceguard.store import open_store
     from truceguard.users import add_user
 
     with open_store(resolve_db(db)) as store:
@@ -102,6 +100,9 @@ def users_add(name: str, nation: str, role: str, marking: str | None, cert_finge
 @domain_errors
 def users_list(db: str | None) -> None:
     """The users (never their tokens)."""
+    from rich.console import Console
+    from rich.table import Table
+
     with open_existing(db) as store:
         users = store.users()
     table = Table("name", "nation", "role", "marking", "certificate", "state")
@@ -179,6 +180,9 @@ def alerts_add(name: str | None, webhook: str | None, cot: str | None, min_sever
 @domain_errors
 def alerts_list(db: str | None) -> None:
     """Alert targets and their deliveries."""
+    from rich.console import Console
+    from rich.table import Table
+
     with open_existing(db) as store:
         targets = store.alert_targets()
         rows = [(t, store.outbox(t.target_id)) for t in targets]
@@ -218,7 +222,8 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text: one line; json: the check as an object.")
 @db_option
 @domain_errors
 def audit_verify(fmt: str, db: str | None) -> None:
@@ -237,6 +242,65 @@ def audit_verify(fmt: str, db: str | None) -> None:
         click.echo(f"audit log BROKEN: {check.problem}")
     if not check.ok:
         raise SystemExit(1)
+
+
+@audit_group.command("list")
+@click.option("--since", metavar="DATE",
+              help="Entries written at or after DATE: ISO 8601 (2026-11-30, 2026-11, "
+                   "2026-11-30T06:00Z), UTC unless it says otherwise.")
+@click.option("--until", metavar="DATE",
+              help="Entries written at or before DATE (a date stands for its whole day, month "
+                   "or year).")
+@click.option("--actor", metavar="NAME",
+              help="Entries by this actor only (a user's name, or 'cli'; exact).")
+@click.option("--action", metavar="NAME",
+              help="Entries of this action only (exact, e.g. cot.write, user.add); an action "
+                   "the log does not hold is an error listing those it does.")
+@click.option("--limit", type=int, metavar="N",
+              help="Only the N most recent of the matching entries.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True,
+              help='table: for reading (details cut short); json: {"count", "rows"}, each row '
+                   "whole, with ISO 8601 times.")
+@db_option
+@domain_errors
+def audit_list(since: str | None, until: str | None, actor: str | None, action: str | None,
+               limit: int | None, fmt: str, db: str | None) -> None:
+    """List audit log entries, oldest first: who did what, when, with its detail."""
+    from truceguard.audit import AuditFilter, list_audit
+    from truceguard.model import iso
+    from truceguard.query import parse_time_option
+
+    flt = AuditFilter(since=parse_time_option(since, "--since") if since else None,
+                      until=parse_time_option(until, "--until", end=True) if until else None,
+                      actor=actor, action=action, limit=limit)
+    with open_existing(db) as store:
+        entries = list_audit(store, flt)
+    rows = [{"seq": e.seq, "at": iso(e.at), "actor": e.actor, "action": e.action,
+             "detail": e.detail, "prev_hash": e.prev_hash, "hash": e.hash} for e in entries]
+    if fmt == "json":
+        click.echo(json.dumps({"count": len(rows), "rows": rows}, ensure_ascii=False))
+    elif rows:
+        _audit_table(rows)
+    if not rows:
+        filtered = any(v is not None for v in (since, until, actor, action))
+        click.echo("0 audit entries match. Hint: widen --since/--until or drop --actor/"
+                   "--action (`truceguard audit list` shows all)." if filtered else
+                   "0 audit entries: the log is empty. Hint: entries appear as the CLI and "
+                   "the server write (users, imports, CoT).", err=True)
+
+
+def _audit_table(rows: list[dict[str, Any]]) -> None:
+    """Audit rows as a table, each detail cut to 100 characters."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("seq", "at", "actor", "action", "detail")
+    for r in rows:
+        detail = json.dumps(r["detail"], sort_keys=True, ensure_ascii=False)
+        table.add_row(str(r["seq"]), r["at"], r["actor"], r["action"],
+                      detail if len(detail) <= 100 else detail[:99] + "…")
+    Console(width=180).print(table)
 
 
 def register(group: click.Group) -> None:

@@ -30,8 +30,8 @@
   read); every other event is parsed by the standard library's C parser, which then cannot
   meet an entity it would expand. The mapping is ``truceguard.io.cot``'s. ``t-x-*`` control
   messages (pings such as ``t-x-d-d``) and protobuf messages without an event are ignored,
-  never stored. A bad event is refused (counted; the first of a connection is logged), and
-  the connection goes on.
+  never stored. A bad event is refused (counted, and logged: see below), and the connection
+  goes on.
 - Releasability: the user's ``marking`` is the ceiling of what they send; an event's
   ``access`` can only narrow it.
 - Tracks: for atoms (``a-*``), a uid's later event supersedes its earlier one. Both are
@@ -43,7 +43,21 @@
   in ``attributes["takproto_b64"]`` and ``attributes["wire"] = "takproto"``.
 
 Log lines (logger ``truceguard.server.cot``): one per listener start and stop, one per connect
-and one per disconnect (with its reason and counts), one per shed.
+and one per disconnect (with its reason and counts), one per shed, and one per refused event
+or dropped datagram (``RefusalLog``)::
+
+    CoT tcp 127.0.0.1:50412 (field-1): event 3 refused: time: 'garbage' is not a time (...);
+    event: <event version="2.0" uid="x" type="a-h-G" how="h-e" time="garbage" ...
+
+(on one line): the peer, the user, the event's number on its connection, the field and the
+reason, and the start of the event. What comes from the event is bounded (the reason cut at
+120 characters, the event at 80, control characters blanked), and so is the number of lines:
+a connection (and the UDP port, for all its senders together) logs the first
+``refused_log_lines`` refusals of each ``refused_log_window_s`` (10 a minute), then counts the
+rest and says how many in one summary line when the window is over (or at the disconnect)::
+
+    CoT tcp 127.0.0.1:50412 (field-1): 4,990 more events refused in the last 60 s (not logged
+    one by one: at most 10 lines per 60 s)
 """
 
 from __future__ import annotations
@@ -88,6 +102,10 @@ _DOCTYPE = "<!DOCTYPE"
 _DECL = re.compile(r"<\?xml version=[\"']1\.0[\"']( encoding=[\"'][A-Za-z0-9._-]+[\"'])?"
                    r"( standalone=[\"'](yes|no)[\"'])? ?\?>[ \t\r\n]*")
 _EVENT_NEXT = frozenset(" \t\r\n>/")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_FIELD_CHARS = 40  # of a refused event's field name, in a log line
+_REASON_CHARS = 120  # of its reason (which may quote the event)
+_EXCERPT_CHARS = 80  # of the event itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +129,8 @@ class CotConfig:
     pump_ahead: int = 2  # turns handed to the sink and not committed yet
     max_connections: int = 4096
     max_tracks: int = 100_000
+    refused_log_lines: int = 10  # refused events logged one by one per connection and window
+    refused_log_window_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.tls_port is not None and not (self.certfile and self.keyfile and self.client_ca):
@@ -119,6 +139,9 @@ class CotConfig:
                              code="input.tls_incomplete")
         if self.max_event_bytes < 1024:
             raise InputError(f"max_event_bytes {self.max_event_bytes}: at least 1024",
+                             code="input.bad_bound")
+        if self.refused_log_lines < 0 or self.refused_log_window_s <= 0:
+            raise InputError("refused_log_lines must be >= 0 and refused_log_window_s > 0",
                              code="input.bad_bound")
 
 
@@ -134,6 +157,72 @@ class CotStats:
     control: int = 0  # pings and other control messages, ignored
     closed_bad: int = 0  # connections closed for garbage, oversize, idle, shed
     datagrams_dropped: int = 0
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` on one line (control characters blanked), at most ``limit`` characters."""
+    text = _CONTROL.sub(" ", text[:limit + 1])
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def refusal_line(err: RowError) -> str:
+    """Why an event was refused, for a log line: its number, field, reason and start, each
+    bounded (see the module docstring)."""
+    raw = err.raw
+    decl = _DECL.match(raw)
+    if decl:
+        raw = raw[decl.end():]
+    return (f"event {err.line} refused: {_clip(err.field, _FIELD_CHARS)}: "
+            f"{_clip(err.reason, _REASON_CHARS)}; event: {_clip(raw, _EXCERPT_CHARS)}")
+
+
+class RefusalLog:
+    """Log lines for what one connection (or the UDP port) sent and was refused, bounded
+    against a flood: the first ``lines`` in each window of ``window_s`` seconds get a line each;
+    the rest are counted, and one summary line says how many once the window is over
+    (``flush``: at the next refusal, from the idle sweep, and with ``final`` at the end)."""
+
+    __slots__ = ("clock", "lines", "logged", "name", "noun", "started", "suppressed",
+                 "window_s")
+
+    def __init__(self, name: str, lines: int, window_s: float, *,
+                 noun: str = "events refused",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name  # who the summary line is about, e.g. "CoT tcp 10.0.0.5:50412 (ann)"
+        self.noun = noun  # what the summary line counts
+        self.lines = lines
+        self.window_s = window_s
+        self.clock = clock
+        self.started = float("-inf")
+        self.logged = 0
+        self.suppressed = 0
+
+    def refused(self, err: RowError, where: str | None = None) -> None:
+        """One refused event (``where``: the peer and user, if not this log's ``name``)."""
+        self.note(refusal_line(err), where)
+
+    def note(self, what: str, where: str | None = None) -> None:
+        """One refusal, said by ``what``."""
+        now = self.clock()
+        if now - self.started >= self.window_s:
+            self.flush(final=True)
+            self.started, self.logged = now, 0
+        if self.logged < self.lines:
+            self.logged += 1
+            log.warning("%s: %s", where or self.name, what)
+        else:
+            self.suppressed += 1
+
+    def flush(self, *, final: bool = False) -> None:
+        """The summary line of a window that is over (``final``: of the current one too)."""
+        if not self.suppressed:
+            return
+        if not final and self.clock() - self.started < self.window_s:
+            return
+        log.warning("%s: %s more %s in the last %g s (not logged one by one: at most %d "
+                    "lines per %g s)", self.name, f"{self.suppressed:,}", self.noun,
+                    self.window_s, self.lines, self.window_s)
+        self.suppressed = 0
 
 
 class Framer:
@@ -388,6 +477,7 @@ class _Conn(asyncio.Protocol):
         self.paused = False
         self.events = 0
         self.rejected = 0
+        self.refusals: RefusalLog | None = None  # once the user is known
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -472,7 +562,9 @@ class CotServer:
         self._paused: set[_Conn] = set()
         self._wake = asyncio.Event()
         self._udp_seq = 0
-        self._last_udp_log = 0.0
+        self._udp_refusals = RefusalLog("CoT udp", config.refused_log_lines,
+                                        config.refused_log_window_s,
+                                        noun="events refused or datagrams dropped")
 
     # -- life --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -608,6 +700,9 @@ class CotServer:
             conn.transport.abort()
             return
         conn.user = user
+        conn.refusals = RefusalLog(f"CoT {conn.kind} {conn.peer} ({user.name})",
+                                   self.config.refused_log_lines,
+                                   self.config.refused_log_window_s)
         self._conns.add(conn)
         self.stats.connections += 1
         self.stats.open = len(self._conns)
@@ -620,6 +715,8 @@ class CotServer:
         if conn.reason and conn.reason != "server stopping":
             self.stats.closed_bad += 1
         assert conn.user is not None
+        if conn.refusals is not None:
+            conn.refusals.flush(final=True)
         log.log(logging.WARNING if conn.reason else logging.INFO,
                 "CoT %s %s (%s) disconnected: %s; %d events stored, %d refused", conn.kind,
                 conn.peer, conn.user.name, why, conn.events, conn.rejected)
@@ -720,10 +817,11 @@ class CotServer:
         self.stats.control += got.control
         if not got.rejected:
             return
-        if not conn.rejected:
-            err = got.rejected[0]
-            log.warning("CoT %s %s (%s): event refused: %s: %s", conn.kind, conn.peer,
-                        conn.user.name if conn.user else "?", err.field, err.reason)
+        assert conn.refusals is not None
+        for err in got.rejected:
+            conn.refusals.refused(err)
+        if conn not in self._conns:  # parsed after its disconnect: no later flush comes
+            conn.refusals.flush(final=True)
         conn.rejected += len(got.rejected)
         self.stats.rejected += len(got.rejected)
 
@@ -737,6 +835,9 @@ class CotServer:
             for conn in list(self._conns):
                 if not conn.busy and now - conn.last > limit:
                     conn.close(f"idle for {now - conn.last:.0f} s (limit {limit:g} s)")
+                elif conn.refusals is not None:
+                    conn.refusals.flush()
+            self._udp_refusals.flush()
 
     # -- datagrams ---------------------------------------------------------------------------
     def datagram(self, data: bytes, addr: Any) -> None:
@@ -759,16 +860,15 @@ class CotServer:
                 problem = f"{framer.pending:,} bytes after the last complete event"
         if problem:
             self.stats.datagrams_dropped += 1
-            self._udp_log(f"CoT udp {peer}: datagram dropped: {problem}")
+            self._udp_refusals.note(f"datagram dropped: {problem}", f"CoT udp {peer}")
         if not messages or user is None:
             return
         got = self.decoder.decode(messages, user, f"cot+udp://{peer}", self._udp_seq)
         self._udp_seq += len(messages)
         self.stats.control += got.control
-        if got.rejected:
-            self.stats.rejected += len(got.rejected)
-            err = got.rejected[0]
-            self._udp_log(f"CoT udp {peer}: event refused: {err.field}: {err.reason}")
+        self.stats.rejected += len(got.rejected)
+        for err in got.rejected:
+            self._udp_refusals.refused(err, f"CoT udp {peer} ({user.name})")
         if got.records:
             fut = self.sink.offer(got.records)
             if fut is None:
@@ -780,12 +880,6 @@ class CotServer:
     def _datagram_settled(self, fut: asyncio.Future[None], *, n: int) -> None:
         if not fut.cancelled() and fut.exception() is None:
             self.stats.received += n
-
-    def _udp_log(self, line: str) -> None:
-        now = time.monotonic()
-        if now - self._last_udp_log >= 1.0:  # a flood of bad datagrams logs once a second
-            self._last_udp_log = now
-            log.warning("%s", line)
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -837,5 +931,7 @@ __all__ = [
     "CotStats",
     "Decoder",
     "Framer",
+    "RefusalLog",
+    "refusal_line",
     "start_cot",
 ]

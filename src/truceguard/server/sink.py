@@ -14,6 +14,17 @@ checkpoint copies the log into the database and waits for the disk: tens of mill
 the way of the next commit); a checkpointer thread does it on its own connection every
 ``checkpoint_every_s`` while commits go on beside it.
 
+Audit: each batch's transaction also appends, per user who submitted records in it
+(``attributes["submitted_by"]``, set by the listener to the connection's user; ``who`` for
+records without one), one ``cot.write`` entry to the audit log, with that user as the actor
+and the detail ``{"observations": N, "inserted": I, "duplicates": D, "conflicts": C,
+"narrowed": M, "raw_sha256": [sorted digests]}`` (over ``audit.MAX_LISTED_DIGESTS`` records:
+``"raw_sha256_count"`` and ``"raw_sha256_sorted_sha256"`` instead of the list; see
+``truceguard.audit``). Each user's records go through ``ingest_records`` on their own (one
+ingest log row each, named ``"<source> (<user>)"``; ``who`` for a narrowed marking is that
+user), so the counts are that user's. A batch whose commit fails leaves nothing: neither its
+records nor its ingest log rows nor its audit entries (the failure is logged).
+
 After each commit, ``on_committed(n)`` is called on the event loop with the number of
 observations newly stored (a live judging loop wakes on it), and ``on_batch(records)`` (if
 given) with the batch's observations.
@@ -34,7 +45,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
+from truceguard.audit import digests_detail
 from truceguard.errors import TruceguardError
 from truceguard.ingest import ingest_records
 from truceguard.model import IngestSummary, Observation
@@ -46,6 +59,7 @@ MAX_BATCH = 4000
 MAX_DELAY_S = 0.002
 MAX_PENDING = 50_000
 CHECKPOINT_EVERY_S = 0.5
+AUDIT_ACTION = "cot.write"
 
 
 class Shed(TruceguardError):
@@ -277,12 +291,26 @@ class Sink:
         return batch, futures
 
     def _commit(self, batch: list[Observation]) -> IngestSummary:
+        """Store ``batch`` in one transaction: each submitter's records through
+        ``ingest_records`` (one ingest log row each), then one ``cot.write`` audit entry per
+        submitter (appended last, so the audit log's lock is held only for the commit)."""
         if self._sqlite and self.checkpoint_every_s > 0 and not self._writer_ready:
             self.store.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[attr-defined]
             self._writer_ready = True  # this thread's connection: the checkpointer does it
-        # One transaction per batch (all_or_nothing: the batch holds good records only).
-        return ingest_records(self.store, batch, source=self.source, reader=self.reader,
-                              all_or_nothing=True, batch_size=len(batch), who=self.who)
+        total = IngestSummary(path=self.source, file_sha256="", fmt=self.reader)
+        entries: list[tuple[str, dict[str, Any]]] = []
+        with self.store.transaction():
+            for who, records in by_submitter(batch, self.who).items():
+                # all_or_nothing: part of this transaction (the batch holds good records only)
+                got = ingest_records(self.store, records, source=f"{self.source} ({who})",
+                                     reader=self.reader, all_or_nothing=True,
+                                     batch_size=len(records), who=who)
+                entries.append((who, write_detail(records, got)))
+                for name in ("imported", "duplicates", "conflicts", "narrowed"):
+                    setattr(total, name, getattr(total, name) + getattr(got, name))
+            for who, detail in entries:
+                self.store.audit(who, AUDIT_ACTION, detail)
+        return total
 
     async def _checkpoints(self) -> None:
         """Checkpoint the write-ahead log beside the commits (SQLite)."""
@@ -324,5 +352,23 @@ class Sink:
                 log.exception("on_batch callback failed")
 
 
-__all__ = ["CHECKPOINT_EVERY_S", "MAX_BATCH", "MAX_DELAY_S", "MAX_PENDING", "Shed", "Sink",
-           "SinkClosed", "SinkStats"]
+def by_submitter(batch: Sequence[Observation], default: str) -> dict[str, list[Observation]]:
+    """The batch's records by the user who submitted them (``attributes["submitted_by"]``,
+    else ``default``), in the order each user first appears, each user's in batch order."""
+    groups: dict[str, list[Observation]] = {}
+    for obs in batch:
+        who = str(obs.attributes.get("submitted_by") or default)
+        groups.setdefault(who, []).append(obs)
+    return groups
+
+
+def write_detail(records: Sequence[Observation], summary: IngestSummary) -> dict[str, Any]:
+    """The detail of one ``cot.write`` audit entry (see the module docstring)."""
+    return {"observations": len(records), "inserted": summary.imported,
+            "duplicates": summary.duplicates, "conflicts": summary.conflicts,
+            "narrowed": summary.narrowed,
+            **digests_detail(obs.raw_sha256 for obs in records)}
+
+
+__all__ = ["AUDIT_ACTION", "CHECKPOINT_EVERY_S", "MAX_BATCH", "MAX_DELAY_S", "MAX_PENDING",
+           "Shed", "Sink", "SinkClosed", "SinkStats", "by_submitter", "write_detail"]

@@ -5,7 +5,8 @@ outbox, plan runs. A mixin of ``SQLStore`` (the same SQL on both backends).
   hash is enough); a disabled user's token and certificate stop working at once.
 - The audit log is hash-chained (``truceguard.audit``): each append reads the last hash inside
   the write transaction; ``meta.audit_head`` holds the last sequence number and hash, so that
-  a deleted tail is found too.
+  a deleted tail is found too. ``audit_query(AuditFilter)`` reads it filtered (time, actor,
+  action, the most recent N) in SQL; ``truceguard.audit.list_audit`` checks the filter first.
 - The outbox is durable: a violation owed to a target is one row, unique per target and
   violation (so a restart, or a second live loop, never enqueues it twice), with its
   idempotency key, attempts and the time of its next try.
@@ -19,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from truceguard.audit import GENESIS, AuditEntry, entry_hash
+from truceguard.audit import GENESIS, AuditEntry, AuditFilter, entry_hash
 from truceguard.errors import InputError, NotFoundError
 from truceguard.model import User, utc_now
 
@@ -146,10 +147,26 @@ class MissionTables:
         return seq
 
     def audit_entries(self) -> list[AuditEntry]:
+        return self.audit_query(AuditFilter())
+
+    def audit_query(self, flt: AuditFilter) -> list[AuditEntry]:
+        """The entries ``flt`` matches, oldest first (the most recent ``flt.limit``)."""
+        where, params = flt.where()
+        sql = ("SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log"
+               + (" WHERE " + " AND ".join(where) if where else ""))
+        if flt.limit is not None:
+            sql += " ORDER BY seq DESC LIMIT ?"
+            params.append(int(flt.limit))
+            rows = self._rows(sql, params)[::-1]
+        else:
+            rows = self._rows(sql + " ORDER BY seq", params)
         return [AuditEntry(int(s), int(a), str(ac), str(act), json.loads(d), str(p), str(h))
-                for s, a, ac, act, d, p, h in self._rows(
-                    "SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log "
-                    "ORDER BY seq")]
+                for s, a, ac, act, d, p, h in rows]
+
+    def audit_actions(self) -> list[str]:
+        """The actions the log holds, sorted."""
+        return [str(r[0]) for r in self._rows(
+            "SELECT DISTINCT action FROM audit_log ORDER BY action")]
 
     def audit_head(self) -> str | None:
         return self._meta("audit_head")
