@@ -102,8 +102,9 @@ def test_no_comparison_before_the_terms_took_effect(judged):
     assert y2017.buckets[0].change.before == len(
         violation_ids(judged, epoch("2016-12-01"), epoch("2017-01-01")))
     md = render_markdown(whole)
-    assert "| comparison | n/a | |" in md and whole.no_comparison in md
-    assert "| previous" not in md
+    assert (f"| violations counted (2,566 days) | {whole.total.now} | {whole.rate_per_day:.2f} "
+            "| n/a | n/a |") in md and whole.no_comparison in md
+    assert "| previous" not in md and "days before 2015-02-15 are not all covered" in md
 
 
 def test_a_period_cut_by_the_terms_is_partial_with_rates_per_counted_day(judged):
@@ -235,18 +236,31 @@ def test_only_violations_at_the_threshold_count(vague):
     assert sum(zones.values()) == len(counted)
     assert r.observations == sum(r.incidents[i].n_observations
                                  for i in {v.incident_id for v in r.violations})
+    # Those too imprecise are listed apart: in the summary (the first ten) and in the appendix,
+    # each incident in one row of its own table, never among the counted ones.
     html = render_html(r)
-    assert f'Location too imprecise to judge ({len(r.imprecise)})' in html
+    vague_incidents = {v.incident_id for v in r.imprecise}
+    assert not vague_incidents & {v.incident_id for v in r.violations}
+    assert (f"Not counted and listed apart: {len(r.imprecise)} violations whose location is "
+            "too imprecise to judge.") in html
+    summary = html[html.index('id="imprecise-summary"'):html.index('id="map"')]
+    assert summary.count('<td class="vague">') == min(10, len(r.imprecise))
+    for v in r.imprecise[:10]:
+        assert f'<a href="#incident-{v.incident_id}">' in summary
+    assert f"Location too imprecise to judge: {len(vague_incidents)} incidents" in html
+    counted_part = html[html.index('id="counted"'):html.index('id="imprecise"')]
     imprecise_part = html[html.index('id="imprecise-table"'):]
     for v in r.imprecise:
-        assert f'<tr id="v{v.violation_id}">' in imprecise_part
-        assert f'<td class="vague">{v.p_location:.2f}</td>' in imprecise_part
+        assert f'<tr id="incident-{v.incident_id}">' in imprecise_part
+        assert f"v{v.violation_id} · p {v.p_location:.2f}" in imprecise_part
+        assert f'id="incident-{v.incident_id}"' not in counted_part
     vague_one = r.imprecise[0]
-    assert f"<td>{vague_one.uncertainty_m / 1000:.0f}</td>" in imprecise_part
+    assert f"(±{vague_one.uncertainty_m / 1000:.0f} km" in imprecise_part
     md = render_markdown(r)
     assert (f"| location too imprecise to judge (p_location < 0.5), not counted | "
-            f"{len(r.imprecise)} | |") in md
-    assert f"| {vague_one.violation_id} |" in md.split("## Location too imprecise")[1]
+            f"{len(r.imprecise)} |") in md
+    apart = md.split("### Location too imprecise")[1]
+    assert f"| {vague_one.incident_id} |" in apart and "too imprecise) |" in apart
     everything = build_period_report(vague, MINSK, "month", "2020-01-01", "2020-12-31",
                                      min_p=0.0, trail=False)
     assert everything.total.now == len(every) and everything.imprecise == []

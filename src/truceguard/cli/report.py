@@ -16,6 +16,7 @@ from truceguard.cli.judge import DEFAULT_MIN_P
 from truceguard.judge.terms import load_terms
 from truceguard.query import finite, parse_date_option, viewer_from
 from truceguard.report.period import PERIODS, build_period_report, render_html, render_markdown
+from truceguard.text import plural
 
 
 @click.command("report")
@@ -77,7 +78,8 @@ def report_cmd(terms_name: str, period: str, start: str, end: str, fmt: str | No
         return
     compared = (f"previous period: {report.total.before}, {report.total.text()}"
                 if report.total.before is not None else "no comparison")
-    click.echo(f"{output}: {report.total.now} violations counted, {len(report.imprecise)} too "
+    click.echo(f"{output}: {plural(report.total.now, 'violation')} counted, "
+               f"{len(report.imprecise)} too "
                f"imprecise (p_location < {min_p:g}), {report.first_date} to "
                f"{report.last_date} by {report.period} ({compared}); {report.marking}")
 

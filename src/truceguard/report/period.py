@@ -27,28 +27,24 @@ What the numbers mean:
   observation it shows, and the viewer it was made for.
 
 Every figure keeps the ids of the violations behind it, and the report keeps each violation's
-incident and that incident's observations (source, file and line, raw text and its SHA-256),
-so the HTML page links every number down to the raw input it came from. Everything is read
-through the store's ``violations``, ``incidents`` and ``observations`` (the same code path as
-the CLI listings), so releasability is applied by the store.
+incident and that incident's observations (source, file and line, raw text and its SHA-256).
+Everything is read through the store's ``violations``, ``incidents`` and ``observations`` (the
+same code path as the CLI listings), so releasability is applied by the store.
+
+The renderings (:mod:`truceguard.report.period_render`) open with a summary (the counts by
+clause, the map, the trend, the hotspots, the clauses) and end with an appendix of one row per
+incident that every figure links down to (:mod:`truceguard.report.period_appendix`).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import date
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, select_autoescape
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from truceguard.errors import InputError, NotFoundError
+from truceguard.errors import InputError
 from truceguard.judge.grading import report_threshold
 from truceguard.judge.places import place_index
 from truceguard.judge.terms import Terms, load_terms
@@ -66,19 +62,18 @@ from truceguard.report.dates import (
     when_text,
     window,
 )
-from truceguard.report.period_map import map_png
+from truceguard.report.period_render import render_html, render_markdown, write_html
+from truceguard.report.period_text import (
+    DIMENSION_TITLES,
+    ClauseText,
+    clause_texts,
+    days_phrase,
+    dimension_value,
+)
+from truceguard.report.period_trend import trend_png
 from truceguard.store.base import ObservationFilter, Store, ViolationFilter
 
 DIMENSIONS = ("category", "weapon_class", "clause", "side", "zone")
-DIMENSION_TITLES = {
-    "category": "Category",
-    "weapon_class": "Weapon class",
-    "clause": "Clause",
-    "side": "Side (whose territory)",
-    "zone": "Zone",
-}
-# The Violation field behind each dimension.
-DIMENSION_FIELDS = {"side": "controlled_by"}
 NO_ZONE = "(outside every zone)"
 # What a report can say about its window: figures ("full", "partial"), or why there are none.
 STATES = ("full", "partial", "before_terms", "outside_data", "no_data", "not_judged")
@@ -239,6 +234,7 @@ class PeriodReport:
     imprecise: list[Violation] = field(default_factory=list)
     incidents: dict[int, Incident] = field(default_factory=dict)
     observations_by_incident: dict[int, list[Observation]] = field(default_factory=dict)
+    clauses: list[ClauseText] = field(default_factory=list)  # every clause of the terms
 
     @property
     def first_date(self) -> str:
@@ -350,14 +346,10 @@ def _coverage(store: Store, terms: Terms, t0: int, t1: int, viewer: Viewer,
 # ---------------------------------------------------------------- building the report
 
 
-def _value(v: Violation, dim: str) -> str:
-    return str(getattr(v, DIMENSION_FIELDS.get(dim, dim)) or "")
-
-
 def _counts(rows: Sequence[Violation], dim: str) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for v in rows:
-        out.setdefault(_value(v, dim), []).append(v.violation_id)
+        out.setdefault(dimension_value(v, dim), []).append(v.violation_id)
     return out
 
 
@@ -458,7 +450,11 @@ def _viewer_text(store: Store, viewer: Viewer) -> str:
     if viewer.sees_all:
         nation = store.owner_nation()
         return f"the database owner{f' ({nation})' if nation else ''}, who sees everything"
-    return "a viewer holding " + (", ".join(sorted(viewer.codes)) or "no code (PUBLIC only)")
+    if not viewer.names:
+        return "a viewer holding no code (PUBLIC only)"
+    if len(viewer.names) == 1:
+        return "a viewer holding " + ", ".join(sorted(viewer.codes))
+    return "a viewer who is " + " and ".join(viewer.names) + " at once"
 
 
 def _previous_bucket_start(period: str, t0: int) -> int:
@@ -567,7 +563,7 @@ def build_period_report(
         terms=t.name, terms_title=t.title, period=period, start=t0, end=t1,
         viewer=_viewer_text(store, viewer), marking="PUBLIC", min_p=min_p, coverage=cov,
         previous_start=None, no_comparison="", total=Change(0, None), observations=0,
-        buckets=[], breakdowns={}, hotspots=[], violations=[])
+        buckets=[], breakdowns={}, hotspots=[], violations=[], clauses=clause_texts(t))
     if cov.start is None or cov.end is None:
         return report
     c0, c1 = cov.start, cov.end
@@ -582,9 +578,10 @@ def build_period_report(
     lo = cov.floor
     prev0: int | None = c0 - (c1 - c0)
     if c0 - (c1 - c0) < lo:
-        report.no_comparison = (f"No comparison: the {(c1 - c0) // DAY} days before "
-                                f"{iso(c0)[:10]} are not all covered "
-                                f"({cov.floor_reason(_seen(viewer))}).")
+        n, first = (c1 - c0) // DAY, iso(c0)[:10]
+        gap = (f"the day before {first} is not covered" if n == 1 else
+               f"the {days_phrase(n)} before {first} are not all covered")
+        report.no_comparison = f"No comparison: {gap} ({cov.floor_reason(_seen(viewer))})."
         prev0 = None
     # One read for the comparison period and the calendar bucket before the first.
     fetch_from = max(lo, min(c0 - (c1 - c0), _previous_bucket_start(period, t0)))
@@ -610,115 +607,8 @@ def build_period_report(
     return report
 
 
-# ---------------------------------------------------------------- rendering
-
-
-def _dt(t: int) -> Any:  # matplotlib takes datetimes where its stubs say float
-    return datetime.fromtimestamp(t, UTC)
-
-
-def trend_png(report: PeriodReport) -> bytes:
-    """The trend plot: counted violations per covered day in each bucket (bars, or a line when
-    there are many); partial buckets hatched, what the data or terms do not cover shaded."""
-    fig = Figure(figsize=(9.5, 3.4))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    bks = report.buckets
-    x = [_dt(b.start) for b in bks]
-    y = [b.rate or 0.0 for b in bks]
-    width: Any = [timedelta(seconds=b.end - b.start) * 0.85 for b in bks]
-    partial = [b.partial for b in bks]
-    handles: list[Any] = []
-    if len(bks) <= 80:
-        for is_partial in (False, True):
-            keep = [k for k, p in enumerate(partial) if p == is_partial]
-            if keep:
-                bars = ax.bar([x[k] for k in keep], [y[k] for k in keep],
-                              width=[width[k] for k in keep], align="edge", color="#b03a2e",
-                              alpha=0.45 if is_partial else 1.0,
-                              hatch="///" if is_partial else None, edgecolor="#b03a2e", lw=0.5)
-                if is_partial:
-                    bars.set_label("partial bucket (rate per counted day)")
-                    handles.append(bars)
-    else:
-        ax.step([*x, _dt(report.end)], [*y, *y[-1:]], where="post", color="#b03a2e", lw=0.9)
-    cov = report.coverage
-    spans = [ax.axvspan(_dt(a), _dt(b), color="0.88", lw=0,
-                        label="not covered by the data or the terms")
-             for a, b in ((report.start, cov.start), (cov.end, report.end))
-             if a is not None and b is not None and b > a]
-    handles += spans[:1]
-    ax.set_ylabel(f"violations per day\n(in each {report.period})")
-    ax.set_title(f"{report.terms}: {report.first_date} to {report.last_date}, "
-                 f"p_location \u2265 {report.min_p:g}", fontsize=10)
-    ax.grid(axis="y", color="0.9")
-    ax.set_ylim(bottom=0)
-    ax.set_xlim(_dt(report.start), _dt(report.end))
-    if handles:
-        ax.legend(handles=handles, fontsize=8, loc="upper right")
-    fig.autofmt_xdate()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _rate(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f}"
-
-
-def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("truceguard", "report/templates"),
-        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["day"] = lambda t: iso(t)[:10]
-    env.filters["when"] = lambda t: iso(t)
-    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-    env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
-    env.filters["rate"] = _rate
-    env.filters["days"] = days_text
-    env.filters["km"] = lambda m: f"{m / 1000:.0f}" if m >= 10_000 else f"{m / 1000:.1f}"
-    env.filters["p"] = lambda p: f"{p:.2f}"
-    return env
-
-
-def _terms_of(report: PeriodReport, terms: Terms | None) -> Terms | None:
-    if terms is not None:
-        return terms
-    try:
-        return load_terms(report.terms)
-    except NotFoundError:  # terms read from a file that is gone: a map without the line
-        return None
-
-
-def render_html(report: PeriodReport, terms: Terms | None = None) -> str:
-    """The report as one self-contained HTML page (the plots inlined; nothing fetched).
-
-    ``terms`` draws the line on the map (default: the shipped terms of the report's name)."""
-    images = {}
-    if report.has_figures:
-        images["trend"] = trend_png(report)
-        images["map"] = map_png(report, _terms_of(report, terms))
-    uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
-            for k, v in images.items()}
-    return _env().get_template("period.html.j2").render(
-        r=report, titles=DIMENSION_TITLES, images=uris)
-
-
-def write_html(report: PeriodReport, path: str | Path, terms: Terms | None = None) -> Path:
-    """Write :func:`render_html` to ``path``; returns the path."""
-    out = Path(path)
-    out.write_text(render_html(report, terms), encoding="utf-8")
-    return out
-
-
-def render_markdown(report: PeriodReport, *, max_buckets: int = 100) -> str:
-    """The report as Markdown for the terminal (figures only; the HTML has the trail).
-
-    The first line is the banner. With more than ``max_buckets`` buckets only those with
-    violations are listed."""
-    return _env().get_template("period.md.j2").render(
-        r=report, titles=DIMENSION_TITLES, max_buckets=max_buckets
-    )
+__all__ = [
+    "DAY", "DIMENSIONS", "DIMENSION_TITLES", "PERIODS", "STATES", "Bucket", "Change", "CountRow",
+    "Coverage", "Hotspot", "PeriodReport", "bucket_edges", "build_period_report", "render_html",
+    "render_markdown", "terms_in_force_from", "trend_png", "write_html",
+]  # fmt: skip

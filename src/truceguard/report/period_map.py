@@ -28,6 +28,7 @@ from matplotlib.collections import EllipseCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+from PIL import Image
 
 from truceguard.geo.shipped import countries, oblasts
 
@@ -120,6 +121,7 @@ def _place_labels(ax: Any, fig: Figure, items: list[tuple[str, float, float, str
         "hotspot": {"fontsize": 9, "fontweight": "bold", "color": "#111"},
         "oblast": {"fontsize": 8, "fontstyle": "italic", "color": "0.4"},
         "country": {"fontsize": 10, "color": "0.5"},
+        "note": {"fontsize": 12, "color": "0.3"},
     }
     for text, x, y, kind in items:
         spots = LABEL_SPOTS if kind == "hotspot" else ((0, 0, "center", "center"),)
@@ -141,12 +143,35 @@ def _scale_km(width_km: float) -> int:
     return max([n for n in nice if n <= width_km / 5] or [1])
 
 
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """``fig`` as a PNG of at most 256 colours: a third of the size of a full-colour one, and
+    the same to the eye for a map or a chart of flat colours."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    with Image.open(buf) as img:
+        flat = img.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE,
+                                           dither=Image.Dither.NONE)
+    palette = flat.getpalette() or []
+    # The octree averages white with its neighbours: the page's white stays white.
+    flat.putpalette([255 if all(c >= 252 for c in palette[k - k % 3:k - k % 3 + 3]) else c
+                     for k, c in enumerate(palette)])
+    out = io.BytesIO()
+    flat.save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+def clause_colours(report: PeriodReport) -> dict[str, str]:
+    """The colour of each clause of the counted violations, in the order of the terms (the
+    report's clauses), the same on the map and the trend."""
+    order = {c.key: k for k, c in enumerate(report.clauses)}
+    present = sorted({v.clause for v in report.violations},
+                     key=lambda c: (order.get(c, len(order)), c))
+    return {c: CLAUSE_COLOURS[k % len(CLAUSE_COLOURS)] for k, c in enumerate(present)}
+
+
 def map_png(report: PeriodReport, terms: Terms | None) -> bytes:
     """The map of the report's violations as PNG bytes (see the module docstring)."""
-    buf = io.BytesIO()
-    map_figure(report, terms).savefig(buf, format="png", dpi=100, bbox_inches="tight",
-                                      metadata={"Software": None})
-    return buf.getvalue()
+    return png_bytes(map_figure(report, terms))
 
 
 def map_figure(report: PeriodReport, terms: Terms | None) -> Figure:
@@ -182,10 +207,7 @@ def map_figure(report: PeriodReport, terms: Terms | None) -> Figure:
         handles.append(Line2D([], [], marker="s", ls="", ms=10, color="#c9b8a6", alpha=0.6,
                               label=terms.sides[1].label))
 
-    order = {c.id: k for k, c in enumerate(terms.clauses)} if terms is not None else {}
-    present = sorted(set(clause.tolist()), key=lambda c: (order.get(c, len(order)), c))
-    for k, c in enumerate(present):
-        colour = CLAUSE_COLOURS[k % len(CLAUSE_COLOURS)]
+    for c, colour in clause_colours(report).items():
         mine = clause == c
         pts, counts = np.unique(
             np.column_stack([lon[mine], lat[mine], unc_km[mine]]), axis=0,
@@ -210,10 +232,8 @@ def map_figure(report: PeriodReport, terms: Terms | None) -> Figure:
                               alpha=0.6, label="ring: 95% uncertainty radius"))
         handles.append(Line2D([], [], marker="o", ls="", ms=9, color="0.4",
                               label="dot size: violations at the same point"))
-    else:
-        ax.text(0.5, 0.5, "no violations counted in this period", transform=ax.transAxes,
-                ha="center", va="center", fontsize=12, color="0.3", path_effects=HALO,
-                zorder=6)
+    note = [] if vs else [("no violations counted in this period", (w + e) / 2, (s + n) / 2,
+                           "note")]
 
     ax.set_xlim(w, e)
     ax.set_ylim(s, n)
@@ -232,5 +252,5 @@ def map_figure(report: PeriodReport, terms: Terms | None) -> Figure:
     spots = [(f"{h.place} ({h.count})", h.lon, h.lat, "hotspot") for h in report.hotspots]
     for h in report.hotspots:
         ax.plot(h.lon, h.lat, marker="+", color="black", ms=7, mew=1.2, zorder=5)
-    _place_labels(ax, fig, spots + sorted(names, key=lambda t: t[3] != "country"))
+    _place_labels(ax, fig, note + spots + sorted(names, key=lambda t: t[3] != "country"))
     return fig
