@@ -46,6 +46,8 @@ def test_plan_defaults_to_2026_and_writes_sensitivity_layers_raids(planned):
         assert f"tornado_{k}.png" in html and (out / f"tornado_{k}.png").stat().st_size > 5000
     assert "Moved most by" in html and "geometry only" in html
     assert (out / "map_no-us.png").exists() and (out / "raids.png").exists()
+    # stderr is not a terminal here: no progress bar, and nothing else on stderr
+    assert not any(c in res.output for c in ("━", "\r", "\x1b[")) and res.stderr == ""
 
 
 def test_plan_one_variant_is_reproducible(tmp_path):
@@ -168,7 +170,18 @@ def test_threat_from_store_weights_the_plan_and_carries_the_violations_marking(t
     doc = json.loads((out / "results.json").read_text())
     assert doc["marking"] == "REL TO FRA, GBR"
     assert doc["threat"]["source"] == "store" and doc["threat"]["n_events"] == 1442
-    assert (out / "index.html").read_text().count('<div class="banner">REL TO FRA, GBR</div>') == 2
+    html = (out / "index.html").read_text()
+    assert html.count('<div class="banner">REL TO FRA, GBR</div>') == 2
+    # the sensitivity analysis it could not run: said on stderr (not in the results on stdout)
+    # and in the report, with the reason
+    assert "sensitivity analysis was not run (--threat-from-store)" in r.stderr
+    assert "store's violations" in r.stderr and "sensitivity" not in r.stdout
+    assert doc["sensitivity"] is None and "store's violations" in doc["sensitivity_skipped"]
+    assert "asked for and not run, because it varies the scenario as written" in html
+    r = runner.invoke(main, ["plan", "--threat-from-store", "--terms", "minsk-2015", "--db", db,
+                             "--variant", "no-us", "--samples", "200", "--no-sensitivity",
+                             "-o", str(tmp_path / "p3")])
+    assert r.exit_code == 0 and r.stderr == ""  # not asked for: nothing to say
     r = runner.invoke(main, ["plan", "--threat-from-store", "--db", db, "-o", str(out)])
     assert r.exit_code == 1 and "--terms" in r.output
     r = runner.invoke(main, ["plan", "--threat-from-store", "--terms", "minsk-2015", "--db", db,

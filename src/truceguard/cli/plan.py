@@ -4,13 +4,23 @@ and the scenarios group (list and show what ships)."""
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Column
 
-from truceguard.cli.common import db_option, domain_errors
+from truceguard.cli.common import F, db_option, domain_errors
 from truceguard.errors import InputError
 
 MAX_SAMPLES = 2_000_000
@@ -38,13 +48,45 @@ class Count(click.ParamType):
         return int(f)
 
 
-def _progress() -> Progress:
-    # on stderr, only on a terminal, and gone when done: stdout starts with the results
-    console = Console(stderr=True)
-    return Progress(console=console, transient=True, disable=not console.is_terminal)
+class StepBar:
+    """A progress bar for the core's ``progress(step, done, total)`` callback: on stderr,
+    only when stderr is a terminal, and gone when done (stdout starts with the results).
+    :meth:`echo` prints a line above the bar while it shows, so lines and bar do not mix."""
+
+    def __init__(self, what: str) -> None:
+        self.shown = sys.stderr.isatty()
+        # fixed columns first; the step's name takes what is left and is cut with an ellipsis,
+        # so a long name never squeezes the bar or the counts
+        self.bar = Progress(TextColumn(what, markup=False), BarColumn(bar_width=24),
+                            MofNCompleteColumn(table_column=Column(min_width=9)),
+                            TimeElapsedColumn(),
+                            TextColumn("{task.description}", markup=False,
+                                       table_column=Column(ratio=1, no_wrap=True,
+                                                           overflow="ellipsis")),
+                            console=Console(stderr=True), transient=True, expand=True,
+                            disable=not self.shown, redirect_stdout=False,
+                            redirect_stderr=False)
+        self.task = self.bar.add_task("", total=None)
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        self.bar.update(self.task, description=step, completed=done, total=total)
+
+    def echo(self, line: str) -> None:
+        if self.shown and sys.stdout.isatty():  # one terminal: print above the bar
+            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(line)
 
 
-def _common(f):  # type: ignore[no-untyped-def]
+@contextmanager
+def step_bar(what: str) -> Iterator[StepBar]:
+    """A :class:`StepBar`, started and stopped."""
+    bar = StepBar(what)
+    with bar.bar:
+        yield bar
+
+
+def _common(f: F) -> F:
     f = click.option("--dask", "dask_address", metavar="SCHEDULER", default=None,
                      help="Run on this Dask scheduler (host:port); needs the scale extra: "
                      "pip install 'truceguard[scale]'.")(f)
@@ -67,7 +109,7 @@ def _store_threat(db: str | None, terms_name: str | None, min_p: float | None,
                   releasable_to: str | None
                   ) -> tuple[list[tuple[float, float, int, float]], str, str]:
     """The violations that weight a plan's threat (``--threat-from-store``)."""
-    from truceguard.cli.observe import open_existing
+    from truceguard.cli.common import open_existing
     from truceguard.pipeline import violation_events
     from truceguard.query import default_min_p, finite, resolve_terms_and_clauses, viewer_from
 
@@ -130,15 +172,22 @@ def register(group: click.Group) -> None:
             raise InputError("--terms and --releasable-to go with --threat-from-store",
                              hint="add --threat-from-store, or drop them",
                              code="input.conflicting_options")
-        with _progress() as bar:
-            task = bar.add_task("planning", total=None)
+        with step_bar("plan") as bar:
             run = run_plan(scenario, list(variants) or None, samples, seed,
                            scheduler=dask_address, workers=workers, place=place_orbits,
                            with_sensitivity=not no_sensitivity,
                            sensitivity_samples=sensitivity_samples, threat_events=events,
-                           threat_label=label, progress=lambda _name: bar.advance(task))
+                           threat_label=label, progress=bar)
+        if run.sensitivity_skipped:
+            flags = " and ".join(f for f, on in (("--threat-from-store", threat_from_store),
+                                                 ("--place-orbits", place_orbits)) if on)
+            click.echo(f"Note: the sensitivity analysis was not run ({flags}): "
+                       f"{run.sensitivity_skipped}. The report ranks no assumptions; run "
+                       f"without {flags} for that, or add --no-sensitivity to silence this.",
+                       err=True)
         index = write_plan_report(run.scenario, run.results, out_dir, run.sensitivity,
-                                  run.extra, marking=marking)
+                                  run.extra, marking=marking,
+                                  sensitivity_skipped=run.sensitivity_skipped)
         for r in run.results:
             click.echo(summary_line(r))
         if run.sensitivity is not None:
@@ -162,11 +211,9 @@ def register(group: click.Group) -> None:
         from truceguard.report.planning import write_compare_report
 
         names = [v.strip() for v in variant_list.split(",") if v.strip()]
-        with _progress() as bar:
-            task = bar.add_task("simulating variants", total=len(names))
+        with step_bar("compare") as bar:
             run = run_plan(scenario, names, samples, seed, scheduler=dask_address,
-                           workers=workers, with_sensitivity=False,
-                           progress=lambda _name: bar.advance(task))
+                           workers=workers, with_sensitivity=False, progress=bar)
         index = write_compare_report(run.scenario, run.results, out_dir)
         for r in run.results:
             gaps = ", ".join(f"{c} {g:,.0f}" for c, g in r.gaps.items() if g) or "none"
@@ -185,7 +232,7 @@ def register(group: click.Group) -> None:
         """List the shipped scenarios: name, title, effective date and variants."""
         from truceguard.plan.scenario import load_scenario, shipped_scenarios
 
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name in shipped_scenarios():
             s = load_scenario(name)
             rows.append({"name": s.name, "title": s.title, "effective": s.effective,

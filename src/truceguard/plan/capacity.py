@@ -151,17 +151,38 @@ def run_raids(force: RaidForce, d: RaidDraws) -> RaidOutcome:
     return RaidOutcome(defeated.astype(float), by_force, uncovered, stock_all, t)
 
 
+Z95 = 1.959963984540054
+
+
+def mean_ci(x: NDArray, z: float = Z95, lo: float = -math.inf, hi: float = math.inf
+            ) -> list[float | None]:
+    """The 95% interval of the mean of the replications ``x``: mean plus or minus ``z``
+    standard errors (sample standard deviation over the square root of the count), clipped
+    to [lo, hi]; [None, None] with fewer than two replications."""
+    x = np.asarray(x, dtype=float)
+    if len(x) < 2:
+        return [None, None]
+    m, se = float(x.mean()), float(x.std(ddof=1)) / math.sqrt(len(x))
+    return [max(lo, m - z * se), min(hi, m + z * se)]
+
+
 def summarise(outcome: RaidOutcome, drones: int, missiles: int, site_names: NDArray,
               ) -> dict[str, object]:
-    """The figures ``results.json`` gives per raid size."""
+    """The figures ``results.json`` gives per raid size: means over the replications, each
+    with its 95% interval (``*_ci``, :func:`mean_ci`)."""
     n = max(1, outcome.threats)
     unc = outcome.uncovered.mean(axis=0)
+    per_rep = outcome.uncovered.sum(axis=1)
     return {
         "drones": drones,
         "missiles": missiles,
+        "replications": int(len(outcome.defeated)),
         "defeated_share": float(outcome.defeated.mean() / n),
+        "defeated_share_ci": mean_ci(outcome.defeated / n, lo=0.0, hi=1.0),
         "defeated_by_force_share": float(outcome.defeated_by_force.mean() / n),
-        "sites_uncovered": float(outcome.uncovered.sum(axis=1).mean()),
+        "defeated_by_force_share_ci": mean_ci(outcome.defeated_by_force / n, lo=0.0, hi=1.0),
+        "sites_uncovered": float(per_rep.mean()),
+        "sites_uncovered_ci": mean_ci(per_rep, lo=0.0, hi=float(len(site_names))),
         "sites_uncovered_names": [str(s) for s, u in zip(site_names, unc, strict=True)
                                   if u >= 0.5],
         "interceptors_left": float(outcome.stock_left.sum(axis=1).mean()),

@@ -48,6 +48,7 @@ class Assets:
     capability: NDArray
     role: NDArray
     pattern: NDArray
+    place: NDArray  # the basing's name (base, hub or point)
     sees_ground: NDArray
     sees_air: NDArray
     lat: NDArray
@@ -94,7 +95,7 @@ def _row(p: Any, cap: Any, loc: Any, par: dict[str, float], **kw: float) -> dict
     row: dict[str, Any] = {k: 0.0 for k in FIELDS_FLOAT}
     row.update(
         pledge=p.id, nation=p.nation, capability=p.capability, role=role,
-        pattern=cap.pattern or ("mast" if role == "air_defence" else ""),
+        pattern=cap.pattern or ("mast" if role == "air_defence" else ""), place=loc.ref,
         sees_ground="ground" in sees, sees_air="air" in sees, lat=loc.lat, lon=loc.lon,
         readiness=p.readiness, height_m=par.get("height_m", 0.0),
         range_m=1000.0 * (par.get("range_km", 0.0) if is_sensor
@@ -149,6 +150,8 @@ def assets_from_rows(rows: list[dict[str, Any]]) -> Assets:
             cols[k] = np.array([float(r[k]) for r in rows], dtype=float)
         elif k in ("sees_ground", "sees_air"):
             cols[k] = np.array([bool(r[k]) for r in rows], dtype=bool)
+        elif k == "place":
+            cols[k] = np.array([r.get(k, "") for r in rows], dtype=object)
         else:
             cols[k] = np.array([r[k] for r in rows], dtype=object)
     cols["readiness"] = cols["readiness"].astype(np.float32)

@@ -3,8 +3,10 @@
 :func:`run_variant` is the single code path that the local run, the Dask sweep, the
 sensitivity analysis and the tests share; its result holds plain numbers (``metrics``, with
 ``layers`` and ``raids``) and the per-violation arrays for plots. Every metric is defined in
-one sentence in :data:`METRICS`. Confidence intervals: Wilson score intervals for shares,
-binomial order-statistic intervals for quantiles (95%).
+one sentence in :data:`METRICS`. Confidence intervals (95%, :data:`INTERVAL_METHODS`): Wilson
+score intervals for shares of the sampled violations, binomial order-statistic intervals for
+their quantiles, the mean plus or minus 1.96 standard errors over the raid replications; each
+headline carries its interval, and the method, in ``metrics["intervals"]``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,25 @@ METRICS: dict[str, tuple[str, str, str]] = {
         "until interceptors and sorties run out.", "capacity model, replicated"),
 }
 HEADLINE = tuple(METRICS)
+CONFIDENCE = 0.95
+# how each headline's 95% interval is computed (key -> one sentence)
+INTERVAL_METHODS: dict[str, str] = {
+    "wilson": "Wilson score interval of a binomial share over the sampled violations",
+    "order_statistic": "binomial order-statistic interval of a quantile over the sampled "
+                       "violations",
+    "replications": "mean over the raid replications plus or minus 1.96 standard errors "
+                    "(normal approximation)",
+    "exact": "no interval: computed exactly from the geometry and the stated formulas, "
+             "with no sampling",
+}
+HEADLINE_METHOD: dict[str, str] = {
+    "line_isr_cover_share": "exact",
+    "detection_probability": "wilson",
+    "ground_answered_share": "wilson",
+    "air_intercept_share": "wilson",
+    "protected_sites_air_defence_share": "exact",
+    "raid_largest_defeated_share": "replications",
+}
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -88,10 +109,29 @@ def quantile_ci(x: NDArray, q: float, z: float = Z95) -> dict[str, float | None]
 
 
 def share(mask: NDArray) -> dict[str, float | None]:
-    """A share with its Wilson interval; value None when there is nothing to share."""
+    """A share with its Wilson interval; all None when there is nothing to share."""
     k, n = int(mask.sum()), int(mask.size)
+    if n == 0:
+        return {"value": None, "low": None, "high": None}
     lo, hi = wilson(k, n)
-    return {"value": k / n if n else None, "low": lo, "high": hi}
+    return {"value": k / n, "low": lo, "high": hi}
+
+
+def headline_intervals(metrics: dict[str, Any], shares: dict[str, dict[str, float | None]]
+                       ) -> dict[str, dict[str, Any]]:
+    """Each headline's value, 95% interval and method (:data:`HEADLINE_METHOD`): ``shares``
+    gives the sampled ones; the largest raid's comes from its replications."""
+    out: dict[str, dict[str, Any]] = {}
+    for k in HEADLINE:
+        method = HEADLINE_METHOD[k]
+        lo: float | None = None
+        hi: float | None = None
+        if method == "wilson":
+            lo, hi = shares[k]["low"], shares[k]["high"]
+        elif method == "replications" and metrics["raids"]:
+            lo, hi = metrics["raids"][-1]["defeated_share_ci"]
+        out[k] = {"value": metrics[k], "low": lo, "high": hi, "method": method}
+    return out
 
 
 @dataclass
@@ -329,8 +369,13 @@ def run_variant(
         "by_type": per_type,
         "layers": {
             "ukraine": {
-                "troops": ua.troops, "troops_at_line_per_km": density,
+                "troops": ua.troops, "share_at_line": ua.share_at_line,
+                "troops_at_line_per_km": density,
+                "reference_troops_per_km": ua.reference_troops_per_km,
                 "answer_probability": p_ua, "react_min": ua.react_min,
+                "air_warning_min": ua.air_warning_min,
+                "drone_defeat_share": ua.drone_defeat_share,
+                "missile_defeat_share": ua.missile_defeat_share,
                 "ground_answered_share": share(t_ua[ground] <= answer_within),
             },
             "reassurance_force": {
@@ -363,6 +408,10 @@ def run_variant(
         "raids": raids,
         "threat": threat_record(rv),
     }
+    metrics["intervals"] = headline_intervals(metrics, {
+        "detection_probability": share(detected),
+        "ground_answered_share": share(t_ground[ground] <= answer_within),
+        "air_intercept_share": share(air_int)})
     return VariantResult(rv.name, rv.description, list(rv.dropped), metrics, rows, gaps(rows),
                          cov, assets, viol.lat, viol.lon, viol.type_idx, t_det, t_ground, in_ad,
                          t_int)

@@ -42,6 +42,11 @@ class Sensitivity:
         return rows[0] if rows and rows[0]["swing"] > 0 else None
 
 
+def runs_for(scen: Scenario, variant: str, only: Sequence[str] | None = None) -> int:
+    """How many runs :func:`sensitivity` makes: the baseline and two per assumption."""
+    return 1 + 2 * (len(only) if only is not None else len(assumptions_for(scen, variant)))
+
+
 def assumptions_for(scen: Scenario, variant: str) -> list[Assumption]:
     """The scenario's ranged numbers that bear on ``variant`` (not those of other variants)."""
     return [a for a in scen.assumptions
@@ -58,27 +63,42 @@ def _one(scen: Scenario, variant: str, path: tuple[Any, ...] | None, value: floa
 def sensitivity(
     scen: Scenario, variant: str | None = None, samples: int = DEFAULT_SAMPLES, seed: int = 2025,
     raid_replications: int = DEFAULT_RAID_REPLICATIONS, client: Any = None,
-    progress: Callable[[int], None] | None = None, only: Sequence[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    only: Sequence[str] | None = None,
 ) -> Sensitivity:
     """Run the baseline and both ends of every assumption (or of those keyed in ``only``);
-    on Dask when ``client`` is given."""
+    on Dask when ``client`` is given. ``progress(step, done, total)`` names each run
+    (``baseline``, ``KEY = LOW``, ``KEY = HIGH``) as :data:`truceguard.plan.sweep.Progress`
+    does."""
     name = variant or scen.baseline
     resolve_variant(scen, name)  # a bad name fails before anything runs
     items = assumptions_for(scen, name)
     if only is not None:
         items = [scen.assumption(k) for k in only]
     tasks: list[tuple[tuple[Any, ...] | None, float | None]] = [(None, None)]
+    labels = ["baseline"]
     for a in items:
         tasks += [(a.path, a.low), (a.path, a.high)]
+        labels += [f"{a.key} = {a.low:g}", f"{a.key} = {a.high:g}"]
+    n = len(tasks)
     if client is None:
         results = []
-        for path, value in tasks:
-            results.append(_one(scen, name, path, value, samples, seed, raid_replications))
+        for i, ((path, value), label) in enumerate(zip(tasks, labels, strict=True)):
             if progress:
-                progress(1)
+                progress(label, i, n)
+            results.append(_one(scen, name, path, value, samples, seed, raid_replications))
+        if progress:
+            progress(labels[-1], n, n)
     else:
+        from dask.distributed import as_completed
+
         futures = [client.submit(_one, scen, name, path, value, samples, seed,
                                  raid_replications, pure=False) for path, value in tasks]
+        if progress:
+            label_of = {f.key: label for f, label in zip(futures, labels, strict=True)}
+            progress(f"{n} runs on Dask", 0, n)
+            for done, fut in enumerate(as_completed(futures), 1):
+                progress(label_of[fut.key], done, n)
         results = list(client.gather(futures))
     base = results[0]
     rows: dict[str, list[dict[str, Any]]] = {}

@@ -5,6 +5,11 @@ with the same seed, so a sweep on Dask gives the same numbers as the local run. 
 scenario (plain data) and return plain results. :func:`dask_client` is the one way in to Dask
 (for the sweeps and the sensitivity analysis): a clean error when the ``scale`` extra is not
 installed, and when a scheduler does not answer within :data:`CONNECT_TIMEOUT_S`.
+
+Progress is a plain callback, :data:`Progress`: ``progress(step, done, total)``, with ``step``
+the name of the run now under way (on Dask: the one that just ended), ``done`` the runs
+finished and ``total`` all runs; ``done`` never decreases and ends at ``total``. Whoever shows
+it (a progress bar in the CLI) is the caller's business: nothing here imports a front end.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from truceguard.plan.scenario import ResolvedVariant, Scenario, Sourced, resolve
 
 MAX_WORKERS = 64
 CONNECT_TIMEOUT_S = 10.0
+
+Progress = Callable[[str, int, int], None]
 
 
 def resolve_all(scen: Scenario, variants: Sequence[str] | None) -> list[ResolvedVariant]:
@@ -84,17 +91,21 @@ def sweep(
     seed: int,
     scheduler: str | None = None,
     workers: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     client: Any = None,
 ) -> list[VariantResult]:
     """Run every resolved variant; on Dask when ``scheduler`` (an address), ``workers`` (a
-    LocalCluster of that many workers) or ``client`` is given, else in this process."""
+    LocalCluster of that many workers) or ``client`` is given, else in this process.
+    ``progress`` (module docstring) names each variant."""
     if client is None and scheduler is None and not workers:  # in this process
         out = []
-        for rv in resolved:
-            out.append(run_variant(rv, samples, seed))
+        n = len(resolved)
+        for i, rv in enumerate(resolved):
             if progress:
-                progress(rv.name)
+                progress(rv.name, i, n)
+            out.append(run_variant(rv, samples, seed))
+        if progress and n:
+            progress(resolved[-1].name, n, n)
         return out
     if client is None:
         with dask_client(scheduler, workers, "--dask" if scheduler else "--workers") as own:
@@ -103,14 +114,24 @@ def sweep(
 
 
 def _on_dask(client: Any, resolved: Sequence[ResolvedVariant], samples: int, seed: int,
-             progress: Callable[[str], None] | None) -> list[VariantResult]:
+             progress: Progress | None) -> list[VariantResult]:
     from dask.distributed import as_completed
 
     futures = [client.submit(_run, rv, samples, seed, pure=False) for rv in resolved]
     if progress:
-        for fut in as_completed(futures):
-            progress(fut.result().name)
+        n = len(futures)
+        progress(f"{n} variants on Dask", 0, n)
+        for done, fut in enumerate(as_completed(futures), 1):
+            progress(fut.result().name, done, n)
     return list(client.gather(futures))
+
+
+def _shifted(progress: Progress | None, prefix: str, before: int, total: int
+             ) -> Progress | None:
+    """A stage's progress as steps ``before + 1 ..`` of ``total``, its names prefixed."""
+    if progress is None:
+        return None
+    return lambda step, done, _n: progress(f"{prefix}{step}", before + done, total)
 
 
 @dataclass
@@ -122,6 +143,36 @@ class PlanRun:
     results: list[VariantResult]
     sensitivity: Any
     extra: dict[str, Any] = field(default_factory=dict)
+    sensitivity_skipped: str | None = None  # why it was asked for and not run
+
+
+def sensitivity_skipped(place: bool, threat_events: object) -> str | None:
+    """Why the sensitivity analysis cannot run on this plan (None when it can): it varies the
+    scenario as written, which placed orbits or a threat drawn from events are not."""
+    why = []
+    if threat_events is not None:
+        why.append("the threat is weighted by the given events (the store's violations), "
+                   "not the scenario's own threat")
+    if place:
+        why.append("the orbits are placed by the optimiser, not where the scenario puts them")
+    if not why:
+        return None
+    return ("it varies the scenario as written, and here " + "; and ".join(why))
+
+
+def plan_steps(scen: Scenario, variants: Sequence[str] | None = None, *,
+               with_sensitivity: bool = True, place: bool = False,
+               threat_events: object = None) -> int:
+    """How many runs :func:`run_plan` makes (the ``total`` its progress reports): one per
+    variant, and the sensitivity analysis's runs when it runs."""
+    from truceguard.plan.sensitivity import runs_for
+
+    resolved = resolve_all(scen, variants)
+    n = len(resolved)
+    if with_sensitivity and sensitivity_skipped(place, threat_events) is None:
+        names = [rv.name for rv in resolved]
+        n += runs_for(scen, scen.baseline if scen.baseline in names else names[0])
+    return n
 
 
 def run_plan(
@@ -129,17 +180,19 @@ def run_plan(
     seed: int = 2025, *, scheduler: str | None = None, workers: int | None = None,
     place: bool = False, with_sensitivity: bool = True, sensitivity_samples: int | None = None,
     threat_events: Sequence[Sequence[Any]] | None = None, threat_label: str = "store",
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> PlanRun:
     """Everything ``truceguard plan`` does, as one core function: resolve the variants,
     optionally place their orbits and weight their threat by events (``threat_events``:
     (lat, lon, time, weight) rows, e.g. the store's violations), run them, and run the
     sensitivity analysis on the baseline variant (or the first one run). The sensitivity
     varies the scenario as written, so it is not run when orbits are placed or the threat
-    comes from events."""
+    comes from events: ``PlanRun.sensitivity_skipped`` then says why. ``progress`` (module
+    docstring) counts every run, the variants' (``variant NAME``) and the sensitivity's
+    (``sensitivity KEY = VALUE``), out of :func:`plan_steps`."""
     from truceguard.plan.orbits import place_orbits
     from truceguard.plan.scenario import load_scenario
-    from truceguard.plan.sensitivity import DEFAULT_SAMPLES, sensitivity
+    from truceguard.plan.sensitivity import DEFAULT_SAMPLES, runs_for, sensitivity
     from truceguard.plan.threat import with_threat
 
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -152,14 +205,17 @@ def run_plan(
         resolved = [rv for rv, _ in placed]
         extra["orbit_moves"] = {rv.name: moves for rv, moves in placed}
     base = scen.baseline if scen.baseline in [rv.name for rv in resolved] else resolved[0].name
+    skipped = sensitivity_skipped(place, threat_events) if with_sensitivity else None
+    run_sens = with_sensitivity and skipped is None
+    total = len(resolved) + (runs_for(scen, base) if run_sens else 0)
     use_dask = scheduler is not None or bool(workers)
     with (dask_client(scheduler, workers, "--dask" if scheduler else "--workers") if use_dask
           else contextlib.nullcontext()) as client:
-        results = sweep(resolved, samples, seed, progress=progress, client=client)
+        results = sweep(resolved, samples, seed, client=client,
+                        progress=_shifted(progress, "variant ", 0, total))
         sens = None
-        if with_sensitivity and not place and threat_events is None:
+        if run_sens:
             sens = sensitivity(scen, base, sensitivity_samples or DEFAULT_SAMPLES, seed,
                                client=client,
-                               progress=(lambda _n: progress("sensitivity")) if progress
-                               else None)
-    return PlanRun(scen, results, sens, extra)
+                               progress=_shifted(progress, "sensitivity ", len(resolved), total))
+    return PlanRun(scen, results, sens, extra, skipped)

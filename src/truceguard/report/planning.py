@@ -4,6 +4,12 @@ Every metric shown is defined in one sentence where it is shown, with what it in
 (``geometry only`` where availability, capacity and chance are left out). The sensitivity
 section names, per headline metric, the assumption that moves it most, with its tornado chart
 and table. Figures come from :mod:`truceguard.report.planning_plots`.
+
+Every figure that comes from sampling is shown with its 95% interval, and results.json says
+how each interval is computed (``interval_methods``, ``headline_interval_methods``; each
+variant's ``intervals``). A figure that is the same in every variant, or at every raid size,
+gets the sentence :mod:`truceguard.plan.explain` computes for it (``unchanged`` in
+results.json).
 """
 
 from __future__ import annotations
@@ -17,7 +23,15 @@ from typing import Any
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from truceguard.plan.run import HEADLINE, METRICS, VariantResult
+from truceguard.plan.explain import unchanged
+from truceguard.plan.run import (
+    CONFIDENCE,
+    HEADLINE,
+    HEADLINE_METHOD,
+    INTERVAL_METHODS,
+    METRICS,
+    VariantResult,
+)
 from truceguard.plan.scenario import UNITS, Scenario
 from truceguard.plan.sensitivity import Sensitivity
 from truceguard.report import planning_plots as plots
@@ -38,7 +52,26 @@ def _env() -> Environment:
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = lambda v, d=0: "n/a" if v is None else f"{100 * float(v):.{d}f}%"
     env.filters["num"] = lambda v, d=0: "" if v is None else f"{float(v):,.{d}f}"
+    env.filters["interval"] = _interval
     return env
+
+
+def _interval(pair: Sequence[float | None] | None, kind: str = "pct", digits: int = 1,
+              alike: str = "no spread") -> str:
+    """``low to high`` of a 95% interval, with as many more decimals (up to two) as it takes
+    for the two ends to differ ("0.00% to 0.02%", not "0.0% to 0.0%"); ``alike`` when both
+    ends are the same number (every sample gave it); '' when there is none."""
+    if not pair or pair[0] is None or pair[1] is None:
+        return ""
+    lo, hi = float(pair[0]), float(pair[1])
+    if lo == hi:
+        return alike
+    scale, unit = (100.0, "%") if kind == "pct" else (1.0, "")
+    for d in range(digits, digits + 3):
+        a, b = f"{scale * lo:,.{d}f}{unit}", f"{scale * hi:,.{d}f}{unit}"
+        if a != b:
+            break
+    return f"{a} to {b}"
 
 
 def definitions() -> dict[str, dict[str, str]]:
@@ -64,7 +97,11 @@ def results_document(scen: Scenario, results: Sequence[VariantResult],
                          for k, v in scen.requirements.items()},
         "force_generation_rules": {k: {"value": v.value, "source": v.source}
                                    for k, v in scen.force_generation.items()},
+        "confidence": CONFIDENCE,
+        "interval_methods": INTERVAL_METHODS,
+        "headline_interval_methods": HEADLINE_METHOD,
         "variants": {r.name: r.as_json() for r in results},
+        "unchanged": unchanged(results),
         "sensitivity": _sens_json(sens),
     }
     doc.update(extra or {})
@@ -107,15 +144,18 @@ def _write_json(doc: dict[str, Any], out: Path) -> dict[str, Any]:
 
 def write_plan_report(scen: Scenario, results: Sequence[VariantResult], out_dir: str | Path,
                       sensitivity: Sensitivity | None = None,
-                      extra: dict[str, Any] | None = None, *, marking: str = "PUBLIC") -> Path:
+                      extra: dict[str, Any] | None = None, *, marking: str = "PUBLIC",
+                      sensitivity_skipped: str | None = None) -> Path:
     """results.json, the figures and index.html in ``out_dir``. ``sensitivity`` adds the
     tornado charts; ``extra`` adds keys to results.json (orbit moves, for instance);
     ``marking`` is the banner: the most restrictive marking of what went in (PUBLIC for a
-    shipped scenario; a threat drawn from the store's violations carries theirs)."""
+    shipped scenario; a threat drawn from the store's violations carries theirs);
+    ``sensitivity_skipped`` says why an analysis that was asked for did not run."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     doc = _write_json({"marking": marking,
-                       **results_document(scen, results, sensitivity, extra)}, out)
+                       **results_document(scen, results, sensitivity, extra),
+                       "sensitivity_skipped": sensitivity_skipped}, out)
     maps = {r.name: plots.plot_map(scen, r, out / f"map_{r.name}.png") for r in results}
     response = plots.plot_response(results, out / "response_cdf.png")
     raids = plots.plot_raids(results, out / "raids.png")
@@ -125,7 +165,8 @@ def write_plan_report(scen: Scenario, results: Sequence[VariantResult], out_dir:
                                          out / f"tornado_{m}.png") for m in HEADLINE}
     html = _env().get_template("planning.html.j2").render(
         scenario=scen, results=results, doc=doc, maps=maps, response=response, raids=raids,
-        tornado=tornado, sens=sensitivity, metrics=METRICS, headline=HEADLINE, extra=extra or {})
+        tornado=tornado, sens=sensitivity, metrics=METRICS, headline=HEADLINE, extra=extra or {},
+        why=doc["unchanged"], skipped=sensitivity_skipped)
     index = out / "index.html"
     index.write_text(html, encoding="utf-8")
     return index
@@ -145,7 +186,7 @@ def write_compare_report(scen: Scenario, results: Sequence[VariantResult], out_d
     roles = sorted({c for r in results for c in r.gaps})
     html = _env().get_template("planning_compare.html.j2").render(
         scenario=scen, results=results, roles=roles, units=UNITS, columns=COMPARE_COLUMNS,
-        metrics=METRICS, gap_png=gap_png, doc=doc)
+        metrics=METRICS, gap_png=gap_png, doc=doc, why=doc["unchanged"])
     index = out / "index.html"
     index.write_text(html, encoding="utf-8")
     return index
