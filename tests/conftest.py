@@ -3,7 +3,30 @@
 PostgreSQL: the tests start one real server for the whole session (the ``pgserver`` wheel of
 the ``dev`` extra ships PostgreSQL 16), or use the server that ``$TRUCEGUARD_TEST_PG`` names
 (a URL whose user may create databases). Each test gets a fresh database of its own. A server
-that cannot be had fails the tests that need it; they are never skipped.
+that cannot be had fails the tests that need it; they are never skipped. Under pytest-xdist
+(``-n``, on by default: see ``[tool.pytest.ini_options]``) every worker is a session of its
+own, so each worker starts its own server in its own data directory (named after the worker
+id); the database names carry the worker's process id, so a shared ``$TRUCEGUARD_TEST_PG``
+server serves every worker without clashes.
+
+Workers: ``-n auto`` runs one worker per CPU this process may use, at most
+``MAX_WORKERS``; ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides, ``-n 0`` runs in one process.
+
+Hypothesis profiles (the property tests' own ``@settings`` keep their ``max_examples``, and
+inherit everything they do not set from the profile, ``derandomize`` included):
+
+- ``ci``: derandomized (the same examples on every run and every machine), no example
+  database, ``print_blob=True`` (a failure prints the blob that reproduces it), no deadline
+  and no too-slow health check (a shared, loaded machine must not fail a test by its timing).
+  Loaded when ``$CI`` is set.
+- ``default``: the same as ``ci``. The README's ``pytest`` on a fresh machine sets no ``$CI``,
+  and its run must be as deterministic as CI's.
+- ``explore``: for developers hunting bugs, chosen with ``HYPOTHESIS_PROFILE=explore``:
+  random examples, ten times each test's ``max_examples`` (1000 for the tests that set
+  none), the example database kept in ``.hypothesis/`` so a failure found is replayed
+  first on the next run.
+
+``HYPOTHESIS_PROFILE`` names any of them; pytest's ``--hypothesis-profile`` wins over both.
 """
 
 from __future__ import annotations
@@ -21,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 
 from truceguard.geo.shipped import data_path
 from truceguard.store import Store, open_store
@@ -34,6 +58,51 @@ UCDP_MESSY = TEST_DATA / "events" / "ucdp_ged_ukraine_2014-2023_partial_cp1252.c
 STORE_BACKENDS = ["sqlite", "postgresql"]
 # What each backend raises when a trigger or a constraint refuses a write.
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+# -- Hypothesis profiles (see the module docstring) --------------------------------------------
+EXPLORE_FACTOR = 10
+_hypothesis_own = settings.get_profile("default")  # each built on it, before it is replaced
+settings.register_profile("explore", _hypothesis_own, derandomize=False, max_examples=1000,
+                          print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", _hypothesis_own, derandomize=True, database=None,
+                          print_blob=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("default", settings.get_profile("ci"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI") else "default"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``explore``, each property test with its own ``@settings`` runs
+    ``EXPLORE_FACTOR`` times its own ``max_examples`` (it would otherwise keep its own count;
+    the others take the profile's)."""
+    if settings.get_current_profile_name() != "explore":
+        return
+    done: set[int] = set()  # a parametrized test's items share one function
+    for item in items:
+        test = getattr(item, "obj", None)
+        if id(test) in done or not getattr(test, "_hypothesis_internal_settings_applied", False):
+            continue
+        done.add(id(test))
+        # where Hypothesis keeps a test's settings (read at each call of the test)
+        own = test._hypothesis_internal_use_settings  # type: ignore[union-attr]
+        test._hypothesis_internal_use_settings = settings(  # type: ignore[union-attr]
+            own, max_examples=own.max_examples * EXPLORE_FACTOR, derandomize=False)
+
+
+# -- parallel workers ----------------------------------------------------------------------------
+MAX_WORKERS = 4  # each worker has its own PostgreSQL and its own module fixtures
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per CPU this process may run on (not the machine's physical
+    cores, which a VM's two vCPUs can report as one), at most MAX_WORKERS."""
+    given = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if given:
+        return int(given)
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, min(len(usable) if usable else (os.cpu_count() or 1), MAX_WORKERS))
 
 
 @pytest.fixture
@@ -60,7 +129,9 @@ def pg_server() -> Iterator[str]:
         import pgserver
     # Its own folder, not pytest's: run as root, the server runs as another user, who must be
     # able to reach it (pytest keeps its folders private to their owner).
-    home = Path(tempfile.mkdtemp(prefix="truceguard-test-pg-"))
+    # One server per xdist worker, each in a data directory of its own.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    home = Path(tempfile.mkdtemp(prefix=f"truceguard-test-pg-{worker}-"))
     try:
         server = pgserver.get_server(home / "data", cleanup_mode="stop")
     except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way

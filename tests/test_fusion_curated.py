@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_fusion import DAY, _as_points, _ucdp, coarse_sets, point_sets
+from tests.fusion_fixtures import DAY, as_points, coarse_sets, point_sets, ucdp_arrays
 from truceguard.errors import InputError
 from truceguard.judge.fusion import (
     FusionParams,
@@ -144,8 +144,8 @@ def test_the_most_numerous_doubled_group_anchors() -> None:
 
 
 def test_ucdp_events_stay_apart_and_other_reports_still_fuse() -> None:
-    ev = _ucdp()
-    base = _as_points(ev)
+    ev = ucdp_arrays()
+    base = as_points(ev)
     prm = FusionParams(eps_m=3000, eps_s=3600)
     plain = cluster_labels(base, prm)
     assert plain.max() + 1 < len(base)  # plain fusion merges distinct UCDP events
@@ -180,7 +180,7 @@ def test_ucdp_events_stay_apart_and_other_reports_still_fuse() -> None:
 
 @pytest.mark.parametrize("batches", [3, 8])
 def test_incremental_equals_full_on_ucdp_with_a_second_feed(batches: int) -> None:
-    base = _as_points(_ucdp())
+    base = as_points(ucdp_arrays())
     rng = np.random.default_rng(6)
     pick = rng.choice(len(base), len(base) // 4, replace=False)
     rep = base.take(pick)

@@ -15,7 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
-from tests.test_fusion import DAY, _as_points, _brute_links, _reference, coarse_sets, point_sets
+from tests.fusion_fixtures import (
+    DAY,
+    as_points,
+    brute_links,
+    coarse_sets,
+    point_sets,
+    reference_labels,
+    ucdp_arrays,
+)
 from truceguard.judge.fusion import (
     FusionParams,
     Points,
@@ -36,7 +44,7 @@ def test_dense_path_equals_exact_dbscan_at_centroids(
 ) -> None:
     p, prm = case
     got = _cluster_labels(p, prm, 1, None, path="cells", budget=budget)
-    assert np.array_equal(got, _reference(p, prm))
+    assert np.array_equal(got, reference_labels(p, prm))
 
 
 @settings(max_examples=200, deadline=None)
@@ -46,14 +54,14 @@ def test_dense_path_equals_exact_dbscan_on_spread_points(
 ) -> None:
     p, prm = case
     got = _cluster_labels(p, prm, 1, None, path="cells", budget=budget)
-    assert np.array_equal(got, _reference(p, prm))
+    assert np.array_equal(got, reference_labels(p, prm))
 
 
 @settings(max_examples=100, deadline=None)
 @given(coarse_sets())
 def test_spread_path_equals_exact_dbscan_at_centroids(case: tuple[Points, FusionParams]) -> None:
     p, prm = case
-    assert np.array_equal(_cluster_labels(p, prm, 1, None, path="direct"), _reference(p, prm))
+    assert np.array_equal(_cluster_labels(p, prm, 1, None, path="direct"), reference_labels(p, prm))
 
 
 def _weighted_reference(p: Points, prm: FusionParams) -> np.ndarray:
@@ -72,7 +80,7 @@ def _weighted_reference(p: Points, prm: FusionParams) -> np.ndarray:
     rank[order] = np.arange(order.shape[0])
     uniq = p.take(first[order])
     n = len(uniq)
-    i, j = _brute_links(uniq, prm)
+    i, j = brute_links(uniq, prm)
     dist = np.full((n, n), 2.0)
     np.fill_diagonal(dist, 0.0)
     dist[i, j] = dist[j, i] = 0.0
@@ -88,7 +96,7 @@ def _weighted_reference(p: Points, prm: FusionParams) -> np.ndarray:
 @pytest.mark.parametrize("min_samples", [1, 3])
 def test_ucdp_copies_equal_exact_dbscan(ucdp: dict[str, np.ndarray], min_samples: int) -> None:
     """The shipped UCDP events, each copied 1 to 4 times (new ids, same place and day)."""
-    base = _as_points(ucdp)
+    base = as_points(ucdp)
     rng = np.random.default_rng(8)
     copies = rng.integers(1, 5, len(base))
     p = base.take(np.repeat(np.arange(len(base)), copies)[rng.permutation(int(copies.sum()))])
@@ -130,9 +138,7 @@ def test_memory_stays_bounded_at_one_centroid() -> None:
 
 @pytest.fixture(scope="module")
 def ucdp() -> dict[str, np.ndarray]:
-    from tests.test_fusion import _ucdp
-
-    return _ucdp()
+    return ucdp_arrays()
 
 
 def test_threaded_batches_yield_every_result_and_pass_errors_on() -> None:

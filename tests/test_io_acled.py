@@ -14,94 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.io_fixtures import ACLED_COLUMNS as COLUMNS
+from tests.io_fixtures import acled_row as row
+from tests.io_fixtures import write_acled as write
 from truceguard.errors import FormatError, MissingColumnsError, RowError
 from truceguard.io.acled import GEO_PRECISION_M, classify, read_acled
 from truceguard.io.base import sha256_hex
 from truceguard.model import CATEGORIES, WEAPON_CLASSES, Observation
 
-COLUMNS = [
-    "event_id_cnty",
-    "event_date",
-    "year",
-    "time_precision",
-    "disorder_type",
-    "event_type",
-    "sub_event_type",
-    "actor1",
-    "assoc_actor_1",
-    "inter1",
-    "actor2",
-    "assoc_actor_2",
-    "inter2",
-    "interaction",
-    "civilian_targeting",
-    "iso",
-    "region",
-    "country",
-    "admin1",
-    "admin2",
-    "admin3",
-    "location",
-    "latitude",
-    "longitude",
-    "geo_precision",
-    "source",
-    "source_scale",
-    "notes",
-    "fatalities",
-    "tags",
-    "timestamp",
-]
-
 DAY = 86_400
-
-
-def row(**over: str) -> dict[str, str]:
-    base = {
-        "event_id_cnty": "UKR100001",
-        "event_date": "15 January 2024",
-        "year": "2024",
-        "time_precision": "1",
-        "disorder_type": "Political violence",
-        "event_type": "Explosions/Remote violence",
-        "sub_event_type": "Shelling/artillery/missile attack",
-        "actor1": "Military Forces of Russia (2000-)",
-        "assoc_actor_1": "",
-        "inter1": "8",
-        "actor2": "",
-        "assoc_actor_2": "",
-        "inter2": "0",
-        "interaction": "80",
-        "civilian_targeting": "",
-        "iso": "804",
-        "region": "Europe",
-        "country": "Ukraine",
-        "admin1": "Donetsk",
-        "admin2": "Bakhmutskyi",
-        "admin3": "Toretska",
-        "location": "Toretsk",
-        "latitude": "48.3976",
-        "longitude": "37.8470",
-        "geo_precision": "1",
-        "source": "Ukrinform; Ministry of Defence of Ukraine",
-        "source_scale": "National",
-        "notes": "On 15 January 2024, Russian forces shelled Toretsk with 122mm artillery. "
-        "No casualties reported.",
-        "fatalities": "0",
-        "tags": "",
-        "timestamp": "1705968000",
-    }
-    base.update(over)
-    return base
-
-
-def write(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:
-    cols = columns or COLUMNS
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, cols, lineterminator="\n", extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 def read(path: Path, **kw: object) -> tuple[list[Observation], list[RowError]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.io_fixtures import DECL, DRONE, MARKER, SA
 from truceguard.errors import FormatError, RowError
 from truceguard.io.base import sha256_hex
 from truceguard.io.cot import (
@@ -21,45 +22,6 @@ from truceguard.io.cot import (
     split_events,
 )
 from truceguard.model import CATEGORIES, WEAPON_CLASSES, Observation
-
-DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-
-# A phone's own position report (SA), as ATAK-CIV 4.10 sends it every few seconds.
-SA = (
-    DECL + "\n"
-    '<event version="2.0" uid="ANDROID-589520ccfcd20f01" type="a-f-G-U-C" '
-    'time="2024-03-02T06:41:12.345Z" start="2024-03-02T06:41:12.345Z" '
-    'stale="2024-03-02T06:47:27.345Z" how="m-g"><point lat="48.0452" lon="37.9431" hae="189.3" '
-    'ce="4.9" le="9999999.0"/><detail><takv os="34" version="4.10.0.7 (a33b9f6f).1700000000-CIV" '
-    'device="SAMSUNG SM-G991B" platform="ATAK-CIV"/><contact endpoint="*:-1:stcp" '
-    'callsign="ALPHA-1"/><uid Droid="ALPHA-1"/><precisionlocation altsrc="GPS" '
-    'geopointsrc="GPS"/><__group role="Team Lead" name="Cyan"/><status battery="87"/>'
-    '<track course="134.5" speed="0.0"/></detail></event>'
-)
-# A hostile artillery marker the team lead dropped on the map, with remarks.
-MARKER = (
-    DECL + "\n"
-    '<event version="2.0" uid="9f1c1a52-3b6e-4d7e-a3a7-1c2d3e4f5a6b" type="a-h-G-U-C-F" '
-    'time="2024-03-02T06:43:05Z" start="2024-03-02T06:43:05Z" stale="2025-03-02T06:43:05Z" '
-    'how="h-g-i-g-o">\n'
-    '  <point lat="48.0611" lon="37.9902" hae="9999999.0" ce="9999999.0" le="9999999.0"/>\n'
-    "  <detail>\n"
-    '    <status readiness="true"/><archive/>\n'
-    '    <link uid="ANDROID-589520ccfcd20f01" production_time="2024-03-02T06:43:04.981Z" '
-    'type="a-f-G-U-C" parent_callsign="ALPHA-1" relation="p-p"/>\n'
-    '    <contact callsign="H.1"/>\n'
-    "    <remarks>2S1 firing from the tree line, 4 rounds &amp; smoke</remarks>\n"
-    '    <usericon iconsetpath="COT_MAPPING_2525B/a-h/a-h-G"/><color argb="-1"/>\n'
-    "  </detail>\n"
-    "</event>"
-)
-# A drone track from a fused sensor picture, relayed from a partner's server.
-DRONE = (
-    '<event version="2.0" uid="RADAR-7.trk-1182" type="a-h-A-M-F-Q" time="2024-03-02T06:45:00Z" '
-    'start="2024-03-02T06:45:00Z" stale="2024-03-02T06:46:00Z" how="m-r" access="REL TO UK, FR">'
-    '<point lat="48.2" lon="38.1" hae="1200" ce="350" le="80"/><detail>'
-    '<track course="270" speed="45"/><remarks>Orlan-10 class</remarks></detail></event>'
-)
 
 
 def stream(*events: str, sep: str = "\n") -> str:

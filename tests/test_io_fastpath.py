@@ -3,42 +3,24 @@ errors, same order, on real files, synthetic files and every kind of awkward inp
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import UCDP_CLEAN, UCDP_MESSY
-from truceguard.errors import RowError
+from tests.io_fixtures import UCDP_COLS as COLS
+from tests.io_fixtures import UCDP_GOOD as GOOD
+from tests.io_fixtures import UCDP_HEADER as HEADER
+from tests.io_fixtures import compare_ucdp as compare
+from tests.io_fixtures import ucdp_row as row
 from truceguard.ingest import import_file
 from truceguard.io.base import ChunkedLines
-from truceguard.io.columns import ObservationColumns
 from truceguard.io.fastcsv import Block, read_blocks
-from truceguard.io.ucdp import read_ucdp, read_ucdp_columns
+from truceguard.io.ucdp import read_ucdp
 from truceguard.model import Observation
 from truceguard.store import SQLiteStore
 from truceguard.synthetic import write_ucdp_like
-
-with open(UCDP_CLEAN, encoding="utf-8", newline="") as _fh:
-    HEADER = _fh.readline().rstrip("\n")
-COLS = HEADER.split(",")
-GOOD = next(csv.reader([
-    "1,r,2015,True,Clear,1,1,1,c,1,1,d,1,1,Government of Ukraine,1,1,DPR,1,a,Reuters,2015-02-16,"
-    "h,o,1,x,Debaltseve,Donetsk,,48.34,38.40,POINT (38.40 48.34),1,Ukraine,369,Europe,1,1,"
-    "2015-02-16,2015-02-16,1,0,0,0,1,1,1,369,"
-]))
-
-
-def row(**changes: str) -> str:
-    """One CSV line (no line end) of a good record with some fields changed (CSV-quoted)."""
-    vals = list(GOOD)
-    for k, v in changes.items():
-        vals[COLS.index(k)] = v
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(vals)
-    return out.getvalue()
 
 
 def raw_row(**changes: str) -> str:
@@ -47,33 +29,6 @@ def raw_row(**changes: str) -> str:
     for k, v in changes.items():
         vals[COLS.index(k)] = v
     return ",".join(vals)
-
-
-def compare(path: Path, **options: object) -> tuple[int, int]:
-    """Assert both paths agree; returns (records that came in column batches, errors)."""
-    slow_obs: list[Observation] = []
-    slow_err: list[RowError] = []
-    for item in read_ucdp(path, **options):
-        (slow_err if isinstance(item, RowError) else slow_obs).append(item)  # type: ignore[arg-type]
-    fast_obs: list[Observation] = []
-    fast_err: list[RowError] = []
-    columnar = 0
-    for item in read_ucdp_columns(path, **options):
-        if isinstance(item, ObservationColumns):
-            columnar += len(item)
-            fast_obs += item.observations()
-        elif isinstance(item, Observation):
-            fast_obs.append(item)
-        else:
-            fast_err.append(item)
-    assert len(fast_obs) == len(slow_obs)
-    for a, b in zip(slow_obs, fast_obs, strict=True):
-        assert a == b, (a.source_line, a.source_ref)
-        assert type(a.t_start) is type(b.t_start) is int
-        assert type(a.lat) is type(b.lat) is float
-    key = [(e.path, e.line, e.field, e.reason, e.raw) for e in slow_err]
-    assert key == [(e.path, e.line, e.field, e.reason, e.raw) for e in fast_err]
-    return columnar, len(slow_err)
 
 
 def write(tmp_path: Path, lines: list[str], *, end: str = "\n", last_end: bool = True,

@@ -15,11 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_io_acled import row as acled_row
-from tests.test_io_acled import write as write_acled
-from tests.test_io_cot import DRONE
-from tests.test_io_fastpath import HEADER as UCDP_HEADER
-from tests.test_io_fastpath import row as ucdp_row
+from tests.io_fixtures import DRONE, UCDP_HEADER, acled_row, ucdp_row, write_acled
 from truceguard.errors import FormatError, RowError
 from truceguard.ingest import import_file
 from truceguard.io import read_acled, read_cot, read_csv_mapped, read_geojson, read_ucdp

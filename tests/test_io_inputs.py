@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_io_cot import DRONE, MARKER, SA
-from tests.test_io_fastpath import HEADER as UCDP_HEADER
-from tests.test_io_fastpath import compare
-from tests.test_io_fastpath import row as ucdp_row
+from tests.io_fixtures import DRONE, MARKER, SA, UCDP_HEADER, ucdp_row
+from tests.io_fixtures import compare_ucdp as compare
 from truceguard.errors import FormatError, InputError, NotFoundError, RowError
 from truceguard.ingest import import_file
 from truceguard.io import (

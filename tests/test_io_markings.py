@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_io_cot import DRONE
+from tests.io_fixtures import DRONE
 from truceguard.errors import MarkingError, RowError
 from truceguard.io import read_cot, read_csv_mapped, read_geojson
 from truceguard.marking import Viewer, parse_marking

@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import wait_for
 from tests.server_fixtures import Server, free_port, make_users, start
 from truceguard.cli import main
 from truceguard.marking import Viewer
-from truceguard.store import ObservationFilter, open_store
+from truceguard.store import ObservationFilter, ViolationFilter, open_store
+from truceguard.store.mission import OutboxItem
 
 
 class Receiver:
@@ -82,6 +84,29 @@ def breach(n: int, marking: str | None = None, weapon: str = "artillery_ge100") 
                        "properties": props}).encode()
 
 
+def outbox(db: str) -> list[OutboxItem]:
+    with open_store(db) as store:
+        return store.outbox()
+
+
+def lon(item: OutboxItem) -> float:
+    """Where the violation an alert is about lies (the breach(n) reports: 38.0 + n / 10)."""
+    return round(float(json.loads(item.payload)["violation"]["lon"]), 3)
+
+
+def settled(db: str, after: float) -> list[OutboxItem] | None:
+    """The outbox, once it owes the alerts of the report at longitude ``after`` and every
+    alert in it is delivered; else None.
+
+    The live judge takes reports in the order they were committed (a step judges every report
+    not yet judged, and owes their alerts, before the next step): once the alerts of a report
+    posted last are owed, every report before it has been judged and its alerts decided."""
+    items = outbox(db)
+    if any(lon(i) == after for i in items) and all(i.state == "delivered" for i in items):
+        return items
+    return None
+
+
 def test_a_breach_is_alerted_signed(tmp_path: Path, receiver: Receiver) -> None:
     """(How fast is measured in benchmarks/bench_cot.py, never in a test.)"""
     db = str(tmp_path / "a.db")
@@ -92,10 +117,7 @@ def test_a_breach_is_alerted_signed(tmp_path: Path, receiver: Receiver) -> None:
     try:
         with srv.client("ukr") as c:
             assert c.post("/api/v1/observations", content=breach(1)).json()["imported"] == 1
-        deadline = time.monotonic() + 10
-        while not receiver.got and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert receiver.got, (tmp_path / "log.txt").read_text()
+        wait_for(lambda: receiver.got, what=(tmp_path / "log.txt").read_text)
         _, headers, body = receiver.got[0]
         expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         assert headers["X-Truceguard-Signature"] == expected
@@ -103,16 +125,23 @@ def test_a_breach_is_alerted_signed(tmp_path: Path, receiver: Receiver) -> None:
         assert doc["idempotency_key"] == headers["Idempotency-Key"]
         assert doc["violation"]["clause"].startswith("minsk-2015/")
         assert doc["marking"] == "PUBLIC"
-        # A report the target's user (FRA) may not see is never sent to it.
+        # A report the target's user (FRA) may not see is never sent to it. The proof that
+        # its alerts were decided: a public report posted after it is judged and alerted.
         with srv.client("gbr") as c:
             assert c.post("/api/v1/observations", content=breach(2)).json()["imported"] == 1
-        time.sleep(1.5)
+        with srv.client("ukr") as c:
+            assert c.post("/api/v1/observations", content=breach(6)).json()["imported"] == 1
+        items = wait_for(lambda: settled(db, after=38.6), what=(tmp_path / "log.txt").read_text)
+        with open_store(db) as store:
+            judged = {round(v.lon, 3) for v in store.violations(ViolationFilter(), Viewer.owner())}
+        assert 38.2 in judged  # GBR's report is a breach ...
+        assert {lon(i) for i in items} == {38.1, 38.6}  # ... that FRA is owed no alert for
         docs = [json.loads(b) for _, _, b in receiver.got]
-        assert docs and all(d["marking"] == "PUBLIC" for d in docs)
-        # every alert is about the public report (one per clause it breaches), none about
-        # GBR's
-        assert {round(d["violation"]["lon"], 3) for d in docs} == {38.1}
+        assert len(docs) == len(items) and all(d["marking"] == "PUBLIC" for d in docs)
+        # every alert is about a public report (one per clause it breaches), none about GBR's
+        assert {round(d["violation"]["lon"], 3) for d in docs} == {38.1, 38.6}
         assert len({d["idempotency_key"] for d in docs}) == len(docs)
+        assert {d["idempotency_key"] for d in docs} == {i.idempotency_key for i in items}
     finally:
         srv.process.terminate()
         srv.process.wait(20)
@@ -130,13 +159,11 @@ def test_failed_deliveries_retry_under_the_same_key(tmp_path: Path) -> None:
             with srv.client("ukr") as c:
                 # small arms breach the ceasefire clause only: one alert
                 c.post("/api/v1/observations", content=breach(3, weapon="small_arms"))
-            deadline = time.monotonic() + 20
-            while not receiver.got and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert len(receiver.got) == 1
-            with open_store(db) as store:
-                (item,) = store.outbox()
-            assert item.state == "delivered" and item.attempts == 3
+            # delivered: recorded by the server after the receiver took it (backoff 1 s, 2 s)
+            (item,) = wait_for(lambda: [i for i in outbox(db) if i.state == "delivered"],
+                               timeout=30, what=(tmp_path / "log.txt").read_text)
+            assert len(receiver.got) == 1 and len(outbox(db)) == 1
+            assert item.attempts == 3
             assert receiver.got[0][1]["Idempotency-Key"] == item.idempotency_key
         finally:
             srv.process.terminate()
@@ -161,12 +188,7 @@ def test_kill_9_loses_no_acknowledged_report_and_no_owed_alert(tmp_path: Path) -
         for n in range(5):
             if c.post("/api/v1/observations", content=breach(n)).json()["imported"] == 1:
                 acknowledged += 1
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with open_store(db) as store:
-            if len(store.outbox()) >= 1:
-                break
-        time.sleep(0.1)
+    wait_for(lambda: outbox(db), what="an alert owed")  # owed, and not delivered
     srv.process.send_signal(signal.SIGKILL)
     srv.process.wait(10)
     with open_store(db) as store:
@@ -175,14 +197,14 @@ def test_kill_9_loses_no_acknowledged_report_and_no_owed_alert(tmp_path: Path) -
     assert owed
     receiver.fail_left = 0  # the receiver comes back
     srv2 = start(db, tmp_path / "log2.txt", "--terms", "minsk-2015", port=port)
+    srv2.tokens = tokens
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with open_store(db) as store:
-                if all(i.state == "delivered" for i in store.outbox()) and len(
-                        store.outbox()) >= len(owed):
-                    break
-            time.sleep(0.2)
+        # A report posted now is judged after every report before the kill: once its alerts
+        # are owed and all are delivered, nothing more is owed.
+        with srv2.client("ukr") as c:
+            assert c.post("/api/v1/observations", content=breach(7)).json()["imported"] == 1
+        wait_for(lambda: settled(db, after=38.7), timeout=30,
+                 what=(tmp_path / "log2.txt").read_text)
         keys = [h["Idempotency-Key"] for _, h, _ in receiver.got]
         assert len(keys) == len(set(keys))  # never twice under one key
         with open_store(db) as store:

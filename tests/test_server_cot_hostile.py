@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.test_server_cot import (
+from tests.cot_fixtures import (
     closed_by_server,
     event,
     send_raw,

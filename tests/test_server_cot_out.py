@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.test_server_cot import service, stored, until
+from tests.cot_fixtures import service, stored, until
 from truceguard.errors import InputError
 from truceguard.io.cot import parse_cot_event
 from truceguard.model import Violation
@@ -65,7 +65,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_sender_delivers_to_a_listener_that_starts_late_and_restarts(store):
+def test_sender_delivers_to_a_listener_that_starts_late_and_restarts(store, caplog):
     """The endpoint is truceguard's own CoT listener: it is down at first (the sender keeps
     trying), then up, then restarted on the same port (the sender reconnects)."""
     port = _free_port()
@@ -74,7 +74,8 @@ def test_sender_delivers_to_a_listener_that_starts_late_and_restarts(store):
         sender = CotSender(f"tcp://127.0.0.1:{port}", backoff_s=0.05, max_backoff_s=0.2)
         await sender.start()
         first = sender.send(violation_to_cot(violation(1), now=NOW))
-        await asyncio.sleep(0.3)
+        # it found the endpoint down, and again after its backoff: still waiting
+        await until(lambda: caplog.text.count("cannot connect") >= 2, 10)
         assert not first.done()  # waiting for the endpoint
         svc = await service(store, config={"host": "127.0.0.1", "tcp_port": port,
                                            "udp_port": None})

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from takproto import TAKProtoVer, xml2proto
 from takproto.proto import TakMessage
 
-from tests.test_server_cot import event
+from tests.cot_fixtures import event
 from truceguard.io.cot import parse_cot_event
 from truceguard.io.takproto import (
     TakProtoError,

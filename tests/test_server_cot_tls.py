@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.test_server_cot import closed_by_server, event, run_clients, stored, until
+from tests.cot_fixtures import closed_by_server, event, run_clients, stored, until
 from truceguard.errors import InputError
 from truceguard.model import User
 from truceguard.server.cot import CotConfig, start_cot

@@ -10,11 +10,11 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import UCDP_CLEAN
+from tests.helpers import readline_within
 from truceguard.io import read_ucdp
 from truceguard.model import Observation, Viewer
 from truceguard.store import ObservationFilter, Store, open_store
@@ -23,33 +23,35 @@ from truceguard.synthetic import write_ucdp_like
 ALL = ObservationFilter()
 OWNER = Viewer.owner()
 
-# One import in a process of its own, started when the file ``go`` appears; prints its summary.
+# One import in a process of its own: opens the store, says "ready", starts when a line ("go")
+# comes on its stdin; prints its summary.
 IMPORT = """
-import json, os, sys, time
+import json, sys
 from truceguard.ingest import import_file
 from truceguard.store import open_store
-location, path, go = sys.argv[1:4]
+location, path = sys.argv[1:3]
 store = open_store(location)
-while not os.path.exists(go):
-    time.sleep(0.005)
+print("ready", flush=True)
+sys.stdin.readline()
 s = import_file(store, path, fmt="ucdp", batch_size=500)
 store.close()
 print(json.dumps([s.imported, s.duplicates, s.conflicts, s.rejected]))
 """
 
-# Counts the observations again and again until the file ``stop`` appears; prints the counts.
+# Opens the store, says "ready"; at the first line on its stdin ("go") counts the observations
+# again and again until the next line ("stop"); prints the counts.
 READ = """
-import json, os, sys
-from tests.conftest import UCDP_CLEAN
-from truceguard.io import read_ucdp
-from truceguard.model import Observation, Viewer
+import json, sys, threading
+from truceguard.model import Viewer
 from truceguard.store import ObservationFilter, open_store
-location, go, stop = sys.argv[1:4]
+location = sys.argv[1]
 store = open_store(location)
-while not os.path.exists(go):
-    pass
+print("ready", flush=True)
+sys.stdin.readline()
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
 seen = []
-while not os.path.exists(stop):
+while not stop.is_set():
     seen.append(store.count_observations(ObservationFilter(), Viewer.owner()))
     seen.append(len(list(store.observations(ObservationFilter(since=0), Viewer.owner(),
                                              limit=50))))
@@ -72,16 +74,36 @@ def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
-def run_together(scripts: list[list[str]], go: Path, timeout: float = 240
+def launch(args: list[str]) -> subprocess.Popen[str]:
+    """``python -c SCRIPT ARGS...`` with its stdin, stdout and stderr piped to the test."""
+    return subprocess.Popen([sys.executable, "-c", *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def tell(proc: subprocess.Popen[str], line: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+
+
+def go_together(procs: list[subprocess.Popen[str]], timeout: float = 120) -> None:
+    """The barrier: wait until every process has opened its store and said "ready", then
+    tell them all to go."""
+    for p in procs:
+        assert p.stdout is not None and p.stderr is not None
+        line = readline_within(p.stdout, timeout)
+        assert line == "ready\n", p.stderr.read() if p.poll() is not None else line
+    for p in procs:
+        tell(p, "go")
+
+
+def run_together(scripts: list[list[str]], timeout: float = 240
                  ) -> list[subprocess.Popen[str]]:
     """Start the processes, let them all open the store, then say go; wait for them."""
-    procs = [subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for args in scripts]
-    time.sleep(1.0)  # interpreters started and stores opened
-    go.touch()
-    deadline = time.monotonic() + timeout
+    procs = [launch(args) for args in scripts]
+    go_together(procs)
     for p in procs:
-        p.wait(timeout=max(1.0, deadline - time.monotonic()))
+        p.wait(timeout=timeout)
     return procs
 
 
@@ -101,11 +123,12 @@ def test_sqlite_two_imports_and_a_reader_at_once(tmp_path: Path) -> None:
     b = write(tmp_path / "b.csv", header, rows[10_000:])  # 10,000 records in both files
     db = str(tmp_path / "shared.db")
     open_store(db).close()
-    go, stop = tmp_path / "go", tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READ, db, str(go), str(stop)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    imports = run_together([[IMPORT, db, str(a), str(go)], [IMPORT, db, str(b), str(go)]], go)
-    stop.touch()
+    reader = launch([READ, db])
+    imports = [launch([IMPORT, db, str(a)]), launch([IMPORT, db, str(b)])]
+    go_together([reader, *imports])  # the reader counts from before the imports' first batch
+    for p in imports:
+        p.wait(timeout=240)
+    tell(reader, "stop")
     got = results(imports)
     seen = results([reader])[0]
     # Each record is stored by one import and found stored by the other.
@@ -136,8 +159,7 @@ def test_postgres_many_writers_at_once(tmp_path: Path, pg_database: Callable[[],
     ]
     url = pg_database()
     open_store(url).close()
-    go = tmp_path / "go"
-    got = results(run_together([[IMPORT, url, str(f), str(go)] for f in files], go))
+    got = results(run_together([[IMPORT, url, str(f)] for f in files]))
     assert all(imported + dup + conflicts == 2 * n and rejected == 0
                for imported, dup, conflicts, rejected in got)
     assert sum(r[0] for r in got) == 4 * n  # every record stored once
@@ -161,9 +183,11 @@ def test_threads_share_one_store(store: Store) -> None:
     parts = [records[i::4] for i in range(4)]
     errors: list[BaseException] = []
     seen: list[int] = []
+    start = threading.Barrier(len(parts))  # every thread's first write at the same time
 
     def work(part: list[Observation]) -> None:
         try:
+            start.wait(timeout=60)
             for at in range(0, len(part), 50):
                 with store.transaction():
                     store.add_observations(part[at : at + 50], reader="ucdp")

@@ -88,6 +88,7 @@ class SinkStats:
     failed_batches: int = 0
     shed: int = 0  # observations refused for lack of room
     largest_batch: int = 0
+    checkpointed_batches: int = 0  # batches whose log the last checkpoint covered (SQLite)
 
 
 class Sink:
@@ -325,6 +326,8 @@ class Sink:
                 await loop.run_in_executor(self._checkpoint_executor, self._checkpoint)
             except Exception as exc:  # the next one will try again
                 log.warning("checkpoint failed: %s", exc)
+            else:
+                self.stats.checkpointed_batches = done
 
     def _checkpoint(self) -> None:
         self.store.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[attr-defined]

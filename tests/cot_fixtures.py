@@ -1,0 +1,132 @@
+"""What the CoT listener tests share: a real TAK client (pytak) in processes of their own, the
+listener started in the test's event loop on a real store, CoT events to send, and waiting.
+
+Run as a script, this file is one pytak client (``python cot_fixtures.py '<json>'``): it sends
+the events the JSON describes through pytak's own transport and TX worker, then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from truceguard.marking import Viewer
+from truceguard.model import User
+from truceguard.server.cot import CotConfig, CotService, start_cot
+from truceguard.store import SQLiteStore
+from truceguard.store.base import ObservationFilter
+
+HERE = Path(__file__).resolve()
+OBSERVER = User(1, "field-1", "GBR", "observer", "REL TO GBR, FRA")
+EVERYONE = Viewer.owner()
+
+
+# -- the client (run as a separate process) ----------------------------------------------------
+def client_main(spec: dict[str, Any]) -> None:
+    import configparser
+    import warnings
+    from xml.etree import ElementTree as ET
+
+    warnings.simplefilter("ignore")  # pytak warns that an optional aiohttp is missing
+    import pytak
+
+    cfg = configparser.ConfigParser()
+    cfg["client"] = {"COT_URL": spec["url"], "TAK_PROTO": str(spec.get("proto", 0))}
+    for key, value in spec.get("config", {}).items():
+        cfg["client"][key] = value
+    section = cfg["client"]
+
+    async def run() -> None:
+        _reader, writer = await pytak.protocol_factory(section)
+        tx = pytak.TXWorker(asyncio.Queue(), section, writer)
+        if spec.get("hello"):
+            await tx.send_data(pytak.hello_event(f"{spec['prefix']}-ping"))
+        for i in range(spec["n"]):
+            ev = pytak.cot_event(lat=48.0 + i * 1e-4, lon=37.8, ce=25.0,
+                                 uid=f"{spec['prefix']}-{i}",
+                                 cot_type=spec.get("type", "a-h-G"), how="h-e",
+                                 callsign=f"{spec['prefix']}-{i % 7}", access=spec.get("access"))
+            await tx.send_data(pytak.DEFAULT_XML_DECLARATION + b"\n" + ET.tostring(ev))
+        if hasattr(writer, "drain"):
+            await writer.drain()
+        if hasattr(writer, "close"):
+            writer.close()
+            if hasattr(writer, "wait_closed"):
+                await writer.wait_closed()
+
+    asyncio.run(run())
+
+
+async def run_clients(specs: list[dict[str, Any]], timeout_s: float = 60.0) -> None:
+    """Run one pytak client process per spec, in parallel; each must exit 0."""
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE), json.dumps(spec), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE) for spec in specs]
+    for p in procs:
+        out, err = await asyncio.wait_for(p.communicate(), timeout_s)
+        assert p.returncode == 0, err.decode()[-2000:]
+
+
+# -- helpers shared by the CoT tests -------------------------------------------------------------
+async def until(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.01)
+
+
+async def service(store: SQLiteStore, **options: Any) -> CotService:
+    cfg = CotConfig(**{"tcp_port": 0, "udp_port": 0, **options.pop("config", {})})
+    return await start_cot(store, cfg, plain_user=options.pop("plain_user", OBSERVER), **options)
+
+
+def stored(store: SQLiteStore, viewer: Viewer = EVERYONE) -> list[Any]:
+    return list(store.observations(ObservationFilter(), viewer))
+
+
+def event(uid: str, *, cot_type: str = "a-h-G", time_s: str = "2026-11-30T12:00:00.000Z",
+          access: str | None = None, detail: str = "", lat: float = 48.1) -> bytes:
+    acc = f' access="{access}"' if access else ""
+    return (f'<?xml version="1.0"?>\n<event version="2.0" uid="{uid}" type="{cot_type}" '
+            f'how="h-e" time="{time_s}" start="{time_s}" stale="2026-12-01T12:00:00Z"{acc}>'
+            f'<point lat="{lat}" lon="37.8" hae="9999999.0" ce="30" le="9999999.0"/>'
+            f"<detail>{detail}</detail></event>").encode()
+
+
+async def send_raw(port: int, data: bytes, *, close: bool = True) -> tuple[Any, Any]:
+    """Connect, send ``data`` (the server may cut it short), and close unless told not to."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+    except ConnectionError:
+        close = True
+    if close:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return reader, writer
+
+
+async def closed_by_server(reader: asyncio.StreamReader, timeout_s: float = 5.0) -> bool:
+    """Whether the server ends the connection (a clean close or a reset) within the time."""
+    try:
+        return await asyncio.wait_for(reader.read(), timeout_s) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    client_main(json.loads(sys.argv[1]))
