@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -150,26 +151,40 @@ def test_sigkill_mid_import_leaves_whole_batches_and_rerun_completes(tmp_path: P
     store.close()
 
 
-def test_child_reader_gives_the_same_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import threading
+_IMPORT_IN_A_FRESH_PROCESS = """
+import json, sys, threading
+import truceguard.ingest as ingest
+from truceguard.store import SQLiteStore
+assert ingest._can_fork(), f"threads at start: {threading.enumerate()}"
+ingest.CHILD_READER_BYTES = int(sys.argv[3])
+store = SQLiteStore(sys.argv[2])
+s = ingest.import_file(store, sys.argv[1])
+rows = store.execute("SELECT dedup_key, raw, raw_sha256, t_start, lat, attributes "
+                     "FROM observations ORDER BY obs_id").fetchall()
+print(json.dumps({"imported": s.imported, "rejected": s.rejected,
+                  "field": s.errors[0].field, "rows": rows}))
+"""
 
-    import truceguard.ingest as ingest
 
-    assert ingest._can_fork(), f"a thread outlived its test: {threading.enumerate()}"
+def test_child_reader_gives_the_same_store(tmp_path: Path) -> None:
+    """The import in this process and through a forked reader store the same rows. Each runs
+    in a fresh interpreter: forking needs a process with one thread, which a test worker that
+    ran other tests (a Dask client's IO loop, say) need not be."""
+    src = bad_file(tmp_path)
     stored = []
     for threshold in (1 << 40, 0):  # in this process, then in a forked reader
-        monkeypatch.setattr(ingest, "CHILD_READER_BYTES", threshold)
-        store = SQLiteStore(tmp_path / f"child{threshold}.db")
-        s = import_file(store, bad_file(tmp_path))
-        assert (s.imported, s.rejected) == (19, 1)
-        assert s.errors[0].field == "latitude"
-        stored.append(store.execute(
-            "SELECT dedup_key, raw, raw_sha256, t_start, lat, attributes FROM observations "
-            "ORDER BY obs_id").fetchall())
-        store.close()
+        out = subprocess.run(
+            [sys.executable, "-c", _IMPORT_IN_A_FRESH_PROCESS, str(src),
+             str(tmp_path / f"child{threshold}.db"), str(threshold)],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert out.returncode == 0, out.stderr[-2000:]
+        got = json.loads(out.stdout)
+        assert (got["imported"], got["rejected"], got["field"]) == (19, 1, "latitude")
+        stored.append(got["rows"])
     assert stored[0] == stored[1]
+
+
+def test_a_file_missing_columns_is_refused_naming_them(tmp_path: Path) -> None:
     p = tmp_path / "cols.csv"
     p.write_text("id,date_start,where_prec,date_prec,dyad_name\n1,2015-01-01,1,1,x\n")
     store = SQLiteStore(tmp_path / "refused.db")
