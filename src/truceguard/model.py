@@ -69,11 +69,22 @@ WEAPON_CLASSES: tuple[str, ...] = (
 
 RELEASABILITY_PUBLIC = "PUBLIC"
 
-# A violation's status, in the order a review moves it; ``withdrawn`` is set by re-adjudication
-# only (the incident no longer breaches the clause), never by a person.
-REVIEW_STATUSES: tuple[str, ...] = ("new", "under_review", "verified", "discounted")
+# A violation's status, in the order a review moves it: adjudication makes it ``new``; an
+# analyst puts it ``under_review`` and one ``verified`` it; a second analyst, not the one who
+# verified it, makes it ``published`` (or returns it to ``under_review``); it may be
+# ``discounted`` before it is published. ``withdrawn`` is set by re-adjudication only (the
+# incident no longer breaches the clause), never by a person. See ``pipeline.REVIEW_FLOW``.
+REVIEW_STATUSES: tuple[str, ...] = ("new", "under_review", "verified", "published",
+                                    "discounted")
+STATUS_VERIFIED = "verified"
+STATUS_PUBLISHED = "published"
 STATUS_WITHDRAWN = "withdrawn"
 VIOLATION_STATUSES: tuple[str, ...] = (*REVIEW_STATUSES, STATUS_WITHDRAWN)
+# What a person may decide (``truceguard review --status``): a status, or ``returned``: a
+# second analyst sends a verified violation back to ``under_review`` (they disagree).
+DECISION_RETURNED = "returned"
+REVIEW_DECISIONS: tuple[str, ...] = ("under_review", "verified", "published", DECISION_RETURNED,
+                                     "discounted")
 
 
 def utc_now() -> int:
@@ -89,6 +100,62 @@ def iso(ts: int | float | None) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+# A monitor's report (see ``MonitorReport``): its kinds and their vocabularies.
+REPORT_KINDS: tuple[str, ...] = ("fire", "sighting", "restriction", "harm", "hazard")
+FIRE_DIRECTIONS: tuple[str, ...] = ("impact", "outgoing", "undetermined")
+STORAGE_STATES: tuple[str, ...] = ("present", "absent", "never_verified")
+RESTRICTION_TYPES: tuple[str, ...] = ("checkpoint", "mines", "threat", "uav_jamming", "other")
+HAZARD_TYPES: tuple[str, ...] = ("mine", "uxo")
+# The fields only one kind of report may carry; every other field may be on any kind.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "fire": ("direction", "duration_s", "crater_bearing_deg", "crater_bearing_err_deg"),
+    "sighting": ("in_zone", "storage_site", "storage_present"),
+    "restriction": ("restricted_by", "restriction_type", "delay_min"),
+    "harm": ("killed", "injured", "damage", "corroboration"),
+    "hazard": ("hazard_type",),
+}
+
+
+@dataclass(slots=True, frozen=True)
+class MonitorReport:
+    """What a monitor's report says beyond "something happened at a point".
+
+    One record for every kind: the fields of ``KIND_FIELDS`` belong to one kind and are None
+    on the others (the readers refuse them there, so a direction on a sighting never lands).
+    Bearings are degrees clockwise from true north, from the observer (0 <= b < 360), with
+    their error (half-width, 0 < e <= 90); the distance band is from the observer, in km. For
+    fire assessed from an impact, ``crater_bearing_deg`` is the bearing from the crater back
+    toward the firer. ``weapon_type`` names an entry of the shipped weapon list
+    (``data/weapons/weapon_types.yaml``). Whether it was day or night follows from the place
+    and time (``truceguard.sun.day_or_night``), so it is not stored.
+    """
+
+    kind: str  # one of REPORT_KINDS
+    direction: str | None = None  # fire: one of FIRE_DIRECTIONS
+    bearing_deg: float | None = None
+    bearing_err_deg: float | None = None
+    distance_min_km: float | None = None
+    distance_max_km: float | None = None
+    observer_lat: float | None = None
+    observer_lon: float | None = None
+    observer_uncertainty_m: float | None = None
+    weapon_type: str | None = None
+    duration_s: int | None = None  # fire
+    crater_bearing_deg: float | None = None  # fire, from an impact's crater
+    crater_bearing_err_deg: float | None = None
+    in_zone: str | None = None  # sighting: a zone code ("withdrawal_line", "storage_site")
+    storage_site: str | None = None  # sighting: the storage site's name or code
+    storage_present: str | None = None  # sighting: one of STORAGE_STATES
+    restricted_by: str | None = None  # restriction: the side
+    restriction_type: str | None = None  # restriction: one of RESTRICTION_TYPES
+    delay_min: int | None = None  # restriction
+    killed: int | None = None  # harm
+    injured: int | None = None  # harm
+    damage: str | None = None  # harm: what was damaged
+    corroboration: str | None = None  # harm: how it was corroborated
+    hazard_type: str | None = None  # hazard: one of HAZARD_TYPES
 
 
 @dataclass(slots=True)
@@ -122,6 +189,7 @@ class Observation:
     attributes: dict[str, object] = field(default_factory=dict)
     obs_id: int | None = None  # assigned by the store
     incident_id: int | None = None  # assigned by fusion
+    report: MonitorReport | None = None  # a monitor's report; None for other records
 
     @property
     def dedup_key(self) -> str:

@@ -12,20 +12,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from truceguard.model import Observation
+from truceguard.model import MonitorReport, Observation
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+# A monitor's report (``model.MonitorReport``) as stored: the fields searched by, each a column
+# (all None when a record has no report), and the rest as one compact JSON object
+# (``REPORT_DETAIL``: None for no report, '{}' for a report with nothing more).
+REPORT_COLUMNS: tuple[str, ...] = ("kind", "direction", "bearing_deg", "bearing_err_deg",
+                                   "distance_min_km", "distance_max_km", "observer_lat",
+                                   "observer_lon", "weapon_type")
+REPORT_DETAIL = "report_detail"
+_DETAIL_FIELDS = tuple(f.name for f in fields(MonitorReport) if f.name not in REPORT_COLUMNS)
+_SORTED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 # The stored fields, in the order of the store's insert statement. ``attributes`` is the
 # compact JSON text ('' for none); ``dedup_key`` is ``f"{source}|{source_ref}"`` (or the digest
 # form when a record has no source reference), as ``Observation.dedup_key``. A batch may leave
 # ``dedup_key`` out when every record has a source reference and the source is a constant:
-# then it is that ``source|source_ref`` (the store may compute it itself).
+# then it is that ``source|source_ref`` (the store may compute it itself). A batch may leave
+# the report's fields out too: then no record of it has a report (they are None).
 FIELDS: tuple[str, ...] = (
     "dedup_key",
     "source",
@@ -48,6 +59,8 @@ FIELDS: tuple[str, ...] = (
     "source_file",
     "source_line",
     "attributes",
+    *REPORT_COLUMNS,
+    REPORT_DETAIL,
 )
 
 
@@ -59,6 +72,11 @@ class ObservationColumns:
     columns: dict[str, list[Any]]
     constants: dict[str, Any] = field(default_factory=dict)
     raw_chars: int = 0  # the summed length of the raw records (the import's progress measure)
+
+    def __post_init__(self) -> None:
+        for name in (*REPORT_COLUMNS, REPORT_DETAIL):  # left out: no record has a report
+            if name not in self.columns and name not in self.constants:
+                self.constants[name] = None
 
     def __len__(self) -> int:
         return len(self.columns["raw"])
@@ -97,20 +115,22 @@ class ObservationColumns:
             d = dict(zip(FIELDS, row, strict=True))
             del d["dedup_key"]
             attrs = d.pop("attributes")
-            out.append(Observation(**d, attributes=json.loads(attrs) if attrs else {}))
+            report = pop_report(d)
+            out.append(Observation(**d, attributes=json.loads(attrs) if attrs else {},
+                                   report=report))
         return out
 
     @classmethod
     def from_observations(cls, batch: Sequence[Observation]) -> ObservationColumns:
         cols: dict[str, list[Any]] = {f: [] for f in FIELDS}
+        plain = [f for f in FIELDS if f not in _REPORT_STORED and f not in _DERIVED]
         for o in batch:
-            for f in FIELDS:
-                if f == "dedup_key":
-                    cols[f].append(o.dedup_key)
-                elif f == "attributes":
-                    cols[f].append(_JSON.encode(o.attributes) if o.attributes else "")
-                else:
-                    cols[f].append(getattr(o, f))
+            cols["dedup_key"].append(o.dedup_key)
+            cols["attributes"].append(_JSON.encode(o.attributes) if o.attributes else "")
+            for f in plain:
+                cols[f].append(getattr(o, f))
+            for f, v in zip(_REPORT_STORED, report_stored(o.report), strict=True):
+                cols[f].append(v)
         return cls(cols, {}, sum(len(o.raw) for o in batch))
 
     @classmethod
@@ -134,6 +154,27 @@ class ObservationColumns:
                 out.extend(p.column(f))
             cols[f] = out
         return cls(cols, shared, sum(p.raw_chars for p in parts))
+
+
+_REPORT_STORED = (*REPORT_COLUMNS, REPORT_DETAIL)
+_DERIVED = ("dedup_key", "attributes")
+
+
+def report_stored(report: MonitorReport | None) -> tuple[Any, ...]:
+    """A report's stored values: ``REPORT_COLUMNS`` then ``REPORT_DETAIL``."""
+    if report is None:
+        return (None,) * len(_REPORT_STORED)
+    detail = {f: getattr(report, f) for f in _DETAIL_FIELDS if getattr(report, f) is not None}
+    return (*(getattr(report, f) for f in REPORT_COLUMNS), _SORTED_JSON.encode(detail))
+
+
+def pop_report(d: dict[str, Any]) -> MonitorReport | None:
+    """The report held by the stored values ``d`` (its report fields removed from ``d``)."""
+    own = {f: d.pop(f) for f in REPORT_COLUMNS}
+    detail = d.pop(REPORT_DETAIL)
+    if own["kind"] is None:
+        return None
+    return MonitorReport(**own, **(json.loads(detail) if detail else {}))
 
 
 def _pack(values: list[Any]) -> tuple[str, Any, Any]:

@@ -35,7 +35,12 @@ Mapping, one event -> one Observation:
   (pings) are not observations: RowError.
 - ``detail/truceguard@category/weapon_class/count`` (a point an observer dropped, say
   ``b-m-p-s-m``, saying what was seen) overrides what the type implies; values outside the
-  vocabularies of ``truceguard.model`` are a RowError.
+  vocabularies of ``truceguard.model`` are a RowError. The same child carries a monitor's
+  report as attributes named as ``io.reports.REPORT_FIELDS`` (``kind="fire"
+  direction="outgoing" bearing_deg="135" bearing_err_deg="11.25" distance_min_km="3"
+  distance_max_km="5" observer_lat=".." observer_lon=".." weapon_type="2A65"``), under that
+  module's rules; a weapon type decides the weapon class unless the child names one (then they
+  must agree).
 - ``detail/remarks`` -> ``text``; ``contact@callsign``, ``__group@name/role``, ``track``,
   ``link``, ``takv`` and ``precisionlocation`` go into attributes.
 - ``access`` -> ``releasability`` when it is a marking (``PUBLIC``, ``REL TO GBR, FRA``, the
@@ -64,9 +69,10 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from truceguard.errors import FormatError, RowError
 from truceguard.io.base import Input, decode_line, open_input, parse_lat_lon, sha256_hex
 from truceguard.io.registry import ReaderSpec, checked_options, starts_or_suffix
+from truceguard.io.reports import REPORT_FIELDS, parse_report, weapon_class_for
 from truceguard.io.timeparse import parse_time
 from truceguard.io.values import FieldError, MarkingCeiling
-from truceguard.model import CATEGORIES, WEAPON_CLASSES, Observation
+from truceguard.model import CATEGORIES, WEAPON_CLASSES, MonitorReport, Observation
 
 COT_MAX_EVENT_BYTES = 64 << 10
 CHUNK_BYTES = 1 << 16
@@ -376,9 +382,10 @@ def _observation(root: Element, raw: str, path: str, line: int, ceiling: Marking
             attrs[f"{key}_m"] = metres
     detail = root.find("detail")
     text, callsign, parent = _detail(detail, attrs)
-    count = 1
+    count, report = 1, None
     if detail is not None and (own := detail.find("truceguard")) is not None:
         category, weapon, count = _truceguard_child(own, category, weapon, bad)
+        report, weapon = _report(own, weapon, lat, lon, bad)
     return Observation(
         source=f"cot:{callsign or uid}",
         how_known=how_known_of(how),
@@ -400,7 +407,25 @@ def _observation(root: Element, raw: str, path: str, line: int, ceiling: Marking
         source_file=path,
         source_line=line,
         attributes=attrs,
+        report=report,
     )
+
+
+def _report(own: Element, weapon: str, lat: float, lon: float,
+            bad: Callable[[str, str], RowError]) -> tuple[MonitorReport | None, str]:
+    """(the monitor's report of ``<truceguard kind=.. direction=.. bearing_deg=.. .../>``,
+    the weapon class after its weapon type): the type decides the class unless the child
+    names a class of its own (then the two must agree)."""
+    def name(field: str) -> str:
+        return f"detail.truceguard.{field}"
+
+    try:
+        report = parse_report({f: own.get(f) for f in REPORT_FIELDS}, lat, lon, name)
+        said = (own.get("weapon_class") or "").strip() or None
+        return report, weapon_class_for(said, report) or weapon
+    except FieldError as exc:
+        raise bad(exc.field if exc.field.startswith("detail.") else name(exc.field),
+                  exc.reason) from None
 
 
 def _truceguard_child(own: Element, category: str, weapon: str,

@@ -7,7 +7,8 @@ like the fields themselves are used, so ``truceguard export --format csv`` reads
 Fields: ``time`` (required), ``lat``, ``lon`` (required), ``t_end``, ``category``,
 ``weapon_class``, ``count``, ``text``, ``source``, ``origin``, ``how_known``, ``uncertainty_m``,
 ``time_precision_s``, ``releasability``, ``id`` (the source's own identifier), ``attributes``
-(a JSON object). A category or
+(a JSON object), and a monitor's report, one column a field (``io.reports.REPORT_FIELDS``:
+``kind``, ``direction``, ``bearing_deg`` ...; its rules are that module's). A category or
 weapon class outside the vocabulary is kept as ``other``/``unknown`` with the original value in
 the attributes; a how_known outside the vocabulary is an error (it decides how much we trust it).
 
@@ -34,7 +35,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -50,6 +51,7 @@ from truceguard.io.base import (
     sha256_hex,
 )
 from truceguard.io.registry import ReaderSpec, checked_options, csv_columns
+from truceguard.io.reports import REPORT_FIELDS, parse_report, report_values, weapon_class_for
 from truceguard.io.timeparse import parse_time
 from truceguard.io.values import (
     MAX_UNCERTAINTY_M,
@@ -61,7 +63,14 @@ from truceguard.io.values import (
     real,
     whole,
 )
-from truceguard.model import CATEGORIES, HOW_KNOWN, WEAPON_CLASSES, Observation, iso
+from truceguard.model import (
+    CATEGORIES,
+    HOW_KNOWN,
+    WEAPON_CLASSES,
+    MonitorReport,
+    Observation,
+    iso,
+)
 
 FIELDS = (
     "time",
@@ -80,6 +89,7 @@ FIELDS = (
     "releasability",
     "id",
     "attributes",
+    *REPORT_FIELDS,
 )
 REQUIRED = ("time", "lat", "lon")
 # Columns written by write_csv, in order; the mapped fields read them back.
@@ -105,6 +115,7 @@ EXPORT_COLUMNS = (
     "source_line",
     "raw_sha256",
     "attributes",
+    *REPORT_FIELDS,
 )
 # Kept exactly as written; every other field is read without surrounding white space.
 VERBATIM = frozenset({"text", "source", "origin", "id"})
@@ -242,14 +253,7 @@ def _observation(
         except FieldError:
             loaded = None
         attrs = loaded if isinstance(loaded, dict) else {"attributes_original": get("attributes")}
-    category = get("category") or "other"
-    if category not in CATEGORIES:
-        attrs["category_original"] = category
-        category = "other"
-    weapon = get("weapon_class") or "unknown"
-    if weapon not in WEAPON_CLASSES:
-        attrs["weapon_class_original"] = weapon
-        weapon = "unknown"
+    category, weapon, report = _what(get, cols, attrs, lat, lon)
     how = get("how_known") or "open_source"
     if how not in HOW_KNOWN:
         raise FieldError(cols["how_known"], f"{how[:30]!r} is not one of {', '.join(HOW_KNOWN)}")
@@ -280,7 +284,29 @@ def _observation(
         source_file=fname,
         source_line=rec.line,
         attributes=attrs,
+        report=report,
     )
+
+
+def _what(get: Callable[[str], str], cols: dict[str, str], attrs: dict[str, object],
+          lat: float, lon: float) -> tuple[str, str, MonitorReport | None]:
+    """(category, weapon class, monitor's report) of a record; an unknown category or weapon
+    class is kept in ``attrs`` (the module docstring); FieldError for a bad report."""
+    category = get("category") or "other"
+    if category not in CATEGORIES:
+        attrs["category_original"] = category
+        category = "other"
+    weapon = get("weapon_class") or "unknown"
+    if weapon not in WEAPON_CLASSES:
+        attrs["weapon_class_original"] = weapon
+        weapon = "unknown"
+    report = parse_report({f: get(f) for f in REPORT_FIELDS if f in cols}, lat, lon,
+                          lambda f: cols.get(f, f))
+    try:
+        weapon = weapon_class_for(weapon, report) or weapon
+    except FieldError as bad:
+        raise FieldError(cols.get(bad.field, bad.field), bad.reason) from None
+    return category, weapon, report
 
 
 def observation_row(o: Observation) -> list[object]:
@@ -308,6 +334,7 @@ def observation_row(o: Observation) -> list[object]:
         o.source_line,
         o.raw_sha256,
         json.dumps(o.attributes, ensure_ascii=False, sort_keys=True) if o.attributes else None,
+        *report_values(o.report),
     ]
 
 

@@ -24,7 +24,9 @@ an unknown ``weapon_class`` ``unknown``, the original kept in ``attributes`` as
 property ``attributes`` holding an object is merged into them (that is how the writer keeps
 them apart from the fields). Provenance written by ``write_geojson`` (``obs_id``,
 ``raw_sha256``, ``incident_id``, ``source_file``, ``source_line``) is kept in attributes as
-``exported_<name>``: store ids of another store are not ids in this one.
+``exported_<name>``: store ids of another store are not ids in this one. A monitor's report is
+one property a field, named as ``io.reports.REPORT_FIELDS`` (``kind``, ``direction``,
+``bearing_deg`` ...), its numbers JSON numbers; a feature without any has no report.
 
 Bounds: ``count`` a whole number from 0 to ``values.MAX_COUNT``, ``uncertainty_m`` from 0 to
 ``values.MAX_UNCERTAINTY_M`` metres, ``time_precision_s`` a whole number of seconds from 1.
@@ -45,7 +47,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -53,6 +55,7 @@ from truceguard.errors import FormatError, RowError
 from truceguard.io.base import MAX_RECORD_BYTES, decode_line, open_input, sha256_hex
 from truceguard.io.jsonscan import JsonScanError, Span, scan
 from truceguard.io.registry import ReaderSpec, checked_options, starts_or_suffix
+from truceguard.io.reports import REPORT_FIELDS, parse_report, report_given, weapon_class_for
 from truceguard.io.timeparse import T_MAX, T_MIN, parse_time
 from truceguard.io.values import (
     MAX_JSON_DEPTH,
@@ -68,7 +71,14 @@ from truceguard.io.values import (
     reject_constant,
     whole,
 )
-from truceguard.model import CATEGORIES, HOW_KNOWN, WEAPON_CLASSES, Observation, iso
+from truceguard.model import (
+    CATEGORIES,
+    HOW_KNOWN,
+    WEAPON_CLASSES,
+    MonitorReport,
+    Observation,
+    iso,
+)
 
 # Observation field -> the property names read for it, in order of preference.
 FIELD_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -85,6 +95,7 @@ FIELD_PROPERTIES: dict[str, tuple[str, ...]] = {
     "uncertainty_m": ("uncertainty_m",),
     "releasability": ("releasability",),
     "id": ("id", "source_ref"),
+    **{f: (f,) for f in REPORT_FIELDS},  # a monitor's report, one property a field
 }
 # Written by write_geojson to trace a feature back; read into attributes as exported_<name>.
 PROVENANCE = ("obs_id", "raw_sha256", "incident_id", "source_file", "source_line")
@@ -207,6 +218,7 @@ def _observation(
     if weapon not in _WEAPONS:
         attrs["weapon_class_original"] = weapon
         weapon = "unknown"
+    report, weapon = _report(take, lat, lon, weapon)
     name, value = take("how_known")
     how = "open_source" if value is None else _text(value, name)
     if how not in _HOW:
@@ -262,7 +274,22 @@ def _observation(
         source_ref=source_ref,
         releasability=marking,
         attributes=attrs,
+        report=report,
     )
+
+
+def _report(take: Callable[[str], tuple[str, object]], lat: float, lon: float, weapon: str
+            ) -> tuple[MonitorReport | None, str]:
+    """(the feature's monitor's report, its weapon class after the report's weapon type)."""
+    names: dict[str, str] = {}
+    raw: dict[str, object] = {}
+    for field in REPORT_FIELDS:
+        names[field], raw[field] = take(field)
+    report = parse_report(raw, lat, lon, names.__getitem__, text_numbers=False)
+    try:
+        return report, weapon_class_for(weapon, report) or weapon
+    except FieldError as bad:
+        raise FieldError(names.get(bad.field, bad.field), bad.reason) from None
 
 
 @checked_options("geojson")
@@ -442,6 +469,7 @@ def feature_of(obs: Observation) -> dict[str, object]:
         props["incident_id"] = obs.incident_id
     if obs.attributes:
         props["attributes"] = obs.attributes
+    props.update(report_given(obs.report))
     feat: dict[str, object] = {"type": "Feature"}
     if obs.source_ref:
         feat["id"] = obs.source_ref

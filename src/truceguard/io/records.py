@@ -1,6 +1,10 @@
 """Listings of observations, incidents and violations as JSON, CSV and GeoJSON: one shape.
 
 - Numbers are numbers, a missing value is ``null`` (JSON) or an empty cell (CSV).
+- An observation's monitor's report is one nested object, ``report``: every field of
+  ``model.MonitorReport`` by name (``kind``, ``direction``, ``bearing_deg`` ...), ``null`` where
+  not given; ``report`` itself is ``null`` for a record that is not a monitor's report. The
+  HTTP API answers with this shape; CSV holds the object as JSON text in one cell.
 - Times (``t_start``, ``t_end``, ``at``) are ISO 8601 UTC strings.
 - Every row carries its own marking (``releasability``) and every document states on its
   banner the most restrictive marking of what it holds: ``marking`` in JSON and GeoJSON. CSV

@@ -13,8 +13,8 @@ hold exactly:
   a record can only be released to fewer viewers than the import says, never to more;
 - ``load_json``: JSON of finite numbers only, nested at most ``MAX_JSON_DEPTH`` deep (its
   hooks, ``reject_constant`` and ``finite_float``, serve any ``json.loads``);
-- ``check_writable``: what a writer checks before it writes an observation, so that it never
-  writes what a reader would refuse.
+- ``check_writable``: what a writer checks before it writes an observation (its monitor's
+  report included), so that it never writes what a reader would refuse.
 
 Counts are bounded by ``MAX_COUNT``, uncertainties by ``MAX_UNCERTAINTY_M`` (half the Earth's
 circumference: no radius says more), time windows by ``MAX_WINDOW_S`` (the span of the years
@@ -200,7 +200,8 @@ def load_json(text: str, field: str) -> object:
 def check_writable(o: Observation) -> None:
     """InputError if an observation holds a value the readers would refuse (so a writer that
     wrote it would break the round trip): a time outside the years 1000-9999, a coordinate,
-    count, window or uncertainty out of bounds, or text that is not valid Unicode."""
+    count, window or uncertainty out of bounds, text that is not valid Unicode, or a monitor's
+    report that breaks a rule of ``io.reports``."""
     try:
         time_in_range(o.t_start, "t_start")
         time_in_range(o.t_end, "t_end")
@@ -215,6 +216,13 @@ def check_writable(o: Observation) -> None:
                 getattr(o, name).encode("utf-8")
             except UnicodeEncodeError:
                 raise FieldError(name, "is not valid Unicode (a lone surrogate)") from None
+        if o.report is not None:  # the report's rules (``io.reports``), as the readers hold
+            from truceguard.io.reports import check_report, weapon_class_for
+
+            check_report(o.report, o.lat, o.lon)
+            if weapon_class_for(o.weapon_class, o.report) != o.weapon_class:
+                raise FieldError("weapon_class", f"{o.weapon_class} is read back as the weapon "
+                                 f"type's class (weapon_type {o.report.weapon_type})")
     except FieldError as bad:
         ident = getattr(o, "obs_id", None)
         which = f"observation {ident}" if ident is not None else "an observation"

@@ -47,8 +47,8 @@ from truceguard.io import detect_format
 from truceguard.io.records import banner, record_dict
 from truceguard.io.registry import reader
 from truceguard.judge.terms import load_terms, shipped_terms
-from truceguard.model import REVIEW_STATUSES, User
-from truceguard.pipeline import set_violation_status
+from truceguard.model import REVIEW_DECISIONS, User
+from truceguard.pipeline import listed_statuses, review_queue, set_violation_status
 from truceguard.query import (
     build_filter,
     check_sources,
@@ -284,8 +284,10 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     def list_violations(u: Me, f: F, terms: str | None = None,
                         clause: Annotated[list[str] | None, Query()] = None,
                         status: Annotated[list[str] | None, Query()] = None,
+                        published_only: bool = False,
                         min_p: float | None = None) -> dict[str, Any]:
-        """Violations as you see them, with their location probability and uncertainty."""
+        """Violations as you see them, with their location probability and uncertainty;
+        ``published_only=true`` keeps those a second analyst confirmed."""
         from truceguard.errors import unknown_value
         from truceguard.model import VIOLATION_STATUSES
 
@@ -294,11 +296,12 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         for s in status or ():
             if s not in VIOLATION_STATUSES:
                 raise unknown_value("status", s, VIOLATION_STATUSES)
+        statuses = listed_statuses(status or (), published_only, style="api")
         flt = _with(f)
         check_sources(store, flt, u.viewer, style="api")
         terms, clauses = resolve_terms_and_clauses(store, terms, tuple(clause or ()))
         vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
-                             statuses=tuple(status or ()), min_p_location=min_p)
+                             statuses=statuses, min_p_location=min_p)
         return _page(store.violations(vf, u.viewer, limit=f["limit"]), "violation_id",
                      f["limit"])
 
@@ -313,16 +316,34 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
 
     @app.post("/api/v1/violations/{violation_id}/status")
     def change_status(violation_id: Id, change: dict[str, str], u: Analyst) -> dict[str, Any]:
-        """Change a violation's status (``{"status": ..., "why": ...}``); the trail keeps
-        every decision, with who made it."""
+        """Decide on a violation (``{"status": ..., "why": ...}``) as you, the authenticated
+        analyst: under_review, verified, published (by a second analyst, not the one who
+        verified it), returned (to under_review) or discounted. The trail and the audit log
+        keep every decision, with who made it."""
+        extra = sorted(set(change) - {"status", "why"})
+        if extra:
+            raise InputError(f"field {extra[0]!r} is not taken", hint=(
+                "send status and why; the decider is the user the token names"),
+                code="input.unknown_key")
         if store.get_violation(violation_id, u.viewer) is None:
             raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
         status, why = str(change.get("status", "")), str(change.get("why", ""))
         trail = set_violation_status(store, violation_id, status, u.name, why)
-        store.audit(u.name, "violation.status", {"violation_id": violation_id,
-                                                 "status": status, "why": why})
-        return {"violation_id": violation_id, "statuses": list(REVIEW_STATUSES),
-                "trail": [record_dict(s) for s in trail]}
+        return {"violation_id": violation_id, "status": trail[-1].status,
+                "statuses": list(REVIEW_DECISIONS), "trail": [record_dict(s) for s in trail]}
+
+    @app.get("/api/v1/reviews/queue")
+    def review_queue_route(u: Analyst, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE,
+                           cursor: str | None = None, include_own: bool = False
+                           ) -> dict[str, Any]:
+        """Verified violations you may see that await a second analyst, oldest first: those
+        you did not verify yourself (``include_own=true``: all), each with who verified it."""
+        waiting = review_queue(store, u.viewer, None if include_own else u.name,
+                               after=_cursor(cursor), limit=limit)
+        rows = [w.violation for w in waiting]
+        return {"marking": banner([w.violation for w in waiting]),
+                "items": [w.as_dict() for w in waiting],
+                "next_cursor": _next_cursor(rows, "violation_id", limit)}
 
     # -- reports, terms, scenarios, plans ------------------------------------------------------
     @app.get("/api/v1/reports/period", response_model=None)

@@ -50,7 +50,11 @@ _STAGING = "truceguard_staging"
 _DEADLOCK_RETRIES = 5
 _BIGINT = frozenset({"t_start", "t_end", "time_precision_s", "count", "source_line",
                      "marking_id", "curated"})
-_DOUBLE = frozenset({"lat", "lon", "uncertainty_m"})
+_DOUBLE = frozenset({"lat", "lon", "uncertainty_m", "bearing_deg", "bearing_err_deg",
+                     "distance_min_km", "distance_max_km", "observer_lat", "observer_lon"})
+
+
+_COLLATE = ' COLLATE "C"'
 
 
 def _column_type(name: str) -> str:
@@ -245,7 +249,7 @@ class PostgresStore(SQLStore):
                 exprs.append("%s || t.source_ref")
                 params.append(prefix)
             elif f in consts:
-                exprs.append(f"%s::{_column_type(f).split()[0]}")
+                exprs.append(f"%s::{_column_type(f).removesuffix(_COLLATE)}")
                 params.append(consts[f])
             else:
                 exprs.append(f"t.{f}")

@@ -28,6 +28,11 @@ Migration 5 is the releasability and judging model of today:
 Migration 7 splits an incident's view into connected parts (``parent_id``, ``members``) and
 starts recording in ``meta`` the terms a store was judged against (``judged:<terms>``); its
 Python step records, for a store judged before, the version of each terms' newest violation.
+
+Migration 8 adds a monitor's report to ``observations``: nullable columns for its kind,
+direction, bearing and error, distance band, observer position and weapon type, and
+``report_detail``, the JSON object of its other fields (``io.columns.REPORT_COLUMNS``). Rows
+stored before it are not monitors' reports: every new column is NULL.
 """
 
 from __future__ import annotations
@@ -424,6 +429,20 @@ ALTER TABLE violations ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0;
 UPDATE violations SET parent_id = incident_id;
 CREATE INDEX violations_parent ON violations (terms, parent_id);
 """,
+    # 8: a monitor's report (``model.MonitorReport``): the fields searched by as columns, the
+    # rest as one JSON object; all NULL for a record that is not a monitor's report.
+    """
+ALTER TABLE observations ADD COLUMN kind TEXT;
+ALTER TABLE observations ADD COLUMN direction TEXT;
+ALTER TABLE observations ADD COLUMN bearing_deg REAL;
+ALTER TABLE observations ADD COLUMN bearing_err_deg REAL;
+ALTER TABLE observations ADD COLUMN distance_min_km REAL;
+ALTER TABLE observations ADD COLUMN distance_max_km REAL;
+ALTER TABLE observations ADD COLUMN observer_lat REAL;
+ALTER TABLE observations ADD COLUMN observer_lon REAL;
+ALTER TABLE observations ADD COLUMN weapon_type TEXT;
+ALTER TABLE observations ADD COLUMN report_detail TEXT;
+""",
 ]
 
 
@@ -495,6 +514,7 @@ MIGRATIONS: list[Migration] = [
     Migration(_SQL[5], (AppendOnly("audit_log", "the audit log", "audit_log_no_update",
                                    "audit_log_no_delete"),)),
     Migration(_SQL[6], python=_record_judged_terms),
+    Migration(_SQL[7]),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that

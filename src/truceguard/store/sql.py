@@ -28,7 +28,13 @@ from typing import Any, Self
 import numpy as np
 
 from truceguard.errors import InputError, NotFoundError, SchemaVersionError
-from truceguard.io.columns import FIELDS, ObservationColumns
+from truceguard.io.columns import (
+    FIELDS,
+    REPORT_COLUMNS,
+    REPORT_DETAIL,
+    ObservationColumns,
+    pop_report,
+)
 from truceguard.marking import PUBLIC, Marking, Viewer, parse_marking
 from truceguard.model import (
     Incident,
@@ -78,15 +84,18 @@ _CHUNK = 500  # values in one IN (...) list
 # in their date format or encoding; so may the free text, which curators reword: in the
 # shipped UCDP exports 142 events differ only in it, 114 of them only by capitals. A
 # record that differs here is a conflict, kept for review.)
+# A monitor's report is part of what was observed: all of its stored fields count.
 SAME_RECORD = ("source", "how_known", "t_start", "t_end", "time_precision_s", "lat", "lon",
-               "uncertainty_m", "category", "weapon_class", "count", "origin", "source_ref")
+               "uncertainty_m", "category", "weapon_class", "count", "origin", "source_ref",
+               *REPORT_COLUMNS, REPORT_DETAIL)
 
 
 def _observation(r: Sequence[Any]) -> Observation:
     d = dict(zip(_OBS_READ, r[: len(_OBS_READ)], strict=True))
     attrs = d.pop("attributes")
+    report = pop_report(d)
     return Observation(**d, releasability=r[-2], incident_id=r[-1],
-                       attributes=json.loads(attrs) if attrs else {})
+                       attributes=json.loads(attrs) if attrs else {}, report=report)
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -919,6 +928,32 @@ class SQLStore(MissionTables):
         return [StatusChange(int(s), int(a), st, w, y) for s, a, st, w, y in self._rows(
             "SELECT seq, at, status, who, why FROM violation_status WHERE violation_id = ? "
             "ORDER BY seq", (violation_id,))]
+
+    def lock_violation(self, violation_id: int) -> str:
+        """Inside a transaction: keep every other writer from changing violation
+        ``violation_id`` until it ends, and return its current status (read after the lock
+        is held). A no-op UPDATE takes the row lock on PostgreSQL; SQLite's write transaction
+        already holds the whole database."""
+        with self.transaction():
+            if not self._exec("UPDATE violations SET status = status WHERE violation_id = ?",
+                              (violation_id,)):
+                raise NotFoundError(f"no violation {violation_id}",
+                                    hint="list them with `truceguard violations`",
+                                    code="not_found.violation")
+            return str(self._one("SELECT status FROM violations WHERE violation_id = ?",
+                                 (violation_id,)))
+
+    def latest_status(self, violation_ids: Sequence[int]) -> dict[int, StatusChange]:
+        """The latest entry of each violation's status trail (who made it what it is now)."""
+        out: dict[int, StatusChange] = {}
+        for part in _chunks(sorted({int(i) for i in violation_ids})):
+            for vid, s, a, st, w, y in self._rows(
+                    "SELECT s.violation_id, s.seq, s.at, s.status, s.who, s.why FROM "
+                    f"violation_status s WHERE s.violation_id IN ({_marks(len(part))}) AND "
+                    "s.seq = (SELECT MAX(t.seq) FROM violation_status t WHERE "
+                    "t.violation_id = s.violation_id)", part):
+                out[int(vid)] = StatusChange(int(s), int(a), str(st), str(w), str(y))
+        return out
 
     def adjudicated_terms(self) -> dict[str, str]:
         """Terms this store was judged against, with the version judged last (whether or not
