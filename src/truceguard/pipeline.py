@@ -24,6 +24,12 @@ truth): which reports form one incident is decided on everything.
 Violations are never deleted and their status trail is append-only: adjudicating again appends
 ``withdrawn`` to a violation whose view no longer breaches the clause (re-fused, moved, judged
 under a newer terms version), and ``new`` again if it comes back.
+
+Review (``set_violation_status``, ``REVIEW_FLOW``): two-person sign-off. One analyst verifies
+a violation; it is published only when a second analyst, not the one who verified it, confirms
+it, or that analyst returns it to ``under_review`` with the reason. Every decision names who
+made it and why, and goes to the status trail and the audit log in one transaction.
+``review_queue`` lists what awaits a second analyst.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from truceguard.errors import InputError, unknown_value
+from truceguard.errors import ForbiddenError, InputError, unknown_value
 from truceguard.geo.project import UKRAINE_EAST, LocalProjection
 from truceguard.judge.adjudicate import adjudicate
 from truceguard.judge.fusion import FusionParams, Points, cluster_labels, fuse_incremental
@@ -46,14 +52,25 @@ from truceguard.judge.places import describe_locations
 from truceguard.judge.terms import Terms
 from truceguard.marking import Marking, Viewer, most_restrictive, vocabulary
 from truceguard.model import (
-    REVIEW_STATUSES,
+    DECISION_RETURNED,
+    REVIEW_DECISIONS,
+    STATUS_PUBLISHED,
+    STATUS_VERIFIED,
     STATUS_WITHDRAWN,
     Incident,
     StatusChange,
     Violation,
+    iso,
     utc_now,
 )
-from truceguard.store.base import FusionRun, IncidentView, JudgedViolation, Store
+from truceguard.store.base import (
+    FusionRun,
+    IncidentView,
+    JudgedViolation,
+    ObservationFilter,
+    Store,
+    ViolationFilter,
+)
 
 FUSION_STEPS = ("reading observations", "linking reports", "summarising incidents",
                 "writing incidents")
@@ -492,17 +509,154 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
     return summary
 
 
+# The review, as data: what each decision (``truceguard review --status``) may follow, and the
+# status it gives. ``returned`` is a second analyst's disagreement: back to ``under_review``.
+# A published violation, and a withdrawn one, change only when re-adjudication changes them.
+REVIEW_FLOW: dict[str, tuple[tuple[str, ...], str]] = {
+    "under_review": (("new", "verified", "discounted"), "under_review"),
+    "verified": (("new", "under_review", "discounted"), STATUS_VERIFIED),
+    "published": ((STATUS_VERIFIED,), STATUS_PUBLISHED),
+    DECISION_RETURNED: ((STATUS_VERIFIED,), "under_review"),
+    "discounted": (("new", "under_review", "verified"), "discounted"),
+}
+MAX_REASON = 2000  # characters of a status change's reason (--why)
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two names of deciders are the same person (case and spacing aside)."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _check_reason(who: str, why: str) -> None:
+    if not who:
+        raise InputError(f"--by {who!r}: a status change needs who decides it",
+                         hint="give your name with --by (the API takes it from your token)",
+                         code="input.missing_reviewer")
+    if not why:
+        raise InputError(f"--why {why!r}: a status change needs a reason",
+                         hint="say why, in up to 2,000 characters", code="input.missing_reason")
+    if len(why) > MAX_REASON:
+        raise InputError(f"--why {why[:40]!r}... is {len(why):,} characters long; at most "
+                         f"{MAX_REASON:,}", hint="say why in short; put the long account in "
+                         "an observation's text", code="input.reason_too_long")
+
+
+def _next_status(violation_id: int, decision: str, current: str, trail: list[StatusChange],
+                 who: str) -> str:
+    """The status ``decision`` gives a violation that is ``current`` now, or the error that
+    refuses it."""
+    follows, to = REVIEW_FLOW[decision]
+    review = f"`truceguard review {violation_id}`"
+    if current == STATUS_PUBLISHED:
+        raise InputError(f"violation {violation_id} is already published; {decision!r} cannot "
+                         "follow", hint="a published finding changes only when re-adjudication "
+                         "withdraws it", code="input.already_published")
+    if current == STATUS_WITHDRAWN:
+        raise InputError(f"violation {violation_id} is withdrawn; {decision!r} cannot follow",
+                         hint="re-adjudication withdrew it: the incident no longer breaches "
+                         "the clause; it comes back as new if it breaches again",
+                         code="input.withdrawn")
+    if current not in follows:
+        if decision in (STATUS_PUBLISHED, DECISION_RETURNED):
+            raise InputError(f"violation {violation_id} is {current!r}, not verified: only a "
+                             f"verified violation can be {decision}",
+                             hint=f"one analyst verifies it first ({review} --status "
+                                  "verified), then a second one publishes or returns it",
+                             code="input.not_verified")
+        raise InputError(f"violation {violation_id} is {current!r} already", hint=(
+            "to confirm a verified violation, a second analyst publishes it"
+            if current == STATUS_VERIFIED else f"from {current} it may become: " + ", ".join(
+                d for d, (f, _) in REVIEW_FLOW.items() if current in f)),
+            code="input.same_status")
+    if decision == STATUS_PUBLISHED:
+        verifier = next((c.who for c in reversed(trail) if c.status == STATUS_VERIFIED), "")
+        if same_person(verifier, who):
+            raise ForbiddenError(f"{who!r} verified violation {violation_id} and so cannot "
+                                 "also publish it", hint="a second analyst, not the one who "
+                                 "verified it, publishes it (`truceguard review --queue` "
+                                 "lists what awaits one)", code="forbidden.same_analyst")
+    return to
+
+
 def set_violation_status(store: Store, violation_id: int, status: str, who: str, why: str
                          ) -> list[StatusChange]:
-    """Append a person's decision (who, and why) to a violation's status trail."""
-    if status not in REVIEW_STATUSES:
-        raise unknown_value("status", status, REVIEW_STATUSES, code="input.bad_status")
-    if not who.strip() or not why.strip():
-        raise InputError("a status change needs who decided it (--by) and why (--why)",
-                         hint="say who decides and why", code="input.missing_reason")
-    store.append_status(violation_id, StatusChange(0, utc_now(), status, who.strip(),
-                                                   why.strip()))
+    """Append a person's decision (who, and why) to a violation's status trail; returns the
+    trail.
+
+    ``status`` is one of ``REVIEW_DECISIONS``, allowed as ``REVIEW_FLOW`` says: a violation
+    is published only by a second analyst, not the one who verified it. The trail entry and
+    the audit log entry (``violation.status``: violation id, from, to, the decision and the
+    reason) are written in one transaction, with the violation held against other writers.
+    """
+    if status not in REVIEW_DECISIONS:
+        raise unknown_value("status", status, REVIEW_DECISIONS, code="input.bad_status")
+    who, why = who.strip(), why.strip()
+    _check_reason(who, why)
+    with store.transaction():
+        current = store.lock_violation(violation_id)
+        to = _next_status(violation_id, status, current, store.status_trail(violation_id), who)
+        store.append_status(violation_id, StatusChange(0, utc_now(), to, who, why))
+        store.audit(who, "violation.status", {
+            "violation_id": violation_id, "from": current, "to": to,
+            "decision": DECISION_RETURNED if current == STATUS_VERIFIED and to == "under_review"
+            else status, "reason": why})
     return store.status_trail(violation_id)
+
+
+def listed_statuses(statuses: Sequence[str], published_only: bool, *, style: str = "cli"
+                    ) -> tuple[str, ...]:
+    """The statuses a listing keeps: those asked for, or with ``published_only`` the published
+    ones (the findings two analysts confirmed). ``style`` names the options as the CLI or the
+    API spells them."""
+    if not published_only:
+        return tuple(statuses)
+    other = [s for s in statuses if s != STATUS_PUBLISHED]
+    if other:
+        flag, opt = (("--published-only", "--status") if style == "cli" else
+                     ("published_only=true", "status"))
+        raise InputError(f"{flag} lists published violations only, and {opt} asks for "
+                         f"{other[0]!r}", hint=f"give {flag} or {opt}, not both",
+                         code="input.conflicting_options")
+    return (STATUS_PUBLISHED,)
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A verified violation awaiting a second analyst, and who verified it (when, why)."""
+
+    violation: Violation
+    verified: StatusChange
+
+    def as_dict(self) -> dict[str, object]:
+        """The violation as the listings show it, with ``verified_by``, ``verified_at`` and
+        ``verified_why``."""
+        from truceguard.io.records import record_dict
+
+        return {**record_dict(self.violation), "verified_by": self.verified.who,
+                "verified_at": iso(self.verified.at), "verified_why": self.verified.why}
+
+
+def review_queue(store: Store, viewer: Viewer, who: str | None = None, *,
+                 after: tuple[int, int] | None = None, limit: int | None = None
+                 ) -> list[Awaiting]:
+    """Verified violations ``viewer`` may see that await a second analyst: those ``who`` did
+    not verify (all of them when ``who`` is None), oldest first; ``after`` and ``limit`` page
+    them as the listings do."""
+    out: list[Awaiting] = []
+    while True:
+        rows = store.violations(ViolationFilter(records=ObservationFilter(after=after),
+                                                statuses=(STATUS_VERIFIED,)), viewer, limit)
+        latest = store.latest_status([v.violation_id for v in rows])
+        for v in rows:
+            ch = latest[v.violation_id]
+            if who is not None and same_person(ch.who, who):
+                continue
+            out.append(Awaiting(v, ch))
+            if limit is not None and len(out) >= limit:
+                return out
+        if limit is None or len(rows) < limit:
+            return out
+        after = (rows[-1].t_start, rows[-1].violation_id)
 
 
 def violation_events(store: Store, terms: str, viewer: Viewer, *, min_p: float
@@ -519,11 +673,17 @@ def violation_events(store: Store, terms: str, viewer: Viewer, *, min_p: float
 
 
 __all__ = [
+    "MAX_REASON",
+    "REVIEW_FLOW",
     "AdjudicationSummary",
+    "Awaiting",
     "FusionSummary",
     "adjudicate_store",
     "fuse_store",
     "incident_id_for",
+    "listed_statuses",
+    "review_queue",
+    "same_person",
     "set_violation_status",
     "violation_events",
 ]

@@ -27,15 +27,26 @@ from truceguard.cli.observe import (
 )
 from truceguard.errors import InputError, unknown_value
 from truceguard.io.records import banner as banner_of
-from truceguard.io.records import write_csv, write_geojson, write_json
+from truceguard.io.records import record_dict, write_csv, write_geojson, write_json
 from truceguard.judge.fusion import FusionParams
 from truceguard.judge.grading import load_grading
 from truceguard.judge.terms import load_terms, shipped_terms
-from truceguard.model import REVIEW_STATUSES, VIOLATION_STATUSES, Incident, Violation, iso
+from truceguard.model import (
+    REVIEW_DECISIONS,
+    VIOLATION_STATUSES,
+    Incident,
+    Viewer,
+    Violation,
+    iso,
+)
 from truceguard.pipeline import (
     FUSION_STEPS,
+    MAX_REASON,
+    Awaiting,
     adjudicate_store,
     fuse_store,
+    listed_statuses,
+    review_queue,
     set_violation_status,
 )
 from truceguard.query import (
@@ -201,6 +212,8 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, banner:
 @click.option("--status", multiple=True,
               help="Only this current status (repeatable): " + ", ".join(VIOLATION_STATUSES)
               + ".")
+@click.option("--published-only", is_flag=True,
+              help="Only published violations: those a second analyst confirmed.")
 @click.option("--min-p", type=float, default=DEFAULT_MIN_P, show_default=True,
               help="Only violations whose location satisfies the clause with at least this "
                    "probability (0 shows all; the default is the reporting threshold of "
@@ -213,15 +226,16 @@ def incidents_cmd(fmt: str, count: bool, limit: int | None, output: str, banner:
 @db_option
 @domain_errors
 def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tuple[str, ...],
-                   min_p: float, fmt: str, count: bool, limit: int | None, output: str,
-                   banner: bool, db: str | None, releasable_to: str | None,
-                   **filters: Any) -> None:
+                   published_only: bool, min_p: float, fmt: str, count: bool,
+                   limit: int | None, output: str, banner: bool, db: str | None,
+                   releasable_to: str | None, **filters: Any) -> None:
     """List violations (incidents judged against terms) matching the filters."""
     limit = check_limit(limit, count)
     finite(min_p, "--min-p", low=0.0, high=1.0)
     for s in status:
         if s not in VIOLATION_STATUSES:
             raise unknown_value("--status", s, VIOLATION_STATUSES)
+    status = listed_statuses(status, published_only)
     flt = build_filter(**filters)
     viewer = viewer_from(releasable_to)
     with open_existing(db) as store:
@@ -259,18 +273,84 @@ def _explain_no_violations(store: Store, terms_name: str | None) -> None:
 
 
 @click.command("review")
-@click.argument("violation_id", type=click.IntRange(1, 2**63 - 1))
-@click.option("--status", required=True, type=click.Choice(list(REVIEW_STATUSES)))
-@click.option("--by", "who", required=True, help="Who decides.")
-@click.option("--why", required=True, help="Why.")
+@click.argument("violation_id", required=False, type=click.IntRange(1, 2**63 - 1))
+@click.option("--status", metavar="|".join(REVIEW_DECISIONS),
+              help="The decision: " + ", ".join(REVIEW_DECISIONS) + ".")
+@click.option("--by", "who", metavar="WHO",
+              help="Who decides (with --queue: leave out what WHO verified).")
+@click.option("--why", metavar="WHY", help=f"Why (at most {MAX_REASON:,} characters).")
+@click.option("--queue", is_flag=True,
+              help="List the verified violations that await a second analyst.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="The trail (or the queue) as text or JSON.")
 @db_option
 @domain_errors
-def review_cmd(violation_id: int, status: str, who: str, why: str, db: str | None) -> None:
-    """Change a violation's status; the trail keeps every earlier decision."""
+def review_cmd(violation_id: int | None, status: str | None, who: str | None, why: str | None,
+               queue: bool, fmt: str, db: str | None) -> None:
+    """Change a violation's status; the trail keeps every earlier decision.
+
+    With --queue: list the verified violations that await a second analyst.
+
+    \b
+    The flow: new -> under_review -> verified (analyst A) -> published (analyst B, not A).
+    B may instead return it (--status returned) to under_review, with the reason;
+    discounted is possible at any step before published. Withdrawn is set by
+    re-adjudication only. Every decision needs --by and --why and is written to the
+    status trail and the audit log.
+
+    \b
+      truceguard review 12 --status verified --by anna --why "two cameras, crater seen"
+      truceguard review --queue --by boris
+      truceguard review 12 --status published --by boris --why "footage checked"
+    """
+    if queue:
+        if violation_id is not None or status is not None or why is not None:
+            raise InputError("--queue lists what awaits a second analyst; it takes no "
+                             "VIOLATION_ID, --status or --why",
+                             hint="`truceguard review --queue [--by WHO]`",
+                             code="input.conflicting_options")
+        with open_existing(db) as store:
+            waiting = review_queue(store, Viewer.owner(), who)
+        _print_queue(waiting, who, fmt)
+        return
+    missing = [n for n, v in (("VIOLATION_ID", violation_id), ("--status", status),
+                              ("--by", who), ("--why", why)) if v is None]
+    if missing:
+        raise InputError(f"review needs {', '.join(missing)}",
+                         hint="`truceguard review VIOLATION_ID --status S --by WHO --why WHY`, "
+                              "or `truceguard review --queue`", code="input.missing")
+    assert violation_id is not None and status is not None and who is not None
     with open_existing(db) as store:
-        trail = set_violation_status(store, violation_id, status, who, why)
+        trail = set_violation_status(store, violation_id, status, who, why or "")
+    if fmt == "json":
+        click.echo(json.dumps({"violation_id": violation_id, "status": trail[-1].status,
+                               "trail": [record_dict(s) for s in trail]}, ensure_ascii=False))
+        return
     for step in trail:
         click.echo(f"{iso(step.at)}  {step.status:<13} {step.who}: {step.why}")
+
+
+def _print_queue(waiting: list[Awaiting], who: str | None, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps({
+            "marking": banner_of([w.violation for w in waiting]), "count": len(waiting),
+            "rows": [w.as_dict() for w in waiting]}, ensure_ascii=False))
+    if not waiting:
+        say_empty("violations", "Nothing awaits a second analyst"
+                  + (f" (leaving out what {who} verified)" if who else "") + ".")
+        return
+    if fmt == "json":
+        return
+    table = Table("violation_id", "t_start", "clause", "p_location", "location_text",
+                  "verified_by", "verified_at", "why", "releasability",
+                  title=f"[{banner_of([w.violation for w in waiting])}] awaiting a second "
+                        "analyst")
+    for w in waiting:
+        v = w.violation
+        table.add_row(str(v.violation_id), iso(v.t_start), v.clause, f"{v.p_location:.2f}",
+                      v.location_text, w.verified.who, iso(w.verified.at), w.verified.why,
+                      v.releasability)
+    Console(width=200).print(table)
 
 
 def register(group: click.Group) -> None:

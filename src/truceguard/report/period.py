@@ -23,6 +23,8 @@ What the numbers mean:
 - Threshold. A violation counts in the figures, hotspots, breakdowns and map when its
   ``p_location`` (the probability that its true position satisfies the clause's geometry) is
   at least ``min_p``; the others are listed apart as "location too imprecise to judge".
+- Review. The summary tells the counted violations that two analysts confirmed (published)
+  from those not yet published (new, under review, verified by one analyst, discounted).
 - Marking. The report states the most restrictive marking of every violation, incident and
   observation it shows, and the viewer it was made for.
 
@@ -49,7 +51,7 @@ from truceguard.judge.grading import report_threshold
 from truceguard.judge.places import place_index
 from truceguard.judge.terms import Terms, load_terms
 from truceguard.marking import most_restrictive
-from truceguard.model import Incident, Observation, Viewer, Violation, iso
+from truceguard.model import STATUS_PUBLISHED, Incident, Observation, Viewer, Violation, iso
 from truceguard.report.dates import (
     DAY,
     PERIODS,
@@ -235,6 +237,10 @@ class PeriodReport:
     incidents: dict[int, Incident] = field(default_factory=dict)
     observations_by_incident: dict[int, list[Observation]] = field(default_factory=dict)
     clauses: list[ClauseText] = field(default_factory=list)  # every clause of the terms
+    # Of the counted violations: published (confirmed by a second analyst) and the others
+    # (new, under review, verified by one analyst, discounted).
+    published: int = 0
+    not_published: int = 0
 
     @property
     def first_date(self) -> str:
@@ -599,6 +605,8 @@ def build_period_report(
     report.breakdowns = _breakdowns(t, now, before, prev0, c0, c1)
     report.hotspots = _hotspots(now, t, hotspots)
     report.violations = now
+    report.published = sum(1 for v in now if v.status == STATUS_PUBLISHED)
+    report.not_published = len(now) - report.published
     report.incidents = incs
     report.observations_by_incident = obs
     report.marking = most_restrictive(
