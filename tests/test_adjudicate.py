@@ -127,8 +127,9 @@ def test_the_addendum_zone_binds_from_its_own_date(minsk):
 
 
 def test_long_range_systems_and_their_severity(minsk):
-    a = judge(minsk, [KRAMATORSK], "2016-01-01T00:00:00", "shelling", "mlrs_long")
-    rows = a.breaches_of(0)
+    a = judge(minsk, [KRAMATORSK], "2016-01-01T00:00:00", "weapon_presence", "mlrs_long")
+    rows = a.breaches_of(0) + judge(minsk, [KRAMATORSK], "2016-01-01T00:00:00", "shelling",
+                                    "mlrs_long").breaches_of(0)
     assert [r["clause"] for r in rows] == [
         "minsk-2015/withdrawal/long_range",
         "minsk-2015/live_fire/ceasefire",
@@ -176,11 +177,11 @@ def test_incident_dict_is_plain_data(minsk):
     assert d["side_label"] == "non-government-controlled"
     assert d["zone"] == "security_15km"
     assert d["signed_distance_m"] == pytest.approx(-d["distance_m"])
-    assert {b["clause"] for b in d["breaches"]} == {
-        "minsk-2015/withdrawal/security_15km",
-        "minsk-2015/live_fire/ceasefire",
-    }
-    assert len(a.violations()) == 2
+    # An explosion heard or seen where it happened is not where the mortar stood: it breaches
+    # the ceasefire, no withdrawal zone, and names no side as the one that fired.
+    assert {b["clause"] for b in d["breaches"]} == {"minsk-2015/live_fire/ceasefire"}
+    assert (d["fired_from"], d["p_fired_from"]) == (None, None)
+    assert len(a.violations()) == 1 and a.violations()[0]["fired_from"] is None
     with pytest.raises(IndexError):
         a.incident_dict(1)
 
@@ -308,15 +309,20 @@ def test_every_breach_carries_its_location_probability(minsk, ucdp):
 
 
 def test_an_oblast_level_event_is_judged_with_its_uncertainty(minsk):
+    a = judge(minsk, [LUHANSK_OBLAST], "2019-06-01T12:00:00", "weapon_presence", "mlrs")
+    sure = {b["clause"]: b["p_location"] for b in a.breaches_of(0)}
+    assert sure == {"minsk-2015/withdrawal/mlrs": 1.0}
     a = judge(minsk, [LUHANSK_OBLAST], "2019-06-01T12:00:00", "shelling", "mlrs")
     sure = {b["clause"]: b["p_location"] for b in a.breaches_of(0)}
-    assert sure == {"minsk-2015/withdrawal/mlrs": 1.0, "minsk-2015/live_fire/ceasefire": 1.0}
+    assert sure == {"minsk-2015/live_fire/ceasefire": 1.0}
     lon, lat = LUHANSK_OBLAST
     t = epoch("2019-06-01T12:00:00")
-    b = adjudicate(minsk, [lon], [lat], [t], ["shelling"], ["mlrs"], uncertainty_m=[150_000.0])
+    b = adjudicate(minsk, [lon, lon], [lat, lat], [t, t], ["shelling", "weapon_presence"],
+                   ["mlrs", "mlrs"], uncertainty_m=[150_000.0, 150_000.0])
     p = {r["clause"]: r["p_location"] for r in b.breaches_of(0)}
     # Within 150 km the event may lie anywhere around the line: the 35 km zone is a toss-up,
     # the oblasts of the ceasefire likely but not sure, the side itself uncertain.
+    p.update({r["clause"]: r["p_location"] for r in b.breaches_of(1)})
     assert 0.2 < p["minsk-2015/withdrawal/mlrs"] < 0.8
     assert 0.5 < p["minsk-2015/live_fire/ceasefire"] < 1.0
     assert p["minsk-2015/live_fire/ceasefire"] == pytest.approx(b.location.p_area[0])
@@ -408,3 +414,31 @@ def test_a_clause_ends_when_the_terms_say(tmp_path):
     inside = judge(t, [SVETLODARSK], "2022-02-23T12:00:00", "shelling")
     after = judge(t, [SVETLODARSK], "2022-03-01T12:00:00", "shelling")
     assert inside.breaches_of(0) and after.breaches_of(0) == []
+
+
+def test_fire_judged_where_it_came_from_not_where_it_landed(minsk):
+    """Outgoing fire heard by a monitor on the government side, bearing and distance band
+    pointing across the line: its estimated firing region, not the observer's position, is
+    judged against the withdrawal zones, with the probability that it lies in each; the side
+    that fired is the one controlling that region. The same report without a firing estimate
+    breaches the ceasefire only and names no side."""
+    from truceguard.judge.firing import BearingReport, Position, from_bearing
+
+    observer = Position(lat=48.12, lon=37.76, uncertainty_m=50.0)  # Avdiivka, 3 km from the line
+    out = from_bearing(BearingReport(observer, bearing_deg=120.0, error_deg=11.25,
+                                     distance_min_km=3.0, distance_max_km=6.0), seed=1)
+    place_of = place(minsk, out.samples[:, 0], out.samples[:, 1])
+    truth_in_zone = float(place_of.in_zone[:, minsk.zone_ids.index("security_15km")].mean())
+    truth_ngca = float((place_of.side == 1).mean())
+    when = [epoch("2019-07-01T00:00:00")]
+    a = adjudicate(minsk, [observer.lon], [observer.lat], when, ["explosion"], ["mortar_120"],
+                   firing=[out])
+    got = {b["clause"]: b["p_location"] for b in a.breaches_of(0)}
+    assert got["minsk-2015/withdrawal/security_15km"] == pytest.approx(truth_in_zone)
+    assert truth_in_zone > 0.9
+    side, p = a.fired_from(0)
+    assert side == minsk.sides[1].id and p == pytest.approx(truth_ngca, abs=1e-4) and p > 0.5
+    assert a.incident_dict(0)["controlled_by"] == minsk.sides[0].id  # where it was heard
+    bare = adjudicate(minsk, [observer.lon], [observer.lat], when, ["explosion"], ["mortar_120"])
+    assert [b["clause"] for b in bare.breaches_of(0)] == ["minsk-2015/live_fire/ceasefire"]
+    assert bare.fired_from(0) == (None, None)

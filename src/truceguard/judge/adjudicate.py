@@ -12,8 +12,14 @@ CLI. A breach starts with status ``new``; status changes are the store's log.
 What breaches what (a clause binds from its effective date plus its phase-in until its end,
 so an incident before the ceasefire breaches nothing; a clause's prohibition may be narrowed
 to some weapon classes):
-- withdrawal: the incident's weapon class is one the zone withdraws and it lies in the zone
-  (a weapon seen there, or fire from or at it);
+- withdrawal (zones by distance, heavy weapons in settlements): judged only on evidence of
+  where the weapon *was*: a weapon or force seen there (a sighting: ``sighting``, by default
+  the ``weapon_presence`` and ``movement`` categories), with ``p_location`` from the
+  sighting's position; or an estimated firing position (``firing``: a
+  ``judge.firing.FiringEstimate``), with ``p_location`` the probability that the firing
+  position lies in the zone. Where a round landed, or where fighting was reported, is not
+  where the weapon stood: such an incident breaches no withdrawal clause, whatever its
+  weapon class;
 - live_fire: a firing category (``terms.LIVE_FIRE_CATEGORIES``) in the prohibition's zone,
   whatever the weapon class (``unknown`` included);
 - flight: a flight category or an air weapon class in the zone, unless flagged as a monitors'
@@ -23,6 +29,11 @@ to some weapon classes):
   side's territory;
 - military_presence: a ``movement`` incident (forces of either side) in the zone.
 
+Who fired: ``controlled_by`` is the side whose territory the judged position (the incident's
+own position) lies in; for an impact that is the side that was hit, so it attributes nothing.
+``fired_from`` is the side controlling the estimated firing region (with ``p_fired_from``),
+None without a firing estimate.
+
 A clause with no zone (``anywhere``) holds in the terms' area. A breach is recorded only where
 ``p_location`` reaches the floor (``grading.yaml``, ``location.p_floor``): where the whole
 uncertainty disc misses the clause's geometry there is no breach at all. Exact positions give
@@ -31,8 +42,9 @@ the crisp answer (``p_location`` 1).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -57,6 +69,14 @@ from truceguard.judge.terms import (
     weapon_mask,
 )
 from truceguard.model import CATEGORIES, REVIEW_STATUSES, WEAPON_CLASSES
+
+if TYPE_CHECKING:
+    from truceguard.judge.firing import FiringEstimate
+
+# Categories that are sightings: weapons or forces seen where they stand (not fire, whose
+# reported position is where it was heard, seen or landed).
+SIGHTING_CATEGORIES: tuple[str, ...] = ("weapon_presence", "movement")
+SIGHTING_CODES = np.array([CATEGORIES.index(c) for c in SIGHTING_CATEGORIES], np.int16)
 
 # The statuses a review may give a violation (``model.REVIEW_STATUSES``).
 VIOLATION_STATUSES: tuple[str, ...] = REVIEW_STATUSES
@@ -107,6 +127,7 @@ class Adjudication:
     clause: NDArray[np.int32]
     severity: NDArray[np.int8]
     p_location: NDArray[np.float64]
+    p_fired_side1: NDArray[np.float64]  # per incident; NaN without a firing estimate
 
     @property
     def n_incidents(self) -> int:
@@ -121,6 +142,15 @@ class Adjudication:
     def controlled_by(self) -> NDArray[Any]:
         """Per incident: the side id of the side its reported position lies on."""
         return np.array(self.side_ids, dtype=object)[self.placement.side.astype(np.intp)]
+
+    def fired_from(self, i: int) -> tuple[str | None, float | None]:
+        """Incident ``i``: the side that more probably controls its estimated firing region,
+        and that probability; (None, None) without a firing estimate."""
+        p1 = float(self.p_fired_side1[i])
+        if np.isnan(p1):
+            return None, None
+        side = 1 if p1 >= 0.5 else 0
+        return self.side_ids[side], round(p1 if side == 1 else 1.0 - p1, 4)
 
     def breach_counts(self) -> dict[str, int]:
         """Number of breaches per clause id (every clause listed, zeros included)."""
@@ -163,6 +193,8 @@ class Adjudication:
             "signed_distance_m": float(p.signed_m[i]),
             "distance_m": float(p.own_m[i]),
             "zone": self.zone_ids[zone] if zone >= 0 else None,
+            "fired_from": self.fired_from(i)[0],
+            "p_fired_from": self.fired_from(i)[1],
             "breaches": self.breaches_of(i),
         }
 
@@ -180,6 +212,8 @@ class Adjudication:
                 "p_location": float(p),
                 "p_side": float(p_side[i]),
                 "controlled_by": self.side_ids[int(side[i])],
+                "fired_from": self.fired_from(int(i))[0],
+                "p_fired_from": self.fired_from(int(i))[1],
                 "uncertainty_m": float(self.uncertainty_m[i]),
                 "terms_version": self.terms_version,
             }
@@ -210,6 +244,8 @@ def adjudicate(
     uncertainty_m: ArrayLike | None = None,
     monitor: ArrayLike | None = None,
     actor_side: ArrayLike | None = None,
+    sighting: ArrayLike | None = None,
+    firing: Sequence[FiringEstimate | None] | None = None,
     p_floor: float | None = None,
 ) -> Adjudication:
     """Judge incidents against ``terms``.
@@ -220,7 +256,9 @@ def adjudicate(
     ``category``/``weapon_class``: strings of ``CATEGORIES``/``WEAPON_CLASSES`` or their
     indices; ``monitor``: true for the monitors' own flights; ``actor_side``: the side
     (0, 1, or -1 unknown) whose forces an incident involves, for offensive movement;
-    ``p_floor``: the smallest ``p_location`` recorded (default: ``grading.yaml``).
+    ``sighting``: true where the incident is a weapon or force seen at its position (default:
+    ``SIGHTING_CATEGORIES``); ``firing``: per incident, its estimated firing position or
+    None; ``p_floor``: the smallest ``p_location`` recorded (default: ``grading.yaml``).
     """
     lon_a = np.asarray(lon, dtype=float).ravel()
     n = lon_a.size
@@ -253,6 +291,11 @@ def adjudicate(
             on1, total = loc.p_zone_side1[:, zone_index[zone_id]], where(zone_id)
         return np.where(actor == 0, on1, total - on1)
 
+    seen = np.isin(cat, SIGHTING_CODES) if sighting is None \
+        else np.asarray(sighting, bool).ravel()  # fmt: skip
+    if seen.size != n or (firing is not None and len(firing) != n):
+        raise InputError(f"sighting and firing need {n} values")
+    fired = firing_placement(terms, firing, n)
     is_fire = category_mask(LIVE_FIRE_CATEGORIES)[cat]
     is_flight = category_mask(FLIGHT_CATEGORIES)[cat] | weapon_mask(AIR_WEAPON_CLASSES)[wpn]
     is_mine = (cat == CATEGORIES.index("mine")) | (wpn == WEAPON_CLASSES.index("mine"))
@@ -264,8 +307,9 @@ def adjudicate(
         if clause.end is not None:
             bound &= t_a < clause.end
         if clause.kind == "withdrawal":
-            what = weapon_mask(terms.zone(clause.ref).weapons)[wpn]
-            p = where(clause.ref)
+            k = zone_index[clause.ref]
+            what = weapon_mask(terms.zone(clause.ref).weapons)[wpn] & (seen | fired.has)
+            p = np.where(seen, where(clause.ref), fired.p_zone[:, k])
         else:
             pr = terms.prohibition(clause.ref)
             p = where(pr.zone)
@@ -309,7 +353,43 @@ def adjudicate(
         clause=cla[order],
         severity=sev[order],
         p_location=np.clip(pl[order], 0.0, 1.0),
+        p_fired_side1=fired.p_side1,
     )
+
+
+@dataclass(frozen=True)
+class FiringPlacement:
+    """Per incident, where its estimated firing position lies: ``has`` an estimate,
+    ``p_zone[:, z]`` the probability it lies in zone z, ``p_side1`` that side 1 controls it
+    (NaN without an estimate). From the estimate's samples, placed as incidents are."""
+
+    has: NDArray[np.bool_]
+    p_zone: NDArray[np.float64]
+    p_side1: NDArray[np.float64]
+
+
+def firing_placement(terms: Terms, firing: Sequence[FiringEstimate | None] | None,
+                     n: int) -> FiringPlacement:
+    """The zones and sides of ``n`` incidents' firing estimates (all samples placed at once)."""
+    n_zones = len(terms.zone_ids)
+    has = np.zeros(n, bool)
+    p_zone = np.zeros((n, n_zones))
+    p_side1 = np.full(n, np.nan)
+    with_estimate = [i for i, f in enumerate(firing or ()) if f is not None]
+    if not with_estimate:
+        return FiringPlacement(has, p_zone, p_side1)
+    samples = [np.asarray(firing[i].samples) for i in with_estimate]  # type: ignore[index,union-attr]
+    sizes = np.array([s.shape[0] for s in samples])
+    both = np.concatenate(samples)
+    placed = place(terms, both[:, 0], both[:, 1])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    zone_sums = np.add.reduceat(placed.in_zone.astype(float), starts, axis=0)
+    side_sums = np.add.reduceat((placed.side == 1).astype(float), starts)
+    idx = np.asarray(with_estimate)
+    has[idx] = True
+    p_zone[idx] = zone_sums / sizes[:, None]
+    p_side1[idx] = side_sums / sizes
+    return FiringPlacement(has, p_zone, p_side1)
 
 
 def check_caps(
