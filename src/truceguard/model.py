@@ -256,10 +256,13 @@ class Incident:
 class Violation:
     """An incident judged against one clause of one version of the terms.
 
-    ``controlled_by`` is the side that controls the place (a side id of the terms), ``p_side``
-    the probability of that given the position's uncertainty; ``p_location`` is the probability
-    that the true position satisfies the clause's geometry. ``status`` is the latest entry of
-    the violation's append-only status trail.
+    ``controlled_by`` is the side that controls the judged place (a side id of the terms),
+    ``p_side`` the probability of that given the position's uncertainty; for an impact that is
+    the side that was hit, which attributes nothing. ``fired_from`` is the side controlling the
+    estimated firing region (``judge.firing``), with ``p_fired_from``; None when no firing
+    position was estimated. ``p_location`` is the probability that the judged position (for a
+    clause judged on an estimated firing position: that position) satisfies the clause's
+    geometry. ``status`` is the latest entry of the violation's append-only status trail.
     """
 
     violation_id: int
@@ -282,6 +285,8 @@ class Violation:
     location_text: str
     category: str
     weapon_class: str
+    fired_from: str | None = None
+    p_fired_from: float | None = None
     releasability: str = RELEASABILITY_PUBLIC
 
 

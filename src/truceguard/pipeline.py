@@ -45,6 +45,7 @@ import numpy as np
 from truceguard.errors import ForbiddenError, InputError, unknown_value
 from truceguard.geo.project import UKRAINE_EAST, LocalProjection
 from truceguard.judge.adjudicate import adjudicate
+from truceguard.judge.evidence import ViewEvidence, view_evidence, view_seed
 from truceguard.judge.fusion import FusionParams, Points, cluster_labels, fuse_incremental
 from truceguard.judge.fusion import summarise_incidents as summarise
 from truceguard.judge.grading import GradingRules, load_grading
@@ -58,6 +59,7 @@ from truceguard.model import (
     STATUS_VERIFIED,
     STATUS_WITHDRAWN,
     Incident,
+    Observation,
     StatusChange,
     Violation,
     iso,
@@ -430,6 +432,34 @@ def _parts(a: dict[str, np.ndarray], rows: np.ndarray, params: FusionParams,
     return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
 
 
+def views_evidence(store: Store, v: dict[str, np.ndarray]) -> list[ViewEvidence]:
+    """Per view of ``v`` (``store.view_arrays``): its sighting and firing evidence, from the
+    reports of that view alone (its markings; a part's own members)."""
+    from truceguard.judge.adjudicate import SIGHTING_CATEGORIES
+
+    n = v["incident_id"].size
+    sights = np.isin(v["category"].astype(str), SIGHTING_CATEGORIES)
+    by_parent: dict[int, list[tuple[int, Observation]]] = {}
+    for mid, obs in store.evidence_observations(sorted({int(x) for x in v["parent_id"]}),
+                                                SIGHTING_CATEGORIES):
+        by_parent.setdefault(int(obs.incident_id or 0), []).append((mid, obs))
+    out = []
+    for i in range(n):
+        members = by_parent.get(int(v["parent_id"][i]), [])
+        if not members:
+            out.append(ViewEvidence(bool(sights[i]), None))
+            continue
+        sig = {int(m) for m in str(v["sig"][i]).split(",")}
+        part = {int(m) for m in str(v["members"][i]).split(",") if m}
+        mine = [o for mid, o in members if mid in sig and (not part or o.obs_id in part)]
+        found = view_evidence(mine, seed=view_seed(int(v["incident_id"][i]), str(v["sig"][i])),
+                              sighting_categories=SIGHTING_CATEGORIES)
+        if sights[i] and not found.sighting:
+            found = ViewEvidence(True, found.firing, found.note)
+        out.append(found)
+    return out
+
+
 def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | None = None
                      ) -> AdjudicationSummary:
     """Judge incident views against ``terms`` (all of them, or those of ``incident_ids``, e.g.
@@ -453,8 +483,10 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
     why_new = f"adjudicated against {terms.name} version {version}"
     if v["incident_id"].size:
         lon, lat, unc = v["lon"], v["lat"], v["uncertainty_m"]
+        evidence = views_evidence(store, v)
         adj = adjudicate(terms, lon, lat, v["t_start"], v["category"], v["weapon_class"],
-                         uncertainty_m=unc)
+                         uncertainty_m=unc, sighting=[e.sighting for e in evidence],
+                         firing=[e.firing for e in evidence])
         hit = np.unique(adj.incident)
         texts = dict(zip(hit.tolist(), describe_locations(
             lon[hit], lat[hit], terms, uncertainty_m=unc[hit], p_side=adj.p_side[hit]),
@@ -475,7 +507,8 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
                 signed_distance_m=float(p.signed_m[i]),
                 zone=adj.zone_ids[int(p.zone[i])] if p.zone[i] >= 0 else "",
                 p_location=round(float(pl), 4), location_text=texts[i],
-                category=str(v["category"][i]), weapon_class=str(v["weapon_class"][i]))
+                category=str(v["category"][i]), weapon_class=str(v["weapon_class"][i]),
+                fired_from=adj.fired_from(i)[0], p_fired_from=adj.fired_from(i)[1])
             judged = JudgedViolation(viol, key[2], int(v["marking_id"][i]),
                                      int(v["parent_id"][i]))
             prior = existing.get(key)

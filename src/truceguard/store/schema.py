@@ -33,6 +33,9 @@ Migration 8 adds a monitor's report to ``observations``: nullable columns for it
 direction, bearing and error, distance band, observer position and weapon type, and
 ``report_detail``, the JSON object of its other fields (``io.columns.REPORT_COLUMNS``). Rows
 stored before it are not monitors' reports: every new column is NULL.
+
+Migration 9 adds ``fired_from`` and ``p_fired_from`` to ``violations``: the side controlling
+an estimated firing region; NULL where none was estimated (every violation judged before).
 """
 
 from __future__ import annotations
@@ -443,6 +446,11 @@ ALTER TABLE observations ADD COLUMN observer_lon REAL;
 ALTER TABLE observations ADD COLUMN weapon_type TEXT;
 ALTER TABLE observations ADD COLUMN report_detail TEXT;
 """,
+    # 9: who fired, when a firing position was estimated (``model.Violation.fired_from``).
+    """
+ALTER TABLE violations ADD COLUMN fired_from TEXT;
+ALTER TABLE violations ADD COLUMN p_fired_from REAL;
+""",
 ]
 
 
@@ -515,6 +523,7 @@ MIGRATIONS: list[Migration] = [
                                    "audit_log_no_delete"),)),
     Migration(_SQL[6], python=_record_judged_terms),
     Migration(_SQL[7]),
+    Migration(_SQL[8]),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that

@@ -74,10 +74,10 @@ _INCIDENT_COLS = ("incident_id", "t_start", "t_end", "lat", "lon", "uncertainty_
 _VIOLATION_COLS = ("violation_id", "terms", "terms_version", "clause", "severity", "status",
                    "incident_id", "t_start", "t_end", "lat", "lon", "uncertainty_m",
                    "controlled_by", "p_side", "signed_distance_m", "zone", "p_location",
-                   "location_text", "category", "weapon_class")
+                   "location_text", "category", "weapon_class", "fired_from", "p_fired_from")
 _VIOLATION_WRITE = ("severity", "controlled_by", "p_side", "signed_distance_m", "zone",
                     "p_location", "location_text", "t_start", "t_end", "lat", "lon",
-                    "uncertainty_m", "category", "weapon_class")
+                    "uncertainty_m", "category", "weapon_class", "fired_from", "p_fired_from")
 _CHUNK = 500  # values in one IN (...) list
 # What makes two records under one identity the same record: what was observed, where, when
 # and how, as parsed. (The raw text may differ between two exports of the same dataset, say
@@ -787,7 +787,7 @@ class SQLStore(MissionTables):
         """Incident views' judging inputs as arrays, by incident and view (all of them, or
         those of the incidents ``incident_ids``, parts of split views included)."""
         names = ("incident_id", "sig", "marking_id", "lat", "lon", "uncertainty_m", "t_start",
-                 "t_end", "category", "weapon_class", "parent_id")
+                 "t_end", "category", "weapon_class", "parent_id", "members")
         select = f"SELECT {', '.join(names)} FROM incident_views"
         if incident_ids is None:
             rows = self._rows(f"{select} ORDER BY incident_id, sig")
@@ -805,6 +805,22 @@ class SQLStore(MissionTables):
                 out[name] = np.asarray(col, dtype=np.float64)
             else:
                 out[name] = np.asarray(col, dtype=object)
+        return out
+
+    def evidence_observations(self, incident_ids: Sequence[int], categories: Sequence[str]
+                              ) -> list[tuple[int, Observation]]:
+        """(marking id, observation) of every monitor's report, and every observation of one of
+        ``categories``, fused into the incidents ``incident_ids``: what their views are judged
+        on besides their summaries (``judge.evidence``)."""
+        out: list[tuple[int, Observation]] = []
+        cats = list(categories)
+        cat_cond = f" OR o.category IN ({_marks(len(cats))})" if cats else ""
+        select = _SELECT_OBS.replace("SELECT ", "SELECT o.marking_id, ", 1)
+        for part in _chunks(sorted(set(int(i) for i in incident_ids))):
+            for r in self._rows(f"{select} WHERE o.incident_id IN ({_marks(len(part))}) AND "
+                                f"(o.kind IS NOT NULL{cat_cond}) ORDER BY o.obs_id",
+                                [*part, *cats]):
+                out.append((int(r[0]), _observation(r[1:])))
         return out
 
     def violation_keys(self, terms: str, incident_ids: Sequence[int] | None = None
