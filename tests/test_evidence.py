@@ -96,7 +96,7 @@ def _report(obs: tuple[float, float], b: float, lo: float, hi: float) -> Observa
 def test_a_view_prefers_crossing_bearings_and_says_why_when_they_do_not_cross() -> None:
     both = [_report(o, _bearing(o, TARGET), 5, 15) for o in OBSERVERS]
     e = view_evidence(both, seed=3)
-    fix = triangulate([BearingReport(Position(*o), _bearing(o, TARGET), 2.0, 5, 15)
+    fix = triangulate([BearingReport(Position(*o), _bearing(o, TARGET), 2.0 / 1.96, 5, 15)
                        for o in OBSERVERS], seed=3)
     assert e.firing is not None and e.firing.method == fix.method == "triangulation"
     assert np.allclose(e.firing.samples, fix.samples)
@@ -116,3 +116,32 @@ def test_a_sighting_in_a_zone_breaches_it_at_its_position(store: Store, tmp_path
     (w,) = got["withdrawal/artillery_ge100"]
     assert w.p_location == pytest.approx(1.0) and w.fired_from is None
     assert "live_fire/ceasefire" not in got
+
+
+def test_who_acted_and_the_monitors_own_flights_are_read_from_the_record(
+        store: Store, tmp_path: Path) -> None:
+    """An advance needs the side whose forces moved: a movement of non-government forces into
+    government-controlled ground breaches no_advance; the same movement with no side named
+    breaches nothing. A UAV of the monitors' own over the security zone breaches no ban on
+    flights that excepts them; another UAV there does."""
+    header = HEADER + ",actor_side,by_monitors"
+    rows = ["adv,2020-09-10T10:00:00Z,48.139,37.742,movement,sighting,,,,,,,,,"
+            "non_government,",
+            "anon,2020-09-11T10:00:00Z,48.139,37.742,movement,sighting,,,,,,,,,,",
+            "osce,2020-09-12T10:00:00Z,48.10,37.76,drone,sighting,,,,,,,,,,yes",
+            "uav,2020-09-13T10:00:00Z,48.10,37.76,drone,sighting,,,,,,,,,,"]
+    p = tmp_path / "who.csv"
+    p.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    assert import_file(store, p, source="monitors").rejected == 0
+    fuse_store(store)
+    adjudicate_store(store, MINSK)
+    by_day: dict[int, set[str]] = {}
+    for v in store.violations(ViolationFilter(terms="minsk-2015"), Viewer.owner()):
+        day = int(v.t_start // 86400) % 100
+        by_day.setdefault(day, set()).add(v.clause.split("/", 1)[1])
+    adv, anon, osce, uav = (int(n // 86400) % 100 for n in (1599732000, 1599818400,
+                                                           1599904800, 1599991200))
+    assert "offensive_movement/no_advance" in by_day[adv]
+    assert not any(c.startswith("offensive_movement") for c in by_day.get(anon, set()))
+    assert not any(c.startswith("flight") for c in by_day.get(osce, set()))
+    assert {"flight/no_flights", "flight/no_aircraft_2020"} <= by_day[uav]

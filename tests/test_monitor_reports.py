@@ -495,7 +495,7 @@ def test_a_version_7_database_migrates(backend: str, location: Callable[[], str]
          o.source_ref, o.raw, o.raw_sha256, "", 0, "", "csv"))
     raw.conn.close()
     store = open_store(where)
-    assert len(MIGRATIONS) == 8 and store.schema_version() == 8
+    assert store.schema_version() == len(MIGRATIONS) >= 8
     (back,) = store.observations(ObservationFilter(), OWNER)
     assert back.report is None and back.source_ref == "old"
     with store.transaction():

@@ -127,7 +127,10 @@ class MonitorReport:
     Bearings are degrees clockwise from true north, from the observer (0 <= b < 360), with
     their error (half-width, 0 < e <= 90); the distance band is from the observer, in km. For
     fire assessed from an impact, ``crater_bearing_deg`` is the bearing from the crater back
-    toward the firer. ``weapon_type`` names an entry of the shipped weapon list
+    toward the firer. ``actor_side`` says whose forces acted (for clauses that need it: an
+    advance, offensive operations), ``by_monitors`` whether it was the monitors' own activity
+    (their UAVs do not breach a ban on flights that excepts them). ``weapon_type`` names an
+    entry of the shipped weapon list
     (``data/weapons/weapon_types.yaml``). Whether it was day or night follows from the place
     and time (``truceguard.sun.day_or_night``), so it is not stored.
     """
@@ -156,6 +159,8 @@ class MonitorReport:
     damage: str | None = None  # harm: what was damaged
     corroboration: str | None = None  # harm: how it was corroborated
     hazard_type: str | None = None  # hazard: one of HAZARD_TYPES
+    actor_side: str | None = None  # whose forces acted (a side id of the terms), if known
+    by_monitors: str | None = None  # "yes": the monitors' own flight, UAV or patrol
 
 
 @dataclass(slots=True)

@@ -38,7 +38,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -432,6 +432,13 @@ def _parts(a: dict[str, np.ndarray], rows: np.ndarray, params: FusionParams,
     return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
 
 
+def _side_codes(terms: Terms, sides: Sequence[str | None]) -> np.ndarray:
+    """Side ids as ``adjudicate``'s actor codes: 0, 1, or -1 (unknown, or not a side of
+    ``terms``)."""
+    ids = {side.id: k for k, side in enumerate(terms.sides)}
+    return np.array([ids.get(s or "", -1) for s in sides], dtype=np.int8)
+
+
 def views_evidence(store: Store, v: dict[str, np.ndarray]) -> list[ViewEvidence]:
     """Per view of ``v`` (``store.view_arrays``): its sighting and firing evidence, from the
     reports of that view alone (its markings; a part's own members)."""
@@ -455,7 +462,7 @@ def views_evidence(store: Store, v: dict[str, np.ndarray]) -> list[ViewEvidence]
         found = view_evidence(mine, seed=view_seed(int(v["incident_id"][i]), str(v["sig"][i])),
                               sighting_categories=SIGHTING_CATEGORIES)
         if sights[i] and not found.sighting:
-            found = ViewEvidence(True, found.firing, found.note)
+            found = replace(found, sighting=True)
         out.append(found)
     return out
 
@@ -486,7 +493,9 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
         evidence = views_evidence(store, v)
         adj = adjudicate(terms, lon, lat, v["t_start"], v["category"], v["weapon_class"],
                          uncertainty_m=unc, sighting=[e.sighting for e in evidence],
-                         firing=[e.firing for e in evidence])
+                         firing=[e.firing for e in evidence],
+                         monitor=[e.by_monitors for e in evidence],
+                         actor_side=_side_codes(terms, [e.actor_side for e in evidence]))
         hit = np.unique(adj.incident)
         texts = dict(zip(hit.tolist(), describe_locations(
             lon[hit], lat[hit], terms, uncertainty_m=unc[hit], p_side=adj.p_side[hit]),

@@ -54,8 +54,10 @@ WHOLE_FIELDS: dict[str, int] = {"duration_s": MAX_WINDOW_S, "delay_min": MAX_COU
                                 "killed": MAX_COUNT, "injured": MAX_COUNT}
 CHOICES: dict[str, tuple[str, ...]] = {
     "kind": REPORT_KINDS, "direction": FIRE_DIRECTIONS, "storage_present": STORAGE_STATES,
-    "restriction_type": RESTRICTION_TYPES, "hazard_type": HAZARD_TYPES}
-TEXT_FIELDS = ("in_zone", "storage_site", "restricted_by", "damage", "corroboration")
+    "restriction_type": RESTRICTION_TYPES, "hazard_type": HAZARD_TYPES,
+    "by_monitors": ("yes", "no")}
+TEXT_FIELDS = ("in_zone", "storage_site", "restricted_by", "damage", "corroboration",
+               "actor_side")
 MAX_DISTANCE_KM = 20_038.0  # half the Earth's circumference
 OBSERVER_SLACK_KM = 50.0
 OBSERVER_MAX_KM = 100.0

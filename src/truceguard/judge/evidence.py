@@ -40,16 +40,24 @@ from truceguard.judge.firing import (
 from truceguard.model import Observation
 
 CRATER_MIN_RANGE_KM = 0.2  # the nearest a round is assumed to come from, without a band
+# A report's bearing error is the half-width within which the true bearing is assessed to lie
+# (22.5 degrees for one of eight compass points, the default when none is given), taken as a
+# 95% bound: the normal error of judge.firing has sigma = half-width / 1.96.
+HALF_WIDTH_SIGMAS = 1.96
 
 
 @dataclass(frozen=True, slots=True)
 class ViewEvidence:
     """A view's evidence: ``sighting`` (a weapon or force seen), its ``firing`` estimate (or
-    None), and ``note``: why there is no estimate where reports tried to give one."""
+    None), ``note`` (why there is no estimate where reports tried to give one), ``actor_side``
+    (whose forces acted, when every report that says agrees) and ``by_monitors`` (every report
+    of the view is of the monitors' own activity)."""
 
     sighting: bool
     firing: FiringEstimate | None
     note: str = ""
+    actor_side: str | None = None
+    by_monitors: bool = False
 
 
 def view_seed(incident_id: int, sig: str) -> int:
@@ -76,7 +84,7 @@ def bearing_reports(observations: Sequence[Observation]) -> list[BearingReport]:
                 or r.distance_max_km is None):
             continue
         out.append(BearingReport(_observer(o), bearing_deg=r.bearing_deg,
-                                 error_deg=r.bearing_err_deg or 22.5,
+                                 error_deg=(r.bearing_err_deg or 22.5) / HALF_WIDTH_SIGMAS,
                                  distance_min_km=r.distance_min_km or 0.0,
                                  distance_max_km=r.distance_max_km))
     return out
@@ -98,15 +106,33 @@ def crater_reports(observations: Sequence[Observation]) -> list[CraterReport]:
             continue
         impact = Position(lat=o.lat, lon=o.lon, uncertainty_m=o.uncertainty_m or 0.0)
         out.append(CraterReport(impact, from_bearing_deg=r.crater_bearing_deg,
-                                error_deg=r.crater_bearing_err_deg or 22.5,
+                                error_deg=(r.crater_bearing_err_deg or 22.5)
+                                / HALF_WIDTH_SIGMAS,
                                 range_min_km=lo or 0.0, range_max_km=hi,
                                 munition=r.weapon_type or ""))
     return out
 
 
+def _who(observations: Sequence[Observation]) -> tuple[str | None, bool]:
+    """(the side whose forces acted, if the reports that say agree; every report is of the
+    monitors' own activity)."""
+    sides = {o.report.actor_side for o in observations
+             if o.report is not None and o.report.actor_side}
+    monitors = bool(observations) and all(
+        o.report is not None and o.report.by_monitors == "yes" for o in observations)
+    return (sides.pop() if len(sides) == 1 else None), monitors
+
+
 def view_evidence(observations: Sequence[Observation], *, seed: int = 0,
                   sighting_categories: Sequence[str] = ()) -> ViewEvidence:
     """The evidence of one view's observations (see the module docstring)."""
+    found = _where_from(observations, seed, sighting_categories)
+    side, monitors = _who(observations)
+    return ViewEvidence(found.sighting, found.firing, found.note, side, monitors)
+
+
+def _where_from(observations: Sequence[Observation], seed: int,
+                sighting_categories: Sequence[str]) -> ViewEvidence:
     seen = any((o.report is not None and o.report.kind == "sighting")
                or o.category in sighting_categories for o in observations)
     bearings = bearing_reports(observations)
@@ -126,5 +152,5 @@ def view_evidence(observations: Sequence[Observation], *, seed: int = 0,
     return ViewEvidence(seen, None)
 
 
-__all__ = ["CRATER_MIN_RANGE_KM", "ViewEvidence", "bearing_reports", "crater_reports",
-           "view_evidence", "view_seed"]
+__all__ = ["CRATER_MIN_RANGE_KM", "HALF_WIDTH_SIGMAS", "ViewEvidence", "bearing_reports",
+           "crater_reports", "view_evidence", "view_seed"]
