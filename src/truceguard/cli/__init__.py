@@ -49,6 +49,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "List violations (incidents judged against terms) matching the filters."),
     "review": ("truceguard.cli.judge:review_cmd",
                "Change a violation's status; the trail keeps every earlier decision."),
+    "register": ("truceguard.cli.register:register_cmd",
+                 "List weapons seen where the terms forbid them, re-sightings linked into "
+                 "systems."),
     "plan": ("truceguard.cli.plan:register",
              "Is this coalition enough? Simulate SCENARIO (a shipped name or a YAML path; "
              "default reassurance-2026), rank the assumptions that drive each answer, and write "

@@ -345,6 +345,34 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                 "items": [w.as_dict() for w in waiting],
                 "next_cursor": _next_cursor(rows, "violation_id", limit)}
 
+    @app.get("/api/v1/register")
+    def weapons_register(u: Me, f: F, terms: str, storage: bool = False,
+                         min_p: float | None = None) -> dict[str, Any]:
+        """Weapons seen where ``terms`` forbid them, one item per system (re-sightings
+        linked), built from the sightings releasable to you and paged by first sighting; with
+        ``storage=true`` each storage site's last check, all on one page. The filters choose
+        the sightings."""
+        from truceguard.judge.register import (
+            RegisterParams,
+            build_register,
+            register_marking,
+            storage_sites,
+        )
+
+        finite(min_p, "min_p", low=0.0, high=1.0)
+        t = load_terms(_shipped_terms_name(terms))
+        check_sources(store, f["flt"], u.viewer, style="api")
+        seen = store.observations(f["flt"], u.viewer)  # the cursor pages systems, not these
+        if storage:
+            sites = storage_sites(t, seen)
+            return {"marking": register_marking(sites), "items": [s.as_dict() for s in sites],
+                    "next_cursor": None}
+        after, limit = f["after"] or (-(2**62), -1), f["limit"]
+        rows = [e for e in build_register(t, seen, RegisterParams(min_p=min_p))
+                if (e.first_seen, e.first_obs_id) > after][:limit]
+        return {"marking": register_marking(rows), "items": [e.as_dict() for e in rows],
+                "next_cursor": _next_cursor(rows, "first_obs_id", limit)}
+
     # -- reports, terms, scenarios, plans ------------------------------------------------------
     @app.get("/api/v1/reports/period", response_model=None)
     def period_report(u: Analyst, terms: str, start: Annotated[str, Query(alias="from")],
