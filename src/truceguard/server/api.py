@@ -22,6 +22,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
+from io import BytesIO
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,6 +65,7 @@ log = logging.getLogger("truceguard.server")
 
 MAX_BODY_BYTES = 16 << 20  # a JSON, GeoJSON, CSV or CoT body
 MAX_UPLOAD_BYTES = 512 << 20  # a file upload
+MULTIPART_ENVELOPE_BYTES = 64 << 10  # an attachment form's fields and headers, beyond its file
 PAGE = 100
 MAX_PAGE = 1000
 
@@ -145,6 +147,7 @@ def _admin(u: Annotated[User, Depends(_user)]) -> User:
 
 
 Id = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+Digest = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$")]
 Me = Annotated[User, Depends(_user)]
 Analyst = Annotated[User, Depends(_analyst)]
 Admin = Annotated[User, Depends(_admin)]
@@ -259,6 +262,61 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         return {"imported": summary.imported, "duplicates": summary.duplicates,
                 "conflicts": summary.conflicts, "rejected": summary.rejected,
                 "errors": [e.as_dict() for e in summary.errors[:50]]}  # type: ignore[attr-defined]
+
+    # -- evidence attachments (truceguard.attachments) ---------------------------------------
+    @app.post("/api/v1/observations/{obs_id}/attachments", status_code=201,
+              response_model=None)
+    async def post_attachment(obs_id: Id, request: Request, u: Me) -> JSONResponse:
+        """Attach evidence to an observation: the file as the raw body with its name in
+        ``X-Filename`` (percent-encoded UTF-8), or as the one file of a multipart/form-data
+        body. JPEG, PNG, WebP, PDF or MP4 by content, its name's extension agreeing, up to
+        20 MiB: the body is refused (413) as soon as it passes that. Stored once by SHA-256;
+        201 when newly attached, 200 when it was already. Observers attach to the observations
+        they submitted, analysts to any they may see."""
+        from truceguard.attachments import add_attachment, attachment_dict, check_may_handle
+
+        await run_in_threadpool(check_may_handle, store, u, obs_id)
+        name, body = await _read_attachment(request)
+        added = await run_in_threadpool(add_attachment, store, obs_id, BytesIO(body), name,
+                                        who=u.name, viewer=u.viewer)
+        return JSONResponse({"item": attachment_dict(added.attachment),
+                             "new_bytes": added.new_bytes, "new_link": added.new_link},
+                            status_code=201 if added.new_link else 200)
+
+    @app.get("/api/v1/observations/{obs_id}/attachments")
+    def list_observation_attachments(obs_id: Id, u: Me) -> dict[str, Any]:
+        """An observation's evidence files (metadata: digest, type, size, capture time,
+        position, device, who linked it), under the observation's marking."""
+        from truceguard.attachments import attachment_dict, check_may_handle, list_attachments
+
+        check_may_handle(store, u, obs_id)
+        listing = list_attachments(store, obs_id, u.viewer)
+        return {"marking": listing.marking, "obs_id": obs_id,
+                "items": [attachment_dict(a) for a in listing.items]}
+
+    @app.get("/api/v1/attachments/{sha256}", response_model=None)
+    def get_attachment_bytes(sha256: Digest, u: Me, obs_id: Annotated[
+            int | None, Query(ge=1, le=2**63 - 1)] = None) -> Any:
+        """An evidence file's bytes, seen through observation ``obs_id`` (default: any linked
+        observation you may see); the view is logged in the audit log. 404 alike for a file
+        that does not exist and one you may not see. Observers read through the observations
+        they submitted only (give ``obs_id``)."""
+        from starlette.responses import Response
+
+        from truceguard.attachments import check_may_handle, extension, get_attachment
+
+        if u.role == "observer":
+            if obs_id is None:
+                raise ForbiddenError("observers read evidence through their own observations",
+                                     hint="give obs_id", code="forbidden.not_own")
+            check_may_handle(store, u, obs_id)
+        att, data = get_attachment(store, sha256, u.viewer, who=u.name, obs_id=obs_id,
+                                   via="api")
+        name = f"{att.sha256}.{extension(att.media_type)}"
+        return Response(data, media_type=att.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "ETag": f'"{att.sha256}"',
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+            "X-Observation": str(att.obs_id)})
 
     # -- incidents --------------------------------------------------------------------------
     @app.get("/api/v1/incidents")
@@ -498,6 +556,35 @@ def _shipped_terms_name(name: str) -> str:
         raise unknown_value("terms", name, shipped_terms(), code="not_found.terms",
                             cls=NotFoundError)
     return name
+
+
+async def _read_attachment(request: Request) -> tuple[str, bytes]:
+    """An attachment upload's declared name and bytes: the raw body named by ``X-Filename``,
+    or a multipart/form-data body's one file. Refused as soon as the body passes the file's
+    bound (with room for a form's envelope): never held past it."""
+    from urllib.parse import unquote
+
+    from truceguard.attachments import MAX_ATTACHMENT_BYTES, split_multipart, too_large
+
+    ctype = request.headers.get("content-type", "")
+    form = ctype.lower().startswith("multipart/form-data")
+    name = unquote(request.headers.get("x-filename", ""))
+    if not form and not name:
+        raise InputError("the file has no name", hint="send its name in an X-Filename header, "
+                         "or the file as multipart/form-data", code="input.missing")
+    limit = MAX_ATTACHMENT_BYTES + (MULTIPART_ENVELOPE_BYTES if form else 0)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large()
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    return split_multipart(body, ctype) if form else (name, body)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -35,7 +35,7 @@ from truceguard.model import (
     User,
     Violation,
 )
-from truceguard.store.mission import AlertTarget, OutboxItem, PlanRun
+from truceguard.store.mission import AlertTarget, Attachment, OutboxItem, PlanRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,3 +318,16 @@ class Store(Protocol):
     def set_plan_run(self, run_id: int, state: str, result: dict[str, Any] | None = None,
                      error: str = "") -> None: ...
     def plan_run(self, run_id: int) -> PlanRun | None: ...
+
+    # -- evidence attachments (store.mission; truceguard.attachments) ---------------------------
+    def put_attachment(self, att: Attachment, content: bytes
+                       ) -> tuple[Attachment, bool, bool]:
+        """Store the bytes once and link them to ``att.obs_id`` once; returns the attachment as
+        stored, whether the bytes were new and whether the link was."""
+        ...
+    def attachments_of(self, obs_id: int, viewer: Viewer) -> list[Attachment]: ...
+    def attachment_content(self, sha256: str, viewer: Viewer, obs_id: int | None = None
+                           ) -> tuple[Attachment, bytes] | None:
+        """The attachment and its bytes through a linked observation ``viewer`` may see."""
+        ...
+    def observation_reader(self, obs_id: int) -> str | None: ...

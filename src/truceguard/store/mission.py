@@ -10,6 +10,10 @@ outbox, plan runs. A mixin of ``SQLStore`` (the same SQL on both backends).
 - The outbox is durable: a violation owed to a target is one row, unique per target and
   violation (so a restart, or a second live loop, never enqueues it twice), with its
   idempotency key, attempts and the time of its next try.
+- Evidence attachments (``truceguard.attachments``): a file is stored once under its SHA-256
+  and linked to each observation it is evidence for; every read of one goes through a linked
+  observation that the viewer may see (the observation's marking, matched in SQL), so a file
+  linked to observations of several markings is seen through any one of them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from truceguard.audit import GENESIS, AuditEntry, AuditFilter, entry_hash
 from truceguard.errors import InputError, NotFoundError
+from truceguard.marking import Viewer
 from truceguard.model import User, utc_now
 
 _USER_COLS = "user_id, name, nation, role, marking, disabled, cert_fingerprint"
@@ -66,6 +71,43 @@ class PlanRun:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """An evidence file as linked to one observation (its bytes are read apart).
+
+    ``captured_at`` is the capture time in UTC seconds from the file's EXIF; ``captured_offset``
+    the UTC offset the file gave with it (``+03:00``), None where it gave none and the time was
+    taken as UTC. ``added_at``/``added_by``: when and by whom the bytes were first stored;
+    ``linked_at``/``linked_by``: when and by whom they were linked to ``obs_id``."""
+
+    sha256: str
+    size: int
+    media_type: str
+    captured_at: int | None
+    captured_offset: str | None
+    lat: float | None
+    lon: float | None
+    device: str | None
+    added_at: int
+    added_by: str
+    obs_id: int
+    linked_at: int
+    linked_by: str
+
+
+_ATTACHMENT_COLS = ("a.sha256, a.size, a.media_type, a.captured_at, a.captured_offset, a.lat, "
+                    "a.lon, a.device, a.added_at, a.added_by, l.obs_id, l.added_at, l.added_by")
+_ATTACHMENT_FROM = ("FROM observation_attachments l JOIN attachments a ON a.sha256 = l.sha256 "
+                    "JOIN observations o ON o.obs_id = l.obs_id")
+
+
+def _attachment(r: Sequence[Any]) -> Attachment:
+    return Attachment(str(r[0]), int(r[1]), str(r[2]), None if r[3] is None else int(r[3]),
+                      None if r[4] is None else str(r[4]), None if r[5] is None else float(r[5]),
+                      None if r[6] is None else float(r[6]), None if r[7] is None else str(r[7]),
+                      int(r[8]), str(r[9]), int(r[10]), int(r[11]), str(r[12]))
+
+
 def _user(r: Sequence[Any]) -> User:
     return User(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), bool(r[5]), str(r[6]))
 
@@ -81,6 +123,7 @@ class MissionTables:
         def _set_meta(self, key: str, value: str) -> None: ...
         def transaction(self) -> AbstractContextManager[None]: ...
         def _lock_append(self, name: str) -> None: ...
+        def visible_markings(self, viewer: Viewer) -> list[int] | None: ...
 
     # -- users ------------------------------------------------------------------------------
     def add_user(self, name: str, nation: str, role: str, marking: str, token_sha256: str,
@@ -256,5 +299,61 @@ class MissionTables:
         return PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]),
                        json.loads(r[5]) if r[5] else None, str(r[6]))
 
+    # -- evidence attachments -----------------------------------------------------------------
+    def put_attachment(self, att: Attachment, content: bytes) -> tuple[Attachment, bool, bool]:
+        """Store ``content`` under ``att.sha256`` (unless held already) and link it to
+        ``att.obs_id`` (unless linked already), inside the current transaction if any. Returns
+        the attachment as stored (its first adder kept), whether the bytes were new and whether
+        the link was."""
+        with self.transaction():
+            stored = self._exec(
+                "INSERT INTO attachments (sha256, size, media_type, captured_at, "
+                "captured_offset, lat, lon, device, added_at, added_by, content) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (sha256) DO NOTHING",
+                (att.sha256, att.size, att.media_type, att.captured_at, att.captured_offset,
+                 att.lat, att.lon, att.device, att.added_at, att.added_by, content))
+            linked = self._exec(
+                "INSERT INTO observation_attachments (obs_id, sha256, added_at, added_by) "
+                "VALUES (?,?,?,?) ON CONFLICT (obs_id, sha256) DO NOTHING",
+                (att.obs_id, att.sha256, att.linked_at, att.linked_by))
+            rows = self._rows(f"SELECT {_ATTACHMENT_COLS} {_ATTACHMENT_FROM} "
+                              "WHERE l.obs_id = ? AND l.sha256 = ?", (att.obs_id, att.sha256))
+        return _attachment(rows[0]), bool(stored), bool(linked)
 
-__all__ = ["AlertTarget", "MissionTables", "OutboxItem", "PlanRun"]
+    def _visible_link(self, viewer: Viewer) -> tuple[str, list[Any]]:
+        visible = self.visible_markings(viewer)
+        if visible is None:
+            return "1 = 1", []
+        return f"o.marking_id IN ({','.join('?' * len(visible))})", list(visible)
+
+    def attachments_of(self, obs_id: int, viewer: Viewer) -> list[Attachment]:
+        """The attachments of observation ``obs_id`` if ``viewer`` may see it (else none),
+        in the order they were linked."""
+        cond, params = self._visible_link(viewer)
+        return [_attachment(r) for r in self._rows(
+            f"SELECT {_ATTACHMENT_COLS} {_ATTACHMENT_FROM} WHERE l.obs_id = ? AND {cond} "
+            "ORDER BY l.added_at, l.sha256", [obs_id, *params])]
+
+    def attachment_content(self, sha256: str, viewer: Viewer, obs_id: int | None = None
+                           ) -> tuple[Attachment, bytes] | None:
+        """The attachment ``sha256`` and its bytes, seen through observation ``obs_id`` (or,
+        when None, the first linked observation that ``viewer`` may see); None when no linked
+        observation (or not ``obs_id``) is one the viewer may see, as when there is no such
+        file."""
+        cond, params = self._visible_link(viewer)
+        if obs_id is not None:
+            cond += " AND l.obs_id = ?"
+            params.append(obs_id)
+        rows = self._rows(f"SELECT {_ATTACHMENT_COLS}, a.content {_ATTACHMENT_FROM} "
+                          f"WHERE l.sha256 = ? AND {cond} ORDER BY l.obs_id LIMIT 1",
+                          [sha256, *params])
+        return (_attachment(rows[0]), bytes(rows[0][-1])) if rows else None
+
+    def observation_reader(self, obs_id: int) -> str | None:
+        """The reader that stored observation ``obs_id`` (``csv@user:3`` for a file a
+        server's user submitted); None when there is no such observation."""
+        found = self._one("SELECT reader FROM observations WHERE obs_id = ?", (obs_id,))
+        return None if found is None else str(found)
+
+
+__all__ = ["AlertTarget", "Attachment", "MissionTables", "OutboxItem", "PlanRun"]

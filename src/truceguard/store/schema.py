@@ -2,13 +2,14 @@
 
 One list serves both backends: migration N is ``MIGRATIONS[N - 1]``, a ``Migration`` whose
 ``sql`` both SQLite and PostgreSQL run (written in SQLite's words; ``postgres_ddl`` turns
-``INTEGER PRIMARY KEY``, ``INTEGER``, ``REAL`` and ``TEXT`` into an identity column,
-``BIGINT``, ``DOUBLE PRECISION`` and byte-ordered ``TEXT COLLATE "C"``, so that both order
-text alike); then, for PostgreSQL only, its ``postgres`` text (the append-only function, a
-sequence moved past an id written explicitly); then its append-only tables' triggers
-(SQLite's ``RAISE(ABORT)`` blocks, or statement triggers calling that PL/pgSQL function);
-then its Python step. All in one transaction. Statements end with ';' at the end of a line;
-a trigger runs from ``CREATE TRIGGER`` to ``END;`` and a PL/pgSQL body from ``$$`` to ``$$``.
+``INTEGER PRIMARY KEY``, ``INTEGER``, ``REAL``, ``TEXT`` and ``BLOB`` into an identity
+column, ``BIGINT``, ``DOUBLE PRECISION``, byte-ordered ``TEXT COLLATE "C"`` (so that both
+order text alike) and ``BYTEA``); then, for PostgreSQL only, its ``postgres`` text (the
+append-only function, a sequence moved past an id written explicitly); then its append-only
+tables' triggers (SQLite's ``RAISE(ABORT)`` blocks, or statement triggers calling that
+PL/pgSQL function); then its Python step. All in one transaction. Statements end with ';' at
+the end of a line; a trigger runs from ``CREATE TRIGGER`` to ``END;`` and a PL/pgSQL body
+from ``$$`` to ``$$``.
 
 Migration 5 is the releasability and judging model of today:
 - ``markings`` holds each distinct marking once (1 is PUBLIC), ``marking_codes`` its codes;
@@ -36,6 +37,13 @@ stored before it are not monitors' reports: every new column is NULL.
 
 Migration 9 adds ``fired_from`` and ``p_fired_from`` to ``violations``: the side controlling
 an estimated firing region; NULL where none was estimated (every violation judged before).
+
+Migration 10 adds evidence attachments (``truceguard.attachments``): ``attachments`` holds
+each file once under its SHA-256 (its bytes, at most 20 MiB; size, media type, and from EXIF
+the capture time in UTC with the offset the file gave, NULL where it gave none and the time
+was taken as UTC; position; device; who added it first, when); ``observation_attachments``
+links a file to each observation it is evidence for, once per pair, with who and when. Both
+are append-only: content-addressed bytes never change.
 """
 
 from __future__ import annotations
@@ -98,6 +106,7 @@ _POSTGRES_TYPES = (
     (re.compile(r"\bINTEGER\b"), "BIGINT"),
     (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
     (re.compile(r"\bTEXT\b"), 'TEXT COLLATE "C"'),
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
 )
 
 
@@ -451,6 +460,31 @@ ALTER TABLE observations ADD COLUMN report_detail TEXT;
 ALTER TABLE violations ADD COLUMN fired_from TEXT;
 ALTER TABLE violations ADD COLUMN p_fired_from REAL;
 """,
+    # 10: evidence attachments (``truceguard.attachments``): each file once under its SHA-256,
+    # with its bytes and what its EXIF says, and the observations it is evidence for.
+    """
+CREATE TABLE attachments (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    captured_at INTEGER,
+    captured_offset TEXT,
+    lat REAL,
+    lon REAL,
+    device TEXT,
+    added_at INTEGER NOT NULL,
+    added_by TEXT NOT NULL,
+    content BLOB NOT NULL
+);
+CREATE TABLE observation_attachments (
+    obs_id INTEGER NOT NULL REFERENCES observations (obs_id),
+    sha256 TEXT NOT NULL REFERENCES attachments (sha256),
+    added_at INTEGER NOT NULL,
+    added_by TEXT NOT NULL,
+    UNIQUE (obs_id, sha256)
+);
+CREATE INDEX observation_attachments_by_sha256 ON observation_attachments (sha256);
+""",
 ]
 
 
@@ -524,6 +558,11 @@ MIGRATIONS: list[Migration] = [
     Migration(_SQL[6], python=_record_judged_terms),
     Migration(_SQL[7]),
     Migration(_SQL[8]),
+    Migration(_SQL[9], (AppendOnly("attachments", "the attachment store",
+                                   "attachments_no_update", "attachments_no_delete"),
+                        AppendOnly("observation_attachments", "the attachment links",
+                                   "observation_attachments_no_update",
+                                   "observation_attachments_no_delete"))),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that
