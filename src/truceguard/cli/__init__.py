@@ -65,8 +65,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("truceguard.cli.plan:register",
                   "The planning scenarios shipped with truceguard."),
     "report": ("truceguard.cli.report:report_cmd",
-               "Period report: counts by category, weapon, clause, side and zone, change, "
-               "hotspots, map."),
+               "Period report (counts by category, weapon, clause, side and zone, change, "
+               "hotspots, map), or a monitoring mission's daily or weekly report."),
     "demo": ("truceguard.cli.demo:demo_cmd",
              "Run the whole chain on the real data shipped with truceguard."),
     "serve": ("truceguard.cli.server:serve_cmd",

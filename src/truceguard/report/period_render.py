@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -68,7 +68,8 @@ def _env() -> Environment:
     return env
 
 
-def _terms_of(report: PeriodReport, terms: Terms | None) -> Terms | None:
+def terms_of(report: PeriodReport | Any, terms: Terms | None) -> Terms | None:
+    """The terms a report was made under: ``terms`` if given, else those it names."""
     if terms is not None:
         return terms
     try:
@@ -103,7 +104,7 @@ def render_html(report: PeriodReport, terms: Terms | None = None, *,
         trend = trend_png(report)
         if trend is not None:
             images["trend"] = trend
-        images["map"] = map_png(report, _terms_of(report, terms))
+        images["map"] = map_png(report, terms_of(report, terms))
     uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
             for k, v in images.items()}
     return _env().get_template("period.html.j2").render(
