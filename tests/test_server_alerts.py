@@ -69,7 +69,7 @@ def receiver() -> Iterator[Receiver]:
 
 def add_target(db: str, url: str, as_user: str = "fra") -> str:
     r = CliRunner().invoke(main, ["alerts", "add", "--webhook", url, "--as", as_user,
-                                  "--name", "duty", "--db", db])
+                                  "--name", "duty", "--allow-private", "--db", db])
     assert r.exit_code == 0, r.output
     return r.stdout.strip().splitlines()[-1]  # the signing secret
 

@@ -71,7 +71,8 @@ def test_sender_delivers_to_a_listener_that_starts_late_and_restarts(store, capl
     port = _free_port()
 
     async def scenario() -> None:
-        sender = CotSender(f"tcp://127.0.0.1:{port}", backoff_s=0.05, max_backoff_s=0.2)
+        sender = CotSender(f"tcp://127.0.0.1:{port}", backoff_s=0.05, max_backoff_s=0.2,
+                           allow_private=True)
         await sender.start()
         first = sender.send(violation_to_cot(violation(1), now=NOW))
         # it found the endpoint down, and again after its backoff: still waiting
@@ -108,7 +109,8 @@ def test_sender_write_deadline_and_bounded_queue():
 
         srv = await asyncio.start_server(never_reads, "127.0.0.1", 0)
         port = srv.sockets[0].getsockname()[1]
-        sender = CotSender(f"tcp://127.0.0.1:{port}", queue_size=3, write_timeout_s=0.2)
+        sender = CotSender(f"tcp://127.0.0.1:{port}", queue_size=3, write_timeout_s=0.2,
+                           allow_private=True)
         await sender.start()
         blob = b"x" * (8 << 20)  # more than the socket buffers hold
         failed = sender.send(blob)

@@ -55,7 +55,7 @@ def test_a_cot_event_is_judged_and_alerted_as_a_cot_marker(
     tokens = make_users(db)
     tak = TakEndpoint()
     r = CliRunner().invoke(main, ["alerts", "add", "--cot", f"tcp://127.0.0.1:{tak.port}",
-                                  "--as", "fra", "--name", "tak", "--db", db])
+                                  "--as", "fra", "--name", "tak", "--allow-private", "--db", db])
     assert r.exit_code == 0, r.output
     cot_port = free_port()
     srv = start(db, tmp_path / "log.txt", "--terms", "minsk-2015", "--cot-tcp",
@@ -114,7 +114,8 @@ def test_a_quiet_breach_is_judged_before_a_busy_area(tmp_path: Path) -> None:
         breach = obs("breach", 48.3, 38.05, 1_580_000_500, "shelling")
         ingest_records(store, [*busy, breach], source="x")
         duty, _ = add_user(store, "duty", "UKR", "analyst")
-        store.add_alert_target("duty", "webhook", "http://127.0.0.1:9/", "s", 1, "", duty.user_id)
+        store.add_alert_target("duty", "webhook", "http://127.0.0.1:9/", "s", 1, "", duty.user_id,
+                               allow_private=True)
         unfused_when_owed: list[int] = []
 
         def owed(_n: int) -> None:

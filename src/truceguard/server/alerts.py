@@ -11,6 +11,13 @@ once under one idempotency key each.
   with exponential backoff (1 s, 2 s, 4 s ... up to 5 minutes; given up after
   ``MAX_ATTEMPTS``). A restart picks up what was owed: the outbox is in the store.
 - CoT targets receive the violation as a CoT marker through the CoT-out sender.
+- A target may not point inside the network (loopback, link-local such as a cloud metadata
+  address, private, unique-local, multicast, unspecified or reserved addresses) unless its
+  operator allowed it for that target (``allow_private``), nor carry credentials in its URL:
+  ``check_target_url`` refuses it when it is added and again before each delivery, and
+  ``resolve_checked`` resolves the host when connecting and checks every address it has; the
+  connection goes to the address that was checked (no second lookup for a DNS server to
+  rebind).
 """
 
 from __future__ import annotations
@@ -19,13 +26,17 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from truceguard.errors import InputError
 from truceguard.io.records import record_dict
 from truceguard.model import Violation
 from truceguard.store import Store
@@ -36,6 +47,92 @@ log = logging.getLogger("truceguard.server")
 MAX_ATTEMPTS = 12
 MAX_BACKOFF_S = 300.0
 SIGNATURE_HEADER = "X-Truceguard-Signature"
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+ALLOW_HINT = ("point the target at a public address, or add it with --allow-private if this "
+              "server is meant to reach that network")
+
+
+def _safe_url(url: str) -> str:
+    """``url`` with any user name and password left out (never echoed)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def address_problem(ip: IPAddress) -> str | None:
+    """Why ``ip`` is not a public address a target may point at; None when it is."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for flag, why in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
+                      ("is_multicast", "multicast"), ("is_unspecified", "unspecified"),
+                      ("is_reserved", "reserved"), ("is_private", "private")):
+        if getattr(ip, flag):
+            return why
+    if isinstance(ip, ipaddress.IPv6Address) and ip in ipaddress.IPv6Network("fc00::/7"):
+        return "unique-local"
+    if not ip.is_global:
+        return "not public"
+    return None
+
+
+def _literal(host: str) -> IPAddress | None:
+    """The address ``host`` spells, in any form the resolver takes (``127.1``, ``0x7f.1``,
+    ``2130706433``); None for a name."""
+    try:
+        return ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+class TargetRefused(InputError):
+    """An alert target points where this server may not send, or its URL carries
+    credentials."""
+
+    code = "alerts.private_address"
+    default_hint = ALLOW_HINT
+
+
+def check_target_url(url: str, kind: str, *, allow_private: bool = False) -> None:
+    """Refuse a target URL that carries credentials, or (unless ``allow_private``) names an
+    address inside the network: ``localhost`` or an address literal (names are checked when
+    delivering, on the addresses they resolve to)."""
+    parts = urlsplit(url.strip())
+    shown = _safe_url(url)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise TargetRefused(f"{kind} target {shown!r} carries credentials in its URL",
+                            hint="leave the user name and password out of the URL: webhooks "
+                                 "are authenticated by their signing secret",
+                            code="alerts.credentials_in_url")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if allow_private or not host:
+        return
+    if host == "localhost" or host.endswith(".localhost"):
+        raise TargetRefused(f"{kind} target {shown!r}: {host!r} is a loopback address")
+    ip = _literal(host)
+    why = address_problem(ip) if ip is not None else None
+    if why:
+        raise TargetRefused(f"{kind} target {shown!r}: {host!r} is a {why} address ({ip})")
+
+
+async def resolve_checked(url: str, host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to, now; TargetRefused when any is not public."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    if not addresses:
+        raise OSError(f"{host!r} resolves to no address")
+    for ip in addresses:
+        why = address_problem(ip)
+        if why:
+            raise TargetRefused(f"target {_safe_url(url)!r}: {host!r} resolves to a {why} "
+                                f"address ({ip})")
+    return addresses
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -98,7 +195,7 @@ class Dispatcher:
     async def run(self) -> None:
         import httpx
 
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+        async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
             while not self._stop:
                 await self.deliver_due(client)
                 with contextlib.suppress(TimeoutError):
@@ -155,14 +252,37 @@ class Dispatcher:
         await asyncio.to_thread(self.store.delivered, item.outbox_id, time.time())
 
 
+async def _pinned(target: AlertTarget) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Where to send a webhook: its URL checked, its host resolved once and every address
+    checked, the URL made to name the address that was checked (the name stays in ``Host``
+    and, for https, in the TLS server name, so the certificate is checked against it)."""
+    check_target_url(target.url, "webhook", allow_private=target.allow_private)
+    if target.allow_private:
+        return target.url, {}, {}
+    parts = urlsplit(target.url)
+    host = parts.hostname or ""
+    if _literal(host) is not None:
+        return target.url, {}, {}
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    ip = (await resolve_checked(target.url, host, port))[0]
+    netloc = f"[{ip}]" if ip.version == 6 else str(ip)
+    if parts.port:
+        netloc += f":{parts.port}"
+    url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return url, {"Host": parts.netloc}, extensions
+
+
 async def post_webhook(client: Any, target: AlertTarget, item: OutboxItem) -> None:
     body = item.payload.encode("utf-8")
-    r = await client.post(target.url, content=body, headers={
+    url, headers, extensions = await _pinned(target)
+    r = await client.post(url, content=body, headers={
+        **headers,
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature(target.secret, body),
         "Idempotency-Key": item.idempotency_key,
         "User-Agent": "truceguard-alerts",
-    })
+    }, extensions=extensions)
     if r.status_code >= 300:
         raise RuntimeError(f"HTTP {r.status_code}")
 
@@ -177,11 +297,22 @@ async def test_target(target: AlertTarget) -> str:
     if target.kind != "webhook":
         return f"{target.name}: CoT targets are tested by the running server"
     try:
-        async with httpx.AsyncClient(timeout=5.0) as client:
+        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
             await post_webhook(client, target, item)
     except Exception as exc:  # the answer is the sentence, whatever went wrong
         return f"{target.name}: test alert NOT delivered ({type(exc).__name__}: {exc})"
     return f"{target.name}: test alert delivered"
 
 
-__all__ = ["Dispatcher", "idempotency_key", "owe", "payload", "signature", "test_target"]
+__all__ = [
+    "Dispatcher",
+    "TargetRefused",
+    "address_problem",
+    "check_target_url",
+    "idempotency_key",
+    "owe",
+    "payload",
+    "resolve_checked",
+    "signature",
+    "test_target",
+]

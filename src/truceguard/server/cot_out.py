@@ -22,7 +22,10 @@ dropped and re-made; whatever the endpoint sends back is read and discarded in b
 ``send(data)`` queues the bytes (at most ``queue_size`` wait; past that it fails at once with
 ``SendFailed``) and returns a future that completes once they are written (handed to the
 operating system and drained), or fails with ``SendFailed``; a failed send is not retried by
-the sender: the caller's durable outbox decides when to try again.
+the sender: the caller's durable outbox decides when to try again. Unless ``allow_private``,
+the endpoint's host is resolved at each connection and every address checked
+(``alerts.resolve_checked``): one inside the network fails the bytes waiting with
+``SendFailed`` (no connection is made), and the connection goes to the address checked.
 """
 
 from __future__ import annotations
@@ -121,9 +124,14 @@ class CotSender:
 
     def __init__(self, url: str, *, queue_size: int = 1000, write_timeout_s: float = 5.0,
                  connect_timeout_s: float = 5.0, backoff_s: float = 0.5,
-                 max_backoff_s: float = 30.0, read_bytes: int = 64 << 10) -> None:
+                 max_backoff_s: float = 30.0, read_bytes: int = 64 << 10,
+                 allow_private: bool = False) -> None:
+        from truceguard.server.alerts import check_target_url
+
+        check_target_url(url, "cot", allow_private=allow_private)
         self.url = url
         self.host, self.port = parse_endpoint(url)
+        self.allow_private = allow_private
         self.write_timeout_s = write_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.backoff_s = backoff_s
@@ -172,6 +180,8 @@ class CotSender:
 
     # -- the connection --------------------------------------------------------------------
     async def _run(self) -> None:
+        from truceguard.server.alerts import TargetRefused
+
         pause = self.backoff_s
         while True:
             data, fut = await self._queue.get()
@@ -181,12 +191,20 @@ class CotSender:
                 try:
                     await self._connect()
                     pause = self.backoff_s
+                except TargetRefused as exc:
+                    log.warning("CoT out %s: refused (%s)", self.url, exc)
+                    self.stats.failed += 1
+                    if not fut.done():
+                        fut.set_exception(SendFailed(str(exc), code=exc.code, hint=exc.hint))
+                    break
                 except (OSError, TimeoutError) as exc:
                     log.warning("CoT out %s: cannot connect (%s); retrying in %.1f s", self.url,
                                 exc, pause)
                     await asyncio.sleep(pause)
                     pause = min(self.max_backoff_s, pause * 2)
             writer = self._writer
+            if writer is None:  # refused: the next message tries again
+                continue
             try:
                 writer.write(data)
                 await asyncio.wait_for(writer.drain(), self.write_timeout_s)
@@ -204,8 +222,14 @@ class CotSender:
                 fut.set_result(None)
 
     async def _connect(self) -> None:
+        from truceguard.server.alerts import resolve_checked
+
+        host = self.host
+        if not self.allow_private:  # connect to the address checked, not a second lookup
+            host = str((await asyncio.wait_for(resolve_checked(self.url, self.host, self.port),
+                                               self.connect_timeout_s))[0])
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.connect_timeout_s)
+            asyncio.open_connection(host, self.port), self.connect_timeout_s)
         self._writer = writer
         self.stats.connects += 1
         self.stats.connected = True

@@ -44,6 +44,10 @@ the capture time in UTC with the offset the file gave, NULL where it gave none a
 was taken as UTC; position; device; who added it first, when); ``observation_attachments``
 links a file to each observation it is evidence for, once per pair, with who and when. Both
 are append-only: content-addressed bytes never change.
+
+Migration 11 adds ``allow_private`` to ``alert_targets``: 1 where the operator allowed the
+target to point at a loopback, private or other non-public address; 0 (refused) for every
+target added before it.
 """
 
 from __future__ import annotations
@@ -485,6 +489,10 @@ CREATE TABLE observation_attachments (
 );
 CREATE INDEX observation_attachments_by_sha256 ON observation_attachments (sha256);
 """,
+    # 11: whether an alert target may point inside the network (its operator's choice).
+    """
+ALTER TABLE alert_targets ADD COLUMN allow_private INTEGER NOT NULL DEFAULT 0;
+""",
 ]
 
 
@@ -563,6 +571,7 @@ MIGRATIONS: list[Migration] = [
                         AppendOnly("observation_attachments", "the attachment links",
                                    "observation_attachments_no_update",
                                    "observation_attachments_no_delete"))),
+    Migration(_SQL[10]),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that
