@@ -83,8 +83,8 @@ def test_health_needs_no_credentials_and_everything_else_does(server: Server) ->
         assert r.status_code == 401 and r.json()["error"]["code"] == "auth.invalid"
         r = c.get("/api/v1/observations", headers={"Authorization": "Bearer nope"})
         assert r.status_code == 401
-    with open_store(server.db) as store:
-        assert any(e.action == "login.failed" for e in store.audit_entries())
+    with open_store(server.db) as store:  # aggregated per address and minute instead
+        assert not any(e.action == "login.failed" for e in store.audit_entries())
 
 
 def test_each_user_sees_only_what_is_releasable_to_them(server: Server) -> None:
@@ -221,7 +221,7 @@ def test_a_plan_run_is_started_and_polled(server: Server) -> None:
 
 def test_disabling_a_user_ends_their_access_at_once(server: Server) -> None:
     with server.client("admin") as c:
-        r = c.post("/api/v1/users", json={"name": "temp", "nation": "POL", "role": "observer"})
+        r = c.post("/api/v1/users", json={"name": "temp", "nation": "GBR", "role": "observer"})
         assert r.status_code == 201
         token = r.json()["token"]
         server.tokens["temp"] = token

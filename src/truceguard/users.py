@@ -4,6 +4,10 @@
 only); ``authenticate`` turns a bearer token into the user; ``require`` checks a role
 (observer < analyst < admin). Every change is written to the audit log. The CLI (``truceguard
 users``) and the server call these same functions.
+
+Nobody grants what they do not hold: a user created by another (``creator``, the API's admin)
+is of the creator's nation, in a role no higher than theirs, with a marking the creator's
+covers (``Marking.covers``). The database's owner (the CLI) is not restricted.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 
 from truceguard.errors import AuthError, ForbiddenError, InputError, unknown_value
-from truceguard.marking import parse_code, parse_marking, vocabulary
+from truceguard.marking import Marking, parse_code, parse_marking, vocabulary
 from truceguard.model import ROLES, User
 from truceguard.store import Store
 
@@ -26,10 +31,13 @@ def token_hash(token: str) -> str:
 
 
 def add_user(store: Store, name: str, nation: str, role: str, *, marking: str | None = None,
-             cert_fingerprint: str = "", by: str = "admin") -> tuple[User, str]:
+             cert_fingerprint: str = "", by: str = "admin", creator: User | None = None
+             ) -> tuple[User, str]:
     """Create a user; returns it and its API token (shown once, stored hashed).
 
-    ``marking`` (the ceiling of what the user submits) defaults to ``REL TO <nation>``."""
+    ``marking`` (the ceiling of what the user submits) defaults to ``REL TO <nation>``.
+    ``creator``: the user creating it, who may grant only what they hold (the module
+    docstring); None for the database's owner."""
     if not _NAME.match(name):
         raise InputError(f"user name {name!r} is not allowed",
                          hint="1-64 letters, digits, '_', '.', '@' or '-', starting with a letter "
@@ -42,6 +50,8 @@ def add_user(store: Store, name: str, nation: str, role: str, *, marking: str | 
     if role not in ROLES:
         raise unknown_value("--role", role, ROLES, code="users.bad_role")
     m = parse_marking(marking if marking is not None else f"REL TO {code}", legacy=False)
+    if creator is not None:
+        _check_grant(creator, code, role, m)
     fp = cert_fingerprint.replace(":", "").strip().lower()
     if fp and not _FINGERPRINT.match(fp):
         raise InputError(f"--cert-fingerprint {cert_fingerprint!r} is not a SHA-256 fingerprint",
@@ -54,22 +64,51 @@ def add_user(store: Store, name: str, nation: str, role: str, *, marking: str | 
     return user, token
 
 
+def _check_grant(creator: User, nation: str, role: str, marking: Marking) -> None:
+    """ForbiddenError unless ``creator`` holds the nation, role and marking they grant."""
+    if nation != creator.nation:
+        raise ForbiddenError(f"user {creator.name!r} of {creator.nation} may not create a user "
+                             f"of {nation}", hint=f"create users of {creator.nation} only; the "
+                             "database's owner adds others (`truceguard users add`)",
+                             code="forbidden.nation")
+    if ROLES.index(role) > ROLES.index(creator.role):
+        raise ForbiddenError(f"user {creator.name!r} is an {creator.role} and may not create an "
+                             f"{role}", hint="grant a role no higher than your own",
+                             code="forbidden.role")
+    own = parse_marking(creator.marking, legacy=False)
+    if not own.covers(marking):
+        raise ForbiddenError(f"marking {marking.text!r} is wider than {creator.name!r}'s own "
+                             f"({own.text})", hint=f"give a marking within {own.text}, e.g. "
+                             f"REL TO {creator.nation}", code="forbidden.marking")
+
+
 def disable_user(store: Store, name: str, *, by: str = "admin") -> User:
     user = store.disable_user(name)
     store.audit(by, "user.disable", {"name": name})
     return user
 
 
-def authenticate(store: Store, authorization: str | None, *, where: str = "") -> User:
-    """The user a ``Bearer TOKEN`` header names; AuthError (audited) otherwise."""
-    token = ""
+def bearer_token(authorization: str | None) -> str:
+    """The token of a ``Bearer TOKEN`` header ("" if there is none)."""
     if authorization and authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
+        return authorization[7:].strip()
+    return ""
+
+
+def authenticate(store: Store, authorization: str | None, *, where: str = "",
+                 on_failure: Callable[[str, str | None], None] | None = None) -> User:
+    """The user a ``Bearer TOKEN`` header names; AuthError otherwise, audited as one
+    ``login.failed`` entry, or reported to ``on_failure(why, user name or None)`` instead
+    (the server aggregates failures per source address: ``truceguard.server.throttle``)."""
+    token = bearer_token(authorization)
     user = store.user_by_token(token_hash(token)) if token else None
     if user is None or user.disabled:
         why = "no token" if not token else ("disabled user" if user else "unknown token")
-        store.audit(user.name if user else "(unknown)", "login.failed",
-                    {"why": why, "where": where})
+        if on_failure is not None:
+            on_failure(why, user.name if user else None)
+        else:
+            store.audit(user.name if user else "(unknown)", "login.failed",
+                        {"why": why, "where": where})
         raise AuthError("missing or invalid credentials" if not user else
                         f"user {user.name!r} is disabled")
     return user
@@ -82,4 +121,4 @@ def require(user: User, role: str) -> None:
                              code=f"forbidden.{role}")
 
 
-__all__ = ["add_user", "authenticate", "disable_user", "require", "token_hash"]
+__all__ = ["add_user", "authenticate", "bearer_token", "disable_user", "require", "token_hash"]

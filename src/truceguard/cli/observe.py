@@ -91,9 +91,12 @@ def _progress_for(path: str) -> tuple[Progress, Callable[[int], None]]:
 @click.command("init")
 @click.option("--nation", metavar="CODE",
               help="The nation that owns the database (ISO 3166-1 alpha-3, e.g. GBR).")
+@click.option("--audit-key", "audit_key", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Key the audit log with the key in FILE (created, mode 0600, if absent; "
+                   "keep it outside the database): its chain is HMAC-keyed from now on.")
 @db_option
 @domain_errors
-def init_cmd(nation: str | None, db: str | None) -> None:
+def init_cmd(nation: str | None, audit_key: str | None, db: str | None) -> None:
     """Create (or migrate) the database, owned by --nation."""
     code = parse_code(nation, what="--nation") if nation else None
     if code and code not in vocabulary().countries:
@@ -106,6 +109,15 @@ def init_cmd(nation: str | None, db: str | None) -> None:
             store.set_owner_nation(code)
         owner = store.owner_nation() or "not set (init --nation CODE)"
         click.echo(f"{store.path}: schema version {store.schema_version()}, owner {owner}")
+        if audit_key:
+            from truceguard.audit import create_key_file, key_id, load_key
+
+            created = create_key_file(audit_key)
+            key = load_key(audit_key)
+            store.set_audit_key(key)
+            seq = store.key_audit_log()
+            click.echo(f"audit key {audit_key} ({'created' if created else 'existing'}, key id "
+                       f"{key_id(key)}): the audit log is keyed from entry {seq}")
 
 
 @click.command("import")

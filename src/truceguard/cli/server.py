@@ -13,6 +13,12 @@ from truceguard.cli.common import db_option, domain_errors, open_existing, resol
 from truceguard.errors import InputError, MissingExtraError, NotFoundError
 from truceguard.model import ROLES
 
+audit_key_option = click.option(
+    "--audit-key", "audit_key", envvar="TRUCEGUARD_AUDIT_KEY_FILE", show_envvar=True,
+    type=click.Path(dir_okay=False), metavar="FILE",
+    help="The audit key file (kept outside the database; `truceguard init --audit-key FILE` "
+         "creates it): the audit chain is HMAC-keyed with it, so a rewrite is detected.")
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -37,11 +43,13 @@ from truceguard.model import ROLES
               help="The server's TLS private key (PEM).")
 @click.option("--client-ca", type=click.Path(exists=True, dir_okay=False),
               help="The CA certificate (PEM) that signs the clients' certificates.")
+@audit_key_option
 @db_option
 @domain_errors
 def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
               cot_udp: int | None, cot_as: str | None, cot_tls: int | None, cert: str | None,
-              key: str | None, client_ca: str | None, db: str | None) -> None:
+              key: str | None, client_ca: str | None, audit_key: str | None,
+              db: str | None) -> None:
     """Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live
     judging, alerts and Cursor on Target in and out, in one process. Needs the server
     extra: pip install 'truceguard[server]'. Stop it with Ctrl-C or SIGTERM."""
@@ -62,7 +70,7 @@ def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
                          code="input.missing")
     run(ServeConfig(db=resolve_db(db), host=host, port=port, terms=list(terms),
                     cot_tcp=cot_tcp, cot_udp=cot_udp, cot_tls=cot_tls, cert=cert, key=key,
-                    client_ca=client_ca, cot_as=cot_as))
+                    client_ca=client_ca, cot_as=cot_as, audit_key=audit_key))
 
 
 @click.group("users")
@@ -139,22 +147,28 @@ def alerts_group() -> None:
 @click.option("--terms", default="", help="Only violations of these terms (default: all).")
 @click.option("--as", "as_user", required=True, metavar="USER",
               help="Whose releasability the target gets: it receives only what USER may see.")
+@click.option("--allow-private", is_flag=True,
+              help="Let this target point at a loopback, private, link-local or other "
+                   "non-public address (refused otherwise, when added and when delivering).")
 @db_option
 @domain_errors
 def alerts_add(name: str | None, webhook: str | None, cot: str | None, min_severity: int,
-               terms: str, as_user: str, db: str | None) -> None:
+               terms: str, as_user: str, allow_private: bool, db: str | None) -> None:
     """Add an alert target; a webhook's signing secret is printed once."""
     if bool(webhook) == bool(cot):
         raise InputError("give one of --webhook URL or --cot tcp://HOST:PORT",
                          hint="one target per command", code="input.conflicting_options")
     url = webhook or cot or ""
+    from truceguard.server.alerts import check_target_url
+
+    check_target_url(url, "webhook" if webhook else "cot", allow_private=allow_private)
     u = urlparse(url)
     if webhook and (u.scheme not in ("http", "https") or not u.hostname):
         raise InputError(f"--webhook {url!r} is not an http(s) URL",
                          hint="e.g. https://alerts.example.org/truceguard", code="input.bad_url")
     if cot and (u.scheme != "tcp" or not u.hostname or not u.port):
         raise InputError(f"--cot {url!r} is not tcp://HOST:PORT",
-                         hint="e.g. tcp://10.0.0.5:8087", code="input.bad_url")
+                         hint="e.g. tcp://tak.example.org:8087", code="input.bad_url")
     with open_existing(db) as store:
         user = store.user_by_name(as_user)
         if user is None:
@@ -164,9 +178,11 @@ def alerts_add(name: str | None, webhook: str | None, cot: str | None, min_sever
         secret = secrets.token_urlsafe(32) if webhook else ""
         target = store.add_alert_target(name or f"{u.hostname}:{u.port or u.scheme}",
                                         "webhook" if webhook else "cot", url, secret,
-                                        min_severity, terms, user.user_id)
+                                        min_severity, terms, user.user_id,
+                                        allow_private=allow_private)
         store.audit("cli", "alerts.add", {"name": target.name, "kind": target.kind,
-                                          "url": url, "as": as_user})
+                                          "url": url, "as": as_user,
+                                          "allow_private": allow_private})
     click.echo(f"alert target {target.name}: {target.kind} {url}, severity >= {min_severity}, "
                f"as {as_user}")
     if secret:
@@ -224,24 +240,65 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text: one line; json: the check as an object.")
+@audit_key_option
+@click.option("--anchor", type=click.Path(dir_okay=False), metavar="HEAD.json",
+              help="The head that `truceguard audit anchor` wrote: finds a deleted tail, an "
+                   "emptied log and a rewritten chain.")
 @db_option
 @domain_errors
-def audit_verify(fmt: str, db: str | None) -> None:
-    """Check that no audit entry was edited, deleted or inserted (exit 1 if one was)."""
+def audit_verify(fmt: str, audit_key: str | None, anchor: str | None, db: str | None) -> None:
+    """Check that no audit entry was edited, deleted or inserted (exit 1 if one was).
+
+    Without a key a keyed log has only its links checked, and an unkeyed log cannot show a
+    rewrite of the whole chain (the output says so); with --anchor, a log cut or rewritten
+    since the anchor was written is found."""
     from dataclasses import asdict
 
-    from truceguard.audit import verify_log
+    from truceguard.audit import load_key, read_anchor, verify_log
 
+    key = load_key(audit_key) if audit_key else None
+    head = read_anchor(anchor) if anchor else None
     with open_existing(db) as store:
-        check = verify_log(store.audit_entries(), store.audit_head())
+        check = verify_log(store.audit_entries(), store.audit_head(), key=key, anchor=head)
     if fmt == "json":
         click.echo(json.dumps(asdict(check)))
     elif check.ok:
-        click.echo(f"audit log intact: {check.entries} entries")
+        keyed = (f", keyed from entry {check.keyed_from}" if check.keyed_from else "")
+        anchored = ", matches the anchor" if head else ""
+        click.echo(f"audit log intact: {check.entries} entries{keyed}{anchored}")
+        if check.note:
+            click.echo(f"note: {check.note}")
     else:
         click.echo(f"audit log BROKEN: {check.problem}")
     if not check.ok:
         raise SystemExit(1)
+
+
+@audit_group.command("anchor")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              metavar="HEAD.json", help="Where to write the anchor (keep it outside the "
+                                         "database's machine).")
+@audit_key_option
+@db_option
+@domain_errors
+def audit_anchor(output: str, audit_key: str | None, db: str | None) -> None:
+    """Write the log's head (last entry's seq and hash), signed with the audit key, for
+    `audit verify --anchor`. The log is verified first; a broken log is not anchored."""
+    from truceguard.audit import load_key, make_anchor, verify_log
+    from truceguard.model import utc_now
+
+    key = load_key(audit_key) if audit_key else None
+    with open_existing(db) as store:
+        entries = store.audit_entries()
+        check = verify_log(entries, store.audit_head(), key=key)
+    if not check.ok:
+        click.echo(f"audit log BROKEN: {check.problem}; not anchored")
+        raise SystemExit(1)
+    a = make_anchor(entries, key, utc_now())
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(a.to_json(), indent=2) + "\n")
+    click.echo(f"anchored entry {a.seq} in {output}"
+               + ("" if key else " (unsigned: no audit key)"))
 
 
 @audit_group.command("list")

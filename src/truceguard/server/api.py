@@ -58,8 +58,16 @@ from truceguard.query import (
     parse_date_option,
     resolve_terms_and_clauses,
 )
+from truceguard.server.throttle import LoginThrottle, write_rows
 from truceguard.store import ObservationFilter, Store, ViolationFilter
-from truceguard.users import add_user, authenticate, disable_user, require
+from truceguard.users import (
+    add_user,
+    authenticate,
+    bearer_token,
+    disable_user,
+    require,
+    token_hash,
+)
 
 log = logging.getLogger("truceguard.server")
 
@@ -68,6 +76,8 @@ MAX_UPLOAD_BYTES = 512 << 20  # a file upload
 MULTIPART_ENVELOPE_BYTES = 64 << 10  # an attachment form's fields and headers, beyond its file
 PAGE = 100
 MAX_PAGE = 1000
+MAX_TEXT = 2000  # a free-text field: a reason, a note, a marking
+MAX_NAME = 64  # a name, a code, a status
 
 STATUS = ((AuthError, 401), (ForbiddenError, 403), (NotFoundError, 404), (StoreError, 503),
           (InputError, 400))
@@ -80,6 +90,16 @@ def _status_of(exc: TruceguardError) -> int:
         if isinstance(exc, cls):
             return status
     return 400
+
+
+def _bounded(field: str, value: object, limit: int = MAX_TEXT) -> str:
+    """``value`` as text, refused (never stored, never echoed) past ``limit`` characters."""
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        raise InputError(f"{field} is {len(text):,} characters long, over the {limit:,}-character "
+                         "limit", hint=f"shorten {field} to at most {limit:,} characters",
+                         code="input.too_long")
+    return text
 
 
 def _cursor(text: str | None) -> tuple[int, int] | None:
@@ -132,8 +152,29 @@ def _filters(
 
 
 def _user(request: Request) -> User:
-    return authenticate(request.app.state.store, request.headers.get("authorization"),
-                        where=request.url.path)
+    """The request's user. Failed logins are throttled per source address and audited as one
+    ``auth.failed`` entry per address and minute (``truceguard.server.throttle``): a blocked
+    address is answered 429 with ``Retry-After`` before the store is touched, except for a
+    token that already succeeded from that address."""
+    store = request.app.state.store
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "(unknown)"
+    header = request.headers.get("authorization")
+    token = bearer_token(header)
+    digest = token_hash(token) if token else None
+    wait = throttle.retry_after(address, digest)
+    if wait is not None:
+        raise StarletteHTTPException(429, f"too many failed logins from {address}; try again "
+                                     f"in {wait} s", headers={"Retry-After": str(wait)})
+
+    def failed(why: str, name: str | None) -> None:
+        throttle.failed(address, why, name)
+        write_rows(store, throttle.due())
+
+    user = authenticate(store, header, where=request.url.path, on_failure=failed)
+    if digest is not None:
+        throttle.succeeded(address, digest)
+    return user
 
 
 def _analyst(u: Annotated[User, Depends(_user)]) -> User:
@@ -163,9 +204,21 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     app = FastAPI(title="truceguard", version=__version__,
                   description="Watch a ceasefire and plan the force that safeguards it.")
 
+    # The server's own folders never appear in an error: its data folder, the temporary one.
+    folders = [(str(Path(tempfile.gettempdir()).resolve()), "(temporary folder)"),
+               (tempfile.gettempdir(), "(temporary folder)")]
+    if getattr(store, "path", None) not in (None, ":memory:"):
+        folders.insert(0, (str(Path(str(store.path)).resolve().parent), "(data folder)"))
+        folders.insert(0, (str(store.path), "(database)"))
+
     @app.exception_handler(TruceguardError)
     async def domain_error(_: Request, exc: TruceguardError) -> JSONResponse:
-        return JSONResponse(error_envelope(exc), status_code=_status_of(exc))
+        envelope = error_envelope(exc)
+        for key in ("message", "hint"):
+            for folder, word in folders:
+                if folder and len(folder) > 1:
+                    envelope["error"][key] = envelope["error"][key].replace(folder, word)
+        return JSONResponse(envelope, status_code=_status_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -178,10 +231,13 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found.route", 405: "input.method"}.get(exc.status_code, "http")
-        err = TruceguardError(str(exc.detail), hint="see /openapi.json for the routes",
-                              code=code)
-        return JSONResponse(error_envelope(err), status_code=exc.status_code)
+        code = {404: "not_found.route", 405: "input.method",
+                429: "auth.throttled"}.get(exc.status_code, "http")
+        hint = ("wait for Retry-After seconds, then send a valid token" if exc.status_code == 429
+                else "see /openapi.json for the routes")
+        err = TruceguardError(str(exc.detail), hint=hint, code=code)
+        return JSONResponse(error_envelope(err), status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def internal(_: Request, exc: Exception) -> JSONResponse:
@@ -189,6 +245,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         return JSONResponse(error_envelope(exc), status_code=500)
 
     app.state.store = store
+    app.state.login_throttle = LoginThrottle()
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -245,15 +302,21 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                 body.lstrip()[:1].decode("latin-1"), ".csv")
             path = Path(tmp) / f"request{suffix}"
             path.write_bytes(body)
-            fmt = fmt or detect_format(path)
+            try:
+                fmt = fmt or detect_format(path)
+            except TruceguardError as exc:
+                raise _unpathed(exc, (str(path), tmp), REQUEST_BODY) from None
             options: dict[str, Any] = {}
             if "source" in reader(fmt).options:
                 options["source"] = source or f"api:{u.name}"
             elif source:
                 raise InputError(f"source {source!r}: the {fmt} format names its own sources",
                                  hint="leave source out", code="input.unknown_option")
-            summary = import_file(store, path, fmt=fmt, releasability=u.marking, who=u.name,
-                                  scope=f"user:{u.user_id}", **options)
+            try:
+                summary = import_file(store, path, fmt=fmt, releasability=u.marking,
+                                      who=u.name, scope=f"user:{u.user_id}", **options)
+            except TruceguardError as exc:
+                raise _unpathed(exc, (str(path), tmp), REQUEST_BODY) from None
         store.audit(u.name, "observations.import", {
             "format": fmt, "imported": summary.imported, "duplicates": summary.duplicates,
             "conflicts": summary.conflicts, "rejected": summary.rejected})
@@ -261,7 +324,8 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
             on_ingest(summary.imported)
         return {"imported": summary.imported, "duplicates": summary.duplicates,
                 "conflicts": summary.conflicts, "rejected": summary.rejected,
-                "errors": [e.as_dict() for e in summary.errors[:50]]}  # type: ignore[attr-defined]
+                "errors": [{**e.as_dict(), "file": REQUEST_BODY}  # type: ignore[attr-defined]
+                           for e in summary.errors[:50]]}
 
     # -- evidence attachments (truceguard.attachments) ---------------------------------------
     @app.post("/api/v1/observations/{obs_id}/attachments", status_code=201,
@@ -383,9 +447,10 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
             raise InputError(f"field {extra[0]!r} is not taken", hint=(
                 "send status and why; the decider is the user the token names"),
                 code="input.unknown_key")
+        status = _bounded("status", change.get("status", ""), MAX_NAME)
+        why = str(change.get("why", ""))  # bounded by set_violation_status, for the CLI too
         if store.get_violation(violation_id, u.viewer) is None:
             raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
-        status, why = str(change.get("status", "")), str(change.get("why", ""))
         trail = set_violation_status(store, violation_id, status, u.name, why)
         return {"violation_id": violation_id, "status": trail[-1].status,
                 "statuses": list(REVIEW_DECISIONS), "trail": [record_dict(s) for s in trail]}
@@ -518,11 +583,17 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
 
     @app.post("/api/v1/users", status_code=201)
     def create_user(body: dict[str, str], u: Admin) -> dict[str, Any]:
-        """Create a user (``{"name", "nation", "role"[, "marking", "cert_fingerprint"]}``); the
-        token is in this answer only."""
-        new, token = add_user(store, str(body.get("name", "")), str(body.get("nation", "")),
-                              str(body.get("role", "")), marking=body.get("marking"),
-                              cert_fingerprint=str(body.get("cert_fingerprint", "")), by=u.name)
+        """Create a user (``{"name", "nation", "role"[, "marking", "cert_fingerprint"]}``) of
+        your nation, in a role no higher than yours, with a marking your own covers (nobody
+        grants what they do not hold); the token is in this answer only."""
+        name, nation, role = (_bounded(f, body.get(f, ""), MAX_NAME)
+                              for f in ("name", "nation", "role"))
+        marking = body.get("marking")
+        new, token = add_user(store, name, nation, role,
+                              marking=None if marking is None else _bounded("marking", marking),
+                              cert_fingerprint=_bounded("cert_fingerprint",
+                                                        body.get("cert_fingerprint", "")),
+                              by=u.name, creator=u)
         return {"user": asdict(new), "token": token}
 
     @app.post("/api/v1/users/{name}/disable")
@@ -546,6 +617,23 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         return replace(f["flt"], after=f["after"])
 
     return app
+
+
+REQUEST_BODY = "request body"
+
+
+def _unpathed(exc: TruceguardError, paths: tuple[str, ...], word: str) -> TruceguardError:
+    """``exc`` with the server-side ``paths`` it names replaced by ``word`` (what the user
+    sent), in its message, hint and path."""
+    for key in ("message", "hint"):
+        text = getattr(exc, key, "") or ""
+        for p in paths:
+            text = text.replace(p, word)
+        setattr(exc, key, text)
+    exc.args = (exc.message, *exc.args[1:])
+    if isinstance(getattr(exc, "path", None), str):
+        exc.path = word  # type: ignore[attr-defined]
+    return exc
 
 
 def _shipped_terms_name(name: str) -> str:

@@ -24,6 +24,7 @@ from truceguard.server.alerts import Dispatcher
 from truceguard.server.api import create_app
 from truceguard.server.live import LiveJudge, warm_up
 from truceguard.server.plans import PlanRunner
+from truceguard.server.throttle import write_rows
 from truceguard.store import Store, open_store
 from truceguard.store.mission import AlertTarget, OutboxItem
 
@@ -44,6 +45,8 @@ class ServeConfig:
     key: str | None = None
     client_ca: str | None = None
     cot_as: str | None = None  # the user whose nation and marking plain-port data gets
+    audit_key: str | None = None  # the audit key file (else $TRUCEGUARD_AUDIT_KEY_FILE)
+    auth_flush_s: float = 5.0  # how often closed minutes of failed logins are audited
     users_poll_s: float = 1.0
 
 
@@ -66,7 +69,8 @@ class CotTargets:
             raise RuntimeError(f"violation {item.violation_id} is not releasable to {user.name}")
         sender = self.senders.get(target.target_id)
         if sender is None:
-            sender = self.senders[target.target_id] = CotSender(target.url)
+            sender = self.senders[target.target_id] = CotSender(
+                target.url, allow_private=target.allow_private)
             await sender.start()
         await sender.send(violation_to_cot(v))
 
@@ -98,6 +102,10 @@ async def serve(config: ServeConfig) -> None:
     terms = [load_terms(t) for t in config.terms]
     await asyncio.to_thread(warm_up, terms)
     store = open_store(config.db)
+    if config.audit_key:
+        from truceguard.audit import load_key
+
+        store.set_audit_key(load_key(config.audit_key))
     cot_targets = CotTargets(store)
     dispatcher = Dispatcher(store, cot_sender=cot_targets)
     live = LiveJudge(store, terms, batch_s=config.batch_s, on_alerts=dispatcher.poke)
@@ -121,7 +129,9 @@ async def serve(config: ServeConfig) -> None:
              asyncio.create_task(live.run(), name="live"),
              asyncio.create_task(dispatcher.run(), name="alerts"),
              asyncio.create_task(_watch_users(store, ended, config.users_poll_s),
-                                 name="users")]
+                                 name="users"),
+             asyncio.create_task(_flush_auth_failures(app, store, config.auth_flush_s),
+                                 name="auth-audit")]
     cot_text = ""
     if cot is not None:
         cot_text = ", CoT " + ", ".join(f"{k} {v}" for k, v in cot.server.ports.items())
@@ -141,7 +151,9 @@ async def serve(config: ServeConfig) -> None:
         live.stop()
         dispatcher.stop()
         tasks[-1].cancel()
+        tasks[-2].cancel()
         await asyncio.wait(tasks, timeout=10)
+        await asyncio.to_thread(write_rows, store, app.state.login_throttle.drain())
         await cot_targets.close()
         plans.close()
         store.close()
@@ -189,6 +201,17 @@ async def _watch_users(store: Store, ended: Any, every_s: float) -> None:
         for name in sorted(now - disabled):
             ended(name)
         disabled = now
+
+
+async def _flush_auth_failures(app: Any, store: Store, every_s: float) -> None:
+    """Audit the failed logins of each closed minute (``server.throttle``); the rest are
+    audited at shutdown."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(write_rows, store, app.state.login_throttle.due())
+        except Exception:  # a store that cannot be written now: its next turn retries
+            log.exception("could not audit failed logins")
 
 
 class _Server:

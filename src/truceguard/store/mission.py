@@ -5,8 +5,11 @@ outbox, plan runs. A mixin of ``SQLStore`` (the same SQL on both backends).
   hash is enough); a disabled user's token and certificate stop working at once.
 - The audit log is hash-chained (``truceguard.audit``): each append reads the last hash inside
   the write transaction; ``meta.audit_head`` holds the last sequence number and hash, so that
-  a deleted tail is found too. ``audit_query(AuditFilter)`` reads it filtered (time, actor,
-  action, the most recent N) in SQL; ``truceguard.audit.list_audit`` checks the filter first.
+  a deleted tail is found too; with an audit key (``set_audit_key``, or the file
+  ``$TRUCEGUARD_AUDIT_KEY_FILE`` names) the chain is HMAC-keyed from its ``audit.keyed`` entry
+  on, and ``meta.audit_keyed`` records that entry for writers (verification never trusts
+  it). ``audit_query(AuditFilter)`` reads it filtered (time, actor, action, the most recent
+  N) in SQL; ``truceguard.audit.list_audit`` checks the filter first.
 - The outbox is durable: a violation owed to a target is one row, unique per target and
   violation (so a restart, or a second live loop, never enqueues it twice), with its
   idempotency key, attempts and the time of its next try.
@@ -24,7 +27,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from truceguard.audit import GENESIS, AuditEntry, AuditFilter, entry_hash
+from truceguard.audit import (
+    GENESIS,
+    KEYED_ACTION,
+    AuditEntry,
+    AuditFilter,
+    entry_hash,
+    key_from_env,
+    key_id,
+)
 from truceguard.errors import InputError, NotFoundError
 from truceguard.marking import Viewer
 from truceguard.model import User, utc_now
@@ -43,6 +54,7 @@ class AlertTarget:
     terms: str  # '' for any terms
     user_id: int
     disabled: bool
+    allow_private: bool = False  # may point inside the network (the operator's choice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,21 +185,79 @@ class MissionTables:
         return user
 
     # -- audit ------------------------------------------------------------------------------
+    _audit_key: bytes | None
+    _audit_key_set: bool = False
+
+    def set_audit_key(self, key: bytes | None) -> None:
+        """Write (and key) the audit log with ``key`` from now on; without this call the key
+        is the one ``$TRUCEGUARD_AUDIT_KEY_FILE`` names, if set (``truceguard.audit``)."""
+        self._audit_key, self._audit_key_set = key, True
+
+    def audit_key(self) -> bytes | None:
+        if not self._audit_key_set:
+            self.set_audit_key(key_from_env())
+        return self._audit_key
+
     def audit(self, actor: str, action: str, detail: dict[str, Any] | None = None) -> int:
-        """Append one entry to the hash-chained audit log; returns its sequence number."""
+        """Append one entry to the hash-chained audit log; returns its sequence number.
+
+        With an audit key, a log not keyed yet gets its ``audit.keyed`` entry first and every
+        entry from it on is HMAC-keyed; a keyed log refuses a write without its key."""
         detail = detail or {}
+        key = self.audit_key()
         with self.transaction():
             self._lock_append("audit_log")  # one writer extends the chain at a time
             last = self._rows("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             seq, prev = (int(last[0][0]) + 1, str(last[0][1])) if last else (1, GENESIS)
-            at = utc_now()
-            h = entry_hash(prev, seq, at, actor, action, detail)
-            self._exec("INSERT INTO audit_log (seq, at, actor, action, detail, prev_hash, hash) "
-                       "VALUES (?,?,?,?,?,?,?)",
-                       (seq, at, actor, action, json.dumps(detail, sort_keys=True,
-                                                           ensure_ascii=False), prev, h))
-            self._set_meta("audit_head", f"{seq}:{h}")
+            keyed = self._meta("audit_keyed")  # "SEQ:KEY_ID" of the audit.keyed entry
+            if keyed and key is None:
+                raise InputError("the audit log is keyed: writing to it needs its key",
+                                 hint="give --audit-key FILE or set "
+                                      "$TRUCEGUARD_AUDIT_KEY_FILE", code="audit.key_needed")
+            if keyed and key is not None and keyed.split(":", 1)[1] != key_id(key):
+                raise InputError("the audit log is keyed with another key (key id "
+                                 f"{keyed.split(':', 1)[1]}, given {key_id(key)})",
+                                 hint="give the key the log was keyed with",
+                                 code="audit.key_mismatch")
+            if key is not None and not keyed and action != KEYED_ACTION:
+                prev = self._append_audit(seq, prev, "truceguard", KEYED_ACTION,
+                                          {"key_id": key_id(key)}, key)
+                seq += 1
+            self._append_audit(seq, prev, actor, action, detail, key)
         return seq
+
+    def key_audit_log(self) -> int:
+        """Key the log with the store's key now (its ``audit.keyed`` entry), if not yet;
+        returns the seq of that entry."""
+        key = self.audit_key()
+        if key is None:
+            raise InputError("no audit key to key the log with",
+                             hint="give --audit-key FILE", code="audit.key_needed")
+        keyed = self._meta("audit_keyed")
+        if keyed:
+            if keyed.split(":", 1)[1] != key_id(key):
+                raise InputError("the audit log is keyed with another key (key id "
+                                 f"{keyed.split(':', 1)[1]}, given {key_id(key)})",
+                                 hint="give the key the log was keyed with",
+                                 code="audit.key_mismatch")
+            return int(keyed.split(":", 1)[0])
+        return self.audit("truceguard", KEYED_ACTION, {"key_id": key_id(key)})
+
+    def _append_audit(self, seq: int, prev: str, actor: str, action: str,
+                      detail: dict[str, Any], key: bytes | None) -> str:
+        """Insert one entry (inside the caller's transaction); returns its hash."""
+        keyed = key is not None and (action == KEYED_ACTION
+                                     or self._meta("audit_keyed") is not None)
+        at = utc_now()
+        h = entry_hash(prev, seq, at, actor, action, detail, key if keyed else None)
+        self._exec("INSERT INTO audit_log (seq, at, actor, action, detail, prev_hash, hash) "
+                   "VALUES (?,?,?,?,?,?,?)",
+                   (seq, at, actor, action, json.dumps(detail, sort_keys=True,
+                                                       ensure_ascii=False), prev, h))
+        self._set_meta("audit_head", f"{seq}:{h}")
+        if action == KEYED_ACTION and key is not None and self._meta("audit_keyed") is None:
+            self._set_meta("audit_keyed", f"{seq}:{key_id(key)}")
+        return h
 
     def audit_entries(self) -> list[AuditEntry]:
         return self.audit_query(AuditFilter())
@@ -216,26 +286,29 @@ class MissionTables:
 
     # -- alert targets and the outbox ----------------------------------------------------------
     def add_alert_target(self, name: str, kind: str, url: str, secret: str, min_severity: int,
-                         terms: str, user_id: int) -> AlertTarget:
+                         terms: str, user_id: int, *, allow_private: bool = False
+                         ) -> AlertTarget:
         with self.transaction():
             if self._one("SELECT 1 FROM alert_targets WHERE name = ?", (name,)):
                 raise InputError(f"an alert target named {name!r} exists already",
                                  hint="choose another --name", code="alerts.exists")
             tid = self._one(
                 "INSERT INTO alert_targets (name, kind, url, secret, min_severity, terms, "
-                "user_id, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING target_id",
-                (name, kind, url, secret, min_severity, terms, user_id, utc_now()))
+                "user_id, created_at, allow_private) VALUES (?,?,?,?,?,?,?,?,?) "
+                "RETURNING target_id",
+                (name, kind, url, secret, min_severity, terms, user_id, utc_now(),
+                 int(allow_private)))
         return AlertTarget(int(tid), name, kind, url, secret, min_severity, terms, user_id,
-                           False)
+                           False, allow_private)
 
     def alert_targets(self, *, active_only: bool = False) -> list[AlertTarget]:
         sql = ("SELECT t.target_id, t.name, t.kind, t.url, t.secret, t.min_severity, t.terms, "
-               "t.user_id, t.disabled FROM alert_targets t JOIN users u ON u.user_id = "
-               "t.user_id")
+               "t.user_id, t.disabled, t.allow_private FROM alert_targets t JOIN users u ON "
+               "u.user_id = t.user_id")
         if active_only:
             sql += " WHERE t.disabled = 0 AND u.disabled = 0"
-        return [AlertTarget(int(a), b, c, d, e, int(f), g, int(h), bool(i))
-                for a, b, c, d, e, f, g, h, i in self._rows(sql + " ORDER BY t.name")]
+        return [AlertTarget(int(a), b, c, d, e, int(f), g, int(h), bool(i), bool(j))
+                for a, b, c, d, e, f, g, h, i, j in self._rows(sql + " ORDER BY t.name")]
 
     def enqueue(self, items: Sequence[tuple[int, int, str, str]], now: float) -> int:
         """Owe these (target, violation, idempotency key, payload) deliveries; a pair already
