@@ -175,6 +175,10 @@ def register_cmd(terms_name: str, since: str | None, until: str | None,
     if empty:
         say_empty("observations", "The database holds none yet: import monitors' reports "
                   "with `truceguard import FILE`.")
+    elif not seen:
+        say_empty("sightings", "The register is built from monitors' reports of kind "
+                  "`sighting` (a weapon type, a count, a position); the store holds none "
+                  "this viewer may see in the period.")
 
 
 def register(group: click.Group) -> None:
