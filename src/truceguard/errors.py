@@ -15,6 +15,8 @@ prints.
     |   +-- MarkingError        a releasability marking or code is invalid  marking.*
     +-- StoreError              the store cannot be opened or written       store.*
     |   +-- SchemaVersionError  the database was written by a newer truceguard
+    |   +-- StoreBusyError      the database stayed locked past the wait (HTTP 503,
+    |                           Retry-After)                                store.busy
     +-- NotFoundError           a named thing does not exist                not_found.*
     +-- AuthError               no valid credentials (HTTP 401)             auth.*
     +-- ForbiddenError          the user's role may not do this (HTTP 403)  forbidden.*
@@ -170,6 +172,19 @@ class SchemaVersionError(StoreError):
 
     code = "store.schema_too_new"
     default_hint = "upgrade truceguard (pip install -U truceguard)"
+
+
+class StoreBusyError(StoreError):
+    """The database stayed locked by another writer past the bounded wait: nothing was
+    written; the same request may be sent again after ``retry_after_s`` seconds."""
+
+    code = "store.busy"
+    default_hint = "another writer holds the database; try again in a few seconds"
+
+    def __init__(self, message: str, *, retry_after_s: int = 2, hint: str | None = None
+                 ) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = max(1, int(retry_after_s))
 
 
 class NotFoundError(TruceguardError):

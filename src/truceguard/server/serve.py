@@ -48,6 +48,7 @@ class ServeConfig:
     audit_key: str | None = None  # the audit key file (else $TRUCEGUARD_AUDIT_KEY_FILE)
     auth_flush_s: float = 5.0  # how often closed minutes of failed logins are audited
     users_poll_s: float = 1.0
+    busy_timeout_s: float = 5.0  # how long a request waits for another writer's lock (then 503)
 
 
 class CotTargets:
@@ -92,6 +93,9 @@ def check_config(config: ServeConfig) -> None:
     if not 0 < config.port < 65536:
         raise InputError(f"--port {config.port} is not a TCP port", hint="1-65535",
                          code="input.out_of_range")
+    if not config.busy_timeout_s > 0:
+        raise InputError(f"busy timeout {config.busy_timeout_s} s is not positive",
+                         hint="give a number of seconds > 0", code="input.out_of_range")
 
 
 async def serve(config: ServeConfig) -> None:
@@ -102,6 +106,8 @@ async def serve(config: ServeConfig) -> None:
     terms = [load_terms(t) for t in config.terms]
     await asyncio.to_thread(warm_up, terms)
     store = open_store(config.db)
+    if hasattr(store, "set_busy_timeout"):
+        store.set_busy_timeout(config.busy_timeout_s)
     if config.audit_key:
         from truceguard.audit import load_key
 

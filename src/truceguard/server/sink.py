@@ -23,7 +23,12 @@ and the detail ``{"observations": N, "inserted": I, "duplicates": D, "conflicts"
 ``truceguard.audit``). Each user's records go through ``ingest_records`` on their own (one
 ingest log row each, named ``"<source> (<user>)"``; ``who`` for a narrowed marking is that
 user), so the counts are that user's. A batch whose commit fails leaves nothing: neither its
-records nor its ingest log rows nor its audit entries (the failure is logged).
+records nor its ingest log rows nor its audit entries, and it is tried again (the store was
+busy, say: ``StoreBusyError``) up to ``commit_retries`` more times, after ``retry_backoff_s``,
+then twice as long each time (at most ``MAX_BACKOFF_S``); the batch stays counted as pending
+meanwhile, so the readers are slowed. When the last try fails too, the sink gives up on the
+batch: it logs that with the number of records, and their futures fail, so that their
+connections are closed: a sender is never told more was received than was committed.
 
 After each commit, ``on_committed(n)`` is called on the event loop with the number of
 observations newly stored (a live judging loop wakes on it), and ``on_batch(records)`` (if
@@ -59,6 +64,9 @@ MAX_BATCH = 4000
 MAX_DELAY_S = 0.002
 MAX_PENDING = 50_000
 CHECKPOINT_EVERY_S = 0.5
+COMMIT_RETRIES = 5
+RETRY_BACKOFF_S = 0.1
+MAX_BACKOFF_S = 2.0
 AUDIT_ACTION = "cot.write"
 
 
@@ -85,7 +93,8 @@ class SinkStats:
     duplicates: int = 0
     conflicts: int = 0
     batches: int = 0
-    failed_batches: int = 0
+    failed_batches: int = 0  # batches given up on (after every retry)
+    retried_commits: int = 0  # commits tried again after a failure
     shed: int = 0  # observations refused for lack of room
     largest_batch: int = 0
     checkpointed_batches: int = 0  # batches whose log the last checkpoint covered (SQLite)
@@ -99,9 +108,15 @@ class Sink:
                  max_batch: int = MAX_BATCH, max_delay_s: float = MAX_DELAY_S,
                  max_pending: int = MAX_PENDING, reader: str = "cot",
                  source: str = "cot listener", who: str = "cot",
-                 checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> None:
+                 checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+                 commit_retries: int = COMMIT_RETRIES,
+                 retry_backoff_s: float = RETRY_BACKOFF_S) -> None:
         if max_batch < 1 or max_pending < 1 or max_delay_s < 0:
             raise ValueError("max_batch and max_pending must be >= 1, max_delay_s >= 0")
+        if commit_retries < 0 or retry_backoff_s < 0:
+            raise ValueError("commit_retries and retry_backoff_s must be >= 0")
+        self.commit_retries = commit_retries
+        self.retry_backoff_s = retry_backoff_s
         self.store = store
         self.on_committed = on_committed
         self.on_batch = on_batch
@@ -255,11 +270,13 @@ class Sink:
             batch, futures = self._take()
             self._in_commit = len(batch)
             try:
-                summary = await loop.run_in_executor(self._executor, self._commit, batch)
+                summary = await self._commit_with_retries(loop, batch)
             except BaseException as exc:  # the store failed: nothing of this batch counts
                 self._in_commit = 0
                 self.stats.failed_batches += 1
-                log.error("commit of %d records failed: %s", len(batch), exc)
+                log.error("gave up committing %d records after %d tries (%s): nothing of them "
+                          "was stored or acknowledged; their connections are closed",
+                          len(batch), self.commit_retries + 1, exc)
                 for fut in futures:
                     if not fut.done():
                         fut.set_exception(exc if isinstance(exc, Exception)
@@ -275,6 +292,25 @@ class Sink:
                     fut.set_result(None)
             self._signal_room()
             self._notify(summary.imported, batch)
+
+    async def _commit_with_retries(self, loop: asyncio.AbstractEventLoop,
+                                   batch: list[Observation]) -> IngestSummary:
+        """Commit ``batch``; a failed commit (rolled back whole) is tried again, with backoff,
+        up to ``commit_retries`` times; the last failure is raised."""
+        delay = self.retry_backoff_s
+        for attempt in range(self.commit_retries + 1):
+            try:
+                return await loop.run_in_executor(self._executor, self._commit, batch)
+            except Exception as exc:
+                if attempt >= self.commit_retries:
+                    raise
+                self.stats.retried_commits += 1
+                log.warning("commit of %d records failed (%s); trying again in %.2f s "
+                            "(try %d of %d)", len(batch), exc, delay, attempt + 2,
+                            self.commit_retries + 1)
+                await asyncio.sleep(delay)
+                delay = min(MAX_BACKOFF_S, delay * 2)
+        raise AssertionError("unreachable")
 
     def _take(self) -> tuple[list[Observation], list[asyncio.Future[None]]]:
         batch: list[Observation] = []
@@ -373,5 +409,5 @@ def write_detail(records: Sequence[Observation], summary: IngestSummary) -> dict
             **digests_detail(obs.raw_sha256 for obs in records)}
 
 
-__all__ = ["AUDIT_ACTION", "CHECKPOINT_EVERY_S", "MAX_BATCH", "MAX_DELAY_S", "MAX_PENDING",
-           "Shed", "Sink", "SinkClosed", "SinkStats", "by_submitter", "write_detail"]
+__all__ = ["AUDIT_ACTION", "CHECKPOINT_EVERY_S", "COMMIT_RETRIES", "MAX_BATCH", "MAX_DELAY_S",
+           "MAX_PENDING", "Shed", "Sink", "SinkClosed", "SinkStats", "by_submitter", "write_detail"]

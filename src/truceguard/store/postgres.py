@@ -10,7 +10,11 @@ Concurrency: each thread gets its own connection (a server's threads share the s
 many processes may write at once. Transactions are READ COMMITTED: an import that meets a
 record another writer is storing waits for that writer's batch to commit, then counts the
 record as a duplicate (or a conflict), never twice. Migrations and index builds take an
-advisory lock, so two processes opening a fresh database at once migrate it once.
+advisory lock, so two processes opening a fresh database at once migrate it once. A lock
+waited for past ``lock_timeout`` (none unless set: ``busy_timeout_s``, ``set_busy_timeout``;
+the server sets one for its requests), a serialization failure or a deadlock that reaches a
+transaction's end is ``StoreBusyError`` (``store.busy``): the transaction was rolled back and
+may be tried again.
 
 Bulk insert: a batch of new records is copied (``COPY``) straight into ``observations``. When
 one of them is stored already, that is undone and the batch is copied into a temporary
@@ -41,7 +45,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from truceguard.errors import MissingExtraError, StoreError
+from truceguard.errors import MissingExtraError, StoreBusyError, StoreError
 from truceguard.io.columns import ObservationColumns
 from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
@@ -95,7 +99,9 @@ class PostgresStore(SQLStore):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True,
+                 busy_timeout_s: float | None = None) -> None:
+        self.busy_timeout_s = busy_timeout_s
         try:
             import psycopg
         except ImportError as exc:
@@ -131,7 +137,37 @@ class PostgresStore(SQLStore):
     def _connect(self) -> Any:
         conn = self._psycopg.connect(self.url, autocommit=True)
         conn.execute("SET temp_buffers = '64MB'")  # the staging table stays in memory
+        self._set_wait(conn)
         return conn
+
+    def _set_wait(self, conn: Any) -> None:
+        ms = 0 if self.busy_timeout_s is None else max(1, int(self.busy_timeout_s * 1000))
+        conn.execute(f"SET lock_timeout = {ms}")  # 0: wait as long as it takes
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for another transaction's lock from now on (then
+        ``StoreBusyError``): connections opened later, and this thread's."""
+        if seconds <= 0:
+            raise ValueError("the busy timeout must be > 0 seconds")
+        self.busy_timeout_s = float(seconds)
+        self._set_wait(self._db())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``SQLStore.transaction``; a lock timeout, serialization failure or deadlock that
+        ends the outermost one is ``StoreBusyError`` (it was rolled back)."""
+        outermost = not self._in_transaction(self._db())
+        try:
+            with super().transaction():
+                yield
+        except (self._psycopg.errors.LockNotAvailable, self._psycopg.errors.SerializationFailure,
+                self._psycopg.errors.DeadlockDetected) as exc:
+            if not outermost:
+                raise
+            waited = self.busy_timeout_s
+            raise StoreBusyError(
+                f"the database is busy: {str(exc).strip().splitlines()[0]}",
+                retry_after_s=2 if waited is None else max(1, min(30, round(waited)))) from exc
 
     def close(self) -> None:
         super().close()

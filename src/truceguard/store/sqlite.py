@@ -8,8 +8,11 @@ ones, never corrupt the file.
 
 Concurrency: each thread gets its own connection (a server's threads share the store object);
 writers take the write lock at the start of their transaction (``BEGIN IMMEDIATE``) and wait
-up to ``BUSY_TIMEOUT_S`` for it, so two imports into one file, or a reader beside an import,
-never fail with "database is locked" while the other works. A thread may lend its connection
+up to ``busy_timeout_s`` (``BUSY_TIMEOUT_S`` unless told otherwise) for it, so two imports into
+one file, or a reader beside an import, never fail with "database is locked" while the other
+works. Past that wait the store raises ``StoreBusyError`` (``store.busy``): nothing was
+written, and the caller may try again (the server answers 503 with ``Retry-After``; it gives
+its request connections a shorter wait, ``set_busy_timeout``). A thread may lend its connection
 to a helper thread (``lend_connection``): the import's writer thread commits inside the
 importing thread's transaction that way.
 
@@ -28,12 +31,58 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from truceguard.errors import StoreError
+from truceguard.errors import StoreBusyError, StoreError
 from truceguard.io.columns import ObservationColumns
 from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 BUSY_TIMEOUT_S = 60.0
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose "database is locked" (past the busy wait) is ``StoreBusyError``."""
+
+    def execute(self, *args: Any) -> Any:
+        try:
+            return super().execute(*args)
+        except sqlite3.OperationalError as exc:
+            raise _busy(self.connection, exc) from exc
+
+    def executemany(self, *args: Any) -> Any:
+        try:
+            return super().executemany(*args)
+        except sqlite3.OperationalError as exc:
+            raise _busy(self.connection, exc) from exc
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements raise ``StoreBusyError`` once the busy wait is over."""
+
+    busy_timeout_s = BUSY_TIMEOUT_S
+
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, *args: Any) -> Any:
+        return self.cursor().execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        return self.cursor().executemany(*args)
+
+
+def _busy(conn: sqlite3.Connection, exc: sqlite3.OperationalError) -> Exception:
+    if not _is_busy(exc):
+        return exc
+    waited = getattr(conn, "busy_timeout_s", BUSY_TIMEOUT_S)
+    return StoreBusyError(f"the database stayed locked by another writer for {waited:g} s "
+                          f"({exc})", retry_after_s=max(1, min(30, round(waited))))
 
 
 class SQLiteStore(SQLStore):
@@ -42,9 +91,11 @@ class SQLiteStore(SQLStore):
     backend = "sqlite"
     _begin = "BEGIN IMMEDIATE"  # take the write lock now, waiting for it if need be
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True,
+                 busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         super().__init__()
         self.path = str(path)
+        self.busy_timeout_s = float(busy_timeout_s)
         p = Path(self.path)
         if self.path != ":memory:":
             if not p.parent.exists():
@@ -80,13 +131,25 @@ class SQLiteStore(SQLStore):
     def _connect(self) -> sqlite3.Connection:
         if self.path == ":memory:" and self._all:
             return self._all[0]  # one in-memory database, shared
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S,
-                               check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_s,
+                               check_same_thread=False, factory=_Connection)
+        self._set_wait(conn)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
+
+    def _set_wait(self, conn: sqlite3.Connection) -> None:
+        conn.busy_timeout_s = self.busy_timeout_s  # type: ignore[attr-defined]
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for another writer's lock from now on (then
+        ``StoreBusyError``): connections opened later, and this thread's."""
+        if seconds <= 0:
+            raise ValueError("the busy timeout must be > 0 seconds")
+        self.busy_timeout_s = float(seconds)
+        self._set_wait(self._db())
 
     def _in_transaction(self, conn: sqlite3.Connection) -> bool:
         return conn.in_transaction
@@ -130,7 +193,7 @@ class SQLiteStore(SQLStore):
                     return
                 c.execute(f"PRAGMA page_size={int(page_size)}")
                 c.execute("VACUUM")
-            except sqlite3.OperationalError:
+            except (sqlite3.OperationalError, StoreBusyError):
                 pass
             finally:
                 c.execute("PRAGMA journal_mode=WAL")
