@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
-from urllib.parse import urlparse
 
 import click
 
@@ -155,34 +153,13 @@ def alerts_group() -> None:
 def alerts_add(name: str | None, webhook: str | None, cot: str | None, min_severity: int,
                terms: str, as_user: str, allow_private: bool, db: str | None) -> None:
     """Add an alert target; a webhook's signing secret is printed once."""
-    if bool(webhook) == bool(cot):
-        raise InputError("give one of --webhook URL or --cot tcp://HOST:PORT",
-                         hint="one target per command", code="input.conflicting_options")
-    url = webhook or cot or ""
-    from truceguard.server.alerts import check_target_url
+    from truceguard.server.alerts import add_target
 
-    check_target_url(url, "webhook" if webhook else "cot", allow_private=allow_private)
-    u = urlparse(url)
-    if webhook and (u.scheme not in ("http", "https") or not u.hostname):
-        raise InputError(f"--webhook {url!r} is not an http(s) URL",
-                         hint="e.g. https://alerts.example.org/truceguard", code="input.bad_url")
-    if cot and (u.scheme != "tcp" or not u.hostname or not u.port):
-        raise InputError(f"--cot {url!r} is not tcp://HOST:PORT",
-                         hint="e.g. tcp://tak.example.org:8087", code="input.bad_url")
+    url = webhook or cot or ""
     with open_existing(db) as store:
-        user = store.user_by_name(as_user)
-        if user is None:
-            raise NotFoundError(f"no user named {as_user!r}",
-                                hint="`truceguard users list` shows them",
-                                code="not_found.user")
-        secret = secrets.token_urlsafe(32) if webhook else ""
-        target = store.add_alert_target(name or f"{u.hostname}:{u.port or u.scheme}",
-                                        "webhook" if webhook else "cot", url, secret,
-                                        min_severity, terms, user.user_id,
-                                        allow_private=allow_private)
-        store.audit("cli", "alerts.add", {"name": target.name, "kind": target.kind,
-                                          "url": url, "as": as_user,
-                                          "allow_private": allow_private})
+        target, secret = add_target(store, webhook=webhook, cot=cot, as_user=as_user,
+                                    name=name, min_severity=min_severity, terms=terms,
+                                    allow_private=allow_private, by="cli")
     click.echo(f"alert target {target.name}: {target.kind} {url}, severity >= {min_severity}, "
                f"as {as_user}")
     if secret:

@@ -120,6 +120,58 @@ def check_target_url(url: str, kind: str, *, allow_private: bool = False) -> Non
         raise TargetRefused(f"{kind} target {shown!r}: {host!r} is a {why} address ({ip})")
 
 
+def add_target(store: Store, *, webhook: str | None, cot: str | None, as_user: str,
+               name: str | None = None, min_severity: int = 1, terms: str = "",
+               allow_private: bool = False, by: str) -> tuple[AlertTarget, str]:
+    """Add an alert target (`truceguard alerts add`, ``POST /api/v1/alerts``): a webhook URL
+    or a CoT ``tcp://HOST:PORT``, receiving what ``as_user`` may see, audited as ``by``.
+    Returns the target and a webhook's signing secret ('' for CoT), which nothing shows
+    again."""
+    import secrets
+
+    from truceguard.errors import NotFoundError
+
+    if bool(webhook) == bool(cot):
+        raise InputError("give one of --webhook URL or --cot tcp://HOST:PORT",
+                         hint="one target per command", code="input.conflicting_options")
+    url = webhook or cot or ""
+    check_target_url(url, "webhook" if webhook else "cot", allow_private=allow_private)
+    u = urlsplit(url)
+    if webhook and (u.scheme not in ("http", "https") or not u.hostname):
+        raise InputError(f"--webhook {url!r} is not an http(s) URL",
+                         hint="e.g. https://alerts.example.org/truceguard", code="input.bad_url")
+    if cot and (u.scheme != "tcp" or not u.hostname or not u.port):
+        raise InputError(f"--cot {url!r} is not tcp://HOST:PORT",
+                         hint="e.g. tcp://tak.example.org:8087", code="input.bad_url")
+    user = store.user_by_name(as_user)
+    if user is None:
+        raise NotFoundError(f"no user named {as_user!r}",
+                            hint="`truceguard users list` shows them", code="not_found.user")
+    secret = secrets.token_urlsafe(32) if webhook else ""
+    target = store.add_alert_target(name or f"{u.hostname}:{u.port or u.scheme}",
+                                    "webhook" if webhook else "cot", url, secret,
+                                    min_severity, terms, user.user_id,
+                                    allow_private=allow_private)
+    store.audit(by, "alerts.add", {"name": target.name, "kind": target.kind, "url": url,
+                                   "as": as_user, "allow_private": allow_private})
+    return target, secret
+
+
+def disable_target(store: Store, target_id: int, *, by: str) -> AlertTarget:
+    """Disable an alert target, audited as ``by``: nothing more is owed to it."""
+    target = store.disable_alert_target(target_id)
+    store.audit(by, "alerts.disable", {"name": target.name, "target_id": target_id})
+    return target
+
+
+def target_dict(target: AlertTarget) -> dict[str, Any]:
+    """An alert target as listed: never its signing secret."""
+    return {"target_id": target.target_id, "name": target.name, "kind": target.kind,
+            "url": target.url, "min_severity": target.min_severity,
+            "terms": target.terms, "user_id": target.user_id, "disabled": target.disabled,
+            "allow_private": target.allow_private}
+
+
 async def resolve_checked(url: str, host: str, port: int) -> list[IPAddress]:
     """Every address ``host`` resolves to, now; TargetRefused when any is not public."""
     loop = asyncio.get_running_loop()
@@ -305,6 +357,9 @@ async def test_target(target: AlertTarget) -> str:
 
 
 __all__ = [
+    "add_target",
+    "disable_target",
+    "target_dict",
     "Dispatcher",
     "TargetRefused",
     "address_problem",

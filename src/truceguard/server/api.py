@@ -20,7 +20,7 @@ import binascii
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from io import BytesIO
 from pathlib import Path
@@ -29,9 +29,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from truceguard import __version__
 from truceguard.errors import (
@@ -39,6 +40,7 @@ from truceguard.errors import (
     ForbiddenError,
     InputError,
     NotFoundError,
+    StoreBusyError,
     StoreError,
     TruceguardError,
     error_envelope,
@@ -195,6 +197,31 @@ Admin = Annotated[User, Depends(_admin)]
 F = Annotated[Filters, Depends(_filters)]
 
 
+def _known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not declare (with its dependencies): a
+    misspelt filter is an error, never a filter silently dropped."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    names: set[str] = set()
+    todo = [dependant]
+    while todo:  # the route's own query parameters and its dependencies'
+        d = todo.pop()
+        names |= {p.alias for p in d.query_params}
+        todo.extend(d.dependencies)
+    valid = sorted(names)
+    for name in request.query_params:
+        if name not in valid:
+            from truceguard.errors import suggest
+
+            path = getattr(route, "path", request.url.path)
+            raise InputError(
+                f"query parameter {name!r} is not taken by {request.method} {path}",
+                hint=suggest(name, valid, limit=len(valid)) if valid
+                else "this route takes no query parameters", code="input.unknown_parameter")
+
+
 def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                on_user_disabled: Callable[[str], None] | None = None,
                plans: Any = None) -> FastAPI:
@@ -202,6 +229,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     live loop's poke); ``on_user_disabled`` when a user is disabled (to end their live CoT
     sessions); ``plans`` runs plan requests (``server.plans.PlanRunner``)."""
     app = FastAPI(title="truceguard", version=__version__,
+                  dependencies=[Depends(_known_query)],
                   description="Watch a ceasefire and plan the force that safeguards it.")
 
     # The server's own folders never appear in an error: its data folder, the temporary one.
@@ -218,7 +246,17 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
             for folder, word in folders:
                 if folder and len(folder) > 1:
                     envelope["error"][key] = envelope["error"][key].replace(folder, word)
-        return JSONResponse(envelope, status_code=_status_of(exc))
+        headers = ({"Retry-After": str(exc.retry_after_s)}
+                   if isinstance(exc, StoreBusyError) else None)
+        return JSONResponse(envelope, status_code=_status_of(exc), headers=headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Not an error of the server's: one line, no traceback; nobody reads the answer.
+        who = f"{request.client.host}:{request.client.port}" if request.client else "(unknown)"
+        log.info("client %s hung up while sending %s %s (%s)", who, request.method,
+                 request.url.path, str(exc) or "the body was cut short")
+        return Response(status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -569,9 +607,13 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     def poll_plan(run_id: Id, u: Analyst) -> dict[str, Any]:
         """A plan run's state; its results once done."""
         run = store.plan_run(run_id)
-        if run is None:
+        # Its starter reads it, and whoever may see its inputs' marking; to anyone else it
+        # does not exist (a run with no recorded marking is its starter's only).
+        if run is None or not (run.who == u.name or (
+                run.marking and u.viewer.may_see(run.marking))):
             raise NotFoundError(f"no plan run {run_id}", code="not_found.plan_run")
-        return {"run_id": run.run_id, "state": run.state, "who": run.who,
+        return {"run_id": run.run_id, "marking": run.marking or u.marking,
+                "state": run.state, "who": run.who,
                 "request": run.request, "error": run.error,
                 "results": run.result if run.state == "done" else None}
 
@@ -610,6 +652,55 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         from truceguard.audit import verify_log
 
         return asdict(verify_log(store.audit_entries(), store.audit_head()))
+
+    @app.get("/api/v1/alerts")
+    def list_alerts(u: Admin) -> dict[str, Any]:
+        """Alert targets (`truceguard alerts list`), without their signing secrets."""
+        from truceguard.server.alerts import target_dict
+
+        return {"items": [target_dict(t) for t in store.alert_targets()]}
+
+    @app.post("/api/v1/alerts", status_code=201)
+    def add_alert(body: dict[str, Any], u: Admin) -> dict[str, Any]:
+        """Add an alert target (``{"webhook": URL | "cot": "tcp://HOST:PORT", "as": USER[,
+        "name", "min_severity", "terms"]}``), as `truceguard alerts add`; a webhook's signing
+        secret is in this answer only. A target inside the network is the database owner's
+        choice (`truceguard alerts add --allow-private`), never the API's."""
+        from truceguard.server.alerts import add_target, target_dict
+
+        keys = {"webhook", "cot", "as", "name", "min_severity", "terms", "allow_private"}
+        extra = sorted(set(body) - keys)
+        if extra:
+            raise InputError(f"field {extra[0]!r} is not taken",
+                             hint=f"send {', '.join(sorted(keys - {'allow_private'}))}",
+                             code="input.unknown_key")
+        if body.get("allow_private"):
+            raise ForbiddenError(
+                "allow_private is not granted over the API: a target inside the network is "
+                "the database owner's choice", hint="the database owner adds it with "
+                "`truceguard alerts add --allow-private`", code="forbidden.allow_private")
+        severity = body.get("min_severity", 1)
+        if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
+            raise InputError(f"min_severity {severity!r} is out of range",
+                             hint="an integer from 1 to 5", code="input.out_of_range")
+        texts = {f: body.get(f) for f in ("webhook", "cot", "as", "name", "terms")}
+        for f, v in texts.items():
+            if v is not None and not isinstance(v, str):
+                raise InputError(f"{f} is text", code="input.bad_type")
+        target, secret = add_target(
+            store, webhook=_bounded("webhook", texts["webhook"]) or None,
+            cot=_bounded("cot", texts["cot"]) or None,
+            as_user=_bounded("as", texts["as"], MAX_NAME),
+            name=_bounded("name", texts["name"], MAX_NAME) or None, min_severity=severity,
+            terms=_bounded("terms", texts["terms"], MAX_NAME), by=u.name)
+        return {"target": target_dict(target), "secret": secret}
+
+    @app.post("/api/v1/alerts/{target_id}/disable")
+    def disable_alert(target_id: Id, u: Admin) -> dict[str, Any]:
+        """Disable an alert target: nothing more is owed to it."""
+        from truceguard.server.alerts import disable_target, target_dict
+
+        return {"target": target_dict(disable_target(store, target_id, by=u.name))}
 
     def _with(f: Filters) -> ObservationFilter:
         from dataclasses import replace
@@ -666,7 +757,7 @@ async def _read_attachment(request: Request) -> tuple[str, bytes]:
         raise too_large()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in _body_chunks(request, declared):
         size += len(chunk)
         if size > limit:
             raise too_large()
@@ -684,7 +775,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
                          code="input.too_large")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in _body_chunks(request, declared):
         size += len(chunk)
         if size > limit:
             raise InputError(f"the body passed the {limit:,}-byte limit",
@@ -692,6 +783,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
                              code="input.too_large")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _body_chunks(request: Request, declared: str | None) -> AsyncIterator[bytes]:
+    """The body's chunks as they come; a client that hangs up (or resets the connection)
+    before the end is ``ClientDisconnect``, saying how much of the body came."""
+    got = 0
+    try:
+        async for chunk in request.stream():
+            got += len(chunk)
+            yield chunk
+    except (ClientDisconnect, ConnectionResetError) as exc:
+        of = f" of {int(declared):,}" if declared and declared.isdigit() else ""
+        raise ClientDisconnect(f"the body stopped after {got:,}{of} bytes") from exc
 
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]

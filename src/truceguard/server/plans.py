@@ -83,7 +83,8 @@ class PlanRunner:
 
     def start(self, who: str, body: dict[str, Any]) -> int:
         request = check_request(body)
-        run_id = self.store.add_plan_run(who, request)
+        # A request names a shipped scenario only (``check_request``): PUBLIC input.
+        run_id = self.store.add_plan_run(who, request, marking="PUBLIC")
         self.pool.submit(self._run, run_id, request)
         return run_id
 

@@ -81,6 +81,7 @@ class PlanRun:
     state: str  # queued, running, done, failed
     result: dict[str, Any] | None
     error: str
+    marking: str = ""  # of its inputs; '' when none was recorded (its starter's only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,12 +350,24 @@ class MissionTables:
                        "state = ? WHERE outbox_id = ?",
                        (next_at, error[:500], "failed" if give_up else "pending", outbox_id))
 
+    def disable_alert_target(self, target_id: int) -> AlertTarget:
+        """Disable alert target ``target_id``: nothing more is owed to it."""
+        with self.transaction():
+            if not self._exec("UPDATE alert_targets SET disabled = 1 WHERE target_id = ?",
+                              (target_id,)):
+                raise NotFoundError(f"no alert target {target_id}",
+                                    code="not_found.alert_target")
+        return next(t for t in self.alert_targets() if t.target_id == target_id)
+
     # -- plan runs --------------------------------------------------------------------------
-    def add_plan_run(self, who: str, request: dict[str, Any]) -> int:
+    def add_plan_run(self, who: str, request: dict[str, Any], *, marking: str) -> int:
+        """Record a queued plan run by ``who``; ``marking`` is its inputs' marking (a shipped
+        scenario's is PUBLIC; a threat from the store's violations is theirs)."""
         with self.transaction():
             return int(self._one(
-                "INSERT INTO plan_runs (at, who, request, state) VALUES (?,?,?,'queued') "
-                "RETURNING run_id", (utc_now(), who, json.dumps(request, sort_keys=True))))
+                "INSERT INTO plan_runs (at, who, request, state, marking) "
+                "VALUES (?,?,?,'queued',?) RETURNING run_id",
+                (utc_now(), who, json.dumps(request, sort_keys=True), marking)))
 
     def set_plan_run(self, run_id: int, state: str, result: dict[str, Any] | None = None,
                      error: str = "") -> None:
@@ -364,13 +377,13 @@ class MissionTables:
                         run_id))
 
     def plan_run(self, run_id: int) -> PlanRun | None:
-        rows = self._rows("SELECT run_id, at, who, request, state, result, error FROM plan_runs "
-                          "WHERE run_id = ?", (run_id,))
+        rows = self._rows("SELECT run_id, at, who, request, state, result, error, marking "
+                          "FROM plan_runs WHERE run_id = ?", (run_id,))
         if not rows:
             return None
         r = rows[0]
         return PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]),
-                       json.loads(r[5]) if r[5] else None, str(r[6]))
+                       json.loads(r[5]) if r[5] else None, str(r[6]), str(r[7]))
 
     # -- evidence attachments -----------------------------------------------------------------
     def put_attachment(self, att: Attachment, content: bytes) -> tuple[Attachment, bool, bool]:

@@ -493,6 +493,11 @@ CREATE INDEX observation_attachments_by_sha256 ON observation_attachments (sha25
     """
 ALTER TABLE alert_targets ADD COLUMN allow_private INTEGER NOT NULL DEFAULT 0;
 """,
+    # 12: the marking of a plan run's inputs, recorded when it is started ('' for runs started
+    # before: those are their starter's only).
+    """
+ALTER TABLE plan_runs ADD COLUMN marking TEXT NOT NULL DEFAULT '';
+""",
 ]
 
 
@@ -572,6 +577,7 @@ MIGRATIONS: list[Migration] = [
                                    "observation_attachments_no_update",
                                    "observation_attachments_no_delete"))),
     Migration(_SQL[10]),
+    Migration(_SQL[11]),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that
