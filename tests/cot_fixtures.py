@@ -117,6 +117,27 @@ async def send_raw(port: int, data: bytes, *, close: bool = True) -> tuple[Any, 
     return reader, writer
 
 
+async def connect_from(port: int, source: str, data: bytes = b"") -> tuple[Any, Any]:
+    """Connect to the listener from the loopback address ``source`` (e.g. ``127.0.0.7``, so
+    that tests can play several hosts), send ``data`` and keep the connection open."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    if data:
+        writer.write(data)
+        await writer.drain()
+    return reader, writer
+
+
+def chunked(data: bytes, sizes: list[int]) -> list[bytes]:
+    """``data`` cut into pieces of the given sizes in turn (cycled; 0 counts as 1)."""
+    pieces, at, k = [], 0, 0
+    while at < len(data):
+        size = max(1, sizes[k % len(sizes)]) if sizes else len(data)
+        pieces.append(data[at:at + size])
+        at += size
+        k += 1
+    return pieces
+
+
 async def closed_by_server(reader: asyncio.StreamReader, timeout_s: float = 5.0) -> bool:
     """Whether the server ends the connection (a clean close or a reset) within the time."""
     try:

@@ -110,7 +110,8 @@ def test_a_thousand_idle_connections_while_others_are_served(store):
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2400), hard))
 
     async def scenario() -> None:
-        svc = await service(store)
+        # All from one address: past the default cap per address (test_server_cot_peers).
+        svc = await service(store, config={"max_connections_per_peer": 1001})
         port = svc.server.ports["tcp"]
         idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(1000)]
         await until(lambda: svc.server.stats.open == 1000)

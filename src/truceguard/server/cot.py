@@ -20,7 +20,13 @@
   ``max_inbox_bytes`` waiting to be parsed) it stops reading until they are, so a slow store
   slows the clients (TCP flow control) rather than growing memory; when the sink has had no
   room for ``shed_after_s`` the connections waiting for it are shed with a log line. Past
-  ``max_connections`` a new connection is refused with a log line.
+  ``max_connections`` a new connection is refused, and so is one from a source address that
+  already has ``max_connections_per_peer`` (64) open, so one host cannot take every slot:
+  such refusals log one line per address and ``refused_log_window_s`` (the first refusal;
+  the rest are counted, and summed up in one line when the window is over). An event must
+  be complete within ``event_deadline_s`` (10 s) of its first byte (the time a connection
+  is paused for the store does not count), or the connection is closed with a log line, so
+  a slow sender cannot hold a slot with a partial event for the whole ``idle_timeout_s``.
 - One pump parses for all connections, in turns of up to ``pump_batch`` messages, and hands
   each turn to the sink; while up to ``pump_ahead`` turns wait for their commit, the pump
   parses the next.
@@ -63,7 +69,6 @@ rest and says how many in one summary line when the window is over (or at the di
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import hashlib
@@ -73,35 +78,21 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 from truceguard.errors import InputError, MarkingError, RowError
-from truceguard.io.cot import COT_MAX_EVENT_BYTES, observation_from_element, parse_cot_event
-from truceguard.io.takproto import (
-    MAGIC,
-    MESH_HEADER,
-    TakProtoError,
-    frame_header,
-    message_to_cot_xml,
-)
-from truceguard.marking import parse_marking
+from truceguard.io.cot import COT_MAX_EVENT_BYTES
+from truceguard.io.takproto import MESH_HEADER
 from truceguard.model import Observation, User
+from truceguard.server.cot_decode import _DECL, Decoded, Decoder
+from truceguard.server.cot_decode import _parse_together as _parse_together  # for tests
+from truceguard.server.cot_framing import Framer
 from truceguard.server.sink import Shed, Sink, SinkClosed
 from truceguard.store.base import Store
 
 log = logging.getLogger("truceguard.server.cot")
 
-_END = b"</event>"
-_NONWS = re.compile(rb"[^ \t\r\n]")
-_BLANK = frozenset(b" \t\r\n")
-_LT = 0x3C
-_DOCTYPE = "<!DOCTYPE"
-_DECL = re.compile(r"<\?xml version=[\"']1\.0[\"']( encoding=[\"'][A-Za-z0-9._-]+[\"'])?"
-                   r"( standalone=[\"'](yes|no)[\"'])? ?\?>[ \t\r\n]*")
-_EVENT_NEXT = frozenset(" \t\r\n>/")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _FIELD_CHARS = 40  # of a refused event's field name, in a log line
 _REASON_CHARS = 120  # of its reason (which may quote the event)
@@ -128,6 +119,8 @@ class CotConfig:
     pump_batch: int = 1000  # messages parsed in one turn of the pump
     pump_ahead: int = 2  # turns handed to the sink and not committed yet
     max_connections: int = 4096
+    max_connections_per_peer: int = 64  # from one source address
+    event_deadline_s: float = 10.0  # from an event's first byte to its last
     max_tracks: int = 100_000
     refused_log_lines: int = 10  # refused events logged one by one per connection and window
     refused_log_window_s: float = 60.0
@@ -139,6 +132,9 @@ class CotConfig:
                              code="input.tls_incomplete")
         if self.max_event_bytes < 1024:
             raise InputError(f"max_event_bytes {self.max_event_bytes}: at least 1024",
+                             code="input.bad_bound")
+        if self.max_connections_per_peer < 1 or self.event_deadline_s <= 0:
+            raise InputError("max_connections_per_peer must be >= 1 and event_deadline_s > 0",
                              code="input.bad_bound")
         if self.refused_log_lines < 0 or self.refused_log_window_s <= 0:
             raise InputError("refused_log_lines must be >= 0 and refused_log_window_s > 0",
@@ -225,240 +221,6 @@ class RefusalLog:
         self.suppressed = 0
 
 
-class Framer:
-    """Cuts one connection's bytes into messages: (is_protobuf, bytes) in arrival order.
-
-    Holds at most one partial message (never more than ``max_event_bytes`` plus a read)."""
-
-    __slots__ = ("buf", "max_event", "scan")
-
-    def __init__(self, max_event_bytes: int) -> None:
-        self.buf = bytearray()
-        self.scan = 0  # where the search for </event> resumes
-        self.max_event = max_event_bytes
-
-    @property
-    def pending(self) -> int:
-        return len(self.buf)
-
-    def feed(self, data: bytes) -> tuple[list[tuple[bool, bytes]], str]:
-        """The complete messages in ``data`` (with what was left before), and why the stream
-        must be closed after them ('' if it need not)."""
-        buf = self.buf
-        buf += data
-        view = memoryview(buf)
-        out: list[tuple[bool, bytes]] = []
-        n = len(buf)
-        pos = 0
-        error = ""
-        while pos < n:
-            first = buf[pos]
-            if first in _BLANK:  # between messages: rare, so searched only when met
-                m = _NONWS.search(buf, pos)
-                if m is None:
-                    pos = n
-                    break
-                pos = m.start()
-                first = buf[pos]
-            if first == _LT:
-                idx = buf.find(_END, max(pos, self.scan))
-                if idx < 0:
-                    if n - pos > self.max_event:
-                        error = (f"an event over {self.max_event:,} bytes "
-                                 f"({n - pos:,} bytes without </event>)")
-                    self.scan = max(pos, n - len(_END) + 1)
-                    break
-                end = idx + len(_END)
-                self.scan = 0
-                if end - pos > self.max_event:
-                    error = f"an event of {end - pos:,} bytes, over {self.max_event:,}"
-                    break
-                out.append((False, bytes(view[pos:end])))
-                pos = end
-            elif first == MAGIC:
-                try:
-                    span = frame_header(buf, pos, self.max_event)
-                except TakProtoError as exc:
-                    error = str(exc)
-                    break
-                if span is None or span[1] > n:
-                    break
-                out.append((True, bytes(view[span[0]:span[1]])))
-                pos = span[1]
-            else:
-                error = f"garbage: byte 0x{first:02x} where a CoT message starts"
-                break
-        view.release()  # before the buffer is resized
-        del buf[:pos]
-        self.scan = max(0, self.scan - pos)
-        return out, error
-
-
-def _parse_together(texts: list[str | None]) -> list[Element | None]:
-    """The ``<event>`` element of each XML text, parsed in one pass where that is provably the
-    same as parsing each alone; None where it must be parsed alone.
-
-    A text joins the pass when, after at most one plain XML declaration, it starts with
-    ``<event``, holds ``<event`` exactly once and neither ``<!`` nor ``<?``: then it has no
-    comment, CDATA, processing instruction or document type, every ``<`` opens or closes a
-    tag, and (the framer cut it right after its only ``</event>``) it is one element that
-    can only be closed by its own end tag, so inside a wrapper it is parsed exactly as alone.
-    If the pass fails (one of them is not well-formed) all are parsed alone; parsing many in
-    one pass saves creating a parser per event."""
-    roots: list[Element | None] = [None] * len(texts)
-    bodies: list[str] = []
-    where: list[int] = []
-    for k, text in enumerate(texts):
-        if text is None:
-            continue
-        m = _DECL.match(text)
-        body = text[m.end():] if m else text
-        if (body.startswith("<event") and body[6:7] in _EVENT_NEXT
-                and body.count("<event") == 1 and "<!" not in body and "<?" not in body):
-            bodies.append(body)
-            where.append(k)
-    if len(bodies) < 2:
-        return roots
-    parser = XMLParser()
-    try:
-        parser.feed("<events>")
-        for body in bodies:
-            parser.feed(body)
-        parser.feed("</events>")
-        events = list(parser.close())
-    except ParseError:
-        return roots
-    if len(events) != len(bodies):  # cannot happen for such texts; never trust it
-        return roots
-    for k, element in zip(where, events, strict=True):
-        roots[k] = element
-    return roots
-
-
-@dataclass(slots=True)
-class Decoded:
-    records: list[Observation] = field(default_factory=list)
-    rejected: list[RowError] = field(default_factory=list)
-    control: int = 0
-
-
-class Decoder:
-    """Messages -> observations, with the user's ceiling, and the latest event of each track."""
-
-    def __init__(self, max_tracks: int) -> None:
-        self.max_tracks = max_tracks
-        self._tracks: dict[str, tuple[float, str]] = {}  # uid -> (time, source_ref) latest
-        self._narrowed: dict[tuple[str, str], str] = {}
-
-    def decode(self, messages: list[tuple[bool, bytes]], user: User, where: str,
-               seq: int) -> Decoded:
-        """Observations of ``messages`` sent by ``user`` (``where``: the peer; ``seq``: the
-        number of messages the connection sent before these)."""
-        out = Decoded()
-        ceiling = self.ceiling(user)
-        texts: list[str | None] = []
-        for is_proto, data in messages:
-            if is_proto:
-                texts.append(None)  # decoded one by one below
-                continue
-            try:
-                texts.append(data.decode("utf-8"))
-            except UnicodeDecodeError:
-                texts.append(None)
-        roots = _parse_together(texts)
-        for k, (is_proto, data) in enumerate(messages):
-            line = seq + 1 + k
-            try:
-                obs = self._one(is_proto, data, texts[k], roots[k], ceiling, where, line)
-            except RowError as err:
-                out.rejected.append(err)
-                continue
-            except TakProtoError as exc:
-                out.rejected.append(RowError(where, line, "takproto", str(exc),
-                                             data[:256].hex()))
-                continue
-            if obs is None:
-                out.control += 1
-                continue
-            if obs.releasability != ceiling:
-                obs.releasability = self._narrow(ceiling, obs.releasability)
-            attrs = obs.attributes
-            attrs["submitted_by"] = user.name
-            # The source names the submitting user: a record's identity (source and the
-            # event's uid and time) is then the user's own, so no device can claim, probe or
-            # narrow another user's record by sending the same uid.
-            obs.source = f"cot/{user.name}:" + obs.source.removeprefix("cot:")
-            if is_proto:
-                attrs["wire"] = "takproto"
-                attrs["takproto_b64"] = base64.b64encode(data).decode("ascii")
-            if str(attrs.get("type", "")).startswith("a-"):
-                self._track(obs)
-            out.records.append(obs)
-        return out
-
-    def _one(self, is_proto: bool, data: bytes, text: str | None, root: Element | None,
-             ceiling: str, where: str, line: int) -> Observation | None:
-        if is_proto:
-            xml, has_event = message_to_cot_xml(data)
-            if not has_event:
-                return None
-            text = xml
-            data = xml.encode("utf-8")
-        if root is None and text is not None and _DOCTYPE not in text:
-            # Otherwise defusedxml decides (and refuses any entity declaration), as for a file.
-            parser = XMLParser()
-            try:
-                parser.feed(text)
-                root = parser.close()
-            except ParseError:
-                root = None
-        if root is None or text is None:
-            return parse_cot_event(data, releasability=ceiling, source_file=where,
-                                   source_line=line)
-        if (root.get("type") or "").startswith("t-x-"):
-            return None
-        return observation_from_element(root, text, releasability=ceiling, source_file=where,
-                                        source_line=line)
-
-    def ceiling(self, user: User) -> str:
-        """The canonical text of ``user``'s marking (MarkingError if it is not valid)."""
-        got = self._narrowed.get(("", user.marking))
-        if got is None:
-            got = parse_marking(user.marking or "PUBLIC").text
-            self._narrowed[("", user.marking)] = got
-        return got
-
-    def _narrow(self, ceiling: str, marking: str) -> str:
-        key = (ceiling, marking)
-        got = self._narrowed.get(key)
-        if got is None:
-            got = parse_marking(ceiling).narrow(parse_marking(marking)).text
-            if len(self._narrowed) > 10_000:
-                self._narrowed.clear()
-            self._narrowed[key] = got
-        return got
-
-    def _track(self, obs: Observation) -> None:
-        uid, _, when = obs.source_ref.rpartition("@")  # a uid may hold "@", a time not
-        attrs = obs.attributes
-        attrs["uid"] = uid
-        try:
-            t = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            t = float(obs.t_start)
-        latest = self._tracks.get(uid)
-        if latest is not None:
-            if t < latest[0]:
-                attrs["superseded_by"] = latest[1]
-                return
-            if latest[1] != obs.source_ref:
-                attrs["supersedes"] = latest[1]
-            del self._tracks[uid]  # re-inserted last: the dict's order is recency
-        elif len(self._tracks) >= self.max_tracks:
-            del self._tracks[next(iter(self._tracks))]
-        self._tracks[uid] = (t, obs.source_ref)
-
-
 class _Conn(asyncio.Protocol):
     """One TCP or TLS connection: cuts what arrives into messages for the server's pump."""
 
@@ -469,7 +231,9 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.user: User | None = None
         self.peer = "?"
+        self.host = "?"  # the source address, which the per-address cap counts
         self.where = ""
+        self.partial_since: float | None = None  # when the pending partial event began
         self.last = time.monotonic()
         self.reason = ""  # why the server closed it ('' if it did not)
         self.seq = 0  # messages received so far
@@ -483,6 +247,7 @@ class _Conn(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         addr = transport.get_extra_info("peername") or ("?", 0)
+        self.host = str(addr[0])
         self.peer = f"{addr[0]}:{addr[1]}"
         self.where = f"cot+{self.kind}://{self.peer}"
         self.server._accept(self)
@@ -490,8 +255,12 @@ class _Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.reason or self.user is None:
             return
-        self.last = time.monotonic()
+        self.last = now = time.monotonic()
         messages, error = self.framer.feed(data)
+        if not self.framer.pending:
+            self.partial_since = None
+        elif messages or self.partial_since is None:  # a new event began in this read
+            self.partial_since = now
         if messages:
             self.server._incoming(self, messages)
         if error:
@@ -533,6 +302,8 @@ class _Conn(asyncio.Protocol):
         self.server._paused.discard(self)
         if self.paused and self.transport is not None and not self.reason:
             self.paused = False
+            if self.partial_since is not None:  # time paused for the store does not count
+                self.partial_since = time.monotonic()
             self.transport.resume_reading()
 
 
@@ -560,6 +331,8 @@ class CotServer:
         self._inbox_bytes = 0
         self._turns: deque[asyncio.Future[None]] = deque()
         self._paused: set[_Conn] = set()
+        self._per_host: dict[str, int] = {}  # open connections per source address
+        self._host_refusals: dict[str, list[float]] = {}  # address -> [window start, unlogged]
         self._wake = asyncio.Event()
         self._udp_seq = 0
         self._udp_refusals = RefusalLog("CoT udp", config.refused_log_lines,
@@ -689,11 +462,18 @@ class CotServer:
     def _accept(self, conn: _Conn) -> None:
         """A new connection (after the TLS handshake): whose is it, and is there room."""
         assert conn.transport is not None
-        if len(self._conns) >= self.config.max_connections:
-            why = f"{len(self._conns)} connections open (the limit)"
-            user = None
-        else:
-            user, why = self._usable(*self._who(conn))
+        cfg = self.config
+        from_host = self._per_host.get(conn.host, 0)
+        if from_host >= cfg.max_connections_per_peer or len(self._conns) >= cfg.max_connections:
+            if from_host >= cfg.max_connections_per_peer:
+                why = f"{from_host} connections from {conn.host} open (the limit per address)"
+            else:
+                why = f"{len(self._conns)} connections open (the limit)"
+            self.stats.refused += 1
+            conn.transport.abort()
+            self._refused_host(conn, why)
+            return
+        user, why = self._usable(*self._who(conn))
         if user is None:
             self.stats.refused += 1
             log.warning("CoT %s %s refused: %s", conn.kind, conn.peer, why)
@@ -704,11 +484,44 @@ class CotServer:
                                    self.config.refused_log_lines,
                                    self.config.refused_log_window_s)
         self._conns.add(conn)
+        self._per_host[conn.host] = from_host + 1
         self.stats.connections += 1
         self.stats.open = len(self._conns)
         log.info("CoT %s %s connected as %s", conn.kind, conn.peer, user.name)
 
+    def _refused_host(self, conn: _Conn, why: str) -> None:
+        """Log a connection refused for want of room: the first of each window per address,
+        the others counted (summed up by ``_flush_host_refusals``)."""
+        seen = self._host_refusals.get(conn.host)
+        if seen is not None:
+            seen[1] += 1
+            return
+        self._host_refusals[conn.host] = [time.monotonic(), 0]
+        log.warning("CoT %s %s refused: %s (further refusals of %s are counted, not logged, "
+                    "for %g s)", conn.kind, conn.peer, why, conn.host,
+                    self.config.refused_log_window_s)
+
+    def _flush_host_refusals(self, now: float) -> None:
+        """End the windows that are over: one summary line where refusals went unlogged (it
+        opens a new window, so an address keeps to one line per window)."""
+        window = self.config.refused_log_window_s
+        for host, seen in list(self._host_refusals.items()):
+            if now - seen[0] < window:
+                continue
+            if not seen[1]:
+                del self._host_refusals[host]
+                continue
+            log.warning("CoT: %s more connections from %s refused in the last %g s (no room: "
+                        "the limit per address or in all)", f"{seen[1]:,}", host, window)
+            self._host_refusals[host] = [now, 0]
+
     def _gone(self, conn: _Conn, why: str) -> None:
+        if conn in self._conns:
+            left = self._per_host.get(conn.host, 1) - 1
+            if left > 0:
+                self._per_host[conn.host] = left
+            else:
+                self._per_host.pop(conn.host, None)
         self._conns.discard(conn)
         self._paused.discard(conn)
         self.stats.open = len(self._conns)
@@ -826,18 +639,25 @@ class CotServer:
         self.stats.rejected += len(got.rejected)
 
     async def _sweep(self) -> None:
-        """Close connections idle for ``idle_timeout_s`` (waiting for the store is not idle)."""
+        """Close connections idle for ``idle_timeout_s`` (waiting for the store is not idle)
+        or with an event incomplete for ``event_deadline_s`` (paused ones excepted)."""
         limit = self.config.idle_timeout_s
-        period = max(0.05, min(1.0, limit / 4))
+        deadline = self.config.event_deadline_s
+        period = max(0.05, min(1.0, limit / 4, deadline / 4))
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
             for conn in list(self._conns):
+                since = conn.partial_since
                 if not conn.busy and now - conn.last > limit:
                     conn.close(f"idle for {now - conn.last:.0f} s (limit {limit:g} s)")
+                elif since is not None and not conn.paused and now - since > deadline:
+                    conn.close(f"an incomplete event for over {deadline:g} s "
+                               f"({conn.framer.pending:,} bytes, sent too slowly)")
                 elif conn.refusals is not None:
                     conn.refusals.flush()
             self._udp_refusals.flush()
+            self._flush_host_refusals(now)
 
     # -- datagrams ---------------------------------------------------------------------------
     def datagram(self, data: bytes, addr: Any) -> None:
