@@ -76,6 +76,8 @@ log = logging.getLogger("truceguard.server")
 MAX_BODY_BYTES = 16 << 20  # a JSON, GeoJSON, CSV or CoT body
 MAX_UPLOAD_BYTES = 512 << 20  # a file upload
 MULTIPART_ENVELOPE_BYTES = 64 << 10  # an attachment form's fields and headers, beyond its file
+MAX_UPLOADS_PER_USER = 2  # file uploads one user may have under way at once
+UPLOAD_RETRY_AFTER_S = 5  # what a user over that is told to wait
 PAGE = 100
 MAX_PAGE = 1000
 MAX_TEXT = 2000  # a free-text field: a reason, a note, a marking
@@ -85,9 +87,22 @@ STATUS = ((AuthError, 401), (ForbiddenError, 403), (NotFoundError, 404), (StoreE
           (InputError, 400))
 
 
+class TooManyUploadsError(InputError):
+    """The user already has ``MAX_UPLOADS_PER_USER`` uploads under way (429, Retry-After)."""
+
+    code = "upload.too_many"
+
+    def __init__(self, message: str, *, retry_after_s: int = UPLOAD_RETRY_AFTER_S) -> None:
+        super().__init__(message, hint=f"wait for your uploads under way to finish; try again "
+                         f"in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
 def _status_of(exc: TruceguardError) -> int:
     if exc.code == "input.too_large":
         return 413
+    if isinstance(exc, TooManyUploadsError):
+        return 429
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status
@@ -222,6 +237,56 @@ def _known_query(request: Request) -> None:
                 else "this route takes no query parameters", code="input.unknown_parameter")
 
 
+DOCS_STATIC = "/api/static/docs"
+
+
+def _docs_folder() -> Path | None:
+    """The Swagger UI and ReDoc files shipped by the ``fastapi-standalone-docs`` package (the
+    ``server`` extra), found without importing it; None when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fastapi_standalone_docs")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    folder = Path(roots[0]) / "static" if roots else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def _docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` from files on this machine, never a CDN: users work
+    offline. Like ``/openapi.json`` they take no token."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    folder = _docs_folder()
+    if folder is not None:
+        app.mount(DOCS_STATIC, StaticFiles(directory=folder), name="docs-static")
+
+    def page(name: str) -> None:
+        if folder is None:
+            raise NotFoundError(f"{name} is not shipped with this installation",
+                                hint="install truceguard[server] (fastapi-standalone-docs); "
+                                "the API's schema is at /openapi.json",
+                                code="not_found.route")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        page("/docs")
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{DOCS_STATIC}/swagger/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/fastapi/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None})  # no call to validator.swagger.io
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        page("/redoc")
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_STATIC}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_STATIC}/fastapi/favicon.png", with_google_fonts=False)
+
+
 def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                on_user_disabled: Callable[[str], None] | None = None,
                plans: Any = None) -> FastAPI:
@@ -229,7 +294,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     live loop's poke); ``on_user_disabled`` when a user is disabled (to end their live CoT
     sessions); ``plans`` runs plan requests (``server.plans.PlanRunner``)."""
     app = FastAPI(title="truceguard", version=__version__,
-                  dependencies=[Depends(_known_query)],
+                  dependencies=[Depends(_known_query)], docs_url=None, redoc_url=None,
                   description="Watch a ceasefire and plan the force that safeguards it.")
 
     # The server's own folders never appear in an error: its data folder, the temporary one.
@@ -247,7 +312,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                 if folder and len(folder) > 1:
                     envelope["error"][key] = envelope["error"][key].replace(folder, word)
         headers = ({"Retry-After": str(exc.retry_after_s)}
-                   if isinstance(exc, StoreBusyError) else None)
+                   if isinstance(exc, StoreBusyError | TooManyUploadsError) else None)
         return JSONResponse(envelope, status_code=_status_of(exc), headers=headers)
 
     @app.exception_handler(ClientDisconnect)
@@ -284,6 +349,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
 
     app.state.store = store
     app.state.login_throttle = LoginThrottle()
+    _docs(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -323,38 +389,65 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
         body = await _read_body(request, MAX_BODY_BYTES)
         return await run_in_threadpool(_ingest_bytes, body, u, format, source)
 
+    # Uploads under way, by user id: touched on the event loop only, so no lock.
+    uploading: dict[int, int] = {}
+    app.state.uploads_under_way = uploading
+
     @app.post("/api/v1/observations/upload")
     async def upload_observations(request: Request, u: Me, format: str | None = None,
                                   source: str | None = None) -> dict[str, Any]:
-        """Submit a file as the raw request body (up to 512 MiB), as `truceguard import`."""
-        body = await _read_body(request, MAX_UPLOAD_BYTES)
-        return await run_in_threadpool(_ingest_bytes, body, u, format, source)
+        """Submit a file as the raw request body (up to 512 MiB), as `truceguard import`. The
+        body streams to a temporary file and is refused (413) as soon as it passes the bound;
+        a user has at most 2 uploads under way at once (the next is answered 429)."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+            raise _upload_too_large(f"the body is {int(declared):,} bytes, over the "
+                                    f"{MAX_UPLOAD_BYTES:,}-byte limit")
+        key = int(u.user_id or 0)
+        if uploading.get(key, 0) >= MAX_UPLOADS_PER_USER:
+            raise TooManyUploadsError(f"you have {MAX_UPLOADS_PER_USER} uploads under way "
+                                      "already")
+        uploading[key] = uploading.get(key, 0) + 1
+        try:
+            with tempfile.TemporaryDirectory(prefix="truceguard-api-") as tmp:
+                raw = Path(tmp) / "request"
+                first = await _stream_to_file(request, raw, declared)
+                if not first:
+                    raise _empty_body()
+                path = raw.rename(raw.with_suffix(_suffix_of(first)))
+                return await run_in_threadpool(_ingest_file, path, tmp, u, format, source)
+        finally:
+            uploading[key] -= 1
+            if not uploading[key]:
+                del uploading[key]
 
     def _ingest_bytes(body: bytes, u: User, fmt: str | None, source: str | None
                       ) -> dict[str, Any]:
         if not body.strip():
-            raise InputError("the request body is empty", hint="send the records in the body",
-                             code="input.empty")
+            raise _empty_body()
         with tempfile.TemporaryDirectory(prefix="truceguard-api-") as tmp:
-            suffix = {"{": ".geojson", "[": ".geojson", "<": ".xml"}.get(
-                body.lstrip()[:1].decode("latin-1"), ".csv")
-            path = Path(tmp) / f"request{suffix}"
+            path = Path(tmp) / f"request{_suffix_of(body.lstrip()[:1])}"
             path.write_bytes(body)
-            try:
-                fmt = fmt or detect_format(path)
-            except TruceguardError as exc:
-                raise _unpathed(exc, (str(path), tmp), REQUEST_BODY) from None
-            options: dict[str, Any] = {}
-            if "source" in reader(fmt).options:
-                options["source"] = source or f"api:{u.name}"
-            elif source:
-                raise InputError(f"source {source!r}: the {fmt} format names its own sources",
-                                 hint="leave source out", code="input.unknown_option")
-            try:
-                summary = import_file(store, path, fmt=fmt, releasability=u.marking,
-                                      who=u.name, scope=f"user:{u.user_id}", **options)
-            except TruceguardError as exc:
-                raise _unpathed(exc, (str(path), tmp), REQUEST_BODY) from None
+            return _ingest_file(path, tmp, u, fmt, source)
+
+    def _ingest_file(path: Path, tmp: str, u: User, fmt: str | None, source: str | None
+                     ) -> dict[str, Any]:
+        """Import the request body saved at ``path`` (in the temporary folder ``tmp``)."""
+        try:
+            fmt = fmt or detect_format(path)
+        except TruceguardError as exc:
+            raise _unpathed(exc, (str(path), tmp), REQUEST_BODY) from None
+        options: dict[str, Any] = {}
+        if "source" in reader(fmt).options:
+            options["source"] = source or f"api:{u.name}"
+        elif source:
+            raise InputError(f"source {source!r}: the {fmt} format names its own sources",
+                             hint="leave source out", code="input.unknown_option")
+        try:
+            summary = import_file(store, path, fmt=fmt, releasability=u.marking,
+                                  who=u.name, scope=f"user:{u.user_id}", **options)
+        except TruceguardError as exc:
+            raise _unpathed(exc, (str(path), tmp), REQUEST_BODY) from None
         store.audit(u.name, "observations.import", {
             "format": fmt, "imported": summary.imported, "duplicates": summary.duplicates,
             "conflicts": summary.conflicts, "rejected": summary.rejected})
@@ -764,6 +857,44 @@ async def _read_attachment(request: Request) -> tuple[str, bytes]:
         chunks.append(chunk)
     body = b"".join(chunks)
     return split_multipart(body, ctype) if form else (name, body)
+
+
+def _empty_body() -> InputError:
+    return InputError("the request body is empty", hint="send the records in the body",
+                      code="input.empty")
+
+
+def _suffix_of(first: bytes) -> str:
+    """The temporary file's suffix for a body whose first non-blank byte is ``first``."""
+    return {b"{": ".geojson", b"[": ".geojson", b"<": ".xml"}.get(first[:1], ".csv")
+
+
+def _upload_too_large(message: str) -> InputError:
+    return InputError(message, hint=f"split the file into parts of at most "
+                      f"{MAX_UPLOAD_BYTES >> 20} MiB", code="input.too_large")
+
+
+async def _stream_to_file(request: Request, path: Path, declared: str | None) -> bytes:
+    """Write the request body to ``path`` as it comes, refused (``input.too_large``) as soon as
+    it passes ``MAX_UPLOAD_BYTES``, the rest never read. Returns its first non-blank byte
+    (``b""`` when it is all blank). Writes go to a worker thread a megabyte at a time."""
+    first = b""
+    size = 0
+    pending = bytearray()
+    with open(path, "wb") as fh:
+        async for chunk in _body_chunks(request, declared):
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                raise _upload_too_large(f"the body passed the {MAX_UPLOAD_BYTES:,}-byte limit")
+            if not first:
+                first = chunk.lstrip()[:1]
+            pending += chunk
+            if len(pending) >= 1 << 20:
+                await run_in_threadpool(fh.write, bytes(pending))
+                pending.clear()
+        if pending:
+            await run_in_threadpool(fh.write, bytes(pending))
+    return first
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
