@@ -83,3 +83,16 @@ def running(db: str, log: Path, *args: str) -> Iterator[Server]:
             srv.process.wait(20)
         except subprocess.TimeoutExpired:
             srv.process.kill()
+
+
+@contextmanager
+def serving(folder: Path, *args: str) -> Iterator[Server]:
+    """A real server on a store in ``folder`` holding the users of ``USERS`` (and whatever the
+    caller put in ``folder / "mission.db"`` before), with their tokens; stopped afterwards."""
+    db = str(folder / "mission.db")
+    with open_store(db):
+        pass
+    tokens = make_users(db)
+    with running(db, folder / "server.log", *args) as srv:
+        srv.tokens = tokens
+        yield srv

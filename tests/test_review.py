@@ -7,13 +7,13 @@ from __future__ import annotations
 import csv
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import wait_for
 from tests.server_fixtures import Server, make_users, running
 from truceguard.cli import main
 from truceguard.errors import ForbiddenError, InputError, NotFoundError, TruceguardError
@@ -310,15 +310,6 @@ def test_cli_review_queue_and_published_only(tmp_path: Path) -> None:
 # -- the HTTP API -----------------------------------------------------------------------------
 
 
-def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("review-server")
@@ -333,7 +324,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             with open_store(db) as store:
                 return len(store.violations(ViolationFilter(), OWNER)) == len(PATROLS)
 
-        wait_for(adjudicated)
+        wait_for(adjudicated, 60)
         yield srv
 
 

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import UCDP_CLEAN
+from tests.helpers import wait_for
 from tests.server_fixtures import Server, make_users, running, start
 from truceguard.cli import main
 from truceguard.ingest import import_file
@@ -31,15 +32,6 @@ def patrol_file(path: Path, rows: list[tuple[str, str, float, float, str, str]])
         w.writerow(["id", "time", "lat", "lon", "category", "releasability"])
         w.writerows(rows)
     return path
-
-
-def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture(scope="module")

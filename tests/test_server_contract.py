@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.server_fixtures import Server, make_users, running
+from tests.server_fixtures import Server, serving
 from truceguard.store import open_store
 
 REQUEST = {"scenario": "", "variants": [], "samples": 100, "seed": 1, "sensitivity": False}
@@ -15,13 +15,7 @@ REQUEST = {"scenario": "", "variants": [], "samples": 100, "seed": 1, "sensitivi
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("contract")
-    db = str(tmp / "mission.db")
-    with open_store(db):
-        pass
-    tokens = make_users(db)
-    with running(db, tmp / "server.log") as srv:
-        srv.tokens = tokens
+    with serving(tmp_path_factory.mktemp("contract")) as srv:
         yield srv
 
 

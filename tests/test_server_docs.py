@@ -9,19 +9,12 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from tests.server_fixtures import Server, make_users, running
-from truceguard.store import open_store
+from tests.server_fixtures import Server, serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("docs")
-    db = str(tmp / "mission.db")
-    with open_store(db):
-        pass
-    tokens = make_users(db)
-    with running(db, tmp / "server.log") as srv:
-        srv.tokens = tokens
+    with serving(tmp_path_factory.mktemp("docs")) as srv:
         yield srv
 
 

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import UCDP_CLEAN
+from tests.helpers import wait_for
 from tests.server_fixtures import Server, make_users, running
 from truceguard.cli import main
 from truceguard.errors import TruceguardError
@@ -208,15 +209,6 @@ def test_a_cot_target_with_credentials_is_refused() -> None:
 
 
 # -- a real server -----------------------------------------------------------------------------
-def deadline_wait(predicate: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("hardening")
@@ -240,7 +232,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             with open_store(db) as store:
                 return "minsk-2015" in store.adjudicated_terms()
 
-        deadline_wait(judged)
+        wait_for(judged, 60)
         yield srv
 
 

@@ -15,6 +15,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.helpers import wait_for
 from tests.server_fixtures import Server, make_users, running
 from truceguard.server import api
 from truceguard.server.api import MAX_UPLOAD_BYTES
@@ -194,16 +195,14 @@ def test_uploads_cut_short_give_their_places_back(server: tuple[Server, Path]) -
         slow = [open_chunked(srv, "deu") for _ in range(api.MAX_UPLOADS_PER_USER + 1)]
         for s in slow:
             send_chunk(s, HEADER + rows("cut", 3))
-        time.sleep(0.3)
+        with srv.client("deu") as c:  # until the slow ones hold every place
+            wait_for(lambda: c.post(UPLOAD, content=b"").status_code == 429,
+                     what="the slow uploads to hold their places")
         for s in slow:
             s.close()  # hung up mid-body
     with srv.client("deu") as c:
-        deadline = time.monotonic() + 10
-        while True:
-            r = c.post(UPLOAD, content=HEADER + rows("back", 1))
-            if r.status_code != 429 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        r = wait_for(lambda: (lambda r: r if r.status_code != 429 else None)(
+            c.post(UPLOAD, content=HEADER + rows("back", 1))), what="a place given back")
         assert r.status_code == 200, r.text
     assert wait_until_empty(temp) == []
 
