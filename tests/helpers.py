@@ -47,3 +47,16 @@ def readline_within(stream: IO[str], timeout: float) -> str:
     if not got:
         raise AssertionError(f"no line within {timeout:g} s")
     return got[0]
+
+
+def hold_write_lock(path: str, release: threading.Event, held: threading.Event) -> None:
+    """Another writer holds the SQLite database's write lock until ``release`` is set
+    (``held`` says it has it): run in a thread."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    held.set()
+    release.wait(30)
+    conn.execute("ROLLBACK")
+    conn.close()

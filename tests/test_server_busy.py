@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.cot_fixtures import closed_by_server, event, send_raw, service, stored, until
-from tests.helpers import wait_for
+from tests.helpers import hold_write_lock, wait_for
 from tests.server_fixtures import make_users, running
 from truceguard.errors import StoreBusyError, StoreError, error_envelope
 from truceguard.server.api import create_app
@@ -24,16 +23,6 @@ from truceguard.store import SQLiteStore, open_store
 from truceguard.users import add_user
 
 WAIT_S = 0.5
-
-
-def _hold_write_lock(path: str, release: threading.Event, held: threading.Event) -> None:
-    """Another writer holds the database's write lock until ``release`` is set."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    held.set()
-    release.wait(30)
-    conn.execute("ROLLBACK")
-    conn.close()
 
 
 # -- the error ---------------------------------------------------------------------------------
@@ -48,7 +37,7 @@ def test_store_busy_is_a_store_error_with_a_code_and_a_retry_after():
 def test_sqlite_raises_store_busy_past_its_busy_timeout(tmp_path: Path):
     store = SQLiteStore(tmp_path / "t.db", busy_timeout_s=WAIT_S)
     release, held = threading.Event(), threading.Event()
-    locker = threading.Thread(target=_hold_write_lock, args=(store.path, release, held))
+    locker = threading.Thread(target=hold_write_lock, args=(store.path, release, held))
     locker.start()
     try:
         held.wait(5)
@@ -81,7 +70,7 @@ def test_a_locked_database_answers_503_with_retry_after_then_succeeds(tmp_path: 
         return asyncio.run(go())
 
     release, held = threading.Event(), threading.Event()
-    locker = threading.Thread(target=_hold_write_lock, args=(store.path, release, held))
+    locker = threading.Thread(target=hold_write_lock, args=(store.path, release, held))
     locker.start()
     try:
         held.wait(5)

@@ -22,6 +22,7 @@ from tests.cot_fixtures import (
     stored,
     until,
 )
+from tests.helpers import hold_write_lock
 from truceguard.errors import RowError
 from truceguard.io.cot import parse_cot_event
 from truceguard.marking import Viewer
@@ -193,24 +194,12 @@ def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s.close()
 
 
-def _hold_write_lock(path: str, release: threading.Event, held: threading.Event) -> None:
-    """Another writer holds the database's write lock until ``release`` is set."""
-    import sqlite3
-
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    held.set()
-    release.wait(30)
-    conn.execute("ROLLBACK")
-    conn.close()
-
-
 def test_a_blocked_store_slows_readers_sheds_past_the_bound_and_stop_flushes(
         sqlite_store: SQLiteStore, caplog):
     """(SQLite: another writer holds the file's write lock.)"""
     store = sqlite_store
     release, held = threading.Event(), threading.Event()
-    locker = threading.Thread(target=_hold_write_lock, args=(store.path, release, held))
+    locker = threading.Thread(target=hold_write_lock, args=(store.path, release, held))
 
     async def scenario() -> None:
         svc = await service(store, max_pending=300, max_delay_s=0.0,
@@ -244,7 +233,7 @@ def test_a_slow_store_pauses_reading_instead_of_buffering(sqlite_store: SQLiteSt
     """With the store blocked, a client that sends 12 MB gets only a bounded part of it
     read (then TCP flow control holds it back); once the store moves, all is stored."""
     release, held = threading.Event(), threading.Event()
-    locker = threading.Thread(target=_hold_write_lock, args=(store.path, release, held))
+    locker = threading.Thread(target=hold_write_lock, args=(store.path, release, held))
     n = 30_000
 
     async def scenario() -> None:

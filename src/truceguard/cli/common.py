@@ -147,16 +147,10 @@ def check_output(output: str, *, db: str | None = None, inputs: tuple[str, ...] 
                  option: str = "-o") -> Path:
     """The output path, refused when it would destroy data: the database (or its WAL and SHM
     files), an input of the same command, a folder that does not exist, a folder itself."""
+    from truceguard.io.base import check_output_path
     from truceguard.store import is_url
 
-    p = Path(output)
-    if p.is_dir():
-        raise InputError(f"{option} {output!r} is a folder", hint="give a file name in it",
-                         code="output.is_folder")
-    if not p.parent.exists():
-        raise InputError(f"{option} {output!r}: the folder {str(p.parent)!r} does not exist",
-                         hint="create the folder first, or write somewhere else",
-                         code="output.no_folder")
+    p = check_output_path(output, f"{option} ")
     protected = [Path(i) for i in inputs]
     if db and not is_url(db):
         protected += [Path(db), Path(db + "-wal"), Path(db + "-shm"), Path(db + "-journal")]

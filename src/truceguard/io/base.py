@@ -76,6 +76,20 @@ def check_input_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def check_output_path(path: str | os.PathLike[str], label: str = "") -> Path:
+    """The path an output is to be written at, refused (InputError) when it is a folder or
+    its folder does not exist; ``label`` (``"-o "``) is how the user named it."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{label}{str(path)!r} is a folder", hint="give a file name in it",
+                         code="output.is_folder")
+    if not p.parent.is_dir():
+        raise InputError(f"{label}{str(path)!r}: the folder {str(p.parent)!r} does not exist",
+                         hint="create the folder first, or write somewhere else",
+                         code="output.no_folder")
+    return p
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file's bytes, read in 1 MiB blocks (regular files only)."""
     h = hashlib.sha256()

@@ -48,6 +48,7 @@ import shapely
 from pyogrio import raw
 
 from truceguard.errors import InputError
+from truceguard.io.base import check_output_path
 from truceguard.io.records import TIME_FIELDS, Record, record_dict
 from truceguard.io.values import check_writable
 from truceguard.marking import parse_marking
@@ -93,15 +94,7 @@ def _target(path: str | os.PathLike[str], what: str) -> Path:
         raise InputError(f"{what} is written to a file, not to standard output",
                          hint=f"give a file name (-o FILE.{what.lower()})",
                          code="output.not_a_file")
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{str(p)!r} is a folder", hint="give a file name in it",
-                         code="output.is_folder")
-    if not p.parent.is_dir():
-        raise InputError(f"{str(p)!r}: the folder {str(p.parent)!r} does not exist",
-                         hint="create the folder first, or write somewhere else",
-                         code="output.no_folder")
-    return p
+    return check_output_path(path)
 
 
 def _kind_and_layer(rows: list[Record], layer: str | None) -> tuple[type, str]:

@@ -144,14 +144,6 @@ class PostgresStore(SQLStore):
         ms = 0 if self.busy_timeout_s is None else max(1, int(self.busy_timeout_s * 1000))
         conn.execute(f"SET lock_timeout = {ms}")  # 0: wait as long as it takes
 
-    def set_busy_timeout(self, seconds: float) -> None:
-        """Wait at most ``seconds`` for another transaction's lock from now on (then
-        ``StoreBusyError``): connections opened later, and this thread's."""
-        if seconds <= 0:
-            raise ValueError("the busy timeout must be > 0 seconds")
-        self.busy_timeout_s = float(seconds)
-        self._set_wait(self._db())
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """``SQLStore.transaction``; a lock timeout, serialization failure or deadlock that

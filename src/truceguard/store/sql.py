@@ -92,6 +92,7 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
 
     backend = "sql"
     path = ""
+    busy_timeout_s: float | None = None  # how long to wait for another writer's lock
     _begin = "BEGIN"  # how a backend starts a write transaction
 
     def __init__(self) -> None:
@@ -130,6 +131,17 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
         raise NotImplementedError
 
     # -- connections and transactions -----------------------------------------------------
+    def _set_wait(self, conn: Any) -> None:  # the backend's lock wait on a connection
+        raise NotImplementedError
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for another writer's lock from now on (then
+        ``StoreBusyError``): connections opened later, and this thread's."""
+        if seconds <= 0:
+            raise ValueError("the busy timeout must be > 0 seconds")
+        self.busy_timeout_s = float(seconds)
+        self._set_wait(self._db())
+
     def _db(self) -> Any:
         """This thread's connection (or the one lent to it)."""
         lent = self._lent.get(threading.get_ident())

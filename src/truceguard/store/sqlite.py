@@ -90,6 +90,7 @@ class SQLiteStore(SQLStore):
 
     backend = "sqlite"
     _begin = "BEGIN IMMEDIATE"  # take the write lock now, waiting for it if need be
+    busy_timeout_s: float
 
     def __init__(self, path: str | Path, *, create: bool = True,
                  busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
@@ -142,14 +143,6 @@ class SQLiteStore(SQLStore):
     def _set_wait(self, conn: sqlite3.Connection) -> None:
         conn.busy_timeout_s = self.busy_timeout_s  # type: ignore[attr-defined]
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
-
-    def set_busy_timeout(self, seconds: float) -> None:
-        """Wait at most ``seconds`` for another writer's lock from now on (then
-        ``StoreBusyError``): connections opened later, and this thread's."""
-        if seconds <= 0:
-            raise ValueError("the busy timeout must be > 0 seconds")
-        self.busy_timeout_s = float(seconds)
-        self._set_wait(self._db())
 
     def _in_transaction(self, conn: sqlite3.Connection) -> bool:
         return conn.in_transaction
