@@ -18,7 +18,7 @@ def planned(tmp_path_factory):
     out = tmp_path_factory.mktemp("plan")
     res = CliRunner().invoke(main, ["plan", "--variant", "us-isr-only", "--variant", "no-us",
                                     "--samples", "400", "--sensitivity-samples", "200",
-                                    "--seed", "1", "-o", str(out)])
+                                    "--seed", "1", "--sobol-rows", "8", "-o", str(out)])
     return res, out
 
 
@@ -39,12 +39,18 @@ def test_plan_defaults_to_2026_and_writes_sensitivity_layers_raids(planned):
     for k in HEADLINE:
         rows = sens[k]
         assert len(rows) > 30
-        assert set(rows[0]) == {"assumption", "low", "high", "metric_low", "metric_high"}
+        assert set(rows[0]) == {"assumption", "low", "high", "metric_low", "metric_high",
+                                "beyond_noise"}
     assert set(doc["definitions"]) == set(HEADLINE)
+    sobol = doc["sobol"]
+    assert sobol["base_rows"] == 8 and set(sobol["metrics"]) == set(HEADLINE)
+    for m in sobol["metrics"].values():
+        assert {"mean", "variance", "seed", "drivers", "indices"} <= set(m)
     html = (out / "index.html").read_text()
     for k in HEADLINE:
         assert f"tornado_{k}.png" in html and (out / f"tornado_{k}.png").stat().st_size > 5000
     assert "Moved most by" in html and "geometry only" in html
+    assert "variance-based sensitivity" in html
     assert (out / "map_no-us.png").exists() and (out / "raids.png").exists()
     # stderr is not a terminal here: no progress bar, and nothing else on stderr
     assert not any(c in res.output for c in ("━", "\r", "\x1b[")) and res.stderr == ""

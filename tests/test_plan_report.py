@@ -16,7 +16,7 @@ from truceguard.plan.capacity import mean_ci
 from truceguard.plan.explain import across_gaps, across_raid_sizes, across_variants, num, pct
 from truceguard.plan.run import HEADLINE, HEADLINE_METHOD, run_variant, wilson
 from truceguard.plan.scenario import load_scenario, resolve_variant
-from truceguard.plan.sensitivity import runs_for, sensitivity
+from truceguard.plan.sensitivity import NOISE_SEEDS, runs_for, sensitivity
 from truceguard.plan.sweep import plan_steps, run_plan
 from truceguard.report.planning import _interval, write_plan_report
 
@@ -177,10 +177,15 @@ def test_sensitivity_names_each_run():
     sensitivity(SCEN, samples=150, raid_replications=2, only=keys,
                 progress=lambda *a: seen.append(a))
     a = SCEN.assumption(keys[0])
-    assert [s for s, _d, _t in seen][:3] == ["baseline", f"{a.key} = {a.low:g}",
-                                              f"{a.key} = {a.high:g}"]
-    assert [d for _s, d, _t in seen] == [0, 1, 2, 3, 4, 5]
-    assert {t for _s, _d, t in seen} == {runs_for(SCEN, SCEN.baseline, keys)} == {5}
+    labels = [s for s, _d, _t in seen]
+    assert labels[0] == "baseline"
+    assert labels[1:1 + NOISE_SEEDS] == [f"baseline, seed {2025 + k}"
+                                         for k in range(1, NOISE_SEEDS + 1)]
+    assert labels[1 + NOISE_SEEDS:3 + NOISE_SEEDS] == [f"{a.key} = {a.low:g}",
+                                                       f"{a.key} = {a.high:g}"]
+    n = 5 + NOISE_SEEDS
+    assert [d for _s, d, _t in seen] == list(range(n + 1))
+    assert {t for _s, _d, t in seen} == {runs_for(SCEN, SCEN.baseline, keys)} == {n}
 
 
 def test_step_bar_shows_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch):

@@ -198,17 +198,22 @@ class Scenario:
     def with_value(self, path: tuple[Any, ...], value: float) -> Scenario:
         """This scenario with the number at ``path`` set to ``value``, parsed again; an orbit
         that the new value puts inside its stand-off moves to the nearest place outside it."""
+        return self.with_values({path: value})
+
+    def with_values(self, values: dict[tuple[Any, ...], float]) -> Scenario:
+        """This scenario with each number at a path set to its value, parsed once."""
         from truceguard.plan.scenario_read import parse_document
 
         doc = copy.deepcopy(self.doc)
-        node = doc
-        for p in path[:-1]:
-            node = node[p]
-        last = path[-1]
-        if isinstance(node[last], dict):
-            node[last]["value"] = value
-        else:
-            node[last] = value
+        for path, value in values.items():
+            node = doc
+            for p in path[:-1]:
+                node = node[p]
+            last = path[-1]
+            if isinstance(node[last], dict):
+                node[last]["value"] = value
+            else:
+                node[last] = value
         return parse_document(doc, self.path, relocate_orbits=True)
 
     def assumption(self, key: str) -> Assumption:

@@ -162,17 +162,33 @@ def sensitivity_skipped(place: bool, threat_events: object) -> str | None:
 
 def plan_steps(scen: Scenario, variants: Sequence[str] | None = None, *,
                with_sensitivity: bool = True, place: bool = False,
-               threat_events: object = None) -> int:
+               threat_events: object = None, sobol_rows: int = 0) -> int:
     """How many runs :func:`run_plan` makes (the ``total`` its progress reports): one per
-    variant, and the sensitivity analysis's runs when it runs."""
+    variant, and the sensitivity analyses' runs when they run."""
     from truceguard.plan.sensitivity import runs_for
 
     resolved = resolve_all(scen, variants)
     n = len(resolved)
     if with_sensitivity and sensitivity_skipped(place, threat_events) is None:
         names = [rv.name for rv in resolved]
-        n += runs_for(scen, scen.baseline if scen.baseline in names else names[0])
+        base = scen.baseline if scen.baseline in names else names[0]
+        n += runs_for(scen, base) + _sobol_runs(scen, base, sobol_rows)
     return n
+
+
+def _sobol_runs(scen: Scenario, variant: str, rows: int) -> int:
+    from truceguard.plan import sobol
+    from truceguard.plan.sensitivity import assumptions_for
+
+    if rows <= 0:
+        return 0
+    if rows < 8:
+        raise InputError(f"{rows} Sobol base rows are too few for an interval",
+                         hint="give 8 or more (32 is the default), or 0 to skip it",
+                         code="input.out_of_range")
+    factors = sobol.factors_for([a for a in assumptions_for(scen, variant) if a.high > a.low],
+                                "group")
+    return sobol.runs_for(len(factors), rows) if factors else 0
 
 
 def run_plan(
@@ -180,7 +196,7 @@ def run_plan(
     seed: int = 2025, *, scheduler: str | None = None, workers: int | None = None,
     place: bool = False, with_sensitivity: bool = True, sensitivity_samples: int | None = None,
     threat_events: Sequence[Sequence[Any]] | None = None, threat_label: str = "store",
-    progress: Progress | None = None,
+    progress: Progress | None = None, sobol_rows: int = 0,
 ) -> PlanRun:
     """Everything ``truceguard plan`` does, as one core function: resolve the variants,
     optionally place their orbits and weight their threat by events (``threat_events``:
@@ -189,7 +205,9 @@ def run_plan(
     varies the scenario as written, so it is not run when orbits are placed or the threat
     comes from events: ``PlanRun.sensitivity_skipped`` then says why. ``progress`` (module
     docstring) counts every run, the variants' (``variant NAME``) and the sensitivity's
-    (``sensitivity KEY = VALUE``), out of :func:`plan_steps`."""
+    (``sensitivity KEY = VALUE``), out of :func:`plan_steps`. With ``sobol_rows`` > 0 the
+    variance-based analysis (:mod:`truceguard.plan.sobol`) runs too, on the same variant,
+    and its indices go to ``extra["sobol"]`` (results.json's ``sobol``)."""
     from truceguard.plan.orbits import place_orbits
     from truceguard.plan.scenario import load_scenario
     from truceguard.plan.sensitivity import DEFAULT_SAMPLES, runs_for, sensitivity
@@ -207,7 +225,8 @@ def run_plan(
     base = scen.baseline if scen.baseline in [rv.name for rv in resolved] else resolved[0].name
     skipped = sensitivity_skipped(place, threat_events) if with_sensitivity else None
     run_sens = with_sensitivity and skipped is None
-    total = len(resolved) + (runs_for(scen, base) if run_sens else 0)
+    n_sobol = _sobol_runs(scen, base, sobol_rows) if run_sens else 0
+    total = len(resolved) + (runs_for(scen, base) if run_sens else 0) + n_sobol
     use_dask = scheduler is not None or bool(workers)
     with (dask_client(scheduler, workers, "--dask" if scheduler else "--workers") if use_dask
           else contextlib.nullcontext()) as client:
@@ -218,4 +237,12 @@ def run_plan(
             sens = sensitivity(scen, base, sensitivity_samples or DEFAULT_SAMPLES, seed,
                                client=client,
                                progress=_shifted(progress, "sensitivity ", len(resolved), total))
+        if n_sobol:
+            from truceguard.plan.sobol import DEFAULT_SAMPLES as DEFAULT_SOBOL_SAMPLES
+            from truceguard.plan.sobol import sobol
+
+            extra["sobol"] = sobol(
+                scen, base, base_rows=sobol_rows, seed=seed, client=client,
+                samples=min(sensitivity_samples or DEFAULT_SOBOL_SAMPLES, DEFAULT_SOBOL_SAMPLES),
+                progress=_shifted(progress, "Sobol ", total - n_sobol, total)).as_json()
     return PlanRun(scen, results, sens, extra, skipped)

@@ -111,10 +111,11 @@ def results_document(scen: Scenario, results: Sequence[VariantResult],
 def _sens_json(sens: Sensitivity | None) -> dict[str, Any] | None:
     if sens is None:
         return None
-    out: dict[str, Any] = {"variant": sens.variant, "samples": sens.samples, "base": sens.base}
+    out: dict[str, Any] = {"variant": sens.variant, "samples": sens.samples, "base": sens.base,
+                           "noise": sens.noise}
     for m, rows in sens.rows.items():
-        out[m] = [{k: r[k] for k in ("assumption", "low", "high", "metric_low", "metric_high")}
-                  for r in rows]
+        out[m] = [{k: r[k] for k in ("assumption", "low", "high", "metric_low", "metric_high",
+                                     "beyond_noise")} for r in rows]
     return out
 
 

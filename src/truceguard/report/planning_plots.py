@@ -217,18 +217,23 @@ def plot_raids(results: Sequence[VariantResult], path: Path) -> str:
 def plot_tornado(rows: list[dict[str, Any]], base: float, metric: str, path: Path,
                  top: int = 10) -> str:
     """One bar per assumption, from the metric at its low end to the metric at its high
-    end, the largest swing on top; the line is the baseline."""
+    end, the largest swing on top; the line is the baseline. A swing within the noise
+    (``beyond_noise`` false) is drawn grey and its label says so."""
     shown = [r for r in rows if r["swing"] > 0][:top][::-1]
     fig = Figure(figsize=(9, 0.45 * max(3, len(shown)) + 1.2))
     ax = fig.add_subplot()
     for i, r in enumerate(shown):
         lo, hi = r["metric_low"], r["metric_high"]
-        ax.barh(i, hi - base, left=base, color="tab:blue", alpha=0.8)
-        ax.barh(i, lo - base, left=base, color="tab:orange", alpha=0.8)
-    ax.set_yticks(range(len(shown)), [f"{r['assumption']} ({r['low']:g} .. {r['high']:g})"
-                                      for r in shown], fontsize=8)
+        real = r.get("beyond_noise", True)
+        ax.barh(i, hi - base, left=base, color="tab:blue" if real else "0.75", alpha=0.8)
+        ax.barh(i, lo - base, left=base, color="tab:orange" if real else "0.6", alpha=0.8)
+    ax.set_yticks(range(len(shown)), [
+        f"{r['assumption']} ({r['low']:g} .. {r['high']:g})"
+        + ("" if r.get("beyond_noise", True) else " [within noise]") for r in shown],
+        fontsize=8)
     ax.axvline(base, color="k", lw=1)
-    ax.set_xlabel(f"{METRICS[metric][0]} (orange: assumption at its low end; blue: high end)")
+    ax.set_xlabel(f"{METRICS[metric][0]} (orange: assumption at its low end; blue: high end;"
+                  " grey: within the noise)")
     if not shown:
         ax.text(0.5, 0.5, "no assumption moves this metric", transform=ax.transAxes,
                 ha="center")
