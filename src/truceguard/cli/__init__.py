@@ -77,6 +77,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("truceguard.cli.server:alerts_group",
                "Alert targets: webhooks and TAK endpoints that receive new violations."),
     "audit": ("truceguard.cli.server:audit_group", "The hash-chained audit log."),
+    "raid": ("truceguard.cli.raid:raid_cmd",
+             "Predict one raid's outcome: share defeated (90% interval), by class, layer, "
+             "interceptor."),
     "terms": ("truceguard.cli.terms:terms_group",
               "The ceasefire terms that ship, and what each clause says."),
 }
