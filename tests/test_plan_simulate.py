@@ -67,8 +67,10 @@ def test_every_variant_reports_layers_raids_and_threat(results):
 
 
 def test_us_monitoring_makes_the_difference_to_detection(results):
+    # a satellite images only its strips of the line, in daylight and clear sky (plan/isr.py):
+    # the US adds points of detection, not the tens it added when it imaged the whole line
     assert (results["us-isr-only"].metrics["detection_probability"]
-            > results["no-us"].metrics["detection_probability"] + 0.1)
+            > results["no-us"].metrics["detection_probability"] + 0.01)
 
 
 def test_a_satellite_is_not_a_fixed_sensor():
@@ -121,7 +123,9 @@ def test_the_size_of_a_troop_pledge_changes_the_answer():
         return m["layers"]["reassurance_force"]["ground_answered_share"]["value"]
 
     small, large = reassurance(1500.0), reassurance(15000.0)
-    assert large > small + 0.05
+    # only detected violations are answered, and satellites detect far less than they did
+    # when they imaged the whole line (plan/isr.py): the pledge's size still doubles the share
+    assert large > 1.5 * small > 0.0
 
 
 def test_the_number_of_batteries_changes_the_raid():

@@ -10,9 +10,13 @@ happens, is::
 
     P = readiness * [latency <= T] * min(1, f + W / cycle),   W = min(persists, T - latency)
 
-with ``f = 1`` for a mast and ``f = 0`` for a satellite (cycle = revisit). Sensors combine as
-independent looks: ``1 - prod(1 - P)``. This is what ``line_isr_cover_share`` averages along
-the line (the old footprint share counted a satellite 500 km up as a fixed sensor).
+with ``f = 1`` for a mast and ``f = 0`` for a satellite. A satellite's cycle is not its revisit:
+one access images only the strips it is tasked with, and an optical image needs a clear sky,
+so its cycle is ``revisit / (p_image * clear)`` (:func:`truceguard.plan.isr.satellite_cycle_factor`,
+for the imaging system the scenario's ``isr`` block names; no satellite images the whole line
+every pass). Sensors combine as independent looks: ``1 - prod(1 - P)``. This is what
+``line_isr_cover_share`` averages along the line; :func:`truceguard.plan.isr.line_watched`
+gives the same by day and by night.
 """
 
 from __future__ import annotations
@@ -129,8 +133,11 @@ def build_assets(rv: ResolvedVariant) -> Assets:
         par = {**cap.params, **p.params}
         nb = len(p.basing)
         if cap.role in ("sensor", "air_defence"):
+            kw: dict[str, float] = {}
+            if cap.pattern == "satellite":
+                kw["cycle_min"] = _satellite_cycle_min(rv, p.capability, par)
             for i in range(int(round(p.quantity))):
-                rows.append(_row(p, cap, p.basing[i % nb], par))
+                rows.append(_row(p, cap, p.basing[i % nb], par, **kw))
         elif cap.role == "fighter":
             for loc in p.basing:
                 rows.append(_row(p, cap, loc, par, jets=p.quantity / nb))
@@ -140,6 +147,16 @@ def build_assets(rv: ResolvedVariant) -> Assets:
                 units = math.floor(troops * par["qrf_share"] / par["unit_size"])
                 rows.append(_row(p, cap, loc, par, troops=troops, qrf_units=float(units)))
     return assets_from_rows(rows)
+
+
+def _satellite_cycle_min(rv: ResolvedVariant, capability: str, par: dict[str, float]) -> float:
+    """A satellite's effective cycle in minutes: its revisit over the share of accesses that
+    yield a usable image of a point (never infinite: 10^9 minutes when none do)."""
+    from truceguard.plan.isr import satellite_cycle_factor
+
+    factor = satellite_cycle_factor(rv, capability)
+    revisit_min = 60.0 * par.get("revisit_h", 0.0)
+    return revisit_min / factor if factor > 1e-9 else 1e9
 
 
 def assets_from_rows(rows: list[dict[str, Any]]) -> Assets:

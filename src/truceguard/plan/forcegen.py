@@ -3,12 +3,18 @@
 The rule of thirds: keeping N deployed takes a pool of about ``pool_factor`` x N (one deployed,
 one preparing, one recovering). Over a horizon of H months with tours of T months, a force of N
 deployed sends N x H / T people in turn (64,000 for two years in 6-month tours: 256,000).
+
+:func:`campaign_pools` checks a 12-month campaign at 1:3 rotation against published
+inventories (``data/forces/inventories.yaml``: army sizes, fighter fleets, air-defence
+batteries by nation): each nation's pool is within, strains (half or more), or is beyond its
+inventory, or no inventory was checked.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from truceguard.plan.coverage import Coverage
 from truceguard.plan.scenario import UNITS, ResolvedVariant
@@ -109,3 +115,111 @@ def force_table(rv: ResolvedVariant, cov: Coverage) -> list[ForceRow]:
 def gaps(rows: list[ForceRow]) -> dict[str, float]:
     """What is missing, in units, per capability with a requirement (from the total rows)."""
     return {r.capability: float(r.gap) for r in rows if r.nation == "" and r.gap is not None}
+
+
+# --- A 12-month campaign at 1:3 rotation, checked against published inventories -----------
+
+STRAIN_SHARE = 0.5  # assumption (0.33-0.67): a nation keeps at least half for home and NATO
+CAMPAIGN_MONTHS = 12.0
+ROTATION = 3.0  # 1:3: one deployed, one preparing, one recovering (the rule of thirds)
+PLEDGE_ROLES = ("ground_force", "fighter", "air_defence")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A published count: what it counts, when, and where it is from."""
+
+    nation: str
+    category: str
+    value: float
+    as_of: str
+    source: str
+
+
+def inventories() -> dict[tuple[str, str], Inventory]:
+    """The shipped inventories (``data/forces/inventories.yaml``), by (nation, category)."""
+    return _inventories()[0]
+
+
+def _inventories() -> tuple[dict[tuple[str, str], Inventory], dict[str, Any]]:
+    from truceguard.config import load_yaml
+    from truceguard.geo.shipped import data_path
+
+    doc = load_yaml(data_path("forces", "inventories.yaml"))
+    out = {}
+    for nation, cats in doc["inventories"].items():
+        for cat, node in cats.items():
+            out[(str(nation), str(cat))] = Inventory(str(nation), str(cat), float(node["value"]),
+                                                     str(node["as_of"]), str(node["source"]))
+    return out, dict(doc["categories"])
+
+
+def inventory_category(role: str, nation: str) -> str | None:
+    """The inventory a pledge of ``role`` by ``nation`` draws on (None: none published)."""
+    cat = _inventories()[1].get(role)
+    if isinstance(cat, dict):
+        return cat.get(nation)
+    return cat
+
+
+@dataclass(frozen=True)
+class PoolCheck:
+    """One nation's pledges of one kind over the campaign: what is deployed, the pool the
+    rotation needs behind it, and how that compares with the published inventory."""
+
+    nation: str
+    role: str
+    unit: str
+    pledges: tuple[str, ...]
+    deployed: float
+    pool_needed: float
+    months: float
+    rotation: float
+    contingents: float | None  # personnel: tours sent over the campaign
+    inventory: float | None
+    inventory_as_of: str
+    inventory_source: str
+    share_of_inventory: float | None
+    flag: str  # within | strains inventory | beyond inventory | no published inventory
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def campaign_pools(rv: ResolvedVariant, months: float = CAMPAIGN_MONTHS,
+                   rotation: float = ROTATION) -> list[PoolCheck]:
+    """Per nation and kind of pledge (troops, fighters, air-defence batteries): the pool a
+    ``months``-long campaign at 1:``rotation`` needs (deployed x rotation), against the
+    published inventory: beyond it, or above :data:`STRAIN_SHARE` of it, is flagged; so is a
+    pledge with no inventory checked."""
+    if months <= 0 or rotation < 1:
+        raise ValueError("months must be positive and rotation at least 1")
+    tour = float(rv.scenario.force_generation["tour_months"].value)
+    caps = rv.scenario.capabilities
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for p in rv.pledges:
+        role = caps[p.capability].role
+        if role in PLEDGE_ROLES:
+            groups.setdefault((p.nation, role), []).append(p)
+    inv = inventories()
+    rows = []
+    for (nation, role), ps in sorted(groups.items()):
+        deployed = float(sum(p.quantity for p in ps))
+        pool = pool_needed(deployed, rotation)
+        cat = inventory_category(role, nation)
+        have = inv.get((nation, cat)) if cat else None
+        share = pool / have.value if have and have.value > 0 else None
+        if have is None:
+            flag = "no published inventory"
+        elif share is not None and share > 1.0:
+            flag = "beyond inventory"
+        elif share is not None and share >= STRAIN_SHARE:
+            flag = "strains inventory"
+        else:
+            flag = "within"
+        rows.append(PoolCheck(
+            nation, role, UNITS[role], tuple(p.id for p in ps), deployed, pool, months,
+            rotation, deployed * months / tour if role in PERSONNEL else None,
+            have.value if have else None, have.as_of if have else "",
+            have.source if have else "", share, flag))
+    return rows

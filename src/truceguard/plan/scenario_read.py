@@ -448,7 +448,9 @@ def parse_document(doc: Any, path: str, *, relocate_orbits: bool = False) -> Sce
     known = {"name", "title", "effective", "summary", "line", "host", "alliance", "hostile",
              "conditions", "hubs", "nations", "ukraine", "capabilities", "pledges",
              "requirements", "force_generation", "threat", "raids", "variants",
-             "baseline_variant"}
+             "baseline_variant",
+             "breach", "isr",  # parsed by plan/breach.py and plan/isr.py
+             "air_defence"}  # parsed by plan/airdefence.py
     for k in doc:
         if k not in known:
             raise rd.fail(str(k), "unknown top-level key", doc, k, hint=suggest(str(k), known))
