@@ -199,3 +199,65 @@ def test_usage_errors_carry_a_hint_and_the_envelope(args: list[str], code: str,
     doc = json.loads(r.stdout)
     assert doc["error"]["code"] in (code, "usage.no_such_command", "usage.no_such_option")
     assert doc["error"]["hint"]
+
+
+# -- a bug: the internal envelope with a request id, never a bare traceback --------------------
+def _crashing_cli() -> click.Group:
+    """A command line of truceguard's own group and error handling, with a command that hits
+    a bug: one inside ``domain_errors`` (``--format``) and one outside it."""
+    from truceguard.cli.common import EnvelopeGroup, domain_errors
+
+    @click.group(cls=EnvelopeGroup)
+    def cli() -> None:
+        """A command line with a bug."""
+
+    @cli.command("listing")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @domain_errors
+    def listing(fmt: str) -> None:
+        raise ZeroDivisionError("a detail for the log only")
+
+    @cli.command("bare")
+    @click.option("--format", "fmt", default="table")
+    def bare(fmt: str) -> None:
+        raise KeyError("a detail for the log only")
+
+    return cli
+
+
+@pytest.mark.parametrize("command", ["listing", "bare"])
+def test_a_bug_under_format_json_prints_the_internal_envelope(command: str) -> None:
+    r = CliRunner().invoke(_crashing_cli(), [command, "--format", "json"])
+    assert r.exit_code == 70, r.output
+    doc = json.loads(r.stdout)  # the envelope alone on stdout
+    err = doc["error"]
+    assert err["code"] == "internal" and len(err["request_id"]) == 16
+    assert err["request_id"] in err["hint"]
+    assert "Traceback" not in r.output and "detail for the log" not in r.output
+
+
+def test_a_bug_reads_error_and_hint_and_the_traceback_needs_debug(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRUCEGUARD_DEBUG", raising=False)
+    r = CliRunner().invoke(_crashing_cli(), ["listing"])
+    assert r.exit_code == 70 and r.stdout == ""
+    assert r.stderr.startswith("Error: internal error (ZeroDivisionError)\nHint: ")
+    assert "request id" in r.stderr and "--debug" in r.stderr
+    assert "Traceback" not in r.stderr
+    debug = CliRunner().invoke(_crashing_cli(), ["--debug", "listing", "--format", "json"])
+    assert debug.exit_code == 70
+    request_id = json.loads(debug.stdout)["error"]["request_id"]
+    assert "Traceback" in debug.stderr and "detail for the log only" in debug.stderr
+    assert f"request id {request_id}" in debug.stderr
+    again = CliRunner().invoke(_crashing_cli(), ["listing"])  # --debug held for its run only
+    assert "Traceback" not in again.stderr
+    monkeypatch.setenv("TRUCEGUARD_DEBUG", "1")
+    env = CliRunner().invoke(_crashing_cli(), ["listing"])
+    assert "Traceback" in env.stderr and "ZeroDivisionError" in env.stderr
+
+
+def test_the_truceguard_command_takes_debug() -> None:
+    r = CliRunner().invoke(main, ["--help"])
+    assert "--debug" in r.stdout
+    r = CliRunner().invoke(main, ["--debug", "terms", "show", "minsk2015"])
+    assert r.exit_code == 1 and "minsk2015" in r.stderr and "Traceback" not in r.output

@@ -45,3 +45,32 @@ def test_suggestions_name_the_close_value() -> None:
     assert hint.startswith("did you mean 'minsk-2015'")
     err = unknown_value("--status", "verifed", ["new", "verified"])
     assert "'verifed'" in err.message and "verified" in err.hint
+
+
+def test_each_class_carries_its_http_status_and_exit_code() -> None:
+    from truceguard import errors as e
+
+    expected = {e.InputError: 400, e.TooLargeError: 413, e.StoreError: 503,
+                e.StoreBusyError: 503, e.NotFoundError: 404, e.AuthError: 401,
+                e.ForbiddenError: 403, e.ThrottledError: 429, e.InternalError: 500,
+                e.MarkingError: 400}
+    for cls, status in expected.items():
+        assert cls.http_status == status, cls
+        assert cls.exit_code == (70 if cls is e.InternalError else 1), cls
+    assert e.TooLargeError("x").code == "input.too_large"
+    assert e.StoreBusyError("x", retry_after_s=3).retry_after_s == 3
+    assert e.ThrottledError("x", retry_after_s=0).retry_after_s == 1
+    assert InputError("x").retry_after_s is None
+
+
+def test_a_bug_with_a_request_id_names_it_and_nothing_else() -> None:
+    from truceguard.errors import InternalError
+
+    envelope = error_envelope(KeyError("/srv/secret/path"), request_id="0123abcd")
+    assert envelope == {"error": {
+        "code": "internal", "message": "internal error (KeyError)",
+        "hint": "this is a bug in truceguard: please report it with the command you ran, and "
+                "this request id: 0123abcd", "request_id": "0123abcd"}}
+    exc = InternalError(KeyError("x"), "0123abcd")
+    assert exc.envelope() == envelope
+    assert pickle.loads(pickle.dumps(exc)).envelope() == envelope

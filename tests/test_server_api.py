@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import logging
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -18,7 +22,10 @@ from tests.server_fixtures import Server, make_users, running, start
 from truceguard.cli import main
 from truceguard.ingest import import_file
 from truceguard.marking import Viewer, parse_marking
-from truceguard.store import ObservationFilter, open_store
+from truceguard.server.api import create_app
+from truceguard.server.service import ServiceHealth, Supervisor
+from truceguard.store import ObservationFilter, SQLiteStore, open_store
+from truceguard.users import add_user
 
 PATROLS = [("gbr-1", "2019-06-01T10:00:00Z", 48.30, 38.05, "shelling", "REL TO GBR"),
            ("fra-1", "2019-06-01T10:02:00Z", 48.301, 38.051, "shelling", "REL TO FRA"),
@@ -262,3 +269,117 @@ def test_users_cli_prints_the_token_alone_on_its_last_line(tmp_path: Path) -> No
     assert "bob" in r.stdout and token not in r.stdout
     r = CliRunner().invoke(main, ["audit", "verify", "--db", db])
     assert r.exit_code == 0 and "intact" in r.stdout
+
+
+# -- the app itself, in process (httpx's ASGI transport on this thread's event loop) ----------
+def _call(app: Any, method: str, path: str, token: str | None = None,
+          **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://api",
+                                     headers=headers) as client:
+            return await client.request(method, path, **kwargs)
+
+    return asyncio.run(go())
+
+
+def test_hooks_run_on_the_event_loop_thread(tmp_path: Path) -> None:
+    """Disabling a user ends live connections and an import wakes the live loop: both
+    touch the loop's objects, so both hooks are called on its thread, never a worker's."""
+    store = SQLiteStore(tmp_path / "hooks.db")
+    admin = add_user(store, "boss", "GBR", "admin", by="test")[1]
+    add_user(store, "temp", "GBR", "observer", by="test")
+    called: list[tuple[str, bool]] = []
+
+    def on_loop(what: str) -> None:
+        try:
+            asyncio.get_running_loop()
+            called.append((what, True))
+        except RuntimeError:  # no running loop: a worker thread
+            called.append((what, False))
+
+    app = create_app(store, on_user_disabled=lambda name: on_loop(f"disabled {name}"),
+                     on_ingest=lambda n: on_loop(f"ingested {n}"))
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [38.0, 48.2]},
+               "properties": {"time": "2020-03-01T08:00:00Z", "category": "shelling",
+                              "id": "hook-1"}}
+    r = _call(app, "POST", "/api/v1/users/temp/disable", admin)
+    assert r.status_code == 200 and r.json()["user"]["disabled"] is True, r.text
+    r = _call(app, "POST", "/api/v1/observations", admin, content=json.dumps(feature))
+    assert r.status_code == 200 and r.json()["imported"] == 1, r.text
+    assert called == [("disabled temp", True), ("ingested 1", True)]
+    store.close()
+
+
+def test_a_bug_answers_the_internal_envelope_with_a_request_id(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = SQLiteStore(tmp_path / "bug.db")
+    app = create_app(store)
+
+    @app.get("/api/v1/broken")
+    def broken() -> None:
+        raise ZeroDivisionError("a detail the client must not see")
+
+    with caplog.at_level(logging.ERROR, logger="truceguard.server"):
+        r = _call(app, "GET", "/api/v1/broken")
+    assert r.status_code == 500
+    err = r.json()["error"]
+    assert err["code"] == "internal" and "ZeroDivisionError" in err["message"]
+    assert err["request_id"] == r.headers["X-Request-Id"] and len(err["request_id"]) == 16
+    assert err["request_id"] in err["hint"] and "must not see" not in r.text
+    logged = [rec for rec in caplog.records if err["request_id"] in rec.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None  # the traceback, once
+    store.close()
+
+
+def test_health_and_readiness_without_a_supervisor(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "h.db")
+    app = create_app(store)
+    health = _call(app, "GET", "/healthz").json()
+    assert health["status"] == "ok" and health["schema_version"] == store.schema_version()
+    assert [s["name"] for s in health["services"]] == ["api"]
+    ready = _call(app, "GET", "/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    store.close()
+
+
+class _Part:
+    """A service of the supervisor's shape whose state the test sets."""
+
+    def __init__(self, name: str, state: str = "starting") -> None:
+        self.name, self.state = name, state
+
+    async def start(self) -> None:
+        self.state = "running"
+
+    async def stop(self, drain: bool = True) -> None:
+        self.state = "stopped"
+
+    def health(self) -> ServiceHealth:
+        if self.state == "broken":
+            raise RuntimeError("probe failed")
+        return ServiceHealth(self.name, self.state, lag_s=0.5 if self.name == "live" else None)
+
+
+def test_health_and_readiness_follow_the_supervisor(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    app = create_app(store)
+    live, alerts = _Part("live"), _Part("alerts")
+    supervisor = Supervisor([live, alerts])
+    app.state.supervisor = supervisor
+    r = _call(app, "GET", "/readyz")
+    assert r.status_code == 503 and r.json()["status"] == "not_ready"  # not started yet
+    asyncio.run(supervisor.start())
+    r = _call(app, "GET", "/readyz")
+    assert r.status_code == 200 and [s["state"] for s in r.json()["services"]] == [
+        "running", "running"]
+    health = _call(app, "GET", "/healthz").json()
+    assert health["status"] == "ok"
+    assert {s["name"]: s["lag_s"] for s in health["services"]} == {"live": 0.5, "alerts": None}
+    alerts.state = "broken"
+    health = _call(app, "GET", "/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert health.json()["services"][1]["state"] == "failed"
+    assert _call(app, "GET", "/readyz").status_code == 503
+    store.close()

@@ -45,10 +45,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from truceguard.errors import ForbiddenError, InputError, NotFoundError
+from truceguard.errors import ForbiddenError, InputError, NotFoundError, TooLargeError
 from truceguard.marking import Viewer
 from truceguard.model import ROLES, User, iso, utc_now
-from truceguard.store import Store
+from truceguard.store import ObservationStore, Store
 from truceguard.store.mission import Attachment
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # 20 MiB: a file larger than this is refused
@@ -140,9 +140,8 @@ def capture_basis(a: Attachment | Capture) -> str | None:
 
 # -- reading and checking a file ----------------------------------------------------------------
 def too_large(limit: int = MAX_ATTACHMENT_BYTES) -> InputError:
-    return InputError(f"the file is over the {limit:,}-byte limit ({limit / 2**20:g} MiB)",
-                      hint="attach a smaller file (a shorter clip, a scaled-down photo)",
-                      code="input.too_large")
+    return TooLargeError(f"the file is over the {limit:,}-byte limit ({limit / 2**20:g} MiB)",
+                         hint="attach a smaller file (a shorter clip, a scaled-down photo)")
 
 
 def read_bounded(fh: BinaryIO, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:
@@ -370,7 +369,7 @@ def _device(make: Any, model: Any) -> str | None:
 
 
 # -- who may ------------------------------------------------------------------------------------
-def submitted_by(store: Store, obs_id: int, user: User) -> bool:
+def submitted_by(store: ObservationStore, obs_id: int, user: User) -> bool:
     """Whether ``user`` submitted observation ``obs_id`` to the server: a file or body they
     posted (its reader is scoped to them) or Cursor on Target their connection sent."""
     reader = store.observation_reader(obs_id)
@@ -384,7 +383,7 @@ def submitted_by(store: Store, obs_id: int, user: User) -> bool:
             and obs.attributes.get("submitted_by") == user.name)
 
 
-def check_may_handle(store: Store, user: User, obs_id: int) -> None:
+def check_may_handle(store: ObservationStore, user: User, obs_id: int) -> None:
     """NotFoundError unless ``user`` may see observation ``obs_id``; ForbiddenError when they
     are an observer and did not submit it."""
     if store.get_observation(obs_id, user.viewer) is None:
@@ -434,7 +433,7 @@ def add_attachment(store: Store, obs_id: int, fh: BinaryIO, name: str, *, who: s
     return Added(stored, new_bytes, new_link)
 
 
-def list_attachments(store: Store, obs_id: int, viewer: Viewer) -> Listing:
+def list_attachments(store: ObservationStore, obs_id: int, viewer: Viewer) -> Listing:
     """The attachments of observation ``obs_id``, oldest link first; NotFoundError when
     ``viewer`` may not see it (as when it does not exist)."""
     obs = store.get_observation(obs_id, viewer)

@@ -6,25 +6,36 @@ prints ``Error: MESSAGE`` and ``Hint: HINT`` on stderr (or, with ``--format json
 on stdout) and exits non-zero; the HTTP API answers with the same envelope. The library never
 prints.
 
-    TruceguardError             code "error"
-    +-- InputError              bad input the user can correct              input.*
-    |   +-- FormatError         a file cannot be read as the format asked   input.bad_format
-    |   +-- MissingColumnsError required columns are absent                 input.missing_columns
-    |   +-- RowError            one record is bad (file, line, field)       input.bad_row
-    |   +-- ConfigError         a terms, scenario or grading file is wrong  config.invalid
-    |   +-- MarkingError        a releasability marking or code is invalid  marking.*
-    +-- StoreError              the store cannot be opened or written       store.*
-    |   +-- SchemaVersionError  the database was written by a newer truceguard
-    |   +-- StoreBusyError      the database stayed locked past the wait (HTTP 503,
-    |                           Retry-After)                                store.busy
-    +-- NotFoundError           a named thing does not exist                not_found.*
-    +-- AuthError               no valid credentials (HTTP 401)             auth.*
-    +-- ForbiddenError          the user's role may not do this (HTTP 403)  forbidden.*
-    +-- MissingExtraError       an optional part is not installed           install.missing_extra
+    class                       what                                  code            HTTP exit
+    TruceguardError             the root                              error            400   1
+    +-- InputError              bad input the user can correct        input.*          400   1
+    |   +-- FormatError         a file cannot be read as asked        input.bad_format 400   1
+    |   +-- MissingColumnsError required columns are absent           input.missing_.. 400   1
+    |   +-- RowError            one record is bad (file, line, field) input.bad_row    400   1
+    |   +-- ConfigError         a terms, scenario or grading file     config.invalid   400   1
+    |   +-- MarkingError        a marking or a code in it is invalid  marking.*        400   1
+    |   +-- TooLargeError       a body or file is over its bound      input.too_large  413   1
+    +-- StoreError              the store cannot be opened or written store.*          503   1
+    |   +-- SchemaVersionError  written by a newer truceguard         store.schema_..  503   1
+    |   +-- StoreBusyError      locked past the wait (Retry-After)    store.busy       503   1
+    +-- NotFoundError           a named thing does not exist          not_found.*      404   1
+    +-- AuthError               no valid credentials                  auth.*           401   1
+    +-- ForbiddenError          the user's role may not do this       forbidden.*      403   1
+    +-- ThrottledError          too many at once (Retry-After)        throttled        429   1
+    +-- MissingExtraError       an optional part is not installed     install.missing_ 400   1
+    +-- InternalError           a bug: its details go to the log      internal         500  70
+
+Each class carries its HTTP status (``http_status``) and the CLI's exit code (``exit_code``),
+so the server and the CLI map an error by its class alone; ``retry_after_s`` (None unless
+set) is the ``Retry-After`` the HTTP answer carries.
 
 The envelope, built by ``error_envelope`` alone::
 
     {"error": {"code": "input.bad_date", "message": "...", "hint": "..."}}
+
+An unexpected exception (a bug) is reported as ``internal``; with a ``request_id`` (the HTTP
+API's ``X-Request-Id``, the CLI's id of the run) the envelope also carries it, so a user's
+report can be matched with the traceback in the log.
 """
 
 from __future__ import annotations
@@ -50,6 +61,9 @@ class TruceguardError(Exception):
 
     code: str = "error"
     default_hint: str = ""
+    http_status: int = 400
+    exit_code: int = 1
+    retry_after_s: int | None = None
 
     def __init__(self, message: str, *, hint: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -69,21 +83,33 @@ class TruceguardError(Exception):
         return error_envelope(self)
 
 
-def error_envelope(exc: BaseException) -> dict[str, dict[str, str]]:
+INTERNAL_HINT = "this is a bug in truceguard: please report it with the command you ran"
+
+
+def error_envelope(exc: BaseException, *, request_id: str | None = None
+                   ) -> dict[str, dict[str, str]]:
     """``{"error": {"code", "message", "hint"}}`` for any error: the CLI and the API print this.
 
     An exception that is not a TruceguardError is a bug, reported as ``internal`` without its
-    details (they go to the log, not to the user).
+    details (they go to the log, not to the user); ``request_id``, when given, is added to it
+    (``"request_id"``) so that the report can be found in the log.
     """
+    if isinstance(exc, InternalError):
+        return {"error": {"code": exc.code, "message": exc.message, "hint": exc.hint,
+                          "request_id": exc.request_id}}
     if isinstance(exc, TruceguardError):
         return {"error": {"code": exc.code, "message": exc.message, "hint": exc.hint}}
-    return {
-        "error": {
-            "code": "internal",
-            "message": f"internal error ({type(exc).__name__})",
-            "hint": "this is a bug in truceguard: please report it with the command you ran",
-        }
-    }
+    if request_id:
+        return error_envelope(InternalError(exc, request_id))
+    return {"error": {"code": "internal", "message": f"internal error ({type(exc).__name__})",
+                      "hint": INTERNAL_HINT}}
+
+
+def new_request_id() -> str:
+    """A random id for one request (or one CLI run): 16 hex digits."""
+    import secrets
+
+    return secrets.token_hex(8)
 
 
 class InputError(TruceguardError):
@@ -160,10 +186,20 @@ class MarkingError(InputError):
                     "the groups of `truceguard markings`)")
 
 
+class TooLargeError(InputError):
+    """A request body, an upload or a file is over its size bound; refused as soon as it
+    passes it."""
+
+    code = "input.too_large"
+    http_status = 413
+    default_hint = "send it in smaller parts"
+
+
 class StoreError(TruceguardError):
     """The store cannot be opened, migrated or written."""
 
     code = "store.error"
+    http_status = 503
     default_hint = "check --db (or $TRUCEGUARD_DB): a truceguard database file or URL"
 
 
@@ -191,6 +227,7 @@ class NotFoundError(TruceguardError):
     """A named thing (terms, scenario, variant, record) does not exist."""
 
     code = "not_found"
+    http_status = 404
     default_hint = "check the name; the list commands show what exists"
 
 
@@ -198,6 +235,7 @@ class AuthError(TruceguardError):
     """The request carries no valid credentials (missing, unknown or disabled)."""
 
     code = "auth.invalid"
+    http_status = 401
     default_hint = ("send `Authorization: Bearer TOKEN` with the token that `truceguard users "
                     "add` printed")
 
@@ -206,7 +244,37 @@ class ForbiddenError(TruceguardError):
     """The user is known but their role may not do this."""
 
     code = "forbidden.role"
+    http_status = 403
     default_hint = "ask an admin for a role that may (observer < analyst < admin)"
+
+
+class ThrottledError(TruceguardError):
+    """A client asks for more than it may at once (failed logins from one address, uploads
+    of one user): nothing was done; it may try again after ``retry_after_s`` seconds."""
+
+    code = "throttled"
+    http_status = 429
+    default_hint = "wait for Retry-After seconds, then try again"
+
+    def __init__(self, message: str, *, retry_after_s: int, hint: str | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
+class InternalError(TruceguardError):
+    """A bug: an exception truceguard did not raise on purpose, reported by its type and a
+    request id only (its traceback goes to the log)."""
+
+    code = "internal"
+    http_status = 500
+    exit_code = 70  # EX_SOFTWARE (sysexits.h)
+    default_hint = INTERNAL_HINT
+
+    def __init__(self, exc: BaseException, request_id: str) -> None:
+        super().__init__(f"internal error ({type(exc).__name__})",
+                         hint=f"{INTERNAL_HINT}, and this request id: {request_id}")
+        self.request_id = request_id
 
 
 class MissingExtraError(TruceguardError):

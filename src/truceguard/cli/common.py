@@ -1,9 +1,12 @@
 """What every command shares: where the database is, safe outputs, and how a domain error
 reaches the user. (Option values are parsed by ``truceguard.query``, shared with the API.)
 
-An error the user caused prints ``Error: MESSAGE`` and ``Hint: HINT`` on stderr and exits 1;
-with ``--format json`` it prints the envelope (``truceguard.errors.error_envelope``, the same the
-HTTP API answers) on stdout instead. Never a traceback for user input.
+An error the user caused prints ``Error: MESSAGE`` and ``Hint: HINT`` on stderr and exits with
+its class's exit code (1; 2 for a usage error); with ``--format json`` it prints the envelope
+(``truceguard.errors.error_envelope``, the same the HTTP API answers) on stdout instead. Never a
+traceback for user input. An unexpected exception (a bug) is reported the same way as the
+``internal`` envelope with a request id (exit 70); its traceback goes to stderr only with
+``truceguard --debug`` or ``TRUCEGUARD_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import functools
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,7 +23,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, TypeVar, overl
 
 import click
 
-from truceguard.errors import InputError, TruceguardError, error_envelope
+from truceguard.errors import (
+    InputError,
+    InternalError,
+    TruceguardError,
+    error_envelope,
+    new_request_id,
+)
 
 if TYPE_CHECKING:
     from truceguard.store import Store
@@ -62,6 +72,36 @@ def print_error(exc: TruceguardError, as_json: bool) -> None:
         click.echo(f"Hint: {exc.hint}", err=True)
 
 
+DEBUG_ENV = "TRUCEGUARD_DEBUG"
+
+
+_debug_flag = [False]  # --debug of the command line being run
+
+
+def debugging() -> bool:
+    """Whether a bug's traceback is shown: ``--debug`` or ``TRUCEGUARD_DEBUG=1``."""
+    return _debug_flag[0] or os.environ.get(DEBUG_ENV, "").strip().lower() in (
+        "1", "true", "yes", "on")
+
+
+def _set_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    _debug_flag[0] = bool(value)
+
+
+def report_internal(exc: BaseException, as_json: bool) -> int:
+    """Report a bug as the ``internal`` envelope (or Error and Hint lines) with a new request
+    id; the traceback goes to stderr only when ``debugging()``. Returns the exit code."""
+    err = InternalError(exc, new_request_id())
+    print_error(err, as_json)
+    if debugging():
+        click.echo(f"request id {err.request_id}:", err=True)
+        traceback.print_exception(exc, file=sys.stderr)
+    elif not as_json:
+        click.echo(f"(run again with --debug or {DEBUG_ENV}=1 to see the traceback)",
+                   err=True)
+    return err.exit_code
+
+
 def _wants_json(args: list[str]) -> bool:
     return any(a in ("--format=json",) for a in args) or any(
         a == "--format" and b == "json" for a, b in zip(args, args[1:], strict=False))
@@ -95,12 +135,21 @@ def usage_error(exc: click.UsageError) -> TruceguardError:
 
 class EnvelopeGroup(click.Group):
     """A group whose usage errors read like every other error: ``Error:`` and ``Hint:`` lines
-    (exit 2), or with ``--format json`` the error envelope on standard output."""
+    (exit 2), or with ``--format json`` the error envelope on standard output; a bug is
+    reported as the ``internal`` envelope with a request id (``report_internal``). It takes
+    ``--debug``: a bug's traceback on stderr."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(
+            ["--debug"], is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+            help=f"Show the traceback of an internal error (also {DEBUG_ENV}=1)."))
 
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        _debug_flag[0] = False
         try:
             rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
@@ -112,13 +161,21 @@ class EnvelopeGroup(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except TruceguardError as exc:  # raised outside a command's domain_errors
+            print_error(exc, _wants_json(argv))
+            sys.exit(exc.exit_code)
+        except Exception as exc:
+            sys.exit(report_internal(exc, _wants_json(argv)))
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def domain_errors(f: F) -> F:
-    """Turn a TruceguardError into the error message (or envelope) and exit code 1."""
+    """Turn a TruceguardError into the error message (or envelope) and its class's exit code
+    (1); any other exception but click's own into the ``internal`` envelope (exit 70)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -126,10 +183,14 @@ def domain_errors(f: F) -> F:
             return f(*args, **kwargs)
         except TruceguardError as exc:
             print_error(exc, kwargs.get("fmt") == "json")
-            sys.exit(1)
+            sys.exit(exc.exit_code)
         except BrokenPipeError:  # e.g. `truceguard observations | head`
             sys.stderr.close()
             sys.exit(0)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            sys.exit(report_internal(exc, kwargs.get("fmt") == "json"))
 
     return wrapper  # type: ignore[return-value]
 

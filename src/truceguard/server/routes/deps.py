@@ -1,0 +1,193 @@
+"""What every router shares: the server's context (store and hooks), the request's user and
+role, the list filters and cursors, and the refusal of query parameters a route does not take.
+
+The context is one ``ServerContext`` on ``app.state.context``, set by ``create_app``; a route
+takes it as ``Ctx``, its user as ``Me`` (any role), ``Analyst`` or ``Admin``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi import Path as PathParam
+
+from truceguard.errors import InputError, ThrottledError, suggest
+from truceguard.io.records import banner, record_dict
+from truceguard.model import User
+from truceguard.query import build_filter
+from truceguard.server.throttle import LoginThrottle, write_rows
+from truceguard.store import ObservationFilter, Store
+from truceguard.users import authenticate, bearer_token, require, token_hash
+
+PAGE = 100
+MAX_PAGE = 1000
+
+
+@dataclass
+class ServerContext:
+    """The store the API reads and writes, and the hooks it calls on the event loop's thread:
+    ``on_ingest(n)`` after observations were committed, ``on_user_disabled(name)`` after a
+    user was disabled; ``plans`` runs plan requests (``server.plans.PlanRunner``), None when
+    this server runs none. ``uploads`` counts each user's uploads under way (touched on the
+    event loop only)."""
+
+    store: Store
+    on_ingest: Callable[[int], None] | None = None
+    on_user_disabled: Callable[[str], None] | None = None
+    plans: Any = None
+    uploads: dict[int, int] = field(default_factory=dict)
+
+
+def context(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.context
+    return ctx
+
+
+Ctx = Annotated[ServerContext, Depends(context)]
+
+
+def current_user(request: Request) -> User:
+    """The request's user. Failed logins are throttled per source address and audited as one
+    ``auth.failed`` entry per address and minute (``truceguard.server.throttle``): a blocked
+    address is answered 429 with ``Retry-After`` before the store is touched, except for a
+    token that already succeeded from that address."""
+    store: Store = request.app.state.context.store
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "(unknown)"
+    header = request.headers.get("authorization")
+    token = bearer_token(header)
+    digest = token_hash(token) if token else None
+    wait = throttle.retry_after(address, digest)
+    if wait is not None:
+        raise ThrottledError(f"too many failed logins from {address}; try again in {wait} s",
+                             retry_after_s=wait, code="auth.throttled",
+                             hint="wait for Retry-After seconds, then send a valid token")
+
+    def failed(why: str, name: str | None) -> None:
+        throttle.failed(address, why, name)
+        write_rows(store, throttle.due())
+
+    user = authenticate(store, header, where=request.url.path, on_failure=failed)
+    if digest is not None:
+        throttle.succeeded(address, digest)
+    return user
+
+
+def analyst(u: Annotated[User, Depends(current_user)]) -> User:
+    require(u, "analyst")
+    return u
+
+
+def admin(u: Annotated[User, Depends(current_user)]) -> User:
+    require(u, "admin")
+    return u
+
+
+Me = Annotated[User, Depends(current_user)]
+Analyst = Annotated[User, Depends(analyst)]
+Admin = Annotated[User, Depends(admin)]
+Id = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+Digest = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items a page holds")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the page before")]
+
+
+# -- filters and pages ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    """The list filters as the store takes them, the page size and where the page starts."""
+
+    flt: ObservationFilter
+    limit: int
+    after: tuple[int, int] | None
+
+    def paged(self) -> ObservationFilter:
+        """The filter from the cursor on."""
+        return replace(self.flt, after=self.after)
+
+
+def filters(
+    since: str | None = None,
+    until: str | None = None,
+    bbox: str | None = None,
+    near: str | None = None,
+    within_km: float | None = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    weapon_class: Annotated[list[str] | None, Query()] = None,
+    source: Annotated[list[str] | None, Query()] = None,
+    limit: Limit = PAGE,
+    cursor: Cursor = None,
+) -> Filters:
+    """The list filters, with the CLI's meaning (``truceguard.query.build_filter``)."""
+    flt = build_filter(since, until, bbox, near, within_km, tuple(category or ()),
+                       tuple(source or ()), tuple(weapon_class or ()), style="api")
+    return Filters(flt, limit, parse_cursor(cursor))
+
+
+F = Annotated[Filters, Depends(filters)]
+
+
+def parse_cursor(text: str | None) -> tuple[int, int] | None:
+    """The position a ``next_cursor`` names: (time, id)."""
+    if not text:
+        return None
+    try:
+        t, i = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"==="))
+        t, i = int(t), int(i)
+        if not (-(2**62) < t < 2**62 and 0 <= i < 2**63):
+            raise ValueError("out of range")
+        return t, i
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
+        raise InputError(f"cursor {text[:40]!r} is not one this API gave",
+                         hint="pass back next_cursor exactly as a page returned it",
+                         code="input.bad_cursor") from None
+
+
+def next_cursor(rows: list[Any], id_field: str, limit: int) -> str | None:
+    """The cursor after the last of ``rows``; None when the page is not full."""
+    if len(rows) < limit:
+        return None
+    last = rows[-1]
+    raw = json.dumps([int(last.t_start), int(getattr(last, id_field))]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def page(rows: list[Any], id_field: str, limit: int) -> dict[str, Any]:
+    """``{"marking", "items", "next_cursor"}`` of records."""
+    return {"marking": banner(rows), "items": [record_dict(r) for r in rows],
+            "next_cursor": next_cursor(rows, id_field, limit)}
+
+
+# -- the query parameters a route takes ---------------------------------------------------------
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not declare (with its dependencies): a
+    misspelt filter is an error, never a filter silently dropped."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    names: set[str] = set()
+    todo = [dependant]
+    while todo:  # the route's own query parameters and its dependencies'
+        d = todo.pop()
+        names |= {p.alias for p in d.query_params}
+        todo.extend(d.dependencies)
+    valid = sorted(names)
+    for name in request.query_params:
+        if name not in valid:
+            path = getattr(route, "path", request.url.path)
+            raise InputError(
+                f"query parameter {name!r} is not taken by {request.method} {path}",
+                hint=suggest(name, valid, limit=len(valid)) if valid
+                else "this route takes no query parameters", code="input.unknown_parameter")
+
+
+__all__ = ["MAX_PAGE", "PAGE", "Admin", "Analyst", "Ctx", "Cursor", "Digest", "F", "Filters",
+           "Id", "Limit", "Me", "ServerContext", "admin", "analyst", "context", "current_user",
+           "filters", "known_query", "next_cursor", "page", "parse_cursor"]

@@ -1,0 +1,74 @@
+"""``/api/v1/violations``: violations as the viewer sees them, one with its status trail, and
+the decisions analysts make on them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from truceguard.errors import NotFoundError, unknown_value
+from truceguard.io.records import record_dict
+from truceguard.model import REVIEW_DECISIONS, VIOLATION_STATUSES
+from truceguard.pipeline import listed_statuses, set_violation_status
+from truceguard.query import check_sources, default_min_p, finite, resolve_terms_and_clauses
+from truceguard.server.routes.deps import Analyst, Ctx, F, Id, Me, page
+from truceguard.server.schemas import (
+    StatusChangeBody,
+    StatusChanged,
+    ViolationAnswer,
+    ViolationPage,
+)
+from truceguard.store import ViolationFilter
+
+router = APIRouter(prefix="/api/v1/violations", tags=["violations"])
+
+
+@router.get("", response_model=ViolationPage)
+def list_violations(ctx: Ctx, u: Me, f: F, terms: str | None = None,
+                    clause: Annotated[list[str] | None, Query()] = None,
+                    status: Annotated[list[str] | None, Query()] = None,
+                    published_only: bool = False,
+                    min_p: float | None = None) -> dict[str, Any]:
+    """Violations as you see them, with their location probability and uncertainty;
+    ``published_only=true`` keeps those a second analyst confirmed."""
+    min_p = default_min_p() if min_p is None else min_p
+    finite(min_p, "min_p", low=0.0, high=1.0)
+    for s in status or ():
+        if s not in VIOLATION_STATUSES:
+            raise unknown_value("status", s, VIOLATION_STATUSES)
+    statuses = listed_statuses(status or (), published_only, style="api")
+    flt = f.paged()
+    check_sources(ctx.store, flt, u.viewer, style="api")
+    terms, clauses = resolve_terms_and_clauses(ctx.store, terms, tuple(clause or ()))
+    vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
+                         statuses=statuses, min_p_location=min_p)
+    return page(ctx.store.violations(vf, u.viewer, limit=f.limit), "violation_id", f.limit)
+
+
+@router.get("/{violation_id}", response_model=ViolationAnswer)
+def get_violation(violation_id: Id, ctx: Ctx, u: Me) -> dict[str, Any]:
+    """One violation as you see it, with its status trail."""
+    v = ctx.store.get_violation(violation_id, u.viewer)
+    if v is None:
+        raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
+    return {"marking": v.releasability, "item": record_dict(v),
+            "trail": [record_dict(s) for s in ctx.store.status_trail(violation_id)]}
+
+
+@router.post("/{violation_id}/status", response_model=StatusChanged)
+def change_status(violation_id: Id, change: StatusChangeBody, ctx: Ctx, u: Analyst
+                  ) -> dict[str, Any]:
+    """Decide on a violation as you, the authenticated analyst: under_review, verified,
+    published (by a second analyst, not the one who verified it), returned (to
+    under_review) or discounted. The trail and the audit log keep every decision, with who
+    made it."""
+    if ctx.store.get_violation(violation_id, u.viewer) is None:
+        raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
+    # ``why`` is bounded by set_violation_status, for the CLI too
+    trail = set_violation_status(ctx.store, violation_id, change.status, u.name, change.why)
+    return {"violation_id": violation_id, "status": trail[-1].status,
+            "statuses": list(REVIEW_DECISIONS), "trail": [record_dict(s) for s in trail]}
+
+
+__all__ = ["router"]
