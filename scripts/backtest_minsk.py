@@ -19,6 +19,7 @@ import argparse
 import csv
 import hashlib
 import io
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -33,7 +34,7 @@ from scipy.stats import beta, gamma
 from truceguard.geo.shipped import data_path
 from truceguard.ingest import import_file
 from truceguard.judge.grading import report_threshold
-from truceguard.judge.terms import Terms, load_terms
+from truceguard.judge.terms import OPT_IN_CATEGORIES, Terms, load_terms
 from truceguard.model import Observation, Viewer
 from truceguard.pipeline import adjudicate_store, fuse_store
 from truceguard.report.period import PeriodReport, build_period_report
@@ -209,6 +210,9 @@ class Window:
     imprecise: int = 0
     all_events: int = 0
     all_civilians: int = 0
+    apart: int = 0  # events that are no violation by default (lower clarity, mines/ERW)
+    ohchr_cited: int = 0  # events that name OHCHR among their sources
+    civilians_not_ohchr: int = 0  # civilian deaths of the events that do not
 
     def per_day(self, what: str) -> float:
         return float(getattr(self, what)) / self.days
@@ -225,6 +229,7 @@ class FusionYear:
     old_imprecise: int
     violations: int
     imprecise: int
+    apart: int = 0  # events that are no violation by default (lower clarity, mines/ERW)
 
 
 @dataclass
@@ -286,6 +291,11 @@ def _epoch(day: str) -> int:
     return (date.fromisoformat(day) - date(1970, 1, 1)).days * DAY_S
 
 
+# A UCDP event that names OHCHR among its sources is not independent of OHCHR's series.
+OHCHR_CITED = re.compile(r"OHCHR|HRMMU|UN human rights|United Nations human rights", re.I)
+OHCHR_CITED_COLUMNS = ("source_office", "source_original")
+
+
 class _Chain:
     """A judged store and what the page reads from it."""
 
@@ -301,15 +311,23 @@ class _Chain:
         return build_period_report(self.store, self.terms, period, first, last, hotspots=5,
                                    trail=trail)
 
+    def cites_ohchr(self, o: Observation) -> bool:
+        """Whether a UCDP event names OHCHR (the UN human rights office or its monitoring
+        mission) among its sources (``source_office``, ``source_original``)."""
+        row = next(csv.reader(io.StringIO(o.raw)))
+        return any(OHCHR_CITED.search(row[self.header.index(c)]) for c in OHCHR_CITED_COLUMNS)
+
     def window(self, label: str, first: str, last: str) -> Window:
         r = self.report("day", first, last)
         counted = _counted_observations(r)
         every = list(self.store.observations(
             ObservationFilter(since=_epoch(first), until=_epoch(last) + DAY_S - 1),
             Viewer.owner()))
+        cited = [o for o in every if self.cites_ohchr(o)]
         return Window(label, r.first_date, r.last_date, r.days, r.total.now, r.observations,
                       _deaths(counted), self.civilians(counted), len(r.imprecise), len(every),
-                      self.civilians(every))
+                      self.civilians(every), sum(r.apart.values()), len(cited),
+                      self.civilians(every) - self.civilians(cited))
 
 
 def _counted_observations(report: PeriodReport, vids: tuple[int, ...] | None = None
@@ -364,8 +382,12 @@ def _fusion_years(store: Store, now: PeriodReport, old: PeriodReport) -> list[Fu
     for bk in now.buckets:
         events = store.count_observations(
             ObservationFilter(since=bk.start, until=bk.end - 1), Viewer.owner())
+        apart = store.count_observations(
+            ObservationFilter(since=bk.start, until=bk.end - 1, categories=OPT_IN_CATEGORIES),
+            Viewer.owner())
         rows.append(FusionYear(bk.label, events, old_count.get(bk.label, 0),
-                               imp_old.get(bk.label, 0), bk.count, imp_now.get(bk.label, 0)))
+                               imp_old.get(bk.label, 0), bk.count, imp_now.get(bk.label, 0),
+                               apart))
     return rows
 
 
@@ -530,11 +552,13 @@ def _agreement(bt: Backtest) -> list[str]:
     ev_lo, ev_hi = rate_ratio_interval(after.events, after.explosions,
                                        first.events, first.explosions)
     pool = outermost(OHCHR)
-    ucdp_civ = sum(bt.ohchr[i].all_civilians for i in pool)
+    ucdp_civ = sum(bt.ohchr[i].civilians_not_ohchr for i in pool)
+    all_civ = sum(bt.ohchr[i].all_civilians for i in pool)
+    cited = sum(bt.ohchr[i].ohchr_cited for i in pool)
     ohchr_killed = sum(OHCHR[i].killed for i in pool)
     c_lo, c_hi = rate_ratio_interval(ucdp_civ, 1, ohchr_killed, 1)
-    holds_one = sum(rate_ratio_interval(w.all_civilians, 1, c.killed, 1)[0] <= 1
-                    <= rate_ratio_interval(w.all_civilians, 1, c.killed, 1)[1]
+    holds_one = sum(rate_ratio_interval(w.civilians_not_ohchr, 1, c.killed, 1)[0] <= 1
+                    <= rate_ratio_interval(w.civilians_not_ohchr, 1, c.killed, 1)[1]
                     for c, w in zip(OHCHR, bt.ohchr, strict=True))
     later = rows[-1]
 
@@ -563,8 +587,12 @@ def _agreement(bt: Backtest) -> list[str]:
            if ev_lo > 1 else "the same within the interval.")
         + f" The before level rests on {first.days} days and {first.events} UCDP events, so "
         "it is itself uncertain (see its interval in the table).",
-        f"- **Civilian deaths, an independent series.** Over the {len(pool)} OHCHR windows "
-        f"that do not overlap, UCDP records {ucdp_civ} civilian deaths against "
+        f"- **Civilian deaths, apart from OHCHR.** UCDP counts the deaths of events coded from "
+        "the press and other sources, OHCHR the civilians it recorded killed by its own "
+        f"method. Over the {len(pool)} OHCHR windows that do not overlap, {cited} UCDP events "
+        f"name OHCHR among their sources and carry {all_civ - ucdp_civ} of UCDP's {all_civ} "
+        "civilian deaths: they are left out, so that the two series are independent. The "
+        f"other UCDP events record {ucdp_civ} civilian deaths against "
         f"{ohchr_killed:g} civilians OHCHR recorded killed: {ucdp_civ / ohchr_killed:.2f} "
         f"(95% interval {c_lo:.2f} to {c_hi:.2f}); in {holds_one} of the {len(OHCHR)} "
         "windows the interval of the ratio holds 1. "
@@ -580,7 +608,8 @@ def _agreement(bt: Backtest) -> list[str]:
         "absolute numbers are not comparable, and the page compares changes and like "
         "series only.",
         f"- **Hotspots.** The SMM reported {SMM_TOP4_PCT}% of 2020's violations near four "
-        f"hotspots; in UCDP's 2020 the four settlements nearest to the most violations hold "
+        f"hotspots; in UCDP's 2020 the four busiest areas (named areas, else the rest of an "
+        f"oblast; events placed only to an oblast are no hotspot) hold "
         f"{bt.top4_share_2020 * 100:.0f}%.",
         "- **Why they part (likely reasons, not tested here).** Deaths need not follow the "
         "volume of fire: a few shots from a sniper, a mine or unexploded ordnance kill as "
@@ -667,26 +696,32 @@ def _ohchr_section(bt: Backtest) -> list[str]:
     L = ["## Civilian casualties: OHCHR beside UCDP", "",
          "The UN human rights office (OHCHR, through its monitoring mission in Ukraine) "
          "records conflict-related civilian casualties in the conflict area by its own "
-         "corroboration, independent of UCDP and of the SMM; it counts victims of mines and "
+         "corroboration; it counts victims of mines and "
          "explosive remnants as well as of fire (they were 51% of its civilian casualties in "
          f"2020, 35% in 2019 and 43% in 2018: {_cite(_UN_Q1_2021)}). UCDP's civilian "
-         "deaths are its `deaths_civilians` summed over its events of the same days: over every "
-         "event (the comparison), and over those behind violations counted at the threshold. UCDP "
-         "counts only deaths, so it stands beside OHCHR's killed; the injured are shown as "
-         "published. Windows are OHCHR's and overlap.", "",
-         "| from | to | OHCHR killed | OHCHR injured | UCDP civilian deaths | in counted "
-         "violations | UCDP / OHCHR killed (95% interval) | source |",
-         "|---|---|---:|---:|---:|---:|---:|---|"]
+         "deaths are its `deaths_civilians` summed over its events of the same days. Some UCDP "
+         "events name OHCHR among their sources (`source_office`, `source_original`): those "
+         "are not independent of OHCHR, so the comparison leaves them out and the table says "
+         "how many there are and the deaths they carry. Also shown: the civilian deaths behind "
+         "violations counted at the threshold. UCDP counts only deaths, so it stands beside "
+         "OHCHR's killed; the injured are shown as published. Windows are OHCHR's and "
+         "overlap.", "",
+         "| from | to | OHCHR killed | OHCHR injured | UCDP events citing OHCHR (their "
+         "civilian deaths) | UCDP civilian deaths, not citing OHCHR | in counted violations "
+         "| UCDP not citing / OHCHR killed (95% interval) | source |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     notes = []
     for o, w in zip(OHCHR, bt.ohchr, strict=True):
-        lo, hi = rate_ratio_interval(w.all_civilians, 1, o.killed, 1)
+        lo, hi = rate_ratio_interval(w.civilians_not_ohchr, 1, o.killed, 1)
         mark = ""
         if o.note:
             notes.append(o.note)
             mark = f" [{len(notes)}]"
         L.append(f"| {o.first} | {o.last} | {o.killed:g}{mark} | {o.injured} | "
-                 f"{w.all_civilians} | {w.civilians} | {w.all_civilians / o.killed:.2f} "
-                 f"({lo:.2f} to {hi:.2f}) | {_cite(o.cited)} |")
+                 f"{w.ohchr_cited} ({w.all_civilians - w.civilians_not_ohchr}) | "
+                 f"{w.civilians_not_ohchr} | {w.civilians} | "
+                 f"{w.civilians_not_ohchr / o.killed:.2f} ({lo:.2f} to {hi:.2f}) | "
+                 f"{_cite(o.cited)} |")
     L += [""] + [f"[{i}] {n}." for i, n in enumerate(notes, 1)]
     L += ["", "The interval treats each death as an independent count, which it is not: "
           "deaths come in events, so the true uncertainty is wider.", ""]
@@ -783,7 +818,8 @@ def render(bt: Backtest, png: str | None = PNG_NAME) -> str:
           *_explosions_section(bt), *_ohchr_section(bt),
           "## Where they agree and where they do not", "", *_agreement(bt), "",
           "## Hotspots, 2015-2022", "",
-          "The settlements nearest to the most violations.", "",
+          "The areas with the most violations: the SMM's named areas, else the rest of an "
+          "oblast; violations UCDP placed only to an oblast or wider are no hotspot.", "",
           "| settlement | violations | share |", "|---|---:|---:|"]
     L += [f"| {p} | {n} | {s * 100:.0f}% |" for p, n, s in bt.hotspots]
     L += ["", *_sources_section()]

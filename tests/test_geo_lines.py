@@ -104,3 +104,33 @@ def test_distance_equals_geos_for_any_polyline(pts, seed, cell):
     y = rng.uniform(-1e5, 1e5, 500)
     geos = shapely.distance(shapely.points(x, y), line)
     assert np.allclose(distance_to_line(g, x, y), geos, rtol=0, atol=1e-6)
+
+
+# The Minsk-era line: where the front met Russia's border (its northern end, on the Siverskyi
+# Donets near the Luhansk-Rostov border) is the one place the line may come within 3 km of it.
+MINSK_LINE_MEETS_BORDER = (39.60214, 48.59175)
+
+
+def test_minsk_line_keeps_away_from_the_state_border_except_where_the_front_met_it():
+    line = shipped.minsk_line()
+    proj = projection_for([37.0, 40.0], [47.0, 49.0])
+    border = proj.project_geometry(shipped.countries()["RUS"].boundary)
+    parts = shapely.get_parts(proj.project_geometry(line))
+    # every part, sampled every few hundred metres
+    samples = np.concatenate([
+        shapely.get_coordinates(shapely.line_interpolate_point(
+            p, np.linspace(0.0, p.length, max(2, int(p.length // 200))))) for p in parts])
+    near = shapely.distance(shapely.points(samples), border) < 3_000.0
+    mx, my = proj.forward(np.array([MINSK_LINE_MEETS_BORDER[0]]),
+                          np.array([MINSK_LINE_MEETS_BORDER[1]]))
+    off_end = np.hypot(samples[:, 0] - mx[0], samples[:, 1] - my[0]) > 5_000.0
+    assert not (near & off_end).any(), samples[near & off_end][:3]
+    assert len(parts) == 1  # one line: no stray fragments along the border
+
+
+def test_a_tank_near_the_russian_border_is_far_from_the_minsk_line():
+    # 47.45 N 38.25 E was judged 3.9 km from a stray piece of border; the line runs ~35 km west.
+    proj = projection_for([37.0, 40.0], [47.0, 49.0])
+    x, y = proj.forward(np.array([38.25]), np.array([47.45]))
+    d = shapely.distance(shapely.points(x, y), proj.project_geometry(shipped.minsk_line()))
+    assert d[0] > 20_000.0

@@ -148,7 +148,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_the_location_thresholds_and_their_reasons(rules) -> None:
     loc = rules.location
     assert (loc.p_floor, loc.report_threshold) == (0.01, 0.5)
-    assert (loc.precise_max_m, loc.near_max_m, loc.side_certain_p) == (2_000.0, 30_000.0, 0.95)
+    assert (loc.precise_max_m, loc.near_max_m, loc.side_certain_p) == (2_000.0, 30_000.0, 0.9)
     assert set(loc.reasons) == set(LOCATION_KEYS)
     assert all(len(r) > 60 for r in loc.reasons.values())
     assert shipped_location_rules() == loc

@@ -109,7 +109,7 @@ def test_an_uncertain_side_is_written_with_its_probability(minsk):
     lon, lat = LUHANSK_OBLAST
     a = adjudicate(minsk, [lon], [lat], [0], ["shelling"], ["unknown"], uncertainty_m=[150_000])
     text = describe_locations([lon], [lat], minsk, uncertainty_m=[150_000], p_side=a.p_side)[0]
-    assert text == f"in Luhansk oblast (±150 km, government-controlled p {a.p_side[0]:.2f})"
+    assert text == f"in Luhansk oblast (±150 km, likely government-controlled, p {a.p_side[0]:.2f})"
     assert a.p_side[0] < 0.95
     sure = describe_locations([lon], [lat], minsk, uncertainty_m=[150_000], p_side=[0.99])[0]
     assert sure.endswith("(±150 km, government-controlled)")

@@ -11,13 +11,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
+import shapely
 
 from truceguard.cli import main
 from truceguard.errors import InputError
 from truceguard.ingest import import_file
-from truceguard.judge.places import nearest_places
 from truceguard.judge.terms import load_terms
 from truceguard.model import Incident, Observation, Viewer, Violation
 from truceguard.pipeline import adjudicate_store, fuse_store
@@ -27,6 +26,7 @@ from truceguard.report.period import (
     Change,
     bucket_edges,
     build_period_report,
+    hotspot_areas,
     render_html,
     render_markdown,
     write_html,
@@ -92,26 +92,36 @@ def test_change_against_the_previous_period_of_the_same_length(judged):
     assert Change(3, None).text() == "n/a" and Change(3, None).absolute is None
 
 
-def test_hotspots_are_the_nearest_settlements_busiest_first(judged):
-    r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23", hotspots=5)
-    assert len(r.hotspots) == 5
+def test_hotspots_are_named_areas_busiest_first_and_never_a_stand_in_point(judged):
+    r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23", hotspots=10)
     counts = [h.count for h in r.hotspots]
-    assert counts == sorted(counts, reverse=True)
+    assert counts and counts == sorted(counts, reverse=True)
     by_id = {v.violation_id: v for v in r.violations}
-    every = nearest_places([v.lon for v in r.violations], [v.lat for v in r.violations])
-    all_counts = sorted(np.unique(every.name, return_counts=True)[1].tolist(), reverse=True)
-    assert counts == all_counts[:5]
+    areas = {name: geom for name, geom, _, _ in hotspot_areas()}
+    placed = [v for v in r.violations if v.uncertainty_m <= 30_000]
+    assert sum(counts) == len(placed)  # those placed only to a unit are no hotspot
+    assert sum(r.placed_only_to.values()) == r.total.now - len(placed)
+    assert r.placed_only_to["Donetsk oblast"] > 100
     for h in r.hotspots:
         vs = [by_id[i] for i in h.violation_ids]
-        near = nearest_places([v.lon for v in vs], [v.lat for v in vs])
-        assert set(near.name.tolist()) == {h.place}
+        assert all(v.uncertainty_m <= 30_000 for v in vs)
+        if h.place in areas:
+            assert all(areas[h.place].contains(shapely.Point(v.lon, v.lat)) for v in vs)
+        else:
+            assert h.place.startswith("elsewhere in ")
         assert h.share == pytest.approx(h.count / r.total.now)
         sides = [v.controlled_by for v in vs]
         top = max(set(sides), key=sides.count)
         assert h.control_share == pytest.approx(sides.count(top) / len(vs))
-        assert h.control == {"government": "government-controlled",
-                             "non_government": "non-government-controlled"}[top]
-    assert r.hotspots[-1].cumulative_share == pytest.approx(sum(counts) / r.total.now)
+    names = [h.place for h in r.hotspots]
+    assert "Avdiivka-Yasynuvata-Donetsk airport" in names
+    assert not {"Avdiyivka", "Rozsypne", "Novoaydar"} & set(names)
+
+
+def test_records_that_are_no_violation_are_counted_apart(judged):
+    r = build_period_report(judged, MINSK, "year", "2015-02-15", "2022-02-23")
+    assert r.apart == {"low_clarity": 206, "explosive_remnant": 27}
+    assert {v.category for v in r.violations} == {"armed_clash"}
 
 
 def test_bucket_edges_follow_the_calendar():
@@ -348,7 +358,8 @@ def test_releasability_shows_each_viewer_its_own_view(tmp_path):
         assert "patrol-uk" not in html_nobody
         html = render_html(uk)
         assert "patrol-uk" in html and "REL TO GBR" in html
-        assert "<script>" not in html and "&lt;script&gt;alert(0)" in html
+        assert "<script>" not in html
+        assert "&lt;script&gt;alert(" in html
         # The banner: the most restrictive marking of what each report holds, and for whom.
         assert (public.marking, nobody.marking, uk.marking, owner.marking) == (
             "PUBLIC", "PUBLIC", "REL TO GBR", "REL TO GBR")

@@ -255,7 +255,7 @@ def test_only_violations_at_the_threshold_count(vague):
         assert f"v{v.violation_id} · p {v.p_location:.2f}" in imprecise_part
         assert f'id="incident-{v.incident_id}"' not in counted_part
     vague_one = r.imprecise[0]
-    assert f"(±{vague_one.uncertainty_m / 1000:.0f} km" in imprecise_part
+    assert vague_one.location_text.split(" (")[0] in imprecise_part
     md = render_markdown(r)
     assert (f"| location too imprecise to judge (p_location < 0.5), not counted | "
             f"{len(r.imprecise)} |") in md

@@ -46,6 +46,8 @@ CATEGORIES: tuple[str, ...] = (
     "detection",
     "track",
     "other",
+    "explosive_remnant",  # harm from a mine, explosive remnant, booby trap or tripwire
+    "low_clarity",  # a source's lower-clarity or aggregated event (UCDP event_clarity 2)
 )
 
 # Weapon classes as ceasefire terms name them (Minsk II and its addendum, the GCSP 2025 plan).

@@ -83,6 +83,13 @@ def oblasts() -> list[tuple[str, str, Any]]:
     ]
 
 
+@cache
+def ukraine() -> Any:
+    """Ukraine's territory within its internationally recognised borders: the union of the
+    shipped first-level units (geoBoundaries ADM1), lon/lat."""
+    return shapely.union_all([g for _, _, g in oblasts()])
+
+
 @dataclass(frozen=True)
 class Places:
     """Settlements of 1,000+ people (GeoNames) as parallel arrays."""

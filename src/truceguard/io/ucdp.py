@@ -7,6 +7,19 @@ Precision codes become honest uncertainties:
 - ``date_prec`` (1 exact day .. 5 more than a month) -> the minimum width of the time window,
   widened further to cover ``date_start``..``date_end``.
 
+The circle is what fusion links by. Where the code stands for a unit (3 a second-order unit,
+4 a first-order unit, 5 a named part of the country, 6 the country: the GED then gives that
+unit's stand-in point, not where the event happened), adjudication judges the polygon the
+event may lie in instead (``judge.places.precision_region``, from the ``where_prec``,
+``adm_1`` and ``where_description`` kept with the record).
+
+What a record can show (``category``): a death from a mine, an explosive remnant of war, a
+booby trap or a tripwire, found by ``EXPLOSIVE_REMNANT_WORDS`` in the source's own text fields
+(``source_headline``, ``source_original``, ``where_description``), is ``explosive_remnant``;
+a lower-clarity event (``event_clarity`` 2, which includes UCDP's roll-ups of a period, such
+as "Ukraine AUGUST 2020") is ``low_clarity``; neither is a ceasefire violation unless a
+clause opts in. The others follow ``type_of_violence``.
+
 Dates are ISO (``2015-02-15``) in current exports and US month-first (``2/15/2015 12:00:00 AM``
 or ``02/15/2015 00:00``) in older spreadsheet exports; both are read (years 1000-9999). The
 source's ``id`` is the deduplication key, so re-importing the same event from another export
@@ -20,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from operator import methodcaller
 from pathlib import Path
@@ -52,16 +66,28 @@ WHERE_PREC_M = {
     2: 25_000.0,  # within 25 km of a known point
     3: 50_000.0,  # second-order administrative division
     4: 150_000.0,  # first-order administrative division (oblast)
-    5: 50_000.0,  # a linear feature (road, river, front) or a named area
+    5: 50_000.0,  # a part of the country, a point between two places, or vaguely placed
     6: 500_000.0,  # country only
-    7: 500_000.0,  # international waters or airspace
+    7: 50_000.0,  # waters or airspace: a water area's centroid or an estimated point
 }
 # date_prec: the smallest honest time window.
 DATE_PREC_S = {1: DAY, 2: 6 * DAY, 3: 7 * DAY, 4: 31 * DAY, 5: 366 * DAY}
 CATEGORY_BY_VIOLENCE = {"1": "armed_clash", "2": "armed_clash", "3": "other"}
+# Words in UCDP's text fields that tell a death from a mine, an explosive remnant of war, a
+# booby trap or a tripwire (not "mines" alone: Russian-language sources call mortar rounds
+# "mines", as in "launch 300 mines on ...").
+EXPLOSIVE_REMNANT_WORDS = (
+    r"\bland ?mines?\b|\bmine[- ](?:blast|explosion)|\b(?:hit|hits|hitting|stepped on|stepping on"
+    r"|blown up by|killed by|by) (?:a |an )?mines?\b|\bmines? kills?\b|\bbooby[- ]?traps?\b"
+    r"|\btrip[- ]?wires?\b|\bexplosive remnants?\b|\bunexploded\b|\bUXO\b"
+    r"|\b(?:unknown|unidentified) (?:explosive )?device\b"
+)
+_ERW = re.compile(EXPLOSIVE_REMNANT_WORDS, re.IGNORECASE)
+_ERW_BYTES = re.compile(EXPLOSIVE_REMNANT_WORDS.encode(), re.IGNORECASE)
+TEXT_FIELDS = ("source_headline", "source_original", "where_description")
 SOURCE = "UCDP GED"
 # Parsed columns kept as attributes (the raw record keeps every column anyway).
-KEPT = ("side_a", "side_b", "adm_1", "adm_2", "best", "low", "high")
+KEPT = ("side_a", "side_b", "adm_1", "adm_2", "best", "low", "high", "event_clarity")
 _CR = 13
 _NO_DATE = -(1 << 62)  # marks a date field the row path would refuse
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -121,8 +147,19 @@ class RowConverter:
         self.i_office = idx.get("source_office")
         self.i_desc = idx.get("where_description")
         self.kept = [(k, idx[k]) for k in KEPT if k in idx]
+        self.i_clarity = idx.get("event_clarity")
+        self.i_texts = [idx[k] for k in TEXT_FIELDS if k in idx]
         self.ncol = len(header)
         self.dates: dict[str, int] = {}
+
+    def category(self, f: list[str]) -> str:
+        """What the record can show: ``explosive_remnant``, ``low_clarity`` or the category of
+        its type of violence (module docstring)."""
+        if any(_ERW.search(f[i]) for i in self.i_texts):
+            return "explosive_remnant"
+        if self.i_clarity is not None and f[self.i_clarity].strip() == "2":
+            return "low_clarity"
+        return CATEGORY_BY_VIOLENCE.get(f[self.i_tv] if self.i_tv is not None else "1", "other")
 
     def __call__(self, rec: CsvRecord) -> Observation | RowError:
         fname = self.fname
@@ -158,7 +195,7 @@ class RowConverter:
         attrs: dict[str, object] = {k: f[i] for k, i in self.kept if f[i] != ""}
         attrs["where_prec"] = wp
         attrs["date_prec"] = dp
-        i_office, i_tv, i_desc = self.i_office, self.i_tv, self.i_desc
+        i_office, i_desc = self.i_office, self.i_desc
         origin = f[i_office].split(";", 1)[0].strip() if i_office is not None else ""
         return Observation(
             source=SOURCE,
@@ -169,7 +206,7 @@ class RowConverter:
             lat=lat,
             lon=lon,
             uncertainty_m=unc,
-            category=CATEGORY_BY_VIOLENCE.get(f[i_tv] if i_tv is not None else "1", "other"),
+            category=self.category(f),
             text=f[i_desc] if i_desc is not None else "",
             origin=origin,
             source_ref=ident,
@@ -315,6 +352,10 @@ class BlockConverter:
         ok &= ok_wp & ok_dp
         s_id, e_id = span(r.i_id)
         ok &= (e_id > s_id) & ~quoted(s_id, e_id)
+        if r.i_clarity is not None:  # lower-clarity records take the row path
+            clarity, _ = _digit(arr, *span(r.i_clarity), 9)
+            ok &= clarity != 2
+        ok &= ~_mentions_explosive_remnant(b, rows)
         if r.i_tv is not None:
             s_tv, e_tv = span(r.i_tv)
             ok &= ~quoted(s_tv, e_tv)
@@ -477,6 +518,17 @@ class BlockConverter:
         literal(b"}")
         literal(b"\0")
         return spans_s, spans_l
+
+
+def _mentions_explosive_remnant(b: Block, rows: np.ndarray) -> np.ndarray:
+    """Which records ``rows`` of the block hold words of ``EXPLOSIVE_REMNANT_WORDS`` anywhere
+    (those take the row path, which looks in the text fields alone)."""
+    hits = [m.start() for m in _ERW_BYTES.finditer(b.data)]
+    out = np.zeros(len(rows), bool)
+    if hits:
+        rec = np.searchsorted(b.start, np.asarray(hits), side="right") - 1
+        out = np.isin(rows, rec)
+    return out
 
 
 def _fixed(arr: np.ndarray, s: np.ndarray, e: np.ndarray, w: int) -> np.ndarray:

@@ -21,7 +21,10 @@ to some weapon classes):
   where the weapon stood: such an incident breaches no withdrawal clause, whatever its
   weapon class;
 - live_fire: a firing category (``terms.LIVE_FIRE_CATEGORIES``) in the prohibition's zone,
-  whatever the weapon class (``unknown`` included);
+  whatever the weapon class (``unknown`` included). A source's lower-clarity or aggregated
+  event (``low_clarity``) and a death from a mine or an explosive remnant
+  (``explosive_remnant``) are their own categories and breach nothing unless a prohibition
+  opts in (its ``categories`` adds them to what it counts);
 - flight: a flight category or an air weapon class in the zone, unless flagged as a monitors'
   flight (``monitor``);
 - mines: category or weapon class ``mine`` in the zone;
@@ -30,7 +33,9 @@ to some weapon classes):
 - military_presence: a ``movement`` incident (forces of either side) in the zone.
 
 Who fired: ``controlled_by`` is the side whose territory the judged position (the incident's
-own position) lies in; for an impact that is the side that was hit, so it attributes nothing.
+own position) more probably lies in (``p_side``; for an incident placed only to a unit, the
+side holding more of the unit's area); for an impact that is the side that was hit, so it
+attributes nothing.
 ``fired_from`` is the side controlling the estimated firing region (with ``p_fired_from``),
 None without a firing estimate.
 
@@ -140,8 +145,8 @@ class Adjudication:
 
     @property
     def controlled_by(self) -> NDArray[Any]:
-        """Per incident: the side id of the side its reported position lies on."""
-        return np.array(self.side_ids, dtype=object)[self.placement.side.astype(np.intp)]
+        """Per incident: the side id of the side its position more probably lies on."""
+        return np.array(self.side_ids, dtype=object)[self.location.side.astype(np.intp)]
 
     def fired_from(self, i: int) -> tuple[str | None, float | None]:
         """Incident ``i``: the side that more probably controls its estimated firing region,
@@ -179,7 +184,7 @@ class Adjudication:
         if not 0 <= i < self.n_incidents:
             raise IndexError(i)
         p = self.placement
-        side = int(p.side[i])
+        side = int(self.location.side[i])
         zone = int(p.zone[i])
         return {
             "index": i,
@@ -246,6 +251,7 @@ def adjudicate(
     actor_side: ArrayLike | None = None,
     sighting: ArrayLike | None = None,
     firing: Sequence[FiringEstimate | None] | None = None,
+    region: Sequence[Any | None] | None = None,
     p_floor: float | None = None,
 ) -> Adjudication:
     """Judge incidents against ``terms``.
@@ -258,12 +264,14 @@ def adjudicate(
     (0, 1, or -1 unknown) whose forces an incident involves, for offensive movement;
     ``sighting``: true where the incident is a weapon or force seen at its position (default:
     ``SIGHTING_CATEGORIES``); ``firing``: per incident, its estimated firing position or
-    None; ``p_floor``: the smallest ``p_location`` recorded (default: ``grading.yaml``).
+    None; ``region``: per incident, the polygon (lon/lat) its source placed it in when the
+    source gave only a unit (``judge.places.precision_region``), or None; ``p_floor``: the
+    smallest ``p_location`` recorded (default: ``grading.yaml``).
     """
     lon_a = np.asarray(lon, dtype=float).ravel()
     n = lon_a.size
     unc = _floats(uncertainty_m, n, 0.0, "uncertainty_m")
-    placement, loc = locate(terms, lon_a, lat, unc)
+    placement, loc = locate(terms, lon_a, lat, unc, regions=region)
     t_a = np.asarray(t, dtype=float).ravel()
     cat = encode(category, CATEGORIES, "category")
     wpn = encode(weapon_class, WEAPON_CLASSES, "weapon_class")
@@ -326,6 +334,8 @@ def adjudicate(
                 p = other_side(pr.zone)
             if pr.weapons:
                 what = what & weapon_mask(pr.weapons)[wpn]
+            if pr.categories:  # the categories a clause opts in to
+                what = what | category_mask(pr.categories)[cat]
         idx = np.flatnonzero(what & bound & (p >= floor))
         rows.append((idx.astype(np.int64), ci, clause.severity, p[idx]))
 

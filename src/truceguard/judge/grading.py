@@ -91,7 +91,7 @@ class LocationRules:
     report_threshold: float = 0.5
     precise_max_m: float = 2_000.0
     near_max_m: float = 30_000.0
-    side_certain_p: float = 0.95
+    side_certain_p: float = 0.9
     reasons: Mapping[str, str] = field(default_factory=dict)
 
 

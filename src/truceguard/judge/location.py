@@ -43,12 +43,23 @@ How it is computed, without a loop over incidents:
    where a band zone is narrower), blurred with the normal kernel and read at each incident
    bilinearly (under 0.002); the settlement discs' points are spread onto the grid and
    blurred likewise.
+5. Regions. An incident whose source placed it only to a unit (an oblast, the country, a
+   named part of it: ``judge.places.precision_region``) sits at the unit's stand-in point,
+   which says nothing of where in the unit it happened. Its true position is taken as
+   uniform over the unit's polygon: every probability is the share of the polygon's area in
+   the region (on side 1, in the area, in each zone), measured on a regular grid of about
+   ``REGION_POINTS`` points inside the polygon (one per ``sqrt(area / REGION_POINTS)``
+   metres; for an oblast, a point every 1.2 km). Polygons are integrated once per terms.
+
+The side an incident is given (``LocationProbabilities.side``) is the more probable one, not
+the side of the reported point when that is the less likely.
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -80,6 +91,8 @@ SIGMA_BIN_RATIO = 1.02
 MAX_RASTER_CELLS = 1_000_000
 # Points per block in the numerical integration (bounds memory: a few arrays of this size).
 _BLOCK_POINTS = 1 << 19
+# Points of the grid that measures the area shares of a region (step 5).
+REGION_POINTS = 20_000
 # Grid cells for the distance indexes; see truceguard.geo.lines.
 GRID_CELL_M = 1_500.0
 GRID_LEVELS = 5
@@ -101,6 +114,7 @@ class TermsGeometry:
     own_grids: tuple[SegmentGrid | None, SegmentGrid | None]  # each side's own line, if any
     depth_m: NDArray[np.float64]  # (2, n_zones): band depth per side; -inf for other shapes
     margin_m: float
+    regions: dict[bytes, tuple[NDArray, ...]] = field(default_factory=dict)  # by polygon WKB
 
     @cached_property
     def boundary(self) -> SegmentGrid:
@@ -273,7 +287,8 @@ def fields(geo: TermsGeometry, x: NDArray, y: NDArray, *, need_side: bool = True
 class LocationProbabilities:
     """Per incident: the probability of each region under the error model.
 
-    ``side``: the centre's side (0/1; ``controlled_by`` indexes ``terms.sides`` with it);
+    ``side``: the more probable side (0/1; ``controlled_by`` indexes ``terms.sides`` with
+    it; the centre's side on a tie);
     ``p_side1``: of lying on side 1; ``p_area``: in the terms' area; ``p_side1_area``: both;
     ``p_zone[:, z]``: in zone z; ``p_zone_side1[:, z]``: in zone z on side 1; ``certain``: the
     crisp answer was used (step 1)."""
@@ -288,7 +303,7 @@ class LocationProbabilities:
 
     @property
     def p_side(self) -> NDArray[np.float64]:
-        """The probability that the centre's side is the true one."""
+        """The probability that ``side`` is the true one (at least 0.5)."""
         return np.where(self.side == 1, self.p_side1, 1.0 - self.p_side1)
 
 
@@ -514,10 +529,33 @@ def place(terms: Terms, lon: ArrayLike, lat: ArrayLike) -> Placement:
     return _placement(geo, fields(geo, x, y, need_side=False))
 
 
-def locate(terms: Terms, lon: ArrayLike, lat: ArrayLike, uncertainty_m: ArrayLike = 0.0
+def region_probabilities(geo: TermsGeometry, polygon: Any) -> tuple[NDArray, ...]:
+    """(p_side1, p_area, p_side1_area, p_zone, p_zone_side1) of a position uniform over
+    ``polygon`` (lon/lat): the shares of its area (step 5), computed once per polygon."""
+    key = shapely.to_wkb(polygon)
+    found = geo.regions.get(key)
+    if found is not None:
+        return found
+    poly = geo.projection.project_geometry(polygon)
+    x0, y0, x1, y1 = shapely.bounds(poly)
+    step = float(np.sqrt(max(poly.area, 1.0) / REGION_POINTS))
+    gx, gy = np.meshgrid(np.arange(x0 + step / 2, x1, step), np.arange(y0 + step / 2, y1, step))
+    inside = shapely.contains_xy(poly, gx.ravel(), gy.ravel())
+    px, py = gx.ravel()[inside], gy.ravel()[inside]
+    if px.size == 0:  # a sliver: its representative point
+        c = shapely.get_coordinates(shapely.point_on_surface(poly))
+        px, py = c[:, 0], c[:, 1]
+    shares = tuple(np.asarray(a, float).mean(axis=0) for a in _crisp(fields(geo, px, py)))
+    geo.regions[key] = shares
+    return shares
+
+
+def locate(terms: Terms, lon: ArrayLike, lat: ArrayLike, uncertainty_m: ArrayLike = 0.0,
+           regions: Sequence[Any | None] | None = None
            ) -> tuple[Placement, LocationProbabilities]:  # fmt: skip
     """The placement of every incident (WGS84 degrees) and its location probabilities given
-    the 95% radii ``uncertainty_m`` (metres); see the module docstring for the error model
+    the 95% radii ``uncertainty_m`` (metres), or, where ``regions`` gives one, the polygon
+    (lon/lat) the incident may lie anywhere in; see the module docstring for the error model
     and the method."""
     geo = terms_geometry(terms)
     x, y = _positions(geo, lon, lat)
@@ -541,6 +579,16 @@ def locate(terms: Terms, lon: ArrayLike, lat: ArrayLike, uncertainty_m: ArrayLik
         res = _uncertain(geo, uniq[:, 0], uniq[:, 1], uniq[:, 2])
         for dest, src in zip((p1, pa, p1a, pz, pz1), res, strict=True):
             dest[todo] = src[back.ravel()]
-    probs = LocationProbabilities(side=placement.side, p_side1=p1, p_area=pa, p_side1_area=p1a,
+    if regions is not None:
+        if len(regions) != x.size:
+            raise InputError(f"regions has {len(regions)} values for {x.size} positions")
+        for i, poly in enumerate(regions):
+            if poly is not None:
+                shares = region_probabilities(geo, poly)
+                for dest, src in zip((p1, pa, p1a, pz, pz1), shares, strict=True):
+                    dest[i] = src
+                certain[i] = False
+    side = np.where(p1 > 0.5, 1, np.where(p1 < 0.5, 0, placement.side)).astype(np.int8)
+    probs = LocationProbabilities(side=side, p_side1=p1, p_area=pa, p_side1_area=p1a,
                                   p_zone=pz, p_zone_side1=pz1, certain=certain)  # fmt: skip
     return placement, probs

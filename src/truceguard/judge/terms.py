@@ -9,7 +9,9 @@ cover (where a clause without geometry applies; everywhere when absent), and its
   (``polygon``), or the surroundings of the shipped settlements inside the area
   (``settlements: {within_km}``); a zone that names ``weapons`` is a withdrawal clause;
 - prohibitions: an activity (``ACTIVITIES``) in a zone or anywhere in the area, optionally
-  only for some weapon classes;
+  only for some weapon classes; ``categories`` opts in to record kinds that count as no
+  breach by default (``OPT_IN_CATEGORIES``: lower-clarity events, deaths from mines and
+  explosive remnants);
 - caps: at most so many of a weapon class in a zone on one side.
 
 Every clause quotes the provision it encodes (``quote``: verbatim, or ``paraphrase`` where no
@@ -51,6 +53,7 @@ from truceguard.judge.terms_model import (
     FLIGHT_CATEGORIES,
     LIVE_FIRE_CATEGORIES,
     MECHANISMS,
+    OPT_IN_CATEGORIES,
     ZONE_SHAPES,
     Cap,
     Certainty,
@@ -71,7 +74,8 @@ from truceguard.model import WEAPON_CLASSES
 
 __all__ = [
     "ACTIVITIES", "AIR_WEAPON_CLASSES", "ANYWHERE", "CERTAINTY_LEVELS", "CLAUSE_KINDS",
-    "FLIGHT_CATEGORIES", "LIVE_FIRE_CATEGORIES", "MECHANISMS", "ZONE_SHAPES", "Cap",
+    "FLIGHT_CATEGORIES", "LIVE_FIRE_CATEGORIES", "MECHANISMS", "OPT_IN_CATEGORIES",
+    "ZONE_SHAPES", "Cap",
     "Certainty", "Clause", "Meta", "Prohibition", "Provision", "Side", "Source", "Terms", "Zone",
     "binds_from", "category_mask", "default_severity", "load_terms", "parse_terms",
     "resolve_clause", "shipped_terms", "weapon_mask",
@@ -90,7 +94,8 @@ _META_KEYS = {
 _ZONE_KEYS = _META_KEYS | {
     "distance_km", "width_km", "polygon", "settlements", "weapons", "certainty",
 }  # fmt: skip
-_PROHIBITION_KEYS = _META_KEYS | {"activity", "zone", "weapons", "except_monitors"}
+_PROHIBITION_KEYS = _META_KEYS | {"activity", "zone", "weapons", "except_monitors",
+                                  "categories"}
 _CAP_KEYS = _META_KEYS | {"zone", "side", "weapon", "max"}
 
 
@@ -503,7 +508,8 @@ def _parse_prohibited(ctx: _Context, doc: ConfigMap, zone_ids: set[str]) -> tupl
         mech = "ceasefire" if activity == "live_fire" else "prohibited_activity"
         out.append(Prohibition(id=pid, activity=activity, zone=zone,
                                weapons=r.names(m, "weapons", key, WEAPON_CLASSES),
-                               except_monitors=exc_mon, meta=ctx.meta(m, key, mech)))
+                               except_monitors=exc_mon, meta=ctx.meta(m, key, mech),
+                               categories=r.names(m, "categories", key, OPT_IN_CATEGORIES)))
     return tuple(out)
 
 

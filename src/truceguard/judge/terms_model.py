@@ -27,6 +27,9 @@ LIVE_FIRE_CATEGORIES: tuple[str, ...] = (
     "shelling", "air_strike", "missile",
 )  # fmt: skip
 FLIGHT_CATEGORIES: tuple[str, ...] = ("flight", "air_strike", "drone")
+# Record kinds that breach no clause unless the clause names them in ``categories``: a
+# source's lower-clarity or aggregated event, a death from a mine or an explosive remnant.
+OPT_IN_CATEGORIES: tuple[str, ...] = ("low_clarity", "explosive_remnant")
 AIR_WEAPON_CLASSES: tuple[str, ...] = ("aircraft", "helicopter", "uav")
 ACTIVITIES: tuple[str, ...] = (
     "live_fire", "flight", "mines", "offensive_movement", "military_presence",
@@ -153,7 +156,8 @@ class Zone(_HasMeta):
 @dataclass(frozen=True)
 class Prohibition(_HasMeta):
     """An activity (one of ACTIVITIES) prohibited in a zone (or anywhere in the area) from a
-    date; ``weapons`` narrows it to some weapon classes (empty: all)."""
+    date; ``weapons`` narrows it to some weapon classes (empty: all); ``categories`` adds the
+    record kinds of OPT_IN_CATEGORIES it also counts."""
 
     id: str
     activity: str
@@ -161,6 +165,7 @@ class Prohibition(_HasMeta):
     weapons: tuple[str, ...]
     except_monitors: bool
     meta: Meta
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

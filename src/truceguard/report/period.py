@@ -4,7 +4,12 @@ A period report covers the inclusive dates ``start``..``end`` (UTC) for one set 
 counts violations per calendar bucket (day, ISO week, month or year, clipped to the window), by
 category, weapon class, clause, side and zone; compares the period with the one of the same
 length just before it (the way the OSCE SMM compares with the previous period); and names the
-hotspots, the settlements nearest to the most violations.
+hotspots, the named areas with the most violations (``data/places/hotspot_areas.yaml``, else
+the oblast: "elsewhere in Donetsk oblast"). A violation whose source placed it only to an
+oblast or wider is no hotspot: it is counted apart by its unit (``placed_only_to``), never
+at the unit's stand-in point. Records that are no ceasefire violation by default (a source's
+lower-clarity or aggregated events, deaths from mines and explosive remnants: the terms'
+``OPT_IN_CATEGORIES``) are counted apart too (``apart``), with their observations' counts.
 
 What the numbers mean:
 
@@ -43,13 +48,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cache
+from typing import Any
 
 import numpy as np
+import shapely
+import shapely.affinity
 
+from truceguard.config import load_yaml
 from truceguard.errors import InputError
-from truceguard.judge.grading import report_threshold
-from truceguard.judge.places import place_index
-from truceguard.judge.terms import Terms, load_terms
+from truceguard.geo.shipped import data_path, places
+from truceguard.geo.sphere import haversine_m
+from truceguard.judge.grading import report_threshold, shipped_location_rules
+from truceguard.judge.places import oblast_names
+from truceguard.judge.terms import OPT_IN_CATEGORIES, Terms, load_terms
 from truceguard.marking import most_restrictive
 from truceguard.model import STATUS_PUBLISHED, Incident, Observation, Viewer, Violation, iso
 from truceguard.report.dates import (
@@ -73,7 +85,7 @@ from truceguard.report.period_text import (
     dimension_value,
 )
 from truceguard.report.period_trend import trend_png
-from truceguard.store.base import ObservationFilter, Store, ViolationFilter
+from truceguard.store.base import MissionStore, ObservationFilter, Store, ViolationFilter
 
 DIMENSIONS = ("category", "weapon_class", "clause", "side", "zone")
 NO_ZONE = "(outside every zone)"
@@ -193,7 +205,7 @@ class CountRow:
 
 @dataclass(frozen=True)
 class Hotspot:
-    """A settlement and the violations nearest to it."""
+    """A named area and the violations in it (``lat``/``lon``: where its label goes)."""
 
     key: str
     place: str
@@ -241,6 +253,11 @@ class PeriodReport:
     # (new, under review, verified by one analyst, discounted).
     published: int = 0
     not_published: int = 0
+    # Counted violations placed only to a unit (an oblast or wider): unit -> count.
+    placed_only_to: dict[str, int] = field(default_factory=dict)
+    # Observations of the window that breach nothing by default, by category (lower-clarity
+    # and aggregated events, deaths from mines and explosive remnants): category -> count.
+    apart: dict[str, int] = field(default_factory=dict)
 
     @property
     def first_date(self) -> str:
@@ -410,41 +427,81 @@ def _breakdowns(terms: Terms, now: list[Violation], before: list[Violation] | No
     return out
 
 
+@cache
+def hotspot_areas() -> tuple[tuple[str, Any, float, float], ...]:
+    """The shipped hotspot areas: (name, polygon lon/lat, label lon, label lat)."""
+    doc = load_yaml(data_path("places", "hotspot_areas.yaml"))
+    p = places()
+    out = []
+    for a in doc["areas"]:
+        found = [k for k in np.flatnonzero(p.cc == "UA") if p.name[k] in a["settlements"]]
+        pts = shapely.points(p.lon[found].astype(float), p.lat[found].astype(float))
+        deg = float(a["radius_km"]) / 111.0  # discs drawn in degrees of latitude
+        lat0 = float(np.mean(p.lat[found]))
+        disc = [shapely.affinity.scale(shapely.buffer(pt, deg, quad_segs=16),
+                                       1.0 / np.cos(np.radians(lat0)), 1.0) for pt in pts]
+        geom = shapely.union_all(disc)
+        c = shapely.get_coordinates(shapely.centroid(geom))[0]
+        out.append((str(a["name"]), geom, float(c[0]), float(c[1])))
+    return tuple(out)
+
+
+def _unit_of(v: Violation) -> str | None:
+    """The unit a violation was placed only to ("Donetsk oblast"), from its location text
+    (``judge.places.describe_locations`` writes "in <unit> (...)" for those), else None."""
+    rules = shipped_location_rules()
+    if v.uncertainty_m <= rules.near_max_m or not v.location_text.startswith("in "):
+        return None
+    return v.location_text[3:].split(" (", 1)[0]
+
+
 def _hotspots(rows: list[Violation], terms: Terms, top: int) -> list[Hotspot]:
-    """Group violations by their nearest shipped settlement; the busiest first."""
+    """Group violations by named area (else "elsewhere in" their oblast); the busiest first.
+    Violations placed only to a unit are left out (``_unit_of``); shares are of all of
+    ``rows``."""
+    total = len(rows)
+    rows = [r for r in rows if _unit_of(r) is None]
     if not rows or top <= 0:
         return []
-    lon = np.radians(np.array([r.lon for r in rows], float))
-    lat = np.radians(np.array([r.lat for r in rows], float))
-    xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
-    idx = place_index("UA")
-    chord, k = idx.tree.query(xyz)
-    dist_km = 2.0 * 6371.0088 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
-    places, inverse, counts = np.unique(k, return_inverse=True, return_counts=True)
-    order = np.lexsort((places, -counts))[:top]
+    lon = np.array([r.lon for r in rows], float)
+    lat = np.array([r.lat for r in rows], float)
+    areas = hotspot_areas()
+    key = np.full(len(rows), "", dtype=object)
+    for name, geom, _, _ in areas:
+        inside = shapely.contains_xy(geom, lon, lat) & (key == "")
+        key[inside] = name
+    rest = key == ""
+    if rest.any():
+        oblast = oblast_names(lon[rest], lat[rest])
+        key[rest] = [f"elsewhere in {o}" if o else "outside Ukraine" for o in oblast]
+    label_at = {name: (x, y) for name, _, x, y in areas}
+    names, inverse, counts = np.unique(key.astype(str), return_inverse=True, return_counts=True)
+    order = np.lexsort((names, -counts))[:top]
     side_label = {s.id: s.label for s in terms.sides}
     sides = np.array([r.controlled_by for r in rows], dtype=object)
     ids = np.array([r.violation_id for r in rows], np.int64)
-    total = len(rows)
     out: list[Hotspot] = []
     cum = 0
     for j in order:
         members = np.flatnonzero(inverse == j)
         cum += int(counts[j])
-        names, n_side = np.unique(sides[members].astype(str), return_counts=True)
+        side_names, n_side = np.unique(sides[members].astype(str), return_counts=True)
         best = int(np.argmax(n_side))
-        p = int(places[j])
+        name = str(names[j])
+        x, y = label_at.get(name, (float(np.median(lon[members])),
+                                   float(np.median(lat[members]))))
+        dist = haversine_m(y, x, lat[members], lon[members]) / 1000.0
         out.append(
             Hotspot(
-                key=f"p{p}",
-                place=str(idx.name[p]),
-                lat=float(idx.lat[p]),
-                lon=float(idx.lon[p]),
+                key=f"a{int(j)}",
+                place=name,
+                lat=float(y),
+                lon=float(x),
                 count=int(counts[j]),
                 share=float(counts[j]) / total,
                 cumulative_share=cum / total,
-                median_distance_km=float(np.median(dist_km[members])),
-                control=side_label.get(str(names[best]), str(names[best])),
+                median_distance_km=float(np.median(dist)),
+                control=side_label.get(str(side_names[best]), str(side_names[best])),
                 control_share=float(n_side[best]) / members.size,
                 violation_ids=tuple(int(i) for i in ids[members]),
             )
@@ -452,7 +509,7 @@ def _hotspots(rows: list[Violation], terms: Terms, top: int) -> list[Hotspot]:
     return out
 
 
-def _viewer_text(store: Store, viewer: Viewer) -> str:
+def _viewer_text(store: MissionStore, viewer: Viewer) -> str:
     if viewer.sees_all:
         nation = store.owner_nation()
         return f"the database owner{f' ({nation})' if nation else ''}, who sees everything"
@@ -604,6 +661,13 @@ def build_period_report(
     report.buckets = _buckets(period, t0, t1, cov, now, before_all, n_obs_of)
     report.breakdowns = _breakdowns(t, now, before, prev0, c0, c1)
     report.hotspots = _hotspots(now, t, hotspots)
+    for v in now:
+        unit = _unit_of(v)
+        if unit is not None:
+            report.placed_only_to[unit] = report.placed_only_to.get(unit, 0) + 1
+    report.apart = {c: store.count_observations(
+        replace(base, since=c0, until=c1 - 1, categories=(c,)), viewer)
+        for c in OPT_IN_CATEGORIES}
     report.violations = now
     report.published = sum(1 for v in now if v.status == STATUS_PUBLISHED)
     report.not_published = len(now) - report.published
