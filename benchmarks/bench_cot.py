@@ -242,7 +242,7 @@ def alerts(args: argparse.Namespace) -> dict[str, Any]:
         duty = store.user_by_name("duty")
         assert duty is not None
         store.add_alert_target("duty", "webhook", f"http://127.0.0.1:{hook.server_port}/",
-                               "secret", 1, "minsk-2015", duty.user_id)
+                               "secret", 1, "minsk-2015", duty.user_id, allow_private=True)
     cot_port, api_port = free(), free()
     log = open(work / "server.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
@@ -256,12 +256,15 @@ def alerts(args: argparse.Namespace) -> dict[str, Any]:
                 if httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=1).status_code == 200:
                     break
             time.sleep(0.2)
-        per_client = args.alert_events // args.clients
-        share = args.clients // args.procs
+        # The listener takes at most 64 connections from one address (CotConfig): all the
+        # clients and the breaches' connection come from 127.0.0.1.
+        per_client = args.alert_events // args.alert_clients
+        share = args.alert_clients // args.procs
         procs = [subprocess.Popen(
             [sys.executable, __file__, "--client", str(cot_port), str(p * share), str(share),
              str(per_client), str(args.alert_rate)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE) for p in range(args.procs)]
+            stdout=subprocess.PIPE, env={**os.environ, "BENCH_PROCS": str(args.procs)})
+            for p in range(args.procs)]
         for p in procs:
             assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
         go = time.time() + 0.5
@@ -291,8 +294,10 @@ def alerts(args: argparse.Namespace) -> dict[str, Any]:
     got = [arrived[t] - sent[t] for t in sent if t in arrived]
     lat = np.array(got) * 1000.0 if got else np.array([float("nan")])
     return {"breaches": len(sent), "alerted": len(got), "background_events": per_client *
-            args.clients, "background_rate": args.alert_rate,
+            args.alert_clients, "background_clients": args.alert_clients,
+            "background_rate": args.alert_rate,
             "p50_ms": round(float(np.percentile(lat, 50)), 1),
+            "p95_ms": round(float(np.percentile(lat, 95)), 1),
             "p99_ms": round(float(np.percentile(lat, 99)), 1),
             "max_ms": round(float(lat.max()), 1)}
 
@@ -300,7 +305,8 @@ def alerts(args: argparse.Namespace) -> dict[str, Any]:
 def print_alerts(f: dict[str, Any]) -> None:
     print(f"alerts: {f['alerted']} of {f['breaches']} breaching events alerted by webhook under "
           f"a background load of {f['background_events']:,} events at {f['background_rate']:,.0f}"
-          f"/s; send-to-webhook p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, max {f['max_ms']} ms "
+          f"/s from {f['background_clients']} clients; send-to-webhook p50 {f['p50_ms']} ms, "
+          f"p95 {f['p95_ms']} ms, p99 {f['p99_ms']} ms, max {f['max_ms']} ms "
           f"(target p99 < 1000 ms)")
 
 
@@ -328,6 +334,9 @@ def main() -> None:
                     help="alerts phase: breaching events, one every 100 ms")
     ap.add_argument("--alert-events", type=int, default=100_000,
                     help="alerts phase: background events from the pytak clients")
+    ap.add_argument("--alert-clients", type=int, default=60,
+                    help="alerts phase: pytak clients of the background load (at most 63: "
+                         "the listener's limit per address, less the breaches' connection)")
     ap.add_argument("--alert-warmup", type=float, default=5.0,
                     help="alerts phase: seconds of background load before the breaches")
     ap.add_argument("--alert-rate", type=float, default=5_000.0,
@@ -344,12 +353,17 @@ def main() -> None:
     result["peer"] = None
     result["peer_note"] = "FreeTAKServer not run: see benchmarks/README.md"
     result["target"] = {"durable_rate": 20_000, "p99_ms": 100}
+    # No peer runs (see above): the ratios are against the targets (above 1: met).
     if load_figures is not None:
         result["met"] = (load_figures["exactly_once"] and load_figures["durable_rate"] >= 20_000
                          and load_figures["p99_ms"] < 100)
+        result["ratio"] = round(load_figures["durable_rate"] / 20_000, 3)
+        result["p99_ratio"] = round(100 / max(load_figures["p99_ms"], 1e-9), 3)
     if "alerts" in result:
+        result["alerts_target"] = {"p99_ms": 1000}
         result["alerts_met"] = (result["alerts"]["alerted"] == result["alerts"]["breaches"]
                                 and result["alerts"]["p99_ms"] < 1000)
+        result["alerts_ratio"] = round(1000 / max(result["alerts"]["p99_ms"], 1e-9), 3)
     print(json.dumps(result))
 
 

@@ -39,6 +39,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -47,9 +48,14 @@ from truceguard.geo.project import UKRAINE_EAST, LocalProjection
 from truceguard.judge.adjudicate import adjudicate
 from truceguard.judge.evidence import ViewEvidence, view_evidence, view_seed
 from truceguard.judge.fusion import FusionParams, Points, cluster_labels, fuse_incremental
-from truceguard.judge.fusion import summarise_incidents as summarise
 from truceguard.judge.grading import GradingRules, load_grading
-from truceguard.judge.places import describe_locations
+from truceguard.judge.incident_summary import (
+    SummaryState,
+    incident_states,
+    merge_states,
+    state_records,
+)
+from truceguard.judge.places import PlaceRegion, describe_locations, view_regions
 from truceguard.judge.terms import Terms
 from truceguard.marking import Marking, Viewer, most_restrictive, vocabulary
 from truceguard.model import (
@@ -73,6 +79,7 @@ from truceguard.store.base import (
     Store,
     ViolationFilter,
 )
+from truceguard.store.incidents import IncidentTables
 
 FUSION_STEPS = ("reading observations", "linking reports", "summarising incidents",
                 "writing incidents")
@@ -189,6 +196,14 @@ def fuse_store(
     last = store.last_fusion_params()
     if last is not None and last != params_json:
         full = True  # other parameters: earlier incidents do not hold any more
+    if not full and last is not None:
+        from truceguard.pipeline_incremental import fuse_step
+
+        if pending is None:
+            pending = store.fusion_arrays(unfused=True)
+        quick = fuse_step(store, params, params_json, pending, rules, projection, step)
+        if quick is not None:  # a live step that read no incident in full
+            return quick
     a = (store.fusion_arrays() if full or last is None
          else _neighbourhood(store, params, pending))
     n = a["obs_id"].size
@@ -226,15 +241,18 @@ def fuse_store(
     else:
         inc_of = labels
     step(FUSION_STEPS[2])
-    views = _views(store, a, affected, inc_of[affected] if n else affected, rules, projection,
-                   params)
+    views, states = _views(store, a, affected, inc_of[affected] if n else affected, rules,
+                           projection, params)
     step(FUSION_STEPS[3])
     changed = affected[a["incident_id"][affected] != inc_of[affected]] if n else affected
     before = set(a["incident_id"][old].tolist()) if n else set()
     removed = sorted(before - set(inc_of.tolist()))
-    n_inc = store.write_fusion(FusionRun(params_json, mode, int(new.size) if mode ==
-                                         "incremental" else n),
-                               removed, a["obs_id"][changed], inc_of[changed], views)
+    run = FusionRun(params_json, mode, int(new.size) if mode == "incremental" else n)
+    if isinstance(store, IncidentTables):  # a SQL store keeps the states for the live steps
+        n_inc = store.write_fusion(run, removed, a["obs_id"][changed], inc_of[changed], views,
+                                   states=states)
+    else:
+        n_inc = store.write_fusion(run, removed, a["obs_id"][changed], inc_of[changed], views)
     written = sorted({v.incident.incident_id for v in views})
     return FusionSummary(
         mode=mode, observations=n, incidents=n_inc, changed_incidents=len(written),
@@ -336,66 +354,57 @@ def subset(a: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
 
 def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids: np.ndarray,
            rules: GradingRules, projection: LocalProjection, params: FusionParams
-           ) -> list[IncidentView]:
-    """The views of the incidents of observations ``idx`` (see the module docstring). A view
-    whose reports do not link on their own (the reports only others may see bridged them)
-    is split into its connected parts, each with its own opaque id (that of its smallest
-    observation), so that no viewer learns of a bridge they may not see."""
+           ) -> tuple[list[IncidentView], list[tuple[int, int, SummaryState]]]:
+    """The views of the incidents of observations ``idx`` (see the module docstring), and the
+    summary states of those incidents per marking (what ``store.write_fusion`` keeps for the
+    next live step). A view whose reports do not link on their own (the reports only others
+    may see bridged them) is split into its connected parts, each with its own opaque id
+    (that of its smallest observation), so that no viewer learns of a bridge they may not
+    see. Every view's record is computed from a summary state: the merge of its markings'
+    states, or a part's own."""
     if idx.size == 0:
-        return []
+        return [], []
     mid = a["marking_id"][idx]
     markings = store.markings()
-    # Members of each view: (view number, observation index) pairs; most incidents have one
-    # marking and so one view, built without a Python loop over their observations.
     uniq, local = np.unique(incident_ids, return_inverse=True)
+    local = local.reshape(-1)
     width = int(mid.max()) + 1
-    pair = np.unique(local * width + mid)
+    code = local * width + mid
+    pair, pair_lab = np.unique(code, return_inverse=True)
+    per_states = _states(a, idx, pair_lab.reshape(-1), rules, projection)
     per = np.split(pair % width, np.searchsorted(pair // width, np.arange(1, uniq.size)))
-    view_of_incident: list[list[tuple[int, ...]]] = []
-    single = np.array([p.size == 1 for p in per], dtype=bool)
-    for p in per:
-        d = tuple(int(m) for m in p)
-        view_of_incident.append([d] if len(d) == 1 else _view_sigs(d, markings))
-    # Base views: every incident with all its observations.
-    members = [np.arange(idx.size)]
-    labels = [local]
-    sig_of: list[tuple[int, tuple[int, ...], tuple[int, ...], np.ndarray | None]] = [
-        (k, tuple(int(m) for m in per[k]), tuple(int(m) for m in per[k]), None)
-        for k in range(uniq.size)]
-    extra = 0
-    multi = np.flatnonzero(~single)
-    if multi.size:
-        order = np.argsort(local, kind="stable")
-        bounds = np.searchsorted(local[order], np.arange(uniq.size + 1))
-        for k in multi.tolist():
-            d = tuple(int(m) for m in per[k])
-            rows = order[bounds[k] : bounds[k + 1]]
-            for sig in view_of_incident[k]:
-                if sig == d:
-                    continue
+    first = np.searchsorted(pair // width, np.arange(uniq.size))
+    # (incident number, all its markings, the view's markings, a part's rows or None), state
+    made: list[tuple[int, tuple[int, ...], tuple[int, ...], np.ndarray | None]] = []
+    states: list[SummaryState] = []
+    kept: list[tuple[int, int, SummaryState]] = []
+    order = np.argsort(local, kind="stable")
+    bounds = np.searchsorted(local[order], np.arange(uniq.size + 1))
+    for k in range(uniq.size):  # one incident at a time: building records, not a hot loop
+        d = tuple(int(m) for m in per[k])
+        mine = {m: per_states[int(first[k]) + n] for n, m in enumerate(d)}
+        kept += [(int(uniq[k]), m, st) for m, st in mine.items()]
+        for sig in ([d] if len(d) == 1 else _view_sigs(d, markings)):
+            parts: list[np.ndarray] = []
+            if sig != d:
+                rows = order[bounds[k] : bounds[k + 1]]
                 keep = rows[np.isin(mid[rows], sig)]
-                parts = _parts(a, idx[keep], params, projection)
-                for part in parts:
-                    members.append(keep[part])
-                    labels.append(np.full(part.size, uniq.size + extra, np.int64))
-                    sig_of.append((k, d, sig, idx[keep[part]] if len(parts) > 1 else None))
-                    extra += 1
-    m_idx = np.concatenate(members)
-    m_lab = np.concatenate(labels)
-    sel = idx[m_idx]
-    recs = summarise(
-        m_lab, lat=a["lat"][sel], lon=a["lon"][sel], uncertainty_m=a["uncertainty_m"][sel],
-        t_start=a["t_start"][sel], t_end=a["t_end"][sel],
-        category=a["category"][sel].astype(str), weapon_class=a["weapon_class"][sel].astype(str),
-        source=a["source"][sel].astype(str), origin=a["origin"][sel].astype(str),
-        how_known=a["how_known"][sel].astype(str), rules=rules, projection=projection)
-    # summarise numbers its records by first appearance of each label; map back to ours.
-    first_label = [int(m_lab[r["observations"][0]]) for r in recs]
+                found = _parts(a, idx[keep], params, projection)
+                parts = [keep[part] for part in found] if len(found) > 1 else []
+            if not parts:
+                made.append((k, d, sig, None))
+                states.append(merge_states(mine[m] for m in sig))
+                continue
+            for rows_of_part in parts:
+                made.append((k, d, sig, idx[rows_of_part]))
+                states.append(_states(a, idx[rows_of_part], np.zeros(rows_of_part.size,
+                                                                     np.int64),
+                                      rules, projection)[0])
+    recs = state_records(states, rules, projection)
     out: list[IncidentView] = []
     mark_cache: dict[tuple[int, ...], tuple[int, Marking]] = {}
     key = store.incident_key()
-    for r, lab in zip(recs, first_label, strict=True):
-        k, d, sig, part_rows = sig_of[lab]
+    for r, (k, d, sig, part_rows) in zip(recs, made, strict=True):
         if sig not in mark_cache:
             narrowed = most_restrictive(markings[m] for m in sig)
             mark_cache[sig] = (store.marking_id(narrowed), narrowed)
@@ -405,17 +414,33 @@ def _views(store: Store, a: dict[str, np.ndarray], idx: np.ndarray, incident_ids
             ids = np.sort(a["obs_id"][part_rows])
             own_id = int(incident_id_for(key, ids[:1])[0])
             members_of = tuple(int(i) for i in ids)
-        inc = Incident(
-            incident_id=own_id, t_start=int(r["t_start"]), t_end=int(r["t_end"]),
-            lat=round(r["lat"], 7), lon=round(r["lon"], 7),
-            uncertainty_m=round(r["uncertainty_m"], 1),
-            category=r["category"] or "other", category_votes=r["category_votes"],
-            weapon_class=r["weapon_class"] or "unknown", weapon_votes=r["weapon_votes"],
-            n_observations=len(r["observations"]), n_sources=r["independent_sources"],
-            grade=r["grade"], grade_reason=r["grade_reason"],
-            releasability=marking.text)
-        out.append(IncidentView(inc, _key(sig), _key(d), mark, int(uniq[k]), members_of))
-    return out
+        out.append(IncidentView(incident_of(own_id, r, marking), _key(sig), _key(d), mark,
+                                int(uniq[k]), members_of))
+    return out, kept
+
+
+def incident_of(incident_id: int, r: dict[str, Any], marking: Marking) -> Incident:
+    """The stored incident of a summary record (``state_records``) under ``marking``."""
+    return Incident(
+        incident_id=incident_id, t_start=int(r["t_start"]), t_end=int(r["t_end"]),
+        lat=round(r["lat"], 7), lon=round(r["lon"], 7),
+        uncertainty_m=round(r["uncertainty_m"], 1),
+        category=r["category"] or "other", category_votes=r["category_votes"],
+        weapon_class=r["weapon_class"] or "unknown", weapon_votes=r["weapon_votes"],
+        n_observations=r["n_observations"], n_sources=r["independent_sources"],
+        grade=r["grade"], grade_reason=r["grade_reason"], releasability=marking.text)
+
+
+def _states(a: dict[str, np.ndarray], rows: np.ndarray, labels: np.ndarray,
+            rules: GradingRules, projection: LocalProjection) -> list[SummaryState]:
+    """Summary states of observations ``rows`` of ``a`` by ``labels`` (0, 1, ...)."""
+    return incident_states(
+        labels, lat=a["lat"][rows], lon=a["lon"][rows], uncertainty_m=a["uncertainty_m"][rows],
+        t_start=a["t_start"][rows], t_end=a["t_end"][rows],
+        category=a["category"][rows].astype(str), weapon_class=a["weapon_class"][rows].astype(str),
+        source=a["source"][rows].astype(str), origin=a["origin"][rows].astype(str),
+        how_known=a["how_known"][rows].astype(str), obs_id=a["obs_id"][rows],
+        curated=a["curated"][rows], report=a["report"][rows], rules=rules, projection=projection)
 
 
 def _parts(a: dict[str, np.ndarray], rows: np.ndarray, params: FusionParams,
@@ -441,29 +466,74 @@ def _side_codes(terms: Terms, sides: Sequence[str | None]) -> np.ndarray:
 
 def views_evidence(store: Store, v: dict[str, np.ndarray]) -> list[ViewEvidence]:
     """Per view of ``v`` (``store.view_arrays``): its sighting and firing evidence, from the
-    reports of that view alone (its markings; a part's own members)."""
+    reports of that view alone (its markings; a part's own members).
+
+    What a view's evidence reads: its monitors' reports, and whether any other report of it
+    is of a sighting category (that one makes it a sighting and not the monitors' own). An
+    incident with stored summary states answers the second from them, so only its monitors'
+    reports are read (a chained track of thousands of sightings is not); the others read
+    every report of theirs that is a monitor's or a sighting."""
     from truceguard.judge.adjudicate import SIGHTING_CATEGORIES
 
     n = v["incident_id"].size
     sights = np.isin(v["category"].astype(str), SIGHTING_CATEGORIES)
+    parents = sorted({int(x) for x in v["parent_id"]})
+    stored: dict[int, dict[int, SummaryState]] = {}
+    if isinstance(store, IncidentTables):
+        split = {int(p) for p, m in zip(v["parent_id"], v["members"], strict=True) if m}
+        stored = {p: st for p, st in store.summary_states(parents).items() if p not in split}
     by_parent: dict[int, list[tuple[int, Observation]]] = {}
-    for mid, obs in store.evidence_observations(sorted({int(x) for x in v["parent_id"]}),
-                                                SIGHTING_CATEGORIES):
+    slow = [p for p in parents if p not in stored]
+    quick = [p for p in stored if any(st.reports for st in stored[p].values())]
+    found_rows = (store.evidence_observations(slow, SIGHTING_CATEGORIES) if slow else [])
+    if quick and isinstance(store, IncidentTables):
+        found_rows += store.monitor_reports(quick)
+    for mid, obs in found_rows:
         by_parent.setdefault(int(obs.incident_id or 0), []).append((mid, obs))
     out = []
     for i in range(n):
-        members = by_parent.get(int(v["parent_id"][i]), [])
-        if not members:
+        parent = int(v["parent_id"][i])
+        sig = {int(m) for m in str(v["sig"][i]).split(",")}
+        members = by_parent.get(parent, [])
+        plain = (sum(st.plain_sightings for m, st in stored[parent].items() if m in sig)
+                 if parent in stored else 0)
+        if not members and not plain:
             out.append(ViewEvidence(bool(sights[i]), None))
             continue
-        sig = {int(m) for m in str(v["sig"][i]).split(",")}
         part = {int(m) for m in str(v["members"][i]).split(",") if m}
         mine = [o for mid, o in members if mid in sig and (not part or o.obs_id in part)]
         found = view_evidence(mine, seed=view_seed(int(v["incident_id"][i]), str(v["sig"][i])),
                               sighting_categories=SIGHTING_CATEGORIES)
+        if plain:  # a plain sighting report: a sighting, and not the monitors' own activity
+            found = replace(found, sighting=True, by_monitors=False)
         if sights[i] and not found.sighting:
             found = replace(found, sighting=True)
         out.append(found)
+    return out
+
+
+def _view_regions(store: Store, v: dict[str, np.ndarray]) -> list[PlaceRegion | None]:
+    """``view_regions`` of the views of ``v``, asked only of those that may have one: a view
+    (not a part) whose summary states count a report of a source other than
+    ``REGION_SOURCES`` has none (that report gives a position), found without reading its
+    reports (a chained track of thousands is not read)."""
+    n = int(v["incident_id"].size)
+    stored = (store.summary_states(sorted({int(p) for p in v["parent_id"]}))
+              if isinstance(store, IncidentTables) else {})
+    ask = []
+    for i in range(n):
+        by_mark = stored.get(int(v["parent_id"][i]))
+        if by_mark is None or v["members"][i]:
+            ask.append(i)
+            continue
+        mine = [st for m, st in by_mark.items() if str(m) in str(v["sig"][i]).split(",")]
+        if sum(st.n for st in mine) == sum(st.regional for st in mine):
+            ask.append(i)
+    out: list[PlaceRegion | None] = [None] * n
+    if ask:
+        idx = np.array(ask, np.int64)
+        for i, r in zip(ask, view_regions(store, subset(v, idx)), strict=True):
+            out[i] = r
     return out
 
 
@@ -491,14 +561,17 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
     if v["incident_id"].size:
         lon, lat, unc = v["lon"], v["lat"], v["uncertainty_m"]
         evidence = views_evidence(store, v)
+        regions = _view_regions(store, v)
         adj = adjudicate(terms, lon, lat, v["t_start"], v["category"], v["weapon_class"],
                          uncertainty_m=unc, sighting=[e.sighting for e in evidence],
                          firing=[e.firing for e in evidence],
                          monitor=[e.by_monitors for e in evidence],
-                         actor_side=_side_codes(terms, [e.actor_side for e in evidence]))
+                         actor_side=_side_codes(terms, [e.actor_side for e in evidence]),
+                         region=[r.polygon if r else None for r in regions])
         hit = np.unique(adj.incident)
         texts = dict(zip(hit.tolist(), describe_locations(
-            lon[hit], lat[hit], terms, uncertainty_m=unc[hit], p_side=adj.p_side[hit]),
+            lon[hit], lat[hit], terms, uncertainty_m=unc[hit], p_side=adj.p_side[hit],
+            regions=[regions[i] for i in hit.tolist()], side=adj.location.side[hit]),
             strict=True))
         p = adj.placement
         controlled_by = adj.controlled_by

@@ -2,9 +2,11 @@
 viewer may see (``truceguard.pipeline``), and the arrays fusion and judging read. A mixin of
 ``SQLStore`` (the same SQL on both backends).
 
-``write_fusion`` replaces the views of the incidents a fusion touched, in one transaction;
-``incidents`` shows a viewer, per incident, the one view built from the reports it may see
-(``SQLStore._visible_views``), parts of split views included.
+``write_fusion`` replaces the views of the incidents a fusion touched, with their summary states
+(``incident_sums``: one ``judge.incident_summary.SummaryState`` per incident and marking of its
+observations, from which a live step updates an incident without reading its reports again),
+in one transaction; ``incidents`` shows a viewer, per incident, the one view built from the
+reports it may see (``SQLStore._visible_views``), parts of split views included.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from truceguard.marking import Viewer
-from truceguard.model import Incident, utc_now
+from truceguard.model import Incident, Observation, utc_now
 from truceguard.store.base import FusionRun, IncidentView, ObservationFilter, near_mask
 from truceguard.store.violations import chunks as _chunks
 from truceguard.store.violations import placeholders as _marks
+
+if TYPE_CHECKING:  # the judging package loads on first use (the CLI starts without it)
+    from truceguard.judge.incident_summary import SummaryState
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 _INCIDENT_COLS = ("incident_id", "t_start", "t_end", "lat", "lon", "uncertainty_m", "category",
@@ -46,11 +51,13 @@ class IncidentTables:
                       incident_ids: Sequence[int] = ()) -> dict[str, np.ndarray]:
         """Observations' fusion inputs as arrays, by obs_id: all of them, or the union of the
         unfused ones, the fused ones inside ``window`` (west, south, east, north, earliest
-        end, latest start) and every member of ``incident_ids``."""
+        end, latest start) and every member of ``incident_ids``. ``report`` is 1 for a
+        monitor's report."""
         names = ("obs_id", "lat", "lon", "uncertainty_m", "t_start", "t_end", "category",
                  "weapon_class", "source", "origin", "how_known", "marking_id", "incident_id",
-                 "curated")
-        select = f"SELECT {', '.join(names)} FROM observations"
+                 "curated", "report")
+        select = (f"SELECT {', '.join(names[:-1])}, CASE WHEN kind IS NULL THEN 0 ELSE 1 END "
+                  "FROM observations")
         parts: list[tuple[str, list[Any]]] = []
         if unfused:
             parts.append((f"{select} WHERE incident_id IS NULL", []))
@@ -71,7 +78,7 @@ class IncidentTables:
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         out: dict[str, np.ndarray] = {}
         for name, col in zip(names, cols, strict=True):
-            if name in ("obs_id", "marking_id", "curated"):
+            if name in ("obs_id", "marking_id", "curated", "report"):
                 out[name] = np.asarray(col, dtype=np.int64)
             elif name == "incident_id":
                 out[name] = np.asarray([-1 if v is None else v for v in col], dtype=np.int64)
@@ -86,20 +93,30 @@ class IncidentTables:
         return None if v is None else str(v)
 
     def write_fusion(self, run: FusionRun, removed: Sequence[int], obs_ids: np.ndarray,
-                     incident_ids: np.ndarray, views: Sequence[IncidentView]) -> int:
-        """Record a fusion in one transaction: drop the views of ``removed`` incidents and of
-        every incident in ``views``, point the observations at their incidents, store the
-        views. Returns the number of incidents."""
+                     incident_ids: np.ndarray, views: Sequence[IncidentView], *,
+                     states: Sequence[tuple[int, int, SummaryState]] = (),
+                     relabel: Sequence[tuple[int, int]] = ()) -> int:
+        """Record a fusion in one transaction: drop the views and summary states of
+        ``removed`` incidents and of every incident in ``views``, point the observations at
+        their incidents (every member of incident ``a`` at ``b`` for each ``(a, b)`` of
+        ``relabel``, then ``obs_ids`` at ``incident_ids``), store the views and ``states``
+        (incident, marking id, state). Returns the number of incidents."""
         rewritten = sorted({int(i) for i in removed}
-                           | {v.parent_id or v.incident.incident_id for v in views})
+                           | {v.parent_id or v.incident.incident_id for v in views}
+                           | {int(i) for i, _, _ in states})
         with self.transaction():
             if run.mode == "full":
                 self._exec("DELETE FROM incident_views")
+                self._exec("DELETE FROM incident_sums")
                 self._exec("DELETE FROM marking_sets")
             else:
                 for part in _chunks(rewritten):
                     self._exec(f"DELETE FROM incident_views WHERE parent_id IN "
                                f"({_marks(len(part))})", part)
+                    self._exec(f"DELETE FROM incident_sums WHERE parent_id IN "
+                               f"({_marks(len(part))})", part)
+            self._many("UPDATE observations SET incident_id = ? WHERE incident_id = ?",
+                       [(int(b), int(a)) for a, b in relabel])
             self._many("UPDATE observations SET incident_id = ? WHERE obs_id = ?",
                        list(zip(incident_ids.tolist(), obs_ids.tolist(), strict=True)))
             self._many(
@@ -107,6 +124,8 @@ class IncidentTables:
                 + ", ".join(_INCIDENT_COLS[1:]) + ", parent_id, members) VALUES ("
                 + _marks(5 + len(_INCIDENT_COLS) - 1 + 2) + ")",
                 [_view_row(v) for v in views])
+            self._many("INSERT INTO incident_sums (parent_id, marking_id, state) VALUES (?,?,?)",
+                       [(int(i), int(m), _JSON.encode(st.as_json())) for i, m, st in states])
             self._many("INSERT INTO marking_sets (set_key) VALUES (?) ON CONFLICT DO NOTHING",
                        [(k,) for k in sorted({v.set_key for v in views})])
             n = int(self._one("SELECT COUNT(*) FROM incident_views WHERE sig = set_key"))
@@ -114,6 +133,37 @@ class IncidentTables:
                        "VALUES (?,?,?,?,?)", (utc_now(), run.params, run.mode,
                                               run.n_observations, n))
         return n
+
+    def summary_states(self, incident_ids: Sequence[int]
+                       ) -> dict[int, dict[int, SummaryState]]:
+        """The stored summary states of those of ``incident_ids`` whose views are in place
+        (a marking change drops an incident's views: its states no longer hold), by incident
+        and marking id."""
+        from truceguard.judge.incident_summary import SummaryState
+
+        out: dict[int, dict[int, SummaryState]] = {}
+        for part in _chunks(sorted(set(int(i) for i in incident_ids))):
+            for parent, mark, state in self._rows(
+                    f"SELECT s.parent_id, s.marking_id, s.state FROM incident_sums s WHERE "
+                    f"s.parent_id IN ({_marks(len(part))}) AND EXISTS (SELECT 1 FROM "
+                    "incident_views v WHERE v.parent_id = s.parent_id)", part):
+                out.setdefault(int(parent), {})[int(mark)] = SummaryState.from_json(
+                    json.loads(state))
+        return out
+
+    def monitor_reports(self, incident_ids: Sequence[int]) -> list[tuple[int, Observation]]:
+        """(marking id, observation) of every monitor's report fused into the incidents
+        ``incident_ids``, by obs_id."""
+        from truceguard.store.sql import _SELECT_OBS, _observation
+
+        out: list[tuple[int, Observation]] = []
+        select = _SELECT_OBS.replace("SELECT ", "SELECT o.marking_id, ", 1)
+        for part in _chunks(sorted(set(int(i) for i in incident_ids))):
+            for r in self._rows(f"{select} WHERE o.incident_id IN ({_marks(len(part))}) AND "
+                                "o.kind IS NOT NULL ORDER BY o.obs_id", part):
+                out.append((int(r[0]), _observation(r[1:])))
+        out.sort(key=lambda mo: mo[1].obs_id or 0)
+        return out
 
     def _incident_query(self, flt: ObservationFilter, viewer: Viewer) -> tuple[str, list[Any]]:
         where, params = flt.where("i", id_column="incident_id")

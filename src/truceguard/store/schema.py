@@ -48,6 +48,10 @@ are append-only: content-addressed bytes never change.
 Migration 11 adds ``allow_private`` to ``alert_targets``: 1 where the operator allowed the
 target to point at a loopback, private or other non-public address; 0 (refused) for every
 target added before it.
+
+Migration 13 lets several nodes share one PostgreSQL database (``store.cluster``):
+``outbox.claimed_by`` names the node delivering a row (NULL when none is), and on PostgreSQL a
+trigger notifies the ``truceguard_users`` channel with a user's name when they are disabled.
 """
 
 from __future__ import annotations
@@ -551,6 +555,38 @@ END;
 $$;
 """
 
+# 13: several nodes on one PostgreSQL (``store.cluster``): the node that claimed an outbox row
+# while it delivers it; on PostgreSQL, a trigger that notifies ``truceguard_users`` with a
+# user's name when they are disabled (on commit, whoever disabled them).
+_CLUSTER_SQL = """
+ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;
+"""
+_USERS_NOTIFY = """
+CREATE FUNCTION truceguard_user_disabled() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.disabled <> 0 AND OLD.disabled = 0 THEN
+        PERFORM pg_notify('truceguard_users', NEW.name);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER users_disabled_notify AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION
+truceguard_user_disabled();
+"""
+
+# 14: each incident's summary state per marking of its observations
+# (``judge.incident_summary.SummaryState`` as JSON), so that a live step updates an incident
+# from its new reports alone; and an index of the monitors' reports by incident.
+_SUMS_SQL = """
+CREATE TABLE incident_sums (
+    parent_id INTEGER NOT NULL,
+    marking_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (parent_id, marking_id)
+);
+CREATE INDEX observations_reports ON observations (incident_id) WHERE kind IS NOT NULL;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(_SQL[0], (AppendOnly("ingest_log", "the ingest log", "ingest_log_no_update",
                                    "ingest_log_no_delete"),),
@@ -578,6 +614,8 @@ MIGRATIONS: list[Migration] = [
                                    "observation_attachments_no_delete"))),
     Migration(_SQL[10]),
     Migration(_SQL[11]),
+    Migration(_CLUSTER_SQL, postgres=_USERS_NOTIFY),
+    Migration(_SUMS_SQL),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that
