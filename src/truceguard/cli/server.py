@@ -41,16 +41,21 @@ audit_key_option = click.option(
               help="The server's TLS private key (PEM).")
 @click.option("--client-ca", type=click.Path(exists=True, dir_okay=False),
               help="The CA certificate (PEM) that signs the clients' certificates.")
+@click.option("--loop-debug-ms", "loop_debug_ms", type=click.FloatRange(min=1), metavar="MS",
+              help="Run the event loop in asyncio's debug mode and log every callback that "
+                   "holds it longer than MS milliseconds (slower; for diagnosis).")
 @audit_key_option
 @db_option
 @domain_errors
 def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
               cot_udp: int | None, cot_as: str | None, cot_tls: int | None, cert: str | None,
-              key: str | None, client_ca: str | None, audit_key: str | None,
-              db: str | None) -> None:
+              key: str | None, client_ca: str | None, loop_debug_ms: float | None,
+              audit_key: str | None, db: str | None) -> None:
     """Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live
     judging, alerts and Cursor on Target in and out, in one process. Needs the server
-    extra: pip install 'truceguard[server]'. Stop it with Ctrl-C or SIGTERM."""
+    extra: pip install 'truceguard[server]'. Stop it with Ctrl-C or SIGTERM: it stops
+    accepting, finishes the requests under way, commits every CoT event it read, then
+    exits."""
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -68,7 +73,8 @@ def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
                          code="input.missing")
     run(ServeConfig(db=resolve_db(db), host=host, port=port, terms=list(terms),
                     cot_tcp=cot_tcp, cot_udp=cot_udp, cot_tls=cot_tls, cert=cert, key=key,
-                    client_ca=client_ca, cot_as=cot_as, audit_key=audit_key))
+                    client_ca=client_ca, cot_as=cot_as, audit_key=audit_key,
+                    loop_debug_ms=loop_debug_ms))
 
 
 @click.group("users")

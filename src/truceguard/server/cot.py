@@ -73,7 +73,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import re
 import ssl
 import time
 from collections import deque
@@ -81,23 +80,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from truceguard.errors import InputError, MarkingError, RowError
+from truceguard.errors import InputError, MarkingError, TruceguardError
 from truceguard.io.cot import COT_MAX_EVENT_BYTES
 from truceguard.io.takproto import MESH_HEADER
 from truceguard.model import Observation, User
-from truceguard.server.cot_decode import _DECL, Decoded, Decoder
+from truceguard.server.cot_decode import Decoded, Decoder, RefusalLog, refusal_line
 from truceguard.server.cot_decode import _parse_together as _parse_together  # for tests
 from truceguard.server.cot_framing import Framer
+from truceguard.server.cot_listener import (
+    READ_BYTES,
+    STOPPING,
+    CertIdentities,
+    CotIngest,
+    CotListener,
+    _Conn,
+)
+from truceguard.server.service import Service
 from truceguard.server.sink import Shed, Sink, SinkClosed
 from truceguard.store.base import Store
 
 log = logging.getLogger("truceguard.server.cot")
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-_FIELD_CHARS = 40  # of a refused event's field name, in a log line
-_REASON_CHARS = 120  # of its reason (which may quote the event)
-_EXCERPT_CHARS = 80  # of the event itself
-
+PARSE_CHUNK = 16  # messages of one connection parsed at once, between looks at the clock
+_WARM_USER = User(0, "warm-up", "GBR", "observer", "REL TO GBR")
+_WARM_EVENT = (b'<event version="2.0" uid="warm-up" type="b-m-p-s-m" how="h-e" '
+               b'time="2020-01-01T00:00:00Z" start="2020-01-01T00:00:00Z" '
+               b'stale="2020-01-02T00:00:00Z"><point lat="48" lon="37" hae="0" ce="10" le="0"/>'
+               b'<detail/></event>')
 
 @dataclass(frozen=True, slots=True)
 class CotConfig:
@@ -118,6 +126,11 @@ class CotConfig:
     max_inbox_bytes: int = 32 << 20  # all connections, read and not yet parsed
     pump_batch: int = 1000  # messages parsed in one turn of the pump
     pump_ahead: int = 2  # turns handed to the sink and not committed yet
+    pump_slice_s: float = 0.002  # parsing between two yields to the event loop
+    drain_grace_s: float = 5.0  # at a stop: how long senders may still send
+    drain_quiet_s: float = 0.2  # at a stop: a sender this long silent has sent all
+    cert_refresh_s: float = 30.0  # TLS identities looked up again (in a thread)
+    cert_unknown_s: float = 5.0  # an unknown certificate is asked again after this
     max_connections: int = 4096
     max_connections_per_peer: int = 64  # from one source address
     event_deadline_s: float = 10.0  # from an event's first byte to its last
@@ -153,162 +166,18 @@ class CotStats:
     control: int = 0  # pings and other control messages, ignored
     closed_bad: int = 0  # connections closed for garbage, oversize, idle, shed
     datagrams_dropped: int = 0
+    messages: int = 0  # messages read (events, pings, bad ones), not all committed yet
 
-
-def _clip(text: str, limit: int) -> str:
-    """``text`` on one line (control characters blanked), at most ``limit`` characters."""
-    text = _CONTROL.sub(" ", text[:limit + 1])
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def refusal_line(err: RowError) -> str:
-    """Why an event was refused, for a log line: its number, field, reason and start, each
-    bounded (see the module docstring)."""
-    raw = err.raw
-    decl = _DECL.match(raw)
-    if decl:
-        raw = raw[decl.end():]
-    return (f"event {err.line} refused: {_clip(err.field, _FIELD_CHARS)}: "
-            f"{_clip(err.reason, _REASON_CHARS)}; event: {_clip(raw, _EXCERPT_CHARS)}")
-
-
-class RefusalLog:
-    """Log lines for what one connection (or the UDP port) sent and was refused, bounded
-    against a flood: the first ``lines`` in each window of ``window_s`` seconds get a line each;
-    the rest are counted, and one summary line says how many once the window is over
-    (``flush``: at the next refusal, from the idle sweep, and with ``final`` at the end)."""
-
-    __slots__ = ("clock", "lines", "logged", "name", "noun", "started", "suppressed",
-                 "window_s")
-
-    def __init__(self, name: str, lines: int, window_s: float, *,
-                 noun: str = "events refused",
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.name = name  # who the summary line is about, e.g. "CoT tcp 10.0.0.5:50412 (ann)"
-        self.noun = noun  # what the summary line counts
-        self.lines = lines
-        self.window_s = window_s
-        self.clock = clock
-        self.started = float("-inf")
-        self.logged = 0
-        self.suppressed = 0
-
-    def refused(self, err: RowError, where: str | None = None) -> None:
-        """One refused event (``where``: the peer and user, if not this log's ``name``)."""
-        self.note(refusal_line(err), where)
-
-    def note(self, what: str, where: str | None = None) -> None:
-        """One refusal, said by ``what``."""
-        now = self.clock()
-        if now - self.started >= self.window_s:
-            self.flush(final=True)
-            self.started, self.logged = now, 0
-        if self.logged < self.lines:
-            self.logged += 1
-            log.warning("%s: %s", where or self.name, what)
-        else:
-            self.suppressed += 1
-
-    def flush(self, *, final: bool = False) -> None:
-        """The summary line of a window that is over (``final``: of the current one too)."""
-        if not self.suppressed:
-            return
-        if not final and self.clock() - self.started < self.window_s:
-            return
-        log.warning("%s: %s more %s in the last %g s (not logged one by one: at most %d "
-                    "lines per %g s)", self.name, f"{self.suppressed:,}", self.noun,
-                    self.window_s, self.lines, self.window_s)
-        self.suppressed = 0
-
-
-class _Conn(asyncio.Protocol):
-    """One TCP or TLS connection: cuts what arrives into messages for the server's pump."""
-
-    def __init__(self, server: CotServer, kind: str) -> None:
-        self.server = server
-        self.kind = kind
-        self.framer = Framer(server.config.max_event_bytes)
-        self.transport: asyncio.Transport | None = None
-        self.user: User | None = None
-        self.peer = "?"
-        self.host = "?"  # the source address, which the per-address cap counts
-        self.where = ""
-        self.partial_since: float | None = None  # when the pending partial event began
-        self.last = time.monotonic()
-        self.reason = ""  # why the server closed it ('' if it did not)
-        self.seq = 0  # messages received so far
-        self.unsettled = 0  # bytes handed to the server and not yet committed (or dropped)
-        self.paused = False
-        self.events = 0
-        self.rejected = 0
-        self.refusals: RefusalLog | None = None  # once the user is known
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        addr = transport.get_extra_info("peername") or ("?", 0)
-        self.host = str(addr[0])
-        self.peer = f"{addr[0]}:{addr[1]}"
-        self.where = f"cot+{self.kind}://{self.peer}"
-        self.server._accept(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self.reason or self.user is None:
-            return
-        self.last = now = time.monotonic()
-        messages, error = self.framer.feed(data)
-        if not self.framer.pending:
-            self.partial_since = None
-        elif messages or self.partial_since is None:  # a new event began in this read
-            self.partial_since = now
-        if messages:
-            self.server._incoming(self, messages)
-        if error:
-            self.close(error)
-
-    def eof_received(self) -> bool:
-        return False  # close the transport; connection_lost follows
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.user is None:
-            return
-        if self.reason:
-            why = self.reason
-        elif exc is not None:
-            why = f"connection error: {exc}"
-        elif self.framer.pending:
-            why = f"closed by the client mid-event ({self.framer.pending:,} bytes dropped)"
-        else:
-            why = "closed by the client"
-        self.server._gone(self, why)
-
-    @property
-    def busy(self) -> bool:
-        return self.unsettled > 0
-
-    def close(self, reason: str) -> None:
-        if not self.reason:
-            self.reason = reason
-        if self.transport is not None:
-            self.transport.abort()
-
-    def pause(self) -> None:
-        if not self.paused and self.transport is not None and not self.reason:
-            self.paused = True
-            self.server._paused.add(self)
-            self.transport.pause_reading()
-
-    def resume(self) -> None:
-        self.server._paused.discard(self)
-        if self.paused and self.transport is not None and not self.reason:
-            self.paused = False
-            if self.partial_since is not None:  # time paused for the store does not count
-                self.partial_since = time.monotonic()
-            self.transport.resume_reading()
+    def add(self, other: CotStats) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class CotServer:
-    """The CoT listeners (see the module docstring)."""
+    """The CoT listeners (see the module docstring). ``start_core`` starts the pump and the
+    sweeper, ``listen(kind)`` opens one port (``tcp``, ``udp``, ``tls``); ``close_listener``
+    and ``stop_core`` undo them (``cot_listener`` makes services of them); ``start`` and
+    ``stop`` do it all."""
 
     def __init__(self, sink: Sink, config: CotConfig, *, plain_user: User | None = None,
                  resolve_cert: Callable[[str], User | None] | None = None) -> None:
@@ -318,15 +187,20 @@ class CotServer:
         self.sink = sink
         self.config = config
         self.plain_user = plain_user
-        self.resolve_cert = resolve_cert
-        self.stats = CotStats()
+        self.identities = None if resolve_cert is None else CertIdentities(
+            resolve_cert, refresh_s=config.cert_refresh_s, unknown_s=config.cert_unknown_s)
+        self.by_kind = {kind: CotStats() for kind in ("tcp", "udp", "tls")}
         self.decoder = Decoder(config.max_tracks)
+        self.read_buffer = memoryview(bytearray(READ_BYTES))  # shared: see ``_Conn``
         self.ports: dict[str, int] = {}
-        self._servers: list[asyncio.Server] = []
+        self._servers: dict[str, asyncio.Server] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._conns: set[_Conn] = set()
+        self._pending: set[_Conn] = set()  # TLS connections whose user is being looked up
+        self._lookups: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._pump_closing = False
         self._inbox: deque[tuple[_Conn, list[tuple[bool, bytes]]]] = deque()
         self._inbox_bytes = 0
         self._turns: deque[asyncio.Future[None]] = deque()
@@ -339,37 +213,73 @@ class CotServer:
                                         config.refused_log_window_s,
                                         noun="events refused or datagrams dropped")
 
+    @property
+    def stats(self) -> CotStats:
+        """The counters of every port together."""
+        total = CotStats()
+        for st in self.by_kind.values():
+            total.add(st)
+        return total
+
+    @property
+    def inbox_bytes(self) -> int:
+        return self._inbox_bytes
+
+    def kinds(self) -> list[str]:
+        """The ports the configuration opens, in the order they are opened."""
+        cfg = self.config
+        return [k for k, port in (("tcp", cfg.tcp_port), ("tls", cfg.tls_port),
+                                  ("udp", cfg.udp_port)) if port is not None]
+
     # -- life --------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Bind the configured ports (``ports`` then says which, for port 0) and serve."""
+        """Start the pump and bind the configured ports (``ports`` then says which, for
+        port 0)."""
+        await self.start_core()
+        try:
+            for kind in self.kinds():
+                await self.listen(kind)
+        except BaseException:
+            await self.stop(drain=False)
+            raise
+
+    async def start_core(self) -> None:
+        # What the first event costs once (imports, compiled patterns), paid in a thread.
+        with contextlib.suppress(TruceguardError):  # without takproto: refused when met
+            await asyncio.to_thread(Decoder(1).decode, [(False, _WARM_EVENT), (True, b"")],
+                                    _WARM_USER, "", 0)
+        loop = asyncio.get_running_loop()
+        self._pump_closing = False
+        self._sweeper = loop.create_task(self._sweep(), name="truceguard-cot-idle")
+        self._pump = loop.create_task(self._run_pump(), name="truceguard-cot-pump")
+
+    async def listen(self, kind: str) -> None:
+        """Open the port of ``kind``."""
         cfg = self.config
         loop = asyncio.get_running_loop()
         try:
-            if cfg.tcp_port is not None:
+            if kind == "tcp":
                 srv = await loop.create_server(lambda: _Conn(self, "tcp"), cfg.host,
                                                cfg.tcp_port)
                 self._bound(srv, "tcp")
-            if cfg.tls_port is not None:
+            elif kind == "tls":
                 srv = await loop.create_server(
                     lambda: _Conn(self, "tls"), cfg.host, cfg.tls_port,
                     ssl=self._tls_context(), ssl_handshake_timeout=cfg.handshake_timeout_s)
                 self._bound(srv, "tls")
-            if cfg.udp_port is not None:
+            else:
                 transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Datagrams(self), local_addr=(cfg.host, cfg.udp_port))
+                    lambda: _Datagrams(self), local_addr=(cfg.host, int(cfg.udp_port or 0)))
                 self._udp = transport
                 self.ports["udp"] = transport.get_extra_info("sockname")[1]
                 log.info("CoT listening on udp %s:%d", cfg.host, self.ports["udp"])
         except OSError as exc:
-            await self.stop()
-            raise InputError(f"cannot listen for CoT on {cfg.host}: {exc}",
+            raise InputError(f"cannot listen for CoT ({kind}) on {cfg.host}: {exc}",
                              hint="choose a free port (or 0 for any)",
                              code="input.port_unavailable") from exc
-        self._sweeper = loop.create_task(self._sweep(), name="truceguard-cot-idle")
-        self._pump = loop.create_task(self._run_pump(), name="truceguard-cot-pump")
 
     def _bound(self, srv: asyncio.Server, kind: str) -> None:
-        self._servers.append(srv)
+        self._servers[kind] = srv
         self.ports[kind] = srv.sockets[0].getsockname()[1]
         log.info("CoT listening on %s %s:%d", kind, self.config.host, self.ports[kind])
 
@@ -387,36 +297,89 @@ class CotServer:
         ctx.verify_mode = ssl.CERT_REQUIRED
         return ctx
 
-    async def stop(self) -> None:
-        """Stop listening and close every connection (what they handed over is still
-        committed by the sink: stop the sink after this)."""
-        for task in (self._sweeper, self._pump):
+    async def stop(self, drain: bool = False) -> None:
+        """Close every port (``drain``: as ``close_listener`` says), then the pump (what was
+        handed to the sink is still committed by it: stop the sink after this)."""
+        for kind in list(self._servers) + (["udp"] if self._udp is not None else []):
+            await self.close_listener(kind, drain=drain)
+        await self.stop_core(drain=drain)
+
+    async def close_listener(self, kind: str, *, drain: bool) -> None:
+        """Stop accepting on the port of ``kind`` and end its connections. ``drain``: tell
+        each sender (a TCP half-close), read until it closed or went quiet (``drain_quiet_s``)
+        or ``drain_grace_s`` passed, wait until all it sent is committed, then close; else
+        drop them at once (what was read and not committed is never acknowledged)."""
+        if kind == "udp":
+            if self._udp is not None:
+                self._udp.close()
+                self._udp = None
+                log.info("CoT udp listener stopped")
+            return
+        srv = self._servers.pop(kind, None)
+        if srv is not None:
+            srv.close()
+        for conn in [c for c in self._pending if c.kind == kind]:
+            conn.close(STOPPING)
+        conns = [c for c in self._conns if c.kind == kind]
+        if drain and conns:
+            await self._drain(conns)
+        for conn in conns:
+            conn.close(STOPPING, graceful=drain)
+        if srv is not None:
+            await srv.wait_closed()
+            log.info("CoT %s listener stopped (%d connections %s)", kind, len(conns),
+                     "drained" if drain else "dropped")
+
+    async def _drain(self, conns: list[_Conn]) -> None:
+        cfg = self.config
+        deadline = time.monotonic() + cfg.drain_grace_s
+        for conn in conns:
+            t = conn.transport
+            if t is not None and not t.is_closing() and t.can_write_eof():
+                t.write_eof()  # the sender reads the end of the stream: the server is going
+
+        def reading(c: _Conn) -> bool:
+            return c in self._conns and not c.reason and (
+                c.paused or bool(c.framer.pending)
+                or time.monotonic() - c.last < cfg.drain_quiet_s)
+
+        while any(reading(c) for c in conns) and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.05, cfg.drain_quiet_s / 2))
+        for conn in conns:
+            conn.stop_reading()
+        deadline += cfg.shed_after_s  # the store may be busy: as long as the sink waits
+        while any(c.unsettled > 0 for c in conns) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def stop_core(self, *, drain: bool) -> None:
+        """Stop the pump (``drain``: once it has parsed what was read and handed it to the
+        sink) and the sweeper."""
+        if self._pump is not None and drain:
+            self._pump_closing = True
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+        for task in (self._sweeper, self._pump, *self._lookups):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._sweeper = self._pump = None
-        for srv in self._servers:
-            srv.close()
-        for conn in list(self._conns):
-            conn.close("server stopping")
+        for conn in list(self._conns | self._pending):  # ports closed: none left, normally
+            conn.close(STOPPING)
         self._inbox.clear()  # read, never acknowledged
         self._inbox_bytes = 0
-        for srv in self._servers:
-            await srv.wait_closed()
-        if self._servers or self._udp:
-            log.info("CoT listeners stopped")
-        self._servers = []
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
 
     # -- users -------------------------------------------------------------------------------
     def disconnect_user(self, name: str) -> int:
         """End ``name``'s live connections now; returns how many. If ``name`` is the plain
-        ports' user, the plain ports refuse connections until ``set_plain_user``."""
+        ports' user, the plain ports refuse connections until ``set_plain_user``. Call it on
+        the event loop's thread."""
         if self.plain_user is not None and self.plain_user.name == name:
             self.plain_user = None
+        if self.identities is not None:
+            self.identities.forget(name)
         ended = 0
         for conn in list(self._conns):
             if conn.user is not None and conn.user.name == name:
@@ -429,20 +392,14 @@ class CotServer:
         self.plain_user = user
 
     # -- connections -------------------------------------------------------------------------
-    def _who(self, conn: _Conn) -> tuple[User | None, str]:
-        if conn.kind != "tls":
-            user = self.plain_user
-            if user is None or user.disabled:
-                return None, "no user for plain CoT (the plain ports' user is unset or disabled)"
-            return user, ""
-        assert conn.transport is not None
-        ssl_obj = conn.transport.get_extra_info("ssl_object")
-        der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
-        if not der:
-            return None, "no client certificate"
-        fingerprint = hashlib.sha256(der).hexdigest()
-        assert self.resolve_cert is not None
-        user = self.resolve_cert(fingerprint)
+    def _plain(self) -> tuple[User | None, str]:
+        user = self.plain_user
+        if user is None or user.disabled:
+            return None, "no user for plain CoT (the plain ports' user is unset or disabled)"
+        return user, ""
+
+    @staticmethod
+    def _cert_user(fingerprint: str, user: User | None) -> tuple[User | None, str]:
         if user is None:
             return None, f"certificate {fingerprint} is not a known user's"
         if user.disabled:
@@ -460,34 +417,82 @@ class CotServer:
         return user, ""
 
     def _accept(self, conn: _Conn) -> None:
-        """A new connection (after the TLS handshake): whose is it, and is there room."""
+        """A new connection (after the TLS handshake): is there room, and whose is it (a TLS
+        client's user from the cache, or looked up in a thread while it waits unread)."""
         assert conn.transport is not None
         cfg = self.config
         from_host = self._per_host.get(conn.host, 0)
-        if from_host >= cfg.max_connections_per_peer or len(self._conns) >= cfg.max_connections:
+        taken = len(self._conns) + len(self._pending)
+        if from_host >= cfg.max_connections_per_peer or taken >= cfg.max_connections:
             if from_host >= cfg.max_connections_per_peer:
                 why = f"{from_host} connections from {conn.host} open (the limit per address)"
             else:
-                why = f"{len(self._conns)} connections open (the limit)"
-            self.stats.refused += 1
+                why = f"{taken} connections open (the limit)"
+            self.by_kind[conn.kind].refused += 1
             conn.transport.abort()
             self._refused_host(conn, why)
             return
-        user, why = self._usable(*self._who(conn))
+        self._per_host[conn.host] = from_host + 1
+        self._pending.add(conn)
+        if conn.kind != "tls":
+            self._admit(conn, *self._usable(*self._plain()))
+            return
+        ssl_obj = conn.transport.get_extra_info("ssl_object")
+        der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
+        if not der:
+            self._admit(conn, None, "no client certificate")
+            return
+        fingerprint = hashlib.sha256(der).hexdigest()
+        assert self.identities is not None
+        known, user = self.identities.cached(fingerprint)
+        if known:
+            self._admit(conn, *self._usable(*self._cert_user(fingerprint, user)))
+            return
+        conn.transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(self._identify(conn, fingerprint))
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def _identify(self, conn: _Conn, fingerprint: str) -> None:
+        assert self.identities is not None
+        try:
+            user, why = self._cert_user(fingerprint, await self.identities.lookup(fingerprint))
+        except Exception as exc:  # the store failed: this client may try again
+            user, why = None, f"certificate {fingerprint} could not be looked up ({exc})"
+        if conn in self._pending:  # else it went away meanwhile
+            self._admit(conn, *self._usable(user, why))
+
+    def _admit(self, conn: _Conn, user: User | None, why: str) -> None:
+        assert conn.transport is not None
         if user is None:
-            self.stats.refused += 1
+            self._release(conn)
+            self.by_kind[conn.kind].refused += 1
             log.warning("CoT %s %s refused: %s", conn.kind, conn.peer, why)
             conn.transport.abort()
             return
-        conn.user = user
+        self._pending.discard(conn)
         conn.refusals = RefusalLog(f"CoT {conn.kind} {conn.peer} ({user.name})",
                                    self.config.refused_log_lines,
                                    self.config.refused_log_window_s)
         self._conns.add(conn)
-        self._per_host[conn.host] = from_host + 1
-        self.stats.connections += 1
-        self.stats.open = len(self._conns)
+        st = self.by_kind[conn.kind]
+        st.connections += 1
+        st.open += 1
         log.info("CoT %s %s connected as %s", conn.kind, conn.peer, user.name)
+        conn.admitted(user)
+
+    def _release(self, conn: _Conn) -> None:
+        """A connection that was never admitted is gone: give its address's slot back."""
+        if conn in self._pending:
+            self._pending.discard(conn)
+            self._unhost(conn)
+
+    def _unhost(self, conn: _Conn) -> None:
+        left = self._per_host.get(conn.host, 1) - 1
+        if left > 0:
+            self._per_host[conn.host] = left
+        else:
+            self._per_host.pop(conn.host, None)
 
     def _refused_host(self, conn: _Conn, why: str) -> None:
         """Log a connection refused for want of room: the first of each window per address,
@@ -516,21 +521,18 @@ class CotServer:
             self._host_refusals[host] = [now, 0]
 
     def _gone(self, conn: _Conn, why: str) -> None:
+        st = self.by_kind[conn.kind]
         if conn in self._conns:
-            left = self._per_host.get(conn.host, 1) - 1
-            if left > 0:
-                self._per_host[conn.host] = left
-            else:
-                self._per_host.pop(conn.host, None)
+            self._unhost(conn)
+            st.open -= 1
         self._conns.discard(conn)
         self._paused.discard(conn)
-        self.stats.open = len(self._conns)
-        if conn.reason and conn.reason != "server stopping":
-            self.stats.closed_bad += 1
+        if conn.reason and conn.reason != STOPPING:
+            st.closed_bad += 1
         assert conn.user is not None
         if conn.refusals is not None:
             conn.refusals.flush(final=True)
-        log.log(logging.WARNING if conn.reason else logging.INFO,
+        log.log(logging.WARNING if conn.reason not in ("", STOPPING) else logging.INFO,
                 "CoT %s %s (%s) disconnected: %s; %d events stored, %d refused", conn.kind,
                 conn.peer, conn.user.name, why, conn.events, conn.rejected)
 
@@ -540,6 +542,7 @@ class CotServer:
         more than ``max_inbox_bytes``, stops reading until the pump catches up."""
         size = sum(len(m) for _, m in messages)
         conn.unsettled += size
+        self.by_kind[conn.kind].messages += len(messages)
         self._inbox.append((conn, messages))
         self._inbox_bytes += size
         if (conn.unsettled > self.config.max_unsettled_bytes
@@ -550,10 +553,18 @@ class CotServer:
     async def _run_pump(self) -> None:
         """Decode what the connections cut, in turns of up to ``pump_batch`` messages, and
         hand each turn to the sink; its commit is accounted when it completes (``_settled``),
-        while the pump goes on with the next turn, at most ``pump_ahead`` turns ahead."""
+        while the pump goes on with the next turn, at most ``pump_ahead`` turns ahead. Parsing
+        yields to the event loop after each ``pump_slice_s`` of work. Once ``_pump_closing``,
+        it ends when nothing is left to parse and every turn is settled."""
         cfg = self.config
         while True:
             if not self._inbox:
+                if self._pump_closing:
+                    for fut in list(self._turns):
+                        with contextlib.suppress(Exception):
+                            await asyncio.shield(fut)
+                    self._turns.clear()
+                    return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -561,10 +572,16 @@ class CotServer:
             n = size = 0
             while self._inbox and n < cfg.pump_batch:
                 conn, messages = self._inbox.popleft()
+                took = sum(len(m) for _, m in messages)
+                size += took
+                if conn.shed:  # the rest of what a shed connection sent: dropped with it
+                    conn.unsettled -= took
+                    continue
                 turn.append((conn, messages))
                 n += len(messages)
-                size += sum(len(m) for _, m in messages)
             self._inbox_bytes -= size
+            if not turn:
+                continue
             try:
                 await self.sink.reserve(n, cfg.shed_after_s)
             except Shed as exc:
@@ -574,14 +591,22 @@ class CotServer:
                 return
             records: list[Observation] = []
             counts: list[tuple[_Conn, int, int]] = []
+            began = time.perf_counter()
             try:
                 for conn, messages in turn:
                     assert conn.user is not None
-                    got = self.decoder.decode(messages, conn.user, conn.where, conn.seq)
-                    conn.seq += len(messages)
-                    self._rejected(conn, got)
-                    records.extend(got.records)
-                    counts.append((conn, len(got.records), sum(len(m) for _, m in messages)))
+                    events = 0
+                    for at in range(0, len(messages), PARSE_CHUNK):
+                        part = messages[at:at + PARSE_CHUNK]
+                        got = self.decoder.decode(part, conn.user, conn.where, conn.seq)
+                        conn.seq += len(part)
+                        self._rejected(conn, got)
+                        records.extend(got.records)
+                        events += len(got.records)
+                        if time.perf_counter() - began > cfg.pump_slice_s:
+                            await asyncio.sleep(0)  # let the loop serve the others
+                            began = time.perf_counter()
+                    counts.append((conn, events, sum(len(m) for _, m in messages)))
             except Exception:  # a defect must cost this turn's connections, not the pump
                 log.exception("CoT: parsing a turn of %d messages failed", n)
                 self.sink.enqueue([], n)  # give the room back
@@ -610,7 +635,7 @@ class CotServer:
                 conn.close(why)
                 continue
             conn.events += events
-            self.stats.received += events
+            self.by_kind[conn.kind].received += events
         self._resume_ready()
 
     def _resume_ready(self) -> None:
@@ -624,10 +649,12 @@ class CotServer:
     def _shed(self, turn: list[tuple[_Conn, list[tuple[bool, bytes]]]], exc: Shed) -> None:
         for conn, messages in turn:
             conn.unsettled -= sum(len(m) for _, m in messages)
+            conn.shed = True
             conn.close(f"shed: {exc}")
 
     def _rejected(self, conn: _Conn, got: Decoded) -> None:
-        self.stats.control += got.control
+        st = self.by_kind[conn.kind]
+        st.control += got.control
         if not got.rejected:
             return
         assert conn.refusals is not None
@@ -636,7 +663,7 @@ class CotServer:
         if conn not in self._conns:  # parsed after its disconnect: no later flush comes
             conn.refusals.flush(final=True)
         conn.rejected += len(got.rejected)
-        self.stats.rejected += len(got.rejected)
+        st.rejected += len(got.rejected)
 
     async def _sweep(self) -> None:
         """Close connections idle for ``idle_timeout_s`` (waiting for the store is not idle)
@@ -656,6 +683,9 @@ class CotServer:
                                f"({conn.framer.pending:,} bytes, sent too slowly)")
                 elif conn.refusals is not None:
                     conn.refusals.flush()
+            for conn in list(self._pending):  # a certificate lookup that does not end
+                if now - conn.last > self.config.handshake_timeout_s:
+                    conn.close("its certificate could not be resolved in time")
             self._udp_refusals.flush()
             self._flush_host_refusals(now)
 
@@ -663,6 +693,8 @@ class CotServer:
     def datagram(self, data: bytes, addr: Any) -> None:
         """One UDP datagram: one XML event, or one mesh-framed protobuf message."""
         user = self.plain_user
+        st = self.by_kind["udp"]
+        st.messages += 1
         peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
         messages: list[tuple[bool, bytes]]
         problem = ""
@@ -679,27 +711,27 @@ class CotServer:
             if not problem and framer.pending:
                 problem = f"{framer.pending:,} bytes after the last complete event"
         if problem:
-            self.stats.datagrams_dropped += 1
+            st.datagrams_dropped += 1
             self._udp_refusals.note(f"datagram dropped: {problem}", f"CoT udp {peer}")
         if not messages or user is None:
             return
         got = self.decoder.decode(messages, user, f"cot+udp://{peer}", self._udp_seq)
         self._udp_seq += len(messages)
-        self.stats.control += got.control
-        self.stats.rejected += len(got.rejected)
+        st.control += got.control
+        st.rejected += len(got.rejected)
         for err in got.rejected:
             self._udp_refusals.refused(err, f"CoT udp {peer} ({user.name})")
         if got.records:
             fut = self.sink.offer(got.records)
             if fut is None:
-                self.stats.datagrams_dropped += 1
+                st.datagrams_dropped += 1
             else:
                 fut.add_done_callback(functools.partial(self._datagram_settled,
                                                         n=len(got.records)))
 
     def _datagram_settled(self, fut: asyncio.Future[None], *, n: int) -> None:
         if not fut.cancelled() and fut.exception() is None:
-            self.stats.received += n
+            self.by_kind["udp"].received += n
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -715,17 +747,46 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 @dataclass(slots=True)
 class CotService:
-    """The listeners and their sink, started together; ``stop()`` flushes and stops both."""
+    """The listeners and what they feed, as services: ``ingest`` (the pump and the sink)
+    first, then one ``CotListener`` per port (``services()`` in that order, for the
+    supervisor); ``stop()`` stops the listeners, then the ingest."""
 
     server: CotServer
     sink: Sink
+    ingest: CotIngest
+    listeners: list[CotListener]
 
-    async def stop(self) -> None:
-        await self.server.stop()
-        await self.sink.stop()
+    def services(self) -> list[Service]:
+        return [self.ingest, *self.listeners]
+
+    async def start(self) -> None:
+        started: list[Service] = []
+        try:
+            for service in self.services():
+                await service.start()
+                started.append(service)
+        except BaseException:
+            for service in reversed(started):
+                await service.stop(drain=False)
+            raise
+
+    async def stop(self, drain: bool = True) -> None:
+        for service in reversed(self.services()):
+            await service.stop(drain=drain)
 
     def disconnect_user(self, name: str) -> int:
         return self.server.disconnect_user(name)
+
+
+def make_cot(store: Store, config: CotConfig, *, plain_user: User | None = None,
+             resolve_cert: Callable[[str], User | None] | None = None,
+             on_committed: Callable[[int], None] | None = None,
+             **sink_options: Any) -> CotService:
+    """A sink on ``store`` and the listeners of ``config``, as services not yet started."""
+    sink = Sink(store, on_committed=on_committed, **sink_options)
+    server = CotServer(sink, config, plain_user=plain_user, resolve_cert=resolve_cert)
+    return CotService(server, sink, CotIngest(server, sink),
+                      [CotListener(server, kind) for kind in server.kinds()])
 
 
 async def start_cot(store: Store, config: CotConfig, *, plain_user: User | None = None,
@@ -733,15 +794,10 @@ async def start_cot(store: Store, config: CotConfig, *, plain_user: User | None 
                     on_committed: Callable[[int], None] | None = None,
                     **sink_options: Any) -> CotService:
     """Start a sink on ``store`` and the listeners of ``config`` on the running loop."""
-    sink = Sink(store, on_committed=on_committed, **sink_options)
-    await sink.start()
-    server = CotServer(sink, config, plain_user=plain_user, resolve_cert=resolve_cert)
-    try:
-        await server.start()
-    except BaseException:
-        await sink.stop()
-        raise
-    return CotService(server, sink)
+    svc = make_cot(store, config, plain_user=plain_user, resolve_cert=resolve_cert,
+                   on_committed=on_committed, **sink_options)
+    await svc.start()
+    return svc
 
 
 __all__ = [
@@ -751,6 +807,7 @@ __all__ = [
     "CotStats",
     "Decoder",
     "Framer",
+    "make_cot",
     "RefusalLog",
     "refusal_line",
     "start_cot",

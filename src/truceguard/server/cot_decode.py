@@ -1,12 +1,15 @@
 """CoT messages to observations: the XML events of a turn parsed together where that is
 provably the same as one by one, TAK protobuf messages as the CoT XML they stand for, the
 user's marking as the ceiling of each event's, and the latest event of each track (see
-``server.cot``'s docstring)."""
+``server.cot``'s docstring), and the bounded log lines of what was refused (``RefusalLog``)."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from xml.etree.ElementTree import Element, ParseError, XMLParser
@@ -16,6 +19,8 @@ from truceguard.io.cot import observation_from_element, parse_cot_event
 from truceguard.io.takproto import TakProtoError, message_to_cot_xml
 from truceguard.marking import parse_marking
 from truceguard.model import Observation, User
+
+log = logging.getLogger("truceguard.server.cot")
 
 _DOCTYPE = "<!DOCTYPE"
 _DECL = re.compile(r"<\?xml version=[\"']1\.0[\"']( encoding=[\"'][A-Za-z0-9._-]+[\"'])?"
@@ -188,4 +193,76 @@ class Decoder:
         self._tracks[uid] = (t, obs.source_ref)
 
 
-__all__ = ["Decoded", "Decoder"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_FIELD_CHARS = 40  # of a refused event's field name, in a log line
+_REASON_CHARS = 120  # of its reason (which may quote the event)
+_EXCERPT_CHARS = 80  # of the event itself
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` on one line (control characters blanked), at most ``limit`` characters."""
+    text = _CONTROL.sub(" ", text[:limit + 1])
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def refusal_line(err: RowError) -> str:
+    """Why an event was refused, for a log line: its number, field, reason and start, each
+    bounded (see ``server.cot``'s docstring)."""
+    raw = err.raw
+    decl = _DECL.match(raw)
+    if decl:
+        raw = raw[decl.end():]
+    return (f"event {err.line} refused: {_clip(err.field, _FIELD_CHARS)}: "
+            f"{_clip(err.reason, _REASON_CHARS)}; event: {_clip(raw, _EXCERPT_CHARS)}")
+
+
+class RefusalLog:
+    """Log lines for what one connection (or the UDP port) sent and was refused, bounded
+    against a flood: the first ``lines`` in each window of ``window_s`` seconds get a line each;
+    the rest are counted, and one summary line says how many once the window is over
+    (``flush``: at the next refusal, from the idle sweep, and with ``final`` at the end)."""
+
+    __slots__ = ("clock", "lines", "logged", "name", "noun", "started", "suppressed",
+                 "window_s")
+
+    def __init__(self, name: str, lines: int, window_s: float, *,
+                 noun: str = "events refused",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name  # who the summary line is about, e.g. "CoT tcp 10.0.0.5:50412 (ann)"
+        self.noun = noun  # what the summary line counts
+        self.lines = lines
+        self.window_s = window_s
+        self.clock = clock
+        self.started = float("-inf")
+        self.logged = 0
+        self.suppressed = 0
+
+    def refused(self, err: RowError, where: str | None = None) -> None:
+        """One refused event (``where``: the peer and user, if not this log's ``name``)."""
+        self.note(refusal_line(err), where)
+
+    def note(self, what: str, where: str | None = None) -> None:
+        """One refusal, said by ``what``."""
+        now = self.clock()
+        if now - self.started >= self.window_s:
+            self.flush(final=True)
+            self.started, self.logged = now, 0
+        if self.logged < self.lines:
+            self.logged += 1
+            log.warning("%s: %s", where or self.name, what)
+        else:
+            self.suppressed += 1
+
+    def flush(self, *, final: bool = False) -> None:
+        """The summary line of a window that is over (``final``: of the current one too)."""
+        if not self.suppressed:
+            return
+        if not final and self.clock() - self.started < self.window_s:
+            return
+        log.warning("%s: %s more %s in the last %g s (not logged one by one: at most %d "
+                    "lines per %g s)", self.name, f"{self.suppressed:,}", self.noun,
+                    self.window_s, self.lines, self.window_s)
+        self.suppressed = 0
+
+
+__all__ = ["Decoded", "Decoder", "RefusalLog", "refusal_line"]

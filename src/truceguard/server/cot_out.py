@@ -26,6 +26,12 @@ the sender: the caller's durable outbox decides when to try again. Unless ``allo
 the endpoint's host is resolved at each connection and every address checked
 (``alerts.resolve_checked``): one inside the network fails the bytes waiting with
 ``SendFailed`` (no connection is made), and the connection goes to the address checked.
+
+``CotTargets`` is the CoT-out service of ``truceguard serve`` (``cot-out``): one sender per
+CoT alert target, made at its first alert; the alert dispatcher calls it to send a violation
+as the marker the target's user may see. Its ``stop(drain=True)`` lets each sender write
+what it holds (for at most ``drain_s``), then closes them; ``health()`` shows each target's
+sent and failed counts and whether it is connected.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -40,6 +47,9 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from truceguard.errors import InputError, TruceguardError
 from truceguard.model import Violation, iso
+from truceguard.server.service import ServiceHealth, State
+from truceguard.store import Store
+from truceguard.store.mission import AlertTarget, OutboxItem
 
 log = logging.getLogger("truceguard.server.cot_out")
 
@@ -144,6 +154,20 @@ class CotSender:
         self._writer: asyncio.StreamWriter | None = None
         self._drain_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._writing = False  # a message taken from the queue is being written
+
+    @property
+    def pending(self) -> int:
+        """Messages queued or being written."""
+        return self._queue.qsize() + int(self._writing)
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until everything queued is written (or failed), at most ``timeout_s``;
+        whether it was."""
+        deadline = time.monotonic() + timeout_s
+        while self.pending and self._task is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return not self.pending
 
     async def start(self) -> None:
         if self._task is None:
@@ -184,9 +208,11 @@ class CotSender:
 
         pause = self.backoff_s
         while True:
+            self._writing = False
             data, fut = await self._queue.get()
             if fut.done():  # the caller gave up on it
                 continue
+            self._writing = True
             while self._writer is None:
                 try:
                     await self._connect()
@@ -255,9 +281,72 @@ class CotSender:
             task.cancel()
 
 
+class CotTargets:
+    """The CoT-out service (see the module docstring); the ``cot_sender`` of
+    ``alerts.Dispatcher``."""
+
+    name = "cot-out"
+
+    def __init__(self, store: Store, *, drain_s: float = 5.0) -> None:
+        self.store = store
+        self.drain_s = drain_s
+        self.senders: dict[int, CotSender] = {}
+        self.state: State = "stopped"
+        self.last_error = ""
+
+    async def start(self) -> None:
+        self.state = "running"
+
+    async def __call__(self, target: AlertTarget, item: OutboxItem) -> None:
+        if self.state != "running":
+            raise SendFailed("CoT out is stopping", code="server.stopping")
+        user = await asyncio.to_thread(self.store.user_by_id, target.user_id)
+        if user is None or user.disabled:
+            raise SendFailed(f"the target's user is gone or disabled ({target.user_id})")
+        v = await asyncio.to_thread(self.store.get_violation, item.violation_id, user.viewer)
+        if v is None:
+            raise SendFailed(f"violation {item.violation_id} is not releasable to {user.name}")
+        sender = self.senders.get(target.target_id)
+        if sender is None:
+            sender = self.senders[target.target_id] = CotSender(
+                target.url, allow_private=target.allow_private)
+            await sender.start()
+        try:
+            await sender.send(violation_to_cot(v))
+        except SendFailed as exc:
+            self.last_error = f"{sender.url}: {exc}"
+            raise
+
+    async def stop(self, drain: bool = True) -> None:
+        self.state = "draining" if drain else "stopped"
+        if drain:
+            await asyncio.gather(*(s.flush(self.drain_s) for s in self.senders.values()))
+        for sender in self.senders.values():
+            await sender.close()
+        self.state = "stopped"
+
+    async def close(self) -> None:
+        await self.stop(drain=False)
+
+    def health(self) -> ServiceHealth:
+        targets = {str(tid): {"url": s.url, "connected": s.stats.connected,
+                              "sent": s.stats.sent, "failed": s.stats.failed,
+                              "queued": s.pending}
+                   for tid, s in self.senders.items()}
+        failed = sum(s.stats.failed for s in self.senders.values())
+        detail = (f"{len(targets)} target(s) in use, "
+                  f"{sum(s.stats.connected for s in self.senders.values())} connected, "
+                  f"{failed} failed send(s)")
+        if self.last_error:
+            detail += f"; last failure: {self.last_error}"
+        return ServiceHealth(self.name, self.state, detail,
+                             extra={"targets": targets, "failed": failed})
+
+
 __all__ = [
     "MARKER_TYPE",
     "CotSender",
+    "CotTargets",
     "SendFailed",
     "parse_endpoint",
     "violation_remarks",

@@ -15,11 +15,16 @@ never checked during a block, so the block also stops guessing. At most ``max_ad
 The audit (``FailureTally``): failures, throttled ones included, are counted per address and
 minute, and written as one ``auth.failed`` entry per address and minute with the address and
 the counts, when the minute has closed (``due``), for every address at shutdown
-(``drain``), or for an address evicted from the table.
+(``drain``), or for an address evicted from the table. ``FailedLoginAudit`` is the service
+of ``truceguard serve`` (``auth-audit``) that writes them, in a worker thread, every
+``every_s``, and all that is left when it stops; rows it could not write are kept and tried
+again at the next turn.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import threading
 import time
@@ -28,6 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from truceguard.server.service import TaskService
+
+log = logging.getLogger("truceguard.server")
 KNOWN_GOOD = 4  # token hashes remembered per address
 
 
@@ -181,4 +189,56 @@ def write_rows(store: Any, rows: list[dict[str, Any]]) -> None:
         store.audit("(unauthenticated)", "auth.failed", row)
 
 
-__all__ = ["KNOWN_GOOD", "LoginThrottle", "write_rows"]
+class FailedLoginAudit(TaskService):
+    """Writes the failed-login tallies of ``throttle`` to the audit log (see the module
+    docstring)."""
+
+    name = "auth-audit"
+
+    def __init__(self, throttle: LoginThrottle, store: Any, every_s: float = 5.0) -> None:
+        super().__init__()
+        self.throttle = throttle
+        self.store = store
+        self.every_s = every_s
+        self.written = 0
+        self.failures = 0
+        self.last_flush: float | None = None  # epoch seconds
+        self._unwritten: list[dict[str, Any]] = []
+
+    async def main(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            await self.flush(self.throttle.due())
+
+    async def flush(self, rows: list[dict[str, Any]]) -> None:
+        rows, self._unwritten = self._unwritten + rows, []
+        if not rows:
+            self.last_flush = time.time()
+            return
+        try:
+            await asyncio.to_thread(write_rows, self.store, rows)
+        except Exception as exc:  # the store cannot be written now: the next turn retries
+            self.failures += 1
+            self._unwritten = rows
+            log.warning("could not audit %d failed-login tallies (%s); trying again later",
+                        len(rows), exc)
+            return
+        self.written += len(rows)
+        self.last_flush = time.time()
+
+    async def stop(self, drain: bool = True) -> None:
+        await super().stop(drain)
+        if drain:
+            await self.flush(self.throttle.drain())
+
+    def detail(self) -> str:
+        return super().detail() or (f"{self.written} tallies written, "
+                                    f"{len(self._unwritten)} waiting")
+
+    def counters(self) -> dict[str, Any]:
+        return {"written": self.written, "waiting": len(self._unwritten),
+                "failures": self.failures, "last_flush": self.last_flush,
+                "addresses_tracked": len(self.throttle)}
+
+
+__all__ = ["KNOWN_GOOD", "FailedLoginAudit", "LoginThrottle", "write_rows"]

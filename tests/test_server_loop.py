@@ -1,0 +1,177 @@
+"""Nothing blocks the server's event loop: under load no loop callback runs longer than 50 ms
+(asyncio's debug mode logs ``Executing ... took N seconds`` for each that does), and work
+that comes from another thread touches the loop's objects only on the loop's thread.
+
+- A real ``truceguard serve`` in debug mode (``--loop-debug-ms 50``) takes a few thousand CoT
+  events from pytak clients (processes of their own) while HTTP clients read and write.
+- The CoT listener alone, in the test's loop, takes a burst of thousands of events on a few
+  connections: parsing them yields to the loop between slices.
+- A hook called from a worker thread (``service.on_loop``) closes a transport on the loop's
+  thread; called directly it would not (asyncio's debug mode refuses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cot_fixtures import HERE as COT_CLIENT
+from tests.cot_fixtures import event, service, stored, until
+from tests.helpers import wait_for
+from tests.server_fixtures import free_port, serving
+from truceguard.marking import Viewer
+from truceguard.server.service import on_loop
+from truceguard.store import ObservationFilter, open_store
+
+SLOW = "took"  # asyncio: "Executing <Handle ...> took 0.123 seconds"
+
+
+def _slow_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "Executing" in line and SLOW in line]
+
+
+def _count(db: str) -> int:
+    with open_store(db) as store:
+        return store.count_observations(ObservationFilter(), Viewer.owner())
+
+
+def _http_load(url: str, token: str, rounds: int, errors: list[str]) -> None:
+    feature = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [37.6, 47.9]},
+        "properties": {"time": "2020-03-01T08:00:00Z", "category": "shelling",
+                       "id": "load-0"}}]}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=60) as c:
+        for k in range(rounds):
+            feature["features"][0]["properties"]["id"] = f"load-{k}"  # type: ignore[index]
+            for r in (c.get("/healthz"), c.get("/api/v1/observations/count"),
+                      c.get("/api/v1/observations", params={"limit": 50}),
+                      c.post("/api/v1/observations", content=json.dumps(feature))):
+                if r.status_code != 200:
+                    errors.append(f"{r.request.url}: {r.status_code} {r.text[:200]}")
+
+
+@pytest.mark.slow
+def test_no_loop_callback_over_50_ms_under_cot_and_http_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONASYNCIODEBUG", "1")
+    cot_port = free_port()
+    clients, per_client, rounds = 4, 1000, 25
+    with serving(tmp_path, "--cot-tcp", str(cot_port), "--cot-tcp-as", "deu",
+                 "--loop-debug-ms", "50") as srv:
+        errors: list[str] = []
+        http = [threading.Thread(target=_http_load, args=(srv.url, srv.tokens["deu"], rounds,
+                                                          errors)) for _ in range(2)]
+        for t in http:
+            t.start()
+        procs = [subprocess.Popen(
+            [sys.executable, str(COT_CLIENT), json.dumps(
+                {"url": f"tcp://127.0.0.1:{cot_port}", "n": per_client, "proto": i % 2,
+                 "prefix": f"load{i}"})],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(clients)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err.decode()[-2000:]
+        for t in http:
+            t.join(120)
+        assert not errors, errors[:5]
+        total = clients * per_client + rounds  # the posts' ids repeat across the threads
+        wait_for(lambda: _count(srv.db) == total, timeout=60,
+                 what=lambda: f"{_count(srv.db)} of {total} stored")
+        srv.process.send_signal(signal.SIGTERM)
+        assert srv.process.wait(60) == 0
+    log = srv.log.read_text()
+    assert "the server has stopped" in log
+    assert not _slow_lines(log), "\n".join(_slow_lines(log)[:10])
+
+
+def test_a_burst_of_cot_is_parsed_in_slices_that_leave_the_loop_free(store, caplog) -> None:
+    caplog.set_level(logging.WARNING, "asyncio")
+    conns, per_conn = 4, 2500
+    payloads = [b"".join(event(f"b{c}-{k}") for k in range(per_conn)) for c in range(conns)]
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = 0.05
+        svc = await service(store)
+        port = svc.server.ports["tcp"]
+        writers = []
+        for _ in range(conns):
+            _r, writer = await asyncio.open_connection("127.0.0.1", port)
+            writers.append(writer)
+        for payload, writer in zip(payloads, writers, strict=True):  # thousands at once
+            writer.write(payload)
+        for writer in writers:
+            await writer.drain()
+        await until(lambda: svc.sink.stats.received >= conns * per_conn, 120)
+        for writer in writers:
+            writer.close()
+        await svc.stop()
+
+    asyncio.run(scenario(), debug=True)
+    assert len(stored(store)) == conns * per_conn
+    slow = _slow_lines(caplog.text)
+    assert not slow, "\n".join(slow[:10])
+
+
+def test_a_hook_called_from_a_thread_touches_transports_on_the_loop_only() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)  # asyncio refuses a transport touched from another thread
+        accepted: list[asyncio.Transport] = []
+        lost: list[int] = []
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                assert isinstance(transport, asyncio.Transport)
+                accepted.append(transport)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                lost.append(1)
+
+        server = await loop.create_server(Protocol, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        clients = [await asyncio.open_connection("127.0.0.1", port)]
+        await until(lambda: len(accepted) == 1)
+        calls: list[str] = []
+
+        def end(name: str) -> None:  # what ending a user's connection asks of the loop
+            calls.append(name)
+            loop.call_soon(accepted[0].abort)
+
+        # directly, from a worker thread: refused (the hazard is real)
+        with pytest.raises(RuntimeError, match="Non-thread-safe"):
+            await asyncio.to_thread(end, "direct")
+        # through on_loop, from a worker thread: done on the loop
+        await asyncio.to_thread(on_loop(loop, end), "alice")
+        await until(lambda: bool(lost))
+        assert calls == ["direct", "alice"]
+        reader, writer = clients[0]
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        for _, w in clients:
+            w.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_loop_debug_ms_must_be_positive(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from truceguard.cli import main
+
+    r = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "x.db"), "--loop-debug-ms",
+                                  "0"])
+    assert r.exit_code != 0 and "--loop-debug-ms" in r.output
+
