@@ -10,10 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.server_fixtures import free_port, make_users, start
 from truceguard.cli import main
+from truceguard.store import Store
 
 EVENT = ('<?xml version="1.0"?><event version="2.0" uid="obs-{n}" type="b-m-p-s-m" '
          'time="2020-03-0{n}T10:00:00Z" start="2020-03-0{n}T10:00:00Z" '
@@ -164,3 +166,84 @@ def test_the_live_loop_fuses_on_with_the_analysts_parameters(tmp_path: Path) -> 
             store.last_fusion_params() or "")
         incidents = store.incidents(ObservationFilter(), Viewer.owner())
         assert sum(i.n_observations for i in incidents) == 8
+
+
+def _sparse_flood(store: Store, n_cells: int, per_cell: int) -> int:
+    """Seed a fused store, then commit ``per_cell`` reports in each of ``n_cells`` quiet
+    half-degree cells (a flood spread thin); returns how many reports wait."""
+    from truceguard.ingest import ingest_records
+    from truceguard.model import Observation, sha256_text
+    from truceguard.pipeline import fuse_store
+
+    def obs(ref: str, lat: float, lon: float, t: int) -> Observation:
+        return Observation(source="feed", how_known="seen", t_start=t, t_end=t,
+                           time_precision_s=1, lat=lat, lon=lon, uncertainty_m=100.0,
+                           category="track", weapon_class="small_arms", source_ref=ref,
+                           raw=ref, raw_sha256=sha256_text(ref))
+
+    ingest_records(store, [obs("seed", 47.1, 37.05, 1_580_000_000)], source="x")
+    fuse_store(store)
+    flood = [obs(f"f{c}-{i}", 44.0 + (c // 20) * 0.5, 30.0 + (c % 20) * 0.5,
+                 1_580_000_000 + i) for c in range(n_cells) for i in range(per_cell)]
+    ingest_records(store, flood, source="x")
+    return len(flood)
+
+
+def test_a_thin_flood_is_taken_in_bounded_steps(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports spread over many quiet cells (each cell light) no longer make one step take
+    them all: a step takes whole cells, the oldest first, up to LIGHT_PER_STEP, and says how
+    many wait."""
+    from truceguard.judge.terms import load_terms
+    from truceguard.server import live
+    from truceguard.store import open_store
+
+    monkeypatch.setattr(live, "LIGHT_PER_STEP", 30)
+    with open_store(tmp_path / "f.db") as store:
+        waiting = _sparse_flood(store, n_cells=12, per_cell=10)
+        terms = [load_terms("minsk-2015")]
+        r = live.judge_step(store, terms)
+        assert r.new_observations == 30 and r.backlog == waiting - 30
+        steps = 1
+        while r.backlog:
+            r = live.judge_step(store, terms)
+            assert r.new_observations <= 30
+            steps += 1
+        assert steps == 4 and not store.fusion_arrays(unfused=True)["obs_id"].size
+
+
+def test_the_live_service_shows_its_lag_and_backlog_and_drains(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service shape: health shows the age of the oldest unjudged commit and the backlog
+    while a flood is judged in bounded steps, both back to nothing once it is judged; stop
+    lets the step under way finish."""
+    import asyncio
+
+    from tests.helpers import wait_for
+    from truceguard.judge.terms import load_terms
+    from truceguard.server import live
+    from truceguard.store import open_store
+
+    monkeypatch.setattr(live, "LIGHT_PER_STEP", 20)
+    with open_store(tmp_path / "l.db") as store:
+        _sparse_flood(store, n_cells=10, per_cell=10)
+        judge = live.LiveJudge(store, [load_terms("minsk-2015")], batch_s=0.01)
+        seen: list[tuple[float | None, int]] = []
+
+        async def main() -> None:
+            judge.poke()
+            assert judge.health().lag_s is not None and judge.health().state == "starting"
+            await judge.start()
+            while judge.steps == 0 or judge.backlog:
+                h = judge.health()
+                seen.append((h.lag_s, int(h.extra["backlog"])))
+                await asyncio.sleep(0.005)
+            await asyncio.to_thread(wait_for, lambda: judge.lag_s() == 0.0)
+            await judge.stop()
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        h = judge.health()
+        assert h.state == "stopped" and h.lag_s == 0.0 and h.extra["backlog"] == 0
+        assert judge.steps == 5 and not store.fusion_arrays(unfused=True)["obs_id"].size
+        assert max(b for _, b in seen) == 80  # after the first step: 100 - 20 wait
+        assert all(lag is not None and lag > 0 for lag, b in seen if b)  # behind while waiting

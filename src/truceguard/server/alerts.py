@@ -9,7 +9,11 @@ once under one idempotency key each.
   ``X-Truceguard-Signature: sha256=HMAC`` header over the exact body (the target's secret) and
   an ``Idempotency-Key`` header that stays the same across retries; a failure is retried
   with exponential backoff (1 s, 2 s, 4 s ... up to 5 minutes; given up after
-  ``MAX_ATTEMPTS``). A restart picks up what was owed: the outbox is in the store.
+  ``MAX_ATTEMPTS``). A restart picks up what was owed: the outbox is in the store. It is a
+  service (``start``, ``stop(drain=True)``: the deliveries in flight are sent and recorded
+  first; ``health``: what is due, which targets fail). Among several nodes on one PostgreSQL
+  each node claims the rows it delivers (``store.cluster.OutboxClaims``: ``SKIP LOCKED``
+  and a lease), so no row is sent by two nodes at once.
 - CoT targets receive the violation as a CoT marker through the CoT-out sender.
 - A target may not point inside the network (loopback, link-local such as a cloud metadata
   address, private, unique-local, multicast, unspecified or reserved addresses) unless its
@@ -39,7 +43,9 @@ from urllib.parse import urlsplit, urlunsplit
 from truceguard.errors import InputError
 from truceguard.io.records import record_dict
 from truceguard.model import Violation
-from truceguard.store import Store
+from truceguard.server.service import ServiceHealth, State
+from truceguard.store import MissionStore, Store
+from truceguard.store.cluster import OutboxClaims
 from truceguard.store.mission import AlertTarget, OutboxItem
 
 log = logging.getLogger("truceguard.server")
@@ -47,6 +53,7 @@ log = logging.getLogger("truceguard.server")
 MAX_ATTEMPTS = 12
 MAX_BACKOFF_S = 300.0
 SIGNATURE_HEADER = "X-Truceguard-Signature"
+NODE_HEADER = "X-Truceguard-Node"
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -120,7 +127,7 @@ def check_target_url(url: str, kind: str, *, allow_private: bool = False) -> Non
         raise TargetRefused(f"{kind} target {shown!r}: {host!r} is a {why} address ({ip})")
 
 
-def add_target(store: Store, *, webhook: str | None, cot: str | None, as_user: str,
+def add_target(store: MissionStore, *, webhook: str | None, cot: str | None, as_user: str,
                name: str | None = None, min_severity: int = 1, terms: str = "",
                allow_private: bool = False, by: str) -> tuple[AlertTarget, str]:
     """Add an alert target (`truceguard alerts add`, ``POST /api/v1/alerts``): a webhook URL
@@ -157,7 +164,7 @@ def add_target(store: Store, *, webhook: str | None, cot: str | None, as_user: s
     return target, secret
 
 
-def disable_target(store: Store, target_id: int, *, by: str) -> AlertTarget:
+def disable_target(store: MissionStore, target_id: int, *, by: str) -> AlertTarget:
     """Disable an alert target, audited as ``by``: nothing more is owed to it."""
     target = store.disable_alert_target(target_id)
     store.audit(by, "alerts.disable", {"name": target.name, "target_id": target_id})
@@ -226,41 +233,97 @@ Sender = Callable[[AlertTarget, OutboxItem], Awaitable[None]]
 
 
 class Dispatcher:
-    """Delivers due outbox items; ``poke()`` wakes it at once (e.g. after ``owe``)."""
+    """Delivers due outbox items (a ``Service``); ``poke()`` wakes it at once (e.g. after
+    ``owe``).
+
+    On one node it reads what is due from the store. Among several nodes on one PostgreSQL it
+    is given ``claims`` (``store.cluster.OutboxClaims``): each node claims the rows it
+    delivers, so no row is sent by two nodes at once, and a row whose node died is taken
+    over (delivered again under its idempotency key, since the dead node may have sent it
+    without recording it); each webhook then names the node that sent it in
+    ``X-Truceguard-Node``."""
+
+    name = "alerts"
 
     def __init__(self, store: Store, *, cot_sender: Sender | None = None,
-                 timeout_s: float = 5.0, poll_s: float = 0.5) -> None:
+                 timeout_s: float = 5.0, poll_s: float = 0.5,
+                 claims: OutboxClaims | None = None, node: str = "") -> None:
         self.store = store
         self.cot_sender = cot_sender
         self.timeout_s = timeout_s
         self.poll_s = poll_s
+        self.claims = claims
+        self.node = node
         self._wake = asyncio.Event()
         self._stop = False
+        self._task: asyncio.Task[None] | None = None
+        self._state: State = "starting"
+        self.owed = 0  # items due at the last look
+        self.delivered_count = 0
+        self.failing: dict[str, str] = {}  # target name -> its last error, until it succeeds
 
     def poke(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=self.name)
+        self._state = "running"
+
+    async def stop(self, drain: bool = True) -> None:
+        """End the loop: with ``drain``, once the deliveries in flight are sent and recorded;
+        without, at once (what was not recorded is delivered again later, same key)."""
         self._stop = True
         self._wake.set()
+        if self._state == "running":
+            self._state = "draining"
+        if self._task is not None and not self._task.done():
+            if not drain:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._state = "stopped"
+        if self.claims is not None:
+            await self.claims.close()
+
+    def health(self) -> ServiceHealth:
+        failing = sorted(self.failing)
+        detail = f"{self.owed} alert(s) due" + (
+            f"; failing: {', '.join(failing)}" if failing else "")
+        return ServiceHealth(self.name, self._state, detail,
+                             extra={"owed": self.owed, "delivered": self.delivered_count,
+                                    "failing_targets": failing})
 
     async def run(self) -> None:
         import httpx
 
-        async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
-            while not self._stop:
-                await self.deliver_due(client)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
-                self._wake.clear()
+        self._state = "running"
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s,
+                                         follow_redirects=False) as client:
+                while not self._stop:
+                    try:
+                        await self.deliver_due(client)
+                    except Exception:  # noqa: BLE001 - the store is away: try again later
+                        log.exception("alerts: could not read what is due")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                    self._wake.clear()
+        finally:
+            if self._state != "stopped":
+                self._state = "stopped"
 
     async def deliver_due(self, client: Any) -> int:
-        due = await asyncio.to_thread(self.store.due, time.time(), 200)
+        if self.claims is not None:
+            due = await self.claims.claim(time.time(), 200)
+        else:
+            due = await asyncio.to_thread(self.store.due, time.time(), 200)
+        self.owed = len(due)
         if not due:
             return 0
         targets = {t.target_id: t for t in await asyncio.to_thread(self.store.alert_targets)}
         await asyncio.gather(*(self._deliver(client, targets[item.target_id], item)
                                for item in due if item.target_id in targets))
+        self.owed = 0
         return len(due)
 
     def _current(self, target: AlertTarget, item: OutboxItem) -> OutboxItem | None:
@@ -274,19 +337,35 @@ class Dispatcher:
             return None
         return replace(item, payload=payload(v, item.idempotency_key))
 
+    async def _retry_later(self, item: OutboxItem, next_at: float, error: str, *,
+                           give_up: bool) -> None:
+        if self.claims is None:
+            await asyncio.to_thread(self.store.retry_later, item.outbox_id, next_at, error,
+                                    give_up=give_up)
+        elif not await self.claims.retry_later(item.outbox_id, next_at, error,
+                                               give_up=give_up):
+            log.warning("alert %s: another node took it over meanwhile", item.idempotency_key)
+
+    async def _delivered(self, item: OutboxItem) -> None:
+        self.delivered_count += 1
+        if self.claims is None:
+            await asyncio.to_thread(self.store.delivered, item.outbox_id, time.time())
+        elif not await self.claims.delivered(item.outbox_id, time.time()):
+            log.warning("alert %s delivered, but another node took it over meanwhile (it may "
+                        "deliver it again, under the same key)", item.idempotency_key)
+
     async def _deliver(self, client: Any, target: AlertTarget, item: OutboxItem) -> None:
         now_owed = await asyncio.to_thread(self._current, target, item)
         if now_owed is None:
             log.info("alert %s to %s cancelled: no longer releasable to its user, or the user "
                      "is disabled", item.idempotency_key, target.name)
-            await asyncio.to_thread(self.store.retry_later, item.outbox_id, time.time(),
-                                    "cancelled: not releasable to the target's user any more",
-                                    give_up=True)
+            await self._retry_later(item, time.time(), "cancelled: not releasable to the "
+                                    "target's user any more", give_up=True)
             return
         item = now_owed
         try:
             if target.kind == "webhook":
-                await post_webhook(client, target, item)
+                await post_webhook(client, target, item, node=self.node)
             elif self.cot_sender is not None:
                 await self.cot_sender(target, item)
             else:
@@ -298,10 +377,12 @@ class Dispatcher:
             then = ", giving up" if give_up else f", next in {wait:g} s"
             log.warning("alert %s to %s failed (attempt %d%s): %s", item.idempotency_key,
                         target.name, attempts, then, exc)
-            await asyncio.to_thread(self.store.retry_later, item.outbox_id, time.time() + wait,
-                                    f"{type(exc).__name__}: {exc}", give_up=give_up)
+            self.failing[target.name] = f"{type(exc).__name__}: {exc}"
+            await self._retry_later(item, time.time() + wait, f"{type(exc).__name__}: {exc}",
+                                    give_up=give_up)
             return
-        await asyncio.to_thread(self.store.delivered, item.outbox_id, time.time())
+        self.failing.pop(target.name, None)
+        await self._delivered(item)
 
 
 async def _pinned(target: AlertTarget) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -325,9 +406,12 @@ async def _pinned(target: AlertTarget) -> tuple[str, dict[str, str], dict[str, A
     return url, {"Host": parts.netloc}, extensions
 
 
-async def post_webhook(client: Any, target: AlertTarget, item: OutboxItem) -> None:
+async def post_webhook(client: Any, target: AlertTarget, item: OutboxItem, *,
+                       node: str = "") -> None:
     body = item.payload.encode("utf-8")
     url, headers, extensions = await _pinned(target)
+    if node:
+        headers = {**headers, NODE_HEADER: node}
     r = await client.post(url, content=body, headers={
         **headers,
         "Content-Type": "application/json",
