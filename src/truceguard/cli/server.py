@@ -43,7 +43,8 @@ audit_key_option = click.option(
               help="The CA certificate (PEM) that signs the clients' certificates.")
 @click.option("--loop-debug-ms", "loop_debug_ms", type=click.FloatRange(min=1), metavar="MS",
               help="Run the event loop in asyncio's debug mode and log every callback that "
-                   "holds it longer than MS milliseconds (slower; for diagnosis).")
+                   "holds it longer than MS milliseconds of wall time, and every one that "
+                   "uses more than MS of the loop's CPU (slower; for diagnosis).")
 @audit_key_option
 @db_option
 @domain_errors

@@ -105,8 +105,11 @@ async def serve(config: ServeConfig) -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     loop = asyncio.get_running_loop()
     if config.loop_debug_ms is not None:
+        from truceguard.server.loopwatch import watch_loop_cpu
+
         loop.set_debug(True)
         loop.slow_callback_duration = config.loop_debug_ms / 1000
+        watch_loop_cpu(config.loop_debug_ms / 1000)
     terms = await asyncio.to_thread(_load_terms, config.terms)
     store = await asyncio.to_thread(_open, config)
     supervisor = Supervisor(drain_s=config.drain_s)
