@@ -1,7 +1,9 @@
 """Many processes on one store at once: imports into the same SQLite file beside a reader, and
 many writers into one PostgreSQL database. Real processes, overlapping files: every record is
 stored once, and each import counts what it stored, what was already there and what
-conflicted, exactly. And many threads on one store object, on both backends."""
+conflicted, exactly. And many threads on one store object, on both backends; on PostgreSQL
+they borrow from a bounded pool (counted in ``pg_stat_activity``), and one that finds no
+connection free in time is told the store is busy."""
 
 from __future__ import annotations
 
@@ -10,14 +12,19 @@ import json
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from tests.conftest import UCDP_CLEAN
-from tests.helpers import readline_within
+from tests.helpers import readline_within, wait_for
+from truceguard.errors import InputError, StoreBusyError
 from truceguard.io import read_ucdp
 from truceguard.model import Observation, Viewer
-from truceguard.store import ObservationFilter, Store, open_store
+from truceguard.store import ObservationFilter, PostgresStore, Store, open_store
 from truceguard.synthetic import write_ucdp_like
 
 ALL = ObservationFilter()
@@ -207,3 +214,123 @@ def test_threads_share_one_store(store: Store) -> None:
     assert store.count_observations(ALL, OWNER) == 800 and max(seen) <= 800
     assert sorted(o.source_ref for o in store.observations(ALL, OWNER)) == sorted(
         o.source_ref for o in records)
+
+
+def named(url: str) -> tuple[str, str]:
+    """``url`` with an ``application_name`` of its own (to count its connections), and that
+    name."""
+    name = f"truceguard-test-{uuid.uuid4().hex[:12]}"
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}", name
+
+
+def connections(url: str, name: str) -> int:
+    """How many sessions named ``name`` the server has open (seen from another session)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                           (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_postgres_threads_borrow_from_a_bounded_pool(pg_database: Callable[[], str]) -> None:
+    """Eight threads each hold a transaction on a store whose pool has three connections:
+    three work at once, each on a connection (a server session) of its own, the other five
+    wait for the pool, and the server never sees more than three sessions of the store."""
+    url = pg_database()
+    own_url, name = named(url)
+    store = PostgresStore(own_url, pool_max_size=3)
+    lock, release = threading.Lock(), threading.Event()
+    inside: list[int] = []  # the backend pids of the threads inside a transaction now
+    pids: set[int] = set()
+    peak, errors = [0], list[BaseException]()
+
+    def work() -> None:
+        try:
+            with store.transaction():
+                assert store.count_observations(ALL, OWNER) == 0
+                pid = int(store.execute("SELECT pg_backend_pid()").fetchone()[0])
+                with lock:
+                    inside.append(pid)
+                    pids.add(pid)
+                    peak[0] = max(peak[0], len(inside))
+                release.wait(30)
+                with lock:
+                    inside.remove(pid)
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: len(inside) == 3, what="three threads inside a transaction")
+        wait_for(lambda: store.pool.get_stats().get("requests_waiting") == 5,
+                 what="five threads waiting for the pool")
+        assert len(set(inside)) == 3  # three sessions, one each
+        assert connections(url, name) == 3
+    finally:
+        release.set()
+        for t in threads:
+            t.join(60)
+    assert errors == []
+    assert peak[0] == 3 and len(pids) == 3  # never more than the pool's three
+    assert connections(url, name) <= 3
+    store.close()
+    wait_for(lambda: connections(url, name) == 0, what="the pool's sessions to end")
+
+
+def test_a_thread_that_finds_no_connection_free_is_told_the_store_is_busy(
+        pg_database: Callable[[], str]) -> None:
+    store = PostgresStore(pg_database(), pool_max_size=1, pool_timeout_s=0.3)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.transaction():
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(30)
+        with pytest.raises(StoreBusyError) as err:
+            store.count_observations(ALL, OWNER)
+        assert err.value.code == "store.busy" and "0.3 s" in str(err.value)
+        assert err.value.retry_after_s >= 1
+    finally:
+        release.set()
+        holder.join(30)
+    assert store.count_observations(ALL, OWNER) == 0  # free again
+    store.close()
+
+
+def test_the_pool_takes_its_default_wait_from_the_busy_timeout(
+        pg_database: Callable[[], str]) -> None:
+    store = PostgresStore(pg_database(), pool_max_size=1)
+    store.set_busy_timeout(0.25)
+    with store.transaction():
+        got: list[BaseException] = []
+        other = threading.Thread(target=lambda: _catch(got, store.users))
+        other.start()
+        other.join(30)
+    assert len(got) == 1 and isinstance(got[0], StoreBusyError)
+    lock_timeout = store.execute("SHOW lock_timeout").fetchone()[0]
+    assert lock_timeout == "250ms"  # the connection took the new lock wait when borrowed
+    store.close()
+
+
+def _catch(into: list[BaseException], call: Callable[[], object]) -> None:
+    try:
+        call()
+    except BaseException as exc:  # handed to the test
+        into.append(exc)
+
+
+@pytest.mark.parametrize("sizes", [{"pool_max_size": 0}, {"pool_min_size": 5, "pool_max_size": 2},
+                                   {"pool_timeout_s": 0.0}, {"pool_max_idle_s": -1.0}])
+def test_pool_settings_out_of_range_are_refused_before_connecting(sizes: dict[str, float]
+                                                                   ) -> None:
+    with pytest.raises(InputError) as err:
+        PostgresStore("postgresql://nobody@127.0.0.1:1/none", **sizes)  # type: ignore[arg-type]
+    assert err.value.code == "input.out_of_range"
+    assert any(str(v) in str(err.value) for v in sizes.values())

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 from truceguard.errors import InputError, unknown_value
 
 if TYPE_CHECKING:
-    from truceguard.store.base import Store
+    from truceguard.store.base import MissionStore
 
 GENESIS = "0" * 64
 MAX_LISTED_DIGESTS = 1000
@@ -343,7 +343,7 @@ class AuditFilter:
         return where, params
 
 
-def list_audit(store: Store, flt: AuditFilter, *, style: str = "cli") -> list[AuditEntry]:
+def list_audit(store: MissionStore, flt: AuditFilter, *, style: str = "cli") -> list[AuditEntry]:
     """The entries ``flt`` matches, oldest first (the most recent ``flt.limit`` of them).
 
     A filter that cannot match anything is an error, never an empty answer: an action that no

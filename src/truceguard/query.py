@@ -15,7 +15,7 @@ from truceguard.errors import InputError, NotFoundError, unknown_value
 from truceguard.judge.terms import load_terms, resolve_clause, shipped_terms
 from truceguard.marking import Viewer
 from truceguard.model import CATEGORIES, WEAPON_CLASSES
-from truceguard.store import ObservationFilter, Store
+from truceguard.store import JudgingStore, ObservationFilter, ObservationStore
 
 # -- strict values ----------------------------------------------------------------------------
 
@@ -192,8 +192,8 @@ def build_filter(
                              sources=source, weapon_classes=weapon_class)
 
 
-def check_sources(store: Store, flt: ObservationFilter, viewer: Viewer, *, style: str = "cli"
-                  ) -> None:
+def check_sources(store: ObservationStore, flt: ObservationFilter, viewer: Viewer, *,
+                  style: str = "cli") -> None:
     """A source the store does not hold (for this viewer) is an error listing those it does."""
     if not flt.sources:
         return
@@ -207,7 +207,7 @@ def viewer_from(releasable_to: str | None) -> Viewer:
     return Viewer.parse(releasable_to)
 
 
-def resolve_terms_and_clauses(store: Store, terms_name: str | None, clauses: tuple[str, ...]
+def resolve_terms_and_clauses(store: JudgingStore, terms_name: str | None, clauses: tuple[str, ...]
                               ) -> tuple[str | None, tuple[str, ...]]:
     """--terms and --clause checked against what exists; a clause may be its full id or the
     short code reports print (``live_fire/ceasefire``), which without --terms means that

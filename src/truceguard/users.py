@@ -20,7 +20,7 @@ from collections.abc import Callable
 from truceguard.errors import AuthError, ForbiddenError, InputError, unknown_value
 from truceguard.marking import Marking, parse_code, parse_marking, vocabulary
 from truceguard.model import ROLES, User
-from truceguard.store import Store
+from truceguard.store import MissionStore
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
@@ -30,7 +30,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_user(store: Store, name: str, nation: str, role: str, *, marking: str | None = None,
+def add_user(store: MissionStore, name: str, nation: str, role: str, *, marking: str | None = None,
              cert_fingerprint: str = "", by: str = "admin", creator: User | None = None
              ) -> tuple[User, str]:
     """Create a user; returns it and its API token (shown once, stored hashed).
@@ -82,7 +82,7 @@ def _check_grant(creator: User, nation: str, role: str, marking: Marking) -> Non
                              f"REL TO {creator.nation}", code="forbidden.marking")
 
 
-def disable_user(store: Store, name: str, *, by: str = "admin") -> User:
+def disable_user(store: MissionStore, name: str, *, by: str = "admin") -> User:
     user = store.disable_user(name)
     store.audit(by, "user.disable", {"name": name})
     return user
@@ -95,7 +95,7 @@ def bearer_token(authorization: str | None) -> str:
     return ""
 
 
-def authenticate(store: Store, authorization: str | None, *, where: str = "",
+def authenticate(store: MissionStore, authorization: str | None, *, where: str = "",
                  on_failure: Callable[[str, str | None], None] | None = None) -> User:
     """The user a ``Bearer TOKEN`` header names; AuthError otherwise, audited as one
     ``login.failed`` entry, or reported to ``on_failure(why, user name or None)`` instead

@@ -58,7 +58,7 @@ from truceguard.query import (
     resolve_terms_and_clauses,
     viewer_from,
 )
-from truceguard.store import Store, ViolationFilter
+from truceguard.store import JudgingStore, ViolationFilter
 from truceguard.text import plural
 
 FORMATS = click.Choice(["table", "json", "csv", "geojson", *GIS_FORMATS])
@@ -259,7 +259,7 @@ def violations_cmd(terms_name: str | None, clause: tuple[str, ...], status: tupl
             _explain_no_violations(store, terms_name)
 
 
-def _explain_no_violations(store: Store, terms_name: str | None) -> None:
+def _explain_no_violations(store: JudgingStore, terms_name: str | None) -> None:
     judged = store.adjudicated_terms()
     if store.count_incidents() == 0:
         say_empty("violations", "Nothing has been fused yet: run `truceguard fuse`, then "

@@ -75,7 +75,13 @@ from truceguard.report.mission_text import (
     where_texts,
 )
 from truceguard.report.period import Change, _viewer_text
-from truceguard.store.base import ObservationFilter, Store, ViolationFilter
+from truceguard.store.base import (
+    JudgingStore,
+    ObservationFilter,
+    ObservationStore,
+    Store,
+    ViolationFilter,
+)
 from truceguard.sun import day_or_night
 
 # Live fire as the terms count it (``LIVE_FIRE_CATEGORIES``): explosions apart from the rest.
@@ -315,7 +321,7 @@ def hotspots(fire: Sequence[FireRecord], top: int) -> list[NamedArea]:
 # ---------------------------------------------------------------- findings
 
 
-def findings(store: Store, terms: Terms, viewer: Viewer, w: Window, prev: Window,
+def findings(store: JudgingStore, terms: Terms, viewer: Viewer, w: Window, prev: Window,
              min_p: float, include_unpublished: bool) -> tuple[Findings, list[Violation]]:
     """The violations shown, and every violation counted (both periods) for the banner."""
     def listed(a: int, b: int) -> list[Violation]:
@@ -344,7 +350,7 @@ def findings(store: Store, terms: Terms, viewer: Viewer, w: Window, prev: Window
 # ---------------------------------------------------------------- building the report
 
 
-def _records(store: Store, viewer: Viewer, a: int, b: int) -> list[Observation]:
+def _records(store: ObservationStore, viewer: Viewer, a: int, b: int) -> list[Observation]:
     return list(store.observations(ObservationFilter(since=a, until=b - 1), viewer))
 
 
@@ -403,7 +409,7 @@ def build_mission_report(
         note="" if now else _no_records(store, viewer))
 
 
-def _no_records(store: Store, viewer: Viewer) -> str:
+def _no_records(store: ObservationStore, viewer: Viewer) -> str:
     """Why a period has no record: the store holds none the viewer may see, or they lie
     elsewhere in time."""
     who = "" if viewer.sees_all else " that this viewer may see"

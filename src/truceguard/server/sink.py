@@ -9,10 +9,14 @@ to the store: deduplication, conflicts, markings, the ingest log) on one worker 
 event loop goes on reading and parsing the next batch. Each batch is one transaction, so a
 process killed at any moment leaves whole batches only, and nothing it acknowledged is lost.
 
-On SQLite, the writer's connection does not checkpoint the write-ahead log itself (a
-checkpoint copies the log into the database and waits for the disk: tens of milliseconds, in
-the way of the next commit); a checkpointer thread does it on its own connection every
-``checkpoint_every_s`` while commits go on beside it.
+The writer thread holds the store's ``ingest_stream`` for the sink's life, so that the backend
+tunes its connection for a stream of small durable commits (see each backend). With
+``checkpoint_every_s`` > 0, the writer leaves checkpoints of the store's write-ahead log to a
+checkpointer thread that calls ``store.checkpoint()`` on its own connection every
+``checkpoint_every_s`` while commits go on beside it (SQLite: a checkpoint copies the log into
+the database and waits for the disk, tens of milliseconds that stay out of the commits); a
+store that keeps no such log itself (PostgreSQL) says so at the first call and the
+checkpointer ends. The sink sends no SQL of its own: only the store's protocol.
 
 Audit: each batch's transaction also appends, per user who submitted records in it
 (``attributes["submitted_by"]``, set by the listener to the connection's user; ``who`` for
@@ -49,6 +53,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +102,7 @@ class SinkStats:
     retried_commits: int = 0  # commits tried again after a failure
     shed: int = 0  # observations refused for lack of room
     largest_batch: int = 0
-    checkpointed_batches: int = 0  # batches whose log the last checkpoint covered (SQLite)
+    checkpointed_batches: int = 0  # batches whose log the last checkpoint covered
 
 
 class Sink:
@@ -128,8 +133,7 @@ class Sink:
         self.who = who
         self.checkpoint_every_s = checkpoint_every_s
         self.stats = SinkStats()
-        self._sqlite = getattr(store, "backend", "") == "sqlite" and hasattr(store, "execute")
-        self._writer_ready = False
+        self._stream: AbstractContextManager[None] | None = None  # the writer's ingest_stream
         self._checkpointer: asyncio.Task[None] | None = None
         self._checkpoint_executor: ThreadPoolExecutor | None = None
         self._queue: list[tuple[list[Observation], asyncio.Future[None] | None]] = []
@@ -153,8 +157,16 @@ class Sink:
         self._room.set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="truceguard-sink")
         loop = asyncio.get_running_loop()
+        stream = self.store.ingest_stream(separate_checkpoints=self.checkpoint_every_s > 0)
+        try:
+            await loop.run_in_executor(self._executor, stream.__enter__)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+        self._stream = stream
         self._task = loop.create_task(self._run(), name="truceguard-sink")
-        if self._sqlite and self.checkpoint_every_s > 0:
+        if self.checkpoint_every_s > 0:
             self._checkpoint_executor = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="truceguard-sink-checkpoint")
             self._checkpointer = loop.create_task(self._checkpoints(),
@@ -176,6 +188,13 @@ class Sink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
             self._checkpointer = None
+        if self._stream is not None and self._executor is not None:
+            stream, self._stream = self._stream, None
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, stream.__exit__, None, None, None)
+            except Exception as exc:  # the commits are done; only the tuning is left as is
+                log.warning("could not end the writer's ingest stream: %s", exc)
         for executor in (self._executor, self._checkpoint_executor):
             if executor is not None:
                 executor.shutdown(wait=True)
@@ -331,9 +350,6 @@ class Sink:
         """Store ``batch`` in one transaction: each submitter's records through
         ``ingest_records`` (one ingest log row each), then one ``cot.write`` audit entry per
         submitter (appended last, so the audit log's lock is held only for the commit)."""
-        if self._sqlite and self.checkpoint_every_s > 0 and not self._writer_ready:
-            self.store.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[attr-defined]
-            self._writer_ready = True  # this thread's connection: the checkpointer does it
         total = IngestSummary(path=self.source, file_sha256="", fmt=self.reader)
         entries: list[tuple[str, dict[str, Any]]] = []
         with self.store.transaction():
@@ -350,23 +366,23 @@ class Sink:
         return total
 
     async def _checkpoints(self) -> None:
-        """Checkpoint the write-ahead log beside the commits (SQLite)."""
+        """Checkpoint the store's write-ahead log beside the commits, after each round of new
+        batches; ends at once where the store keeps no such log itself."""
         loop = asyncio.get_running_loop()
         done = -1
         while True:
+            if self.stats.batches != done:
+                done = self.stats.batches
+                try:
+                    kept = await loop.run_in_executor(self._checkpoint_executor,
+                                                      self.store.checkpoint)
+                except Exception as exc:  # the next one will try again
+                    log.warning("checkpoint failed: %s", exc)
+                else:
+                    if not kept:
+                        return
+                    self.stats.checkpointed_batches = done
             await asyncio.sleep(self.checkpoint_every_s)
-            if self.stats.batches == done:
-                continue
-            done = self.stats.batches
-            try:
-                await loop.run_in_executor(self._checkpoint_executor, self._checkpoint)
-            except Exception as exc:  # the next one will try again
-                log.warning("checkpoint failed: %s", exc)
-            else:
-                self.stats.checkpointed_batches = done
-
-    def _checkpoint(self) -> None:
-        self.store.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[attr-defined]
 
     def _account(self, summary: IngestSummary, n: int) -> None:
         s = self.stats

@@ -1,5 +1,6 @@
-"""Stores: the Store protocol, the embedded SQLite default, the PostgreSQL store, and
-``open_store``, which picks one from where the database is."""
+"""Stores: the Store protocol and its roles (``ObservationStore``, ``JudgingStore``,
+``MissionStore`` on ``StoreCore``), the embedded SQLite default, the PostgreSQL store (pooled
+connections), and ``open_store``, which picks one from where the database is."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from pathlib import Path
 from truceguard.store.base import (
     Conflict,
     IngestCounts,
+    JudgingStore,
+    MissionStore,
     ObservationFilter,
+    ObservationStore,
     Store,
+    StoreCore,
     ViolationFilter,
 )
 from truceguard.store.postgres import PostgresStore
@@ -33,10 +38,14 @@ def open_store(location: str | Path, *, create: bool = True) -> Store:
 __all__ = [
     "Conflict",
     "IngestCounts",
+    "JudgingStore",
+    "MissionStore",
     "ObservationFilter",
+    "ObservationStore",
     "PostgresStore",
     "SQLiteStore",
     "Store",
+    "StoreCore",
     "ViolationFilter",
     "is_url",
     "open_store",

@@ -1,5 +1,13 @@
 """The Store protocol: the one piece of shared state, and what every backend must do.
 
+``Store`` is the union of three role protocols, each on ``StoreCore`` (where the store is,
+its life, transactions, the lock wait, markings): ``ObservationStore`` (ingest, queries,
+attachments), ``JudgingStore`` (fusion, incidents, violations, reviews, the judged register)
+and ``MissionStore`` (users, audit, alert targets and the outbox, plan runs). A function asks
+for the narrowest role it needs; every method a caller uses is declared in one of them (a test
+walks the package for calls), and backend-specific tuning stays behind them
+(``ingest_stream``, ``checkpoint``, ``bulk_load``, ``set_busy_timeout``).
+
 The embedded default is SQLite (``store.sqlite``); the multi-user backend is PostgreSQL
 (``store.postgres``). Both implement ``Store`` through the same SQL (``store.sql``), and the
 store tests run against both.
@@ -19,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, runtime_checkable
 
 import numpy as np
 
@@ -36,6 +44,9 @@ from truceguard.model import (
     Violation,
 )
 from truceguard.store.mission import AlertTarget, Attachment, OutboxItem, PlanRun
+
+if TYPE_CHECKING:  # the judging package loads on first use; the store imports none of it
+    from truceguard.judge.incident_summary import SummaryState
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,43 +203,64 @@ class JudgedViolation:
     parent_id: int = 0  # the incident whose view (or part of one) was judged
 
 
-class Store(Protocol):
-    """What the core, the CLI, the server and the tests may ask of a store."""
+@runtime_checkable
+class StoreCore(Protocol):
+    """What every role shares: where the store is, its life, transactions, the lock wait, and
+    the markings (releasability, which every role applies)."""
 
     backend: str
     path: str  # where it is, for messages (a file path, or a URL without its password)
 
-    # -- life -----------------------------------------------------------------------------
     def schema_version(self) -> int: ...
     def close(self) -> None: ...
     def transaction(self) -> AbstractContextManager[None]:
         """A transaction: committed on normal exit, rolled back on an exception."""
         ...
+    def set_busy_timeout(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for another writer's lock (or, on a pooled backend, for a
+        free connection) from now on; past it, ``StoreBusyError``."""
+        ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def marking_id(self, marking: Marking) -> int: ...
+    def markings(self) -> dict[int, Marking]: ...
+
+
+@runtime_checkable
+class ObservationStore(StoreCore, Protocol):
+    """Observations: ingest (bulk and live), queries, the ingest log, evidence attachments."""
+
+    # -- ingest -----------------------------------------------------------------------------
     def bulk_load(self, expected_rows: int) -> AbstractContextManager[None]:
         """Prepare for loading about ``expected_rows`` rows (a backend may defer indexing)."""
         ...
     def lend_connection(self, thread: Any) -> AbstractContextManager[None]:
         """Let a started helper thread use this thread's connection (and transaction)."""
         ...
-    def __enter__(self) -> Store: ...
-    def __exit__(self, *exc: object) -> None: ...
-    def owner_nation(self) -> str | None: ...
-    def set_owner_nation(self, code: str) -> None: ...
-    def incident_key(self) -> bytes:
-        """The database's secret from which opaque incident ids are derived."""
+    def ingest_stream(self, *, separate_checkpoints: bool = False
+                      ) -> AbstractContextManager[None]:
+        """While open, this thread writes a stream of small batches, each committed on its
+        own (the live sink's writer): the backend tunes this thread's connection for that and
+        undoes it at the end. Every commit stays durable: what returned from a commit is on
+        disk. ``separate_checkpoints``: another thread calls ``checkpoint`` meanwhile."""
         ...
-
-    # -- markings -------------------------------------------------------------------------
-    def marking_id(self, marking: Marking) -> int: ...
-    def markings(self) -> dict[int, Marking]: ...
-
-    # -- observations ---------------------------------------------------------------------
+    def checkpoint(self) -> bool:
+        """Fold what committed transactions left in the store's own write-ahead log into the
+        database, on this thread's connection, without waiting for readers; False when the
+        backend keeps no such log itself (nothing to call this for, then)."""
+        ...
     def add_observation_columns(self, batch: ObservationColumns, *, reader: str,
                                 curated: bool = False, who: str = "import") -> IngestCounts:
         """Insert a column batch inside the current transaction."""
         ...
     def add_observations(self, records: Sequence[Observation], *, reader: str,
                          curated: bool = False, who: str = "import") -> IngestCounts: ...
+    def log_ingest(self, summary: IngestSummary, status: str) -> int:
+        """Append one row to the ingest log; returns its id. The log is never rewritten."""
+        ...
+    def ingest_log(self) -> list[dict[str, Any]]: ...
+
+    # -- queries ----------------------------------------------------------------------------
     def observations(self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
                      ) -> Iterator[Observation]: ...
     def count_observations(self, flt: ObservationFilter, viewer: Viewer) -> int: ...
@@ -245,25 +277,50 @@ class Store(Protocol):
     def marking_trail(self, obs_id: int) -> list[dict[str, Any]]: ...
     def conflicts(self, viewer: Viewer, limit: int | None = None) -> list[Conflict]: ...
 
-    # -- the ingest log -------------------------------------------------------------------
-    def log_ingest(self, summary: IngestSummary, status: str) -> int:
-        """Append one row to the ingest log; returns its id. The log is never rewritten."""
+    # -- evidence attachments (store.mission; truceguard.attachments) ---------------------------
+    def put_attachment(self, att: Attachment, content: bytes
+                       ) -> tuple[Attachment, bool, bool]:
+        """Store the bytes once and link them to ``att.obs_id`` once; returns the attachment as
+        stored, whether the bytes were new and whether the link was."""
         ...
-    def ingest_log(self) -> list[dict[str, Any]]: ...
+    def attachments_of(self, obs_id: int, viewer: Viewer) -> list[Attachment]: ...
+    def attachment_content(self, sha256: str, viewer: Viewer, obs_id: int | None = None
+                           ) -> tuple[Attachment, bytes] | None:
+        """The attachment and its bytes through a linked observation ``viewer`` may see."""
+        ...
+    def observation_reader(self, obs_id: int) -> str | None: ...
 
-    # -- incidents ------------------------------------------------------------------------
+
+@runtime_checkable
+class JudgingStore(StoreCore, Protocol):
+    """Judging: fusion into incidents, violations and their reviews, the judged register."""
+
+    # -- fusion and incidents ---------------------------------------------------------------
+    def incident_key(self) -> bytes:
+        """The database's secret from which opaque incident ids are derived."""
+        ...
     def fusion_arrays(self, *, unfused: bool = False,
                       window: tuple[float, float, float, float, float, float] | None = None,
                       incident_ids: Sequence[int] = ()) -> dict[str, np.ndarray]: ...
     def last_fusion_params(self) -> str | None: ...
     def write_fusion(self, run: FusionRun, removed: Sequence[int], obs_ids: np.ndarray,
-                     incident_ids: np.ndarray, views: Sequence[IncidentView]) -> int: ...
+                     incident_ids: np.ndarray, views: Sequence[IncidentView], *,
+                     states: Sequence[tuple[int, int, SummaryState]] = (),
+                     relabel: Sequence[tuple[int, int]] = ()) -> int: ...
+    def summary_states(self, incident_ids: Sequence[int]
+                       ) -> dict[int, dict[int, SummaryState]]:
+        """The stored summary states of those incidents whose views are in place, by incident
+        and marking id."""
+        ...
+    def monitor_reports(self, incident_ids: Sequence[int]) -> list[tuple[int, Observation]]:
+        """(marking id, observation) of every monitor's report fused into those incidents."""
+        ...
     def incidents(self, flt: ObservationFilter, viewer: Viewer, limit: int | None = None
                   ) -> list[Incident]: ...
     def get_incident(self, incident_id: int, viewer: Viewer) -> Incident | None: ...
     def count_incidents(self) -> int: ...
 
-    # -- violations -----------------------------------------------------------------------
+    # -- violations -------------------------------------------------------------------------
     def evidence_observations(self, incident_ids: Sequence[int], categories: Sequence[str]
                               ) -> list[tuple[int, Observation]]: ...
     def view_arrays(self, incident_ids: Sequence[int] | None = None
@@ -277,6 +334,8 @@ class Store(Protocol):
     def violations(self, flt: ViolationFilter, viewer: Viewer, limit: int | None = None
                    ) -> list[Violation]: ...
     def get_violation(self, violation_id: int, viewer: Viewer) -> Violation | None: ...
+
+    # -- reviews and the judged register ----------------------------------------------------
     def append_status(self, violation_id: int, change: StatusChange) -> None: ...
     def status_trail(self, violation_id: int) -> list[StatusChange]: ...
     def lock_violation(self, violation_id: int) -> str:
@@ -287,7 +346,16 @@ class Store(Protocol):
     def adjudicated_terms(self) -> dict[str, str]: ...
     def record_judged(self, terms: str, version: str) -> None: ...
 
-    # -- the mission server (store.mission) ---------------------------------------------------
+
+@runtime_checkable
+class MissionStore(StoreCore, Protocol):
+    """The mission server's records (``store.mission``): the owner nation, users, the audit
+    log, alert targets and their outbox, plan runs."""
+
+    def owner_nation(self) -> str | None: ...
+    def set_owner_nation(self, code: str) -> None: ...
+
+    # -- users ------------------------------------------------------------------------------
     def add_user(self, name: str, nation: str, role: str, marking: str, token_sha256: str,
                  cert_fingerprint: str = "") -> User: ...
     def user_by_token(self, token_sha256: str) -> User | None: ...
@@ -296,6 +364,8 @@ class Store(Protocol):
     def user_by_id(self, user_id: int) -> User | None: ...
     def users(self) -> list[User]: ...
     def disable_user(self, name: str) -> User: ...
+
+    # -- the audit log ----------------------------------------------------------------------
     def audit(self, actor: str, action: str, detail: dict[str, Any] | None = None) -> int: ...
     def audit_entries(self) -> list[AuditEntry]: ...
     def audit_query(self, flt: AuditFilter) -> list[AuditEntry]:
@@ -308,6 +378,8 @@ class Store(Protocol):
     def set_audit_key(self, key: bytes | None) -> None: ...
     def audit_key(self) -> bytes | None: ...
     def key_audit_log(self) -> int: ...
+
+    # -- alert targets and the outbox -------------------------------------------------------
     def add_alert_target(self, name: str, kind: str, url: str, secret: str, min_severity: int,
                          terms: str, user_id: int, *, allow_private: bool = False
                          ) -> AlertTarget: ...
@@ -319,20 +391,28 @@ class Store(Protocol):
     def delivered(self, outbox_id: int, at: float) -> None: ...
     def retry_later(self, outbox_id: int, next_at: float, error: str, *, give_up: bool
                     ) -> None: ...
+
+    # -- plan runs --------------------------------------------------------------------------
     def add_plan_run(self, who: str, request: dict[str, Any], *, marking: str) -> int: ...
     def set_plan_run(self, run_id: int, state: str, result: dict[str, Any] | None = None,
                      error: str = "") -> None: ...
     def plan_run(self, run_id: int) -> PlanRun | None: ...
 
-    # -- evidence attachments (store.mission; truceguard.attachments) ---------------------------
-    def put_attachment(self, att: Attachment, content: bytes
-                       ) -> tuple[Attachment, bool, bool]:
-        """Store the bytes once and link them to ``att.obs_id`` once; returns the attachment as
-        stored, whether the bytes were new and whether the link was."""
-        ...
-    def attachments_of(self, obs_id: int, viewer: Viewer) -> list[Attachment]: ...
-    def attachment_content(self, sha256: str, viewer: Viewer, obs_id: int | None = None
-                           ) -> tuple[Attachment, bytes] | None:
-        """The attachment and its bytes through a linked observation ``viewer`` may see."""
-        ...
-    def observation_reader(self, obs_id: int) -> str | None: ...
+
+@runtime_checkable
+class Store(ObservationStore, JudgingStore, MissionStore, Protocol):
+    """Every role: what the core, the CLI, the server and the tests may ask of a store. Both
+    backends implement all of it; a function asks for the narrowest role it needs."""
+
+
+ROLES: tuple[type, ...] = (ObservationStore, JudgingStore, MissionStore)
+
+
+def protocol_methods(protocol: type) -> frozenset[str]:
+    """The public methods ``protocol`` declares, its protocol bases' included."""
+    names: set[str] = set()
+    for cls in protocol.__mro__:
+        if cls in (Protocol, Generic, object) or not getattr(cls, "_is_protocol", False):
+            continue
+        names.update(n for n, v in vars(cls).items() if callable(v) and not n.startswith("_"))
+    return frozenset(names)

@@ -4,9 +4,14 @@
 migrations; a backend subclass gives it new connections (``_connect``), its way of telling an
 open transaction (``_in_transaction``), of finding its schema (``_has_schema``,
 ``_existing_indexes``) and of keeping other processes out of a migration (``_lock_schema``),
-its parameter style (``_sql``, from the ``?`` every query is written with), ``bulk_load`` and
-the bulk insert of observation columns (``_insert_observation_rows``). So one filter compiler,
-one releasability rule and one set of statements serve both backends.
+its parameter style (``_sql``, from the ``?`` every query is written with), ``bulk_load``,
+``ingest_stream`` and ``checkpoint`` (its own tuning) and the bulk insert of observation
+columns (``_insert_observation_rows``). So one filter compiler, one releasability rule and one
+set of statements serve both backends.
+
+Connections are held for a span of work (``_hold``): each statement, each transaction, each
+lent connection. SQLite keeps one connection per thread, so holding is nothing there; the
+PostgreSQL backend borrows a connection from its pool for the span and gives it back at the end.
 
 Releasability in SQL (see ``store.base``): a viewer's visible marking ids come from
 ``marking_codes`` (exact codes); observations match ``marking_id IN (...)``; incident views
@@ -53,6 +58,7 @@ from truceguard.store.violations import chunks as _chunks
 from truceguard.store.violations import placeholders as _marks
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_HELD = contextlib.nullcontext()  # a thread's own connection: held for as long as it lives
 PUBLIC_ID = 1
 
 # Stored observation columns, in insert order: the reader's fields with the marking as its id.
@@ -130,6 +136,12 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
                                  reader: str, curated: bool) -> int:
         raise NotImplementedError
 
+    def _hold(self) -> contextlib.AbstractContextManager[None]:
+        """Keep this thread's connection for the span of a ``with`` block (nested spans share
+        it): a backend that lends connections from a pool borrows one for the outermost span
+        and gives it back at its end. Every thread keeps its own connection here."""
+        return _HELD
+
     # -- connections and transactions -----------------------------------------------------
     def _set_wait(self, conn: Any) -> None:  # the backend's lock wait on a connection
         raise NotImplementedError
@@ -160,29 +172,31 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
         """Let ``thread`` use this thread's connection (and transaction) meanwhile."""
         if thread.ident is None:
             raise RuntimeError("start the thread before lending it a connection")
-        self._lent[thread.ident] = self._db()
-        try:
-            yield
-        finally:
-            self._lent.pop(thread.ident, None)
+        with self._hold():
+            self._lent[thread.ident] = self._db()
+            try:
+                yield
+            finally:
+                self._lent.pop(thread.ident, None)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A transaction: committed on normal exit, rolled back on an exception. Inside
         another one it is part of that one."""
-        conn = self._db()
-        if self._in_transaction(conn):
-            yield
-            return
-        conn.execute(self._begin)
-        try:
-            yield
-        except BaseException:
+        with self._hold():
+            conn = self._db()
             if self._in_transaction(conn):
-                conn.execute("ROLLBACK")
-            self._marking_ids.clear()  # ids handed out inside it may be gone
-            raise
-        conn.execute("COMMIT")
+                yield
+                return
+            conn.execute(self._begin)
+            try:
+                yield
+            except BaseException:
+                if self._in_transaction(conn):
+                    conn.execute("ROLLBACK")
+                self._marking_ids.clear()  # ids handed out inside it may be gone
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -200,8 +214,9 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one SQL statement (``?`` parameters) on this thread's connection; returns the
-        cursor (tests and maintenance)."""
-        return self._db().execute(self._sql(sql), tuple(params))
+        cursor, its rows fetched (tests and maintenance; not part of the protocol)."""
+        with self._hold():
+            return self._db().execute(self._sql(sql), tuple(params))
 
     # -- schema -----------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -255,24 +270,33 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
     # -- statements ---------------------------------------------------------------------------
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Any statement; the rows it returns, if any."""
-        cur = self._db().execute(self._sql(sql), tuple(params))
-        return [tuple(r) for r in cur.fetchall()] if cur.description else []
+        with self._hold():
+            cur = self._db().execute(self._sql(sql), tuple(params))
+            return [tuple(r) for r in cur.fetchall()] if cur.description else []
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self._db().execute(self._sql(sql), tuple(params)).fetchall()]
+        with self._hold():
+            return [tuple(r) for r in
+                    self._db().execute(self._sql(sql), tuple(params)).fetchall()]
 
     def _iter(self, sql: str, params: Sequence[Any] = (), size: int = 2000
               ) -> Iterator[list[tuple[Any, ...]]]:
-        cur = self._db().execute(self._sql(sql), tuple(params))
+        """The rows in chunks of ``size``. The connection is held while the chunks are read
+        only where the backend's cursor reads them through it (SQLite's: one connection per
+        thread anyway); PostgreSQL's cursor has every row once the statement returns."""
+        with self._hold():
+            cur = self._db().execute(self._sql(sql), tuple(params))
         while rows := cur.fetchmany(size):
             yield rows
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return int(self._db().execute(self._sql(sql), tuple(params)).rowcount or 0)
+        with self._hold():
+            return int(self._db().execute(self._sql(sql), tuple(params)).rowcount or 0)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self._db().cursor().executemany(self._sql(sql), [tuple(r) for r in rows])
+            with self._hold():
+                self._db().cursor().executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self._rows(sql, params)

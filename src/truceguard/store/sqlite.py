@@ -16,6 +16,14 @@ its request connections a shorter wait, ``set_busy_timeout``). A thread may lend
 to a helper thread (``lend_connection``): the import's writer thread commits inside the
 importing thread's transaction that way.
 
+A live stream of small commits (``ingest_stream``, the CoT sink's writer): with
+``separate_checkpoints`` the writer's connection stops checkpointing the write-ahead log
+itself (``wal_autocheckpoint=0``: a checkpoint copies the log into the database and waits for
+the disk, tens of milliseconds in the way of the next commit) and another thread calls
+``checkpoint`` (``wal_checkpoint(PASSIVE)``, which never waits for readers) on its own
+connection beside the commits. Commits stay as durable as any other (``synchronous=NORMAL`` in
+WAL mode: a committed transaction survives a crash of the process).
+
 Schema: ``schema_migrations`` records every forward migration applied (``store.schema``, in
 order; never edited once released). Opening a file written by a newer truceguard is refused.
 The ingest log, the marking log and the status trail are append-only: triggers refuse UPDATE
@@ -36,6 +44,7 @@ from truceguard.io.columns import ObservationColumns
 from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 BUSY_TIMEOUT_S = 60.0
+WAL_AUTOCHECKPOINT = 1000  # pages: SQLite's default
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -207,8 +216,31 @@ class SQLiteStore(SQLStore):
                 c.execute("PRAGMA threads=2")  # SQLite may sort on a helper thread
                 self.ensure_indexes()
                 c.execute("PRAGMA threads=0")
-            c.execute("PRAGMA wal_autocheckpoint=1000")
+            c.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             c.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    @contextmanager
+    def ingest_stream(self, *, separate_checkpoints: bool = False) -> Iterator[None]:
+        """This thread writes a stream of small commits (see the module docstring): with
+        ``separate_checkpoints`` its connection leaves checkpoints to ``checkpoint`` calls on
+        another thread meanwhile; at the end it checkpoints by itself again."""
+        conn = self._db()
+        if separate_checkpoints:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            yield
+        finally:
+            if separate_checkpoints:
+                conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+
+    def checkpoint(self) -> bool:
+        """Copy the committed part of the write-ahead log into the database file, on this
+        thread's connection, without waiting for readers or writers (PASSIVE); False for an
+        in-memory database, which has no log."""
+        if self.path == ":memory:":
+            return False
+        self._db().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        return True
 
     # -- writes -----------------------------------------------------------------------------
     def _insert_observation_rows(self, batch: ObservationColumns, marking_ids: list[int] | int,
