@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from truceguard.server.ids import IdCodec, Kind, derive_key
 from truceguard.store import open_store
 from truceguard.users import add_user
 
@@ -36,6 +37,17 @@ class Server:
     def client(self, user: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
+
+    def api_id(self, kind: Kind, n: int) -> str:
+        """The token the API shows for the store's record ``n`` of ``kind`` (what a test,
+        holding the database, knows of records the API never showed it)."""
+        return api_id(self.db, kind, n)
+
+
+def api_id(db: str, kind: Kind, n: int) -> str:
+    """The API's token for record ``n`` of ``kind`` in the database ``db``."""
+    with open_store(db) as store:
+        return IdCodec(derive_key(store.incident_key())).encode(kind, n)
 
 
 USERS = [("admin", "GBR", "admin", None), ("gbr", "GBR", "analyst", None),

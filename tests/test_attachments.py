@@ -454,13 +454,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
-def obs_ids(srv: Server) -> dict[str, int]:
+def obs_numbers(srv: Server) -> dict[str, int]:
+    """The store's number of each observation, by its source reference."""
     with open_store(srv.db) as store:
         return {o.source_ref: int(o.obs_id or 0)
                 for o in store.observations(ObservationFilter(), OWNER)}
 
 
-def post_raw(c: httpx.Client, obs: int, data: bytes, name: str) -> httpx.Response:
+def obs_ids(srv: Server) -> dict[str, str]:
+    """Each observation's id as the API shows it, by its source reference."""
+    return {ref: srv.api_id("observation", n) for ref, n in obs_numbers(srv).items()}
+
+
+def post_raw(c: httpx.Client, obs: str, data: bytes, name: str) -> httpx.Response:
     return c.post(f"/api/v1/observations/{obs}/attachments", content=data,
                   headers={"X-Filename": name})
 
@@ -479,16 +485,18 @@ def test_api_attach_list_and_read(server: Server) -> None:
         assert r.status_code == 201 and r.json()["new_bytes"] is False, r.text
         doc = c.get(f"/api/v1/observations/{ids['gbr-1']}/attachments").json()
         assert doc["marking"] == "REL TO GBR" and doc["items"][0]["sha256"] == sha
+        assert doc["obs_id"] == doc["items"][0]["obs_id"] == ids["gbr-1"]
         assert doc["items"][0]["device"] == "Canon EOS 5D Mark IV"
         r = c.get(f"/api/v1/attachments/{sha}", params={"obs_id": ids["gbr-1"]})
         assert r.status_code == 200 and r.content == data, r.text
         assert r.headers["content-type"] == "image/jpeg"
         assert f"{sha}.jpg" in r.headers["content-disposition"]
+        assert r.headers["x-observation"] == ids["gbr-1"]
     with open_store(server.db) as store:
         views = [e for e in store.audit_query(AuditFilter(action="attachment.view"))
                  if e.detail["sha256"] == sha]
         assert [(e.actor, e.detail["obs_id"], e.detail["via"]) for e in views] == [
-            ("gbr", ids["gbr-1"], "api")]
+            ("gbr", obs_numbers(server)["gbr-1"], "api")]
         assert verify_log(store.audit_entries(), store.audit_head()).ok
     with server.client("admin") as c:
         assert c.get("/api/v1/audit/verify").json()["ok"] is True
@@ -500,7 +508,7 @@ def test_api_a_viewer_of_another_nation_gets_nothing(server: Server) -> None:
     sha = hashlib.sha256(data).hexdigest()
     with server.client("gbr") as c:
         assert post_raw(c, ids["gbr-1"], data, "a.jpg").status_code == 201
-    absent_sha, absent_obs = "f" * 64, 10**9
+    absent_sha, absent_obs = "f" * 64, server.api_id("observation", 10**9)
 
     def refusal(c: httpx.Client, path: str, secret: str, **params: object) -> dict[str, str]:
         r = c.get(path, params=params)
@@ -531,7 +539,7 @@ def test_api_observers_attach_to_their_own_observations_only(server: Server) -> 
     with server.client("ukr") as c:
         assert c.post("/api/v1/observations", content=json.dumps(feature)).json()["imported"]
         mine = c.get("/api/v1/observations", params={"source": "api:ukr"}).json()["items"]
-        own = int(mine[0]["obs_id"])
+        own = mine[0]["obs_id"]
         data = jpeg(shade=120)
         r = post_raw(c, own, data, "mine.jpg")
         assert r.status_code == 201, r.text

@@ -185,7 +185,9 @@ def test_a_generated_client_makes_a_round_trip(server: Server, client_package: M
         assert bad.parsed.error.code.startswith("input.")
 
         change = models.StatusChangeBody(status="verified", why="seen on two cameras")
-        missing = _api("change_status").sync_detailed(client=c, violation_id=2**62,
+        assert obs.obs_id.startswith("obs_")  # ids are tokens; a forged one is not found
+        forged = "vio_" + "a" * 13
+        missing = _api("change_status").sync_detailed(client=c, violation_id=forged,
                                                       body=change)
         assert missing.status_code == 404
         assert isinstance(missing.parsed, models.ErrorEnvelope)

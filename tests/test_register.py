@@ -326,8 +326,12 @@ def test_api_register_per_viewer_paged(server: Server) -> None:
         if not cursor:
             break
     assert [e["system_id"] for e in pages] == [e["system_id"] for e in doc["items"]]
+    # the API names systems and sightings by tokens, never by the store's numbers
+    assert all(e["system_id"] == "sys_" + e["obs_ids"][0][4:] for e in doc["items"])
+    assert all(i.startswith("obs_") for e in doc["items"] for i in e["obs_ids"])
     sites = _get(server, "gbr", terms="minsk-2015", storage="true").json()
     assert [(s["site"], s["state"]) for s in sites["items"]] == [("site 7", "absent")]
+    assert all(i.startswith("obs_") for s in sites["items"] for i in s["obs_ids"])
     assert sites["marking"] == "PUBLIC"
     early = _get(server, "gbr", terms="minsk-2015", until="2016-03-01").json()
     assert len(early["items"]) == 2

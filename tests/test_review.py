@@ -328,7 +328,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
-def public_violations(server: Server) -> list[int]:
+def public_violations(server: Server) -> list[str]:
     with server.client("fra") as c:
         items = c.get("/api/v1/violations").json()["items"]
     return [x["violation_id"] for x in items]
@@ -383,7 +383,7 @@ def test_api_two_person_sign_off(server: Server) -> None:
         assert r.json()["error"]["code"] == "input.already_published"
     with open_store(server.db) as store:
         steps = [(a, d["from"], d["to"], d["reason"]) for a, d in review_audit(store)
-                 if d["violation_id"] == vid]
+                 if server.api_id("violation", d["violation_id"]) == vid]
     assert steps == [("fra", "new", "verified", "two cameras"),
                      ("gbr", "verified", "published", "footage checked")]
 
@@ -396,7 +396,7 @@ def test_api_return_and_the_queue_pages(server: Server) -> None:
                        json={"status": "verified", "why": "seen"})
             assert r.status_code == 200, r.text
     with server.client("fra") as c:
-        got: list[int] = []
+        got: list[str] = []
         cursor = None
         for _ in range(10):
             page = c.get("/api/v1/reviews/queue",
@@ -415,8 +415,10 @@ def test_api_return_and_the_queue_pages(server: Server) -> None:
         left = [x["violation_id"] for x in c.get("/api/v1/reviews/queue").json()["items"]]
         assert left == ids[1:]
     with open_store(server.db) as store:
-        last = [d for _, d in review_audit(store) if d["violation_id"] == ids[0]][-1]
-    assert last == {"violation_id": ids[0], "from": "verified", "to": "under_review",
+        n = next(d["violation_id"] for _, d in review_audit(store)
+                 if server.api_id("violation", d["violation_id"]) == ids[0])
+        last = [d for _, d in review_audit(store) if d["violation_id"] == n][-1]
+    assert last == {"violation_id": n, "from": "verified", "to": "under_review",
                     "decision": "returned", "reason": "the crater is older"}
 
 
@@ -426,6 +428,6 @@ def test_api_a_violation_out_of_sight_is_not_reviewed(server: Server) -> None:
                   if v.releasability != "PUBLIC"]
     assert hidden
     with server.client("fra") as c:
-        r = c.post(f"/api/v1/violations/{hidden[0]}/status",
+        r = c.post(f"/api/v1/violations/{server.api_id('violation', hidden[0])}/status",
                    json={"status": "verified", "why": "x"})
         assert r.status_code == 404

@@ -19,11 +19,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
-def _store_run(srv: Server, who: str, marking: str) -> int:
-    """A plan run whose threat came from the store's violations under ``marking``."""
+def _store_run(srv: Server, who: str, marking: str) -> str:
+    """A plan run whose threat came from the store's violations under ``marking``: its id
+    as the API shows it."""
     with open_store(srv.db) as store:
-        return store.add_plan_run(who, {**REQUEST, "scenario": "store-threat"},
-                                  marking=marking)
+        n = store.add_plan_run(who, {**REQUEST, "scenario": "store-threat"}, marking=marking)
+    return srv.api_id("plan", n)
 
 
 # -- 1. plan runs -------------------------------------------------------------------------
@@ -33,10 +34,11 @@ def test_a_plan_run_from_marked_inputs_is_not_read_by_another_nation(server: Ser
         r = fra.get(f"/api/v1/plans/{run_id}")
     assert r.status_code == 404, r.text
     assert r.json()["error"]["code"] == "not_found.plan_run"
+    absent = server.api_id("plan", 999999)
     with server.client("fra") as fra:  # an id that does not exist answers the same
-        missing = fra.get("/api/v1/plans/999999")
+        missing = fra.get(f"/api/v1/plans/{absent}")
     assert missing.status_code == 404
-    assert missing.json()["error"]["message"].replace("999999", str(run_id)) == (
+    assert missing.json()["error"]["message"].replace(absent, run_id) == (
         r.json()["error"]["message"])
 
 
@@ -55,7 +57,8 @@ def test_a_plan_run_is_read_by_its_owner_and_those_its_marking_covers(server: Se
 
 def test_a_run_without_a_recorded_marking_is_its_owners_only(server: Server) -> None:
     with open_store(server.db) as store:
-        run_id = store.add_plan_run("gbr", {**REQUEST, "scenario": "older"}, marking="")
+        run_id = server.api_id("plan", store.add_plan_run("gbr", {**REQUEST, "scenario": "older"},
+                                                          marking=""))
     with server.client("admin") as admin:
         assert admin.get(f"/api/v1/plans/{run_id}").status_code == 404
     with server.client("gbr") as gbr:
@@ -69,7 +72,8 @@ def test_a_shipped_scenario_run_is_recorded_public(server: Server) -> None:
     assert started.status_code == 202, started.text
     run_id = started.json()["run_id"]
     with open_store(server.db) as store:
-        run = store.plan_run(run_id)
+        run = next(r for r in map(store.plan_run, range(1, 100))
+                   if r is not None and server.api_id("plan", r.run_id) == run_id)
     assert run is not None and run.marking == "PUBLIC" and run.who == "gbr"
     with server.client("fra") as fra:
         r = fra.get(f"/api/v1/plans/{run_id}")
@@ -129,6 +133,9 @@ def test_admins_add_list_and_disable_alert_targets(server: Server) -> None:
         gone = admin.post(f"/api/v1/alerts/{tid}/disable")
         assert gone.status_code == 200 and gone.json()["target"]["disabled"] is True
         assert admin.get("/api/v1/alerts").json()["items"][0]["disabled"] is True
+        assert tid.startswith("tgt_") and gone.json()["target"]["target_id"] == tid
+        absent = server.api_id("alert_target", 999999)
+        assert admin.post(f"/api/v1/alerts/{absent}/disable").status_code == 404
         assert admin.post("/api/v1/alerts/999999/disable").status_code == 404
     with open_store(server.db) as store:
         actions = [(e.actor, e.action, e.detail) for e in store.audit_entries()]

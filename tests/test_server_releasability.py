@@ -90,7 +90,7 @@ def test_no_endpoint_shows_a_user_what_they_may_not_see(server: Server, drawn: l
             count = c.get("/api/v1/observations/count", params=window).json()
             assert count["count"] == len(visible)
             for o in mine:
-                r = c.get(f"/api/v1/observations/{o.obs_id}")
+                r = c.get(f"/api/v1/observations/{server.api_id('observation', o.obs_id or 0)}")
                 assert r.status_code == (200 if o in visible else 404)
                 texts.append(r.text)
             r = c.get("/api/v1/incidents", params={**window, "limit": 1000})
@@ -113,7 +113,8 @@ def test_no_endpoint_shows_a_user_what_they_may_not_see(server: Server, drawn: l
                 assert viewer.may_see(parse_marking(r.json()["marking"]))
             for o in mine:
                 if o in visible:
-                    one = c.get(f"/api/v1/observations/{o.obs_id}").json()["item"]
+                    obs_id = server.api_id("observation", o.obs_id or 0)
+                    one = c.get(f"/api/v1/observations/{obs_id}").json()["item"]
                     assert one["incident_id"] in expect
             hidden_incidents = {o.incident_id for o in mine} - set(expect)
             for iid in hidden_incidents:

@@ -17,6 +17,13 @@ the log only, under that id.
 
 Lists are paged by cursor: ``{"marking", "items", "next_cursor"}``; pass ``cursor`` back for the
 next page. ``marking`` is the most restrictive marking of the page.
+
+Observations, violations, plan runs and alert targets are named by opaque tokens
+(``obs_4q7xk2m9aw3bc``; ``server.ids``), in answers, paths, queries and cursors alike, never by
+the store's sequential numbers, which would count the records between two a viewer may see.
+A token that names nothing the viewer may read (hidden, missing, forged, of another kind, or
+a bare number) is answered 404, all alike. The tokens are keyed by the store's own secret, so
+every node on one database shows the same ones; the CLI shows the store's numbers.
 """
 
 from __future__ import annotations

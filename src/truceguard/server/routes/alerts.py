@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from truceguard.errors import ForbiddenError
-from truceguard.server.routes.deps import Admin, Ctx, Id
+from truceguard.server.routes.deps import Admin, Ctx, TargetId
 from truceguard.server.schemas import (
     AlertTargetAdded,
     AlertTargetAnswer,
@@ -23,7 +23,7 @@ def list_alerts(ctx: Ctx, u: Admin) -> dict[str, Any]:
     """Alert targets (`truceguard alerts list`), without their signing secrets."""
     from truceguard.server.alerts import target_dict
 
-    return {"items": [target_dict(t) for t in ctx.store.alert_targets()]}
+    return ctx.ids.shown({"items": [target_dict(t) for t in ctx.store.alert_targets()]})
 
 
 @router.post("", status_code=201, response_model=AlertTargetAdded)
@@ -41,15 +41,17 @@ def add_alert(body: NewAlertTargetBody, ctx: Ctx, u: Admin) -> dict[str, Any]:
     target, secret = add_target(
         ctx.store, webhook=body.webhook or None, cot=body.cot or None, as_user=body.as_,
         name=body.name or None, min_severity=body.min_severity, terms=body.terms, by=u.name)
-    return {"target": target_dict(target), "secret": secret}
+    return ctx.ids.shown({"target": target_dict(target), "secret": secret})
 
 
 @router.post("/{target_id}/disable", response_model=AlertTargetAnswer)
-def disable_alert(target_id: Id, ctx: Ctx, u: Admin) -> dict[str, Any]:
+def disable_alert(target: TargetId, ctx: Ctx, u: Admin) -> dict[str, Any]:
     """Disable an alert target: nothing more is owed to it."""
     from truceguard.server.alerts import disable_target, target_dict
 
-    return {"target": target_dict(disable_target(ctx.store, target_id, by=u.name))}
+    with ctx.ids.speaking_of(target):
+        gone = disable_target(ctx.store, target.n, by=u.name)
+    return ctx.ids.shown({"target": target_dict(gone)})
 
 
 __all__ = ["router"]

@@ -1,8 +1,13 @@
-"""What every router shares: the server's context (store and hooks), the request's user and
-role, the list filters and cursors, and the refusal of query parameters a route does not take.
+"""What every router shares: the server's context (store, hooks, ids), the request's user and
+role, the records a request names, the list filters and cursors, and the refusal of query
+parameters a route does not take.
 
 The context is one ``ServerContext`` on ``app.state.context``, set by ``create_app``; a route
-takes it as ``Ctx``, its user as ``Me`` (any role), ``Analyst`` or ``Admin``.
+takes it as ``Ctx``, its user as ``Me`` (any role), ``Analyst`` or ``Admin``. A record named in
+a path or query is taken as its token (``server.ids``) and reaches the route as a ``RecordId``
+(``ObsId``, ``ViolationId``, ``RunId``, ``TargetId``): a malformed, forged or other-kind token,
+or a bare number, is answered 404 as a record that does not exist. Answers show ids as tokens
+through ``ctx.ids.shown``; a page's cursor holds its position's id as a token too.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
 
-from truceguard.errors import InputError, ThrottledError, suggest
+from truceguard.errors import InputError, NotFoundError, ThrottledError, suggest
 from truceguard.io.records import banner, record_dict
 from truceguard.model import User
 from truceguard.query import build_filter
+from truceguard.server.ids import NOUN, PATTERN, ApiIds, Kind, RecordId
 from truceguard.server.throttle import LoginThrottle, write_rows
 from truceguard.store import ObservationFilter, Store
 from truceguard.users import authenticate, bearer_token, require, token_hash
@@ -35,13 +41,18 @@ class ServerContext:
     ``on_ingest(n)`` after observations were committed, ``on_user_disabled(name)`` after a
     user was disabled; ``plans`` runs plan requests (``server.plans.PlanRunner``), None when
     this server runs none. ``uploads`` counts each user's uploads under way (touched on the
-    event loop only)."""
+    event loop only). ``ids`` translates the store's record numbers to the tokens the API
+    shows, under the key derived from the store's secret."""
 
     store: Store
     on_ingest: Callable[[int], None] | None = None
     on_user_disabled: Callable[[str], None] | None = None
     plans: Any = None
     uploads: dict[int, int] = field(default_factory=dict)
+    ids: ApiIds = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ids = ApiIds(self.store.incident_key)
 
 
 def context(request: Request) -> ServerContext:
@@ -92,10 +103,59 @@ def admin(u: Annotated[User, Depends(current_user)]) -> User:
 Me = Annotated[User, Depends(current_user)]
 Analyst = Annotated[User, Depends(analyst)]
 Admin = Annotated[User, Depends(admin)]
-Id = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+Id = Annotated[int, PathParam(ge=1, le=2**63 - 1)]  # an incident's (a keyed digest already)
 Digest = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items a page holds")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the page before")]
+
+
+# -- the records a request names -----------------------------------------------------------------
+def _token_param(kind: Kind, optional: bool = False) -> dict[str, Any]:
+    """A token parameter's schema: a string of the kind's pattern. The pattern is stated, not
+    enforced by validation: a token that does not match is a record not found (404), never
+    a bad request that would tell a forged token from a missing record."""
+    string = {"type": "string", "pattern": PATTERN[kind]}
+    return {"description": f"the {NOUN[kind]}'s id as the API shows it",
+            "json_schema_extra": {"anyOf": [string, {"type": "null"}]} if optional
+            else string}
+
+
+def _named(request: Request, kind: Kind, token: str) -> RecordId:
+    ctx: ServerContext = request.app.state.context
+    return ctx.ids.record(kind, token)
+
+
+def observation_id(request: Request, obs_id: Annotated[
+        str, PathParam(**_token_param("observation"))]) -> RecordId:
+    return _named(request, "observation", obs_id)
+
+
+def violation_id(request: Request, violation_id: Annotated[
+        str, PathParam(**_token_param("violation"))]) -> RecordId:
+    return _named(request, "violation", violation_id)
+
+
+def run_id(request: Request, run_id: Annotated[
+        str, PathParam(**_token_param("plan"))]) -> RecordId:
+    return _named(request, "plan", run_id)
+
+
+def target_id(request: Request, target_id: Annotated[
+        str, PathParam(**_token_param("alert_target"))]) -> RecordId:
+    return _named(request, "alert_target", target_id)
+
+
+def observation_query(request: Request, obs_id: Annotated[
+        str | None, Query(**_token_param("observation", optional=True))] = None
+                      ) -> RecordId | None:
+    return None if obs_id is None else _named(request, "observation", obs_id)
+
+
+ObsId = Annotated[RecordId, Depends(observation_id)]
+ViolationId = Annotated[RecordId, Depends(violation_id)]
+RunId = Annotated[RecordId, Depends(run_id)]
+TargetId = Annotated[RecordId, Depends(target_id)]
+ObsIdQuery = Annotated[RecordId | None, Depends(observation_query)]
 
 
 # -- filters and pages ------------------------------------------------------------------------
@@ -113,6 +173,7 @@ class Filters:
 
 
 def filters(
+    request: Request,
     since: str | None = None,
     until: str | None = None,
     bbox: str | None = None,
@@ -127,41 +188,46 @@ def filters(
     """The list filters, with the CLI's meaning (``truceguard.query.build_filter``)."""
     flt = build_filter(since, until, bbox, near, within_km, tuple(category or ()),
                        tuple(source or ()), tuple(weapon_class or ()), style="api")
-    return Filters(flt, limit, parse_cursor(cursor))
+    return Filters(flt, limit, parse_cursor(cursor, request.app.state.context.ids))
 
 
 F = Annotated[Filters, Depends(filters)]
 
 
-def parse_cursor(text: str | None) -> tuple[int, int] | None:
+def parse_cursor(text: str | None, ids: ApiIds) -> tuple[int, int] | None:
     """The position a ``next_cursor`` names: (time, id)."""
     if not text:
         return None
     try:
-        t, i = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"==="))
-        t, i = int(t), int(i)
+        t, token = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"==="))
+        if not isinstance(t, int) or not isinstance(token, str):
+            raise TypeError("not a time and a token")
+        i = ids.record("cursor", token).n
         if not (-(2**62) < t < 2**62 and 0 <= i < 2**63):
             raise ValueError("out of range")
         return t, i
-    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError,
+            NotFoundError):
         raise InputError(f"cursor {text[:40]!r} is not one this API gave",
                          hint="pass back next_cursor exactly as a page returned it",
                          code="input.bad_cursor") from None
 
 
-def next_cursor(rows: list[Any], id_field: str, limit: int) -> str | None:
-    """The cursor after the last of ``rows``; None when the page is not full."""
+def next_cursor(ids: ApiIds, rows: list[Any], id_field: str, limit: int) -> str | None:
+    """The cursor after the last of ``rows`` (its time, and its id as a cursor token); None
+    when the page is not full."""
     if len(rows) < limit:
         return None
     last = rows[-1]
-    raw = json.dumps([int(last.t_start), int(getattr(last, id_field))]).encode()
+    raw = json.dumps([int(last.t_start),
+                      ids.token("cursor", int(getattr(last, id_field)))]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def page(rows: list[Any], id_field: str, limit: int) -> dict[str, Any]:
-    """``{"marking", "items", "next_cursor"}`` of records."""
-    return {"marking": banner(rows), "items": [record_dict(r) for r in rows],
-            "next_cursor": next_cursor(rows, id_field, limit)}
+def page(ids: ApiIds, rows: list[Any], id_field: str, limit: int) -> dict[str, Any]:
+    """``{"marking", "items", "next_cursor"}`` of records, their ids shown as tokens."""
+    return ids.shown({"marking": banner(rows), "items": [record_dict(r) for r in rows],
+                      "next_cursor": next_cursor(ids, rows, id_field, limit)})
 
 
 # -- the query parameters a route takes ---------------------------------------------------------
@@ -189,5 +255,7 @@ def known_query(request: Request) -> None:
 
 
 __all__ = ["MAX_PAGE", "PAGE", "Admin", "Analyst", "Ctx", "Cursor", "Digest", "F", "Filters",
-           "Id", "Limit", "Me", "ServerContext", "admin", "analyst", "context", "current_user",
-           "filters", "known_query", "next_cursor", "page", "parse_cursor"]
+           "Id", "Limit", "Me", "ObsId", "ObsIdQuery", "RunId", "ServerContext", "TargetId",
+           "ViolationId", "admin", "analyst", "context", "current_user", "filters",
+           "known_query", "next_cursor", "observation_id", "observation_query", "page",
+           "parse_cursor", "run_id", "target_id", "violation_id"]

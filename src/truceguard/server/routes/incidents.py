@@ -22,7 +22,8 @@ def list_incidents(ctx: Ctx, u: Me, f: F) -> dict[str, Any]:
     """Incidents as you see them: computed from the observations releasable to you."""
     flt = f.paged()
     check_sources(ctx.store, flt, u.viewer, style="api")
-    return page(ctx.store.incidents(flt, u.viewer, limit=f.limit), "incident_id", f.limit)
+    return page(ctx.ids, ctx.store.incidents(flt, u.viewer, limit=f.limit), "incident_id",
+                f.limit)
 
 
 @router.get("/{incident_id}", response_model=IncidentAnswer)
@@ -32,8 +33,8 @@ def get_incident(incident_id: Id, ctx: Ctx, u: Me) -> dict[str, Any]:
     if inc is None:
         raise NotFoundError(f"no incident {incident_id}", code="not_found.incident")
     obs = ctx.store.observations(ObservationFilter(incident_id=incident_id), u.viewer)
-    return {"marking": inc.releasability, "item": record_dict(inc),
-            "observations": [record_dict(o) for o in obs]}
+    return ctx.ids.shown({"marking": inc.releasability, "item": record_dict(inc),
+                          "observations": [record_dict(o) for o in obs]})
 
 
 __all__ = ["router"]

@@ -10,13 +10,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from truceguard.errors import InputError, NotFoundError, ThrottledError, TruceguardError
+from truceguard.errors import InputError, ThrottledError, TruceguardError
 from truceguard.ingest import import_file
 from truceguard.io import detect_format
 from truceguard.io.records import record_dict
 from truceguard.io.registry import reader
 from truceguard.model import User
 from truceguard.query import check_sources
+from truceguard.server.ids import not_found
 from truceguard.server.routes.bodies import (
     MAX_BODY_BYTES,
     MAX_UPLOAD_BYTES,
@@ -28,7 +29,7 @@ from truceguard.server.routes.bodies import (
     unpathed,
     upload_too_large,
 )
-from truceguard.server.routes.deps import Ctx, F, Id, Me, ServerContext, page
+from truceguard.server.routes.deps import Ctx, F, Me, ObsId, ServerContext, page
 from truceguard.server.schemas import (
     ImportAnswer,
     ObservationAnswer,
@@ -55,7 +56,7 @@ def list_observations(ctx: Ctx, u: Me, f: F) -> dict[str, Any]:
     flt = f.paged()
     check_sources(ctx.store, flt, u.viewer, style="api")
     rows = list(ctx.store.observations(flt, u.viewer, limit=f.limit))
-    return page(rows, "obs_id", f.limit)
+    return page(ctx.ids, rows, "obs_id", f.limit)
 
 
 @router.get("/count", response_model=ObservationCount)
@@ -68,12 +69,12 @@ def count_observations(ctx: Ctx, u: Me, f: F) -> dict[str, Any]:
 
 
 @router.get("/{obs_id}", response_model=ObservationAnswer)
-def get_observation(ctx: Ctx, obs_id: Id, u: Me) -> dict[str, Any]:
+def get_observation(ctx: Ctx, obs: ObsId, u: Me) -> dict[str, Any]:
     """One observation, with its raw input verbatim."""
-    o = ctx.store.get_observation(obs_id, u.viewer)
+    o = ctx.store.get_observation(obs.n, u.viewer)
     if o is None:
-        raise NotFoundError(f"no observation {obs_id}", code="not_found.observation")
-    return {"marking": o.releasability, "item": record_dict(o)}
+        raise not_found("observation", obs.token)
+    return ctx.ids.shown({"marking": o.releasability, "item": record_dict(o)})
 
 
 @router.post("", response_model=ImportAnswer, openapi_extra=RECORDS_BODY)

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from truceguard.errors import NotFoundError, StoreError
-from truceguard.server.routes.deps import Analyst, Ctx, Id
+from truceguard.errors import StoreError
+from truceguard.server.ids import not_found
+from truceguard.server.routes.deps import Analyst, Ctx, RunId
 from truceguard.server.schemas import PlanRequestBody, PlanRun, PlanStarted
 
 router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
@@ -21,22 +22,22 @@ def start_plan(body: PlanRequestBody, ctx: Ctx, u: Analyst) -> dict[str, Any]:
     request = body.model_dump(exclude_unset=True)
     run_id = ctx.plans.start(u.name, request)
     ctx.store.audit(u.name, "plan.start", {"run_id": run_id, "request": request})
-    return {"run_id": run_id, "state": "queued"}
+    return ctx.ids.shown({"run_id": run_id, "state": "queued"})
 
 
 @router.get("/{run_id}", response_model=PlanRun)
-def poll_plan(run_id: Id, ctx: Ctx, u: Analyst) -> dict[str, Any]:
+def poll_plan(ref: RunId, ctx: Ctx, u: Analyst) -> dict[str, Any]:
     """A plan run's state; its results once done."""
-    run = ctx.store.plan_run(run_id)
+    run = ctx.store.plan_run(ref.n)
     # Its starter reads it, and whoever may see its inputs' marking; to anyone else it
     # does not exist (a run with no recorded marking is its starter's only).
     if run is None or not (run.who == u.name or (
             run.marking and u.viewer.may_see(run.marking))):
-        raise NotFoundError(f"no plan run {run_id}", code="not_found.plan_run")
-    return {"run_id": run.run_id, "marking": run.marking or u.marking,
-            "state": run.state, "who": run.who,
-            "request": run.request, "error": run.error,
-            "results": run.result if run.state == "done" else None}
+        raise not_found("plan", ref.token)
+    return ctx.ids.shown({"run_id": run.run_id, "marking": run.marking or u.marking,
+                          "state": run.state, "who": run.who,
+                          "request": run.request, "error": run.error,
+                          "results": run.result if run.state == "done" else None})
 
 
 __all__ = ["router"]

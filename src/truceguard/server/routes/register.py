@@ -35,13 +35,14 @@ def weapons_register(ctx: Ctx, u: Me, f: F, terms: str, storage: bool = False,
     seen = ctx.store.observations(f.flt, u.viewer)  # the cursor pages systems, not these
     if storage:
         sites = storage_sites(t, seen)
-        return {"marking": register_marking(sites), "items": [s.as_dict() for s in sites],
-                "next_cursor": None}
+        return ctx.ids.shown({"marking": register_marking(sites),
+                              "items": [s.as_dict() for s in sites], "next_cursor": None})
     after, limit = f.after or (-(2**62), -1), f.limit
     rows = [e for e in build_register(t, seen, RegisterParams(min_p=min_p))
             if (e.first_seen, e.first_obs_id) > after][:limit]
-    return {"marking": register_marking(rows), "items": [e.as_dict() for e in rows],
-            "next_cursor": next_cursor(rows, "first_obs_id", limit)}
+    return ctx.ids.shown({"marking": register_marking(rows),
+                          "items": [e.as_dict() for e in rows],
+                          "next_cursor": next_cursor(ctx.ids, rows, "first_obs_id", limit)})
 
 
 __all__ = ["router"]

@@ -37,9 +37,9 @@ def period_report(ctx: Ctx, u: Analyst, terms: str,
     if min_p is not None:
         finite(min_p, "min_p", low=0.0, high=1.0)
     t = load_terms(shipped_terms_name(terms))
-    report = build_period_report(ctx.store, t, period, parse_date_option(start, "from"),
-                                 parse_date_option(end, "to", end=True), u.viewer,
-                                 trail=format == "html", min_p=min_p)
+    report = ctx.ids.shown(build_period_report(
+        ctx.store, t, period, parse_date_option(start, "from"),
+        parse_date_option(end, "to", end=True), u.viewer, trail=format == "html", min_p=min_p))
     if format == "html":
         return HTMLResponse(render_html(report, t))
     return json.loads(json.dumps(asdict(report), default=str))

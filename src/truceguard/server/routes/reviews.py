@@ -21,11 +21,11 @@ def review_queue_page(ctx: Ctx, u: Analyst, limit: Limit = PAGE, cursor: Cursor 
     """Verified violations you may see that await a second analyst, oldest first: those
     you did not verify yourself (``include_own=true``: all), each with who verified it."""
     waiting = review_queue(ctx.store, u.viewer, None if include_own else u.name,
-                           after=cursor_of(cursor), limit=limit)
+                           after=cursor_of(cursor, ctx.ids), limit=limit)
     rows = [w.violation for w in waiting]
-    return {"marking": banner([w.violation for w in waiting]),
-            "items": [w.as_dict() for w in waiting],
-            "next_cursor": next_cursor(rows, "violation_id", limit)}
+    return ctx.ids.shown({"marking": banner([w.violation for w in waiting]),
+                          "items": [w.as_dict() for w in waiting],
+                          "next_cursor": next_cursor(ctx.ids, rows, "violation_id", limit)})
 
 
 __all__ = ["router"]

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from truceguard.errors import NotFoundError, unknown_value
+from truceguard.errors import unknown_value
 from truceguard.io.records import record_dict
-from truceguard.model import REVIEW_DECISIONS, VIOLATION_STATUSES
+from truceguard.model import REVIEW_DECISIONS, VIOLATION_STATUSES, StatusChange
 from truceguard.pipeline import listed_statuses, set_violation_status
 from truceguard.query import check_sources, default_min_p, finite, resolve_terms_and_clauses
-from truceguard.server.routes.deps import Analyst, Ctx, F, Id, Me, page
+from truceguard.server.ids import not_found
+from truceguard.server.routes.deps import Analyst, Ctx, F, Me, ViolationId, page
 from truceguard.server.schemas import (
     StatusChangeBody,
     StatusChanged,
@@ -43,32 +44,42 @@ def list_violations(ctx: Ctx, u: Me, f: F, terms: str | None = None,
     terms, clauses = resolve_terms_and_clauses(ctx.store, terms, tuple(clause or ()))
     vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
                          statuses=statuses, min_p_location=min_p)
-    return page(ctx.store.violations(vf, u.viewer, limit=f.limit), "violation_id", f.limit)
+    return page(ctx.ids, ctx.store.violations(vf, u.viewer, limit=f.limit), "violation_id",
+                f.limit)
+
+
+def trail_items(trail: list[StatusChange]) -> list[dict[str, Any]]:
+    """A status trail as the API shows it: each decision's ``seq`` is its place in this
+    violation's trail, from 1 (the store's sequence runs across every violation, and would
+    count the decisions on those the viewer may not see)."""
+    return [{**record_dict(s), "seq": i} for i, s in enumerate(trail, 1)]
 
 
 @router.get("/{violation_id}", response_model=ViolationAnswer)
-def get_violation(violation_id: Id, ctx: Ctx, u: Me) -> dict[str, Any]:
+def get_violation(violation: ViolationId, ctx: Ctx, u: Me) -> dict[str, Any]:
     """One violation as you see it, with its status trail."""
-    v = ctx.store.get_violation(violation_id, u.viewer)
+    v = ctx.store.get_violation(violation.n, u.viewer)
     if v is None:
-        raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
-    return {"marking": v.releasability, "item": record_dict(v),
-            "trail": [record_dict(s) for s in ctx.store.status_trail(violation_id)]}
+        raise not_found("violation", violation.token)
+    return ctx.ids.shown({"marking": v.releasability, "item": record_dict(v),
+                          "trail": trail_items(ctx.store.status_trail(violation.n))})
 
 
 @router.post("/{violation_id}/status", response_model=StatusChanged)
-def change_status(violation_id: Id, change: StatusChangeBody, ctx: Ctx, u: Analyst
+def change_status(violation: ViolationId, change: StatusChangeBody, ctx: Ctx, u: Analyst
                   ) -> dict[str, Any]:
     """Decide on a violation as you, the authenticated analyst: under_review, verified,
     published (by a second analyst, not the one who verified it), returned (to
     under_review) or discounted. The trail and the audit log keep every decision, with who
     made it."""
-    if ctx.store.get_violation(violation_id, u.viewer) is None:
-        raise NotFoundError(f"no violation {violation_id}", code="not_found.violation")
+    if ctx.store.get_violation(violation.n, u.viewer) is None:
+        raise not_found("violation", violation.token)
     # ``why`` is bounded by set_violation_status, for the CLI too
-    trail = set_violation_status(ctx.store, violation_id, change.status, u.name, change.why)
-    return {"violation_id": violation_id, "status": trail[-1].status,
-            "statuses": list(REVIEW_DECISIONS), "trail": [record_dict(s) for s in trail]}
+    with ctx.ids.speaking_of(violation):
+        trail = set_violation_status(ctx.store, violation.n, change.status, u.name,
+                                     change.why)
+    return ctx.ids.shown({"violation_id": violation.n, "status": trail[-1].status,
+                          "statuses": list(REVIEW_DECISIONS), "trail": trail_items(trail)})
 
 
 __all__ = ["router"]

@@ -13,12 +13,15 @@ from truceguard.server.schemas.records import (
     AttachmentRecord,
     IncidentRecord,
     ObservationRecord,
+    ObsToken,
     RegisterEntryRecord,
     ReviewItem,
+    RunToken,
     StatusChangeRecord,
     StorageSiteRecord,
     UserRecord,
     ViolationRecord,
+    ViolationToken,
 )
 
 MARKING = "the most restrictive marking of what this answer holds"
@@ -97,7 +100,7 @@ class AttachmentAdded(Answer):
 
 class AttachmentList(Answer):
     marking: str = Field(description=MARKING)
-    obs_id: int
+    obs_id: ObsToken
     items: list[AttachmentRecord]
 
 
@@ -126,7 +129,7 @@ class ViolationAnswer(Answer):
 
 
 class StatusChanged(Answer):
-    violation_id: int
+    violation_id: ViolationToken
     status: str = Field(description="the status now")
     statuses: list[str] = Field(description="the decisions one may send")
     trail: list[StatusChangeRecord]
@@ -193,14 +196,14 @@ class PeriodReportDocument(Document):
 
 
 class PlanStarted(Answer):
-    run_id: int
+    run_id: RunToken
     state: Literal["queued"]
 
 
 class PlanRun(Answer):
     """A plan run's state; its results once done."""
 
-    run_id: int
+    run_id: RunToken
     marking: str = Field(description=MARKING)
     state: str = Field(description="queued, running, done or failed")
     who: str

@@ -1,19 +1,36 @@
 """The records the API answers with, as Pydantic models derived from the dataclasses of
 ``truceguard.model`` (and the register's), so that the schema follows the records: one field a
 dataclass field, of the same type, except the times, which the API writes as ISO 8601 UTC text
-(``io.records.record_dict``)."""
+(``io.records.record_dict``), and the ids of observations, violations, plan runs and alert
+targets, which it writes as tokens (``server.ids``: ``obs_4q7xk2m9aw3bc``). Incident ids are
+keyed digests already: numbers."""
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from truceguard.audit import ChainCheck
 from truceguard.judge.register import RegisterEntry, StorageSite
 from truceguard.model import Incident, MonitorReport, Observation, StatusChange, User, Violation
+from truceguard.server.ids import NOUN, PATTERN, Kind
+
+
+def token(kind: Kind) -> Any:
+    """What a ``kind``'s id field says in the schema: a string of the kind's pattern."""
+    return Field(pattern=PATTERN[kind], description=(
+        f"the {NOUN[kind]}'s id: opaque, stable, the same on every node"))
+
+
+ObsToken = Annotated[str, token("observation")]
+ViolationToken = Annotated[str, token("violation")]
+RunToken = Annotated[str, token("plan")]
+TargetToken = Annotated[str, token("alert_target")]
+SystemToken = Annotated[str, Field(pattern="^sys_[a-z2-7]{13}$", description=(
+    "the system's id: sys_ and the letters of its first sighting's id"))]
 
 
 class Record(BaseModel):
@@ -32,10 +49,12 @@ def _widen(tp: Any) -> Any:
 
 
 def record_model(cls: type, *, times: tuple[str, ...] = (),
-                 nested: dict[str, Any] | None = None) -> type[Record]:
+                 nested: dict[str, Any] | None = None,
+                 ids: dict[str, Any] | None = None) -> type[Record]:
     """A model base of dataclass ``cls``: its fields and types, ``times`` as ISO text (``None``
-    where the field may be missing), ``nested`` fields given their model. Subclass it to name
-    the model (the schema's name is the subclass's)."""
+    where the field may be missing), ``nested`` fields given their model, ``ids`` fields given
+    their token type (and always present). Subclass it to name the model (the schema's name is
+    the subclass's)."""
     hints = typing.get_type_hints(cls)
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -46,7 +65,9 @@ def record_model(cls: type, *, times: tuple[str, ...] = (),
         if nested and f.name in nested:
             tp = nested[f.name]
         default: Any = ...
-        if f.default is not dataclasses.MISSING:
+        if ids and f.name in ids:
+            tp = ids[f.name]
+        elif f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
@@ -59,7 +80,8 @@ class MonitorReportRecord(record_model(MonitorReport)):  # type: ignore[misc]
 
 
 class ObservationRecord(record_model(  # type: ignore[misc]
-        Observation, times=("t_start", "t_end"), nested={"report": MonitorReportRecord | None})):
+        Observation, times=("t_start", "t_end"), nested={"report": MonitorReportRecord | None},
+        ids={"obs_id": ObsToken})):
     """One observation, with its raw input verbatim; t_start and t_end as ISO 8601 UTC."""
 
 
@@ -67,12 +89,14 @@ class IncidentRecord(record_model(Incident, times=("t_start", "t_end"))):  # typ
     """Observations fused into one event, as the viewer sees it."""
 
 
-class ViolationRecord(record_model(Violation, times=("t_start", "t_end"))):  # type: ignore[misc]
+class ViolationRecord(record_model(  # type: ignore[misc]
+        Violation, times=("t_start", "t_end"), ids={"violation_id": ViolationToken})):
     """An incident judged against the terms: clause, location probability, side, status."""
 
 
 class StatusChangeRecord(record_model(StatusChange, times=("at",))):  # type: ignore[misc]
-    """One decision of a violation's status trail: who, when, why."""
+    """One decision of a violation's status trail: who, when, why; ``seq`` is its place in
+    the trail, from 1."""
 
 
 class UserRecord(record_model(User)):  # type: ignore[misc]
@@ -80,12 +104,14 @@ class UserRecord(record_model(User)):  # type: ignore[misc]
 
 
 class RegisterEntryRecord(record_model(  # type: ignore[misc]
-        RegisterEntry, times=("first_seen", "last_seen"))):
+        RegisterEntry, times=("first_seen", "last_seen"),
+        ids={"system_id": SystemToken, "obs_ids": list[ObsToken]})):
     """One weapons system seen where the terms forbid it, re-sightings linked."""
 
 
 class StorageSiteRecord(record_model(  # type: ignore[misc]
-        StorageSite, times=("last_checked", "first_checked", "last_present"))):
+        StorageSite, times=("last_checked", "first_checked", "last_present"),
+        ids={"obs_ids": list[ObsToken]})):
     """A storage site as its last check found it."""
 
 
@@ -115,7 +141,7 @@ class AttachmentRecord(Record):
     device: str | None
     added_at: str
     added_by: str
-    obs_id: int
+    obs_id: ObsToken
     linked_at: str
     linked_by: str
 
@@ -123,7 +149,7 @@ class AttachmentRecord(Record):
 class AlertTargetRecord(Record):
     """An alert target as listed (``server.alerts.target_dict``): never its secret."""
 
-    target_id: int
+    target_id: TargetToken
     name: str
     kind: str
     url: str
@@ -134,7 +160,8 @@ class AlertTargetRecord(Record):
     allow_private: bool
 
 
-__all__ = ["AlertTargetRecord", "AttachmentRecord", "AuditCheckRecord",
+__all__ = ["AlertTargetRecord", "ObsToken", "RunToken", "SystemToken", "TargetToken",
+           "ViolationToken", "token", "AttachmentRecord", "AuditCheckRecord",
            "IncidentRecord", "MonitorReportRecord", "ObservationRecord", "Record",
            "RegisterEntryRecord", "ReviewItem", "StatusChangeRecord", "StorageSiteRecord",
            "UserRecord", "ViolationRecord", "record_model"]
