@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from tests.conftest import UCDP_CLEAN
 from truceguard.cli import COMMANDS, LazyGroup, main
+from truceguard.cli.common import EnvelopeGroup
 
 HEAVY = ("numpy", "scipy", "shapely", "pyproj", "matplotlib")
 
@@ -84,8 +85,8 @@ def test_group_help_loads_no_command() -> None:
     """``--help`` on a lazy group reads the table: the same text as with every command loaded,
     and no command imported."""
     lazy = LazyGroup("truceguard", lazy=COMMANDS, help=main.help)
-    loaded = click.Group("truceguard", help=main.help,
-                         commands={name: subcommand(main, name) for name in COMMANDS})
+    loaded = EnvelopeGroup("truceguard", help=main.help,
+                           commands={name: subcommand(main, name) for name in COMMANDS})
     for width in (60, 100, 200):
         assert (lazy.get_help(click.Context(lazy, terminal_width=width))
                 == loaded.get_help(click.Context(loaded, terminal_width=width)))

@@ -481,7 +481,8 @@ def views_evidence(store: Store, v: dict[str, np.ndarray]) -> list[ViewEvidence]
     stored: dict[int, dict[int, SummaryState]] = {}
     if isinstance(store, IncidentTables):
         split = {int(p) for p, m in zip(v["parent_id"], v["members"], strict=True) if m}
-        stored = {p: st for p, st in store.summary_states(parents).items() if p not in split}
+        stored = {p: st for p, st in SummaryState.stored(store.summary_states(parents)).items()
+                  if p not in split}
     by_parent: dict[int, list[tuple[int, Observation]]] = {}
     slow = [p for p in parents if p not in stored]
     quick = [p for p in stored if any(st.reports for st in stored[p].values())]
@@ -518,7 +519,8 @@ def _view_regions(store: Store, v: dict[str, np.ndarray]) -> list[PlaceRegion | 
     ``REGION_SOURCES`` has none (that report gives a position), found without reading its
     reports (a chained track of thousands is not read)."""
     n = int(v["incident_id"].size)
-    stored = (store.summary_states(sorted({int(p) for p in v["parent_id"]}))
+    parents = sorted({int(p) for p in v["parent_id"]})
+    stored = (SummaryState.stored(store.summary_states(parents))
               if isinstance(store, IncidentTables) else {})
     ask = []
     for i in range(n):

@@ -81,7 +81,7 @@ def fuse_step(store: Store, params: FusionParams, params_json: str,
         return None
     near = fused_in_reach(store, new, *reach_of(params))
     touched = sorted(set(near["incident_id"].tolist()))
-    stored = store.summary_states(touched)
+    stored = SummaryState.stored(store.summary_states(touched))
     if len(stored) < len(touched) or any(
             st.curated for by_mark in stored.values() for st in by_mark.values()):
         return None

@@ -110,6 +110,13 @@ class SummaryState:
                 "regional": self.regional}
 
     @classmethod
+    def stored(cls, raw: dict[int, dict[int, dict[str, Any]]]
+               ) -> dict[int, dict[int, SummaryState]]:
+        """States as ``Store.summary_states`` gives them (JSON by incident and marking)."""
+        return {p: {m: cls.from_json(d) for m, d in by_mark.items()}
+                for p, by_mark in raw.items()}
+
+    @classmethod
     def from_json(cls, d: dict[str, Any]) -> SummaryState:
         """The state :meth:`as_json` wrote."""
         return cls(n=int(d["n"]), anchor=int(d["anchor"]), s0=tuple(d["s0"]),

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, runtime_checkable
+from typing import Any, Generic, Protocol, Self, runtime_checkable
 
 import numpy as np
 
@@ -45,8 +45,12 @@ from truceguard.model import (
 )
 from truceguard.store.mission import AlertTarget, Attachment, OutboxItem, PlanRun
 
-if TYPE_CHECKING:  # the judging package loads on first use; the store imports none of it
-    from truceguard.judge.incident_summary import SummaryState
+
+class JsonState(Protocol):
+    """What the store keeps of an incident's summary state: its JSON (the judge's
+    ``SummaryState``; the store imports nothing of the judge)."""
+
+    def as_json(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,12 +309,12 @@ class JudgingStore(StoreCore, Protocol):
     def last_fusion_params(self) -> str | None: ...
     def write_fusion(self, run: FusionRun, removed: Sequence[int], obs_ids: np.ndarray,
                      incident_ids: np.ndarray, views: Sequence[IncidentView], *,
-                     states: Sequence[tuple[int, int, SummaryState]] = (),
+                     states: Sequence[tuple[int, int, JsonState]] = (),
                      relabel: Sequence[tuple[int, int]] = ()) -> int: ...
     def summary_states(self, incident_ids: Sequence[int]
-                       ) -> dict[int, dict[int, SummaryState]]:
-        """The stored summary states of those incidents whose views are in place, by incident
-        and marking id."""
+                       ) -> dict[int, dict[int, dict[str, Any]]]:
+        """The stored summary states (their JSON) of those incidents whose views are in
+        place, by incident and marking id."""
         ...
     def monitor_reports(self, incident_ids: Sequence[int]) -> list[tuple[int, Observation]]:
         """(marking id, observation) of every monitor's report fused into those incidents."""

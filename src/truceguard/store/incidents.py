@@ -20,12 +20,9 @@ import numpy as np
 
 from truceguard.marking import Viewer
 from truceguard.model import Incident, Observation, utc_now
-from truceguard.store.base import FusionRun, IncidentView, ObservationFilter, near_mask
+from truceguard.store.base import FusionRun, IncidentView, JsonState, ObservationFilter, near_mask
 from truceguard.store.violations import chunks as _chunks
 from truceguard.store.violations import placeholders as _marks
-
-if TYPE_CHECKING:  # the judging package loads on first use (the CLI starts without it)
-    from truceguard.judge.incident_summary import SummaryState
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 _INCIDENT_COLS = ("incident_id", "t_start", "t_end", "lat", "lon", "uncertainty_m", "category",
@@ -94,7 +91,7 @@ class IncidentTables:
 
     def write_fusion(self, run: FusionRun, removed: Sequence[int], obs_ids: np.ndarray,
                      incident_ids: np.ndarray, views: Sequence[IncidentView], *,
-                     states: Sequence[tuple[int, int, SummaryState]] = (),
+                     states: Sequence[tuple[int, int, JsonState]] = (),
                      relabel: Sequence[tuple[int, int]] = ()) -> int:
         """Record a fusion in one transaction: drop the views and summary states of
         ``removed`` incidents and of every incident in ``views``, point the observations at
@@ -135,20 +132,17 @@ class IncidentTables:
         return n
 
     def summary_states(self, incident_ids: Sequence[int]
-                       ) -> dict[int, dict[int, SummaryState]]:
-        """The stored summary states of those of ``incident_ids`` whose views are in place
-        (a marking change drops an incident's views: its states no longer hold), by incident
-        and marking id."""
-        from truceguard.judge.incident_summary import SummaryState
-
-        out: dict[int, dict[int, SummaryState]] = {}
+                       ) -> dict[int, dict[int, dict[str, Any]]]:
+        """The stored summary states (their JSON) of those of ``incident_ids`` whose views
+        are in place (a marking change drops an incident's views: its states no longer hold),
+        by incident and marking id."""
+        out: dict[int, dict[int, dict[str, Any]]] = {}
         for part in _chunks(sorted(set(int(i) for i in incident_ids))):
             for parent, mark, state in self._rows(
                     f"SELECT s.parent_id, s.marking_id, s.state FROM incident_sums s WHERE "
                     f"s.parent_id IN ({_marks(len(part))}) AND EXISTS (SELECT 1 FROM "
                     "incident_views v WHERE v.parent_id = s.parent_id)", part):
-                out.setdefault(int(parent), {})[int(mark)] = SummaryState.from_json(
-                    json.loads(state))
+                out.setdefault(int(parent), {})[int(mark)] = json.loads(state)
         return out
 
     def monitor_reports(self, incident_ids: Sequence[int]) -> list[tuple[int, Observation]]:

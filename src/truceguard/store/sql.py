@@ -326,11 +326,12 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
     def incident_key(self) -> bytes:
         key = self._meta("incident_key")
         if key is None:
+            # several nodes may start at once: the first key written wins and all read it back
             with self.transaction():
-                key = self._meta("incident_key")
-                if key is None:
-                    key = secrets.token_hex(32)
-                    self._set_meta("incident_key", key)
+                self._exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
+                           "NOTHING", ("incident_key", secrets.token_hex(32)))
+            key = self._meta("incident_key")
+            assert key is not None
         return bytes.fromhex(key)
 
     # -- markings ---------------------------------------------------------------------------
