@@ -125,6 +125,8 @@ def test_a_breach_is_alerted_signed(tmp_path: Path, receiver: Receiver) -> None:
         assert doc["idempotency_key"] == headers["Idempotency-Key"]
         assert doc["violation"]["clause"].startswith("minsk-2015/")
         assert doc["marking"] == "PUBLIC"
+        # ids as the API shows them: a receiver cannot count the violations it was not sent
+        assert doc["violation"]["violation_id"].startswith("vio_")
         # A report the target's user (FRA) may not see is never sent to it. The proof that
         # its alerts were decided: a public report posted after it is judged and alerted.
         with srv.client("gbr") as c:

@@ -44,6 +44,13 @@ def test_violation_marker_reads_back_as_what_it_says():
     assert "4 km W of Donetsk" in obs.text and "+/- 850 m" in obs.text
 
 
+def test_a_marker_names_the_violation_by_its_token_when_given():
+    token = "vio_4q7xk2m9aw3bc"
+    xml = violation_to_cot(violation(7), now=NOW, token=token).decode()
+    assert f'uid="truceguard-violation-{token}"' in xml and f"Violation {token}" in xml
+    assert f'violation_id="{token}"' in xml and "violation-7" not in xml
+
+
 def test_marker_escapes_text_and_marks_unknown_uncertainty():
     v = violation(location_text='near "A" & <B>', uncertainty_m=0.0, releasability="PUBLIC")
     obs = parse_cot_event(violation_to_cot(v, now=NOW, cot_type="a-h-G"))

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 from truceguard.errors import InputError
 from truceguard.io.records import record_dict
 from truceguard.model import Violation
+from truceguard.server.ids import ApiIds
 from truceguard.server.service import ServiceHealth, State
 from truceguard.store import MissionStore, Store
 from truceguard.store.cluster import OutboxClaims
@@ -203,9 +204,12 @@ def idempotency_key(target: AlertTarget, violation_id: int) -> str:
                           ).hexdigest()[:32]
 
 
-def payload(violation: Violation, key: str) -> str:
+def payload(violation: Violation, key: str, ids: ApiIds) -> str:
+    """The webhook body: the violation as the API shows it (its ids as opaque tokens, so a
+    receiver cannot count the violations it was not sent)."""
     return json.dumps({"type": "truceguard.violation", "idempotency_key": key,
-                       "marking": violation.releasability, "violation": record_dict(violation)},
+                       "marking": violation.releasability,
+                       "violation": ids.shown(record_dict(violation))},
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -214,6 +218,7 @@ def owe(store: Store, violation_ids: Sequence[int], now: float | None = None) ->
     if not violation_ids:
         return 0
     items: list[tuple[int, int, str, str]] = []
+    ids = ApiIds(store.incident_key)
     for target in store.alert_targets(active_only=True):
         user = store.user_by_id(target.user_id)
         if user is None or user.disabled:
@@ -225,7 +230,7 @@ def owe(store: Store, violation_ids: Sequence[int], now: float | None = None) ->
             if target.terms and v.terms != target.terms:
                 continue
             key = idempotency_key(target, vid)
-            items.append((target.target_id, vid, key, payload(v, key)))
+            items.append((target.target_id, vid, key, payload(v, key, ids)))
     return store.enqueue(items, time.time() if now is None else now)
 
 
@@ -335,7 +340,8 @@ class Dispatcher:
         v = self.store.get_violation(item.violation_id, user.viewer)
         if v is None:
             return None
-        return replace(item, payload=payload(v, item.idempotency_key))
+        return replace(item, payload=payload(v, item.idempotency_key,
+                                             ApiIds(self.store.incident_key)))
 
     async def _retry_later(self, item: OutboxItem, next_at: float, error: str, *,
                            give_up: bool) -> None:

@@ -47,6 +47,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from truceguard.errors import InputError, TruceguardError
 from truceguard.model import Violation, iso
+from truceguard.server.ids import ApiIds
 from truceguard.server.service import ServiceHealth, State
 from truceguard.store import Store
 from truceguard.store.mission import AlertTarget, OutboxItem
@@ -72,24 +73,28 @@ def violation_remarks(v: Violation) -> str:
 
 
 def violation_to_cot(violation: Violation, *, cot_type: str = MARKER_TYPE,
-                     stale_s: float = 86_400.0, now: datetime | None = None) -> bytes:
-    """One violation as a CoT XML event (see the module docstring), UTF-8 with a declaration."""
+                     stale_s: float = 86_400.0, now: datetime | None = None,
+                     token: str | None = None) -> bytes:
+    """One violation as a CoT XML event (see the module docstring), UTF-8 with a declaration.
+    ``token`` is the violation's opaque API id (``server.ids``): given, the event's uid,
+    callsign and detail name it instead of the store's number."""
     v = violation
+    name = token or str(v.violation_id)
     at = now or datetime.now(UTC)
     ce = f"{v.uncertainty_m:.1f}" if v.uncertainty_m and v.uncertainty_m > 0 else UNKNOWN_M
     event = Element("event", {
-        "version": "2.0", "uid": f"truceguard-violation-{v.violation_id}", "type": cot_type,
+        "version": "2.0", "uid": f"truceguard-violation-{name}", "type": cot_type,
         "how": "m-f", "time": _time(at), "start": _time(at),
         "stale": _time(at + timedelta(seconds=stale_s)), "access": v.releasability,
     })
     SubElement(event, "point", {"lat": repr(float(v.lat)), "lon": repr(float(v.lon)),
                                 "hae": UNKNOWN_M, "ce": ce, "le": UNKNOWN_M})
     detail = SubElement(event, "detail")
-    SubElement(detail, "contact", {"callsign": f"Violation {v.violation_id}"})
+    SubElement(detail, "contact", {"callsign": f"Violation {name}"})
     SubElement(detail, "remarks").text = violation_remarks(v)
     SubElement(detail, "color", {"argb": RED_ARGB})
     SubElement(detail, "truceguard", {
-        "violation_id": str(v.violation_id), "incident_id": str(v.incident_id),
+        "violation_id": name, "incident_id": str(v.incident_id),
         "terms": v.terms, "terms_version": v.terms_version, "clause": v.clause,
         "severity": str(v.severity), "status": v.status, "category": v.category,
         "weapon_class": v.weapon_class, "count": "1", "zone": v.zone,
@@ -312,7 +317,8 @@ class CotTargets:
                 target.url, allow_private=target.allow_private)
             await sender.start()
         try:
-            await sender.send(violation_to_cot(v))
+            await sender.send(violation_to_cot(
+                v, token=ApiIds(self.store.incident_key).token("violation", v.violation_id)))
         except SendFailed as exc:
             self.last_error = f"{sender.url}: {exc}"
             raise
