@@ -82,9 +82,8 @@ def test_a_scenario_without_a_breach_block_is_refused_with_a_hint():
 
 def test_a_bad_breach_field_names_its_key_and_line():
     bad = TEXT.replace("  frontage_km:", "  frontage_kms:")
-    scen = parse_scenario(bad, "bad.yaml")
     with pytest.raises(ConfigError, match=r"breach\.frontage_kms") as e:
-        breach_spec(scen)
+        parse_scenario(bad, "bad.yaml")  # refused when the scenario is read, not at run time
     assert e.value.line is not None
     with pytest.raises(NotFoundError, match="decision_delay"):
         breach_model(BASE, 100, overrides={"decision_delay": 3.0})

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from truceguard.cli import main
 
-HEADLINE = ("line_isr_cover_share", "detection_probability", "ground_answered_share",
-            "air_intercept_share", "protected_sites_air_defence_share",
-            "raid_largest_defeated_share")
+HEADLINE = ("line_isr_cover_share", "detection_probability", "breach_contained_72h_share",
+            "air_intercept_share", "raid_largest_defeated_share",
+            "raid_campaign_last_defeated_share")
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,14 @@ def test_plan_defaults_to_2026_and_writes_sensitivity_layers_raids(planned):
     for v in doc["variants"].values():
         for k in HEADLINE:
             assert 0 <= v[k] <= 1
-        assert set(v["layers"]) >= {"ukraine", "reassurance_force", "air", "air_defence"}
-        assert {"drones", "missiles", "defeated_share", "sites_uncovered"} <= set(v["raids"][0])
+        assert set(v["layers"]) >= {"ukraine", "reassurance_force", "land_breach", "air",
+                                    "air_defence", "monitoring"}
+        assert {"drones", "decoys", "cruise", "ballistic", "defeated_share", "by_class",
+                "exchange"} <= set(v["raids"][0])
+        for k in HEADLINE[1:]:  # every sampled headline has its 95% interval
+            iv = v["intervals"][k]
+            assert iv["low"] <= v[k] <= iv["high"], k
+        assert v["force_pools"] and v["layers"]["monitoring"]["satellites"]["month"] == 1
         assert v["threat"]["source"] == "history" and v["threat"]["n_events"] > 0
     sens = doc["sensitivity"]
     for k in HEADLINE:
@@ -44,14 +50,20 @@ def test_plan_defaults_to_2026_and_writes_sensitivity_layers_raids(planned):
     assert set(doc["definitions"]) == set(HEADLINE)
     sobol = doc["sobol"]
     assert sobol["base_rows"] == 8 and set(sobol["metrics"]) == set(HEADLINE)
+    assert {"breach", "air_defence"} <= set(sobol["factors"])  # the new blocks are varied
     for m in sobol["metrics"].values():
         assert {"mean", "variance", "seed", "drivers", "indices"} <= set(m)
+        for i in m["indices"]:  # each index with its 95% interval
+            lo, hi = i["total_interval"]
+            assert lo <= hi and len(i["first_interval"]) == 2
+    assert [r["switch"] for r in doc["switches"]["rows"]][:2] == ["baseline", "belarus"]
     html = (out / "index.html").read_text()
     for k in HEADLINE:
         assert f"tornado_{k}.png" in html and (out / f"tornado_{k}.png").stat().st_size > 5000
-    assert "Moved most by" in html and "geometry only" in html
+    assert "Moved most by" in html and "Structural choices, side by side" in html
     assert "variance-based sensitivity" in html
-    assert (out / "map_no-us.png").exists() and (out / "raids.png").exists()
+    for png in ("map_no-us.png", "raids.png", "breach.png", "isr.png"):
+        assert (out / png).stat().st_size > 5000, png
     # stderr is not a terminal here: no progress bar, and nothing else on stderr
     assert not any(c in res.output for c in ("━", "\r", "\x1b[")) and res.stderr == ""
 
@@ -84,7 +96,7 @@ def test_compare_names_the_gaps_with_readable_columns(tmp_path):
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["comparison"]["iiss-10k"]["gaps"]["ground_force"] > 0
     html = (tmp_path / "index.html").read_text()
-    assert "air threats intercepted before target" in html and "line_isr_cover_share" not in html
+    assert "land breach contained within 72 h" in html and "line_isr_cover_share" not in html
 
 
 def test_scenarios_list_and_show():
@@ -97,6 +109,7 @@ def test_scenarios_list_and_show():
     res = CliRunner().invoke(main, ["scenarios", "show", "reassurance-2026"])
     assert res.exit_code == 0 and "gbr-troops: GBR ground_troops x7500" in res.output
     assert "ukraine.share_at_line = 0.3 (0.15 .. 0.5)" in res.output
+    assert "breach.decision_delay_h = 24 (4 .. 96)" in res.output
     res = CliRunner().invoke(main, ["scenarios", "show", "reassurance-2027"])
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "reassurance-2027" in res.output
@@ -175,7 +188,7 @@ def test_threat_from_store_weights_the_plan_and_carries_the_violations_marking(t
     assert r.exit_code == 0, r.output
     doc = json.loads((out / "results.json").read_text())
     assert doc["marking"] == "REL TO FRA, GBR"
-    assert doc["threat"]["source"] == "store" and doc["threat"]["n_events"] == 1442
+    assert doc["threat"]["source"] == "store" and doc["threat"]["n_events"] == 1211
     html = (out / "index.html").read_text()
     assert html.count('<div class="banner">REL TO FRA, GBR</div>') == 2
     # the sensitivity analysis it could not run: said on stderr (not in the results on stdout)

@@ -44,10 +44,11 @@ def test_every_sampled_headline_carries_its_95_interval(results):
         det = r.t_detect <= r.metrics["detect_within_min"]
         assert (iv["detection_probability"]["low"], iv["detection_probability"]["high"]) == (
             wilson(int(det.sum()), det.size))
-        ground = _classes(r) == "ground"
-        ok = r.t_response[ground] <= r.metrics["answer_within_min"]
-        assert (iv["ground_answered_share"]["low"], iv["ground_answered_share"]["high"]) == (
-            wilson(int(ok.sum()), ok.size))
+        c72 = r.metrics["layers"]["land_breach"]["contained"]["72h"]
+        assert (iv["breach_contained_72h_share"]["low"],
+                iv["breach_contained_72h_share"]["high"]) == (c72["low"], c72["high"])
+        n = r.metrics["layers"]["land_breach"]["samples"]
+        assert (c72["low"], c72["high"]) == pytest.approx(wilson(round(c72["value"] * n), n))
         air = np.isfinite(r.t_intercept[_classes(r) == "air"])
         assert iv["air_intercept_share"]["low"] == wilson(int(air.sum()), air.size)[0]
         for k, d in iv.items():
@@ -58,9 +59,10 @@ def test_every_sampled_headline_carries_its_95_interval(results):
         raid = r.metrics["raids"][-1]
         assert raid["replications"] == 12
         assert [iv["raid_largest_defeated_share"]["low"],
-                iv["raid_largest_defeated_share"]["high"]] == raid["defeated_share_ci"]
-        assert raid["sites_uncovered_ci"][0] <= raid["sites_uncovered"] <= (
-            raid["sites_uncovered_ci"][1])
+                iv["raid_largest_defeated_share"]["high"]] == [
+            raid["defeated_share"]["low"], raid["defeated_share"]["high"]]
+        last = r.metrics["campaign"]["last"]
+        assert iv["raid_campaign_last_defeated_share"]["low"] == last["low"] <= last["value"]
 
 
 def test_mean_interval_over_replications():
@@ -86,9 +88,10 @@ def test_report_shows_the_intervals_it_promises(results, tmp_path: Path):
             d = r.metrics["intervals"][k]
             if d["method"] != "exact" and d["value"] is not None:
                 assert _interval((d["low"], d["high"])) in html, (r.name, k)
-        for d in r.metrics["raids"]:
-            assert _interval(d["defeated_share_ci"]) in html
-            assert _interval(d["defeated_by_force_share_ci"]) in html
+        big = r.metrics["raids"][-1]["defeated_share"]
+        assert _interval((big["low"], big["high"])) in html
+        for h, c in r.metrics["layers"]["land_breach"]["contained"].items():
+            assert _interval((c["low"], c["high"])) in html, h
         layers = r.metrics["layers"]
         assert _interval((layers["monitoring"]["detection_probability"]["low"],
                           layers["monitoring"]["detection_probability"]["high"])) in html
@@ -109,14 +112,15 @@ def test_figures_that_do_not_move_say_why(results):
         assert (k in why) == (len(shown) == 1), k
     assert "line_isr_cover_share" not in why  # the US sensors move it
     sites = results[0].coverage.sites_covered
-    text = why["protected_sites_air_defence_share"]
+    text = why["layers.air_defence.sites_in_range_share"]
     assert f"The same {int(sites.sum())} of the {len(sites)} protected sites" in text
     assert "usa-patriot (in us-backstop" in text  # the extra batteries, and what they reach
-    # Ukraine's layer settles the ground answer: every check behind the sentence holds
-    u = results[0].metrics["layers"]["ukraine"]
-    assert u["answer_probability"] == 1.0 and u["react_min"] <= 240
-    assert "Ukraine's forces at the line answer every sampled ground violation" in (
-        why["ground_answered_share"])
+    # the breach: the coalition comes after the 72 hours, so its size moves little
+    assert "The first coalition unit reaches a breach after" in why["breach_contained_72h_share"]
+    # the US backstop's Patriots: a finding about basing, said where the raid does not move
+    if "raid_largest_defeated_share" in why:
+        assert "usa-patriot (in us-backstop" in why["raid_largest_defeated_share"]
+        assert "finding about basing" in why["raid_largest_defeated_share"]
     # the reassurance force's zero: no hub reaches the line within the answer time
     assert all(r.metrics["layers"]["reassurance_force"]["ground_answered_share"]["value"] == 0
                for r in results)
@@ -129,23 +133,22 @@ def test_a_settling_sentence_speaks_only_when_its_check_holds(results):
     for r in results:
         c = copy.copy(r)
         c.metrics = copy.deepcopy(r.metrics)
-        c.metrics["layers"]["ukraine"]["answer_probability"] = 0.5
+        rows = c.metrics["layers"]["land_breach"]["by_force_size"]
+        rows[-1]["contained"]["72h"]["value"] = 0.99  # as if the force's size decided it
         fake.append(c)
-    text = across_variants(fake)["ground_answered_share"]
-    assert "answer every" not in text and "Ukraine's layer" in text
+    text = across_variants(fake)["breach_contained_72h_share"]
+    assert "first coalition unit" not in text and "breach block" in text
     one = across_variants(results[:1])
     assert one == {}  # one variant: nothing to compare
 
 
-def test_raid_columns_that_do_not_move_with_size_say_why(results):
+def test_raid_curve_and_campaign_say_why(results):
     why = across_raid_sizes(results)
-    flat = all(len({round(d["sites_uncovered"], 1) for d in r.metrics["raids"]}) == 1
-               for r in results)
-    assert ("sites_uncovered" in why) == flat
-    if flat:
-        far = results[0].metrics["layers"]["air_defence"]["sites_out_of_range"]
-        assert f"({len(far)} " in why["sites_uncovered"] or f"same {len(far)} " in (
-            why["sites_uncovered"])
+    falls = all(r.metrics["raids"][0]["defeated_share"]["value"]
+                > r.metrics["raids"][-1]["defeated_share"]["value"] + 0.02 for r in results)
+    assert ("defeated_share" in why) == falls
+    assert falls and "saturated" in why["defeated_share"]
+    assert "campaign" in why and "10 raids of 818 threats" in why["campaign"]
 
 
 def test_gaps_that_do_not_move_say_why(results):
@@ -162,13 +165,13 @@ def test_run_plan_reports_every_run_with_counts_that_only_grow():
     seen: list[tuple[str, int, int]] = []
     run_plan(SCEN, ["no-us", "us-isr-only"], 200, 1, with_sensitivity=False,
              progress=lambda *a: seen.append(a))
-    assert seen[0] == ("variant no-us", 0, 2) and seen[-1][1:] == (2, 2)
-    assert "variant us-isr-only" in [s for s, _d, _t in seen]
+    assert seen[0] == ("variant no-us", 0, 3) and seen[-1][1:] == (3, 3)
+    assert {"variant us-isr-only", "structural switches"} <= {s for s, _d, _t in seen}
     done = [d for _s, d, _t in seen]
     assert done == sorted(done)
-    assert plan_steps(SCEN, ["no-us", "us-isr-only"], with_sensitivity=False) == 2
-    assert plan_steps(SCEN) == len(SCEN.variants) + runs_for(SCEN, SCEN.baseline)
-    assert plan_steps(SCEN, threat_events=[(48.0, 37.0, 1.0)]) == len(SCEN.variants)
+    assert plan_steps(SCEN, ["no-us", "us-isr-only"], with_sensitivity=False) == 3
+    assert plan_steps(SCEN) == len(SCEN.variants) + 1 + runs_for(SCEN, SCEN.baseline)
+    assert plan_steps(SCEN, threat_events=[(48.0, 37.0, 1.0)]) == len(SCEN.variants) + 1
 
 
 def test_sensitivity_names_each_run():

@@ -26,9 +26,9 @@ from truceguard.plan.simulate import build_kernel, draw_availability, evaluate, 
 SEED = 11
 SCEN = load_scenario("reassurance-2026")
 BASE = resolve_variant(SCEN, "us-isr-only")
-HEADLINE = ("line_isr_cover_share", "detection_probability", "ground_answered_share",
-            "air_intercept_share", "protected_sites_air_defence_share",
-            "raid_largest_defeated_share")
+HEADLINE = ("line_isr_cover_share", "detection_probability", "breach_contained_72h_share",
+            "air_intercept_share", "raid_largest_defeated_share",
+            "raid_campaign_last_defeated_share")
 
 
 def row(**kw):
@@ -59,10 +59,11 @@ def test_every_variant_reports_layers_raids_and_threat(results):
         m = r.metrics
         for k in HEADLINE:
             assert 0.0 <= m[k] <= 1.0, (r.name, k)
-        assert set(m["layers"]) == {"ukraine", "reassurance_force", "monitoring", "air",
-                                    "air_defence"}
-        assert [(x["drones"], x["missiles"]) for x in m["raids"]][-1] == (805, 13)
-        assert m["raids"][0]["drones"] == 50
+        assert set(m["layers"]) == {"ukraine", "reassurance_force", "land_breach",
+                                    "monitoring", "air", "air_defence"}
+        assert [x["threats"] for x in m["raids"]] == [sum(s) for s in SCEN.raids.sizes]
+        assert (m["raids"][-2]["drones"] + m["raids"][-2]["decoys"],
+                m["raids"][-2]["cruise"] + m["raids"][-2]["ballistic"]) == (805, 13)
         assert m["threat"]["source"] == "history" and m["threat"]["n_events"] > 3000
 
 

@@ -157,7 +157,8 @@ def run_demo(
                                        if isinstance(v, int | float)}
         say(f"plan:   {summary_line(r)}")
     if run.sensitivity is not None:
-        for k in ("line_isr_cover_share", "air_intercept_share"):
+        for k in ("line_isr_cover_share", "breach_contained_72h_share",
+                  "air_intercept_share", "raid_largest_defeated_share"):
             d = run.sensitivity.driver(k)
             if d:
                 say(f"plan:   {k} is moved most by {d['assumption']} ({d['metric_low']:.0%} to "

@@ -195,7 +195,8 @@ def register(group: click.Group) -> None:
         for r in run.results:
             click.echo(summary_line(r))
         if run.sensitivity is not None:
-            for k in ("line_isr_cover_share", "air_intercept_share"):
+            for k in ("line_isr_cover_share", "breach_contained_72h_share",
+                      "air_intercept_share", "raid_largest_defeated_share"):
                 d = run.sensitivity.driver(k)
                 if d:
                     click.echo(f"{k} is moved most by {d['assumption']} ({d['metric_low']:.0%} "

@@ -4,13 +4,21 @@
 - ``hostile``: hostile territory and the distance from it (stand-offs).
 - ``sites``: the protected sites, shipped with their status.
 - ``coverage``: pledges as positioned assets; time-averaged detection along the line.
-- ``capacity``: Erlang loss of pools, and raids answered shot by shot.
+- ``capacity``: Erlang loss of pools (and the earlier shot-by-shot raid model, no longer run
+  by the plan).
 - ``intercept``: fighters meeting drones and missiles on their path, beyond their stand-off.
 - ``simulate``: sampling violations and the vectorised detect-and-respond kernel.
 - ``threat``: threats built from events (the store's violations).
 - ``orbits``: placing orbits where they add most coverage.
-- ``run``: one variant end to end, with per-layer figures and raids.
-- ``sensitivity``: one assumption at a time, ranked by swing.
+- ``raid``, ``airdefence``, ``calibrate``: raids from where they come, air defence with
+  magazines and saturation, Ukraine's layer fitted on the raids of 2025.
+- ``breach``, ``isr``, ``cost``: a land breach, satellites with physics and the US feed in
+  the air warning, the exchange ratio.
+- ``layers``: the plan's glue to those models (raid curve, campaign, breach, satellites).
+- ``run``: one variant end to end, with per-layer figures, raids and the breach.
+- ``switches``: structural choices (Belarus, launch areas, targeting, basing) side by side.
+- ``sensitivity``, ``sobol``: one assumption at a time, ranked by swing; all at once.
+- ``explain``: why a figure stays put; the checks that are not circular.
 - ``sweep``: many variants, locally or on Dask.
 """
 

@@ -1,29 +1,40 @@
-"""One variant, end to end: assets, coverage, capacity, Monte Carlo, raids, per-layer figures.
+"""One variant, end to end: assets, coverage, the violations' Monte Carlo, and the layers.
 
 :func:`run_variant` is the single code path that the local run, the Dask sweep, the
-sensitivity analysis and the tests share; its result holds plain numbers (``metrics``, with
-``layers`` and ``raids``) and the per-violation arrays for plots. Every metric is defined in
-one sentence in :data:`METRICS`. Confidence intervals (95%, :data:`INTERVAL_METHODS`): Wilson
-score intervals for shares of the sampled violations, binomial order-statistic intervals for
-their quantiles, the mean plus or minus 1.96 standard errors over the raid replications; each
-headline carries its interval, and the method, in ``metrics["intervals"]``.
+sensitivity analyses and the tests share; its result holds plain numbers (``metrics``, with
+``layers``, ``raids``, ``campaign``, ``force_pools`` and ``exchange``) and the per-violation
+arrays for plots. Every headline is defined in one sentence in :data:`METRICS`:
+
+- the monitoring sensors watch the line and detect violations (coverage, with satellites'
+  swath, night, cloud and latency from :mod:`truceguard.plan.isr`);
+- a land breach at a point of the line is contained within 72 hours
+  (:mod:`truceguard.plan.breach`);
+- fighters meet drones and missiles before their targets, cued by Ukraine's air warning,
+  longer with the US intelligence feed (:func:`truceguard.plan.isr.air_warning_minutes`,
+  drawn over its range per sample), or by the monitoring sensors, whichever is first;
+- every air-defence layer, with magazines and saturation, defeats the largest raid and the
+  last raid of a campaign (:mod:`truceguard.plan.raid`; the glue is
+  :mod:`truceguard.plan.layers`).
+
+Intervals (95%, :data:`INTERVAL_METHODS`): Wilson score intervals for shares of sampled
+violations or breaches, binomial order-statistic intervals for quantiles, the central 95% of
+the replications for raids; each headline carries its interval and method in
+``metrics["intervals"]``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from truceguard.geo.radar import cos_of_distance, unit_vectors
-from truceguard.plan import capacity
+from truceguard.plan import capacity, layers
 from truceguard.plan.coverage import Assets, Coverage, build_assets, coverage
-from truceguard.plan.forcegen import ForceRow, force_table, gaps
+from truceguard.plan.forcegen import ForceRow, campaign_pools, force_table, gaps
 from truceguard.plan.intercept import intercept_minutes
 from truceguard.plan.scenario import ResolvedVariant
 from truceguard.plan.simulate import build_kernel, draw_availability, evaluate, sample_violations
@@ -31,57 +42,65 @@ from truceguard.plan.sites import protected_sites
 
 Z95 = 1.959963984540054
 QUANTILES = (0.1, 0.5, 0.9)
-RAID_ENTRIES = 48  # entry points along the line for the raid model's reach table
 
 # key -> (label, one-sentence definition, what it includes)
 METRICS: dict[str, tuple[str, str, str]] = {
     "line_isr_cover_share": (
         "monitoring: line watched (ground)",
         "Probability, averaged along the line and over the time of day, that the monitoring "
-        "sensors report a ground violation within the stated detection time.",
-        "geometry, patterns and readiness; no Monte Carlo"),
+        "sensors report a ground violation within the stated detection time; satellites image "
+        "only their swath, optical ones only by day and under clear sky, after their tasking "
+        "latency.", "geometry, patterns, readiness and satellite physics; no Monte Carlo"),
     "detection_probability": (
         "monitoring: violations detected",
         "Share of sampled violations that the monitoring sensors report within the stated "
         "detection time.", "Monte Carlo with availability"),
-    "ground_answered_share": (
-        "ground violations answered",
-        "Share of sampled ground violations that Ukraine's forces at the line or a "
-        "quick-reaction unit of the reassurance force reach within the stated answer time.",
-        "Monte Carlo with availability and capacity"),
+    "breach_contained_72h_share": (
+        "land breach contained within 72 h",
+        "Share of sampled breaches at a point of the line where the defenders at the point "
+        "(Ukraine's forces at the line and its reserves, then the reassurance force once the "
+        "capitals decide and it arrives) reach a third of the attacker within 72 hours.",
+        "breach Monte Carlo over the breach block's ranges"),
     "air_intercept_share": (
-        "air threats intercepted before the target",
+        "air threats met by a fighter before the target",
         "Share of sampled drones and missiles that an available fighter meets on their path, "
-        "beyond its stand-off from hostile territory, before they reach their target.",
-        "Monte Carlo with availability and capacity"),
-    "protected_sites_air_defence_share": (
-        "protected sites in battery range",
-        "Share of the protected sites (operating or damaged, government-held) within range of "
-        "at least one air-defence battery.", "geometry only: no availability, no stocks"),
+        "beyond its stand-off from hostile territory, before they reach their target; the "
+        "fighters are cued by Ukraine's air warning (longer with the US intelligence feed) or "
+        "by the monitoring sensors, whichever comes first.",
+        "Monte Carlo with availability, capacity and the air warning's range"),
     "raid_largest_defeated_share": (
         "largest raid defeated",
-        "Share of the largest raid's drones and missiles defeated by all layers, shot by shot "
-        "until interceptors and sorties run out.", "capacity model, replicated"),
+        "Share of the largest raid's drones, decoys and missiles destroyed or suppressed by "
+        "every air-defence layer (Ukraine's fitted on the raids of 2025, the coalition's and "
+        "the US's as pledged), with magazines, reloads and saturation.",
+        "raid Monte Carlo over the calibration's bootstrap draws"),
+    "raid_campaign_last_defeated_share": (
+        "last raid of a campaign defeated",
+        "Share defeated of the campaign's raid the last time it comes, after the campaign's "
+        "earlier raids have drawn the magazines down (resupplied between raids).",
+        "raid Monte Carlo with magazines carried from raid to raid"),
 }
 HEADLINE = tuple(METRICS)
 CONFIDENCE = 0.95
 # how each headline's 95% interval is computed (key -> one sentence)
 INTERVAL_METHODS: dict[str, str] = {
-    "wilson": "Wilson score interval of a binomial share over the sampled violations",
+    "wilson": "Wilson score interval of a binomial share over the sampled violations (or "
+              "breaches)",
     "order_statistic": "binomial order-statistic interval of a quantile over the sampled "
                        "violations",
-    "replications": "mean over the raid replications plus or minus 1.96 standard errors "
-                    "(normal approximation)",
+    "replications": "the central 95% of the raid's replications (2.5th to 97.5th "
+                    "percentile) over the calibration's bootstrap draws: the spread of "
+                    "outcomes; the value is their median",
     "exact": "no interval: computed exactly from the geometry and the stated formulas, "
              "with no sampling",
 }
 HEADLINE_METHOD: dict[str, str] = {
     "line_isr_cover_share": "exact",
     "detection_probability": "wilson",
-    "ground_answered_share": "wilson",
+    "breach_contained_72h_share": "wilson",
     "air_intercept_share": "wilson",
-    "protected_sites_air_defence_share": "exact",
     "raid_largest_defeated_share": "replications",
+    "raid_campaign_last_defeated_share": "replications",
 }
 
 
@@ -120,7 +139,11 @@ def share(mask: NDArray) -> dict[str, float | None]:
 def headline_intervals(metrics: dict[str, Any], shares: dict[str, dict[str, float | None]]
                        ) -> dict[str, dict[str, Any]]:
     """Each headline's value, 95% interval and method (:data:`HEADLINE_METHOD`): ``shares``
-    gives the sampled ones; the largest raid's comes from its replications."""
+    gives the sampled ones (violations and breaches); the raids' come from their
+    replications."""
+    reps = {"raid_largest_defeated_share": (metrics["raids"][-1]["defeated_share"]
+                                            if metrics["raids"] else None),
+            "raid_campaign_last_defeated_share": (metrics["campaign"] or {}).get("last")}
     out: dict[str, dict[str, Any]] = {}
     for k in HEADLINE:
         method = HEADLINE_METHOD[k]
@@ -128,8 +151,10 @@ def headline_intervals(metrics: dict[str, Any], shares: dict[str, dict[str, floa
         hi: float | None = None
         if method == "wilson":
             lo, hi = shares[k]["low"], shares[k]["high"]
-        elif method == "replications" and metrics["raids"]:
-            lo, hi = metrics["raids"][-1]["defeated_share_ci"]
+        elif method == "replications":
+            rep = reps[k]
+            if rep:
+                lo, hi = rep["low"], rep["high"]
         out[k] = {"value": metrics[k], "low": lo, "high": hi, "method": method}
     return out
 
@@ -192,97 +217,72 @@ def _pools(rv: ResolvedVariant, assets: Assets) -> dict[str, dict[str, float]]:
     return out
 
 
-def raid_force(rv: ResolvedVariant, assets: Assets, cov: Coverage) -> capacity.RaidForce:
-    """The raid model's inputs for this variant (see :mod:`truceguard.plan.capacity`)."""
-    ua = rv.scenario.ukraine
-    ad = assets.of_role("air_defence")
-    sites = cov.sites
-    cover = np.zeros((len(sites), len(ad)), dtype=bool)
-    if len(ad) and len(sites):
-        cover = (unit_vectors(sites.lat, sites.lon) @ unit_vectors(ad.lat, ad.lon).T
-                 ) >= cos_of_distance(ad.ad_range_m)[None, :]
+def _air_defence_layer(st: Any, cov: Coverage, assets: Assets) -> dict[str, Any]:
+    """The pledged batteries: geometry (sites in range) and, per fire-unit group of the raid
+    model, the target sets it covers for each threat class (none: it stands where no raid
+    aims)."""
+    groups = []
+    for lay in st.layers:
+        for g in lay.groups:
+            covers = {c: sorted(t for t, v in per.items() if v > 0) for c, per in g.cover.items()}
+            groups.append({"layer": lay.name, "group": g.label, "system": g.system.name,
+                           "fire_units": g.count, "covers": covers,
+                           "covers_nothing": not any(covers.values())})
+    return {
+        "batteries": int((assets.role == "air_defence").sum()),
+        "sites_in_range_share": float(cov.sites_covered.mean()) if len(cov.sites_covered)
+        else 0.0,
+        "sites_out_of_range": [str(n) for n, c in zip(cov.sites.name, cov.sites_covered,
+                                                      strict=True) if not c],
+        "fire_unit_groups": groups,
+        "belarus_hostile": st.belarus_hostile,
+        "targeting": st.targeting,
+        "notes": list(st.notes),
+    }
+
+
+def _intercepts(rv: ResolvedVariant, assets: Assets, viol: Any, t_det: NDArray,
+                is_air: NDArray, busy: float, rng: np.random.Generator
+                ) -> tuple[NDArray, dict[str, Any]]:
+    """Minutes from the crossing to the first fighter intercept (inf: none), the fighters
+    cued at ``min(sensor report, -air warning)``: the warning (minutes before the threat
+    reaches Ukraine's airspace) is drawn per threat over its range."""
+    warn = layers.air_warning(rv)
     fighters = assets.of_role("fighter")
-    duration = rv.scenario.raids.duration_h
-    shots = capacity.fighter_shots(fighters.jets, fighters.readiness.astype(float),
-                                   fighters.sorties_per_day, fighters.shots_per_sortie, duration)
-    w = fighters.jets if len(fighters) else np.ones(1)
-    fpk = np.array([np.average(fighters.pk_drone, weights=w) if len(fighters) else 0.0,
-                    np.average(fighters.pk_missile, weights=w) if len(fighters) else 0.0])
-    air = sorted((t for t in rv.threat.types if t.target_class == "air"),
-                 key=lambda t: t.speed_kmh)
-    speeds = (air[0].speed_kmh, air[-1].speed_kmh) if air else (185.0, 800.0)
-    spec = rv.scenario.line_spec
-    key = (spec["shipped"], spec.get("date", ""), rv.scenario.hostile[:2], speeds,
-           ua.air_warning_min, tuple(map(tuple, np.column_stack(
-               [fighters.lat, fighters.lon, fighters.speed_kmh, fighters.react_min,
-                fighters.reach_m, fighters.standoff_km]).tolist())))
-    reach = _reach_table(key)
-    return capacity.RaidForce(
-        cover, capacity.raid_stock(ad.interceptors, ad.reloads_per_raid),
-        np.column_stack([ad.pk_drone, ad.pk_missile]) if len(ad) else np.zeros((0, 2)),
-        np.column_stack([ad.shots_per_drone, ad.shots_per_missile]).astype(int)
-        if len(ad) else np.zeros((0, 2), dtype=int),
-        shots, fpk, reach, np.array([ua.drone_defeat_share, ua.missile_defeat_share]))
-
-
-@lru_cache(maxsize=32)
-def _reach_table(key: tuple[Any, ...]) -> NDArray:
-    """(2, entries, sites): can a fighter meet a drone (0) or missile (1) entering at each of
-    the line's entry points and flying to each protected site? Cached: the sensitivity runs
-    that leave the fighters alone reuse it."""
-    from truceguard.plan.coverage import _line_points
-
-    shipped, date, hostile, speeds, warning, rows = key
-    sites = protected_sites()
-    lat, lon, _ = _line_points(shipped, date)
-    pick = np.linspace(0, len(lat) - 1, RAID_ENTRIES).round().astype(int)
-    reach = np.zeros((2, RAID_ENTRIES, len(sites)), dtype=bool)
-    if not rows or not len(sites):
-        return reach
-    f = np.array(rows, dtype=float)
-    fighters = Assets(**{k: np.zeros(len(f)) for k in Assets.__dataclass_fields__})
-    fighters = replace(fighters, lat=f[:, 0], lon=f[:, 1], speed_kmh=f[:, 2], react_min=f[:, 3],
-                       reach_m=f[:, 4], standoff_km=f[:, 5])
-    e, s = np.meshgrid(pick, np.arange(len(sites)), indexing="ij")
-    e, s = e.ravel(), s.ravel()
-    for kind, speed in enumerate(speeds):
-        t = intercept_minutes(fighters, hostile, lat[e], lon[e], sites.lat[s], sites.lon[s],
-                              np.full(len(e), speed), np.full(len(e), warning))
-        reach[kind] = np.isfinite(t).reshape(RAID_ENTRIES, len(sites))
-    return reach
-
-
-def run_raids(rv: ResolvedVariant, assets: Assets, cov: Coverage, seed: int,
-              replications: int | None = None, largest_only: bool = False
-              ) -> list[dict[str, Any]]:
-    """Every raid size of the scenario (or only the largest), replicated; one summary per
-    size."""
-    force = raid_force(rv, assets, cov)
-    reps = replications or rv.scenario.raids.replications
-    out = []
-    weights = np.ones(max(1, len(cov.sites)))
-    sizes = list(enumerate(rv.scenario.raids.sizes))
-    for i, (drones, missiles) in sizes[-1:] if largest_only else sizes:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 5, i]))
-        d = capacity.raid_draws(rng, reps, drones, missiles, weights, RAID_ENTRIES)
-        out.append(capacity.summarise(capacity.run_raids(force, d), drones, missiles,
-                                      cov.sites.name))
-    return out
+    t_int = np.full(len(is_air), np.inf)
+    air_idx = np.flatnonzero(is_air)
+    if len(air_idx) and len(fighters):
+        types = rv.threat.types
+        sites = protected_sites()
+        tgt = viol.target[air_idx]
+        avail = rng.random((len(fighters), len(air_idx))) < (
+            fighters.readiness.astype(float) * (1.0 - busy))[:, None]
+        speed = np.array([t.speed_kmh for t in types])[viol.type_idx[air_idx]]
+        warning = rng.uniform(warn["low"], warn["high"], len(air_idx))
+        cue = np.minimum(t_det[air_idx], -warning)
+        t_int[air_idx] = intercept_minutes(fighters, rv.scenario.hostile, viol.lat[air_idx],
+                                           viol.lon[air_idx], sites.lat[tgt], sites.lon[tgt],
+                                           speed, cue, avail)
+    return t_int, warn
 
 
 def run_variant(
     rv: ResolvedVariant, samples: int, seed: int, threads: int | None = None,
     progress: Callable[[int], None] | None = None, raid_replications: int | None = None,
-    largest_raid_only: bool = False,
+    largest_raid_only: bool = False, headlines_only: bool = False,
 ) -> VariantResult:
     """Run one resolved variant with ``samples`` violations; the same seed, the same result.
 
     Violations come from the seed alone (every variant with the same threat faces the same
-    violations); availability, Ukraine's layer, fighters and raids draw from their own streams.
+    violations); availability, fighters, the air warning, raids and breaches draw from their
+    own streams. ``raid_replications`` overrides the scenario's replications of each raid
+    (and of the campaign); ``largest_raid_only`` runs only the largest raid of the curve;
+    ``headlines_only`` (what the sensitivity analyses ask) also leaves out what no headline
+    needs: the breach by force size, the satellites' day and night, the force pools.
     """
     if samples <= 0:
         raise ValueError("samples must be positive")
-    scen = rv.scenario
+    full = not headlines_only
     req = rv.requirements
     within = float(req["detect_within_min"].value)
     answer_within = float(req["answer_within_min"].value)
@@ -302,31 +302,16 @@ def run_variant(
                                    progress=progress)
     types = rv.threat.types
     is_air = np.array([t.target_class == "air" for t in types])[viol.type_idx]
-    # Ukraine's forces at the line: answer a ground violation after their reaction time, with
-    # the chance their density at the line allows.
-    ua = scen.ukraine
-    line_km = float(cov.line_weight.sum() / 1000.0)
-    density = ua.troops * ua.share_at_line / max(line_km, 1e-9)
-    p_ua = min(1.0, density / ua.reference_troops_per_km)
-    t_ua = np.where(rng(3).random(samples) < p_ua, ua.react_min, np.inf)
-    t_ground = np.where(is_air, np.inf, np.minimum(t_ua, t_qrf))
-    # Air threats: fighters along the path, cued by the monitoring sensors or Ukraine's warning.
-    fighters = assets.of_role("fighter")
-    t_int = np.full(samples, np.inf)
-    air_idx = np.flatnonzero(is_air)
-    if len(air_idx) and len(fighters):
-        sites = protected_sites()
-        tgt = viol.target[air_idx]
-        avail = rng(4).random((len(fighters), len(air_idx))) < (
-            fighters.readiness.astype(float) * (1.0 - pools["air"]["all_busy"]))[:, None]
-        speed = np.array([t.speed_kmh for t in types])[viol.type_idx[air_idx]]
-        cue = np.minimum(t_det[air_idx], ua.air_warning_min)
-        t_int[air_idx] = intercept_minutes(fighters, scen.hostile, viol.lat[air_idx],
-                                           viol.lon[air_idx], sites.lat[tgt], sites.lon[tgt],
-                                           speed, cue, avail)
-    detected = t_det <= within
     ground = ~is_air
-    raids = run_raids(rv, assets, cov, seed, raid_replications, largest_raid_only)
+    t_ground = np.where(is_air, np.inf, t_qrf)
+    t_int, warn = _intercepts(rv, assets, viol, t_det, is_air, pools["air"]["all_busy"],
+                              rng(4))
+    detected = t_det <= within
+    st = layers.raid_setting(rv)
+    raids = layers.raid_curve(rv, st, seed, raid_replications,
+                              largest_raid_only or headlines_only)
+    camp = layers.campaign_record(rv, st, seed, raid_replications)
+    breach = layers.breach_layer(rv, samples, seed, full)
     per_type = {}
     for i, t in enumerate(types):
         sel = viol.type_idx == i
@@ -340,6 +325,10 @@ def run_variant(
                  else t_ground <= answer_within)[sel]),
         }
     air_int = np.isfinite(t_int[is_air])
+    ua = rv.scenario.ukraine
+    line_km = float(cov.line_weight.sum() / 1000.0)
+    fighters = assets.of_role("fighter")
+    c72 = breach["contained"][layers.contained_key()]
     metrics: dict[str, Any] = {
         "samples": samples,
         "seed": seed,
@@ -347,12 +336,14 @@ def run_variant(
         "line_km": line_km,
         "detect_within_min": within,
         "answer_within_min": answer_within,
+        "raid_duration_h": rv.scenario.raids.duration_h,
         "line_isr_cover_share": cov.share(cov.line_ground_detect),
         "detection_probability": float(detected.mean()),
         "detection_probability_ci": list(wilson(int(detected.sum()), samples)),
-        "ground_answered_share": float((t_ground[ground] <= answer_within).mean())
-        if ground.any() else None,
+        "breach_contained_72h_share": c72["value"],
         "air_intercept_share": float(air_int.mean()) if is_air.any() else None,
+        "raid_largest_defeated_share": raids[-1]["defeated_share"]["value"],
+        "raid_campaign_last_defeated_share": camp["last"]["value"],
         "line_response_30min_share": float((t_int[is_air] <= 30.0).mean()) if is_air.any()
         else 0.0,
         "line_response_60min_share": float((t_int[is_air] <= 60.0).mean()) if is_air.any()
@@ -360,7 +351,6 @@ def run_variant(
         "protected_sites_air_defence_share": float(cov.sites_covered.mean())
         if len(cov.sites_covered) else 0.0,
         "protected_sites": int(len(cov.sites_covered)),
-        "raid_largest_defeated_share": float(raids[-1]["defeated_share"]) if raids else 0.0,
         "time_to_detect_min": {f"p{int(q * 100)}": quantile_ci(t_det, q) for q in QUANTILES},
         "time_to_response_min": {f"p{int(q * 100)}": quantile_ci(t_ground[ground], q)
                                  for q in QUANTILES},
@@ -370,13 +360,9 @@ def run_variant(
         "layers": {
             "ukraine": {
                 "troops": ua.troops, "share_at_line": ua.share_at_line,
-                "troops_at_line_per_km": density,
-                "reference_troops_per_km": ua.reference_troops_per_km,
-                "answer_probability": p_ua, "react_min": ua.react_min,
-                "air_warning_min": ua.air_warning_min,
-                "drone_defeat_share": ua.drone_defeat_share,
-                "missile_defeat_share": ua.missile_defeat_share,
-                "ground_answered_share": share(t_ua[ground] <= answer_within),
+                "troops_at_line_per_km": ua.troops * ua.share_at_line / max(line_km, 1e-9),
+                "air_warning_min": warn,
+                "air_defence": "fitted on the raids of 2025 (docs/raid-calibration.md)",
             },
             "reassurance_force": {
                 "troops": float(assets.of_role("ground_force").troops.sum()),
@@ -384,33 +370,33 @@ def run_variant(
                 "ground_answered_share": share(t_qrf[ground] <= answer_within),
                 "time_to_arrive_min": quantile_ci(t_qrf[ground], 0.5),
             },
+            "land_breach": breach,
             "monitoring": {
                 "sensors": int(((assets.role == "sensor")).sum()),
                 "line_ground_detect_share": cov.share(cov.line_ground_detect),
                 "detection_probability": share(detected),
                 "time_to_detect_min": quantile_ci(t_det, 0.5),
+                "satellites": layers.isr_layer(rv, within, layers.persists_min(rv))
+                if full else None,
             },
             "air": {
                 "fighters": float(fighters.jets.sum()),
                 "pairs": pools["air"],
+                "air_warning_min": warn,
                 "intercepted_before_target": share(air_int) if is_air.any() else None,
                 "time_to_first_intercept_min": quantile_ci(t_int[is_air], 0.5),
             },
-            "air_defence": {
-                "batteries": int((assets.role == "air_defence").sum()),
-                "sites_in_range_share": float(cov.sites_covered.mean())
-                if len(cov.sites_covered) else 0.0,
-                "sites_out_of_range": [str(n) for n, c in
-                                       zip(cov.sites.name, cov.sites_covered, strict=True)
-                                       if not c],
-            },
+            "air_defence": _air_defence_layer(st, cov, assets),
         },
         "raids": raids,
+        "campaign": camp,
+        "exchange": raids[-1]["exchange"],
+        "force_pools": [r.as_dict() for r in campaign_pools(rv)] if full else [],
         "threat": threat_record(rv),
     }
     metrics["intervals"] = headline_intervals(metrics, {
         "detection_probability": share(detected),
-        "ground_answered_share": share(t_ground[ground] <= answer_within),
+        "breach_contained_72h_share": c72,
         "air_intercept_share": share(air_int)})
     return VariantResult(rv.name, rv.description, list(rv.dropped), metrics, rows, gaps(rows),
                          cov, assets, viol.lat, viol.lon, viol.type_idx, t_det, t_ground, in_ad,

@@ -13,8 +13,9 @@ monitoring mechanism's sensors (``sensor`` pledges, each with a platform pattern
 ``satellite`` with a revisit interval and a tasking latency).
 
 Numbers are written plain or as ``{value, source}``; a number whose source is ``assumption``
-also carries ``low``, ``high`` and a ``reason``, and every number with a range is one of the
-scenario's :attr:`Scenario.assumptions`, which the sensitivity analysis varies one at a time.
+also carries ``low``, ``high`` and a ``reason``, and every number with a range, the ``breach``
+and ``air_defence`` blocks' included, is one of the scenario's :attr:`Scenario.assumptions`,
+which the sensitivity analyses vary (one at a time, and all together for the Sobol indices).
 """
 
 from __future__ import annotations
@@ -126,25 +127,36 @@ class Threat:
 
 @dataclass(frozen=True)
 class UkraineLayer:
-    """Ukraine's armed forces: the first layer at the line."""
+    """Ukraine's armed forces: the first layer at the line (troops at the line meet a land
+    breach first, :mod:`truceguard.plan.breach`). Ukraine's air defence is not here: it is
+    fitted on the 2025 raids (:mod:`truceguard.plan.calibrate`), and its air warning comes
+    from :func:`truceguard.plan.isr.air_warning_minutes`."""
 
     troops: float
     share_at_line: float
-    reference_troops_per_km: float
-    react_min: float
-    air_warning_min: float
-    drone_defeat_share: float
-    missile_defeat_share: float
+
+
+RAID_CLASSES: tuple[str, ...] = ("drones", "decoys", "cruise", "ballistic")
 
 
 @dataclass(frozen=True)
 class Raids:
-    """Raid sizes (drones, missiles) for the capacity model, and how often to repeat each."""
+    """Raid compositions (drones, decoys, cruise, ballistic missiles) for the raid curve,
+    smallest first, how often to repeat each, and a campaign: ``campaign_raid`` (the largest
+    size when not given) ``campaign_raids`` times, ``campaign_days_between`` days apart, the
+    magazines carried over with their resupply."""
 
-    sizes: tuple[tuple[int, int], ...]
+    sizes: tuple[tuple[int, int, int, int], ...]
     duration_h: float
     replications: int
     source: str
+    campaign_raids: int = 10
+    campaign_days_between: float = 1.0
+    campaign_raid: tuple[int, int, int, int] | None = None
+
+    @property
+    def campaign_composition(self) -> tuple[int, int, int, int]:
+        return self.campaign_raid or self.sizes[-1]
 
 
 @dataclass(frozen=True)
@@ -201,7 +213,9 @@ class Scenario:
         return self.with_values({path: value})
 
     def with_values(self, values: dict[tuple[Any, ...], float]) -> Scenario:
-        """This scenario with each number at a path set to its value, parsed once."""
+        """This scenario with each number at a path set to its value, parsed once. A number
+        set this way is no longer uncertain: its range closes on the value, so a model that
+        draws a number over its range (the land breach) holds it at the value too."""
         from truceguard.plan.scenario_read import parse_document
 
         doc = copy.deepcopy(self.doc)
@@ -212,6 +226,9 @@ class Scenario:
             last = path[-1]
             if isinstance(node[last], dict):
                 node[last]["value"] = value
+                for end in ("low", "high"):
+                    if end in node[last]:
+                        node[last][end] = value
             else:
                 node[last] = value
         return parse_document(doc, self.path, relocate_orbits=True)
@@ -346,6 +363,7 @@ def describe(scen: Scenario) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "RAID_CLASSES",
     "Assumption",
     "Capability",
     "ConfigError",

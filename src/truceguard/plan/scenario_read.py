@@ -10,6 +10,7 @@ defines. Nothing is half-run.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from truceguard.config import ConfigList, ConfigMap
@@ -63,10 +64,21 @@ REQUIRED_KEYS: tuple[str, ...] = (
 )
 FORCE_KEYS: tuple[str, ...] = ("pool_factor", "tour_months", "horizon_months")
 UKRAINE_KEYS: dict[str, tuple[float, float]] = {
-    "troops": (0.0, 5e6), "share_at_line": (0.0, 1.0), "reference_troops_per_km": (1.0, 1e5),
-    "react_min": (0.0, 10_000.0), "air_warning_min": (0.0, 1_000.0),
-    "drone_defeat_share": (0.0, 1.0), "missile_defeat_share": (0.0, 1.0),
+    "troops": (0.0, 5e6), "share_at_line": (0.0, 1.0),
 }
+# ukraine.* keys of earlier scenario files, and what took their place (a clear refusal)
+RETIRED_UKRAINE_KEYS: dict[str, str] = {
+    "reference_troops_per_km": "the land breach model (the scenario's breach block, "
+                               "docs/land-breach.md) replaced the density ratio",
+    "react_min": "the land breach model's reserves and arrivals (breach block) replaced it",
+    "air_warning_min": "Ukraine's air warning comes from plan/isr.py, with and without the "
+                       "US feed (conditions.us_isr)",
+    "drone_defeat_share": "Ukraine's air defence is fitted on the 2025 raids "
+                          "(docs/raid-calibration.md)",
+    "missile_defeat_share": "Ukraine's air defence is fitted on the 2025 raids "
+                            "(docs/raid-calibration.md)",
+}
+RAID_KEYS = ("sizes", "duration_h", "replications", "campaign", "source", "note")
 SHIPPED_LINES = ("front_line", "minsk_line")
 
 
@@ -406,6 +418,10 @@ def _requirements(rd: Reader, node: ConfigMap, key: str, path: tuple[Any, ...],
 
 
 def _ukraine(rd: Reader, node: ConfigMap) -> UkraineLayer:
+    for k in node:
+        if k in RETIRED_UKRAINE_KEYS:
+            raise rd.fail(f"ukraine.{k}", f"is no longer read: {RETIRED_UKRAINE_KEYS[k]}",
+                          node, k, hint=f"remove ukraine.{k} from the scenario")
     vals = {k: rd.number(node, k, f"ukraine.{k}", ("ukraine", k), lo, hi).value
             for k, (lo, hi) in UKRAINE_KEYS.items()}
     extra = set(node) - set(UKRAINE_KEYS) - {"source", "note"}
@@ -417,22 +433,67 @@ def _ukraine(rd: Reader, node: ConfigMap) -> UkraineLayer:
 
 
 def _raids(rd: Reader, node: ConfigMap) -> Raids:
-    sizes = []
+    """``raids: {sizes: [[drones, decoys, cruise, ballistic], ...], duration_h, replications,
+    campaign: {raids, days_between}}``; sizes run from small to large."""
+    for k in node:
+        if k not in RAID_KEYS:
+            raise rd.fail(f"raids.{k}", "unknown field", node, k, hint=suggest(str(k), RAID_KEYS))
     seq = rd.sequence(node, "sizes", "raids.sizes")
-    for i, s in enumerate(seq):
-        if (not isinstance(s, list) or len(s) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10_000
-                           for v in s)):
-            raise rd.fail(f"raids.sizes[{i}]", "each raid is [drones, missiles], whole numbers "
-                          "from 0 to 10,000", seq, i)
-        sizes.append((int(s[0]), int(s[1])))
+    sizes = [_composition(rd, s, f"raids.sizes[{i}]", seq, i) for i, s in enumerate(seq)]
     if not sizes:
         raise rd.fail("raids.sizes", "needs at least one raid", node)
+    totals = [sum(s) for s in sizes]
+    if totals != sorted(totals):
+        raise rd.fail("raids.sizes", "list the raids from the smallest to the largest (the "
+                      "last is the headline's largest raid)", node, "sizes")
     reps = rd.number(node, "replications", "raids.replications", ("raids", "replications"),
                      1, 100_000, default=100).value
+    camp = rd.mapping(node, "campaign", "raids.campaign", required=False)
+    for k in camp:
+        if k not in ("raid", "raids", "days_between", "note"):
+            raise rd.fail(f"raids.campaign.{k}", "unknown field (raid, raids, days_between)",
+                          camp, k)
+    one = (_composition(rd, camp["raid"], "raids.campaign.raid", camp, "raid")
+           if "raid" in camp else None)
+    n_camp = rd.number(camp, "raids", "raids.campaign.raids", ("raids", "campaign", "raids"),
+                       1, 100, default=10).value
+    if n_camp != int(n_camp):
+        raise rd.fail("raids.campaign.raids", f"must be a whole number, got {n_camp:g}", camp,
+                      "raids")
+    days = rd.number(camp, "days_between", "raids.campaign.days_between",
+                     ("raids", "campaign", "days_between"), 0.0, 365.0, default=1.0).value
     return Raids(tuple(sizes), rd.number(node, "duration_h", "raids.duration_h",
                                          ("raids", "duration_h"), 0.1, 48.0).value,
-                 int(reps), str(node.get("source", "")))
+                 int(reps), str(node.get("source", "")), int(n_camp), float(days), one)
+
+
+def _composition(rd: Reader, s: Any, key: str, parent: Any, item: Any
+                 ) -> tuple[int, int, int, int]:
+    if (not isinstance(s, list) or len(s) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10_000
+                       for v in s) or sum(s) == 0):
+        raise rd.fail(key, "a raid is [drones, decoys, cruise, ballistic], whole numbers from "
+                      f"0 to 10,000, not all 0; got {s!r}", parent, item,
+                      hint="e.g. [483, 322, 9, 4] for the raid of 7 Sep 2025")
+    return (int(s[0]), int(s[1]), int(s[2]), int(s[3]))
+
+
+def _model_block_assumptions(rd: Reader, doc: ConfigMap, scen: Scenario) -> None:
+    """Validate the ``breach`` and ``air_defence`` blocks and add their ranged numbers to the
+    scenario's assumptions (what the sensitivity analyses vary), with the paths
+    :meth:`Scenario.with_value` changes."""
+    from truceguard.plan.airdefence import parse_air_defence
+    from truceguard.plan.breach import breach_spec
+
+    if "breach" in doc:
+        rd.assumptions.extend(breach_spec(scen).assumptions)
+    if "air_defence" in doc:
+        parse_air_defence(doc, rd.path)
+        node = rd.mapping(doc, "air_defence", "air_defence")
+        for block, hi in (("resupply_per_day", 10_000.0), ("targeting", 1.0)):
+            sub = rd.mapping(node, block, f"air_defence.{block}", required=False)
+            for k in sub:
+                rd.number(sub, k, f"air_defence.{block}.{k}", ("air_defence", block, k), 0.0, hi)
 
 
 def parse_document(doc: Any, path: str, *, relocate_orbits: bool = False) -> Scenario:
@@ -514,6 +575,7 @@ def parse_document(doc: Any, path: str, *, relocate_orbits: bool = False) -> Sce
                     " ".join(str(doc.get("summary", "")).split()), path, line_spec, host,
                     alliance, hostile, conditions, hubs, nations, ukraine, caps, pledges,
                     requirements, force, threat, raids, {}, "")
+    _model_block_assumptions(rd, doc, replace(scen, doc=doc))
     variants = {}
     vnode = rd.mapping(doc, "variants", "variants", required=False)
     for vname, v in vnode.items():

@@ -1,9 +1,11 @@
 """Which assumption drives each answer: a one-at-a-time sensitivity analysis.
 
 Every number of a scenario that carries a range (each ``assumption``, and each published
-figure given with its spread) is set to its low and then its high end, all else as written;
-the baseline variant is run again with a modest sample (:data:`DEFAULT_SAMPLES` violations,
-:data:`DEFAULT_RAID_REPLICATIONS` replications of the largest raid only, the same seed
+figure given with its spread, including the ``breach`` and ``air_defence`` blocks) is set to
+its low and then its high end, all else as written (a number set so is held there: the land
+breach no longer draws it over its range); the baseline variant is run again with a modest
+sample (:data:`DEFAULT_SAMPLES` violations, :data:`DEFAULT_RAID_REPLICATIONS` replications
+of the largest raid and of the campaign, what no headline needs left out, the same seed
 throughout, so the swing is the assumption's and not the sampling's). For each headline
 metric the assumptions are ranked by swing, ``|metric_high - metric_low|``: the rows of the
 tornado chart.
@@ -71,7 +73,7 @@ def _one(scen: Scenario, variant: str, path: tuple[Any, ...] | None, value: floa
     if path is None and value is not None:  # the baseline again, with another seed
         seed = seed + int(value)
     return run_variant(resolve_variant(s, variant), samples, seed, threads=1,
-                       raid_replications=raid_replications, largest_raid_only=True).headline()
+                       raid_replications=raid_replications, headlines_only=True).headline()
 
 
 def sensitivity(

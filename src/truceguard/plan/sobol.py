@@ -171,7 +171,7 @@ def _evaluate(scen: Scenario, variant: str, values: dict[tuple[Any, ...], float]
 
     s = scen.with_values(values)
     return run_variant(resolve_variant(s, variant), samples, seed, threads=1,
-                       raid_replications=raid_replications, largest_raid_only=True).headline()
+                       raid_replications=raid_replications, headlines_only=True).headline()
 
 
 def _bootstrap(stat: Callable[[NDArray[np.int64]], float], n: int, rng: np.random.Generator

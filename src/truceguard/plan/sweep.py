@@ -164,11 +164,12 @@ def plan_steps(scen: Scenario, variants: Sequence[str] | None = None, *,
                with_sensitivity: bool = True, place: bool = False,
                threat_events: object = None, sobol_rows: int = 0) -> int:
     """How many runs :func:`run_plan` makes (the ``total`` its progress reports): one per
-    variant, and the sensitivity analyses' runs when they run."""
+    variant, one for the structural switches, and the sensitivity analyses' runs when they
+    run."""
     from truceguard.plan.sensitivity import runs_for
 
     resolved = resolve_all(scen, variants)
-    n = len(resolved)
+    n = len(resolved) + 1  # the variants and the structural switches
     if with_sensitivity and sensitivity_skipped(place, threat_events) is None:
         names = [rv.name for rv in resolved]
         base = scen.baseline if scen.baseline in names else names[0]
@@ -207,10 +208,13 @@ def run_plan(
     docstring) counts every run, the variants' (``variant NAME``) and the sensitivity's
     (``sensitivity KEY = VALUE``), out of :func:`plan_steps`. With ``sobol_rows`` > 0 the
     variance-based analysis (:mod:`truceguard.plan.sobol`) runs too, on the same variant,
-    and its indices go to ``extra["sobol"]`` (results.json's ``sobol``)."""
+    and its indices go to ``extra["sobol"]`` (results.json's ``sobol``). The structural
+    switches of the baseline variant (:mod:`truceguard.plan.switches`) go to
+    ``extra["switches"]``."""
     from truceguard.plan.orbits import place_orbits
     from truceguard.plan.scenario import load_scenario
     from truceguard.plan.sensitivity import DEFAULT_SAMPLES, runs_for, sensitivity
+    from truceguard.plan.switches import switches
     from truceguard.plan.threat import with_threat
 
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -226,17 +230,24 @@ def run_plan(
     skipped = sensitivity_skipped(place, threat_events) if with_sensitivity else None
     run_sens = with_sensitivity and skipped is None
     n_sobol = _sobol_runs(scen, base, sobol_rows) if run_sens else 0
-    total = len(resolved) + (runs_for(scen, base) if run_sens else 0) + n_sobol
+    total = len(resolved) + 1 + (runs_for(scen, base) if run_sens else 0) + n_sobol
     use_dask = scheduler is not None or bool(workers)
     with (dask_client(scheduler, workers, "--dask" if scheduler else "--workers") if use_dask
           else contextlib.nullcontext()) as client:
         results = sweep(resolved, samples, seed, client=client,
                         progress=_shifted(progress, "variant ", 0, total))
+        if progress:
+            progress("structural switches", len(resolved), total)
+        base_rv = next(rv for rv in resolved if rv.name == base)
+        extra["switches"] = switches(base_rv, seed)
+        if progress:
+            progress("structural switches", len(resolved) + 1, total)
         sens = None
         if run_sens:
             sens = sensitivity(scen, base, sensitivity_samples or DEFAULT_SAMPLES, seed,
                                client=client,
-                               progress=_shifted(progress, "sensitivity ", len(resolved), total))
+                               progress=_shifted(progress, "sensitivity ", len(resolved) + 1,
+                                                 total))
         if n_sobol:
             from truceguard.plan.sobol import DEFAULT_SAMPLES as DEFAULT_SOBOL_SAMPLES
             from truceguard.plan.sobol import sobol

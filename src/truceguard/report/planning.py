@@ -1,15 +1,19 @@
 """Planning reports: the HTML page, its PNG figures and results.json, for plan and compare.
 
-Every metric shown is defined in one sentence where it is shown, with what it includes
-(``geometry only`` where availability, capacity and chance are left out). The sensitivity
-section names, per headline metric, the assumption that moves it most, with its tornado chart
-and table. Figures come from :mod:`truceguard.report.planning_plots`.
+Every metric shown is defined in one sentence where it is shown, with what it includes. The
+plan report holds, in order: the headlines; the structural switches side by side (Belarus,
+launch areas, targeting, basing); the land breach by variant and by the force's size; the
+raid curve, the largest raid by class and layer, a campaign of raids, where the pledged fire
+units stand and the exchange ratio; the fighters and the air warning; the satellites by day
+and by night; the other layers; the response curves; the sensitivity analyses (tornado charts,
+Sobol indices); the force pools against inventories; the force generation of each variant;
+the assumptions. Figures come from :mod:`truceguard.report.planning_plots`.
 
 Every figure that comes from sampling is shown with its 95% interval, and results.json says
 how each interval is computed (``interval_methods``, ``headline_interval_methods``; each
-variant's ``intervals``). A figure that is the same in every variant, or at every raid size,
-gets the sentence :mod:`truceguard.plan.explain` computes for it (``unchanged`` in
-results.json).
+variant's ``intervals``). A figure that is the same in every variant, or a raid curve that
+falls with size, gets the sentence :mod:`truceguard.plan.explain` computes for it
+(``unchanged`` in results.json).
 """
 
 from __future__ import annotations
@@ -39,10 +43,10 @@ from truceguard.report import planning_plots as plots
 COMPARE_COLUMNS = {  # key -> readable column name
     "line_isr_cover_share": "line watched (ground), monitoring",
     "detection_probability": "violations detected in time",
-    "ground_answered_share": "ground violations answered in time",
-    "air_intercept_share": "air threats intercepted before target",
-    "protected_sites_air_defence_share": "sites in battery range (geometry only)",
+    "breach_contained_72h_share": "land breach contained within 72 h",
+    "air_intercept_share": "air threats met by a fighter before target",
     "raid_largest_defeated_share": "largest raid defeated",
+    "raid_campaign_last_defeated_share": "last raid of a campaign defeated",
 }
 KEYS = tuple(COMPARE_COLUMNS)
 
@@ -160,14 +164,28 @@ def write_plan_report(scen: Scenario, results: Sequence[VariantResult], out_dir:
     maps = {r.name: plots.plot_map(scen, r, out / f"map_{r.name}.png") for r in results}
     response = plots.plot_response(results, out / "response_cdf.png")
     raids = plots.plot_raids(results, out / "raids.png")
+    base = _baseline(scen, results)
+    breach = plots.plot_breach(base, out / "breach.png") if base else ""
+    isr = plots.plot_isr(results, out / "isr.png")
     tornado = {}
     if sensitivity is not None:
         tornado = {m: plots.plot_tornado(sensitivity.rows[m], sensitivity.base[m], m,
                                          out / f"tornado_{m}.png") for m in HEADLINE}
     html = _env().get_template("planning.html.j2").render(
         scenario=scen, results=results, doc=doc, maps=maps, response=response, raids=raids,
-        tornado=tornado, sens=sensitivity, metrics=METRICS, headline=HEADLINE, extra=extra or {},
-        why=doc["unchanged"], skipped=sensitivity_skipped)
+        breach=breach, isr=isr, tornado=tornado, sens=sensitivity, metrics=METRICS,
+        headline=HEADLINE, extra=extra or {}, why=doc["unchanged"],
+        skipped=sensitivity_skipped, pools=pool_rows(results),
+        baseline=_baseline(scen, results),
+        raid_groups=alike(results, lambda r: tuple(
+            round(d["defeated_share"]["value"], 3) for d in r.metrics["raids"])),
+        unit_rows=unit_rows(results),
+        satellites_in_time=any(
+            (r.metrics["layers"]["monitoring"]["satellites"] or {}).get(
+                "within_detection_time", {}).get("in_force", {}).get("all", {}).get(
+                "combined", 0.0) > 0 for r in results),
+        campaign_groups=alike(results, lambda r: tuple(
+            round(d["value"], 3) for d in r.metrics["campaign"]["by_raid"])))
     index = out / "index.html"
     index.write_text(html, encoding="utf-8")
     return index
@@ -193,15 +211,67 @@ def write_compare_report(scen: Scenario, results: Sequence[VariantResult], out_d
     return index
 
 
+def _baseline(scen: Scenario, results: Sequence[VariantResult]) -> VariantResult | None:
+    """The baseline variant's result (or the first one run)."""
+    return next((r for r in results if r.name == scen.baseline), results[0] if results else None)
+
+
+def alike(results: Sequence[VariantResult], key: Any) -> list[dict[str, Any]]:
+    """Variants whose figures ``key(result)`` are the same, once: ``{name, result}`` with
+    the names joined by ' = '."""
+    groups: dict[Any, list[VariantResult]] = {}
+    for r in results:
+        groups.setdefault(key(r), []).append(r)
+    return [{"name": " = ".join(m.name for m in ms), "result": ms[0]} for ms in groups.values()]
+
+
+def unit_rows(results: Sequence[VariantResult]) -> list[dict[str, Any]]:
+    """The pledged fire-unit groups (not Ukraine's), each distinct one once, with the
+    variants that have it."""
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in results:
+        for g in r.metrics["layers"]["air_defence"]["fire_unit_groups"]:
+            if g["layer"] == "ukraine":
+                continue
+            key = (g["layer"], g["group"], round(g["fire_units"], 6))
+            rows.setdefault(key, {**g, "variants": []})["variants"].append(r.name)
+    for g in rows.values():
+        g["in"] = ("every variant" if len(g["variants"]) == len(results)
+                   else ", ".join(g["variants"]))
+    return list(rows.values())
+
+
+def pool_rows(results: Sequence[VariantResult]) -> list[dict[str, Any]]:
+    """The force pools of every variant, each distinct row once, with the variants that
+    have it ('every variant' when all do)."""
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in results:
+        for p in r.metrics.get("force_pools") or []:
+            key = (p["nation"], p["role"], p["deployed"])
+            rows.setdefault(key, {**p, "variants": []})["variants"].append(r.name)
+    out = sorted(rows.values(), key=lambda p: (p["role"], p["nation"], p["deployed"]))
+    for p in out:
+        p["in"] = ("every variant" if len(p["variants"]) == len(results)
+                   else ", ".join(p["variants"]))
+    return out
+
+
 def summary_line(r: VariantResult) -> str:
-    """One line of a variant's headline figures, for the terminal."""
+    """One line of a variant's headline figures, each with its 95% interval, for the
+    terminal."""
     m = r.metrics
 
     def pct(k: str) -> str:
-        return "n/a" if m[k] is None else f"{m[k]:.0%}"
+        if m[k] is None:
+            return "n/a"
+        iv = m["intervals"][k]
+        if iv["low"] is None:
+            return f"{m[k]:.0%}"
+        return f"{m[k]:.0%} ({iv['low']:.0%}-{iv['high']:.0%})"
 
     return (f"{r.name}: line watched {pct('line_isr_cover_share')}, detected in time "
-            f"{pct('detection_probability')}, ground answered {pct('ground_answered_share')}, "
-            f"air intercepted {pct('air_intercept_share')}, sites in battery range "
-            f"{pct('protected_sites_air_defence_share')}, largest raid defeated "
-            f"{pct('raid_largest_defeated_share')}")
+            f"{pct('detection_probability')}, breach contained in 72 h "
+            f"{pct('breach_contained_72h_share')}, air threats met by fighters "
+            f"{pct('air_intercept_share')}, largest raid defeated "
+            f"{pct('raid_largest_defeated_share')}, last raid of a campaign "
+            f"{pct('raid_campaign_last_defeated_share')}")

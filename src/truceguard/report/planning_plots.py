@@ -1,4 +1,5 @@
-"""The planning report's figures: maps, response curves, raids, tornado charts and gaps.
+"""The planning report's figures: maps, response curves, the raid curve and campaign, land
+breach containment by force size, satellites by day and night, tornado charts and gaps.
 
 Maps draw from the shipped boundaries only (no tile server), with axis labels, country and
 place names and a scale bar. Plots use matplotlib's object API on the Agg canvas, so nothing
@@ -143,8 +144,8 @@ def plot_response(results: Sequence[VariantResult], path: Path) -> str:
     threats intercepted, against minutes after the violation (never-answered ones keep the
     curve below 1). The axis runs to the data; identical curves are named together."""
     fig = Figure(figsize=(11, 4.6))
-    panels = (("t_response", "ground violations answered (any layer)"),
-              ("t_intercept", "air threats intercepted before their target"))
+    panels = (("t_response", "ground violations reached by a quick-reaction unit"),
+              ("t_intercept", "air threats met by a fighter before their target"))
     for j, (attr, title) in enumerate(panels):
         ax = fig.add_subplot(1, 2, j + 1)
         seen: dict[bytes, list[str]] = {}
@@ -172,45 +173,135 @@ def plot_response(results: Sequence[VariantResult], path: Path) -> str:
                     np.concatenate([np.arange(len(v) + 1) / n, [len(v) / n]]), where="post",
                     ls=STYLES[i % len(STYLES)], lw=2.2 - 0.3 * (i % 4),
                     label=" = ".join(seen[key]))
-        for x in (30, 60):
+        marks = (30, 60) if tmax < 400 else (60, 240, 720)
+        for x in marks:
             ax.axvline(x, color="0.5", ls=":", lw=1)
             ax.text(x, 1.01, f"{x} min", ha="center", va="bottom", fontsize=8, color="0.3")
         ax.set_xlim(0, tmax * 1.05)
         ax.set_ylim(0, 1.08)
         ax.set_xlabel("minutes after the violation (air: after it crosses the line)")
+        ax.set_xlim(left=0)
         ax.set_ylabel("share of sampled violations")
         ax.set_title(title, fontsize=10, pad=14)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.93))
     return _save(fig, path)
 
 
+def _groups(results: Sequence[VariantResult], key: Any) -> list[tuple[str, VariantResult]]:
+    """Variants with the same figures (``key(result)``) drawn once, named together."""
+    groups: dict[Any, list[VariantResult]] = {}
+    for r in results:
+        groups.setdefault(key(r), []).append(r)
+    return [(" = ".join(m.name for m in members), members[0]) for members in groups.values()]
+
+
 def plot_raids(results: Sequence[VariantResult], path: Path) -> str:
-    """Share of each raid defeated (all layers, and by the force alone) against raid size."""
-    fig = Figure(figsize=(8, 4.4))
-    ax = fig.add_subplot()
-    groups: dict[tuple[float, ...], list[VariantResult]] = {}
-    for r in results:  # variants with the same raid figures share one pair of lines
-        key = tuple(round(d[k], 6) for d in r.metrics["raids"]
-                    for k in ("defeated_share", "defeated_by_force_share"))
-        groups.setdefault(key, []).append(r)
-    for i, members in enumerate(groups.values()):
-        raids = members[0].metrics["raids"]
-        name = " = ".join(m.name for m in members)
-        x = [d["drones"] + d["missiles"] for d in raids]
-        ax.plot(x, [d["defeated_share"] for d in raids], marker="o",
-                ls=STYLES[i % len(STYLES)], label=f"{name}: all layers")
-        ax.plot(x, [d["defeated_by_force_share"] for d in raids], marker="x",
-                ls=STYLES[i % len(STYLES)], alpha=0.7, label=f"{name}: the force alone")
+    """Left: the share of each raid defeated against its size (median, with the central 95%
+    of replications as a band). Right: the share defeated in each raid of the campaign."""
+    fig = Figure(figsize=(12, 4.6))
+    ax, bx = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    curve = _groups(results, lambda r: tuple(round(d["defeated_share"]["value"], 4)
+                                             for d in r.metrics["raids"]))
+    for i, (name, r) in enumerate(curve):
+        raids = r.metrics["raids"]
+        x = [d["threats"] for d in raids]
+        line, = ax.plot(x, [d["defeated_share"]["value"] for d in raids], marker="o",
+                        ls=STYLES[i % len(STYLES)], label=name)
+        ax.fill_between(x, [d["defeated_share"]["low"] for d in raids],
+                        [d["defeated_share"]["high"] for d in raids], color=line.get_color(),
+                        alpha=0.15, lw=0)
     ax.set_xscale("log")
-    sizes = sorted({d["drones"] + d["missiles"] for r in results for d in r.metrics["raids"]})
+    sizes = sorted({d["threats"] for r in results for d in r.metrics["raids"]})
     ax.set_xticks(sizes, [f"{v:,}" for v in sizes])
     ax.minorticks_off()
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("raid size, drones + missiles (largest: 805 + 13, 7 Sep 2025)")
-    ax.set_ylabel("share of the raid defeated")
-    ax.legend(fontsize=6.5, ncol=2, loc="center left")
-    ax.set_title("Raids answered shot by shot until interceptors and sorties run out",
-                 fontsize=10)
+    ax.set_xlabel("threats in the raid (drones, decoys, cruise and ballistic missiles)")
+    ax.set_ylabel("share of the raid destroyed or suppressed")
+    ax.set_title("One raid: the share defeated falls as raids saturate the defence\n"
+                 "(median and central 95% of replications)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    camp = _groups(results, lambda r: tuple(round(d["value"], 4)
+                                            for d in r.metrics["campaign"]["by_raid"]))
+    for i, (name, r) in enumerate(camp):
+        c = r.metrics["campaign"]
+        xc = np.arange(1, len(c["by_raid"]) + 1)
+        line, = bx.plot(xc, [d["value"] for d in c["by_raid"]], marker="o",
+                        ls=STYLES[i % len(STYLES)], label=name)
+        bx.fill_between(xc, [d["low"] for d in c["by_raid"]], [d["high"] for d in c["by_raid"]],
+                        color=line.get_color(), alpha=0.15, lw=0)
+    c0 = results[0].metrics["campaign"]
+    bx.set_ylim(0, 1.02)
+    bx.set_xticks(np.arange(1, c0["raids"] + 1))
+    bx.set_xlabel(f"raid of the campaign ({sum(c0['raid'].values()):,} threats each, "
+                  f"{c0['days_between']:g} days apart)")
+    bx.set_ylabel("share of the raid defeated")
+    bx.set_title("A campaign: magazines run down between raids\n(median and central 95% "
+                 "of replications)", fontsize=10)
+    bx.legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_breach(r: VariantResult, path: Path) -> str:
+    """One variant's containment of a land breach within 6, 24 and 72 hours against the
+    reassurance force's size (multiples of the pledged troops), with Wilson 95% intervals."""
+    fig = Figure(figsize=(8.5, 4.2))
+    ax = fig.add_subplot()
+    rows = r.metrics["layers"]["land_breach"].get("by_force_size") or []
+    x = np.array([row["force_scale"] for row in rows])
+    for h, colour in (("72h", "tab:green"), ("24h", "tab:orange"), ("6h", "tab:red")):
+        v = np.array([row["contained"][h]["value"] for row in rows])
+        lo = v - np.array([row["contained"][h]["low"] for row in rows])
+        hi = np.array([row["contained"][h]["high"] for row in rows]) - v
+        ax.errorbar(x, v, yerr=[lo, hi], color=colour, marker="o", capsize=3,
+                    label=f"contained within {h[:-1]} h")
+        if len(v):
+            ax.text(x[-1] + 0.05, v[-1], f"{100 * v[-1]:.0f}%", va="center", fontsize=8,
+                    color=colour)
+    ax.set_xticks(x, [{0.0: "none", 1.0: "as pledged"}.get(float(v), f"x{v:g}") for v in x])
+    ax.set_xlim(-0.15, (x.max() if len(x) else 2.0) + 0.4)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("size of the reassurance force (multiple of the pledged troops)")
+    ax.set_ylabel("share of breaches contained")
+    ax.set_title(f"Land breach: containment against the force's size, {r.name} "
+                 "(95% intervals)", fontsize=10)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return _save(fig, path)
+
+
+def plot_isr(results: Sequence[VariantResult], path: Path) -> str:
+    """Line watched by satellites within a day, by day and by night: the systems in force
+    and the European and commercial alternatives, one group of bars per distinct variant."""
+    have = [r for r in results if r.metrics["layers"]["monitoring"]["satellites"]]
+
+    def key(r: VariantResult) -> tuple[float, ...]:
+        w = r.metrics["layers"]["monitoring"]["satellites"]["within_a_day"]
+        return tuple(round(w[g][t]["combined"], 4) for g in ("in_force", "alternatives")
+                     for t in ("day", "night"))
+
+    groups = _groups(have, key)
+    fig = Figure(figsize=(9, 4.2))
+    ax = fig.add_subplot()
+    bars = (("in_force", "day", "satellites in force, by day", "tab:blue"),
+            ("in_force", "night", "satellites in force, by night", "navy"),
+            ("alternatives", "day", "European and commercial, by day", "tab:orange"),
+            ("alternatives", "night", "European and commercial, by night", "saddlebrown"))
+    width = 0.8 / len(bars)
+    for j, (g, t, label, colour) in enumerate(bars):
+        vals = [r.metrics["layers"]["monitoring"]["satellites"]["within_a_day"][g][t]["combined"]
+                for _n, r in groups]
+        xs = np.arange(len(groups)) + (j - 1.5) * width
+        ax.bar(xs, vals, width, color=colour, label=label)
+        for x, v in zip(xs, vals, strict=True):
+            ax.text(x, v, f"{100 * v:.0f}%", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(np.arange(len(groups)), [n for n, _r in groups], fontsize=7)
+    top = max([0.05] + [r.metrics["layers"]["monitoring"]["satellites"]["within_a_day"][g][t][
+        "combined"] for _n, r in groups for g, t, *_ in bars])
+    ax.set_ylim(0, min(1.0, top * 1.3))
+    ax.set_ylabel("chance a violation is reported within a day")
+    ax.set_title("Line watched by satellites within a day: swath, night, cloud and tasking "
+                 "latency", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              frameon=False)
     return _save(fig, path)
 
 
