@@ -147,6 +147,13 @@ def test_live_steps_equal_a_full_recomputation(new_store: Callable[[], Store],
     incremental path (and reads no incident in full); with two, incidents of both markings go
     the general way where they must."""
     store = new_store()
+    try:
+        _live_then_full(store, steps, single)
+    finally:  # each example's store is closed at once (a PostgreSQL has few connections)
+        store.close()
+
+
+def _live_then_full(store: Store, steps: list[list[tuple[Any, ...]]], single: bool) -> None:
     rules = load_grading()
     taken = 0
     for k, rows in enumerate(steps):
