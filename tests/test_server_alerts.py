@@ -67,9 +67,11 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def add_target(db: str, url: str, as_user: str = "fra") -> str:
+def add_target(db: str, url: str, as_user: str = "fra", name: str = "duty",
+               audience: str = "team") -> str:
     r = CliRunner().invoke(main, ["alerts", "add", "--webhook", url, "--as", as_user,
-                                  "--name", "duty", "--allow-private", "--db", db])
+                                  "--name", name, "--audience", audience, "--allow-private",
+                                  "--db", db])
     assert r.exit_code == 0, r.output
     return r.stdout.strip().splitlines()[-1]  # the signing secret
 
@@ -216,3 +218,102 @@ def test_kill_9_loses_no_acknowledged_report_and_no_owed_alert(tmp_path: Path) -
         srv2.process.terminate()
         srv2.process.wait(20)
         receiver.close()
+
+
+# -- audiences: the team, and published findings only beyond it ------------------------------
+
+
+def owed_to(db: str, name: str) -> list[OutboxItem]:
+    """The outbox rows of the target ``name``."""
+    with open_store(db) as store:
+        (target,) = [t for t in store.alert_targets() if t.name == name]
+        return store.outbox(target.target_id)
+
+
+def violation_ids(db: str, at_lon: float) -> list[int]:
+    """The violations (the owner's view) of the breach(n) report at longitude ``at_lon``."""
+    with open_store(db) as store:
+        return [v.violation_id for v in store.violations(ViolationFilter(), Viewer.owner())
+                if round(v.lon, 3) == at_lon]
+
+
+def review(db: str, vid: int, status: str, who: str) -> None:
+    """`truceguard review` against the running server's database."""
+    r = CliRunner().invoke(main, ["review", str(vid), "--status", status, "--by", who,
+                                  "--why", "seen on the footage", "--db", db])
+    assert r.exit_code == 0, r.output
+
+
+def test_beyond_the_team_only_published_findings_once(tmp_path: Path) -> None:
+    """FRA's duty officers (`team`) are alerted on each new violation, told it is not yet
+    published; FRA's partner centre and GBR's press desk (`published`) get a violation only
+    when a second analyst publishes it, over the API or from the CLI (delivered by the running
+    server), once; a returned one never; GBR's own report never reaches FRA's centre."""
+    duty, partners, press = Receiver(), Receiver(), Receiver()
+    db = str(tmp_path / "p.db")
+    log = tmp_path / "log.txt"
+    tokens = make_users(db)
+    add_target(db, duty.url)
+    add_target(db, partners.url, name="partners", audience="published")
+    add_target(db, press.url, as_user="gbr", name="press", audience="published")
+    srv = start(db, log, "--terms", "minsk-2015")
+    srv.tokens = tokens
+    try:
+        with srv.client("gbr") as c:  # REL TO GBR: a violation FRA may not see
+            assert c.post("/api/v1/observations", content=breach(4, weapon="small_arms")
+                          ).json()["imported"] == 1
+        with srv.client("ukr") as c:
+            for n in (1, 2, 3):
+                assert c.post("/api/v1/observations", content=breach(n, weapon="small_arms")
+                              ).json()["imported"] == 1
+        # judged in order: once the last public report's alert is delivered to the team,
+        # every report's alerts were decided
+        wait_for(lambda: settled(db, after=38.3), timeout=30, what=log.read_text)
+        team = owed_to(db, "duty")
+        assert sorted(lon(i) for i in team) == [38.1, 38.2, 38.3]
+        docs = [json.loads(b) for _, _, b in duty.got]
+        assert [(d["audience"], d["published"], d["violation"]["status"]) for d in docs] == [
+            ("team", False, "new")] * 3
+        assert owed_to(db, "partners") == owed_to(db, "press") == []  # drafts stay in
+        (gbr_only,) = violation_ids(db, 38.4)
+        first, second, third = (violation_ids(db, x)[0] for x in (38.1, 38.2, 38.3))
+        token = {v: srv.api_id("violation", v) for v in (first, second, third)}
+        # over the API: GBR verifies, FRA publishes the first; the second is verified only,
+        # the third returned
+        with srv.client("gbr") as c:
+            for v in (first, second, third):
+                r = c.post(f"/api/v1/violations/{token[v]}/status",
+                           json={"status": "verified", "why": "crater seen"})
+                assert r.status_code == 200, r.text
+        with srv.client("fra") as c:
+            r = c.post(f"/api/v1/violations/{token[third]}/status",
+                       json={"status": "returned", "why": "the crater is older"})
+            assert r.status_code == 200, r.text
+            r = c.post(f"/api/v1/violations/{token[first]}/status",
+                       json={"status": "published", "why": "footage checked"})
+            assert r.status_code == 200, r.text
+        wait_for(lambda: partners.got and press.got, timeout=30, what=log.read_text)
+        # from the CLI, against the server's database: the server delivers it
+        review(db, second, "published", "boris")
+        review(db, gbr_only, "verified", "anna")
+        review(db, gbr_only, "published", "boris")
+        wait_for(lambda: len(partners.got) == 2 and len(press.got) == 3, timeout=30,
+                 what=log.read_text)
+        for name in ("partners", "press"):
+            wait_for(lambda name=name: all(i.state == "delivered" for i in owed_to(db, name)),
+                     timeout=30, what=log.read_text)
+        assert [i.violation_id for i in owed_to(db, "partners")] == [first, second]
+        assert [i.violation_id for i in owed_to(db, "press")] == [first, second, gbr_only]
+        sent = [json.loads(b) for _, _, b in partners.got]
+        assert [(d["violation"]["violation_id"], d["audience"], d["published"],
+                 d["violation"]["status"]) for d in sent] == [
+            (token[first], "published", True, "published"),
+            (token[second], "published", True, "published")]
+        assert {h["Idempotency-Key"] for _, h, _ in partners.got} == {
+            i.idempotency_key for i in owed_to(db, "partners")}
+        assert len(duty.got) == 3 and len(owed_to(db, "duty")) == 3  # told once, when new
+    finally:
+        srv.process.terminate()
+        srv.process.wait(20)
+        for r in (duty, partners, press):
+            r.close()

@@ -697,14 +697,13 @@ def _next_status(violation_id: int, decision: str, current: str, trail: list[Sta
 
 def set_violation_status(store: Store, violation_id: int, status: str, who: str, why: str
                          ) -> list[StatusChange]:
-    """Append a person's decision (who, and why) to a violation's status trail; returns the
-    trail.
+    """Append a person's decision (who, and why) to a violation's status trail; the trail.
 
     ``status`` is one of ``REVIEW_DECISIONS``, allowed as ``REVIEW_FLOW`` says: a violation
-    is published only by a second analyst, not the one who verified it. The trail entry and
-    the audit log entry (``violation.status``: violation id, from, to, the decision and the
-    reason) are written in one transaction, with the violation held against other writers.
-    """
+    is published only by a second analyst, not the one who verified it. The trail entry, the
+    audit log entry (``violation.status``: violation id, from, to, the decision and the
+    reason) and, on publication, the alerts owed beyond the team (``store.owe_published``)
+    are written in one transaction, with the violation held against other writers."""
     if status not in REVIEW_DECISIONS:
         raise unknown_value("status", status, REVIEW_DECISIONS, code="input.bad_status")
     who, why = who.strip(), why.strip()
@@ -713,10 +712,11 @@ def set_violation_status(store: Store, violation_id: int, status: str, who: str,
         current = store.lock_violation(violation_id)
         to = _next_status(violation_id, status, current, store.status_trail(violation_id), who)
         store.append_status(violation_id, StatusChange(0, utc_now(), to, who, why))
-        store.audit(who, "violation.status", {
-            "violation_id": violation_id, "from": current, "to": to,
-            "decision": DECISION_RETURNED if current == STATUS_VERIFIED and to == "under_review"
-            else status, "reason": why})
+        if to == STATUS_PUBLISHED:
+            store.owe_published(violation_id, time.time())
+        returned = current == STATUS_VERIFIED and to == "under_review"
+        store.audit(who, "violation.status", {"violation_id": violation_id, "from": current,
+                    "to": to, "decision": DECISION_RETURNED if returned else status, "reason": why})
     return store.status_trail(violation_id)
 
 

@@ -155,10 +155,14 @@ def alerts_group() -> None:
 @click.option("--allow-private", is_flag=True,
               help="Let this target point at a loopback, private, link-local or other "
                    "non-public address (refused otherwise, when added and when delivering).")
+@click.option("--audience", default="team", show_default=True, metavar="team|published",
+              help="team: the mission's duty officers, alerted on every new violation; "
+                   "published: anyone beyond the team, alerted only on published findings.")
 @db_option
 @domain_errors
 def alerts_add(name: str | None, webhook: str | None, cot: str | None, min_severity: int,
-               terms: str, as_user: str, allow_private: bool, db: str | None) -> None:
+               terms: str, as_user: str, allow_private: bool, audience: str,
+               db: str | None) -> None:
     """Add an alert target; a webhook's signing secret is printed once."""
     from truceguard.server.alerts import add_target
 
@@ -166,9 +170,11 @@ def alerts_add(name: str | None, webhook: str | None, cot: str | None, min_sever
     with open_existing(db) as store:
         target, secret = add_target(store, webhook=webhook, cot=cot, as_user=as_user,
                                     name=name, min_severity=min_severity, terms=terms,
-                                    allow_private=allow_private, by="cli")
+                                    allow_private=allow_private, audience=audience, by="cli")
     click.echo(f"alert target {target.name}: {target.kind} {url}, severity >= {min_severity}, "
-               f"as {as_user}")
+               f"as {as_user}, audience {target.audience} (" + (
+                   "published findings only)" if target.audience == "published"
+                   else "every new violation)"))
     if secret:
         click.echo("Its signing secret (HMAC-SHA256 of the body, header "
                    "X-Truceguard-Signature; shown once):")
@@ -186,13 +192,13 @@ def alerts_list(db: str | None) -> None:
     with open_existing(db) as store:
         targets = store.alert_targets()
         rows = [(t, store.outbox(t.target_id)) for t in targets]
-    table = Table("name", "kind", "url", "severity >=", "terms", "delivered", "pending",
-                  "failed")
+    table = Table("name", "kind", "url", "severity >=", "terms", "audience", "delivered",
+                  "pending", "failed")
     for t, items in rows:
         count = {s: sum(1 for i in items if i.state == s) for s in
                  ("delivered", "pending", "failed")}
         table.add_row(t.name, t.kind, t.url, str(t.min_severity), t.terms or "(all)",
-                      *(str(count[s]) for s in ("delivered", "pending", "failed")))
+                      t.audience, *(str(count[s]) for s in ("delivered", "pending", "failed")))
     Console(width=160).print(table)
 
 

@@ -1,19 +1,31 @@
 """Alerts: new violations owed to alert targets, kept in a durable outbox, delivered at least
 once under one idempotency key each.
 
-- ``owe(store, violation_ids)`` decides who is owed what: every active target whose terms
-  match, whose minimum severity the violation reaches, and whose user may see it (the
-  violation as that user's view of the incident, through the store's releasability). One
-  outbox row per target and violation, so nothing is owed twice, whoever calls it.
+- A target has an audience (``store.mission.AUDIENCES``): ``team``, the mission's own duty
+  officers, alerted on every new violation whatever its status; or ``published``, anyone
+  beyond the team (a partner nation's operations centre, a press desk), alerted only on a
+  violation a second analyst published, once. Every body says which (``audience``) and
+  whether the violation is published (``published``).
+- ``owe(store, violation_ids)`` decides who is owed what of the violations live judging
+  found: every active target whose terms match, whose minimum severity the violation
+  reaches, whose user may see it (the violation as that user's view of the incident, through
+  the store's releasability), and whose audience takes it (``store.mission.owes``: a new
+  violation is the team's only). Publication (``pipeline.set_violation_status``, from the
+  CLI or the API) owes the ``published`` targets in the store, in the same transaction
+  (``store.owe_published``); the dispatcher polls the outbox, so a publication from any
+  process is delivered by the running server. One outbox row per target and violation, so
+  nothing is owed twice, whoever calls it.
 - ``Dispatcher`` delivers what is due: a webhook gets a JSON POST with an
   ``X-Truceguard-Signature: sha256=HMAC`` header over the exact body (the target's secret) and
   an ``Idempotency-Key`` header that stays the same across retries; a failure is retried
   with exponential backoff (1 s, 2 s, 4 s ... up to 5 minutes; given up after
-  ``MAX_ATTEMPTS``). A restart picks up what was owed: the outbox is in the store. It is a
-  service (``start``, ``stop(drain=True)``: the deliveries in flight are sent and recorded
-  first; ``health``: what is due, which targets fail). Among several nodes on one PostgreSQL
-  each node claims the rows it delivers (``store.cluster.OutboxClaims``: ``SKIP LOCKED``
-  and a lease), so no row is sent by two nodes at once.
+  ``MAX_ATTEMPTS``). The body is written when delivering, from the violation as the target's
+  user sees it then; a ``published`` target's alert about a violation no longer published
+  (withdrawn since) is cancelled, not sent. A restart picks up what was owed: the outbox is in
+  the store. It is a service (``start``, ``stop(drain=True)``: the deliveries in flight are
+  sent and recorded first; ``health``: what is due, which targets fail). Among several nodes
+  on one PostgreSQL each node claims the rows it delivers (``store.cluster.OutboxClaims``:
+  ``SKIP LOCKED`` and a lease), so no row is sent by two nodes at once.
 - CoT targets receive the violation as a CoT marker through the CoT-out sender.
 - A target may not point inside the network (loopback, link-local such as a cloud metadata
   address, private, unique-local, multicast, unspecified or reserved addresses) unless its
@@ -42,12 +54,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 from truceguard.errors import InputError
 from truceguard.io.records import record_dict
-from truceguard.model import Violation
+from truceguard.model import STATUS_PUBLISHED, Violation
 from truceguard.server.ids import ApiIds
 from truceguard.server.service import ServiceHealth, State
 from truceguard.store import MissionStore, Store
 from truceguard.store.cluster import OutboxClaims
-from truceguard.store.mission import AlertTarget, OutboxItem
+from truceguard.store.mission import (
+    AUDIENCE_PUBLISHED,
+    AUDIENCE_TEAM,
+    AUDIENCES,
+    AlertTarget,
+    OutboxItem,
+    outbox_key,
+    owes,
+)
 
 log = logging.getLogger("truceguard.server")
 
@@ -130,15 +150,19 @@ def check_target_url(url: str, kind: str, *, allow_private: bool = False) -> Non
 
 def add_target(store: MissionStore, *, webhook: str | None, cot: str | None, as_user: str,
                name: str | None = None, min_severity: int = 1, terms: str = "",
-               allow_private: bool = False, by: str) -> tuple[AlertTarget, str]:
+               allow_private: bool = False, audience: str = AUDIENCE_TEAM, by: str
+               ) -> tuple[AlertTarget, str]:
     """Add an alert target (`truceguard alerts add`, ``POST /api/v1/alerts``): a webhook URL
-    or a CoT ``tcp://HOST:PORT``, receiving what ``as_user`` may see, audited as ``by``.
-    Returns the target and a webhook's signing secret ('' for CoT), which nothing shows
-    again."""
+    or a CoT ``tcp://HOST:PORT``, receiving what ``as_user`` may see, for ``audience``
+    (``team``: every new violation; ``published``: published findings only), audited as
+    ``by``. Returns the target and a webhook's signing secret ('' for CoT), which nothing
+    shows again."""
     import secrets
 
-    from truceguard.errors import NotFoundError
+    from truceguard.errors import NotFoundError, unknown_value
 
+    if audience not in AUDIENCES:
+        raise unknown_value("audience", audience, AUDIENCES, code="input.bad_audience")
     if bool(webhook) == bool(cot):
         raise InputError("give one of --webhook URL or --cot tcp://HOST:PORT",
                          hint="one target per command", code="input.conflicting_options")
@@ -159,9 +183,10 @@ def add_target(store: MissionStore, *, webhook: str | None, cot: str | None, as_
     target = store.add_alert_target(name or f"{u.hostname}:{u.port or u.scheme}",
                                     "webhook" if webhook else "cot", url, secret,
                                     min_severity, terms, user.user_id,
-                                    allow_private=allow_private)
+                                    allow_private=allow_private, audience=audience)
     store.audit(by, "alerts.add", {"name": target.name, "kind": target.kind, "url": url,
-                                   "as": as_user, "allow_private": allow_private})
+                                   "as": as_user, "allow_private": allow_private,
+                                   "audience": audience})
     return target, secret
 
 
@@ -177,7 +202,7 @@ def target_dict(target: AlertTarget) -> dict[str, Any]:
     return {"target_id": target.target_id, "name": target.name, "kind": target.kind,
             "url": target.url, "min_severity": target.min_severity,
             "terms": target.terms, "user_id": target.user_id, "disabled": target.disabled,
-            "allow_private": target.allow_private}
+            "allow_private": target.allow_private, "audience": target.audience}
 
 
 async def resolve_checked(url: str, host: str, port: int) -> list[IPAddress]:
@@ -200,15 +225,16 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def idempotency_key(target: AlertTarget, violation_id: int) -> str:
-    return hashlib.sha256(f"{target.target_id}:{target.name}:{violation_id}".encode()
-                          ).hexdigest()[:32]
+    return outbox_key(target, violation_id)
 
 
-def payload(violation: Violation, key: str, ids: ApiIds) -> str:
+def payload(violation: Violation, key: str, ids: ApiIds, audience: str = AUDIENCE_TEAM) -> str:
     """The webhook body: the violation as the API shows it (its ids as opaque tokens, so a
-    receiver cannot count the violations it was not sent)."""
+    receiver cannot count the violations it was not sent), the target's ``audience`` and
+    whether the violation is ``published`` (a team's alert about a draft says it is not)."""
     return json.dumps({"type": "truceguard.violation", "idempotency_key": key,
-                       "marking": violation.releasability,
+                       "marking": violation.releasability, "audience": audience,
+                       "published": violation.status == STATUS_PUBLISHED,
                        "violation": ids.shown(record_dict(violation))},
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -225,12 +251,10 @@ def owe(store: Store, violation_ids: Sequence[int], now: float | None = None) ->
             continue
         for vid in violation_ids:
             v = store.get_violation(vid, user.viewer)
-            if v is None or v.severity < target.min_severity:
-                continue
-            if target.terms and v.terms != target.terms:
+            if v is None or not owes(target, v):
                 continue
             key = idempotency_key(target, vid)
-            items.append((target.target_id, vid, key, payload(v, key, ids)))
+            items.append((target.target_id, vid, key, payload(v, key, ids, target.audience)))
     return store.enqueue(items, time.time() if now is None else now)
 
 
@@ -331,17 +355,20 @@ class Dispatcher:
         self.owed = 0
         return len(due)
 
-    def _current(self, target: AlertTarget, item: OutboxItem) -> OutboxItem | None:
-        """The item as it is owed now: its violation as the target's user may see it today
-        (their user disabled, or the reports behind it no longer releasable to them: None)."""
+    def _current(self, target: AlertTarget, item: OutboxItem) -> OutboxItem | str:
+        """The item as it is owed now: its violation as the target's user may see it today;
+        else why it is not owed any more (their user disabled, the reports behind it no
+        longer releasable to them, or for a ``published`` target, no longer published)."""
         user = self.store.user_by_id(target.user_id)
         if user is None or user.disabled or target.disabled:
-            return None
+            return "the target or its user is disabled"
         v = self.store.get_violation(item.violation_id, user.viewer)
         if v is None:
-            return None
+            return "not releasable to the target's user any more"
+        if target.audience == AUDIENCE_PUBLISHED and v.status != STATUS_PUBLISHED:
+            return f"no longer published ({v.status})"
         return replace(item, payload=payload(v, item.idempotency_key,
-                                             ApiIds(self.store.incident_key)))
+                                             ApiIds(self.store.incident_key), target.audience))
 
     async def _retry_later(self, item: OutboxItem, next_at: float, error: str, *,
                            give_up: bool) -> None:
@@ -362,11 +389,10 @@ class Dispatcher:
 
     async def _deliver(self, client: Any, target: AlertTarget, item: OutboxItem) -> None:
         now_owed = await asyncio.to_thread(self._current, target, item)
-        if now_owed is None:
-            log.info("alert %s to %s cancelled: no longer releasable to its user, or the user "
-                     "is disabled", item.idempotency_key, target.name)
-            await self._retry_later(item, time.time(), "cancelled: not releasable to the "
-                                    "target's user any more", give_up=True)
+        if isinstance(now_owed, str):
+            log.info("alert %s to %s cancelled: %s", item.idempotency_key, target.name,
+                     now_owed)
+            await self._retry_later(item, time.time(), f"cancelled: {now_owed}", give_up=True)
             return
         item = now_owed
         try:

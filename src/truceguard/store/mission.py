@@ -13,6 +13,11 @@ outbox, plan runs. A mixin of ``SQLStore`` (the same SQL on both backends).
 - The outbox is durable: a violation owed to a target is one row, unique per target and
   violation (so a restart, or a second live loop, never enqueues it twice), with its
   idempotency key, attempts and the time of its next try.
+- A target's audience (``AUDIENCES``) says what it is owed (``owes``): a ``team`` target (the
+  mission's own duty officers) each new violation, whatever its status; a ``published``
+  target (anyone beyond the team) only a published one. ``owe_published`` owes a violation,
+  when a second analyst publishes it, to the ``published`` targets whose user may see it,
+  inside the caller's transaction (the status change's).
 - Evidence attachments (``truceguard.attachments``): a file is stored once under its SHA-256
   and linked to each observation it is evidence for; every read of one goes through a linked
   observation that the viewer may see (the observation's marking, matched in SQL), so a file
@@ -21,6 +26,7 @@ outbox, plan runs. A mixin of ``SQLStore`` (the same SQL on both backends).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -36,11 +42,15 @@ from truceguard.audit import (
     key_from_env,
     key_id,
 )
-from truceguard.errors import InputError, NotFoundError
+from truceguard.errors import InputError, NotFoundError, unknown_value
 from truceguard.marking import Viewer
-from truceguard.model import User, utc_now
+from truceguard.model import STATUS_PUBLISHED, User, Violation, utc_now
 
 _USER_COLS = "user_id, name, nation, role, marking, disabled, cert_fingerprint"
+
+AUDIENCE_TEAM = "team"  # the mission's own duty officers: every new violation
+AUDIENCE_PUBLISHED = "published"  # anyone beyond the team: published violations only
+AUDIENCES = (AUDIENCE_TEAM, AUDIENCE_PUBLISHED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +65,31 @@ class AlertTarget:
     user_id: int
     disabled: bool
     allow_private: bool = False  # may point inside the network (the operator's choice)
+    audience: str = AUDIENCE_TEAM  # one of AUDIENCES
+
+
+def owes(target: AlertTarget, violation: Violation) -> bool:
+    """Whether ``target`` is owed ``violation`` (as its user sees it): severe enough, of its
+    terms (if it names some), and for a ``published`` target, published."""
+    if target.audience == AUDIENCE_PUBLISHED and violation.status != STATUS_PUBLISHED:
+        return False
+    return (violation.severity >= target.min_severity
+            and (not target.terms or violation.terms == target.terms))
+
+
+def outbox_key(target: AlertTarget, violation_id: int) -> str:
+    """The idempotency key of ``violation_id``'s delivery to ``target``: the same on every
+    retry, and on every node."""
+    return hashlib.sha256(f"{target.target_id}:{target.name}:{violation_id}".encode()
+                          ).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
+    """One delivery owed. ``payload`` is the body as owed; the dispatcher writes it afresh
+    from the violation as the target's user sees it when it delivers, so a row owed at
+    publication (``owe_published``) holds only its type, key, audience and marking."""
+
     outbox_id: int
     target_id: int
     violation_id: int
@@ -137,6 +168,7 @@ class MissionTables:
         def transaction(self) -> AbstractContextManager[None]: ...
         def _lock_append(self, name: str) -> None: ...
         def visible_markings(self, viewer: Viewer) -> list[int] | None: ...
+        def get_violation(self, violation_id: int, viewer: Viewer) -> Violation | None: ...
 
     # -- users ------------------------------------------------------------------------------
     def add_user(self, name: str, nation: str, role: str, marking: str, token_sha256: str,
@@ -287,29 +319,50 @@ class MissionTables:
 
     # -- alert targets and the outbox ----------------------------------------------------------
     def add_alert_target(self, name: str, kind: str, url: str, secret: str, min_severity: int,
-                         terms: str, user_id: int, *, allow_private: bool = False
-                         ) -> AlertTarget:
+                         terms: str, user_id: int, *, allow_private: bool = False,
+                         audience: str = AUDIENCE_TEAM) -> AlertTarget:
+        if audience not in AUDIENCES:
+            raise unknown_value("audience", audience, AUDIENCES, code="input.bad_audience")
         with self.transaction():
             if self._one("SELECT 1 FROM alert_targets WHERE name = ?", (name,)):
                 raise InputError(f"an alert target named {name!r} exists already",
                                  hint="choose another --name", code="alerts.exists")
             tid = self._one(
                 "INSERT INTO alert_targets (name, kind, url, secret, min_severity, terms, "
-                "user_id, created_at, allow_private) VALUES (?,?,?,?,?,?,?,?,?) "
+                "user_id, created_at, allow_private, audience) VALUES (?,?,?,?,?,?,?,?,?,?) "
                 "RETURNING target_id",
                 (name, kind, url, secret, min_severity, terms, user_id, utc_now(),
-                 int(allow_private)))
+                 int(allow_private), audience))
         return AlertTarget(int(tid), name, kind, url, secret, min_severity, terms, user_id,
-                           False, allow_private)
+                           False, allow_private, audience)
 
     def alert_targets(self, *, active_only: bool = False) -> list[AlertTarget]:
         sql = ("SELECT t.target_id, t.name, t.kind, t.url, t.secret, t.min_severity, t.terms, "
-               "t.user_id, t.disabled, t.allow_private FROM alert_targets t JOIN users u ON "
-               "u.user_id = t.user_id")
+               "t.user_id, t.disabled, t.allow_private, t.audience FROM alert_targets t "
+               "JOIN users u ON u.user_id = t.user_id")
         if active_only:
             sql += " WHERE t.disabled = 0 AND u.disabled = 0"
-        return [AlertTarget(int(a), b, c, d, e, int(f), g, int(h), bool(i), bool(j))
-                for a, b, c, d, e, f, g, h, i, j in self._rows(sql + " ORDER BY t.name")]
+        return [AlertTarget(int(a), b, c, d, e, int(f), g, int(h), bool(i), bool(j), str(k))
+                for a, b, c, d, e, f, g, h, i, j, k in self._rows(sql + " ORDER BY t.name")]
+
+    def owe_published(self, violation_id: int, now: float) -> int:
+        """Owe ``violation_id``, just published, to each active ``published`` target whose
+        user may see it and that ``owes`` it (once per target: a pair owed before is left as
+        it is); inside the current transaction if any. Returns how many were new."""
+        items: list[tuple[int, int, str, str]] = []
+        for target in self.alert_targets(active_only=True):
+            if target.audience != AUDIENCE_PUBLISHED:
+                continue
+            user = self.user_by_id(target.user_id)
+            seen = None if user is None else self.get_violation(violation_id, user.viewer)
+            if seen is None or not owes(target, seen):
+                continue
+            key = outbox_key(target, violation_id)
+            items.append((target.target_id, violation_id, key, json.dumps(
+                {"type": "truceguard.violation", "idempotency_key": key,
+                 "audience": target.audience, "marking": seen.releasability},
+                sort_keys=True, separators=(",", ":"))))
+        return self.enqueue(items, now)
 
     def enqueue(self, items: Sequence[tuple[int, int, str, str]], now: float) -> int:
         """Owe these (target, violation, idempotency key, payload) deliveries; a pair already
@@ -442,4 +495,5 @@ class MissionTables:
         return None if found is None else str(found)
 
 
-__all__ = ["AlertTarget", "Attachment", "MissionTables", "OutboxItem", "PlanRun"]
+__all__ = ["AUDIENCES", "AUDIENCE_PUBLISHED", "AUDIENCE_TEAM", "AlertTarget", "Attachment",
+           "MissionTables", "OutboxItem", "PlanRun", "outbox_key", "owes"]

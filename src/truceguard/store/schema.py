@@ -587,6 +587,13 @@ CREATE TABLE incident_sums (
 CREATE INDEX observations_reports ON observations (incident_id) WHERE kind IS NOT NULL;
 """
 
+# 15: an alert target's audience: 'team' (the mission's own duty officers: every new
+# violation) or 'published' (anyone beyond the team: only what a second analyst published);
+# every target added before it is the team's.
+_AUDIENCE_SQL = """
+ALTER TABLE alert_targets ADD COLUMN audience TEXT NOT NULL DEFAULT 'team';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(_SQL[0], (AppendOnly("ingest_log", "the ingest log", "ingest_log_no_update",
                                    "ingest_log_no_delete"),),
@@ -616,6 +623,7 @@ MIGRATIONS: list[Migration] = [
     Migration(_SQL[11]),
     Migration(_CLUSTER_SQL, postgres=_USERS_NOTIFY),
     Migration(_SUMS_SQL),
+    Migration(_AUDIENCE_SQL),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that

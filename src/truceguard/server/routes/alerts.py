@@ -29,8 +29,9 @@ def list_alerts(ctx: Ctx, u: Admin) -> dict[str, Any]:
 @router.post("", status_code=201, response_model=AlertTargetAdded)
 def add_alert(body: NewAlertTargetBody, ctx: Ctx, u: Admin) -> dict[str, Any]:
     """Add an alert target, as `truceguard alerts add`; a webhook's signing secret is in
-    this answer only. A target inside the network is the database owner's choice
-    (`truceguard alerts add --allow-private`), never the API's."""
+    this answer only. Its ``audience``: ``team`` (every new violation) or ``published``
+    (only what a second analyst published). A target inside the network is the database
+    owner's choice (`truceguard alerts add --allow-private`), never the API's."""
     from truceguard.server.alerts import add_target, target_dict
 
     if body.allow_private:
@@ -40,7 +41,8 @@ def add_alert(body: NewAlertTargetBody, ctx: Ctx, u: Admin) -> dict[str, Any]:
             "`truceguard alerts add --allow-private`", code="forbidden.allow_private")
     target, secret = add_target(
         ctx.store, webhook=body.webhook or None, cot=body.cot or None, as_user=body.as_,
-        name=body.name or None, min_severity=body.min_severity, terms=body.terms, by=u.name)
+        name=body.name or None, min_severity=body.min_severity, terms=body.terms,
+        audience=body.audience, by=u.name)
     return ctx.ids.shown({"target": target_dict(target), "secret": secret})
 
 

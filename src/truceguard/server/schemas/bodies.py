@@ -53,6 +53,10 @@ class NewAlertTargetBody(Body):
     allow_private: StrictBool = Field(False, description=(
         "never granted over the API (403): a target inside the network is the database "
         "owner's choice (`truceguard alerts add --allow-private`)"))
+    audience: StrictStr = Field("team", max_length=MAX_NAME, description=(
+        "team: the mission's own duty officers, alerted on every new violation (each alert "
+        "says it is not yet published); published: anyone beyond the team, alerted only when "
+        "a second analyst publishes a violation, once"))
 
 
 class PlanRequestBody(Body):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -158,6 +158,7 @@ class AlertTargetRecord(Record):
     user_id: int
     disabled: bool
     allow_private: bool
+    audience: Literal["team", "published"]
 
 
 __all__ = ["AlertTargetRecord", "ObsToken", "RunToken", "SystemToken", "TargetToken",
