@@ -41,6 +41,7 @@ TERMS = "minsk-2015"
 CEASEFIRE = ("2015-02-15", "2022-02-23")
 SCENARIO = "reassurance-2026"
 DEMO_DB = "demo.db"
+DEMO_RAID_REPLICATIONS = 8  # per sensitivity run; the noise it leaves is shown beside each swing
 REPORT = f"violations-{TERMS}.html"
 CHAIN = ("import the UCDP events", "fuse them into incidents", f"judge them against {TERMS}",
          "write the violations report")
@@ -148,6 +149,7 @@ def run_demo(
         step(len(CHAIN) + done, f"plan: {name}")
 
     run = run_plan(scen, None, samples, seed, sensitivity_samples=min(samples, 1000),
+                   sensitivity_raid_replications=DEMO_RAID_REPLICATIONS,
                    progress=planning if progress else None)
     step(total - 1, "write the planning report")
     result.plan_report = str(write_plan_report(run.scenario, run.results, out / f"plan-{SCENARIO}",

@@ -198,6 +198,7 @@ def run_plan(
     place: bool = False, with_sensitivity: bool = True, sensitivity_samples: int | None = None,
     threat_events: Sequence[Sequence[Any]] | None = None, threat_label: str = "store",
     progress: Progress | None = None, sobol_rows: int = 0,
+    sensitivity_raid_replications: int | None = None,
 ) -> PlanRun:
     """Everything ``truceguard plan`` does, as one core function: resolve the variants,
     optionally place their orbits and weight their threat by events (``threat_events``:
@@ -213,7 +214,12 @@ def run_plan(
     ``extra["switches"]``."""
     from truceguard.plan.orbits import place_orbits
     from truceguard.plan.scenario import load_scenario
-    from truceguard.plan.sensitivity import DEFAULT_SAMPLES, runs_for, sensitivity
+    from truceguard.plan.sensitivity import (
+        DEFAULT_RAID_REPLICATIONS,
+        DEFAULT_SAMPLES,
+        runs_for,
+        sensitivity,
+    )
     from truceguard.plan.switches import switches
     from truceguard.plan.threat import with_threat
 
@@ -245,6 +251,8 @@ def run_plan(
         sens = None
         if run_sens:
             sens = sensitivity(scen, base, sensitivity_samples or DEFAULT_SAMPLES, seed,
+                               raid_replications=(sensitivity_raid_replications
+                                                  or DEFAULT_RAID_REPLICATIONS),
                                client=client,
                                progress=_shifted(progress, "sensitivity ", len(resolved) + 1,
                                                  total))
