@@ -27,7 +27,6 @@ their random numbers and differ only by the size. What is not modelled: ``docs/l
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +37,7 @@ from truceguard.errors import ConfigError
 from truceguard.geo.radar import unit_vectors
 from truceguard.geo.sphere import EARTH_RADIUS_M
 from truceguard.plan.scenario import Assumption, Location, ResolvedVariant, Scenario
+from truceguard.plan.stats import wilson
 
 HORIZONS_H = (6.0, 24.0, 72.0)
 QUANTILES = (0.1, 0.5, 0.9)
@@ -309,16 +309,6 @@ def _quantiles(x: NDArray) -> dict[str, float | None]:
             for q in QUANTILES}
 
 
-def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, mid - half), min(1.0, mid + half))
-
-
 def _apply(spec: BreachSpec, overrides: dict[str, float] | None) -> BreachSpec:
     if not overrides:
         return spec
@@ -350,7 +340,7 @@ def breach_model(rv: ResolvedVariant, samples: int = 4000, seed: int = 0,
     contained = {}
     for h in HORIZONS_H:
         k = int((t_contain <= h).sum())
-        lo, hi = _wilson(k, samples)
+        lo, hi = wilson(k, samples)
         contained[f"{h:g}h"] = {"value": k / samples, "low": lo, "high": hi}
     _, _, htroops, _ = _hubs(rv)
     return BreachResult(

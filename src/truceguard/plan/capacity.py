@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from truceguard.plan.stats import Z95
+
 DRONE, MISSILE = 0, 1
 MAX_SHOTS = 4
 
@@ -151,7 +153,6 @@ def run_raids(force: RaidForce, d: RaidDraws) -> RaidOutcome:
     return RaidOutcome(defeated.astype(float), by_force, uncovered, stock_all, t)
 
 
-Z95 = 1.959963984540054
 
 
 def mean_ci(x: NDArray, z: float = Z95, lo: float = -math.inf, hi: float = math.inf

@@ -34,8 +34,8 @@ from numpy.typing import NDArray
 from truceguard.plan.breach import HORIZONS_H, breach_model, breach_report
 from truceguard.plan.raid import CLASSES, Raid, Setting, make_raid, setting_for
 from truceguard.plan.scenario import ResolvedVariant
+from truceguard.plan.stats import wilson
 
-Z95 = 1.959963984540054
 BREACH_SAMPLES = 4_000
 DRAWS_PER_FIT = 10
 # interceptor names of plan/airdefence.py -> unit costs of data/forces/costs.yaml
@@ -43,17 +43,6 @@ COST_KEYS = {"pac3_gemt": "pac3", "aster30": "aster30"}
 ISR_WITHIN_DAY_H = 24.0
 CAMPAIGN_REPLICATIONS = 60  # at most, per raid of a campaign (each is a whole raid, ten times)
 CAMPAIGN_BLOCK = 20  # replications of a campaign per bootstrap draw (one draw: the best fit)
-
-
-def wilson(k: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for ``k`` successes out of ``n``."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(max(0.0, p * (1 - p) / n + z * z / (4 * n * n))) / den
-    return (max(0.0, mid - half), min(1.0, mid + half))
 
 
 def spread(x: NDArray) -> dict[str, float]:

@@ -39,8 +39,8 @@ from truceguard.plan.intercept import intercept_minutes
 from truceguard.plan.scenario import ResolvedVariant
 from truceguard.plan.simulate import build_kernel, draw_availability, evaluate, sample_violations
 from truceguard.plan.sites import protected_sites
+from truceguard.plan.stats import Z95, wilson
 
-Z95 = 1.959963984540054
 QUANTILES = (0.1, 0.5, 0.9)
 
 # key -> (label, one-sentence definition, what it includes)
@@ -102,17 +102,6 @@ HEADLINE_METHOD: dict[str, str] = {
     "raid_largest_defeated_share": "replications",
     "raid_campaign_last_defeated_share": "replications",
 }
-
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial share."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, mid - half), min(1.0, mid + half))
 
 
 def quantile_ci(x: NDArray, q: float, z: float = Z95) -> dict[str, float | None]:
