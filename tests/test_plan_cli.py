@@ -18,7 +18,8 @@ def planned(tmp_path_factory):
     out = tmp_path_factory.mktemp("plan")
     res = CliRunner().invoke(main, ["plan", "--variant", "us-isr-only", "--variant", "no-us",
                                     "--samples", "400", "--sensitivity-samples", "200",
-                                    "--seed", "1", "--sobol-rows", "8", "-o", str(out)])
+                                    "--seed", "1", "--sobol-rows", "8",
+                                    "--sensitivity-raid-replications", "4", "-o", str(out)])
     return res, out
 
 

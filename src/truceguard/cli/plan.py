@@ -141,6 +141,10 @@ def register(group: click.Group) -> None:
                   show_default=True,
                   help="Violations per run of the sensitivity analysis (two runs per "
                   "assumption).")
+    @click.option("--sensitivity-raid-replications", type=click.IntRange(2, 1000), default=20,
+                  show_default=True,
+                  help="Replications of the raids per sensitivity run (fewer: faster, "
+                  "noisier; the noise is shown beside each swing).")
     @click.option("--sobol-rows", type=click.IntRange(0, 4096), default=32, show_default=True,
                   help="Base rows of the variance-based (Sobol) sensitivity analysis: runs = "
                   "rows x (groups of assumptions + 3); 0 skips it.")
@@ -158,7 +162,8 @@ def register(group: click.Group) -> None:
     @_common
     @domain_errors
     def plan_cmd(scenario: str, variants: tuple[str, ...], place_orbits: bool,
-                 no_sensitivity: bool, sensitivity_samples: int, sobol_rows: int,
+                 no_sensitivity: bool, sensitivity_samples: int,
+                 sensitivity_raid_replications: int, sobol_rows: int,
                  threat_from_store: bool,
                  terms_name: str | None, min_p: float | None, releasable_to: str | None,
                  db: str | None, samples: int, seed: int, dask_address: str | None,
@@ -181,7 +186,8 @@ def register(group: click.Group) -> None:
                            scheduler=dask_address, workers=workers, place=place_orbits,
                            with_sensitivity=not no_sensitivity,
                            sensitivity_samples=sensitivity_samples, threat_events=events,
-                           threat_label=label, progress=bar, sobol_rows=sobol_rows)
+                           threat_label=label, progress=bar, sobol_rows=sobol_rows,
+                           sensitivity_raid_replications=sensitivity_raid_replications)
         if run.sensitivity_skipped:
             flags = " and ".join(f for f, on in (("--threat-from-store", threat_from_store),
                                                  ("--place-orbits", place_orbits)) if on)

@@ -257,11 +257,13 @@ def run_plan(
                                progress=_shifted(progress, "sensitivity ", len(resolved) + 1,
                                                  total))
         if n_sobol:
-            from truceguard.plan.sobol import DEFAULT_SAMPLES as DEFAULT_SOBOL_SAMPLES
-            from truceguard.plan.sobol import sobol
+            from truceguard.plan import sobol as so
 
-            extra["sobol"] = sobol(
+            extra["sobol"] = so.sobol(
                 scen, base, base_rows=sobol_rows, seed=seed, client=client,
-                samples=min(sensitivity_samples or DEFAULT_SOBOL_SAMPLES, DEFAULT_SOBOL_SAMPLES),
+                samples=min(sensitivity_samples or so.DEFAULT_SAMPLES, so.DEFAULT_SAMPLES),
+                raid_replications=min(sensitivity_raid_replications
+                                      or so.DEFAULT_RAID_REPLICATIONS,
+                                      so.DEFAULT_RAID_REPLICATIONS),
                 progress=_shifted(progress, "Sobol ", total - n_sobol, total)).as_json()
     return PlanRun(scen, results, sens, extra, skipped)
