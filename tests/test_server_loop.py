@@ -21,6 +21,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,15 +33,9 @@ from tests.cot_fixtures import event, service, stored, until
 from tests.helpers import wait_for
 from tests.server_fixtures import free_port, serving
 from truceguard.marking import Viewer
-from truceguard.server.loopwatch import MARK
+from truceguard.server.loopwatch import MARK, loop_cpu_watched
 from truceguard.server.service import on_loop
 from truceguard.store import ObservationFilter, open_store
-
-SLOW = "took"  # asyncio: "Executing <Handle ...> took 0.123 seconds"
-
-
-def _slow_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if "Executing" in line and SLOW in line]
 
 
 def _count(db: str) -> int:
@@ -56,11 +52,25 @@ def _http_load(url: str, token: str, rounds: int, errors: list[str]) -> None:
                       timeout=60) as c:
         for k in range(rounds):
             feature["features"][0]["properties"]["id"] = f"load-{k}"  # type: ignore[index]
-            for r in (c.get("/healthz"), c.get("/api/v1/observations/count"),
-                      c.get("/api/v1/observations", params={"limit": 50}),
-                      c.post("/api/v1/observations", content=json.dumps(feature))):
+            body = json.dumps(feature)
+            for send in (lambda: c.get("/healthz"),
+                         lambda: c.get("/api/v1/observations/count"),
+                         lambda: c.get("/api/v1/observations", params={"limit": 50}),
+                         lambda body=body: c.post("/api/v1/observations", content=body)):
+                r = _with_retry(send)
                 if r.status_code != 200:
                     errors.append(f"{r.request.url}: {r.status_code} {r.text[:200]}")
+
+
+def _with_retry(send: Callable[[], httpx.Response], attempts: int = 5) -> httpx.Response:
+    """What a client does with a busy store: wait ``Retry-After`` and try again (a 503 under
+    a flood of CoT writes on a loaded machine is the server working as designed)."""
+    for _ in range(attempts - 1):
+        r = send()
+        if r.status_code != 503 or "Retry-After" not in r.headers:
+            return r
+        time.sleep(min(float(r.headers["Retry-After"]), 5.0))
+    return send()
 
 
 @pytest.mark.slow
@@ -99,7 +109,9 @@ def test_no_loop_callback_uses_50_ms_under_cot_and_http_load(
 
 
 def test_a_burst_of_cot_is_parsed_in_slices_that_leave_the_loop_free(store, caplog) -> None:
-    caplog.set_level(logging.WARNING, "asyncio")
+    """No callback uses 50 ms of the loop thread's CPU (wall time, which a loaded machine
+    stretches, is logged by asyncio's debug mode but not asserted)."""
+    caplog.set_level(logging.WARNING, "truceguard.server")
     conns, per_conn = 4, 2500
     payloads = [b"".join(event(f"b{c}-{k}") for k in range(per_conn)) for c in range(conns)]
 
@@ -122,9 +134,10 @@ def test_a_burst_of_cot_is_parsed_in_slices_that_leave_the_loop_free(store, capl
             writer.close()
         await svc.stop()
 
-    asyncio.run(scenario(), debug=True)
+    with loop_cpu_watched(0.05):
+        asyncio.run(scenario(), debug=True)
     assert len(stored(store)) == conns * per_conn
-    slow = _slow_lines(caplog.text)
+    slow = [line for line in caplog.text.splitlines() if MARK in line]
     assert not slow, "\n".join(slow[:10])
 
 

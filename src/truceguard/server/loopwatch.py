@@ -11,8 +11,10 @@ preempted. :func:`watch_loop_cpu` measures the loop thread's *CPU* time over eac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger("truceguard.server")
@@ -42,6 +44,23 @@ def watch_loop_cpu(threshold_s: float) -> None:
     asyncio.events.Handle._run = _run  # type: ignore[method-assign]
 
 
+def unwatch_loop_cpu() -> None:
+    """Remove what :func:`watch_loop_cpu` installed (nothing when it is not installed)."""
+    original = _installed.pop("run", None)
+    if original is not None:
+        asyncio.events.Handle._run = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def loop_cpu_watched(threshold_s: float) -> Iterator[None]:
+    """:func:`watch_loop_cpu` for the duration of a ``with`` block."""
+    watch_loop_cpu(threshold_s)
+    try:
+        yield
+    finally:
+        unwatch_loop_cpu()
+
+
 def _describe(handle: asyncio.Handle) -> str:
     try:
         return repr(handle)[:300]
@@ -49,4 +68,4 @@ def _describe(handle: asyncio.Handle) -> str:
         return type(handle).__name__
 
 
-__all__ = ["MARK", "watch_loop_cpu"]
+__all__ = ["MARK", "loop_cpu_watched", "unwatch_loop_cpu", "watch_loop_cpu"]
