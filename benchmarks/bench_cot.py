@@ -16,11 +16,18 @@ clients (``--alert-events`` at ``--alert-rate``); 100 breaching events, one ever
 their own connection. Printed: how many were alerted and the p50/p99/max time from each
 event's send to its webhook's arrival (target p99 < 1 s).
 
+Phase "nodes": 1, 2 and 3 `truceguard serve` nodes (``--nodes``) on one PostgreSQL (started
+with pgserver, or ``--pg-url``), the same clients spread over their CoT ports (client ``c`` to
+node ``c % N``), ``--events`` at ``--rate``: the durable rate of all nodes together, counted
+in the database every 50 ms from the first send until every event is there, the nodes' CPU
+time per event, and every event stored exactly once.
+
 The peer: FreeTAKServer (see benchmarks/README.md for why it is not run here).
 
 Loopback only; bounded in count and time (``--timeout``). The last line is one JSON object.
 
     python benchmarks/bench_cot.py [--events 200000] [--clients 100] [--procs 4] [--rate 20000]
+                                   [--phases load,alerts,nodes]
 """
 
 from __future__ import annotations
@@ -42,8 +49,10 @@ STAMP = "%017.6f"  # the send time, fixed width, in the remarks of every event
 
 
 # -- the client processes ------------------------------------------------------------------
-def client_process(port: int, first: int, clients: int, per_client: int, rate: float) -> None:
-    """``clients`` pytak clients in one process; prints 'ready', waits for 'go T' on stdin."""
+def client_process(ports: list[int], first: int, clients: int, per_client: int,
+                   rate: float) -> None:
+    """``clients`` pytak clients in one process, client ``c`` to ``ports[c % len(ports)]``;
+    prints 'ready', waits for 'go T' on stdin."""
     import configparser
     import warnings
     from xml.etree import ElementTree as ET
@@ -52,8 +61,8 @@ def client_process(port: int, first: int, clients: int, per_client: int, rate: f
     import pytak
 
     cfg = configparser.ConfigParser()
-    cfg["c"] = {"COT_URL": f"tcp://127.0.0.1:{port}", "PYTAK_NO_HELLO": "1"}
-    section = cfg["c"]
+    for k, port in enumerate(ports):
+        cfg[f"c{k}"] = {"COT_URL": f"tcp://127.0.0.1:{port}", "PYTAK_NO_HELLO": "1"}
     placeholder = b"0" * len(STAMP % 0.0)
 
     def events(c: int) -> list[tuple[bytes, bytes]]:
@@ -74,6 +83,7 @@ def client_process(port: int, first: int, clients: int, per_client: int, rate: f
         conns = {}
         readers = []
         for c in prepared:
+            section = cfg[f"c{c % len(ports)}"]
             reader, writer = await pytak.protocol_factory(section)
             conns[c] = pytak.TXWorker(asyncio.Queue(), section, writer), writer
             # A TAK server may relay events back: read and drop them, as pytak's +wo mode does.
@@ -135,7 +145,9 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
 
     async def scenario() -> dict[str, Any]:
         user = User(1, "bench", "GBR", "observer", "REL TO GBR")
-        svc = await start_cot(store, CotConfig(tcp_port=0), plain_user=user, on_batch=on_batch)
+        # Every client connects from 127.0.0.1: the cap per address must let them all in.
+        cfg = CotConfig(tcp_port=0, max_connections_per_peer=args.clients + 8)
+        svc = await start_cot(store, cfg, plain_user=user, on_batch=on_batch)
         port = svc.server.ports["tcp"]
         share = args.clients // args.procs
         env = {**os.environ, "BENCH_PROCS": str(args.procs)}
@@ -245,9 +257,11 @@ def alerts(args: argparse.Namespace) -> dict[str, Any]:
                                "secret", 1, "minsk-2015", duty.user_id, allow_private=True)
     cot_port, api_port = free(), free()
     log = open(work / "server.log", "wb")  # noqa: SIM115 - closed below
+    print(f"server log: {work / 'server.log'}", file=sys.stderr)
     server = subprocess.Popen(
         [sys.executable, "-m", "truceguard", "serve", "--db", db, "--port", str(api_port),
-         "--terms", "minsk-2015", "--cot-tcp", str(cot_port), "--cot-tcp-as", "field"],
+         "--terms", "minsk-2015", "--cot-tcp", str(cot_port), "--cot-tcp-as", "field",
+         "--cot-max-per-peer", str(args.alert_clients + 8)],
         stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
@@ -256,8 +270,8 @@ def alerts(args: argparse.Namespace) -> dict[str, Any]:
                 if httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=1).status_code == 200:
                     break
             time.sleep(0.2)
-        # The listener takes at most 64 connections from one address (CotConfig): all the
-        # clients and the breaches' connection come from 127.0.0.1.
+        # All the clients and the breaches' connection come from 127.0.0.1: the server takes
+        # that many from one address (--cot-max-per-peer).
         per_client = args.alert_events // args.alert_clients
         share = args.alert_clients // args.procs
         procs = [subprocess.Popen(
@@ -310,17 +324,146 @@ def print_alerts(f: dict[str, Any]) -> None:
           f"(target p99 < 1000 ms)")
 
 
+# -- phase: nodes --------------------------------------------------------------------------
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def nodes(args: argparse.Namespace) -> dict[str, Any]:
+    """1, 2, 3 (``--nodes``) `truceguard serve` nodes on one PostgreSQL, the pytak clients
+    spread over their CoT ports: the durable rate of all of them together, measured in the
+    database (a count every 50 ms from the first send until every event is there)."""
+    import shutil
+    import signal
+    import socket
+    import warnings
+
+    import httpx
+    import psycopg
+
+    from truceguard.store import open_store
+    from truceguard.users import add_user
+
+    def free() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    home = Path(tempfile.mkdtemp(prefix="bench-nodes-"))
+    pg = None
+    if args.pg_url:
+        server_url = args.pg_url
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+        pg = pgserver.get_server(home / "pg", cleanup_mode="stop")
+        server_url = pg.get_uri()
+    per_client = args.events // args.clients
+    total = per_client * args.clients
+    rows = []
+    try:
+        for n in (int(x) for x in args.nodes.split(",")):
+            name = f"bench_nodes_{n}"
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name}")
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
+            url = psycopg.conninfo.make_conninfo(server_url, dbname=name)
+            url = "postgresql://?" + "&".join(
+                f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(url).items())
+            with open_store(url) as store:
+                add_user(store, "field", "UKR", "observer", marking="PUBLIC")
+            cot_ports = [free() for _ in range(n)]
+            servers = []
+            for k, port in enumerate(cot_ports):
+                api = free()
+                servers.append((api, subprocess.Popen(
+                    [sys.executable, "-m", "truceguard", "serve", "--db", url, "--port",
+                     str(api), "--cot-tcp", str(port), "--cot-tcp-as", "field",
+                     "--cot-max-per-peer", str(args.clients + 8)],
+                    stdout=open(home / f"node-{n}-{k}.log", "wb"),  # noqa: SIM115
+                    stderr=subprocess.STDOUT)))
+            try:
+                for api, _ in servers:
+                    deadline = time.monotonic() + 60
+                    while time.monotonic() < deadline:
+                        with contextlib.suppress(httpx.HTTPError):
+                            if httpx.get(f"http://127.0.0.1:{api}/healthz",
+                                         timeout=1).status_code == 200:
+                                break
+                        time.sleep(0.2)
+                cpu0 = sum(_cpu_s(p.pid) for _, p in servers)
+                share = args.clients // args.procs
+                procs = [subprocess.Popen(
+                    [sys.executable, __file__, "--client", ",".join(map(str, cot_ports)),
+                     str(p * share), str(share), str(per_client), str(args.rate)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    env={**os.environ, "BENCH_PROCS": str(args.procs)})
+                    for p in range(args.procs)]
+                for p in procs:
+                    assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
+                go = time.time() + 0.5
+                for p in procs:
+                    assert p.stdin is not None
+                    p.stdin.write(f"go {go}\n".encode())
+                    p.stdin.flush()
+                stored = 0
+                deadline = time.monotonic() + args.timeout
+                with psycopg.connect(url, autocommit=True) as conn:
+                    while stored < total and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                        stored = conn.execute("SELECT count(*) FROM observations").fetchone()[0]
+                    done = time.time()
+                    distinct = conn.execute(
+                        "SELECT count(DISTINCT source_ref) FROM observations").fetchone()[0]
+                cpu = sum(_cpu_s(p.pid) for _, p in servers) - cpu0
+                for p in procs:
+                    p.wait(args.timeout)
+            finally:
+                for _, p in servers:
+                    p.send_signal(signal.SIGTERM)
+                for _, p in servers:
+                    p.wait(60)
+            rows.append({"nodes": n, "events": total, "stored": int(stored),
+                         "exactly_once": stored == total == distinct,
+                         "durable_rate": round(stored / (done - go), 1),
+                         "server_cpu_us_per_event": round(cpu / max(1, stored) * 1e6, 1),
+                         "load_average": round(os.getloadavg()[0], 2)})
+            print_node(rows[-1])
+    finally:
+        if pg is not None:
+            pg.cleanup()
+        shutil.rmtree(home, ignore_errors=True)
+    return {"rows": rows, "offered_rate": args.rate, "clients": args.clients}
+
+
+def print_node(r: dict[str, Any]) -> None:
+    print(f"nodes {r['nodes']}: {r['stored']:,} of {r['events']:,} stored "
+          f"({'exactly once' if r['exactly_once'] else 'NOT exactly once'}); durable rate "
+          f"{r['durable_rate']:,.0f} events/s; server CPU {r['server_cpu_us_per_event']} us per "
+          f"event (all nodes); load average {r['load_average']}")
+
+
+def print_nodes(f: dict[str, Any]) -> None:
+    rates = ", ".join(f"{r['nodes']}: {r['durable_rate']:,.0f}/s" for r in f["rows"])
+    print(f"nodes on one PostgreSQL, {f['clients']} clients offering {f['offered_rate']:,.0f} "
+          f"events/s: {rates}")
+
+
 # The phases, run in the order given by --phases; each returns its figures for the JSON line
 # and has a printer for its summary line.
 PHASES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]],
                         Callable[[dict[str, Any]], None]]] = {
-    "load": (load, print_load), "alerts": (alerts, print_alerts)}
+    "load": (load, print_load), "alerts": (alerts, print_alerts), "nodes": (nodes, print_nodes)}
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        port, first, clients, per_client = (int(x) for x in sys.argv[2:6])
-        client_process(port, first, clients, per_client, float(sys.argv[6]))
+        first, clients, per_client = (int(x) for x in sys.argv[3:6])
+        client_process([int(p) for p in sys.argv[2].split(",")], first, clients, per_client,
+                       float(sys.argv[6]))
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
@@ -334,13 +477,16 @@ def main() -> None:
                     help="alerts phase: breaching events, one every 100 ms")
     ap.add_argument("--alert-events", type=int, default=100_000,
                     help="alerts phase: background events from the pytak clients")
-    ap.add_argument("--alert-clients", type=int, default=60,
-                    help="alerts phase: pytak clients of the background load (at most 63: "
-                         "the listener's limit per address, less the breaches' connection)")
+    ap.add_argument("--alert-clients", type=int, default=100,
+                    help="alerts phase: pytak clients of the background load")
     ap.add_argument("--alert-warmup", type=float, default=5.0,
                     help="alerts phase: seconds of background load before the breaches")
     ap.add_argument("--alert-rate", type=float, default=5_000.0,
                     help="alerts phase: events/s the background load offers")
+    ap.add_argument("--nodes", default="1,2,3",
+                    help="nodes phase: how many `truceguard serve` nodes, run in turn")
+    ap.add_argument("--pg-url", default=None,
+                    help="nodes phase: a PostgreSQL server (default: one started by pgserver)")
     args = ap.parse_args()
     result: dict[str, Any] = {"bench": "cot"}
     for name in args.phases.split(","):

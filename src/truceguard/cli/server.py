@@ -35,6 +35,11 @@ audit_key_option = click.option(
               help="Listen for CoT over TLS (usually 8089); each client is the user of its "
                    "certificate (users add --cert-fingerprint). Needs --cert, --key, "
                    "--client-ca.")
+@click.option("--cot-max-per-peer", "cot_max_per_peer", default=64, show_default=True,
+              type=click.IntRange(1, 4096), metavar="N",
+              help="CoT connections taken from one source address at a time (more are "
+                   "refused, so one host cannot take every slot); raise it for many "
+                   "clients behind one address (a NAT, a relay, a load test on loopback).")
 @click.option("--cert", type=click.Path(exists=True, dir_okay=False),
               help="The server's TLS certificate (PEM).")
 @click.option("--key", type=click.Path(exists=True, dir_okay=False),
@@ -50,8 +55,8 @@ audit_key_option = click.option(
 @domain_errors
 def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
               cot_udp: int | None, cot_as: str | None, cot_tls: int | None, cert: str | None,
-              key: str | None, client_ca: str | None, loop_debug_ms: float | None,
-              audit_key: str | None, db: str | None) -> None:
+              key: str | None, client_ca: str | None, cot_max_per_peer: int,
+              loop_debug_ms: float | None, audit_key: str | None, db: str | None) -> None:
     """Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live
     judging, alerts and Cursor on Target in and out, in one process. Needs the server
     extra: pip install 'truceguard[server]'. Stop it with Ctrl-C or SIGTERM: it stops
@@ -74,8 +79,8 @@ def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
                          code="input.missing")
     run(ServeConfig(db=resolve_db(db), host=host, port=port, terms=list(terms),
                     cot_tcp=cot_tcp, cot_udp=cot_udp, cot_tls=cot_tls, cert=cert, key=key,
-                    client_ca=client_ca, cot_as=cot_as, audit_key=audit_key,
-                    loop_debug_ms=loop_debug_ms))
+                    client_ca=client_ca, cot_as=cot_as, cot_max_per_peer=cot_max_per_peer,
+                    audit_key=audit_key, loop_debug_ms=loop_debug_ms))
 
 
 @click.group("users")

@@ -81,7 +81,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from truceguard.errors import InputError, MarkingError, TruceguardError
-from truceguard.io.cot import COT_MAX_EVENT_BYTES
 from truceguard.io.takproto import MESH_HEADER
 from truceguard.model import Observation, User
 from truceguard.server.cot_decode import Decoded, Decoder, RefusalLog, refusal_line
@@ -91,6 +90,7 @@ from truceguard.server.cot_listener import (
     READ_BYTES,
     STOPPING,
     CertIdentities,
+    CotConfig,
     CotIngest,
     CotListener,
     _Conn,
@@ -106,53 +106,6 @@ _WARM_EVENT = (b'<event version="2.0" uid="warm-up" type="b-m-p-s-m" how="h-e" '
                b'time="2020-01-01T00:00:00Z" start="2020-01-01T00:00:00Z" '
                b'stale="2020-01-02T00:00:00Z"><point lat="48" lon="37" hae="0" ce="10" le="0"/>'
                b'<detail/></event>')
-
-@dataclass(frozen=True, slots=True)
-class CotConfig:
-    """Where to listen and the bounds of every connection (ports: None = off, 0 = any free)."""
-
-    host: str = "127.0.0.1"
-    tcp_port: int | None = None
-    udp_port: int | None = None
-    tls_port: int | None = None
-    certfile: str | None = None  # the server's certificate (PEM), for TLS
-    keyfile: str | None = None
-    client_ca: str | None = None  # the CA that signs client certificates (PEM)
-    max_event_bytes: int = COT_MAX_EVENT_BYTES
-    idle_timeout_s: float = 300.0
-    handshake_timeout_s: float = 10.0
-    shed_after_s: float = 10.0
-    max_unsettled_bytes: int = 256 << 10  # per connection, read and not yet committed
-    max_inbox_bytes: int = 32 << 20  # all connections, read and not yet parsed
-    pump_batch: int = 1000  # messages parsed in one turn of the pump
-    pump_ahead: int = 2  # turns handed to the sink and not committed yet
-    pump_slice_s: float = 0.002  # parsing between two yields to the event loop
-    drain_grace_s: float = 5.0  # at a stop: how long senders may still send
-    drain_quiet_s: float = 0.2  # at a stop: a sender this long silent has sent all
-    cert_refresh_s: float = 30.0  # TLS identities looked up again (in a thread)
-    cert_unknown_s: float = 5.0  # an unknown certificate is asked again after this
-    max_connections: int = 4096
-    max_connections_per_peer: int = 64  # from one source address
-    event_deadline_s: float = 10.0  # from an event's first byte to its last
-    max_tracks: int = 100_000
-    refused_log_lines: int = 10  # refused events logged one by one per connection and window
-    refused_log_window_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.tls_port is not None and not (self.certfile and self.keyfile and self.client_ca):
-            raise InputError("the CoT TLS port needs a certificate, its key and a client CA",
-                             hint="give --cert, --key and --client-ca with --cot-tls",
-                             code="input.tls_incomplete")
-        if self.max_event_bytes < 1024:
-            raise InputError(f"max_event_bytes {self.max_event_bytes}: at least 1024",
-                             code="input.bad_bound")
-        if self.max_connections_per_peer < 1 or self.event_deadline_s <= 0:
-            raise InputError("max_connections_per_peer must be >= 1 and event_deadline_s > 0",
-                             code="input.bad_bound")
-        if self.refused_log_lines < 0 or self.refused_log_window_s <= 0:
-            raise InputError("refused_log_lines must be >= 0 and refused_log_window_s > 0",
-                             code="input.bad_bound")
-
 
 @dataclass(slots=True)
 class CotStats:

@@ -9,6 +9,7 @@ import base64
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,7 +82,10 @@ class Decoder:
 
     def __init__(self, max_tracks: int) -> None:
         self.max_tracks = max_tracks
-        self._tracks: dict[str, tuple[float, str]] = {}  # uid -> (time, source_ref) latest
+        # uid -> (time, source_ref) of its latest event, least recently updated first. An
+        # OrderedDict: forgetting the oldest is O(1) (a dict's first key is found by skipping
+        # the slots its deleted entries left, which grows with every uid forgotten).
+        self._tracks: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._narrowed: dict[tuple[str, str], str] = {}
 
     def decode(self, messages: list[tuple[bool, bytes]], user: User, where: str,
@@ -187,9 +191,9 @@ class Decoder:
                 return
             if latest[1] != obs.source_ref:
                 attrs["supersedes"] = latest[1]
-            del self._tracks[uid]  # re-inserted last: the dict's order is recency
+            self._tracks.move_to_end(uid)  # the order is recency
         elif len(self._tracks) >= self.max_tracks:
-            del self._tracks[next(iter(self._tracks))]
+            self._tracks.popitem(last=False)
         self._tracks[uid] = (t, obs.source_ref)
 
 

@@ -19,7 +19,13 @@ subset) does not. The states::
     DECL     inside ``<!...>``: quotes, and ``[`` ... ``]`` of an internal subset, may hold ``>``
 
 Each state skips to the next byte that can change it with ``bytes.find`` or a compiled
-pattern (no Python loop per byte). The state and the position where the scan resumes are kept
+pattern (no Python loop per byte). An event that begins in the buffer is first tried against
+one compiled pattern (``_PLAIN_EVENT``) that takes the events TAK clients write, all at once:
+an optional ``<?xml ...?>`` declaration, then text and tags (quoted values included) with no
+comment, CDATA, declaration or processing instruction, up to the first ``</event>`` end tag:
+the cut the state machine makes for such an event. Its repetitions are possessive, so it
+never backtracks; an event it does not take (one with such markup, or not complete yet) is
+left to the state machine. The state and the position where the scan resumes are kept
 between reads, so a partial event is scanned once whatever the reads' sizes, and the
 framer holds at most one partial message (never more than ``max_event_bytes`` plus a read).
 """
@@ -44,6 +50,13 @@ _CDATA_OPEN = b"<![CDATA["
 _END_TAG = re.compile(rb"</event[ \t\r\n]*>")
 _TAG_STOP = re.compile(rb"[\"'>]")
 _DECL_STOP = re.compile(rb"[\"'\[\]>]")
+# A whole plain event (see the module docstring): declaration, then text runs and tags up to
+# the first ``</event>``. Text runs and tags are told apart by their first byte and each is
+# matched possessively, so a failed match costs one pass over what it read.
+_PLAIN_EVENT = re.compile(
+    rb"(?>(?:<\?xml[^?>]*+\?>)?+"
+    rb"(?:[^<]++|<(?![!?]|/event[ \t\r\n]*>)(?:[^\"'>]++|\"[^\"]*+\"|'[^']*+')*+>)*+"
+    rb"</event[ \t\r\n]*>)")
 
 TEXT, TAG, QUOTE, COMMENT, CDATA, PI, DECL = range(7)
 _CLOSERS = {COMMENT: b"-->", CDATA: b"]]>", PI: b"?>"}
@@ -74,6 +87,10 @@ class XmlScan:
     def end(self, buf: bytearray, start: int, n: int) -> int:
         """The end (exclusive) of the event starting at ``buf[start]``, or -1 if ``buf[:n]``
         does not hold it yet (then the scan resumes where it stopped on the next call)."""
+        if self.at < 0:
+            m = _PLAIN_EVENT.match(buf, start, n)
+            if m is not None:
+                return m.end()
         at = start if self.at < 0 else self.at
         state = self.state
         while True:

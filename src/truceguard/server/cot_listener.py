@@ -1,5 +1,6 @@
-"""The CoT side of ``truceguard serve`` as services (``server.service``), and who a TLS
-client is.
+"""The CoT side of ``truceguard serve`` as services (``server.service``), who a TLS client
+is, and where the listeners listen with what bounds (``CotConfig``; ``server.cot`` says what
+each bound does).
 
 - ``CotIngest`` (``cot-ingest``) is what every listener hands its messages to: the pump that
   parses them and the sink that commits them. Started before the listeners and stopped after
@@ -25,8 +26,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from truceguard.errors import InputError
+from truceguard.io.cot import COT_MAX_EVENT_BYTES
 from truceguard.model import User
 from truceguard.server.cot_decode import RefusalLog
 from truceguard.server.cot_framing import Framer
@@ -42,6 +46,53 @@ STOPPING = "server stopping"  # why connections end at a stop (not counted as ba
 
 
 READ_BYTES = 32 << 10  # read at most this much per callback: its framing stays short
+
+
+@dataclass(frozen=True, slots=True)
+class CotConfig:
+    """Where to listen and the bounds of every connection (ports: None = off, 0 = any free)."""
+
+    host: str = "127.0.0.1"
+    tcp_port: int | None = None
+    udp_port: int | None = None
+    tls_port: int | None = None
+    certfile: str | None = None  # the server's certificate (PEM), for TLS
+    keyfile: str | None = None
+    client_ca: str | None = None  # the CA that signs client certificates (PEM)
+    max_event_bytes: int = COT_MAX_EVENT_BYTES
+    idle_timeout_s: float = 300.0
+    handshake_timeout_s: float = 10.0
+    shed_after_s: float = 10.0
+    max_unsettled_bytes: int = 256 << 10  # per connection, read and not yet committed
+    max_inbox_bytes: int = 32 << 20  # all connections, read and not yet parsed
+    pump_batch: int = 1000  # messages parsed in one turn of the pump
+    pump_ahead: int = 2  # turns handed to the sink and not committed yet
+    pump_slice_s: float = 0.002  # parsing between two yields to the event loop
+    drain_grace_s: float = 5.0  # at a stop: how long senders may still send
+    drain_quiet_s: float = 0.2  # at a stop: a sender this long silent has sent all
+    cert_refresh_s: float = 30.0  # TLS identities looked up again (in a thread)
+    cert_unknown_s: float = 5.0  # an unknown certificate is asked again after this
+    max_connections: int = 4096
+    max_connections_per_peer: int = 64  # from one source address
+    event_deadline_s: float = 10.0  # from an event's first byte to its last
+    max_tracks: int = 100_000
+    refused_log_lines: int = 10  # refused events logged one by one per connection and window
+    refused_log_window_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.tls_port is not None and not (self.certfile and self.keyfile and self.client_ca):
+            raise InputError("the CoT TLS port needs a certificate, its key and a client CA",
+                             hint="give --cert, --key and --client-ca with --cot-tls",
+                             code="input.tls_incomplete")
+        if self.max_event_bytes < 1024:
+            raise InputError(f"max_event_bytes {self.max_event_bytes}: at least 1024",
+                             code="input.bad_bound")
+        if self.max_connections_per_peer < 1 or self.event_deadline_s <= 0:
+            raise InputError("max_connections_per_peer must be >= 1 and event_deadline_s > 0",
+                             code="input.bad_bound")
+        if self.refused_log_lines < 0 or self.refused_log_window_s <= 0:
+            raise InputError("refused_log_lines must be >= 0 and refused_log_window_s > 0",
+                             code="input.bad_bound")
 
 
 class _Conn(asyncio.BufferedProtocol):
@@ -349,4 +400,4 @@ class CotListener:
         return ServiceHealth(self.name, self.state, detail, extra=extra)
 
 
-__all__ = ["CertIdentities", "CotIngest", "CotListener"]
+__all__ = ["CertIdentities", "CotConfig", "CotIngest", "CotListener"]

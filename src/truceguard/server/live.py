@@ -11,7 +11,8 @@ fails is logged and retried on the next poke: nothing is lost, since the store i
 
 Steps are bounded, so that a flood never makes one step long: at most ``LIGHT_PER_STEP``
 reports of sparse cells and ``HEAVY_PER_STEP`` of busy cells a step (the oldest first); what
-is left is the backlog, taken by the next steps at once, without waiting. The lag that
+is left is the backlog, taken by the next steps at once, without waiting; so is the step after
+one that took longer than ``batch_s`` (what that wait would gather came meanwhile). The lag that
 ``health()`` shows is the age of the oldest commit not yet judged: the time since the first
 poke that no finished step has covered.
 
@@ -277,7 +278,7 @@ class LiveJudge:
                     continue
                 if not await self._wait_for_work():
                     continue
-                if not backlog:
+                if not backlog and self.last_step_s < self.batch_s:
                     await asyncio.sleep(self.batch_s)  # let a burst gather into one step
                 if self._stopping:
                     break

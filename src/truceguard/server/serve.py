@@ -64,6 +64,7 @@ class ServeConfig:
     key: str | None = None
     client_ca: str | None = None
     cot_as: str | None = None  # the user whose nation and marking plain-port data gets
+    cot_max_per_peer: int = 64  # CoT connections from one source address
     audit_key: str | None = None  # the audit key file (else $TRUCEGUARD_AUDIT_KEY_FILE)
     auth_flush_s: float = 5.0  # how often closed minutes of failed logins are audited
     users_poll_s: float = 1.0
@@ -230,7 +231,7 @@ async def _make_cot(store: Store, config: ServeConfig, live: LiveJudge) -> Any:
 
     cfg = CotConfig(host=config.host, tcp_port=config.cot_tcp, udp_port=config.cot_udp,
                     tls_port=config.cot_tls, certfile=config.cert, keyfile=config.key,
-                    client_ca=config.client_ca)
+                    client_ca=config.client_ca, max_connections_per_peer=config.cot_max_per_peer)
     return make_cot(store, cfg, plain_user=plain_user, resolve_cert=by_cert,
                     on_committed=live.poke)
 
