@@ -69,6 +69,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "hotspots, map), or a monitoring mission's daily or weekly report."),
     "demo": ("truceguard.cli.demo:demo_cmd",
              "Run the whole chain on the real data shipped with truceguard."),
+    "dashboard": ("truceguard.cli.dashboard:dashboard_cmd",
+                  "Open the dashboard (map, timeline, evidence) on this database in your browser."),
     "serve": ("truceguard.cli.server:serve_cmd",
               "Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live "
               "judging, alerts and Cursor on Target in and out, in one process."),

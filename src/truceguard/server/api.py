@@ -52,7 +52,7 @@ from truceguard.errors import (
     error_envelope,
     new_request_id,
 )
-from truceguard.server.routes import ROUTERS, health
+from truceguard.server.routes import ROUTERS, health, web
 from truceguard.server.routes.bodies import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from truceguard.server.routes.deps import ServerContext, known_query
 from truceguard.server.routes.observations import MAX_UPLOADS_PER_USER
@@ -97,6 +97,7 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     for router in ROUTERS:
         app.include_router(router, responses=HEALTH_ERRORS if router is health.router
                            else ERRORS)
+    web.install(app, ERRORS)  # the dashboard at / and /app, its layers and markings under /api/v1
     return app
 
 

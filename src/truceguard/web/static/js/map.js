@@ -1,0 +1,143 @@
+// The map: MapLibre GL JS (a global from the maplibre package's script) with a local style,
+// the shipped layers as GeoJSON sources and no text (no glyphs are shipped: names are shown
+// in the side panel).
+
+export const CATEGORY_COLOURS = {
+  explosion: "#d62728", projectile: "#ff7f0e", muzzle_flash: "#e377c2",
+  illumination_flare: "#bcbd22", shots: "#8c564b", armed_clash: "#9467bd",
+  shelling: "#b2182b", air_strike: "#1f77b4", drone: "#17becf", missile: "#08306b",
+  movement: "#2ca02c", flight: "#7fbc41", mine: "#543005", weapon_presence: "#35978f",
+  detection: "#80cdc1", track: "#999999", other: "#666666", explosive_remnant: "#8e0152",
+  low_clarity: "#bababa",
+};
+const OTHER_COLOUR = "#444444";
+const CLAUSE_PALETTE = ["#263238", "#e6550d", "#3182bd", "#31a354", "#756bb1", "#636363",
+  "#fd8d3c", "#6baed6"];
+
+// Radius (pixels) by confidence grade.
+export const GRADE_RADIUS = { verified: 9, probable: 7, contested: 6, single_source: 4.5 };
+
+// Metres a pixel covers at zoom 0 on the equator (512-pixel tiles).
+const M_PER_PX_Z0 = 78271.517;
+
+const EMPTY = { type: "FeatureCollection", features: [] };
+
+function categoryColour() {
+  const pairs = Object.entries(CATEGORY_COLOURS).flat();
+  return ["match", ["get", "category"], ...pairs, OTHER_COLOUR];
+}
+
+function gradeRadius() {
+  return ["match", ["get", "grade"], ...Object.entries(GRADE_RADIUS).flat(), 5];
+}
+
+// A radius in metres, as pixels at every zoom (exponential in the zoom, base 2).
+function metresRadius() {
+  return ["interpolate", ["exponential", 2], ["zoom"],
+    0, ["get", "unc_px0"], 22, ["*", ["get", "unc_px0"], 2 ** 22]];
+}
+
+export function clauseColours(clauses) {
+  const out = {};
+  clauses.forEach((c, i) => { out[c] = CLAUSE_PALETTE[i % CLAUSE_PALETTE.length]; });
+  return out;
+}
+
+function style(layers) {
+  return {
+    version: 8,
+    name: "truceguard (offline)",
+    sources: {
+      countries: { type: "geojson", data: layers.countries },
+      oblasts: { type: "geojson", data: layers.oblasts },
+      line_of_contact: { type: "geojson", data: layers.line_of_contact },
+      places: { type: "geojson", data: layers.places },
+      incidents: { type: "geojson", data: EMPTY },
+      violations: { type: "geojson", data: EMPTY },
+    },
+    layers: [
+      { id: "background", type: "background", paint: { "background-color": "#c9dbe8" } },
+      { id: "countries", type: "fill", source: "countries",
+        paint: { "fill-color": ["match", ["get", "iso"], "UKR", "#fbfaf5", "#ecebe4"] } },
+      { id: "country-borders", type: "line", source: "countries",
+        paint: { "line-color": "#8a8a80", "line-width": 1 } },
+      { id: "oblasts", type: "line", source: "oblasts",
+        paint: { "line-color": "#b8b6a8", "line-width": 0.6, "line-dasharray": [3, 2] } },
+      { id: "places", type: "circle", source: "places", minzoom: 6,
+        paint: { "circle-radius": 1.6, "circle-color": "#77756a" } },
+      { id: "incident-uncertainty", type: "circle", source: "incidents",
+        paint: { "circle-radius": metresRadius(), "circle-color": categoryColour(),
+          "circle-opacity": 0.02, "circle-stroke-color": categoryColour(),
+          "circle-stroke-width": 0.7, "circle-stroke-opacity": 0.3,
+          "circle-pitch-alignment": "map" } },
+      { id: "line-of-contact-casing", type: "line", source: "line_of_contact",
+        paint: { "line-color": "#ffffff", "line-width": 5, "line-opacity": 0.9 } },
+      { id: "line-of-contact", type: "line", source: "line_of_contact",
+        paint: { "line-color": "#d50000", "line-width": 2.5 } },
+      { id: "incidents", type: "circle", source: "incidents",
+        paint: { "circle-radius": gradeRadius(), "circle-color": categoryColour(),
+          "circle-opacity": 0.85, "circle-stroke-color": "#ffffff",
+          "circle-stroke-width": 0.8 } },
+      { id: "violations", type: "circle", source: "violations",
+        paint: { "circle-radius": ["+", 5, ["*", 9, ["get", "p_location"]]],
+          "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 1.5,
+          "circle-stroke-color": ["coalesce", ["get", "clause_colour"], "#000000"],
+          "circle-stroke-opacity": ["+", 0.3, ["*", 0.7, ["get", "p_location"]]] } },
+    ],
+  };
+}
+
+export function makeMap(container, layers) {
+  // eslint-disable-next-line no-undef
+  const map = new maplibregl.Map({
+    container, style: style(layers), center: [37.8, 48.3], zoom: 6,
+    attributionControl: false, maxPitch: 0, dragRotate: false,
+  });
+  // eslint-disable-next-line no-undef
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
+  return map;
+}
+
+export function incidentFeatures(incidents) {
+  return { type: "FeatureCollection", features: incidents.map((i) => ({
+    type: "Feature", id: i.incident_id,
+    geometry: { type: "Point", coordinates: [i.lon, i.lat] },
+    properties: { incident_id: i.incident_id, category: i.category, grade: i.grade,
+      unc_px0: (i.uncertainty_m || 0) / (M_PER_PX_Z0 * Math.cos(i.lat * Math.PI / 180)) },
+  })) };
+}
+
+export function violationFeatures(violations, colours) {
+  return { type: "FeatureCollection", features: violations.map((v) => ({
+    type: "Feature",
+    geometry: { type: "Point", coordinates: [v.lon, v.lat] },
+    properties: { violation_id: v.violation_id, incident_id: v.incident_id, clause: v.clause,
+      p_location: v.p_location, clause_colour: colours[v.clause] },
+  })) };
+}
+
+// Show the one line of contact in force at ``until`` (epoch seconds; now when null): the
+// latest whose validity began by then, else the earliest.
+export function showLineAt(map, lines, until) {
+  const day = new Date((until ?? Date.now() / 1000) * 1000).toISOString().slice(0, 10);
+  const sorted = [...lines.features].sort((a, b) =>
+    a.properties.valid_from.localeCompare(b.properties.valid_from));
+  let shown = sorted[0];
+  for (const f of sorted) if (f.properties.valid_from <= day) shown = f;
+  if (!shown) return null;
+  for (const id of ["line-of-contact-casing", "line-of-contact"]) {
+    map.setFilter(id, ["==", ["get", "name"], shown.properties.name]);
+  }
+  return shown.properties.name;
+}
+
+// The bounds of ``items`` (with lon and lat), or null for none.
+export function boundsOf(items) {
+  if (!items.length) return null;
+  let w = 180, s = 90, e = -180, n = -90;
+  for (const i of items) {
+    w = Math.min(w, i.lon); e = Math.max(e, i.lon);
+    s = Math.min(s, i.lat); n = Math.max(n, i.lat);
+  }
+  return [[w, s], [e, n]];
+}

@@ -1,0 +1,297 @@
+"""The dashboard in a real browser: Debian's chromium, driven by Playwright, against a real
+`truceguard serve` holding UCDP events of 2015 and patrol reports releasable to GBR only.
+
+Every request the page makes is watched: one to any host but the server's fails the tests.
+Screenshots are kept in each test's tmp_path (one is copied to /tmp/dashboard.png).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import UCDP_CLEAN
+from tests.server_fixtures import Server, serving
+from truceguard.ingest import import_file, ingest_records
+from truceguard.judge.terms import load_terms
+from truceguard.marking import most_restrictive
+from truceguard.model import Observation, sha256_text
+from truceguard.pipeline import adjudicate_store, fuse_store
+from truceguard.store import open_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+PATROLS = 12  # patrol reports marked REL TO GBR, each at its own place
+T_PATROL = 1_426_500_000  # 2015-03-16
+
+
+def _patrol(k: int) -> Observation:
+    raw = f"patrol-7,2015-03-16,{k},shelling heard and seen near checkpoint {k}"
+    return Observation(source="patrol", how_known="seen", t_start=T_PATROL + 600 * k,
+                       t_end=T_PATROL + 600 * k, time_precision_s=60, lat=47.20 + 0.05 * k,
+                       lon=35.20 + 0.35 * k, uncertainty_m=300.0, category="shelling",
+                       source_ref=f"p7-{k}", releasability="REL TO GBR", raw=raw,
+                       raw_sha256=sha256_text(raw), source_file="patrol-7.csv",
+                       source_line=k + 2)
+
+
+def _mission(db: Path, tmp: Path) -> None:
+    """UCDP events of 2015-01 .. 2015-08 (PUBLIC), the patrol reports, fused and judged."""
+    subset = tmp / "ucdp_2015.csv"
+    with open(UCDP_CLEAN, encoding="utf-8", newline="") as src, \
+            open(subset, "w", encoding="utf-8", newline="") as out:
+        rows = csv.DictReader(src)
+        w = csv.DictWriter(out, fieldnames=list(rows.fieldnames or []))
+        w.writeheader()
+        w.writerows(r for r in rows if "2015-01" <= r["date_start"][:7] <= "2015-08")
+    with open_store(str(db)) as store:
+        store.set_owner_nation("GBR")
+        import_file(store, subset)
+        ingest_records(store, [_patrol(k) for k in range(PATROLS)], source="patrol")
+        fuse_store(store)
+        adjudicate_store(store, load_terms("minsk-2015"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("web")
+    _mission(folder / "mission.db", folder)
+    with serving(folder) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the dashboard tests drive Debian's chromium; "
+                    "install it with `apt-get install -y chromium` (as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page of the dashboard for one user, with every request it tried to send elsewhere."""
+
+    def __init__(self, browser: Any, server: Server, user: str, tmp: Path) -> None:
+        self.server, self.user, self.tmp = server, user, tmp
+        self.context = browser.new_context(viewport={"width": 1400, "height": 850},
+                                           accept_downloads=True)
+        self.elsewhere: list[str] = []
+        self.errors: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{server.url}/#token={server.tokens[user]}")
+        self.ready()
+
+    def _route(self, route: Any) -> None:
+        if urlsplit(route.request.url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            self.elsewhere.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    def ready(self, since: str | None = None) -> None:
+        """Wait until the page shows what it last asked for (the period from ``since``)."""
+        self.page.wait_for_function(
+            "s => document.body.dataset.state === 'ready' && "
+            "(s === null || document.getElementById('period').dataset.since === s)",
+            arg=since, timeout=30_000)
+
+    def text(self, selector: str) -> str:
+        return str(self.page.inner_text(selector))
+
+    def count(self) -> int:
+        return int(self.text("#count-incidents"))
+
+    def period(self) -> dict[str, str]:
+        p = self.page.locator("#period")
+        return {k: v for k in ("since", "until") if (v := p.get_attribute(f"data-{k}"))}
+
+    def brush(self, start: int, end: int) -> None:
+        """Move the timeline's brush to days ``start`` .. ``end`` of the data."""
+        self.page.evaluate("""([a, b]) => {
+            for (const [id, v] of [['brush-from', a], ['brush-to', b]]) {
+                const el = document.getElementById(id);
+                el.value = String(v);
+                el.dispatchEvent(new Event('input'));
+            }}""", [start, end])
+        self.page.wait_for_function(
+            "() => document.getElementById('period').dataset.since !== '' && "
+            "document.body.dataset.state === 'ready'", timeout=30_000)
+
+    def shot(self, name: str) -> Path:
+        path = self.tmp / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def close(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.elsewhere == [], f"requests left the machine: {self.elsewhere}"
+        self.context.close()
+
+
+def _all(server: Server, user: str, kind: str, params: dict[str, str]) -> tuple[list, list]:
+    """Every item of a list endpoint with ``params``, and its pages' markings."""
+    items: list[dict[str, Any]] = []
+    markings: list[str] = []
+    cursor = None
+    with server.client(user) as c:
+        while True:
+            r = c.get(f"/api/v1/{kind}", params={**params, "limit": 1000,
+                                                 **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            items += r.json()["items"]
+            markings.append(r.json()["marking"])
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                return items, markings
+
+
+@pytest.fixture()
+def gbr(browser: Any, server: Server, tmp_path: Path) -> Iterator[Page]:
+    page = Page(browser, server, "gbr", tmp_path)
+    yield page
+    page.close()
+
+
+def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
+    state = gbr.page.evaluate("""() => {
+        const m = window.dashboard.map;
+        return {loaded: m.loaded(), layers: m.getStyle().layers.map(l => l.id),
+                sources: Object.keys(m.getStyle().sources), glyphs: m.getStyle().glyphs || null,
+                lines: m.querySourceFeatures('line_of_contact').length,
+                canvas: document.querySelector('#map canvas') !== null}}""")
+    assert state["loaded"] and state["canvas"], state
+    for layer in ("line-of-contact", "incidents", "incident-uncertainty", "violations"):
+        assert layer in state["layers"], state
+    assert state["glyphs"] is None  # no text on the map: nothing to fetch
+    assert state["lines"] > 0
+    items, markings = _all(gbr.server, "gbr", "incidents", {})
+    assert gbr.count() == len(items)
+    violations, vmarkings = _all(gbr.server, "gbr", "violations", {})
+    assert int(gbr.text("#count-violations")) == len(violations) > 0
+    # the banner: the narrowest marking of what is shown (the patrols: REL TO GBR)
+    banner = most_restrictive(markings + vmarkings).text
+    assert banner == "REL TO GBR"
+    for where in ("#marking-top", "#marking-bottom"):
+        assert gbr.page.get_attribute(where, "data-marking") == banner
+    gbr.shot("map")
+
+
+def test_the_timeline_filters_every_layer_to_what_the_api_answers(gbr: Page) -> None:
+    total = gbr.count()
+    gbr.brush(30, 75)  # about mid-January to the end of February 2015
+    period = gbr.period()
+    assert set(period) == {"since", "until"}, period
+    items, _ = _all(gbr.server, "gbr", "incidents", period)
+    violations, _ = _all(gbr.server, "gbr", "violations", period)
+    assert 0 < gbr.count() == len(items) < total
+    assert int(gbr.text("#count-violations")) == len(violations)
+    shown = gbr.page.evaluate("""() => ({
+        incidents: window.dashboard.map.getSource('incidents')._data.features.length,
+        violations: window.dashboard.map.getSource('violations')._data.features.length,
+        listed: document.querySelectorAll('#incident-list li[data-incident-id]').length})""")
+    assert shown == {"incidents": len(items), "violations": len(violations),
+                     "listed": min(len(items), 500)}
+    gbr.shot("filtered")
+    gbr.page.click("#last-24h")  # the 2015 data has nothing in the last day
+    gbr.page.wait_for_function("() => document.getElementById('period').textContent === "
+                               "'the last 24 h' && document.body.dataset.state === 'ready'")
+    assert gbr.count() == len(_all(gbr.server, "gbr", "incidents", gbr.period())[0]) == 0
+
+
+def test_clicking_an_incident_shows_its_reports_raw_evidence(gbr: Page) -> None:
+    items, _ = _all(gbr.server, "gbr", "incidents", {})
+    target = next(i for i in items if i["category"] == "shelling"
+                  and abs(i["lon"] - 35.55) < 1e-6)  # the patrol's report k=1
+    gbr.page.evaluate("""async ([lon, lat]) => {
+        const m = window.dashboard.map;
+        m.jumpTo({center: [lon, lat], zoom: 12});
+        await new Promise(r => m.once('idle', r));}""", [target["lon"], target["lat"]])
+    box = gbr.page.locator("#map").bounding_box()
+    assert box is not None
+    gbr.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    panel = gbr.page.locator(f"#incident[data-incident-id='{target['incident_id']}']")
+    panel.wait_for(state="visible", timeout=15_000)
+    gbr.ready()
+    with gbr.server.client("gbr") as c:
+        answer = c.get(f"/api/v1/incidents/{target['incident_id']}").json()
+    text = panel.inner_text()
+    assert answer["observations"]
+    for o in answer["observations"]:
+        assert o["raw"] in text and o["raw_sha256"] in text
+        assert f"{o['source_file']}:{o['source_line']}" in text
+    assert "marking: REL TO GBR" in text
+    gbr.page.evaluate("""async () => {  // the incident among the others, for the screenshot
+        const m = window.dashboard.map;
+        m.jumpTo({center: [37.0, 48.0], zoom: 6.3});
+        await new Promise(r => m.once('idle', r));}""")
+    shot = gbr.shot("incident")
+    shutil.copyfile(shot, "/tmp/dashboard.png")
+
+
+def test_a_user_of_another_nation_sees_fewer_incidents(browser: Any, server: Server,
+                                                       gbr: Page, tmp_path: Path) -> None:
+    fra = Page(browser, server, "fra", tmp_path)
+    try:
+        assert fra.count() == len(_all(server, "fra", "incidents", {})[0])
+        assert fra.count() < gbr.count()
+        assert fra.page.get_attribute("#marking-top", "data-marking") == "PUBLIC"
+        assert "REL TO GBR" not in fra.page.content()
+        fra.shot("fra")
+    finally:
+        fra.close()
+
+
+@pytest.mark.parametrize(("kind", "fmt"), [("incidents", "csv"), ("incidents", "geojson"),
+                                           ("violations", "csv"), ("violations", "geojson")])
+def test_the_export_is_exactly_the_filtered_list(gbr: Page, kind: str, fmt: str) -> None:
+    gbr.brush(40, 70)
+    period = gbr.period()
+    items, markings = _all(gbr.server, "gbr", kind, period)
+    assert items
+    with gbr.page.expect_download() as info:
+        gbr.page.click(f"#export-{kind}-{fmt}")
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    marking = most_restrictive(markings).text
+    if fmt == "geojson":
+        doc = json.loads(text)
+        assert doc["marking"] == marking
+        assert [f["properties"] for f in doc["features"]] == items
+        assert [f["geometry"]["coordinates"] for f in doc["features"]] == [
+            [i["lon"], i["lat"]] for i in items]
+        return
+    first, _, rest = text.partition("\n")
+    assert first == f"# marking: {marking}"
+    rows = list(csv.DictReader(io.StringIO(rest)))
+    assert len(rows) == len(items)
+    for row, item in zip(rows, items, strict=True):
+        assert set(row) == set(item)
+        for key, value in item.items():
+            want = ("" if value is None else json.dumps(value, separators=(",", ":"))
+                    if isinstance(value, dict | list) else
+                    str(value).lower() if isinstance(value, bool) else str(value))
+            assert row[key] == want or _same_number(row[key], value), (key, row[key], value)
+
+
+def _same_number(text: str, value: Any) -> bool:
+    """JavaScript writes 1.0 as 1: the same number."""
+    try:
+        return isinstance(value, int | float) and float(text) == float(value)
+    except ValueError:
+        return False
