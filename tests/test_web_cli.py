@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
+from tests.helpers import wait_for
 from truceguard.store import open_store
 
 
@@ -20,15 +20,15 @@ def _dashboard(db: Path, *args: str) -> subprocess.Popen[str]:
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
+    wait_for(lambda: _up(url), timeout=30, what=f"{url} to come up")
 
 
 def test_the_dashboard_serves_the_page_to_a_session_user_it_disables_at_the_end(
