@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from truceguard.cli import main
 from truceguard.plan.raid import (
     LAUNCH_AREAS,
+    Raid,
+    _cdf,
+    _pick,
+    _time_order,
     defended_km,
+    draw_raid,
+    launch_mix,
     make_raid,
     setting,
     simulate,
@@ -94,3 +101,53 @@ def test_a_date_before_the_scenario_leaves_ukraine_alone() -> None:
     assert [lay.name for lay in st.layers] == ["ukraine"]
     paused = setting(date="2025-03-07")
     assert paused.warning[1] < setting(date="2025-06-01").warning[1]
+
+
+def test_time_order_is_a_stable_sort_of_the_hours() -> None:
+    rng = np.random.default_rng(8)
+    hour = np.concatenate([rng.uniform(0.0, 10.0, (6, 300)), np.full((6, 20), 9.5),
+                           rng.uniform(9.5, 10.0, (6, 30))], axis=1)
+    hour[0, :5] = [3.0, np.nextafter(3.0, 0.0), 3.0, np.nextafter(3.0, 4.0), 3.0]
+    hour[1] = 2.0  # every threat at once
+    flat, ordered = _time_order(hour)
+    want = np.argsort(hour, axis=1, kind="stable")
+    assert np.array_equal(flat, (want + (np.arange(6) * hour.shape[1])[:, None]).reshape(-1))
+    assert np.array_equal(ordered, np.take_along_axis(hour, want, 1))
+    assert _time_order(np.zeros((0, 4)))[0].size == 0
+
+
+@pytest.mark.parametrize("weights", [(0.18, 0.17, 0.16, 0.15, 0.12, 0.13, 0.06, 0.03),
+                                     (0.3, 0.0, 0.7), (1.0,), (2.0, 0.0, 0.0, 5.0)])
+def test_pick_draws_what_rng_choice_draws(weights: tuple[float, ...]) -> None:
+    w = np.array(weights)
+    a = _pick(np.random.default_rng(4), _cdf(weights), (7, 500))
+    b = np.random.default_rng(4).choice(len(w), size=(7, 500), p=w / w.sum())
+    assert np.array_equal(a, b)
+
+
+def test_draw_raid_puts_threats_in_time_order_with_their_own_figures() -> None:
+    raid = Raid({"drone": 200, "decoy": 0, "cruise": 30, "ballistic": 10}, launch_mix(True),
+                duration_h=4.0)
+    d = draw_raid(raid, 9, np.random.default_rng(2), (1.0, 3.0))
+    assert d.cls.shape == d.target.shape == d.path_km.shape == d.hour.shape == (9, 240)
+    assert (np.diff(d.hour, axis=1) >= 0).all()
+    assert ((d.cls == 0).sum(axis=1) == 200).all() and ((d.cls == 3).sum(axis=1) == 10).all()
+    assert (d.hour[d.cls == 3] >= 3.5).all() and (d.hour[d.cls == 2] >= 2.5).all()
+    for ci, cls in enumerate(("drone", "decoy", "cruise", "ballistic")):
+        m = d.cls == ci
+        if m.any():
+            km = {round(defended_km(a, t), 9) for a in raid.launch_mix[cls]
+                  for t in ("capital", "energy", "ports", "front_cities", "cities")}
+            assert {round(float(x), 9) for x in d.path_km[m]} <= km
+    assert ((d.warning_min >= 1.0) & (d.warning_min <= 3.0)).all()
+
+
+def test_simulate_gives_an_outcome_a_block_of_replications() -> None:
+    st = setting()
+    raid = make_raid(drones=300, decoys=50, cruise=10, ballistic=5, targeting=st.targeting)
+    outs = simulate(raid, st, 95, seed=6, draws_per_fit=10)
+    assert [len(o.launched["drone"]) for o in outs] == [10] * 8 + [15]
+    assert all((o.launched["drone"] == 300).all() for o in outs)
+    again = simulate(raid, st, 95, seed=6, draws_per_fit=10)
+    assert all(np.array_equal(a.destroyed["drone"], b.destroyed["drone"])
+               for a, b in zip(outs, again, strict=True))

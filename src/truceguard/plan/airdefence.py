@@ -17,13 +17,17 @@ Saturation is first come, first served: threats arrive in time order; a group en
 ``units x rate_per_h`` threats per half hour of the raid at each set, and fires only rounds
 that are ready (launchers reloaded every ``reload_h``) and on hand. A campaign carries the
 magazines from raid to raid with their resupply. Everything is vectorised over replications
-and threats (:func:`_ranked`: ranks within groups by one stable sort).
+and threats: each group works only on the threats it may engage, and first come, first served
+is a count over threats already in time order (:func:`_first_come`, :func:`_running`). Several
+blocks of replications, each against its own layers (a bootstrap draw of the calibration a
+block), are engaged in one call by :func:`engage_blocks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -166,18 +170,60 @@ def based_group(system: System, count: float, positions: Sequence[tuple[float, f
     return UnitGroup(system, count, units_at, cover, label or system.name)
 
 
-def _ranked(group: NDArray, weight: NDArray) -> NDArray:
-    """Inclusive running sum of ``weight`` within each ``group`` in time order (axis 1)."""
-    order = np.argsort(group, axis=1, kind="stable")
-    g = np.take_along_axis(group, order, 1)
-    w = np.take_along_axis(weight, order, 1).astype(float)
-    cs = np.cumsum(w, axis=1)
-    start = np.ones(g.shape, dtype=bool)
-    start[:, 1:] = g[:, 1:] != g[:, :-1]
-    base = np.maximum.accumulate(np.where(start, cs - w, 0.0), axis=1)
-    out = np.empty_like(cs)
-    np.put_along_axis(out, order, cs - base, 1)
+def _running(place: NDArray | None, key: NDArray, weight: NDArray | None) -> NDArray:
+    """Inclusive running sum of ``weight`` (``None``: one each) within equal (``place``,
+    ``key``), in array order (1-D arrays; ``place`` ``None``: one place). ``key`` is
+    nondecreasing in array order as a rule (replication, then half hour, of threats in time
+    order); then a stable sort by the small ``place`` is all the ordering needed, else one
+    stable sort by both."""
+    n = key.size
+    if n == 0:
+        return np.zeros(0)
+    order: NDArray | None = None
+    k = key
+    if place is not None and place.max() != place.min():
+        order = np.argsort(place, kind="stable")
+        k = key[order] + place[order].astype(np.int64) * (int(key.max()) + 1)
+    if n > 1 and not (k[1:] >= k[:-1]).all():
+        full = key if place is None else (
+            place.astype(np.int64) * (int(key.max()) + 1) + key)
+        order = np.argsort(full, kind="stable")
+        k = full[order]
+    if weight is None:
+        cs = np.arange(1.0, n + 1.0)
+        before = cs - 1.0
+    else:
+        w = (weight if order is None else weight[order]).astype(float)
+        cs = np.cumsum(w)
+        before = cs - w
+    start = np.empty(n, dtype=bool)
+    start[0] = True
+    np.not_equal(k[1:], k[:-1], out=start[1:])
+    cs -= np.maximum.accumulate(np.where(start, before, 0.0))
+    if order is None:
+        return cs
+    out = np.empty(n)
+    out[order] = cs
     return out
+
+
+def _first_come(key: NDArray, place: NDArray | None, counts: NDArray) -> NDArray:
+    """Rank (1, 2, ...) of each element among those with its ``key`` and ``place``, in array
+    order; ``counts`` is ``bincount(key x places + place)`` shaped (keys, places) (``place``
+    ``None``: one place). With ``key`` nondecreasing in array order (threats in time order),
+    where each (place, key) starts in a stable sort by place comes from the counts; otherwise
+    :func:`_running`."""
+    m = key.size
+    if m > 1 and not (key[1:] >= key[:-1]).all():
+        return _running(place, key, None)
+    if place is None:
+        flat = counts.reshape(-1)
+        return np.arange(1, m + 1) - (np.cumsum(flat) - flat)[key]
+    pos = np.empty(m, dtype=np.intp)
+    pos[np.argsort(place, kind="stable")] = np.arange(1, m + 1)
+    by_place = counts.T.reshape(-1)
+    start = np.cumsum(by_place) - by_place
+    return pos - start[place.astype(np.intp) * counts.shape[0] + key]
 
 
 @dataclass
@@ -198,88 +244,275 @@ class Outcome:
         return np.asarray(d / np.maximum(n, 1), dtype=float)
 
 
+_NC, _NT = len(CLASSES), len(TARGET_NAMES)
+
+
+def _skip(rng: np.random.Generator, n: int) -> None:
+    """Move ``rng`` on by ``n`` uniform draws without making them."""
+    bg = rng.bit_generator
+    if type(bg) is np.random.PCG64 or type(bg) is np.random.PCG64DXSM:
+        bg.advance(n)  # one 64-bit step a double: the same state as drawing them
+    else:
+        rng.random(n)
+
+
+@dataclass
+class _Rules:
+    """A fire-unit group's rules as arrays, one row per layer set (one row when they agree):
+    per class in :data:`CLASSES` whether it engages it (the same in every set), kill chance,
+    interceptors an engagement, minus meetings per 100 km (barrier), warning needed (0: none);
+    per class and target set, flat, the share covered (point); per place (one for a barrier,
+    the target sets for a point defence) the engagements a half hour (plus 1e-9), the rounds
+    ready over the raid and the share of the magazine; the magazine on hand."""
+
+    barrier: bool
+    member: NDArray
+    pk: NDArray
+    shots: NDArray
+    neg_meet: NDArray
+    need: NDArray
+    cover: NDArray
+    per_bin: NDArray
+    ready: NDArray
+    share: NDArray
+    on_hand: NDArray
+
+    @property
+    def meets_nothing(self) -> bool:
+        return not (self.neg_meet.any() if self.barrier else self.cover.any())
+
+
+def _one(rows: list[list[float]] | NDArray) -> NDArray:
+    a = np.asarray(rows, dtype=float)
+    return a[:1] if (a == a[:1]).all() else a
+
+
+def _figures(lay: Layer, grp: UnitGroup) -> tuple[list[Any], ...]:
+    """One group's figures as lists (see :class:`_Rules`): engages, kill chance, shots, minus
+    meetings, warning needed, cover, units, count, rate, ready rounds, reload, on hand."""
+    sysm = grp.system
+    barrier = sysm.mode == "barrier"
+    eng = [sysm.engages.get(c) for c in CLASSES]
+    no: dict[str, float] = {}
+    return ([e is not None for e in eng],
+            [e.p_kill if e is not None else 0.0 for e in eng],
+            [e.shots if e is not None else 0.0 for e in eng],
+            [-e.meet_per_100km if e is not None and barrier else 0.0 for e in eng],
+            [e.need_warning_min if e is not None and not barrier else 0.0 for e in eng],
+            [0.0] * (_NC * _NT) if barrier else [
+                grp.cover.get(c, no).get(g, 0.0) if e is not None else 0.0
+                for c, e in zip(CLASSES, eng, strict=True) for g in TARGET_NAMES],
+            [grp.count] if barrier else [grp.units_at.get(g, 0.0) for g in TARGET_NAMES],
+            [grp.count], [sysm.rate_per_h], [sysm.ready_rounds], [sysm.reload_h],
+            [lay.magazines.get(sysm.interceptor, Magazine(0.0, 0.0)).on_hand])
+
+
+def _rules(lays: Sequence[Layer], grps: Sequence[UnitGroup], duration_h: float) -> _Rules:
+    """The rules of one group in each layer set (``grps[i]`` in ``lays[i]``)."""
+    barrier = grps[0].system.mode == "barrier"
+    seen: dict[tuple[int, int], tuple[list[Any], ...]] = {}
+    rows = []
+    for lay, grp in zip(lays, grps, strict=True):
+        f = seen.get((id(lay), id(grp)))
+        if f is None:
+            f = seen[id(lay), id(grp)] = _figures(lay, grp)
+            if (grp.system.mode == "barrier") != barrier:
+                raise ValueError(f"group {grp.label!r} has another mode in another layer set")
+        rows.append(f)
+    member, pk, shots, neg_meet, need, cover, units, count, rate, ready_rounds, reload, \
+        on_hand = (np.array(x, dtype=float) for x in zip(*rows, strict=True))
+    if not (member == member[:1]).all():
+        raise ValueError(f"group {grps[0].label!r} engages other classes in another layer set")
+    share = units / np.maximum(count, 1e-12)
+    return _Rules(barrier, member[0] > 0, _one(pk), _one(shots), _one(neg_meet), _one(need),
+                  _one(cover), _one(units * rate * BIN_H + 1e-9),
+                  _one(units * ready_rounds * (1.0 + np.floor(duration_h / reload))),
+                  _one(share), _one(on_hand))
+
+
+def _at(rule: NDArray, blk: NDArray | None, col: NDArray | int) -> NDArray:
+    """``rule[set, col]`` for each element, ``blk`` its layer set (unused with one set)."""
+    if rule.shape[0] == 1 or blk is None:
+        return np.asarray(rule[0][col])
+    return np.asarray(rule.reshape(-1)[blk * rule.shape[1] + col])
+
+
 def engage(d: RaidDraws, layers: Sequence[Layer], stocks: dict[str, dict[str, NDArray]],
            duration_h: float, rng: np.random.Generator) -> Outcome:
     """One raid's replications against the layers; ``stocks`` (layer -> interceptor -> (R,))
-    is drawn down in place."""
+    is drawn down in place.
+
+    Electronic warfare first, then the barrier groups, then the point groups, in layer order.
+    Each group works only on the threats it may engage (alive, of a class it engages, with a
+    chance above zero of meeting it); every step draws one uniform number per threat of the
+    raid (a (R, T) array in time order), so a group with nothing to engage still moves the
+    random stream on by as much."""
+    return engage_blocks(d, [(d.cls.shape[0], layers)], stocks, duration_h, rng)
+
+
+def engage_blocks(d: RaidDraws, blocks: Sequence[tuple[int, Sequence[Layer]]],
+                  stocks: dict[str, dict[str, NDArray]], duration_h: float,
+                  rng: np.random.Generator) -> Outcome:
+    """:func:`engage` with consecutive blocks of replications each against its own layers
+    (``(replications, layers)`` in row order): the same layers, groups and magazines by name
+    in every block, their figures free to differ (a bootstrap draw of the calibration a
+    block). One block gives what :func:`engage` gives."""
     r, t = d.cls.shape
-    alive = np.ones((r, t), dtype=bool)
-    killed_by = np.full((r, t), -1, dtype=np.int16)
-    suppressed = np.zeros((r, t), dtype=bool)
-    is_cls = {c: d.cls == i for i, c in enumerate(CLASSES)}
-    ew = np.zeros((r, t))
-    for lay in layers:
-        for c, p_ew in lay.ew.items():
-            ew = np.where(is_cls[c], 1.0 - (1.0 - ew) * (1.0 - p_ew), ew)
-    sup = rng.random((r, t)) < ew
-    suppressed |= sup
-    alive &= ~sup
-    tbin = np.minimum((d.hour / BIN_H).astype(np.int64), int(duration_h / BIN_H) + 1)
-    nbins = int(duration_h / BIN_H) + 2
+    n = r * t
+    if sum(k for k, _ in blocks) != r:
+        raise ValueError(f"blocks of {[k for k, _ in blocks]} replications for {r} drawn")
+    sets = [list(lays) for _, lays in blocks]
+    layers = sets[0]
+    shape = [(lay.name, [(g.label, g.system.interceptor) for g in lay.groups]) for lay in layers]
+    for other in sets[1:]:
+        if [(lay.name, [(g.label, g.system.interceptor) for g in lay.groups])
+                for lay in other] != shape:
+            raise ValueError("the blocks' layers differ in their layers or groups")
+    row_set = np.repeat(np.arange(len(blocks)), [k for k, _ in blocks])
+    cls = d.cls.reshape(n)
+    tgt = d.target.reshape(n)
+    ew = []
+    for lays in sets:
+        p_ew = [0.0] * _NC
+        for lay in lays:
+            for c, pe in lay.ew.items():
+                ci = CLASSES.index(c)
+                p_ew[ci] = 1.0 - (1.0 - p_ew[ci]) * (1.0 - pe)
+        ew.append(p_ew)
+    p_ew2 = _one(ew)
+    if p_ew2.shape[0] == 1:
+        sup = rng.random(n) < p_ew2[0][cls]
+    else:
+        sup = rng.random(n) < p_ew2.reshape(-1)[np.repeat(row_set * _NC, t) + cls]
+    alive = ~sup
+    last_bin = int(duration_h / BIN_H) + 1
+    nbins = last_bin + 1
     fired: dict[str, dict[str, NDArray]] = {lay.name: {} for lay in layers}
     labels: list[str] = []
-    gi = 0
-    barrier_first = [(lay, g) for lay in layers for g in lay.groups if g.system.mode == "barrier"]
-    points = [(lay, g) for lay in layers for g in lay.groups if g.system.mode == "point"]
-    for lay, grp in barrier_first + points:
+    killed: list[NDArray] = []  # flat indices of the threats each group destroyed
+    rare: tuple[NDArray, NDArray] | None = None  # rare classes, flat indices of their threats
+    ct: NDArray | None = None  # class x target set, flat
+    order = [(li, gi) for barrier in (True, False) for li, lay in enumerate(layers)
+             for gi, g in enumerate(lay.groups) if (g.system.mode == "barrier") == barrier]
+    for li, gi in order:
+        lay, grp = layers[li], layers[li].groups[gi]
         sysm = grp.system
-        pk = np.zeros((r, t))
-        shots = np.zeros((r, t))
-        want = np.zeros((r, t))
-        for c, e in sysm.engages.items():
-            m = is_cls[c]
-            if sysm.mode == "barrier":
-                p = 1.0 - np.exp(-e.meet_per_100km * d.path_km / 100.0)
-            else:
-                cov = np.array([grp.cover.get(c, {}).get(g, 0.0) for g in TARGET_NAMES])
-                p = cov[d.target]
-                if e.need_warning_min > 0:
-                    p = p * np.minimum(1.0, d.warning_min / e.need_warning_min)[:, None]
-            want = np.where(m, p, want)
-            pk = np.where(m, e.p_kill, pk)
-            shots = np.where(m, e.shots, shots)
-        demand = alive & (rng.random((r, t)) < want)
-        if not demand.any():
-            labels.append(f"{lay.name}:{grp.label}")
-            gi += 1
+        labels.append(f"{lay.name}:{grp.label}")
+        g = _rules([s[li] for s in sets], [s[li].groups[gi] for s in sets], duration_h)
+        if g.meets_nothing:
+            _skip(rng, n)  # its draw of demand, which could never be used
+            killed.append(np.zeros(0, dtype=np.intp))
             continue
-        if sysm.mode == "barrier":
-            where = np.zeros((r, t), dtype=np.int64)
-            units = np.full(1, grp.count)
+        # the threats it may engage (alive, of its classes), their chance of meeting it
+        if g.barrier:
+            idx = np.flatnonzero(g.member[cls] & alive if not g.member.all() else alive)
+            cs_ = cls[idx]
+            blk = row_set[idx // t] if g.neg_meet.shape[0] > 1 else None
+            want = 1.0 - np.exp(_at(g.neg_meet, blk, cs_) * d.path_km.reshape(n)[idx] / 100.0)
         else:
-            where = d.target.astype(np.int64)
-            units = np.array([grp.units_at.get(g, 0.0) for g in TARGET_NAMES])
-        per_bin = units * sysm.rate_per_h * BIN_H
-        rank = _ranked(where * nbins + tbin, demand)
-        ok = demand & (rank <= per_bin[where] + 1e-9)
+            pos = np.asarray((g.cover > 0.0).any(axis=0))
+            if rare is None:  # the classes that together make up less than a quarter
+                share = np.bincount(cls, minlength=_NC) / max(n, 1)
+                few = np.cumsum(np.sort(share))[np.argsort(np.argsort(share))] < 0.25
+                rare = (few, np.flatnonzero(few[cls]))
+            if not (g.member & ~rare[0]).any():  # rare classes only: start from their threats
+                sub = rare[1]
+                sub = sub[g.member[cls[sub]] & alive[sub]]
+                code = cls[sub].astype(np.intp) * _NT + tgt[sub]
+                keep = pos[code]
+                idx, code = sub[keep], code[keep]
+            else:
+                if ct is None:
+                    ct = cls.astype(np.intp) * _NT + tgt
+                idx = np.flatnonzero(pos[ct] & alive)
+                code = ct[idx]
+            cs_ = cls[idx]
+            blk = row_set[idx // t] if g.cover.shape[0] > 1 else None
+            want = _at(g.cover, blk, code)
+            for cn in np.flatnonzero(g.need.any(axis=0)).tolist():
+                sel = cs_ == cn
+                if sel.any():
+                    row_need = g.need[row_set, cn] if g.need.shape[0] > 1 else np.full(
+                        r, g.need[0, cn])
+                    has = row_need > 0.0
+                    warn = np.where(has, np.minimum(
+                        1.0, d.warning_min / np.where(has, row_need, 1.0)), 1.0)
+                    want[sel] = want[sel] * warn[idx[sel] // t]
+        hit = rng.random(n)[idx] < want
+        idx = idx[hit]
+        if idx.size == 0:
+            killed.append(np.zeros(0, dtype=np.intp))
+            continue
+        cs_ = cs_[hit]
+        row = idx // t
+        blk = row_set[row] if len(sets) > 1 else None
+        # engagements: the first per_bin that demand one at a place in a half hour
+        nplace = g.per_bin.shape[1]
+        place: NDArray | None = None
+        if not g.barrier:
+            place = tgt[idx]
+            can = _at(g.per_bin, blk, place) >= 1.0  # a place without units engages nothing
+            if not can.all():
+                idx, row, cs_, place = idx[can], row[can], cs_[can], place[can]
+                blk = None if blk is None else blk[can]
+        key = row * nbins
+        key += np.minimum((d.hour.reshape(n)[idx] / BIN_H).astype(np.int64), last_bin)
+        at = key if place is None else key * nplace + place
+        counts = np.bincount(at, minlength=r * nbins * nplace).reshape(-1, nplace)
+        busiest = counts.reshape(r, nbins, nplace).max(axis=1)
+        if (busiest > (g.per_bin if g.per_bin.shape[0] == 1 else g.per_bin[row_set])).any():
+            ok = _first_come(key, place, counts) <= _at(g.per_bin, blk,
+                                                        0 if place is None else place)
+            idx, row, cs_ = idx[ok], row[ok], cs_[ok]
+            place = None if place is None else place[ok]
+            blk = None if blk is None else blk[ok]
         # rounds: ready on launchers plus reloads during the raid, within what is on hand
-        share = units / max(grp.count, 1e-12)
-        ready = units * sysm.ready_rounds * (1.0 + np.floor(duration_h / sysm.reload_h))
-        stock = stocks.setdefault(lay.name, {}).setdefault(
-            sysm.interceptor, np.full(r, lay.magazines.get(sysm.interceptor,
-                                                              Magazine(0.0, 0.0)).on_hand))
-        rounds = np.minimum(ready[None, :], stock[:, None] * share[None, :])  # (R, sets)
-        used = _ranked(where, np.where(ok, shots, 0.0))
-        ok &= used <= np.take_along_axis(rounds, where, 1) + 1e-9
-        spent = np.where(ok, shots, 0.0).sum(axis=1)
+        stock = _stock(stocks, lay.name, sysm.interceptor, g, row_set)
+        ready, share = ((g.ready, g.share) if g.ready.shape[0] == g.share.shape[0] == 1
+                        else (g.ready[row_set % g.ready.shape[0]],
+                              g.share[row_set % g.share.shape[0]]))
+        rounds = (np.minimum(ready, stock[:, None] * share) + 1e-9).reshape(-1)
+        shots = _at(g.shots, blk, cs_)
+        at = row if place is None else row * nplace + place
+        if not (np.bincount(at, weights=shots, minlength=r * nplace) <= rounds).all():
+            ok = _running(place, row, shots) <= rounds[at]
+            idx, row, cs_, shots = idx[ok], row[ok], cs_[ok], shots[ok]
+            blk = None if blk is None else blk[ok]
+        spent = np.bincount(row, weights=shots, minlength=r)
         stock -= np.minimum(stock, spent)
         f = fired[lay.name]
         f[sysm.interceptor] = f.get(sysm.interceptor, np.zeros(r)) + spent
-        kill = ok & (rng.random((r, t)) < pk)
-        killed_by[kill] = gi
-        alive &= ~kill
-        labels.append(f"{lay.name}:{grp.label}")
-        gi += 1
+        kill = idx[rng.random(n)[idx] < _at(g.pk, blk, cs_)]
+        alive[kill] = False
+        killed.append(kill)
+    # counts per replication and class: launched and suppressed in one pass, destroyed per group
+    both = d.cls.astype(np.intp) * 2 + sup.reshape(r, t)
+    both += (np.arange(r) * (2 * _NC))[:, None]
+    cnt = np.bincount(both.reshape(-1), minlength=2 * _NC * r).reshape(r, _NC, 2)
+    launched, supp = cnt.sum(axis=2), cnt[:, :, 1]
+    k = np.concatenate(killed) if killed else np.zeros(0, dtype=np.intp)
+    gid = np.repeat(np.arange(len(killed)), [x.size for x in killed])
+    per = np.bincount((gid * r + k // t) * _NC + cls[k], minlength=len(killed) * r * _NC
+                      ).reshape(len(killed), r, _NC)
+    dest = per.sum(axis=0)
     out = Outcome({}, {}, {}, {}, {}, fired)
-    for c in CLASSES:
-        m = is_cls[c]
-        out.launched[c] = m.sum(axis=1).astype(float)
-        out.destroyed[c] = (m & (killed_by >= 0)).sum(axis=1).astype(float)
-        out.suppressed[c] = (m & suppressed).sum(axis=1).astype(float)
-        out.leaked[c] = (m & alive).sum(axis=1).astype(float)
     for i, lab in enumerate(labels):
-        out.by_group[lab] = (killed_by == i).sum(axis=1).astype(float)
+        out.by_group[lab] = per[i].sum(axis=1).astype(float)
+    for ci, c in enumerate(CLASSES):
+        out.launched[c] = launched[:, ci].astype(float)
+        out.destroyed[c] = dest[:, ci].astype(float)
+        out.suppressed[c] = supp[:, ci].astype(float)
+        out.leaked[c] = (launched[:, ci] - dest[:, ci] - supp[:, ci]).astype(float)
     return out
+
+
+def _stock(stocks: dict[str, dict[str, NDArray]], layer: str, interceptor: str, g: _Rules,
+           row_set: NDArray) -> NDArray:
+    """The layer's magazine of ``interceptor`` per replication (full where not yet held)."""
+    held = stocks.setdefault(layer, {})
+    if interceptor not in held:
+        held[interceptor] = g.on_hand[row_set % g.on_hand.shape[0], 0]
+    return held[interceptor]
 
 
 def full_stocks(layers: Sequence[Layer], replications: int) -> dict[str, dict[str, NDArray]]:

@@ -27,7 +27,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date as _date
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -285,41 +285,119 @@ class RaidDraws:
     warning_min: NDArray  # (R,) warning of this replication
 
 
-def draw_raid(raid: Raid, replications: int, rng: np.random.Generator,
-              warning: tuple[float, float]) -> RaidDraws:
-    """Sample targets, launch areas, arrival times and warning, replication by replication."""
-    r = replications
-    names = TARGET_NAMES
-    tw = np.array([raid.targeting.get(n, 0.0) for n in names], dtype=float)
-    cls_l, tgt_l, km_l, hr_l = [], [], [], []
-    for ci, cls in enumerate(CLASSES):
-        n = raid.counts.get(cls, 0)
+def _cdf(weights: tuple[float, ...]) -> NDArray:
+    """The cumulative distribution ``rng.choice`` builds from ``p = weights / sum``."""
+    w = np.array(weights, dtype=float)
+    p = w / w.sum()
+    if not (np.isfinite(p).all() and (p >= 0).all()):
+        raise ValueError(f"probabilities {p!r} are not non-negative and finite")
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """What :func:`draw_raid` needs of a raid besides the random numbers: per class drawn
+    (index, count, launch areas' and target sets' cumulative distributions, first number of
+    its (area, target set) pairs, arrival window), and per pair its class, target set and
+    defended km."""
+
+    classes: tuple[tuple[int, int, NDArray, NDArray, int, float, float], ...]
+    cls: NDArray
+    target: NDArray
+    km: NDArray
+
+
+@lru_cache(maxsize=256)
+def _tables(counts: tuple[int, ...], mixes: tuple[tuple[tuple[str, float], ...], ...],
+            targeting: tuple[float, ...], windows: tuple[tuple[float, float], ...]) -> _Tables:
+    nt = len(TARGET_NAMES)
+    tcdf = _cdf(targeting)
+    classes, cls_l, km_l = [], [], []
+    base = 0
+    for ci, (n, mix, window) in enumerate(zip(counts, mixes, windows, strict=True)):
         if n == 0:
             continue
-        mix = raid.launch_mix.get(cls) or launch_mix(False)[cls]
-        areas = list(mix)
-        aw = np.array([mix[a] for a in areas])
-        ai = rng.choice(len(areas), size=(r, n), p=aw / aw.sum())
-        ti = rng.choice(len(names), size=(r, n), p=tw / tw.sum())
-        table = np.array([[defended_km(a, t) for t in names] for a in areas])
-        km_l.append(table[ai, ti])
-        tgt_l.append(ti)
-        cls_l.append(np.full((r, n), ci))
+        areas = tuple(a for a, _ in mix)
+        classes.append((ci, n, _cdf(tuple(w for _, w in mix)), tcdf, base, *window))
+        km_l.append(np.array([[defended_km(a, t) for t in TARGET_NAMES] for a in areas]))
+        cls_l.append(np.full(len(areas) * nt, ci, dtype=np.int8))
+        base += len(areas) * nt
+    if not classes:
+        raise ValueError("the raid launches nothing")
+    return _Tables(tuple(classes), np.concatenate(cls_l),
+                   np.tile(np.arange(nt, dtype=np.int8), base // nt),
+                   np.concatenate([k.reshape(-1) for k in km_l]))
+
+
+def _pick(rng: np.random.Generator, cdf: NDArray, shape: tuple[int, int]) -> NDArray:
+    """Indices drawn from the cumulative distribution ``cdf``: what ``rng.choice`` returns for
+    the same probabilities (one uniform a draw; the index is the number of steps at or below
+    it), counted with one comparison per step rather than a search per draw."""
+    u = rng.random(shape)
+    out = np.zeros(shape, dtype=np.int16)
+    for step in cdf[:-1]:  # the last step is 1, above every draw
+        out += u >= step
+    return out
+
+
+def _time_order(hour: NDArray) -> tuple[NDArray, NDArray]:
+    """Flat indices that put each row of ``hour`` in time order, ties in column order (what a
+    stable argsort along axis 1 gives), and the hours in that order. First a counting sort
+    into 65,536 equal steps of time, then a stable sort of the hours, which are then nearly in
+    order; hours that are equal share a step, so ties keep their column order."""
+    r, t = hour.shape
+    rows = (np.arange(r) * t)[:, None]
+    if hour.size == 0:
+        return np.zeros(0, dtype=np.intp), hour.copy()
+    lo, hi = float(hour.min()), float(hour.max())
+    span = hi - lo
+    scale = 65536.0 * (1.0 - 2.0 ** -40) / span if span > 0 else 0.0  # below 65,536
+    first = np.argsort(((hour - lo) * scale).astype(np.uint16), axis=1, kind="stable")
+    first += rows
+    flat = first.reshape(-1)
+    near = hour.reshape(-1)[flat]
+    then = np.argsort(near.reshape(r, t), axis=1, kind="stable")
+    then += rows
+    then = then.reshape(-1)
+    return flat[then], near[then].reshape(r, t)
+
+
+def draw_raid(raid: Raid, replications: int, rng: np.random.Generator,
+              warning: tuple[float, float]) -> RaidDraws:
+    """Sample targets, launch areas, arrival times and warning, replication by replication.
+
+    Per class in :data:`CLASSES` order: a launch area per threat, a target set per threat
+    (each as ``rng.choice`` with the raid's weights would), an arrival hour per threat
+    (uniform over the raid, or over the salvo at its end); then the warning per replication.
+    Threats are then put in time order."""
+    r = replications
+    nt = len(TARGET_NAMES)
+    mixes, windows = [], []
+    for cls in CLASSES:
+        mix = raid.launch_mix.get(cls) or (launch_mix(False)[cls] if raid.counts.get(cls, 0)
+                                           else {})
+        mixes.append(tuple(mix.items()))
         salvo = raid.salvo_h.get(cls)
-        if salvo is None:
-            hr_l.append(rng.uniform(0.0, raid.duration_h, size=(r, n)))
-        else:  # missiles come in a salvo at the end of the night
-            start = max(0.0, raid.duration_h - salvo)
-            hr_l.append(rng.uniform(start, raid.duration_h, size=(r, n)))
+        windows.append((0.0 if salvo is None else max(0.0, raid.duration_h - salvo),
+                        raid.duration_h))
+    tab = _tables(tuple(raid.counts.get(c, 0) for c in CLASSES), tuple(mixes),
+                  tuple(raid.targeting.get(n, 0.0) for n in TARGET_NAMES), tuple(windows))
+    code_l, hr_l = [], []
+    for _, n, area_cdf, target_cdf, base, start, end in tab.classes:
+        code = _pick(rng, area_cdf, (r, n))
+        code *= nt
+        code += _pick(rng, target_cdf, (r, n))
+        code += base  # the (area, target set) pair, numbered over all classes
+        code_l.append(code)
+        hr_l.append(rng.uniform(start, end, size=(r, n)))
     hour = np.concatenate(hr_l, axis=1)
-    order = np.argsort(hour, axis=1, kind="stable")
-
-    def take(a: NDArray) -> NDArray:
-        return np.take_along_axis(a, order, 1)
-
-    return RaidDraws(take(np.concatenate(cls_l, axis=1)).astype(np.int8),
-                     take(np.concatenate(tgt_l, axis=1)).astype(np.int8),
-                     take(np.concatenate(km_l, axis=1)), take(hour),
+    t = hour.shape[1]
+    order, hour = _time_order(hour)
+    code = np.concatenate(code_l, axis=1).reshape(-1)[order]
+    return RaidDraws(tab.cls[code].reshape(r, t), tab.target[code].reshape(r, t),
+                     tab.km[code].reshape(r, t), hour,
                      rng.uniform(warning[0], warning[1], size=r))
 
 
@@ -400,23 +478,58 @@ def setting_for(rv: ResolvedVariant, day: _date | None = None,
                    dict(spec.targeting or DEFAULT_TARGETING), tuple(notes))
 
 
+SIMULATE_CHUNK = 200_000  # threats x replications engaged at once by simulate()
+
+
 def simulate(raid: Raid, st: Setting, replications: int = 400, seed: int = 1,
              draws_per_fit: int = 10) -> list[Outcome]:
     """Replications of one raid, the calibration's bootstrap draws spread over them (each
-    block of ``draws_per_fit`` replications uses one fitted parameter set)."""
-    from truceguard.plan.airdefence import engage, full_stocks
+    block of ``draws_per_fit`` replications uses one fitted parameter set); an outcome a
+    block. Blocks are drawn and engaged together, about :data:`SIMULATE_CHUNK` threats x
+    replications at a time, each against its own layers."""
+    from truceguard.plan.airdefence import engage_blocks, full_stocks
     from truceguard.plan.calibrate import load_calibration, ukraine_layer
 
     cal = load_calibration()
     rng = np.random.default_rng(seed)
-    fits = [cal.draws[i % len(cal.draws)] for i in range(max(1, replications // draws_per_fit))]
-    outs = []
-    for k, fit in enumerate(fits):
-        n = draws_per_fit if k < len(fits) - 1 else replications - draws_per_fit * k
-        layers = [ukraine_layer(fit), *st.layers[1:]]
-        d = draw_raid(raid, n, rng, st.warning)
-        outs.append(engage(d, layers, full_stocks(layers, n), raid.duration_h, rng))
+    blocks = max(1, replications // draws_per_fit)
+    sizes = [draws_per_fit if k < blocks - 1 else replications - draws_per_fit * k
+             for k in range(blocks)]
+    per_call = max(1, SIMULATE_CHUNK // max(1, raid.total * draws_per_fit))
+    outs: list[Outcome] = []
+    ukraine: dict[int, Layer] = {}  # per bootstrap draw: the layers are the same each time
+    for first in range(0, blocks, per_call):
+        chunk = []
+        for k in range(first, min(blocks, first + per_call)):
+            j = k % len(cal.draws)
+            if j not in ukraine:
+                ukraine[j] = ukraine_layer(cal.draws[j])
+            chunk.append((sizes[k], [ukraine[j], *st.layers[1:]]))
+        rows = sum(n for n, _ in chunk)
+        d = draw_raid(raid, rows, rng, st.warning)
+        stocks: dict[str, dict[str, NDArray]] = {}
+        for n, layers in chunk:
+            for lay, kinds in full_stocks(layers, n).items():
+                for kind, v in kinds.items():
+                    have = stocks.setdefault(lay, {}).get(kind)
+                    stocks[lay][kind] = v if have is None else np.concatenate([have, v])
+        o = engage_blocks(d, chunk, stocks, raid.duration_h, rng)
+        at = 0
+        for n, _ in chunk:
+            outs.append(_rows(o, at, at + n))
+            at += n
     return outs
+
+
+def _rows(o: Outcome, a: int, b: int) -> Outcome:
+    """Replications ``a`` to ``b`` of an outcome."""
+    from truceguard.plan.airdefence import Outcome
+
+    def cut(x: dict[str, NDArray]) -> dict[str, NDArray]:
+        return {k: v[a:b] for k, v in x.items()}
+
+    return Outcome(cut(o.launched), cut(o.destroyed), cut(o.suppressed), cut(o.leaked),
+                   cut(o.by_group), {lay: cut(f) for lay, f in o.fired.items()})
 
 
 def _pooled(outs: list[Outcome], attr: str) -> dict[str, NDArray]:
