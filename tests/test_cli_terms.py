@@ -17,7 +17,7 @@ def test_terms_list(runner: CliRunner) -> None:
     lines = r.output.strip().splitlines()
     assert [line.split()[0] for line in lines] == shipped_terms()
     minsk = next(line for line in lines if line.startswith("minsk-2015"))
-    assert "v2" in minsk and "2015-02-15" in minsk and "Package of Measures" in minsk
+    assert "v3" in minsk and "2015-02-15" in minsk and "Package of Measures" in minsk
 
 
 def test_terms_list_as_json(runner: CliRunner) -> None:
@@ -25,7 +25,7 @@ def test_terms_list_as_json(runner: CliRunner) -> None:
     assert r.exit_code == 0, r.output
     rows = {row["name"]: row for row in json.loads(r.output)}
     assert set(rows) == set(shipped_terms())
-    assert rows["minsk-2015"]["version"] == "2"
+    assert rows["minsk-2015"]["version"] == "3"
     assert rows["minsk-2015"]["effective"] == "2015-02-14T22:00:00Z"  # 00:00 Kyiv time
     assert rows["minsk-2015"]["effective_local"] == "2015-02-15T00:00:00+02:00"
     assert rows["kyiv-dmz-2025"]["clauses"] == len(load_terms("kyiv-dmz-2025").all_clauses)

@@ -81,6 +81,9 @@ def monte_carlo(terms, lon: float, lat: float, r95: float, seed: int) -> dict[st
             zones.append(near <= z.radius_m)
         else:
             zones.append(shapely.contains_xy(proj.project_geometry(z.polygon), x, y))
+    if terms.territory is not None:  # no zone reaches beyond the territory
+        inside = shapely.contains_xy(terms.territory, lon_s, lat_s)
+        zones = [zz & inside for zz in zones]
     return {"side1": side1.mean(), "area": area.mean(),
             "zones": np.array([zz.mean() for zz in zones]),
             "zones_side1": np.array([(zz & side1).mean() for zz in zones])}  # fmt: skip
@@ -138,7 +141,7 @@ def test_exact_positions_give_the_crisp_answer(minsk):
     assert (probs.p_zone == placement.in_zone).all()
     # All five lie in the area; the open steppe only in the 70 km zone.
     assert probs.p_area.tolist() == [1.0] * 5
-    assert probs.p_zone[4].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert probs.p_zone[4].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     # A metre of uncertainty changes nothing away from the boundaries.
     _, one_metre = locate(minsk, lon, lat, 1.0)
     assert (one_metre.p_zone == probs.p_zone).all() and one_metre.certain.all()
@@ -153,7 +156,7 @@ def test_far_from_every_boundary_is_certain(minsk):
     assert 52_000 < placement.own_m[0] < 54_000
     assert probs.certain[0]
     assert probs.p_side1[0] == 0.0 and probs.p_area[0] == 1.0
-    assert probs.p_zone[0].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert probs.p_zone[0].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     _, wide = locate(minsk, [OPEN_STEPPE[0]], [OPEN_STEPPE[1]], [150_000.0])
     assert not wide.certain[0] and 0.0 < wide.p_zone[0, 3] < 1.0
 

@@ -38,7 +38,8 @@ def test_minsk_2015_holds_the_package_of_measures():
     assert t.effective == epoch("2015-02-15T00:00:00+02:00")
     depth_km = {z.id: z.distance_m[0] / 1000 for z in t.zones if z.shape == "band"}
     # 15 km (addendum), then 50 / 70 / 140 km wide zones: half of each on either side.
-    assert depth_km == {"security_15km": 15, "artillery_ge100": 25, "mlrs": 35, "long_range": 70}
+    assert depth_km == {"security_15km": 15, "artillery_ge100": 25, "mlrs": 35, "long_range": 70,
+                        "mortar_120_memorandum": 8}
     assert t.zone("long_range").weapons == ("mlrs_long", "tactical_missile")
     assert set(t.zone("security_15km").weapons) == {
         "tank",

@@ -56,6 +56,7 @@ from truceguard.judge.incident_summary import (
     state_records,
 )
 from truceguard.judge.places import PlaceRegion, describe_locations, view_regions
+from truceguard.judge.severity import view_killed
 from truceguard.judge.terms import Terms
 from truceguard.marking import Marking, Viewer, most_restrictive, vocabulary
 from truceguard.model import (
@@ -569,7 +570,8 @@ def adjudicate_store(store: Store, terms: Terms, incident_ids: Sequence[int] | N
                          firing=[e.firing for e in evidence],
                          monitor=[e.by_monitors for e in evidence],
                          actor_side=_side_codes(terms, [e.actor_side for e in evidence]),
-                         region=[r.polygon if r else None for r in regions])
+                         region=[r.polygon if r else None for r in regions],
+                         killed=view_killed(store, v))
         hit = np.unique(adj.incident)
         texts = dict(zip(hit.tolist(), describe_locations(
             lon[hit], lat[hit], terms, uncertainty_m=unc[hit], p_side=adj.p_side[hit],

@@ -92,25 +92,62 @@ def ukraine() -> Any:
 
 @dataclass(frozen=True)
 class Places:
-    """Settlements of 1,000+ people (GeoNames) as parallel arrays."""
+    """Settlements as parallel arrays: GeoNames places of 1,000+ people, and the front-line
+    villages it lacks (``places/frontline_settlements.csv``, each with its source);
+    ``alternates`` holds the other spellings of each (monitors', Russian), a tuple per place."""
 
     name: NDArray
     lat: NDArray
     lon: NDArray
     admin1: NDArray
     cc: NDArray
+    alternates: NDArray
+
+    def find(self, name: str) -> int | None:
+        """The index of the place called ``name`` (any of its spellings, case and apostrophes
+        ignored; the first in the list), None for none."""
+        return _name_index(self).get(_fold(name))
+
+
+def _fold(name: str) -> str:
+    return name.casefold().replace("'", "").replace("\u2019", "").replace("-", " ").strip()
+
+
+_NAME_INDEX: dict[int, dict[str, int]] = {}
+
+
+def _name_index(p: Places) -> dict[str, int]:
+    found = _NAME_INDEX.get(id(p))
+    if found is None:
+        found = {}
+        for i in range(p.name.size - 1, -1, -1):  # the first listed wins
+            for n in (p.name[i], *p.alternates[i]):
+                found[_fold(str(n))] = i
+        _NAME_INDEX[id(p)] = found
+    return found
+
+
+def _rows(*parts: str) -> list[dict[str, str]]:
+    with open(data_path("places", *parts), encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 @cache
 def places() -> Places:
-    with open(data_path("places", "geonames_cities1000_flank.csv"), encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _rows("geonames_cities1000_flank.csv")
+    have = {(r["name"], r["cc"]) for r in rows}
+    rows += [r for r in _rows("frontline_settlements.csv") if (r["name"], r["cc"]) not in have]
+    alt = {r["name"]: r["alternates"] for r in _rows("alternate_names.csv")}
+    alternates = np.empty(len(rows), dtype=object)
+    alternates[:] = [tuple(a for a in (r.get("alternates") or alt.get(r["name"], "")).split(";")
+                           if a) for r in rows]  # fmt: skip
     return Places(
         name=np.array([r["name"] for r in rows], dtype=object),
         lat=np.array([float(r["lat"]) for r in rows]),
         lon=np.array([float(r["lon"]) for r in rows]),
         admin1=np.array([r["admin1"] for r in rows], dtype=object),
         cc=np.array([r["cc"] for r in rows], dtype=object),
+        alternates=alternates,
     )
 
 

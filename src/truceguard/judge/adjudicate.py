@@ -48,7 +48,7 @@ the crisp answer (``p_location`` 1).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,6 +64,8 @@ from truceguard.judge.location import (
     place,
     terms_geometry,
 )
+from truceguard.judge.places import nearest_places
+from truceguard.judge.severity import SeverityTable, grade, killed_array, shipped_severity
 from truceguard.judge.terms import (
     AIR_WEAPON_CLASSES,
     ANYWHERE,
@@ -114,7 +116,8 @@ class Adjudication:
     """The result of :func:`adjudicate`: per incident a placement, its location
     probabilities and its ``uncertainty_m``; per breach (parallel arrays sorted by incident
     then clause) ``incident`` (index into the input), ``clause`` (index into ``clause_ids``),
-    ``severity`` and ``p_location``."""
+    ``severity``, the severity rules that raised or lowered it (``severity_rules``, a bit
+    mask over ``severity_table.rules``) and ``p_location``."""
 
     terms_name: str
     terms_version: str
@@ -133,6 +136,8 @@ class Adjudication:
     severity: NDArray[np.int8]
     p_location: NDArray[np.float64]
     p_fired_side1: NDArray[np.float64]  # per incident; NaN without a firing estimate
+    severity_rules: NDArray[np.int32]  # per breach: the severity rules applied (bit mask)
+    severity_table: SeverityTable
 
     @property
     def n_incidents(self) -> int:
@@ -171,11 +176,13 @@ class Adjudication:
                 "kind": self.clause_kinds[int(c)],
                 "severity": int(s),
                 "severity_label": self.severity_labels.get(int(s), ""),
+                "severity_reasons": self.severity_table.reasons(int(m)),
                 "p_location": float(p),
                 "status": STATUS_NEW,
             }
-            for c, s, p in zip(self.clause[lo:hi], self.severity[lo:hi], self.p_location[lo:hi],
-                               strict=True)  # fmt: skip
+            for c, s, m, p in zip(self.clause[lo:hi], self.severity[lo:hi],
+                                  self.severity_rules[lo:hi], self.p_location[lo:hi],
+                                  strict=True)  # fmt: skip
         ]
         return sorted(rows, key=lambda r: -r["severity"])
 
@@ -205,7 +212,8 @@ class Adjudication:
 
     def violations(self) -> list[dict[str, Any]]:
         """Every breach as a row for the store: incident index, clause, severity, status, the
-        location probabilities, the side, the uncertainty and the terms version."""
+        location probabilities, the side, the uncertainty, the terms version and the reasons
+        for the severity."""
         side = self.placement.side
         p_side = self.p_side
         return [
@@ -213,6 +221,7 @@ class Adjudication:
                 "index": int(i),
                 "clause": self.clause_ids[int(c)],
                 "severity": int(s),
+                "severity_reasons": self.severity_table.reasons(int(m)),
                 "status": STATUS_NEW,
                 "p_location": float(p),
                 "p_side": float(p_side[i]),
@@ -222,8 +231,9 @@ class Adjudication:
                 "uncertainty_m": float(self.uncertainty_m[i]),
                 "terms_version": self.terms_version,
             }
-            for i, c, s, p in zip(self.incident, self.clause, self.severity, self.p_location,
-                                  strict=True)  # fmt: skip
+            for i, c, s, m, p in zip(self.incident, self.clause, self.severity,
+                                     self.severity_rules, self.p_location,
+                                     strict=True)  # fmt: skip
         ]
 
 
@@ -252,7 +262,9 @@ def adjudicate(
     sighting: ArrayLike | None = None,
     firing: Sequence[FiringEstimate | None] | None = None,
     region: Sequence[Any | None] | None = None,
+    killed: ArrayLike | None = None,
     p_floor: float | None = None,
+    severity: SeverityTable | None = None,
 ) -> Adjudication:
     """Judge incidents against ``terms``.
 
@@ -265,14 +277,19 @@ def adjudicate(
     ``sighting``: true where the incident is a weapon or force seen at its position (default:
     ``SIGHTING_CATEGORIES``); ``firing``: per incident, its estimated firing position or
     None; ``region``: per incident, the polygon (lon/lat) its source placed it in when the
-    source gave only a unit (``judge.places.precision_region``), or None; ``p_floor``: the
-    smallest ``p_location`` recorded (default: ``grading.yaml``).
+    source gave only a unit (``judge.places.precision_region``), or None; ``killed``: the
+    deaths each incident's sources report (default none; ``judge.severity.view_killed``);
+    ``p_floor``: the smallest ``p_location`` recorded (default: ``grading.yaml``);
+    ``severity``: the rules that grade each breach by weapon and harm (default:
+    ``severity.yaml``).
     """
     lon_a = np.asarray(lon, dtype=float).ravel()
     n = lon_a.size
     unc = _floats(uncertainty_m, n, 0.0, "uncertainty_m")
     placement, loc = locate(terms, lon_a, lat, unc, regions=region)
     t_a = np.asarray(t, dtype=float).ravel()
+    if t_a.size == n:
+        placement = zones_in_force(terms, placement, t_a)
     cat = encode(category, CATEGORIES, "category")
     wpn = encode(weapon_class, WEAPON_CLASSES, "weapon_class")
     for name, arr in (("t", t_a), ("category", cat), ("weapon_class", wpn)):
@@ -308,8 +325,13 @@ def adjudicate(
     is_flight = category_mask(FLIGHT_CATEGORIES)[cat] | weapon_mask(AIR_WEAPON_CLASSES)[wpn]
     is_mine = (cat == CATEGORIES.index("mine")) | (wpn == WEAPON_CLASSES.index("mine"))
     is_move = cat == CATEGORIES.index("movement")
+    table = shipped_severity() if severity is None else severity
+    dead = killed_array(killed, n)
+    on_town = on_settlement(lon_a, np.asarray(lat, float).ravel(), unc, region,
+                            table.settlement_km * 1000.0)
 
-    rows: list[tuple[NDArray[np.int64], int, int, NDArray[np.float64]]] = []
+    rows: list[tuple[NDArray[np.int64], int, NDArray[np.int8], NDArray[np.int32],
+                     NDArray[np.float64]]] = []
     for ci, clause in enumerate(terms.clauses):
         bound = t_a >= clause.binds_from
         if clause.end is not None:
@@ -337,14 +359,15 @@ def adjudicate(
             if pr.categories:  # the categories a clause opts in to
                 what = what | category_mask(pr.categories)[cat]
         idx = np.flatnonzero(what & bound & (p >= floor))
-        rows.append((idx.astype(np.int64), ci, clause.severity, p[idx]))
+        sev, why = grade(table, clause.kind, clause.severity, wpn[idx], dead[idx], on_town[idx])
+        rows.append((idx.astype(np.int64), ci, sev, why, p[idx]))
 
     inc = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
     cla = np.concatenate([np.full(r[0].size, r[1], np.int32) for r in rows]) if rows \
         else np.zeros(0, np.int32)  # fmt: skip
-    sev = np.concatenate([np.full(r[0].size, r[2], np.int8) for r in rows]) if rows \
-        else np.zeros(0, np.int8)  # fmt: skip
-    pl = np.concatenate([r[3] for r in rows]) if rows else np.zeros(0)
+    sev = np.concatenate([r[2] for r in rows]) if rows else np.zeros(0, np.int8)
+    why = np.concatenate([r[3] for r in rows]) if rows else np.zeros(0, np.int32)
+    pl = np.concatenate([r[4] for r in rows]) if rows else np.zeros(0)
     order = np.argsort(inc, kind="stable")
     return Adjudication(
         terms_name=terms.name,
@@ -364,7 +387,41 @@ def adjudicate(
         severity=sev[order],
         p_location=np.clip(pl[order], 0.0, 1.0),
         p_fired_side1=fired.p_side1,
+        severity_rules=why[order],
+        severity_table=table,
     )
+
+
+def zones_in_force(terms: Terms, placement: Placement, t: NDArray[np.float64]) -> Placement:
+    """``placement`` with each incident's ``zone`` the innermost band zone that binds at its
+    time ``t`` (a zone a later text replaced, such as the memorandum's 8 km for 120 mm
+    mortars, is not where a 2019 incident lies)."""
+    zones = terms.zones
+    if not zones:
+        return placement
+    depth = terms_geometry(terms).depth_m[placement.side.astype(np.intp)]  # (n, Z)
+    start = np.array([z.binds_from for z in zones], float)
+    end = np.array([np.inf if z.meta.end is None else z.meta.end for z in zones], float)
+    live = (t[:, None] >= start) & (t[:, None] < end)
+    ok = placement.in_zone & np.isfinite(depth) & live
+    zone = np.where(ok.any(axis=1), np.argmin(np.where(ok, depth, np.inf), axis=1), -1)
+    return replace(placement, zone=zone.astype(np.int16))
+
+
+def on_settlement(lon: NDArray[np.float64], lat: NDArray[np.float64],
+                  uncertainty_m: NDArray[np.float64], region: Sequence[Any | None] | None,
+                  within_m: float) -> NDArray[np.bool_]:  # fmt: skip
+    """Per incident: its reported position lies within ``within_m`` of a shipped settlement
+    and is known to within that distance (an incident placed only to a unit never is)."""
+    n = lon.size
+    out = np.zeros(n, bool)
+    sharp = uncertainty_m <= within_m
+    if region is not None:
+        sharp &= np.array([r is None for r in region], bool)
+    if sharp.any():
+        near = nearest_places(lon[sharp], lat[sharp], country=None)
+        out[sharp] = near.distance_m <= within_m
+    return out
 
 
 @dataclass(frozen=True)

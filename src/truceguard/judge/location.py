@@ -7,7 +7,8 @@ the radius that holds 95% of it, so each coordinate has the standard deviation
 ``sigma = uncertainty_m / sqrt(-2 ln 0.05)`` (``uncertainty_m / 2.4477``). The probability that
 an incident satisfies a clause's geometry (``p_location``) is this distribution integrated over
 the clause's region: a zone (a band measured from each side's own line, a polygon, or the
-surroundings of the settlements; zones are not cut to the area), the terms' ``area`` for a
+surroundings of the settlements; zones are not cut to the area, but are to the terms'
+``territory`` where they have one), the terms' ``area`` for a
 clause without geometry (the whole plane when the terms have none), or one side of the line
 (``p_side``).
 
@@ -87,6 +88,7 @@ DISC_POINTS = 128
 # Shared rasters (step 4): cells per standard deviation, the ratio between neighbouring
 # standard deviations that share one raster, and the largest raster.
 RASTER_CELLS_PER_SIGMA = 4.0
+SLIVER_M = 500.0  # half the width of the narrowest strip of a side's territory kept
 SIGMA_BIN_RATIO = 1.02
 MAX_RASTER_CELLS = 1_000_000
 # Points per block in the numerical integration (bounds memory: a few arrays of this size).
@@ -129,6 +131,49 @@ class TermsGeometry:
         poly = self.projection.project_geometry(self.terms.area)
         shapely.prepare(poly)
         return poly, _grid(shapely.boundary(poly), self.margin_m)
+
+    @cached_property
+    def territory(self) -> tuple[Any, SegmentGrid] | None:
+        """The projected, prepared territory the zones hold in and its boundary; None when
+        the terms have none."""
+        if self.terms.territory is None:
+            return None
+        poly = self.projection.project_geometry(self.terms.territory)
+        poly = shapely.intersection(poly, self.reach)  # beyond every zone it decides nothing
+        shapely.prepare(poly)
+        return poly, _grid(shapely.boundary(poly), self.margin_m)
+
+    @cached_property
+    def reach(self) -> Any:
+        """A box (projected) holding every zone and the area with ``margin_m`` to spare:
+        the territory beyond it is never within reach of a zone, so it is cut away before
+        its boundary is indexed (a whole state's border would cost seconds to index)."""
+        parts = [shapely.buffer(shapely.envelope(self.projection.project_geometry(g)),
+                                self.margin_m)
+                 for g in (self.terms.line, self.terms.area) if g is not None]  # fmt: skip
+        for shape in self.shaped.values():
+            parts.append(shapely.buffer(shapely.envelope(
+                shape[0] if isinstance(shape, tuple) else shapely.multipoints(shape.points)),
+                self.margin_m))
+        return shapely.envelope(shapely.union_all(parts))
+
+    @cached_property
+    def held(self) -> tuple[tuple[Any, SegmentGrid], tuple[Any, SegmentGrid]]:
+        """Each side's part of the territory (side 0: the territory outside the side polygon;
+        side 1: inside it), projected and prepared, with its boundary; needs a territory.
+        Slivers narrower than ``2 * SLIVER_M`` are dropped from side 0's part: where the side
+        polygon and the territory come from different maps (a line of contact that runs to
+        the state border), the strips between their edges are artefacts, and a ramp across a
+        strip would count half of every cell near it."""
+        assert self.territory is not None
+        terr = self.territory[0]
+        out = []
+        gov = shapely.difference(terr, self.polygon)
+        gov = shapely.buffer(shapely.buffer(gov, -SLIVER_M), SLIVER_M)
+        for poly in (gov, shapely.intersection(terr, self.polygon)):
+            shapely.prepare(poly)
+            out.append((poly, _grid(shapely.boundary(poly), self.margin_m)))
+        return out[0], out[1]
 
     @cached_property
     def shaped(self) -> dict[int, Any]:
@@ -254,6 +299,8 @@ class Fields:
     zone0: NDArray[np.float64]  # (n, Z): inside zone z if the point is on side 0
     zone1: NDArray[np.float64]  # (n, Z): inside zone z if the point is on side 1
     area: NDArray[np.float64] | None  # to the area's boundary; None: everywhere
+    held0: NDArray[np.float64] | None = None  # to side 0's part of the territory; None: no
+    held1: NDArray[np.float64] | None = None  # territory (the sides are not cut to one)
 
 
 def fields(geo: TermsGeometry, x: NDArray, y: NDArray, *, need_side: bool = True,
@@ -276,11 +323,21 @@ def fields(geo: TermsGeometry, x: NDArray, y: NDArray, *, need_side: bool = True
             m = _signed(shapely.contains_xy(poly, x, y), _distance(grid, x, y, exact))
         zone0[:, k] = m
         zone1[:, k] = m
+    held: list[NDArray[np.float64] | None] = [None, None]
+    if geo.territory is not None:  # no zone reaches beyond the territory
+        poly, grid = geo.territory
+        terr = _signed(shapely.contains_xy(poly, x, y), _distance(grid, x, y, exact))
+        zone0 = np.minimum(zone0, terr[:, None])
+        zone1 = np.minimum(zone1, terr[:, None])
+        if need_side:
+            held = [_signed(shapely.contains_xy(p, x, y), _distance(g, x, y, exact))
+                    for p, g in geo.held]  # fmt: skip
     area = None
     if geo.area is not None:
         poly, grid = geo.area
         area = _signed(shapely.contains_xy(poly, x, y), _distance(grid, x, y, exact))
-    return Fields(d=d, own0=own0, own1=own1, side=side, zone0=zone0, zone1=zone1, area=area)
+    return Fields(d=d, own0=own0, own1=own1, side=side, zone0=zone0, zone1=zone1, area=area,
+                  held0=held[0], held1=held[1])
 
 
 @dataclass(frozen=True)
@@ -331,6 +388,24 @@ def _ramp(m: NDArray, width: NDArray) -> NDArray[np.float64]:
     return np.clip(0.5 + m / width, 0.0, 1.0)
 
 
+def _side_ramps(f: Fields, width: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    """The fractions of each cell (``width`` across) on side 1 and in the area, and in each
+    zone on side 0 and on side 1: (side 1 and area, zone on side 0, zone on side 1). Without
+    a territory, products of one ramp per boundary; with one, a ramp on the nearer boundary
+    of each side's part of the territory: a side that ends at the state border shares that
+    boundary with the territory, and a product of two half-covered ramps there would count a
+    quarter of the cell instead of a half."""
+    c1 = _ramp(f.side, width)
+    w = width[:, None]
+    if f.held1 is None or f.held0 is None:
+        c1a = c1 if f.area is None else c1 * _ramp(f.area, width)
+        return c1a, (1.0 - c1)[:, None] * _ramp(f.zone0, w), c1[:, None] * _ramp(f.zone1, w)
+    c1a = (_ramp(f.held1, width) if f.area is None
+           else _ramp(np.minimum(f.held1, f.area), width))  # fmt: skip
+    return (c1a, _ramp(np.minimum(f.held0[:, None], f.zone0), w),
+            _ramp(np.minimum(f.held1[:, None], f.zone1), w))
+
+
 @dataclass(frozen=True)
 class _Rule:
     u: NDArray[np.float64]  # (K, 2) offsets in standard deviations
@@ -364,12 +439,11 @@ def _integrate(geo: TermsGeometry, x: NDArray, y: NDArray, sigma: NDArray,
         f = fields(geo, px, py, exact=False)
         c1 = _ramp(f.side, width)
         ca = np.ones_like(c1) if f.area is None else _ramp(f.area, width)
-        z1 = c1[:, None] * _ramp(f.zone1, width[:, None])
-        z0 = (1.0 - c1)[:, None] * _ramp(f.zone0, width[:, None])
+        c1a, z0, z1 = _side_ramps(f, width)
         m = hi - lo
         out[0][lo:hi] = c1.reshape(m, k).mean(axis=1)
         out[1][lo:hi] = ca.reshape(m, k).mean(axis=1)
-        out[2][lo:hi] = (c1 * ca).reshape(m, k).mean(axis=1)
+        out[2][lo:hi] = c1a.reshape(m, k).mean(axis=1)
         out[3][lo:hi] = (z0 + z1).reshape(m, k, nz).mean(axis=1)
         out[4][lo:hi] = z1.reshape(m, k, nz).mean(axis=1)
     return tuple(out)
@@ -442,9 +516,9 @@ def _integrate_raster(geo: TermsGeometry, x: NDArray, y: NDArray, sigma: float, 
     width = np.full(gx.size, h)
     c1 = _ramp(f.side, width)
     ca = np.ones_like(c1) if f.area is None else _ramp(f.area, width)
-    z1 = c1[:, None] * _ramp(f.zone1, width[:, None])
-    zt = (1.0 - c1)[:, None] * _ramp(f.zone0, width[:, None]) + z1
-    layers = [c1, ca, c1 * ca, *zt.T, *z1.T]
+    c1a, z0, z1 = _side_ramps(f, width)
+    zt = z0 + z1
+    layers = [c1, ca, c1a, *zt.T, *z1.T]
     nz = zt.shape[1]
     for k, shape in geo.shaped.items():
         if isinstance(shape, _SettlementDiscs) and sigma > shape.radius_m / 2:
@@ -499,13 +573,13 @@ def _placement(geo: TermsGeometry, f: Fields) -> Placement:
     own = np.where(side == 1, f.own1, f.own0)
     zone = np.full(side.size, -1, dtype=np.int16)
     depth = geo.depth_m[side.astype(np.intp)]  # (n, Z)
-    inside = own[:, None] <= depth
+    in_zone = np.where(side[:, None] == 1, f.zone1 >= 0, f.zone0 >= 0)
+    inside = (own[:, None] <= depth) & in_zone  # in_zone: cut to the territory
     # The innermost zone: the smallest depth containing the point (ties: the first listed).
     order = np.where(inside, depth, np.inf)
     has = inside.any(axis=1)
     if has.any():
         zone[has] = np.argmin(order[has], axis=1)
-    in_zone = np.where(side[:, None] == 1, f.zone1 >= 0, f.zone0 >= 0)
     return Placement(side=side, signed_m=np.where(side == 1, -f.d, f.d), own_m=own, zone=zone,
                      in_zone=in_zone)
 

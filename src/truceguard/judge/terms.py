@@ -3,7 +3,9 @@
 A terms file holds the agreement's name, title, ``version`` and effective period, the sources
 it quotes, the line of contact (optionally one line per side: each side measures from its own)
 with how certain that line is, the polygon that tells the sides apart, the ``area`` the terms
-cover (where a clause without geometry applies; everywhere when absent), and its clauses:
+cover (where a clause without geometry applies; everywhere when absent), the ``territory``
+the sides and zones hold in (a state's own territory: nothing beyond its border lies in a
+zone; everywhere when absent), and its clauses:
 
 - zones: a band along the line (``distance_km`` per side or ``width_km`` in all), a polygon
   (``polygon``), or the surroundings of the shipped settlements inside the area
@@ -41,9 +43,10 @@ from typing import Any
 import numpy as np
 import shapely
 
-from truceguard.config import ConfigList, ConfigMap, load_yaml, parse_yaml
+from truceguard.config import ConfigList, ConfigMap, parse_yaml
 from truceguard.errors import ConfigError, NotFoundError, suggest
 from truceguard.geo.shipped import data_path, places
+from truceguard.judge.severity import shipped_severity
 from truceguard.judge.terms_model import (
     ACTIVITIES,
     AIR_WEAPON_CLASSES,
@@ -83,8 +86,8 @@ __all__ = [
 
 _TOP_KEYS = {
     "name", "title", "version", "effective", "end", "sources", "line", "line_certainty",
-    "side_lines", "sides", "area", "projection", "zones", "prohibited", "caps", "severity",
-    "notes",
+    "side_lines", "sides", "area", "territory", "projection", "zones", "prohibited", "caps",
+    "severity", "notes",
 }  # fmt: skip
 _GEOM_KEYS = {"file", "feature", "geojson"}
 _META_KEYS = {
@@ -183,8 +186,9 @@ class _Reader:
 def _load_geometry(r: _Reader, value: Any, key: str, line: int | None, base: Path,
                    extra: frozenset[str] = frozenset()) -> Any:
     """A geometry from ``{file, feature}`` or ``{geojson}``; file paths relative to the terms
-    file, else to the shipped data folder. ``feature`` is an index, ``{property: value}`` or
-    ``{property: [values]}`` (the union of the matching features)."""
+    file, else to the shipped data folder. ``feature`` is an index, ``{property: value}``,
+    ``{property: [values]}`` (the union of the matching features) or ``all`` (the union of
+    every feature)."""
     m = r.mapping(value, key, line, _GEOM_KEYS | extra)
     if "geojson" in m:
         try:
@@ -204,7 +208,9 @@ def _load_geometry(r: _Reader, value: Any, key: str, line: int | None, base: Pat
     feats = doc.get("features", [doc]) if isinstance(doc, dict) else []
     sel = m.get("feature", 0)
     fline = m.lines.get("feature", m.line)
-    if isinstance(sel, int) and not isinstance(sel, bool):
+    if sel == "all":
+        chosen = list(feats)
+    elif isinstance(sel, int) and not isinstance(sel, bool):
         if not 0 <= sel < len(feats):
             raise r.fail(f"{key}.feature", f"{found.name} has {len(feats)} features", fline)
         chosen = [feats[sel]]
@@ -243,11 +249,8 @@ def _check_geometry(r: _Reader, geom: Any, key: str, line: int | None,
 @cache
 def default_severity() -> tuple[tuple[tuple[str, int], ...], tuple[tuple[int, str], ...]]:
     """The shipped severity table (``data/severity.yaml``): by clause kind, and level names."""
-    table = load_yaml(data_path("severity.yaml"))
-    return (
-        tuple((str(k), int(v)) for k, v in table["kinds"].items()),
-        tuple((int(k), str(v)) for k, v in table["levels"].items()),
-    )
+    table = shipped_severity()
+    return tuple(table.kinds.items()), tuple(table.levels.items())
 
 
 def shipped_terms() -> list[str]:
@@ -300,6 +303,7 @@ def parse_terms(text: str, path: str = "<terms>") -> Terms:
     line, polygon, sides, own_lines = _parse_geometry(ctx, doc)
     ctx.side_ids = [s.id for s in sides]
     area, area_certainty = _parse_area(ctx, doc)
+    territory = _parse_territory(ctx, doc)
     zones = _parse_zones(ctx, doc, area)
     prohibited = _parse_prohibited(ctx, doc, {z.id for z in zones})
     caps = _parse_caps(ctx, doc, {z.id for z in zones})
@@ -315,7 +319,7 @@ def parse_terms(text: str, path: str = "<terms>") -> Terms:
         sources=sources, line=line, line_certainty=_certainty(r, doc, "line_certainty", ""),
         side_polygon=polygon, sides=sides, side_lines=own_lines, area=area,
         area_certainty=area_certainty, zones=zones, prohibited=prohibited, caps=caps,
-        severity=severity, severity_labels=labels, projection_centre=centre,
+        severity=severity, severity_labels=labels, projection_centre=centre, territory=territory,
         notes=" ".join(str(doc.get("notes") or "").split()),
         effective_text=str(doc["effective"]),
     )  # fmt: skip
@@ -444,6 +448,17 @@ def _parse_area(ctx: _Context, doc: ConfigMap) -> tuple[Any, Certainty]:
     geom = _load_geometry(r, m, "area", r.line_of(doc, "area"), ctx.base, frozenset({"certainty"}))
     certainty = _certainty(r, m, "certainty", "area")
     return _check_geometry(r, geom, "area", m.line, _POLYGONS), certainty
+
+
+def _parse_territory(ctx: _Context, doc: ConfigMap) -> Any:
+    """The territory the sides and zones hold in (``territory``: a polygon, e.g. the state's
+    own territory, so that nothing across its border is judged on a side or in a zone)."""
+    if doc.get("territory") is None:
+        return None
+    r = ctx.r
+    line = r.line_of(doc, "territory")
+    geom = _load_geometry(r, doc["territory"], "territory", line, ctx.base)
+    return _check_geometry(r, geom, "territory", line, _POLYGONS)
 
 
 def _parse_zones(ctx: _Context, doc: ConfigMap, area: Any) -> tuple[Zone, ...]:

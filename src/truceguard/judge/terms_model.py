@@ -221,6 +221,7 @@ class Terms:
     severity: dict[str, int]
     severity_labels: dict[int, str]
     projection_centre: tuple[float, float] | None = None
+    territory: Any = None  # (Multi)Polygon the sides and zones hold in (None: everywhere)
     notes: str = ""
     effective_text: str = ""  # the effective date-time as the file gives it (local offset)
 
