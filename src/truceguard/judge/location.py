@@ -169,7 +169,8 @@ class TermsGeometry:
         terr = self.territory[0]
         out = []
         gov = shapely.difference(terr, self.polygon)
-        gov = shapely.buffer(shapely.buffer(gov, -SLIVER_M), SLIVER_M)
+        gov = shapely.buffer(shapely.buffer(gov, -SLIVER_M, join_style="mitre"), SLIVER_M,
+                             join_style="mitre")  # mitred corners: no arcs of extra vertices
         for poly in (gov, shapely.intersection(terr, self.polygon)):
             shapely.prepare(poly)
             out.append((poly, _grid(shapely.boundary(poly), self.margin_m)))
