@@ -114,7 +114,7 @@ def _filters(report: PeriodReport) -> dict[str, dict[str, Filter]]:
         out[dim] = {row.key: Filter(f"f-{p}{k}", f"{p}{k}", DIMENSION_TITLES[dim], row.label,
                                     row.count)
                     for k, row in enumerate(rows) if row.count}
-    out["hotspot"] = {h.key: Filter(f"f-h{k}", f"h{k}", "Hotspot", f"near {h.place}", h.count)
+    out["hotspot"] = {h.key: Filter(f"f-h{k}", f"h{k}", "Hotspot", h.place, h.count)
                       for k, h in enumerate(report.hotspots)}
     return out
 
