@@ -161,8 +161,8 @@ class TermsGeometry:
     def held(self) -> tuple[tuple[Any, SegmentGrid], tuple[Any, SegmentGrid]]:
         """Each side's part of the territory (side 0: the territory outside the side polygon;
         side 1: inside it), projected and prepared, with its boundary; needs a territory.
-        Strips narrower than ``2 * SLIVER_M`` of side 0's part go to side 1's: where the
-        side polygon and the territory come from different maps (a line of contact that runs
+        Strips narrower than ``2 * SLIVER_M`` of side 0's part along the territory's edge
+        go to side 1's: where the side polygon and the territory come from different maps (a line of contact that runs
         to the state border), the strips between their edges are artefacts, and a ramp
         across a strip would count half of every cell near it. The two parts share their
         boundary exactly, so that their ramps sum to one across it."""
@@ -170,8 +170,12 @@ class TermsGeometry:
         terr = self.territory[0]
         out = []
         gov = shapely.difference(terr, self.polygon)
-        gov = shapely.buffer(shapely.buffer(gov, -SLIVER_M, join_style="mitre"), SLIVER_M,
-                             join_style="mitre")  # mitred corners: no arcs of extra vertices
+        opened = shapely.buffer(shapely.buffer(gov, -SLIVER_M, join_style="mitre"), SLIVER_M,
+                                join_style="mitre")  # mitred corners: no arcs of vertices
+        # the strips the opening removed, where they lie along the territory's own edge
+        edge = shapely.buffer(shapely.boundary(terr), 2 * SLIVER_M, quad_segs=2)
+        gov = shapely.difference(gov, shapely.intersection(shapely.difference(gov, opened),
+                                                           edge))
         for poly in (gov, shapely.difference(terr, gov)):  # no gap between the two parts
             shapely.prepare(poly)
             out.append((poly, _grid(shapely.boundary(poly), self.margin_m)))
