@@ -162,10 +162,10 @@ class TermsGeometry:
         """Each side's part of the territory (side 0: the territory outside the side polygon;
         side 1: inside it), projected and prepared, with its boundary; needs a territory.
         Strips narrower than ``2 * SLIVER_M`` of side 0's part along the territory's edge
-        go to side 1's: where the side polygon and the territory come from different maps (a line of contact that runs
-        to the state border), the strips between their edges are artefacts, and a ramp
-        across a strip would count half of every cell near it. The two parts share their
-        boundary exactly, so that their ramps sum to one across it."""
+        go to side 1's: where the side polygon and the territory come from different maps (a
+        line of contact that runs to the state border), the strips between their edges are
+        artefacts, and a ramp across a strip would count half of every cell near it. The two
+        parts share their boundary exactly, so that their ramps sum to one across it."""
         assert self.territory is not None
         terr = self.territory[0]
         out = []
