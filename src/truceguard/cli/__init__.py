@@ -79,6 +79,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("truceguard.cli.server:alerts_group",
                "Alert targets: webhooks and TAK endpoints that receive new violations."),
     "audit": ("truceguard.cli.server:audit_group", "The hash-chained audit log."),
+    "federation": ("truceguard.cli.federation:federation_group",
+                   "Partner servers that receive what their nation may see: add, list, "
+                   "remove, status."),
     "raid": ("truceguard.cli.raid:raid_cmd",
              "Predict one raid's outcome: share defeated (90% interval), by class, layer, "
              "interceptor."),

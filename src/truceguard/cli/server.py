@@ -50,13 +50,23 @@ audit_key_option = click.option(
               help="Run the event loop in asyncio's debug mode and log every callback that "
                    "holds it longer than MS milliseconds of wall time, and every one that "
                    "uses more than MS of the loop's CPU (slower; for diagnosis).")
+@click.option("--federation-cert", type=click.Path(exists=True, dir_okay=False),
+              help="This server's federation certificate (PEM; its CN is the server's name "
+                   "to its partners): runs the links to the partners of `federation add`.")
+@click.option("--federation-key", type=click.Path(exists=True, dir_okay=False),
+              help="The private key of --federation-cert (PEM).")
+@click.option("--federation-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Listen for partners over mutual TLS (each client certificate must be a "
+                   "registered partner's). Needs --federation-cert and --federation-key.")
 @audit_key_option
 @db_option
 @domain_errors
 def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
               cot_udp: int | None, cot_as: str | None, cot_tls: int | None, cert: str | None,
               key: str | None, client_ca: str | None, cot_max_per_peer: int,
-              loop_debug_ms: float | None, audit_key: str | None, db: str | None) -> None:
+              loop_debug_ms: float | None, federation_cert: str | None,
+              federation_key: str | None, federation_port: int | None, audit_key: str | None,
+              db: str | None) -> None:
     """Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live
     judging, alerts and Cursor on Target in and out, in one process. Needs the server
     extra: pip install 'truceguard[server]'. Stop it with Ctrl-C or SIGTERM: it stops
@@ -77,10 +87,17 @@ def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
         raise InputError("--cot-tcp/--cot-udp need --cot-tcp-as USER",
                          hint="the user whose nation and marking plain-port data gets",
                          code="input.missing")
+    if (federation_port or federation_cert or federation_key) and not (
+            federation_cert and federation_key):
+        raise InputError("federation needs --federation-cert and --federation-key",
+                         hint="this server's federation certificate and its key",
+                         code="input.missing")
     run(ServeConfig(db=resolve_db(db), host=host, port=port, terms=list(terms),
                     cot_tcp=cot_tcp, cot_udp=cot_udp, cot_tls=cot_tls, cert=cert, key=key,
                     client_ca=client_ca, cot_as=cot_as, cot_max_per_peer=cot_max_per_peer,
-                    audit_key=audit_key, loop_debug_ms=loop_debug_ms))
+                    audit_key=audit_key, loop_debug_ms=loop_debug_ms,
+                    federation_cert=federation_cert, federation_key=federation_key,
+                    federation_port=federation_port))
 
 
 @click.group("users")

@@ -6,7 +6,9 @@ node's ``cluster`` session; ``cot-out`` (the senders to CoT alert targets), ``al
 dispatcher), ``live`` (live judging), ``cot-ingest`` and one listener per CoT port
 (``cot-tcp``, ``cot-tls``, ``cot-udp``), ``users`` (ends the connections of users disabled
 elsewhere), ``auth-audit`` (writes the failed-login tallies), ``plans`` (the plan runner),
-and ``http`` (the API on uvicorn) last, so that ``/healthz`` answers once everything runs.
+with ``--federation-cert`` ``federation`` (the links to the partner servers and, with
+``--federation-port``, the mutual-TLS listener: ``truceguard.federation``), and ``http`` (the
+API on uvicorn) last, so that ``/healthz`` answers once everything runs.
 ``app.state.supervisor`` is the supervisor: ``/healthz`` and ``/readyz`` read it.
 
 SIGTERM or SIGINT (or a service that fails) stops them: the API stops accepting connections
@@ -71,6 +73,9 @@ class ServeConfig:
     busy_timeout_s: float = 5.0  # how long a request waits for another writer's lock (then 503)
     drain_s: float = 10.0  # how long each service may drain at a stop
     loop_debug_ms: float | None = None  # asyncio debug mode; log callbacks over this
+    federation_cert: str | None = None  # this server's federation certificate (its CN: name)
+    federation_key: str | None = None
+    federation_port: int | None = None  # the mutual-TLS federation listener
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -183,6 +188,12 @@ async def _run(config: ServeConfig, store: Store, terms: list[Terms],
                                listen_url=config.db if cluster else None))
     supervisor.add(FailedLoginAudit(app.state.login_throttle, store, config.auth_flush_s))
     supervisor.add(PlanService(plans))
+    if config.federation_cert and config.federation_key:
+        from truceguard.server.federation import FederationConfig, FederationService
+
+        supervisor.add(FederationService(store, FederationConfig(
+            config.federation_cert, config.federation_key, host=config.host,
+            port=config.federation_port)))
     supervisor.add(HttpService(app, config.host, config.port))
 
     stop = asyncio.Event()

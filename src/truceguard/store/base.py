@@ -43,6 +43,7 @@ from truceguard.model import (
     User,
     Violation,
 )
+from truceguard.store.federation import FederationStore
 from truceguard.store.mission import AlertTarget, Attachment, OutboxItem, PlanRun
 
 
@@ -352,9 +353,10 @@ class JudgingStore(StoreCore, Protocol):
 
 
 @runtime_checkable
-class MissionStore(StoreCore, Protocol):
+class MissionStore(FederationStore, StoreCore, Protocol):
     """The mission server's records (``store.mission``): the owner nation, users, the audit
-    log, alert targets and their outbox, plan runs."""
+    log, alert targets and their outbox, plan runs; and federation's partners and ledgers
+    (``store.federation``)."""
 
     def owner_nation(self) -> str | None: ...
     def set_owner_nation(self, code: str) -> None: ...

@@ -71,6 +71,7 @@ from urllib.parse import urlsplit, urlunsplit
 from truceguard.errors import InputError, MissingExtraError, StoreBusyError, StoreError
 from truceguard.io.columns import ObservationColumns
 from truceguard.store.base import Store, protocol_methods
+from truceguard.store.federation import FederationTables
 from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 POOL_MIN_SIZE = 1  # connections kept open while idle
@@ -174,7 +175,7 @@ class _Span:
             self._store._leave_span(*self._held)
 
 
-class PostgresStore(SQLStore):
+class PostgresStore(SQLStore, FederationTables):
     """The Store protocol over one PostgreSQL database (``postgresql://`` URL)."""
 
     backend = "postgresql"

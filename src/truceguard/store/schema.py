@@ -594,6 +594,67 @@ _AUDIENCE_SQL = """
 ALTER TABLE alert_targets ADD COLUMN audience TEXT NOT NULL DEFAULT 'team';
 """
 
+# 16: federation (``truceguard.federation``, ``store.federation``). ``federation_partners``: the
+# partner servers and the nation (and groups) each speaks for, with this server's client
+# certificate for it and the CA that signs the partner's; ``federation_sent``: per partner and
+# observation, what was last settled (the marking it was judged under and whether it was sent,
+# held back, refused or withdrawn; the record's origin and id, for a withdrawal after the
+# observation is gone); ``federation_received``: every record received, by origin and original
+# id (the observation holding it, NULL once withdrawn); ``federation_links``: each link's
+# cursors and counters.
+_FEDERATION_SQL = """
+CREATE TABLE federation_partners (
+    partner_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    url TEXT NOT NULL,
+    nation TEXT NOT NULL,
+    group_codes TEXT NOT NULL,
+    cert TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ca TEXT NOT NULL,
+    relay INTEGER NOT NULL DEFAULT 0,
+    added_at INTEGER NOT NULL,
+    removed_at INTEGER
+);
+CREATE UNIQUE INDEX federation_partners_active ON federation_partners (name)
+WHERE removed_at IS NULL;
+CREATE TABLE federation_sent (
+    partner_id INTEGER NOT NULL,
+    obs_id INTEGER NOT NULL,
+    marking_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    original_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (partner_id, obs_id)
+);
+CREATE INDEX federation_sent_due ON federation_sent (partner_id, state);
+CREATE TABLE federation_received (
+    origin TEXT NOT NULL,
+    original_id TEXT NOT NULL,
+    obs_id INTEGER,
+    digest TEXT NOT NULL,
+    marking TEXT NOT NULL,
+    via TEXT NOT NULL,
+    from_partner TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (origin, original_id)
+);
+CREATE UNIQUE INDEX federation_received_obs ON federation_received (obs_id);
+CREATE TABLE federation_links (
+    partner_id INTEGER PRIMARY KEY,
+    obs_cursor INTEGER NOT NULL DEFAULT 0,
+    change_cursor INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0,
+    received INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0,
+    withdrawn INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    last_error_at INTEGER,
+    last_ok_at INTEGER
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(_SQL[0], (AppendOnly("ingest_log", "the ingest log", "ingest_log_no_update",
                                    "ingest_log_no_delete"),),
@@ -624,6 +685,7 @@ MIGRATIONS: list[Migration] = [
     Migration(_CLUSTER_SQL, postgres=_USERS_NOTIFY),
     Migration(_SUMS_SQL),
     Migration(_AUDIENCE_SQL),
+    Migration(_FEDERATION_SQL),
 ]
 
 # Secondary indexes of the observations table, by name: opening a store recreates any that
