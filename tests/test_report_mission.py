@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import shapely
 from click.testing import CliRunner
 
 from truceguard.cli import main
@@ -205,19 +206,25 @@ def test_hotspots_are_named_areas_never_coordinates(daily: MissionReport) -> Non
 
     idx = place_index("UA")
     names = list(idx.name)
+    from truceguard.report.period import hotspot_areas
+
     expect: dict[str, int] = {}
-    for name, row in zip(near.name, fire, strict=True):
+    for name, row, x, y in zip(near.name, fire, lon, lat, strict=True):
+        # the area the SMM named that holds the record, else its nearest settlement
+        areas = [a for a, geom, _, _ in hotspot_areas() if shapely.contains_xy(geom, x, y)]
         k = names.index(name)
         (oblast,) = oblast_names([idx.lon[k]], [idx.lat[k]])
-        label = f"{name} ({oblast})"
+        label = areas[0] if areas else f"{name} ({oblast})"
         expect[label] = expect.get(label, 0) + int(row[5])  # type: ignore[call-overload]
     got = {h.label: h.total for h in daily.hotspots}
     assert got == expect
     top = daily.hotspots[0]
-    assert top.label == "Avdiyivka (Donetsk oblast)" and top.total == 18 and top.explosions == 8
+    assert top.label == "Avdiivka-Yasynuvata-Donetsk airport"
+    assert top.total == 18 and top.explosions == 8
+    assert any(h.label.endswith("oblast)") for h in daily.hotspots)  # outside every area
     html = re.sub(r'src="data:image/png;base64,[^"]+"', "", render_mission_html(daily))
     for text in (render_mission_markdown(daily), html):
-        assert "Avdiyivka (Donetsk oblast)" in text
+        assert "Avdiivka-Yasynuvata-Donetsk airport" in text
         for row in ROWS:  # no record's latitude or longitude anywhere
             for x in (row[2], row[3]):
                 assert not re.search(rf"(?<![\d.]){re.escape(str(x))}(?!\d)", text), x

@@ -25,7 +25,8 @@ What each section counts:
   undetermined); day / night (the sun at the record's place and time, night below civil
   twilight, :func:`truceguard.sun.day_or_night`), or unknown when the record's time is known
   too loosely (see :func:`light_of`).
-- Hotspots: the ceasefire violations grouped by the nearest shipped settlement, named with its
+- Hotspots: the ceasefire violations grouped by the area the SMM named that holds them
+  (``places/hotspot_areas.yaml``), else by the nearest shipped settlement, named with its
   oblast.
 - Weapons in violation, storage sites, restrictions of movement, civilian harm, hazards and the
   disengagement areas: see :mod:`truceguard.report.mission_sections`.
@@ -40,6 +41,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+
+import numpy as np
+import shapely
 
 from truceguard.errors import InputError
 from truceguard.judge.grading import report_threshold
@@ -74,7 +78,7 @@ from truceguard.report.mission_text import (
     region_of,
     where_texts,
 )
-from truceguard.report.period import Change, _viewer_text
+from truceguard.report.period import Change, _viewer_text, hotspot_areas
 from truceguard.store.base import (
     JudgingStore,
     ObservationFilter,
@@ -166,13 +170,17 @@ class RegionRow:
 
 @dataclass(frozen=True)
 class NamedArea:
-    """A hotspot: the ceasefire violations nearest to one settlement."""
+    """A hotspot: the ceasefire violations inside one of the areas the SMM named
+    (``places/hotspot_areas.yaml``), else nearest to one settlement; ``lon``/``lat``: the
+    count-weighted middle of its records (where the map labels it)."""
 
-    label: str  # 'Avdiyivka (Donetsk oblast)'
+    label: str  # 'Avdiivka-Yasynuvata-Donetsk airport', 'Popasna (Luhansk oblast)'
     total: int
     explosions: int
     records: int
     share: float  # of all ceasefire violations of the period
+    lon: float = 0.0
+    lat: float = 0.0
 
 
 @dataclass
@@ -307,14 +315,30 @@ def region_rows(now: Sequence[FireRecord], before: Sequence[Observation]) -> lis
 
 
 def hotspots(fire: Sequence[FireRecord], top: int) -> list[NamedArea]:
-    """The ceasefire violations grouped by named area, the most first."""
+    """The ceasefire violations grouped by the hotspot area the SMM named that holds them,
+    else by their nearest settlement; the most first."""
     total = sum(f.count for f in fire)
-    groups: dict[str, list[FireRecord]] = {}
-    for f in fire:
-        groups.setdefault(f.line.area, []).append(f)
-    areas = [NamedArea(label, sum(f.count for f in fs), sum(f.count for f in fs if f.explosion),
-                       len(fs), sum(f.count for f in fs) / total if total else 0.0)
-             for label, fs in groups.items()]
+    lon = np.array([f.line.obs.lon for f in fire], float)
+    lat = np.array([f.line.obs.lat for f in fire], float)
+    label = [f.line.area for f in fire]
+    named = np.zeros(len(fire), bool)
+    for name, geom, _, _ in hotspot_areas():
+        inside = np.flatnonzero(shapely.contains_xy(geom, lon, lat) & ~named)
+        named[inside] = True
+        for i in inside.tolist():
+            label[i] = name
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(label):
+        groups.setdefault(key, []).append(i)
+    areas = []
+    for key, members in groups.items():
+        fs = [fire[i] for i in members]
+        n = sum(f.count for f in fs)
+        w = np.array([f.count for f in fs], float)
+        areas.append(NamedArea(key, n, sum(f.count for f in fs if f.explosion), len(fs),
+                               n / total if total else 0.0,
+                               float(np.average(lon[members], weights=w)),
+                               float(np.average(lat[members], weights=w))))
     return sorted(areas, key=lambda a: (-a.total, a.label))[:top]
 
 

@@ -125,11 +125,7 @@ def _hotspot_spots(report: MissionReport) -> list[tuple[str, float, float, str]]
     """Labels for the busiest named areas, at the count-weighted middle of their records."""
     out = []
     for h in report.hotspots[:MAP_HOTSPOTS]:
-        members = [f for f in report.fire if f.line.area == h.label]
-        weights = np.array([f.count for f in members], float)
-        x = float(np.average([f.line.obs.lon for f in members], weights=weights))
-        y = float(np.average([f.line.obs.lat for f in members], weights=weights))
-        out.append((f"{h.label.split(' (')[0]} ({h.total})", x, y, "hotspot"))
+        out.append((f"{h.label.split(' (')[0]} ({h.total})", h.lon, h.lat, "hotspot"))
     return out
 
 
