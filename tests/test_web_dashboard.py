@@ -8,8 +8,6 @@ Screenshots are kept in each test's tmp_path (one is copied to /tmp/dashboard.pn
 from __future__ import annotations
 
 import csv
-import io
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from tests.server_fixtures import Server, serving
 from truceguard.ingest import import_file, ingest_records
 from truceguard.judge.terms import load_terms
 from truceguard.marking import most_restrictive
-from truceguard.model import Observation, sha256_text
+from truceguard.model import MonitorReport, Observation, sha256_text
 from truceguard.pipeline import adjudicate_store, fuse_store
 from truceguard.store import open_store
 
@@ -45,6 +43,18 @@ def _patrol(k: int) -> Observation:
                        source_line=k + 2)
 
 
+def _sighting() -> Observation:
+    """A PUBLIC sighting of heavy artillery 3 km from the Minsk line: in the register."""
+    raw = "patrol-7,2015-03-20,2S1 battery of 6 seen at a farm"
+    return Observation(source="patrol", how_known="seen", t_start=T_PATROL + 4 * 86400,
+                       t_end=T_PATROL + 4 * 86400, time_precision_s=60, lat=48.02,
+                       lon=37.70, uncertainty_m=100.0, category="weapon_presence",
+                       weapon_class="artillery_ge100", count=6, source_ref="p7-s",
+                       releasability="PUBLIC", raw=raw, raw_sha256=sha256_text(raw),
+                       source_file="patrol-7.csv", source_line=40,
+                       report=MonitorReport(kind="sighting"))
+
+
 def _mission(db: Path, tmp: Path) -> None:
     """UCDP events of 2015-01 .. 2015-08 (PUBLIC), the patrol reports, fused and judged."""
     subset = tmp / "ucdp_2015.csv"
@@ -58,6 +68,7 @@ def _mission(db: Path, tmp: Path) -> None:
         store.set_owner_nation("GBR")
         import_file(store, subset)
         ingest_records(store, [_patrol(k) for k in range(PATROLS)], source="patrol")
+        ingest_records(store, [_sighting()], source="patrol")
         fuse_store(store)
         adjudicate_store(store, load_terms("minsk-2015"))
 
@@ -177,7 +188,8 @@ def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
                 lines: m.querySourceFeatures('line_of_contact').length,
                 canvas: document.querySelector('#map canvas') !== null}}""")
     assert state["loaded"] and state["canvas"], state
-    for layer in ("line-of-contact", "incidents", "incident-uncertainty", "violations"):
+    for layer in ("line-of-contact", "incidents", "incident-clusters", "incident-uncertainty",
+                  "violations", "zones-fill", "zones-line"):
         assert layer in state["layers"], state
     assert state["glyphs"] is None  # no text on the map: nothing to fetch
     assert state["lines"] > 0
@@ -191,6 +203,61 @@ def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
     for where in ("#marking-top", "#marking-bottom"):
         assert gbr.page.get_attribute(where, "data-marking") == banner
     gbr.shot("map")
+
+
+def test_the_zones_of_the_active_terms_are_a_layer(gbr: Page) -> None:
+    with gbr.server.client("gbr") as c:
+        doc = c.get("/api/v1/zones").json()
+        unknown = c.get("/api/v1/zones", params={"terms": "geneva-1864"})
+    assert doc["marking"] == "PUBLIC" and doc["terms"] == ["minsk-2015"]
+    zones = {f["properties"]["zone"] for f in doc["features"]}
+    assert {"security_15km", "artillery_ge100", "disengagement_zolote"} <= zones
+    band = [f for f in doc["features"] if f["properties"]["zone"] == "security_15km"]
+    assert {f["properties"]["side"] for f in band} == {"government-controlled",
+                                                       "non-government-controlled"}
+    assert "minsk-2015/withdrawal/security_15km" in band[0]["properties"]["clauses"]
+    assert unknown.status_code == 404 and "'geneva-1864'" in unknown.json()["error"]["message"]
+    drawn = gbr.page.evaluate("""() => new Set(window.dashboard.map.querySourceFeatures('zones')
+        .map(f => f.properties.zone)).size""")
+    assert drawn == len(zones)
+    assert "zone minsk-2015/security_15km" in gbr.text("#legend")
+
+
+def test_counts_per_area_and_day_are_those_of_the_listed_incidents(gbr: Page) -> None:
+    import shapely
+    from shapely.geometry import shape
+
+    gbr.brush(30, 75)
+    items, _ = _all(gbr.server, "gbr", "incidents", gbr.period())
+    with gbr.server.client("gbr") as c:
+        oblasts = c.get("/api/v1/layers/oblasts").json()["features"]
+    areas = [(f["properties"]["name"], shape(f["geometry"])) for f in oblasts]
+    want: dict[str, dict[str, int]] = {}
+    for i in items:
+        point = shapely.Point(i["lon"], i["lat"])
+        area = next((n for n, g in areas if g.contains(point)), "outside the oblasts")
+        days = want.setdefault(area, {})
+        days[i["t_start"][:10]] = days.get(i["t_start"][:10], 0) + 1
+    rows = gbr.page.evaluate("""() => [...document.querySelectorAll('#area-counts tbody tr')]
+        .map(tr => [...tr.children].map(td => td.textContent))""")
+    got = {r[0]: (int(r[1]), int(r[2]), r[3]) for r in rows}
+    assert set(got) == set(want)
+    for area, days in want.items():
+        top = max(days.values())
+        busiest = min(d for d, n in days.items() if n == top)
+        assert got[area] == (sum(days.values()), len(days), f"{busiest} ({top})"), area
+    assert sum(t for t, _, _ in got.values()) == gbr.count() == len(items)
+
+
+def test_the_weapons_register_is_a_layer_of_the_view(gbr: Page) -> None:
+    with gbr.server.client("gbr") as c:
+        systems = c.get("/api/v1/register", params={"terms": "minsk-2015"}).json()["items"]
+    assert systems and systems[0]["weapon_class"] == "artillery_ge100"
+    shown = gbr.page.evaluate("""() => window.dashboard.state.register.map(s => s.system_id)""")
+    assert shown == [s["system_id"] for s in systems]
+    assert f"weapons in violation (register): {len(systems)} system(s)" in gbr.text("#legend")
+    gbr.brush(1, 20)  # January 2015: before the sighting
+    assert gbr.page.evaluate("() => window.dashboard.state.register.length") == 0
 
 
 def test_the_timeline_filters_every_layer_to_what_the_api_answers(gbr: Page) -> None:
@@ -258,40 +325,85 @@ def test_a_user_of_another_nation_sees_fewer_incidents(browser: Any, server: Ser
         fra.close()
 
 
-@pytest.mark.parametrize(("kind", "fmt"), [("incidents", "csv"), ("incidents", "geojson"),
-                                           ("violations", "csv"), ("violations", "geojson")])
-def test_the_export_is_exactly_the_filtered_list(gbr: Page, kind: str, fmt: str) -> None:
-    gbr.brush(40, 70)
-    period = gbr.period()
-    items, markings = _all(gbr.server, "gbr", kind, period)
-    assert items
-    with gbr.page.expect_download() as info:
-        gbr.page.click(f"#export-{kind}-{fmt}")
-    text = Path(info.value.path()).read_text(encoding="utf-8")
-    marking = most_restrictive(markings).text
-    if fmt == "geojson":
-        doc = json.loads(text)
-        assert doc["marking"] == marking
-        assert [f["properties"] for f in doc["features"]] == items
-        assert [f["geometry"]["coordinates"] for f in doc["features"]] == [
-            [i["lon"], i["lat"]] for i in items]
-        return
-    first, _, rest = text.partition("\n")
-    assert first == f"# marking: {marking}"
-    rows = list(csv.DictReader(io.StringIO(rest)))
-    assert len(rows) == len(items)
-    for row, item in zip(rows, items, strict=True):
-        assert set(row) == set(item)
-        for key, value in item.items():
-            want = ("" if value is None else json.dumps(value, separators=(",", ":"))
-                    if isinstance(value, dict | list) else
-                    str(value).lower() if isinstance(value, bool) else str(value))
-            assert row[key] == want or _same_number(row[key], value), (key, row[key], value)
+def _png(size: int = 8) -> bytes:
+    """A small red PNG (written here: no image library needed)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xd0\x20\x20" * size for _ in range(size))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0,
+                                                              0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def _same_number(text: str, value: Any) -> bool:
-    """JavaScript writes 1.0 as 1: the same number."""
+def _decide(page: Page, vid: str, status: str, why: str) -> Any:
+    form = page.page.locator(f"form.decide[data-violation-id='{vid}']")
+    form.locator("select").select_option(status)
+    form.locator("input[name=why]").fill(why)
+    form.locator("button").click()
+    return form
+
+
+def test_analysts_decide_in_the_panel_and_its_photos_show(browser: Any, server: Server,
+                                                         tmp_path: Path) -> None:
+    violations, _ = _all(server, "gbr", "violations", {})
+    v = next(v for v in violations if v["releasability"] == "PUBLIC")
+    vid, inc = v["violation_id"], v["incident_id"]
+    with server.client("gbr") as c:
+        obs = c.get(f"/api/v1/incidents/{inc}").json()["observations"][0]["obs_id"]
+        r = c.post(f"/api/v1/observations/{obs}/attachments", content=_png(),
+                   headers={"X-Filename": "crater.png"})
+        assert r.status_code in (200, 201), r.text
+    a = Page(browser, server, "gbr", tmp_path)
+    b = Page(browser, server, "fra", tmp_path)
     try:
-        return isinstance(value, int | float) and float(text) == float(value)
-    except ValueError:
-        return False
+        a.page.evaluate("id => window.dashboard.select(id)", inc)
+        photo = a.page.locator("#incident img.photo")
+        photo.wait_for(state="visible", timeout=15_000)
+        a.page.wait_for_function("() => [...document.querySelectorAll('#incident img.photo')]"
+                                 ".every(i => i.complete && i.naturalWidth === 8)")
+        assert (photo.get_attribute("src") or "").startswith("blob:")
+        _decide(a, vid, "verified", "craters match the report")
+        trail = a.page.locator(f"#incident .violation[data-violation-id='{vid}'] ol.trail")
+        trail.get_by_text("verified by gbr: craters match the report").wait_for(timeout=15_000)
+        # A publishes what A verified: the server refuses, and the panel says why.
+        with server.client("gbr") as c:
+            refusal = c.post(f"/api/v1/violations/{vid}/status",
+                             json={"status": "published", "why": "x"}).json()["error"]
+        form = _decide(a, vid, "published", "confirmed")
+        a.page.wait_for_function(f"() => document.querySelector(\"form.decide[data-violation-id"
+                                 f"='{vid}']\").dataset.state === 'refused'", timeout=15_000)
+        said = form.locator(".said").inner_text()
+        assert refusal["message"] in said and refusal["hint"] in said
+        a.shot("refused")
+        # B, a second analyst, publishes from their own panel.
+        b.page.evaluate("id => window.dashboard.select(id)", inc)
+        b.page.locator(f"form.decide[data-violation-id='{vid}']").wait_for(timeout=15_000)
+        _decide(b, vid, "published", "second look: confirmed")
+        b.page.locator(f"#incident .violation[data-violation-id='{vid}'] ol.trail").get_by_text(
+            "published by fra: second look: confirmed").wait_for(timeout=15_000)
+        with server.client("gbr") as c:
+            assert c.get(f"/api/v1/violations/{vid}").json()["item"]["status"] == "published"
+        b.shot("published")
+    finally:
+        b.close()
+        a.close()
+
+
+def test_the_map_view_is_the_lists_in_columns(server: Server) -> None:
+    period = {"since": "2015-02-01T00:00:00Z", "until": "2015-03-31T23:59:59Z"}
+    for user in ("gbr", "fra"):
+        incidents, imarks = _all(server, user, "incidents", period)
+        violations, vmarks = _all(server, user, "violations", period)
+        with server.client(user) as c:
+            view = c.get("/api/v1/map", params=period).json()
+            refused = c.get("/api/v1/map", params={"cursor": "x"})
+        for got, want in ((view["incidents"], incidents), (view["violations"], violations)):
+            rows = [dict(zip(got["columns"], r, strict=True)) for r in got["rows"]]
+            assert rows == [{k: w[k] for k in got["columns"]} for w in want]
+        assert view["marking"] == most_restrictive(imarks + vmarks).text
+        assert refused.status_code == 400 and "cursor" in refused.json()["error"]["message"]

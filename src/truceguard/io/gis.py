@@ -3,7 +3,8 @@
 ``write_gpkg`` and ``write_kml`` write one layer of one record kind (the dataclass's fields, in
 order) with a Point(lon, lat) in EPSG:4326 a record, and return how many they wrote. Values
 are ``io.records.record_dict``'s: times as ISO 8601 UTC text, dicts and lists as JSON text,
-None as null; ``lat`` and ``lon`` stay fields besides the geometry.
+None as null; ``lat`` and ``lon`` stay fields besides the geometry. An integer field whose
+values are text (the HTTP API shows record ids as tokens, ``server.ids``) is a text column.
 
 Markings: every feature carries its ``releasability``; the file states ``marking`` (canonical
 text): in a GeoPackage as the dataset and layer metadata item ``marking`` (and in the layer's
@@ -194,7 +195,8 @@ def _prepare(records: Iterable[Record], layer: str | None, fmt: str
     """The kind, the layer name, the rows' cells, the columns, and the WKB points."""
     recs = list(records)
     kind, name = _kind_and_layer(recs, layer)
-    cols = columns(kind)
+    cols = [(n, "text" if t == "int" and any(isinstance(getattr(r, n), str) for r in recs)
+             else t) for n, t in columns(kind)]  # ids shown as the API's tokens are text
     rows = [_cells(r, cols, fmt) for r in recs]
     xy = np.array([(r["lon"], r["lat"]) for r in rows], dtype=np.float64).reshape(-1, 2)
     return kind, name, rows, cols, np.asarray(shapely.to_wkb(shapely.points(xy)), dtype=object)

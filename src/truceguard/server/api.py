@@ -52,9 +52,10 @@ from truceguard.errors import (
     error_envelope,
     new_request_id,
 )
-from truceguard.server.routes import ROUTERS, health, web
+from truceguard.server.routes import ROUTERS, events, health, web
 from truceguard.server.routes.bodies import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from truceguard.server.routes.deps import ServerContext, known_query
+from truceguard.server.routes.events import EventHub
 from truceguard.server.routes.observations import MAX_UPLOADS_PER_USER
 from truceguard.server.schemas import ErrorEnvelope
 from truceguard.server.throttle import LoginThrottle
@@ -74,6 +75,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         ("default", "an error: the envelope"))}
 
 HEALTH_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 500, "default")}
+# The same as JSON whatever the operation's own media type (the event stream's errors are
+# JSON envelopes, not events; a "model" would take the operation's media type).
+JSON_ERRORS = {k: {"description": v["description"], "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}} for k, v in ERRORS.items()}
 
 
 def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
@@ -91,12 +96,13 @@ def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
     app.state.store = store
     app.state.login_throttle = LoginThrottle()
     app.state.uploads_under_way = app.state.context.uploads
+    app.state.events = EventHub(store, app.state.context.ids)  # routes.events; live feeds it
     _handlers(app, _server_folders(store))
     app.add_middleware(InternalErrors)
     _docs(app)
     for router in ROUTERS:
         app.include_router(router, responses=HEALTH_ERRORS if router is health.router
-                           else ERRORS)
+                           else JSON_ERRORS if router is events.router else ERRORS)
     web.install(app, ERRORS)  # the dashboard at / and /app, its layers and markings under /api/v1
     return app
 

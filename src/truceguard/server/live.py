@@ -6,8 +6,11 @@ the step under way finish (``drain``) and ends it, ``health()`` shows how far be
 the loop; it waits ``batch_s`` (200 ms) for more to arrive, then runs one step in its own
 worker thread: incremental fusion (only the new reports and the incidents within reach),
 adjudication of the incidents that fusion wrote or removed against each active terms, and the
-alerts those violations are owed (``alerts.owe``); then it wakes the dispatcher. A step that
-fails is logged and retried on the next poke: nothing is lost, since the store is the state.
+alerts those violations are owed (``alerts.owe``); then it wakes the dispatcher and hands what
+the step changed (``StepResult``: new observations, incidents written and merged away, new
+violations) to ``on_changes`` in the judging thread (the live events, ``routes.events``). A
+step that fails is logged and retried on the next poke: nothing is lost, since the store is
+the state.
 
 Steps are bounded, so that a flood never makes one step long: at most ``LIGHT_PER_STEP``
 reports of sparse cells and ``HEAVY_PER_STEP`` of busy cells a step (the oldest first); what
@@ -61,6 +64,9 @@ class StepResult:
     owed: int = 0
     backlog: int = 0  # new reports left for the next steps
     seconds: float = 0.0
+    observations: list[tuple[int, int]] = field(default_factory=list)  # (obs_id, marking_id)
+    written: list[int] = field(default_factory=list)  # incident views (re)written
+    removed: list[int] = field(default_factory=list)  # incidents merged away
 
 
 LIGHT_CELL = 50  # new reports in a half-degree cell up to which its work is light
@@ -116,8 +122,13 @@ def judge_step(store: Store, terms: Sequence[Terms],
         parts = [subset(pending, g) for g in groups]
     for part in parts:
         f = fuse_store(store, params, pending=part)
+        taken = pending if part is None else part
+        out.observations += list(zip(taken["obs_id"].tolist(), taken["marking_id"].tolist(),
+                                     strict=True))
         out.new_observations += f.new_observations
         out.incidents_written += len(f.written)
+        out.written += f.written
+        out.removed += f.removed
         touched = sorted(set(f.written) | set(f.removed))
         if not touched:
             continue
@@ -174,8 +185,10 @@ class LiveJudge:
 
     def __init__(self, store: Store, terms: Sequence[Terms], *, batch_s: float = 0.2,
                  on_alerts: Callable[[], None] | None = None,
-                 leadership: Leadership | None = None) -> None:
+                 leadership: Leadership | None = None,
+                 on_changes: Callable[[StepResult], None] | None = None) -> None:
         self.store = store
+        self.on_changes = on_changes
         self.terms = list(terms)
         self.batch_s = batch_s
         self.on_alerts = on_alerts
@@ -358,8 +371,7 @@ class LiveJudge:
         since, self._pending_since = self._pending_since, None
         self._judging_since = since if since is not None else time.monotonic()
         try:
-            r = await self._loop.run_in_executor(self._executor, judge_step, self.store,
-                                                 self.terms, self._owed)
+            r = await self._loop.run_in_executor(self._executor, self._judge)
         except Exception:  # a failed step is retried at the next poke; the log says why
             log.exception("live judging step failed")
             self._keep(since)
@@ -377,6 +389,18 @@ class LiveJudge:
                      "(%.0f ms)", r.new_observations, len(r.new_violations), r.owed, r.backlog,
                      r.seconds * 1000)
         return r.backlog > 0
+
+    def _judge(self) -> StepResult:
+        """One step, in the judging thread; then its changes go to ``on_changes`` (the live
+        events), from the same thread, before the next step can change the store again."""
+        r = judge_step(self.store, self.terms, self._owed)
+        if self.on_changes is not None and (r.observations or r.written or r.removed
+                                            or r.new_violations):
+            try:
+                self.on_changes(r)
+            except Exception:  # the events are a view: judging goes on without them
+                log.exception("live: the step's changes could not be published")
+        return r
 
     def _keep(self, since: float | None) -> None:
         """What a step started on is not all judged: its oldest commit still waits."""

@@ -182,6 +182,7 @@ async def _run(config: ServeConfig, store: Store, terms: list[Terms],
     plans = PlanRunner(store)
     app = create_app(store, on_ingest=live.poke, on_user_disabled=ended, plans=plans)
     app.state.supervisor = supervisor
+    live.on_changes = app.state.events.collect  # the live events (routes.events)
     for service in (cot_targets, dispatcher, live, *(cot.services() if cot else [])):
         supervisor.add(service)
     supervisor.add(UserWatcher(store, ended, poll_s=config.users_poll_s,

@@ -10,7 +10,10 @@ from truceguard.server.routes import (
     alerts,
     attachments,
     audit,
+    capture,
     catalog,
+    events,
+    export,
     health,
     incidents,
     observations,
@@ -24,8 +27,9 @@ from truceguard.server.routes import (
 
 ROUTERS: list[APIRouter] = [
     health.router, observations.router, attachments.router, incidents.router,
-    violations.router, reviews.router, register.router, reports.router, catalog.router,
-    plans.router, users.router, alerts.router, audit.router,
+    violations.router, export.router, reviews.router, register.router, reports.router,
+    catalog.router, plans.router, users.router, alerts.router, audit.router,
+    capture.router, events.router,
 ]
 
 __all__ = ["ROUTERS"]

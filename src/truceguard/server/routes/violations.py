@@ -13,14 +13,22 @@ from truceguard.model import REVIEW_DECISIONS, VIOLATION_STATUSES, StatusChange
 from truceguard.pipeline import listed_statuses, set_violation_status
 from truceguard.query import check_sources, default_min_p, finite, resolve_terms_and_clauses
 from truceguard.server.ids import not_found
-from truceguard.server.routes.deps import Analyst, Ctx, F, Me, ViolationId, page
+from truceguard.server.routes.deps import (
+    Analyst,
+    Ctx,
+    F,
+    Me,
+    ServerContext,
+    ViolationId,
+    page,
+)
 from truceguard.server.schemas import (
     StatusChangeBody,
     StatusChanged,
     ViolationAnswer,
     ViolationPage,
 )
-from truceguard.store import ViolationFilter
+from truceguard.store import ObservationFilter, ViolationFilter
 
 router = APIRouter(prefix="/api/v1/violations", tags=["violations"])
 
@@ -33,19 +41,26 @@ def list_violations(ctx: Ctx, u: Me, f: F, terms: str | None = None,
                     min_p: float | None = None) -> dict[str, Any]:
     """Violations as you see them, with their location probability and uncertainty;
     ``published_only=true`` keeps those a second analyst confirmed."""
+    flt = f.paged()
+    check_sources(ctx.store, flt, u.viewer, style="api")
+    vf = violation_filter(ctx, flt, terms, clause, status, published_only, min_p)
+    return page(ctx.ids, ctx.store.violations(vf, u.viewer, limit=f.limit), "violation_id",
+                f.limit)
+
+
+def violation_filter(ctx: ServerContext, flt: ObservationFilter, terms: str | None,
+                     clause: list[str] | None, status: list[str] | None,
+                     published_only: bool, min_p: float | None) -> ViolationFilter:
+    """The filter of ``/api/v1/violations`` (and of its export) from their parameters."""
     min_p = default_min_p() if min_p is None else min_p
     finite(min_p, "min_p", low=0.0, high=1.0)
     for s in status or ():
         if s not in VIOLATION_STATUSES:
             raise unknown_value("status", s, VIOLATION_STATUSES)
     statuses = listed_statuses(status or (), published_only, style="api")
-    flt = f.paged()
-    check_sources(ctx.store, flt, u.viewer, style="api")
     terms, clauses = resolve_terms_and_clauses(ctx.store, terms, tuple(clause or ()))
-    vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
-                         statuses=statuses, min_p_location=min_p)
-    return page(ctx.ids, ctx.store.violations(vf, u.viewer, limit=f.limit), "violation_id",
-                f.limit)
+    return ViolationFilter(records=flt, terms=terms, clauses=clauses, statuses=statuses,
+                           min_p_location=min_p)
 
 
 def trail_items(trail: list[StatusChange]) -> list[dict[str, Any]]:

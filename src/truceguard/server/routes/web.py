@@ -1,5 +1,6 @@
-"""The dashboard (``truceguard.web``) and the two read-only API routes it needs beyond the
-records: the shipped map layers and the narrowest of a set of markings.
+"""The dashboard (``truceguard.web``) and the read-only API routes it needs beyond the
+records: the shipped map layers, the zones of the active terms and the narrowest of a set of
+markings.
 
 ``/`` is the page and ``/app/...`` its files, without a token (they hold no data); MapLibre GL
 JS is served from the installed ``maplibre`` package at ``/app/vendor/``. The page asks for
@@ -14,6 +15,7 @@ import json
 from functools import cache
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -21,7 +23,8 @@ from pydantic import BaseModel
 
 from truceguard.errors import InputError, NotFoundError, unknown_value
 from truceguard.marking import most_restrictive
-from truceguard.server.routes.deps import Me
+from truceguard.model import iso
+from truceguard.server.routes.deps import Ctx, F, Me
 from truceguard.web import MAPLIBRE_FILES, STATIC, maplibre_file
 
 router = APIRouter(tags=["dashboard"])
@@ -104,6 +107,148 @@ def get_layer(name: str, u: Me) -> Response:
         raise unknown_value("layer", name, LAYERS, code="not_found.layer", cls=NotFoundError)
     return Response(_layer_bytes(name), media_type="application/json",
                     headers={"Cache-Control": "private, max-age=3600"})
+
+
+class ZoneDocument(BaseModel):
+    """The zones of terms as a GeoJSON FeatureCollection (lon/lat), with their marking: one
+    feature per zone (and side, for a band), naming the clauses that apply in it."""
+
+    type: Literal["FeatureCollection"]
+    marking: str
+    terms: list[str]
+    features: list[dict[str, Any]]
+
+
+@router.get("/api/v1/zones", response_model=ZoneDocument)
+def terms_zones(ctx: Ctx, u: Me, terms: Annotated[list[str] | None, Query(
+        description="shipped terms (repeat the parameter); default: every terms this "
+                    "store was judged against")] = None) -> Response:
+    """The zones of the active terms, drawn for the map: a band as deep as the terms say on
+    each side of that side's own line, a polygon as given, a settlements zone as circles; each
+    clipped to the terms' area. Terms are public documents: marked PUBLIC."""
+    from truceguard.server.routes.catalog import shipped_terms_name
+
+    names = sorted(set(terms)) if terms else sorted(ctx.store.adjudicated_terms())
+    features: list[dict[str, Any]] = []
+    for name in names:
+        features += json.loads(_zone_bytes(shipped_terms_name(name)))
+    doc = {"type": "FeatureCollection", "marking": "PUBLIC", "terms": names,
+           "features": features}
+    return Response(json.dumps(doc, separators=(",", ":")), media_type="application/json",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@cache
+def _zone_bytes(name: str) -> bytes:
+    """The zone features of shipped terms ``name`` as JSON (built once: a second or two)."""
+    import shapely
+
+    from truceguard.judge.terms import load_terms
+
+    t = load_terms(name)
+    proj = t.projection
+
+    def lonlat(geom: Any) -> Any:
+        return shapely.transform(geom, lambda xy: np.column_stack(proj.inverse(xy[:, 0],
+                                                                               xy[:, 1])))
+
+    clip = proj.project_geometry(t.area) if t.area is not None else None
+    side1 = proj.project_geometry(t.side_polygon)
+    out: list[dict[str, Any]] = []
+    for z in t.zones:
+        clauses = [c.id for c in (*t.clauses, *t.cap_clauses) if c.zone == z.id]
+        parts: list[tuple[str, Any]] = []
+        if z.shape == "band":
+            for s in (0, 1):
+                line = t.side_lines[s] if t.side_lines[s] is not None else t.line
+                band = proj.project_geometry(line).buffer(z.distance_m[s], quad_segs=4)
+                band = band.intersection(side1) if s == 1 else band.difference(side1)
+                parts.append((t.sides[s].label, band))
+        elif z.shape == "polygon":
+            parts.append(("", proj.project_geometry(z.polygon)))
+        elif z.points is not None and len(z.points):
+            x, y = proj.forward(z.points[:, 0], z.points[:, 1])
+            parts.append(("", shapely.union_all(shapely.buffer(shapely.points(x, y),
+                                                                z.radius_m, quad_segs=4))))
+        for side, geom in parts:
+            if clip is not None:
+                geom = geom.intersection(clip)
+            if geom.is_empty:
+                continue
+            shape = lonlat(geom.simplify(200.0))
+            out.append({"type": "Feature", "geometry": shapely.geometry.mapping(shape),
+                        "properties": {"terms": name, "zone": z.id, "shape": z.shape,
+                                       "side": side, "weapons": list(z.weapons),
+                                       "clauses": clauses, "certainty": z.certainty.level}})
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+INCIDENT_COLUMNS = ("incident_id", "t_start", "lon", "lat", "uncertainty_m", "category",
+                    "grade")
+VIOLATION_COLUMNS = ("violation_id", "incident_id", "t_start", "lon", "lat", "clause",
+                     "p_location", "status")
+
+
+class MapColumns(BaseModel):
+    """Records as columns: ``columns`` names them; ``rows`` holds one list per record."""
+
+    columns: list[str]
+    rows: list[list[str | float | None]]  # ids and names as text, times and places as numbers
+
+
+class MapView(BaseModel):
+    """What the map draws of a filtered view, compact: the incidents and violations that
+    ``GET /incidents`` and ``GET /violations`` list with the same filters (every page), only
+    the fields the map, the timeline and the list use; marked as the narrowest of them."""
+
+    marking: str
+    incidents: MapColumns
+    violations: MapColumns
+
+
+@router.get("/api/v1/map", response_model=MapView)
+def map_view(ctx: Ctx, u: Me, f: F, clause: Annotated[list[str] | None, Query(
+        description="violations of these clauses only (as GET /violations)")] = None,
+             ) -> Response:
+    """The filtered view for the map in one answer (100,000 incidents in a few MB): the
+    records the list endpoints give with the same filters, releasable to you, as columns.
+    Times are ISO 8601 UTC, ids the API's tokens."""
+    from truceguard.io.records import banner
+    from truceguard.pipeline import listed_statuses
+    from truceguard.query import check_sources, default_min_p, resolve_terms_and_clauses
+    from truceguard.store import ViolationFilter
+
+    if f.after is not None:
+        raise InputError("cursor is not taken by GET /api/v1/map: it answers every record "
+                         "of the view at once", hint="leave cursor out",
+                         code="input.unknown_parameter")
+    flt = f.flt
+    check_sources(ctx.store, flt, u.viewer, style="api")
+    incidents = ctx.store.incidents(flt, u.viewer)
+    terms, clauses = resolve_terms_and_clauses(ctx.store, None, tuple(clause or ()))
+    vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
+                         statuses=listed_statuses((), False, style="api"),
+                         min_p_location=default_min_p())
+    violations = ctx.store.violations(vf, u.viewer)
+
+    def rows(records: list[Any], names: tuple[str, ...]) -> list[list[Any]]:
+        """The ``names`` of each record as the list endpoints write them (times as ISO)."""
+        k = names.index("t_start")
+        out = [[getattr(r, n) for n in names] for r in records]
+        for row in out:
+            row[k] = iso(row[k])
+        return out
+
+    vio_rows = rows(violations, VIOLATION_COLUMNS)
+    tokens = ctx.ids.shown({"violation_ids": [r[0] for r in vio_rows]})["violation_ids"]
+    for r, token in zip(vio_rows, tokens, strict=True):
+        r[0] = token
+    doc = {"marking": banner([*incidents, *violations]),
+           "incidents": {"columns": list(INCIDENT_COLUMNS),
+                         "rows": rows(incidents, INCIDENT_COLUMNS)},
+           "violations": {"columns": list(VIOLATION_COLUMNS), "rows": vio_rows}}
+    return Response(json.dumps(doc, separators=(",", ":")), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/v1/markings/narrowest", response_model=NarrowestMarking)

@@ -1,45 +1,31 @@
-// Export exactly the filtered view: the list endpoints are asked again with the view's
-// filter, every field of every record is kept, and the file states its marking.
+// Export exactly the filtered view: the server writes the file (/api/v1/export/{kind}) from
+// the same filters and the same queries as the list the page shows, every field kept, the
+// marking in the file and in the X-Marking header. The page fetches it with the user's token
+// and hands it to the browser as a download.
 
-const MARKING_PREFIX = "# marking: ";
+import { ApiError, query } from "./api.js";
 
-function cell(value) {
-  if (value === null || value === undefined) return "";
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
+export const FORMATS = ["csv", "geojson", "gpkg", "kml"];
 
-export function toCsv(items, marking) {
-  const columns = [];
-  for (const item of items) {
-    for (const key of Object.keys(item)) if (!columns.includes(key)) columns.push(key);
-  }
-  const lines = [MARKING_PREFIX + marking, columns.map(cell).join(",")];
-  for (const item of items) lines.push(columns.map((c) => cell(item[c])).join(","));
-  return lines.join("\n") + "\n";
-}
-
-export function toGeoJson(items, marking, idField) {
-  return JSON.stringify({
-    type: "FeatureCollection", marking,
-    features: items.map((item) => ({
-      type: "Feature", id: item[idField],
-      geometry: { type: "Point", coordinates: [item.lon, item.lat] },
-      properties: item,
-    })),
-  }, null, 1) + "\n";
-}
-
-const ID_FIELD = { incidents: "incident_id", violations: "violation_id" };
-
-// Ask the API for ``kind`` (incidents or violations) with ``params``, and hand the browser
-// the file in ``format`` (csv or geojson).
+// Ask the server for ``kind`` (incidents or violations) filtered by ``params`` as a file in
+// ``format`` (csv, geojson, gpkg or kml), saved as ``name``.``format``; the number of records
+// it holds (the X-Count header).
 export async function exportView(api, kind, format, params, name) {
-  const { items, markings } = await api.all(`/api/v1/${kind}`, params);
-  const marking = await api.narrowest([...markings]);
-  const text = format === "csv" ? toCsv(items, marking) : toGeoJson(items, marking, ID_FIELD[kind]);
-  const type = format === "csv" ? "text/csv" : "application/geo+json";
-  const url = URL.createObjectURL(new Blob([text], { type }));
+  const response = await fetch(`/api/v1/export/${kind}` + query({ ...params, format }), {
+    headers: { Authorization: `Bearer ${api.token}` },
+    cache: "no-store",
+  });
+  if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      body = null;
+    }
+    throw new ApiError(response.status, body);
+  }
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = `${name}.${format}`;
@@ -47,5 +33,5 @@ export async function exportView(api, kind, format, params, name) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
-  return items.length;
+  return Number(response.headers.get("X-Count") || "0");
 }

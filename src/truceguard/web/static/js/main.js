@@ -1,12 +1,17 @@
 // The dashboard: the map, the timeline, the list and the incident panel, all from the API.
 // ``document.body.dataset.state`` is loading, ready or error; ``dataset.since`` and
 // ``dataset.until`` on #period name the period shown (ISO, empty: open-ended).
+// ``dataset.live`` is on while the live events stream (``live.js``) is open; each change it
+// brings is applied to the view by difference (``dataset.liveApplied`` counts them).
 
 import { Api, forgetToken, keepToken, takeToken } from "./api.js";
 import { exportView } from "./export.js";
+import { Areas } from "./areas.js";
+import { follow } from "./live.js";
 import {
-  CATEGORY_COLOURS, boundsOf, clauseColours, incidentFeatures, makeMap, showLineAt,
-  violationFeatures,
+  CATEGORY_COLOURS, boundsOf, clauseColours, incidentFeature, incidentFeatures, makeMap,
+  REGISTER_COLOUR, patchSource, registerFeatures, showLineAt, violationFeature,
+  violationFeatures, zoneColours,
 } from "./map.js";
 import { showIncident } from "./panel.js";
 import { Timeline, epoch, isoSeconds } from "./timeline.js";
@@ -17,12 +22,15 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   since: null, until: null, clause: "", incidents: [], violations: [], clauses: [],
-  viewMarkings: [], panelMarkings: [], generation: 0, line: null,
+  started: false, register: [], viewMarkings: [], panelMarkings: [], generation: 0, line: null,
+  liveReports: 0,
+  liveApplied: 0,
 };
 let api = null;
 let map = null;
 let layers = null;
 let timeline = null;
+let areas = null;
 window.dashboard = { state };
 
 function setStatus(text, isError = false) {
@@ -60,7 +68,7 @@ function violationParams() {
 
 async function showMarking() {
   const marking = await api.narrowest([...state.viewMarkings, ...state.panelMarkings,
-    ...LAYER_NAMES.map((n) => layers[n].marking)]);
+    ...LAYER_NAMES.map((n) => layers[n].marking), layers.zones.marking]);
   for (const id of ["marking-top", "marking-bottom"]) {
     const banner = $(id);
     banner.textContent = `marking: ${marking}`;
@@ -88,7 +96,8 @@ async function select(id) {
   const mine = state.violations.filter((v) => v.incident_id === id);
   document.body.dataset.state = "loading";
   try {
-    state.panelMarkings = await showIncident(api, $("incident"), id, mine, near, closePanel);
+    state.panelMarkings = await showIncident(api, $("incident"), id, mine, near, closePanel,
+      () => select(id));
     await showMarking();
     document.body.dataset.state = "ready";
   } catch (err) {
@@ -128,8 +137,18 @@ function showLegend(colours) {
   const byClause = new Map();
   for (const v of state.violations) byClause.set(v.clause, (byClause.get(v.clause) || 0) + 1);
   for (const [c, n] of byClause) legend.append(row(colours[c], true, `violation of ${c}: ${n}`));
+  legend.append(row(REGISTER_COLOUR, false,
+    `weapons in violation (register): ${state.register.length} system(s)`));
+  const zones = zoneColours(layers.zones);
+  for (const [key, colour] of Object.entries(zones)) {
+    const n = layers.zones.features.find((f) => `${f.properties.terms}/${f.properties.zone}`
+      === key).properties.clauses.length;
+    legend.append(row(colour, true, `zone ${key} (${n} clause${n === 1 ? "" : "s"})`));
+  }
   const notes = document.createElement("div");
-  notes.textContent = "dot size: confidence grade; faint circle: 95% position uncertainty; " +
+  notes.className = "notes";
+  notes.textContent = "grey circles: clusters of incidents (zoom in); dot size: confidence " +
+    "grade; faint circle: 95% position uncertainty; " +
     `ring size: p_location; red line: ${state.line || "no line of contact"}`;
   legend.append(notes);
 }
@@ -161,32 +180,114 @@ function showPeriod(label) {
   p.textContent = label || `${since || "the first record"} .. ${until || "the last record"}`;
 }
 
+// -- live changes, applied by difference -------------------------------------------------------
+const changes = { incidents: [], gone: [], violations: [], markings: [], timer: null };
+
+function inPeriod(item) {
+  const t = epoch(item.t_start);
+  return (state.since === null || t >= state.since) && (state.until === null || t <= state.until);
+}
+
+// One live event (``live.js``): kept until the next frame, then applied together.
+function onLive(e) {
+  const d = e.data;
+  if (e.event === "incident") changes.incidents.push(d.item);
+  else if (e.event === "incident_removed") changes.gone.push(d.incident_id);
+  else if (e.event === "violation") changes.violations.push(d.item);
+  else if (e.event === "observation") state.liveReports += 1;
+  else return;
+  changes.markings.push(d.marking);
+  if (changes.timer === null) changes.timer = setTimeout(applyChanges, 50);
+}
+
+async function applyChanges() {
+  changes.timer = null;
+  const byId = new Map(state.incidents.map((i) => [i.incident_id, i]));
+  const add = [], remove = [];
+  for (const i of changes.incidents.splice(0)) {
+    if (inPeriod(i)) {
+      byId.set(i.incident_id, i);
+      add.push(incidentFeature(i));
+    } else if (byId.delete(i.incident_id)) remove.push(i.incident_id);
+  }
+  for (const id of changes.gone.splice(0)) if (byId.delete(id)) remove.push(id);
+  const colours = clauseColours(state.clauses);
+  const vById = new Map(state.violations.map((v) => [v.violation_id, v]));
+  const vAdd = [];
+  for (const v of changes.violations.splice(0)) {
+    if (!inPeriod(v) || (state.clause && v.clause !== state.clause)) continue;
+    if (!state.clauses.includes(v.clause)) addClause(v.clause);
+    vById.set(v.violation_id, v);
+    vAdd.push(violationFeature(v, colours));
+  }
+  state.viewMarkings.push(...changes.markings.splice(0));
+  state.incidents = [...byId.values()];
+  state.violations = [...vById.values()];
+  patchSource(map, "incidents", add, remove);
+  patchSource(map, "violations", vAdd, []);
+  state.liveApplied += add.length + remove.length + vAdd.length;
+  showCounts(colours);
+  await showMarking();
+  document.body.dataset.liveApplied = String(state.liveApplied);
+}
+
+// The view's incidents per area and day: a row per area (its total, its days with
+// incidents, its busiest day).
+function showAreas() {
+  const table = $("area-counts");
+  const rows = areas.count(state.incidents).map(({ area, total, days }) => {
+    const [busiest, most] = [...days].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
+    const tr = document.createElement("tr");
+    tr.dataset.area = area;
+    for (const text of [area, String(total), String(days.size), `${busiest} (${most})`]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  table.tBodies[0].replaceChildren(...rows);
+}
+
+function showCounts(colours) {
+  $("count-incidents").textContent = String(state.incidents.length);
+  $("count-violations").textContent = String(state.violations.length);
+  showLegend(colours);
+  showAreas();
+  showList();
+}
+
+// Records from the columns of GET /api/v1/map ({columns, rows}).
+function records({ columns, rows }) {
+  return rows.map((r) => Object.fromEntries(columns.map((c, k) => [c, r[k]])));
+}
+
 async function refresh(label) {
   const generation = ++state.generation;
   document.body.dataset.state = "loading";
   setStatus("loading...");
   try {
-    const [inc, vio] = await Promise.all([
-      api.all("/api/v1/incidents", incidentParams()),
-      api.all("/api/v1/violations", violationParams())]);
+    const [view, reg] = await Promise.all([
+      api.get("/api/v1/map", violationParams()),
+      Promise.all(layers.zones.terms.map((terms) =>
+        api.all("/api/v1/register", { ...incidentParams(), terms })))]);
     if (generation !== state.generation) return;  // a newer filter is being loaded
-    state.incidents = inc.items;
-    state.violations = vio.items;
-    state.viewMarkings = [...inc.markings, ...vio.markings];
+    state.incidents = records(view.incidents);
+    state.violations = records(view.violations);
+    state.register = reg.flatMap((r) => r.items);
+    state.viewMarkings = [view.marking, ...reg.flatMap((r) => [...r.markings])];
+    map.getSource("register").setData(registerFeatures(state.register));
     const colours = clauseColours(state.clauses);
     map.getSource("incidents").setData(incidentFeatures(state.incidents));
     map.getSource("violations").setData(violationFeatures(state.violations, colours));
     state.line = showLineAt(map, layers.line_of_contact, state.until ?? timeline.end());
-    $("count-incidents").textContent = String(state.incidents.length);
-    $("count-violations").textContent = String(state.violations.length);
     showPeriod(label);
-    showLegend(colours);
-    showList();
+    showCounts(colours);
     await showMarking();
     if (generation !== state.generation) return;
     setStatus("");
     document.body.dataset.generation = String(generation);
-    document.body.dataset.state = "ready";
+    if (state.started) document.body.dataset.state = "ready";
   } catch (err) {
     fail(err);
   }
@@ -232,14 +333,18 @@ function wireControls() {
   });
 }
 
+function addClause(clause) {
+  state.clauses = [...state.clauses, clause].sort();
+  const o = document.createElement("option");
+  o.value = clause;
+  o.textContent = clause;
+  $("clause").append(o);
+}
+
 function fillClauses() {
-  const select = $("clause");
-  for (const c of state.clauses) {
-    const o = document.createElement("option");
-    o.value = c;
-    o.textContent = c;
-    select.append(o);
-  }
+  const known = state.clauses;
+  state.clauses = [];
+  for (const c of known) addClause(c);
 }
 
 async function start() {
@@ -254,27 +359,42 @@ async function start() {
   try {
     const docs = await Promise.all(LAYER_NAMES.map((n) => api.get(`/api/v1/layers/${n}`)));
     layers = Object.fromEntries(LAYER_NAMES.map((n, k) => [n, docs[k]]));
-    const [everything, violations] = await Promise.all([
-      api.all("/api/v1/incidents", {}), api.all("/api/v1/violations", {})]);
-    state.clauses = [...new Set(violations.items.map((v) => v.clause))].sort();
-    fillClauses();
+    layers.zones = await api.get("/api/v1/zones");
+    areas = new Areas(layers.oblasts);
     map = makeMap($("map"), layers);
     window.dashboard.map = map;
     await new Promise((resolve) => map.once("load", resolve));
-    const bounds = boundsOf(everything.items);
-    if (bounds) map.fitBounds(bounds, { padding: 40, duration: 0, maxZoom: 9 });
     timeline = new Timeline($("histogram"), $("brush-from"), $("brush-to"), ({ since, until }) => {
       state.since = since;
       state.until = until;
       refresh();
     });
-    timeline.setData(everything.items);
+    await refresh();  // everything, the first time: the extent, the clauses, the timeline
+    state.clauses = [...new Set(state.violations.map((v) => v.clause))].sort();
+    fillClauses();
+    const bounds = boundsOf(state.incidents);
+    if (bounds) map.fitBounds(bounds, { padding: 40, duration: 0, maxZoom: 9 });
+    timeline.setData(state.incidents);
+    state.line = showLineAt(map, layers.line_of_contact, timeline.end());
+    showCounts(clauseColours(state.clauses));
     wireControls();
-    await refresh();
+    state.started = true;
+    document.body.dataset.state = "ready";
   } catch (err) {
     fail(err);
+    return;
   }
+  follow(api, onLive, {
+    opened: () => { document.body.dataset.live = "on"; },
+    closed: (why) => {
+      document.body.dataset.live = "off";
+      if (why) setStatus(why, true);
+    },
+    missed: () => refresh(),  // after a gap, the view is listed anew
+    refused: fail,
+  });
 }
 
 window.dashboard.epoch = epoch;
+window.dashboard.select = (id) => select(id);
 start();

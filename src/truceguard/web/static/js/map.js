@@ -1,6 +1,7 @@
 // The map: MapLibre GL JS (a global from the maplibre package's script) with a local style,
 // the shipped layers as GeoJSON sources and no text (no glyphs are shipped: names are shown
-// in the side panel).
+// in the side panel). Incidents are clustered when zoomed out; live changes reach the
+// sources by difference (``patchSource``).
 
 export const CATEGORY_COLOURS = {
   explosion: "#d62728", projectile: "#ff7f0e", muzzle_flash: "#e377c2",
@@ -21,6 +22,12 @@ export const GRADE_RADIUS = { verified: 9, probable: 7, contested: 6, single_sou
 const M_PER_PX_Z0 = 78271.517;
 
 const EMPTY = { type: "FeatureCollection", features: [] };
+// Incidents are clustered up to this zoom (smooth with 100,000 of them); their uncertainty
+// circles are drawn from UNCERTAINTY_MIN_ZOOM on.
+const CLUSTER_MAX_ZOOM = 9;
+const UNCERTAINTY_MIN_ZOOM = 8;
+const CLUSTERED = ["has", "point_count"];
+const SINGLE = ["!", ["has", "point_count"]];
 
 function categoryColour() {
   const pairs = Object.entries(CATEGORY_COLOURS).flat();
@@ -35,6 +42,25 @@ function gradeRadius() {
 function metresRadius() {
   return ["interpolate", ["exponential", 2], ["zoom"],
     0, ["get", "unc_px0"], 22, ["*", ["get", "unc_px0"], 2 ** 22]];
+}
+
+const ZONE_PALETTE = ["#6a3d9a", "#1f78b4", "#33a02c", "#ff7f00", "#b15928", "#e31a1c",
+  "#a6cee3", "#fb9a99", "#cab2d6"];
+
+// A colour for each zone of ``zones`` (the terms' zones document), in its order.
+export function zoneColours(zones) {
+  const out = {};
+  for (const f of (zones && zones.features) || []) {
+    const key = `${f.properties.terms}/${f.properties.zone}`;
+    if (!(key in out)) out[key] = ZONE_PALETTE[Object.keys(out).length % ZONE_PALETTE.length];
+  }
+  return out;
+}
+
+function zoneColour(zones) {
+  const pairs = Object.entries(zoneColours(zones)).flat();
+  const key = ["concat", ["get", "terms"], "/", ["get", "zone"]];
+  return pairs.length ? ["match", key, ...pairs, "#888888"] : "#888888";
 }
 
 export function clauseColours(clauses) {
@@ -52,8 +78,11 @@ function style(layers) {
       oblasts: { type: "geojson", data: layers.oblasts },
       line_of_contact: { type: "geojson", data: layers.line_of_contact },
       places: { type: "geojson", data: layers.places },
-      incidents: { type: "geojson", data: EMPTY },
+      zones: { type: "geojson", data: layers.zones || EMPTY },
+      incidents: { type: "geojson", data: EMPTY, cluster: true, clusterMaxZoom: CLUSTER_MAX_ZOOM,
+        clusterRadius: 36 },
       violations: { type: "geojson", data: EMPTY },
+      register: { type: "geojson", data: EMPTY },
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#c9dbe8" } },
@@ -63,10 +92,20 @@ function style(layers) {
         paint: { "line-color": "#8a8a80", "line-width": 1 } },
       { id: "oblasts", type: "line", source: "oblasts",
         paint: { "line-color": "#b8b6a8", "line-width": 0.6, "line-dasharray": [3, 2] } },
+      { id: "zones-fill", type: "fill", source: "zones",
+        paint: { "fill-color": zoneColour(layers.zones), "fill-opacity": 0.07 } },
+      { id: "zones-line", type: "line", source: "zones",
+        paint: { "line-color": zoneColour(layers.zones), "line-width": 1,
+          "line-opacity": 0.8, "line-dasharray": [4, 2] } },
       { id: "places", type: "circle", source: "places", minzoom: 6,
         paint: { "circle-radius": 1.6, "circle-color": "#77756a" } },
-      { id: "incident-uncertainty", type: "circle", source: "incidents",
-        paint: { "circle-radius": metresRadius(), "circle-color": categoryColour(),
+      { id: "incident-clusters", type: "circle", source: "incidents", filter: CLUSTERED,
+        paint: { "circle-color": "#37474f", "circle-opacity": 0.55,
+          "circle-stroke-color": "#ffffff", "circle-stroke-width": 1,
+          "circle-radius": ["step", ["get", "point_count"], 7, 10, 10, 100, 14, 1000, 19,
+            10000, 25] } },
+      { id: "incident-uncertainty", type: "circle", source: "incidents", filter: SINGLE,
+        minzoom: UNCERTAINTY_MIN_ZOOM, paint: { "circle-radius": metresRadius(), "circle-color": categoryColour(),
           "circle-opacity": 0.02, "circle-stroke-color": categoryColour(),
           "circle-stroke-width": 0.7, "circle-stroke-opacity": 0.3,
           "circle-pitch-alignment": "map" } },
@@ -74,17 +113,39 @@ function style(layers) {
         paint: { "line-color": "#ffffff", "line-width": 5, "line-opacity": 0.9 } },
       { id: "line-of-contact", type: "line", source: "line_of_contact",
         paint: { "line-color": "#d50000", "line-width": 2.5 } },
-      { id: "incidents", type: "circle", source: "incidents",
+      { id: "incidents", type: "circle", source: "incidents", filter: SINGLE,
         paint: { "circle-radius": gradeRadius(), "circle-color": categoryColour(),
           "circle-opacity": 0.85, "circle-stroke-color": "#ffffff",
           "circle-stroke-width": 0.8 } },
       { id: "violations", type: "circle", source: "violations",
-        paint: { "circle-radius": ["+", 5, ["*", 9, ["get", "p_location"]]],
-          "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 1.5,
+        paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"],
+          5, ["+", 2, ["*", 3, ["get", "p_location"]]],
+          CLUSTER_MAX_ZOOM, ["+", 5, ["*", 9, ["get", "p_location"]]]],
+          "circle-color": "rgba(0,0,0,0)",
+          "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 5, 0.5,
+            CLUSTER_MAX_ZOOM, 1.5],
           "circle-stroke-color": ["coalesce", ["get", "clause_colour"], "#000000"],
-          "circle-stroke-opacity": ["+", 0.3, ["*", 0.7, ["get", "p_location"]]] } },
+          "circle-stroke-opacity": ["interpolate", ["linear"], ["zoom"],
+            5, ["+", 0.1, ["*", 0.3, ["get", "p_location"]]],
+            CLUSTER_MAX_ZOOM, ["+", 0.3, ["*", 0.7, ["get", "p_location"]]]] } },
+      { id: "register", type: "circle", source: "register",
+        paint: { "circle-radius": ["+", 4, ["*", 1.5, ["min", 8, ["get", "count"]]]],
+          "circle-color": REGISTER_COLOUR, "circle-opacity": 0.9,
+          "circle-stroke-color": "#000000", "circle-stroke-width": 1.5 } },
     ],
   };
+}
+
+export const REGISTER_COLOUR = "#ffd600";
+
+// The weapons-in-violation register's systems (``/api/v1/register`` items) as points.
+export function registerFeatures(systems) {
+  return { type: "FeatureCollection", features: systems.map((e) => ({
+    type: "Feature", id: e.system_id,
+    geometry: { type: "Point", coordinates: [e.lon, e.lat] },
+    properties: { system_id: e.system_id, weapon_class: e.weapon_class, count: e.count,
+      clause: e.clause, side: e.side_label, n_sightings: e.n_sightings },
+  })) };
 }
 
 export function makeMap(container, layers) {
@@ -98,22 +159,41 @@ export function makeMap(container, layers) {
   return map;
 }
 
-export function incidentFeatures(incidents) {
-  return { type: "FeatureCollection", features: incidents.map((i) => ({
+// An incident as the map draws it; its id is the incident's (53 bits: exact in JavaScript),
+// so that a source can be updated by difference.
+export function incidentFeature(i) {
+  return {
     type: "Feature", id: i.incident_id,
     geometry: { type: "Point", coordinates: [i.lon, i.lat] },
     properties: { incident_id: i.incident_id, category: i.category, grade: i.grade,
       unc_px0: (i.uncertainty_m || 0) / (M_PER_PX_Z0 * Math.cos(i.lat * Math.PI / 180)) },
-  })) };
+  };
+}
+
+export function incidentFeatures(incidents) {
+  return { type: "FeatureCollection", features: incidents.map(incidentFeature) };
+}
+
+export function violationFeature(v, colours) {
+  return {
+    type: "Feature", id: v.violation_id,
+    geometry: { type: "Point", coordinates: [v.lon, v.lat] },
+    properties: { violation_id: v.violation_id, incident_id: v.incident_id, clause: v.clause,
+      p_location: v.p_location, clause_colour: colours[v.clause] || "#000000" },
+  };
 }
 
 export function violationFeatures(violations, colours) {
-  return { type: "FeatureCollection", features: violations.map((v) => ({
-    type: "Feature",
-    geometry: { type: "Point", coordinates: [v.lon, v.lat] },
-    properties: { violation_id: v.violation_id, incident_id: v.incident_id, clause: v.clause,
-      p_location: v.p_location, clause_colour: colours[v.clause] },
-  })) };
+  return { type: "FeatureCollection",
+    features: violations.map((v) => violationFeature(v, colours)) };
+}
+
+// Change source ``name`` by difference: ``add`` features (added, or replacing those of the
+// same id) and ``remove`` ids. Only the difference goes to MapLibre's worker
+// (GeoJSONSource.updateData), never the whole layer again.
+export function patchSource(map, name, add, remove) {
+  if (!add.length && !remove.length) return;
+  map.getSource(name).updateData({ add, remove });
 }
 
 // Show the one line of contact in force at ``until`` (epoch seconds; now when null): the

@@ -1,8 +1,27 @@
-// The timeline: incidents a day drawn on a canvas, and a brush (two range inputs, or a drag
+// The timeline: incidents a day, one row per category, drawn on a canvas, and a brush (two range inputs, or a drag
 // on the canvas) choosing whole days. ``onChange({since, until})`` gets epoch seconds (null:
 // open-ended), after the brush rests.
 
+import { CATEGORY_COLOURS } from "./map.js";
+
 const DAY = 86400;
+const ROWS = 6;  // categories given a row of their own; the others share the last
+const LABEL_PX = 84;  // the rows' names, left of the bars
+
+// The timeline's rows: {name, days: Map(day -> count)}, the busiest categories first.
+function rowsOf(byCategory) {
+  const total = (days) => [...days.values()].reduce((x, y) => x + y, 0);
+  const sorted = [...byCategory].sort((x, y) => total(y[1]) - total(x[1]));
+  const rows = sorted.slice(0, ROWS).map(([name, days]) => ({ name, days }));
+  if (sorted.length > ROWS) {
+    const rest = new Map();
+    for (const [, days] of sorted.slice(ROWS)) {
+      for (const [d, n] of days) rest.set(d, (rest.get(d) || 0) + n);
+    }
+    rows.push({ name: `${sorted.length - ROWS} more`, days: rest });
+  }
+  return rows;
+}
 
 export function isoSeconds(t) {
   return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -38,16 +57,22 @@ export class Timeline {
     window.addEventListener("resize", () => this.draw());
   }
 
-  // The data's extent and counts a day, from the incidents' start times (ISO text).
+  // The data's extent and counts a day per category, from the incidents' start times (ISO
+  // text) and categories.
   setData(incidents) {
     this.perDay = new Map();
+    const byCategory = new Map();
     let first = Infinity, last = -Infinity;
     for (const i of incidents) {
       const d = Math.floor(epoch(i.t_start) / DAY);
       this.perDay.set(d, (this.perDay.get(d) || 0) + 1);
+      if (!byCategory.has(i.category)) byCategory.set(i.category, new Map());
+      const days = byCategory.get(i.category);
+      days.set(d, (days.get(d) || 0) + 1);
       first = Math.min(first, d);
       last = Math.max(last, d);
     }
+    this.rows = rowsOf(byCategory);
     if (!Number.isFinite(first)) {
       const today = Math.floor(Date.now() / 1000 / DAY);
       first = today; last = today;
@@ -62,8 +87,9 @@ export class Timeline {
 
   dayAt(event) {
     const rect = this.canvas.getBoundingClientRect();
-    const x = Math.min(Math.max(event.clientX - rect.left, 0), rect.width - 1);
-    return Math.floor((x / rect.width) * this.days);
+    const span = Math.max(1, rect.width - LABEL_PX);
+    const x = Math.min(Math.max(event.clientX - rect.left - LABEL_PX, 0), span - 1);
+    return Math.floor((x / span) * this.days);
   }
 
   // The brushed period: {since, until} in epoch seconds, null where it is the data's edge.
@@ -93,32 +119,45 @@ export class Timeline {
     this.timer = setTimeout(() => this.onChange(this.period()), 150);
   }
 
+  // One row per category (the busiest first, the rest in one row), each day's count as a
+  // bar of the category's colour; days outside the brush are pale.
   draw(shown) {
     const c = this.canvas;
     const width = c.clientWidth || c.width;
     c.width = width;
     const ctx = c.getContext("2d");
     ctx.clearRect(0, 0, c.width, c.height);
-    const bins = Math.max(1, Math.min(this.days, Math.floor(width / 2)));
-    const counts = new Array(bins).fill(0);
-    for (const [d, n] of this.perDay) {
-      const k = Math.min(bins - 1, Math.floor(((d - this.day0) / this.days) * bins));
-      counts[k] += n;
-    }
-    const top = Math.max(1, ...counts);
+    const bins = Math.max(1, Math.min(this.days, Math.floor((width - LABEL_PX) / 2)));
     const a = Number(this.from.value) / this.days, b = Number(this.to.value) / this.days;
     const span = shown ? [(shown.since - this.day0 * DAY) / (this.days * DAY),
       (shown.until - this.day0 * DAY) / (this.days * DAY)] : [a, b];
-    const w = width / bins;
-    for (let k = 0; k < bins; k++) {
-      const mid = (k + 0.5) / bins;
-      ctx.fillStyle = mid >= span[0] && mid <= span[1] ? "#37474f" : "#c5cad3";
-      const h = (counts[k] / top) * (c.height - 2);
-      ctx.fillRect(k * w, c.height - h, Math.max(1, w - 0.5), h);
-    }
+    const rows = this.rows || [];
+    const rowH = (c.height - 12) / Math.max(1, rows.length);
+    const w = (width - LABEL_PX) / bins;
+    ctx.font = "9px sans-serif";
+    rows.forEach(({ name, days }, r) => {
+      const counts = new Array(bins).fill(0);
+      for (const [d, n] of days) {
+        counts[Math.min(bins - 1, Math.floor(((d - this.day0) / this.days) * bins))] += n;
+      }
+      const top = Math.max(1, ...counts);
+      const base = 12 + (r + 1) * rowH;
+      const colour = CATEGORY_COLOURS[name] || "#444444";
+      for (let k = 0; k < bins; k++) {
+        if (!counts[k]) continue;
+        const mid = (k + 0.5) / bins;
+        ctx.globalAlpha = mid >= span[0] && mid <= span[1] ? 1 : 0.25;
+        ctx.fillStyle = colour;
+        const h = Math.max(1, (counts[k] / top) * (rowH - 1));
+        ctx.fillRect(LABEL_PX + k * w, base - h, Math.max(1, w - 0.5), h);
+      }
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = "#556";
+      ctx.fillText(name.slice(0, 16), 2, base - 2);
+    });
     ctx.fillStyle = "#556";
     ctx.font = "10px sans-serif";
-    ctx.fillText(isoSeconds(this.day0 * DAY).slice(0, 10), 2, 10);
+    ctx.fillText(isoSeconds(this.day0 * DAY).slice(0, 10), LABEL_PX, 10);
     const end = isoSeconds((this.day0 + this.days) * DAY - 1).slice(0, 10);
     ctx.fillText(end, width - ctx.measureText(end).width - 2, 10);
   }
