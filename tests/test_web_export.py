@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def page(server: Server) -> Iterator[Any]:
+def page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The dashboard as user gbr, its period narrowed by the timeline's brush and its clause
     chosen; every request it sends elsewhere is failed and counted."""
     if not CHROMIUM.exists():
@@ -117,7 +117,7 @@ def page(server: Server) -> Iterator[Any]:
         pg.wait_for_function("c => document.body.dataset.state === 'ready'", arg=clause,
                              timeout=30_000)
         yield pg
-        pg.screenshot(path=str(Path("/tmp") / "export.png"))
+        pg.screenshot(path=str(tmp_path_factory.mktemp("shots") / "export.png"))  # to look at
         assert errors == [], errors
         assert elsewhere == [], f"requests left the machine: {elsewhere}"
         context.close()
