@@ -46,8 +46,20 @@ class Server:
 
 def api_id(db: str, kind: Kind, n: int) -> str:
     """The API's token for record ``n`` of ``kind`` in the database ``db``."""
-    with open_store(db) as store:
-        return IdCodec(derive_key(store.incident_key())).encode(kind, n)
+    return codec(db).encode(kind, n)
+
+
+_CODECS: dict[str, IdCodec] = {}
+
+
+def codec(db: str) -> IdCodec:
+    """The API's id codec of the database ``db`` (its key read once: a test that names
+    thousands of records would otherwise open the store for each)."""
+    found = _CODECS.get(db)
+    if found is None:
+        with open_store(db) as store:
+            found = _CODECS[db] = IdCodec(derive_key(store.incident_key()))
+    return found
 
 
 USERS = [("admin", "GBR", "admin", None), ("gbr", "GBR", "analyst", None),
