@@ -61,7 +61,7 @@ def test_assumptions_are_grouped_by_what_they_describe():
 @pytest.fixture(scope="module")
 def small_sobol():
     scen = load_scenario("reassurance-2026")
-    return so.sobol(scen, base_rows=8, samples=200, raid_replications=2)
+    return so.sobol(scen, base_rows=8, samples=100, raid_replications=2)
 
 
 def test_sobol_on_the_scenario_names_drivers_only_beyond_the_noise(small_sobol):
