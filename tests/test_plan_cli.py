@@ -17,7 +17,7 @@ HEADLINE = ("line_isr_cover_share", "detection_probability", "breach_contained_7
 def planned(tmp_path_factory):
     out = tmp_path_factory.mktemp("plan")
     res = CliRunner().invoke(main, ["plan", "--variant", "us-isr-only", "--variant", "no-us",
-                                    "--samples", "400", "--sensitivity-samples", "200",
+                                    "--samples", "300", "--sensitivity-samples", "100",
                                     "--seed", "1", "--sobol-rows", "8",
                                     "--sensitivity-raid-replications", "4", "-o", str(out)])
     return res, out
