@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -140,6 +141,8 @@ def _load_terms(names: list[str]) -> list[Terms]:
 
     terms = [load_terms(t) for t in names]
     warm_up(terms)
+    gc.collect()
+    gc.freeze()  # what start-up built lives as long as the server: no collection walks it again
     return terms
 
 
