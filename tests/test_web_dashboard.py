@@ -21,7 +21,7 @@ from tests.server_fixtures import Server, serving
 from truceguard.ingest import import_file, ingest_records
 from truceguard.judge.terms import load_terms
 from truceguard.marking import most_restrictive
-from truceguard.model import MonitorReport, Observation, sha256_text
+from truceguard.model import MonitorReport, Observation, iso, sha256_text
 from truceguard.pipeline import adjudicate_store, fuse_store
 from truceguard.store import open_store
 
@@ -394,16 +394,51 @@ def test_analysts_decide_in_the_panel_and_its_photos_show(browser: Any, server: 
         a.close()
 
 
+def _map_rows(part: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of a part of GET /api/v1/map, its columns decoded (times as ISO text)."""
+    cols = {name: [c["values"][k] for k in c["codes"]] if isinstance(c, dict) else c
+            for name, c in part["columns"].items()}
+    assert {len(c) for c in cols.values()} == {part["count"]}
+    rows = [dict(zip(cols, r, strict=True)) for r in zip(*cols.values(), strict=True)]
+    for r in rows:
+        r["t_start"] = iso(r["t_start"])
+    return rows
+
+
+ROUNDED = {"lon": 5e-6, "lat": 5e-6, "uncertainty_m": 0.5, "p_location": 5e-4}  # to 5, 0, 3 places
+
+
+def _same(row: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Whether a map view's ``row`` is the list's ``item``: its rounded numbers within half
+    their last place, every other field equal."""
+    return all(abs(v - item[k]) <= ROUNDED[k] + 1e-9 if k in ROUNDED else v == item[k]
+               for k, v in row.items())
+
+
 def test_the_map_view_is_the_lists_in_columns(server: Server) -> None:
     period = {"since": "2015-02-01T00:00:00Z", "until": "2015-03-31T23:59:59Z"}
+    seen = {}
     for user in ("gbr", "fra"):
         incidents, imarks = _all(server, user, "incidents", period)
         violations, vmarks = _all(server, user, "violations", period)
         with server.client(user) as c:
             view = c.get("/api/v1/map", params=period).json()
+            parts = [c.get("/api/v1/map", params={**period, "part": p}).json()
+                     for p in ("incidents", "violations")]
             refused = c.get("/api/v1/map", params={"cursor": "x"})
+            wrong = c.get("/api/v1/map", params={"part": "observations"})
+        assert incidents and violations
         for got, want in ((view["incidents"], incidents), (view["violations"], violations)):
-            rows = [dict(zip(got["columns"], r, strict=True)) for r in got["rows"]]
-            assert rows == [{k: w[k] for k in got["columns"]} for w in want]
+            rows = _map_rows(got)
+            assert len(rows) == len(want)
+            assert all(_same(r, w) for r, w in zip(rows, want, strict=True)), (user, rows[:3])
+        seen[user] = {r["incident_id"] for r in _map_rows(view["incidents"])}
         assert view["marking"] == most_restrictive(imarks + vmarks).text
+        assert view["terms"] == ["minsk-2015"]
+        assert parts[0]["incidents"] == view["incidents"] and "violations" not in parts[0]
+        assert parts[1]["violations"] == view["violations"] and "incidents" not in parts[1]
+        assert parts[0]["marking"] == most_restrictive(imarks).text
+        assert parts[1]["marking"] == most_restrictive(vmarks).text
         assert refused.status_code == 400 and "cursor" in refused.json()["error"]["message"]
+        assert wrong.status_code == 400
+    assert seen["fra"] < seen["gbr"]  # the patrols are GBR's alone

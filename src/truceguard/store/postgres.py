@@ -72,6 +72,7 @@ from truceguard.errors import InputError, MissingExtraError, StoreBusyError, Sto
 from truceguard.io.columns import ObservationColumns
 from truceguard.store.base import Store, protocol_methods
 from truceguard.store.federation import FederationTables
+from truceguard.store.map_columns import MapColumnTables
 from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 POOL_MIN_SIZE = 1  # connections kept open while idle
@@ -175,7 +176,7 @@ class _Span:
             self._store._leave_span(*self._held)
 
 
-class PostgresStore(SQLStore, FederationTables):
+class PostgresStore(SQLStore, FederationTables, MapColumnTables):
     """The Store protocol over one PostgreSQL database (``postgresql://`` URL)."""
 
     backend = "postgresql"

@@ -42,6 +42,7 @@ from typing import Any
 from truceguard.errors import StoreBusyError, StoreError
 from truceguard.io.columns import ObservationColumns
 from truceguard.store.federation import FederationTables
+from truceguard.store.map_columns import MapColumnTables
 from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
 
 BUSY_TIMEOUT_S = 60.0
@@ -95,7 +96,7 @@ def _busy(conn: sqlite3.Connection, exc: sqlite3.OperationalError) -> Exception:
                           f"({exc})", retry_after_s=max(1, min(30, round(waited))))
 
 
-class SQLiteStore(SQLStore, FederationTables):
+class SQLiteStore(SQLStore, FederationTables, MapColumnTables):
     """The Store protocol over one SQLite file."""
 
     backend = "sqlite"

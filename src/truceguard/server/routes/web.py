@@ -19,11 +19,11 @@ import numpy as np
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from truceguard.errors import InputError, NotFoundError, unknown_value
 from truceguard.marking import most_restrictive
-from truceguard.model import iso
+from truceguard.server.ids import ApiIds
 from truceguard.server.routes.deps import Ctx, F, Me
 from truceguard.web import MAPLIBRE_FILES, STATIC, maplibre_file
 
@@ -183,37 +183,60 @@ def _zone_bytes(name: str) -> bytes:
     return json.dumps(out, separators=(",", ":")).encode()
 
 
-INCIDENT_COLUMNS = ("incident_id", "t_start", "lon", "lat", "uncertainty_m", "category",
-                    "grade")
-VIOLATION_COLUMNS = ("violation_id", "incident_id", "t_start", "lon", "lat", "clause",
-                     "p_location", "status")
+# The map's columns and how each is written: "id" an integer, "token" the API's token of a
+# violation, "time" integer epoch seconds, ("round", d) a number to d decimals, "coded" text
+# as {"values": distinct texts, "codes": an index into them per record}.
+INCIDENT_COLUMNS: dict[str, Any] = {
+    "incident_id": "id", "t_start": "time", "lon": ("round", 5), "lat": ("round", 5),
+    "uncertainty_m": ("round", 0), "category": "coded", "grade": "coded"}
+VIOLATION_COLUMNS: dict[str, Any] = {
+    "violation_id": "token", "incident_id": "id", "t_start": "time", "lon": ("round", 5),
+    "lat": ("round", 5), "clause": "coded", "p_location": ("round", 3), "status": "coded"}
+MapPart = Literal["incidents", "violations"]
+
+
+class CodedColumn(BaseModel):
+    """A text column, coded: record ``k``'s text is ``values[codes[k]]``."""
+
+    values: list[str]
+    codes: list[int]
 
 
 class MapColumns(BaseModel):
-    """Records as columns: ``columns`` names them; ``rows`` holds one list per record."""
+    """Records as columns: ``count`` records; ``columns`` maps each field to its list of
+    ``count`` values (record ``k``'s field is at ``k``), or to a :class:`CodedColumn`."""
 
-    columns: list[str]
-    rows: list[list[str | float | None]]  # ids and names as text, times and places as numbers
+    count: int
+    columns: dict[str, list[int | float | str] | CodedColumn]
 
 
 class MapView(BaseModel):
     """What the map draws of a filtered view, compact: the incidents and violations that
-    ``GET /incidents`` and ``GET /violations`` list with the same filters (every page), only
-    the fields the map, the timeline and the list use; marked as the narrowest of them."""
+    ``GET /incidents`` and ``GET /violations`` list with the same filters (every page, in
+    their order), only the fields the map, the timeline and the list use, as columns; marked
+    as the narrowest of them. Times are epoch seconds (UTC), ``lon``/``lat`` have 5
+    decimals (about a metre), ``uncertainty_m`` is whole metres and ``p_location`` has 3
+    decimals; ``category``, ``grade``, ``clause`` and ``status`` are coded; violation ids are
+    the API's tokens. A part left out by ``part`` is absent."""
 
     marking: str
-    incidents: MapColumns
-    violations: MapColumns
+    terms: list[str] = Field(description="the terms this store was judged against (those "
+                             "GET /zones draws by default)")
+    incidents: MapColumns | None = None
+    violations: MapColumns | None = None
 
 
-@router.get("/api/v1/map", response_model=MapView)
+@router.get("/api/v1/map", response_model=MapView, response_model_exclude_none=True)
 def map_view(ctx: Ctx, u: Me, f: F, clause: Annotated[list[str] | None, Query(
         description="violations of these clauses only (as GET /violations)")] = None,
+             part: Annotated[list[MapPart] | None, Query(
+        description="only these parts of the view (repeat the parameter); default: both. "
+                    "A page may ask for the incidents first and draw them while the "
+                    "violations are read")] = None,
              ) -> Response:
-    """The filtered view for the map in one answer (100,000 incidents in a few MB): the
-    records the list endpoints give with the same filters, releasable to you, as columns.
-    Times are ISO 8601 UTC, ids the API's tokens."""
-    from truceguard.io.records import banner
+    """The filtered view for the map in one answer (100,000 incidents in about 5 MB): the
+    records the list endpoints give with the same filters, releasable to you, as columns
+    read straight from the store (``incident_columns``, ``violation_columns``)."""
     from truceguard.pipeline import listed_statuses
     from truceguard.query import check_sources, default_min_p, resolve_terms_and_clauses
     from truceguard.store import ViolationFilter
@@ -222,33 +245,48 @@ def map_view(ctx: Ctx, u: Me, f: F, clause: Annotated[list[str] | None, Query(
         raise InputError("cursor is not taken by GET /api/v1/map: it answers every record "
                          "of the view at once", hint="leave cursor out",
                          code="input.unknown_parameter")
+    parts = set(part or ("incidents", "violations"))
     flt = f.flt
     check_sources(ctx.store, flt, u.viewer, style="api")
-    incidents = ctx.store.incidents(flt, u.viewer)
-    terms, clauses = resolve_terms_and_clauses(ctx.store, None, tuple(clause or ()))
-    vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
-                         statuses=listed_statuses((), False, style="api"),
-                         min_p_location=default_min_p())
-    violations = ctx.store.violations(vf, u.viewer)
-
-    def rows(records: list[Any], names: tuple[str, ...]) -> list[list[Any]]:
-        """The ``names`` of each record as the list endpoints write them (times as ISO)."""
-        k = names.index("t_start")
-        out = [[getattr(r, n) for n in names] for r in records]
-        for row in out:
-            row[k] = iso(row[k])
-        return out
-
-    vio_rows = rows(violations, VIOLATION_COLUMNS)
-    tokens = ctx.ids.shown({"violation_ids": [r[0] for r in vio_rows]})["violation_ids"]
-    for r, token in zip(vio_rows, tokens, strict=True):
-        r[0] = token
-    doc = {"marking": banner([*incidents, *violations]),
-           "incidents": {"columns": list(INCIDENT_COLUMNS),
-                         "rows": rows(incidents, INCIDENT_COLUMNS)},
-           "violations": {"columns": list(VIOLATION_COLUMNS), "rows": vio_rows}}
+    doc: dict[str, Any] = {"marking": None, "terms": sorted(ctx.store.adjudicated_terms())}
+    markings: set[str] = set()
+    if "incidents" in parts:
+        cols = ctx.store.incident_columns(flt, u.viewer)
+        markings.update(cols["releasability"].tolist())
+        doc["incidents"] = _columns(ctx.ids, cols, INCIDENT_COLUMNS)
+    if "violations" in parts:
+        terms, clauses = resolve_terms_and_clauses(ctx.store, None, tuple(clause or ()))
+        vf = ViolationFilter(records=flt, terms=terms, clauses=clauses,
+                             statuses=listed_statuses((), False, style="api"),
+                             min_p_location=default_min_p())
+        cols = ctx.store.violation_columns(vf, u.viewer)
+        markings.update(cols["releasability"].tolist())
+        doc["violations"] = _columns(ctx.ids, cols, VIOLATION_COLUMNS)
+    doc["marking"] = most_restrictive(sorted(markings)).text
     return Response(json.dumps(doc, separators=(",", ":")), media_type="application/json",
                     headers={"Cache-Control": "no-store"})
+
+
+def _columns(ids: ApiIds, cols: dict[str, np.ndarray], how: dict[str, Any]
+             ) -> dict[str, Any]:
+    """The answer's form of the store's ``cols`` (``MapColumns``), each written as ``how``
+    says (violation ids as ``ids`` shows them)."""
+    out: dict[str, Any] = {}
+    for name, form in how.items():
+        col = cols[name]
+        if form in ("id", "time"):
+            out[name] = col.astype(np.int64).tolist()
+        elif form == "token":
+            out[name] = ids.shown({"violation_ids": col.tolist()})["violation_ids"]
+        elif form == "coded":  # values in the order they first appear
+            index: dict[str, int] = {}
+            codes = [index.setdefault(v, len(index)) for v in col.tolist()]
+            out[name] = {"values": list(index), "codes": codes}
+        elif form == ("round", 0):
+            out[name] = np.rint(col).astype(np.int64).tolist()
+        else:
+            out[name] = np.round(col, form[1]).tolist()
+    return {"count": len(next(iter(cols.values()))), "columns": out}
 
 
 @router.get("/api/v1/markings/narrowest", response_model=NarrowestMarking)

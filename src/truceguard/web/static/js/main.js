@@ -3,6 +3,8 @@
 // ``dataset.until`` on #period name the period shown (ISO, empty: open-ended).
 // ``dataset.live`` is on while the live events stream (``live.js``) is open; each change it
 // brings is applied to the view by difference (``dataset.liveApplied`` counts them).
+// A view is loaded in two parts (``GET /api/v1/map``): the incidents are drawn first (the
+// first paint), then the violations, the register and the counts.
 
 import { Api, forgetToken, keepToken, takeToken } from "./api.js";
 import { exportView } from "./export.js";
@@ -10,7 +12,7 @@ import { Areas } from "./areas.js";
 import { follow } from "./live.js";
 import {
   CATEGORY_COLOURS, boundsOf, clauseColours, incidentFeature, incidentFeatures, makeMap,
-  REGISTER_COLOUR, patchSource, registerFeatures, showLineAt, violationFeature,
+  REGISTER_COLOUR, patchSource, registerFeatures, showLineAt, showZones, violationFeature,
   violationFeatures, zoneColours,
 } from "./map.js";
 import { showIncident } from "./panel.js";
@@ -18,6 +20,7 @@ import { Timeline, epoch, isoSeconds } from "./timeline.js";
 
 const LAYER_NAMES = ["countries", "oblasts", "line_of_contact", "places"];
 const LISTED = 500;
+const DRAWN_WAIT_MS = 5000;  // the longest the violations wait for the incidents' first frame
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -31,6 +34,7 @@ let map = null;
 let layers = null;
 let timeline = null;
 let areas = null;
+let zonesAnswer = null;  // the zones of the active terms, asked for (drawn after the incidents)
 window.dashboard = { state };
 
 function setStatus(text, isError = false) {
@@ -155,7 +159,7 @@ function showLegend(colours) {
 
 function showList() {
   const list = $("incident-list");
-  const sorted = [...state.incidents].sort((a, b) => b.t_start.localeCompare(a.t_start));
+  const sorted = [...state.incidents].sort((a, b) => b.t - a.t);
   const items = sorted.slice(0, LISTED).map((i) => {
     const li = document.createElement("li");
     li.dataset.incidentId = String(i.incident_id);
@@ -205,6 +209,7 @@ async function applyChanges() {
   const byId = new Map(state.incidents.map((i) => [i.incident_id, i]));
   const add = [], remove = [];
   for (const i of changes.incidents.splice(0)) {
+    i.t = epoch(i.t_start);
     if (inPeriod(i)) {
       byId.set(i.incident_id, i);
       add.push(incidentFeature(i));
@@ -257,34 +262,114 @@ function showCounts(colours) {
   showList();
 }
 
-// Records from the columns of GET /api/v1/map ({columns, rows}).
-function records({ columns, rows }) {
-  return rows.map((r) => Object.fromEntries(columns.map((c, k) => [c, r[k]])));
+// ISO 8601 text (UTC) of whole epoch seconds ``t``, as the list endpoints write it; each
+// day's date is made once.
+const dayText = new Map();
+const two = (n) => (n < 10 ? `0${n}` : `${n}`);
+function isoText(t) {
+  const day = Math.floor(t / 86400);
+  let date = dayText.get(day);
+  if (date === undefined) {
+    date = new Date(day * 86400000).toISOString().slice(0, 11);
+    dayText.set(day, date);
+  }
+  const s = t - day * 86400;
+  return `${date}${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}Z`;
 }
 
-async function refresh(label) {
+// A column of a part of GET /api/v1/map as a list (coded texts decoded).
+function decoded(column) {
+  return column.codes ? column.codes.map((k) => column.values[k]) : column;
+}
+
+// Records from the incidents' columns of GET /api/v1/map ({count, columns}): start times as
+// ISO text (``t_start``) and epoch seconds (``t``).
+function incidentRecords({ count, columns: c }) {
+  const category = decoded(c.category), grade = decoded(c.grade);
+  const out = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const t = c.t_start[k];
+    out[k] = { incident_id: c.incident_id[k], t, t_start: isoText(t), lon: c.lon[k],
+      lat: c.lat[k], uncertainty_m: c.uncertainty_m[k], category: category[k], grade: grade[k] };
+  }
+  return out;
+}
+
+function violationRecords({ count, columns: c }) {
+  const clause = decoded(c.clause), status = decoded(c.status);
+  const out = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const t = c.t_start[k];
+    out[k] = { violation_id: c.violation_id[k], incident_id: c.incident_id[k], t,
+      t_start: isoText(t), lon: c.lon[k], lat: c.lat[k], clause: clause[k],
+      p_location: c.p_location[k], status: status[k] };
+  }
+  return out;
+}
+
+// Resolves when the map has drawn what it was given (its next ``idle``), or after ``ms``.
+function drawn(ms) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); map.off("idle", done); resolve(); };
+    const timer = setTimeout(done, ms);
+    map.once("idle", done);
+  });
+}
+
+// An answer asked for now and awaited later: its failure is reported where it is awaited.
+function ask(promise) {
+  promise.catch(() => {});
+  return promise;
+}
+
+// Load the view: its incidents (``incidents``: their answer when already asked for), drawn
+// as soon as they come; meanwhile its violations and the register (of the terms the answer
+// names) are asked for, and drawn once the incidents are, with the zones the first time.
+// The first time also sets the extent, the clauses and the timeline.
+async function refresh(label, incidents = null) {
   const generation = ++state.generation;
+  const current = () => generation === state.generation;  // else a newer filter is loading
   document.body.dataset.state = "loading";
   setStatus("loading...");
   try {
-    const [view, reg] = await Promise.all([
-      api.get("/api/v1/map", violationParams()),
-      Promise.all(layers.zones.terms.map((terms) =>
-        api.all("/api/v1/register", { ...incidentParams(), terms })))]);
-    if (generation !== state.generation) return;  // a newer filter is being loaded
-    state.incidents = records(view.incidents);
-    state.violations = records(view.violations);
-    state.register = reg.flatMap((r) => r.items);
-    state.viewMarkings = [view.marking, ...reg.flatMap((r) => [...r.markings])];
-    map.getSource("register").setData(registerFeatures(state.register));
-    const colours = clauseColours(state.clauses);
+    const part = await (incidents || api.get("/api/v1/map",
+      { ...incidentParams(), part: "incidents" }));
+    if (!current()) return;
+    const rest = ask(Promise.all([
+      api.get("/api/v1/map", { ...violationParams(), part: "violations" }),
+      Promise.all(part.terms.map((terms) =>
+        api.all("/api/v1/register", { ...incidentParams(), terms }))),
+      zonesAnswer]));
+    state.incidents = incidentRecords(part.incidents);
+    if (!state.started) {
+      const bounds = boundsOf(state.incidents);
+      if (bounds) map.fitBounds(bounds, { padding: 40, duration: 0, maxZoom: 9 });
+    }
+    const painted = drawn(DRAWN_WAIT_MS);
     map.getSource("incidents").setData(incidentFeatures(state.incidents));
+    await painted;
+    const [view, reg, zones] = await rest;
+    if (!current()) return;
+    if (layers.zones !== zones) {
+      layers.zones = zones;
+      showZones(map, zones);
+    }
+    state.violations = violationRecords(view.violations);
+    state.register = reg.flatMap((r) => r.items);
+    state.viewMarkings = [part.marking, view.marking, ...reg.flatMap((r) => [...r.markings])];
+    if (!state.started) {
+      state.clauses = [...new Set(state.violations.map((v) => v.clause))].sort();
+      fillClauses();
+      timeline.setData(state.incidents);
+    }
+    const colours = clauseColours(state.clauses);
     map.getSource("violations").setData(violationFeatures(state.violations, colours));
+    map.getSource("register").setData(registerFeatures(state.register));
     state.line = showLineAt(map, layers.line_of_contact, state.until ?? timeline.end());
     showPeriod(label);
     showCounts(colours);
     await showMarking();
-    if (generation !== state.generation) return;
+    if (!current()) return;
     setStatus("");
     document.body.dataset.generation = String(generation);
     if (state.started) document.body.dataset.state = "ready";
@@ -357,9 +442,15 @@ async function start() {
   }
   api = new Api(token);
   try {
+    // The view's incidents (no filter yet) and the shipped layers (the map needs them) are
+    // asked for together; the zones of the active terms once the incidents are in (a server
+    // takes seconds to build them the first time: the incidents come first), drawn after
+    // them (``refresh``).
+    const incidents = ask(api.get("/api/v1/map", { part: "incidents" }));
+    zonesAnswer = ask(incidents.then(() => api.get("/api/v1/zones")));
     const docs = await Promise.all(LAYER_NAMES.map((n) => api.get(`/api/v1/layers/${n}`)));
     layers = Object.fromEntries(LAYER_NAMES.map((n, k) => [n, docs[k]]));
-    layers.zones = await api.get("/api/v1/zones");
+    layers.zones = null;
     areas = new Areas(layers.oblasts);
     map = makeMap($("map"), layers);
     window.dashboard.map = map;
@@ -369,14 +460,8 @@ async function start() {
       state.until = until;
       refresh();
     });
-    await refresh();  // everything, the first time: the extent, the clauses, the timeline
-    state.clauses = [...new Set(state.violations.map((v) => v.clause))].sort();
-    fillClauses();
-    const bounds = boundsOf(state.incidents);
-    if (bounds) map.fitBounds(bounds, { padding: 40, duration: 0, maxZoom: 9 });
-    timeline.setData(state.incidents);
-    state.line = showLineAt(map, layers.line_of_contact, timeline.end());
-    showCounts(clauseColours(state.clauses));
+    await refresh(undefined, incidents);  // the first time: the extent, the clauses, the timeline
+    if (document.body.dataset.state === "error") return;
     wireControls();
     state.started = true;
     document.body.dataset.state = "ready";

@@ -63,6 +63,14 @@ function zoneColour(zones) {
   return pairs.length ? ["match", key, ...pairs, "#888888"] : "#888888";
 }
 
+// Draw ``zones`` (the terms' zones document, which may come after the map was made), each
+// zone in its colour.
+export function showZones(map, zones) {
+  map.getSource("zones").setData(zones || EMPTY);
+  map.setPaintProperty("zones-fill", "fill-color", zoneColour(zones));
+  map.setPaintProperty("zones-line", "line-color", zoneColour(zones));
+}
+
 export function clauseColours(clauses) {
   const out = {};
   clauses.forEach((c, i) => { out[c] = CLAUSE_PALETTE[i % CLAUSE_PALETTE.length]; });
