@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -120,3 +121,22 @@ def serving(folder: Path, *args: str) -> Iterator[Server]:
     with running(db, folder / "server.log", *args) as srv:
         srv.tokens = tokens
         yield srv
+
+
+def list_all(server: Server, user: str, kind: str, params: dict[str, Any]
+             ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every item of ``/api/v1/{kind}`` for ``params``, page by page, and each page's
+    marking."""
+    items: list[dict[str, Any]] = []
+    markings: list[str] = []
+    cursor = None
+    with server.client(user) as c:
+        while True:
+            r = c.get(f"/api/v1/{kind}", params={**params, "limit": 1000,
+                                                 **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            items += r.json()["items"]
+            markings.append(r.json()["marking"])
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                return items, markings

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import UCDP_CLEAN
-from tests.server_fixtures import Server, serving
+from tests.server_fixtures import Server, list_all, serving
 from truceguard.ingest import import_file, ingest_records
 from truceguard.judge.terms import load_terms
 from truceguard.marking import most_restrictive
@@ -158,19 +158,7 @@ class Page:
 
 def _all(server: Server, user: str, kind: str, params: dict[str, str]) -> tuple[list, list]:
     """Every item of a list endpoint with ``params``, and its pages' markings."""
-    items: list[dict[str, Any]] = []
-    markings: list[str] = []
-    cursor = None
-    with server.client(user) as c:
-        while True:
-            r = c.get(f"/api/v1/{kind}", params={**params, "limit": 1000,
-                                                 **({"cursor": cursor} if cursor else {})})
-            assert r.status_code == 200, r.text
-            items += r.json()["items"]
-            markings.append(r.json()["marking"])
-            cursor = r.json()["next_cursor"]
-            if not cursor:
-                return items, markings
+    return list_all(server, user, kind, params)
 
 
 @pytest.fixture()

@@ -23,7 +23,7 @@ import pytest
 from fastapi.dependencies.utils import get_dependant
 
 from tests.conftest import UCDP_CLEAN
-from tests.server_fixtures import Server, serving
+from tests.server_fixtures import Server, list_all, serving
 from truceguard.errors import TooLargeError
 from truceguard.ingest import import_file, ingest_records
 from truceguard.io.gis import read_gis_records
@@ -141,19 +141,8 @@ def _view(pg: Any, kind: str) -> dict[str, Any]:
 def _listed(server: Server, user: str, kind: str, params: dict[str, Any]
             ) -> tuple[list[dict[str, Any]], str]:
     """Every item the list endpoint answers for ``params``, and their banner."""
-    items: list[dict[str, Any]] = []
-    markings: list[str] = []
-    cursor = None
-    with server.client(user) as c:
-        while True:
-            r = c.get(f"/api/v1/{kind}", params={**params, "limit": 1000,
-                                                 **({"cursor": cursor} if cursor else {})})
-            assert r.status_code == 200, r.text
-            items += r.json()["items"]
-            markings.append(r.json()["marking"])
-            cursor = r.json()["next_cursor"]
-            if not cursor:
-                return items, most_restrictive(markings).text
+    items, markings = list_all(server, user, kind, params)
+    return items, most_restrictive(markings).text
 
 
 def _csv_cell(value: Any) -> str:

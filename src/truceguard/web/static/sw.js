@@ -2,8 +2,8 @@
 // nothing from /api) so that the form opens with no connection. Each file is asked of the
 // network first and kept; with no network, the kept copy answers.
 
-const CACHE = "truceguard-capture-v1";
-const SHELL = ["/capture", "/app/js/capture.js", "/app/capture.css",
+const CACHE = "truceguard-capture-v2";
+const SHELL = ["/capture", "/app/js/capture.js", "/app/js/api.js", "/app/capture.css",
   "/capture/manifest.webmanifest", "/app/capture-icon.svg"];
 
 self.addEventListener("install", (event) => {

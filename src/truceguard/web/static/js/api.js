@@ -47,7 +47,7 @@ export function query(params) {
 }
 
 // The JSON answer of ``response``; an ApiError when it is not ok.
-async function answerOf(response) {
+export async function answerOf(response) {
   let body = null;
   try {
     body = await response.json();
@@ -68,14 +68,7 @@ export class Api {
       headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json" },
       cache: "no-store",
     });
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (_) {
-      body = null;
-    }
-    if (!response.ok) throw new ApiError(response.status, body);
-    return body;
+    return answerOf(response);
   }
 
   // POST ``body`` as JSON; the answer, or an ApiError with the server's message and hint.

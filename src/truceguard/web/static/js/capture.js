@@ -4,6 +4,8 @@
 // stores a report sent twice only once), then its photo (the attachments route, which keeps a
 // file once). A report leaves the device's queue only when both are done.
 
+import { ApiError, answerOf } from "./api.js";
+
 const TOKEN_KEY = "truceguard.capture.token";
 const FORM_KEY = "truceguard.capture.form";
 const SENT_KEY = "truceguard.capture.sent";
@@ -23,15 +25,6 @@ const RETRY_MAX_MS = 30000;
 const state = { token: null, form: null, fix: null, syncing: false, again: false,
   retry: null, wait: RETRY_FIRST_MS / 2 };
 
-class ApiError extends Error {
-  constructor(status, envelope) {
-    const e = (envelope && envelope.error) || {};
-    super(e.message || `the server answered ${status}`);
-    this.status = status;
-    this.code = e.code || "http";
-    this.hint = e.hint || "";
-  }
-}
 
 // -- the queue on the device --------------------------------------------------------------
 function openDb() {
@@ -66,14 +59,7 @@ const drop = (clientId) => inStore("readwrite", (s) => s.delete(clientId));
 async function send(path, init) {
   const response = await fetch(path, { ...init, cache: "no-store",
     headers: { ...(init.headers || {}), Authorization: `Bearer ${state.token}` } });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch (_) {
-    body = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, body);
-  return body;
+  return answerOf(response);
 }
 
 // Send one queued report: the report unless the server answered for it already, then its
