@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TextIO
 
 import click
@@ -158,7 +159,8 @@ def register_cmd(terms_name: str, since: str | None, until: str | None,
     finite(link_km, "--link-km", low=0.0, high=1000.0)
     finite(gap_days, "--gap-days", low=0.0, high=3650.0)
     finite(min_p, "--min-p", low=0.0, high=1.0)
-    flt = build_filter(since, until, None, None, None, (), ())
+    flt = replace(build_filter(since, until, None, None, None, (), ()),
+                  report_kinds=("sighting",))  # the store picks the sightings
     viewer = viewer_from(releasable_to)
     terms = load_terms(terms_name)
     params = RegisterParams(link_m=link_km * 1000.0, gap_s=gap_days * 86400.0, min_p=min_p)

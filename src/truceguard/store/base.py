@@ -73,6 +73,7 @@ class ObservationFilter:
     incident_id: int | None = None
     weapon_classes: tuple[str, ...] = ()
     after: tuple[int, int] | None = None  # a page's cursor: (t_start, id) of its last row
+    report_kinds: tuple[str, ...] = ()  # monitors' report kinds (observations only)
 
     def where(self, alias: str, *, time_column: str = "t_start", id_column: str = "obs_id"
               ) -> tuple[list[str], list[Any]]:
@@ -106,6 +107,9 @@ class ObservationFilter:
         if self.weapon_classes:
             where.append(f"{a}weapon_class IN ({','.join('?' * len(self.weapon_classes))})")
             params += list(self.weapon_classes)
+        if self.report_kinds:
+            where.append(f"{a}kind IN ({','.join('?' * len(self.report_kinds))})")
+            params += list(self.report_kinds)
         if self.incident_id is not None:
             where.append(f"{a}incident_id = ?")
             params.append(self.incident_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
@@ -32,7 +33,8 @@ def weapons_register(ctx: Ctx, u: Me, f: F, terms: str, storage: bool = False,
     finite(min_p, "min_p", low=0.0, high=1.0)
     t = load_terms(shipped_terms_name(terms))
     check_sources(ctx.store, f.flt, u.viewer, style="api")
-    seen = ctx.store.observations(f.flt, u.viewer)  # the cursor pages systems, not these
+    # the monitors' sightings only, chosen by the store (the cursor pages systems, not these)
+    seen = ctx.store.observations(replace(f.flt, report_kinds=("sighting",)), u.viewer)
     if storage:
         sites = storage_sites(t, seen)
         return ctx.ids.shown({"marking": register_marking(sites),
