@@ -22,11 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.server_fixtures import Server, serving
+from tests.web_fixtures import LOOPBACK, chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WHERE = {"latitude": 48.0159, "longitude": 37.8028, "accuracy": 25}  # Donetsk
 WAIT_MS = 20_000
 
@@ -50,15 +47,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y "
-                    "chromium, as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Form:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import UCDP_CLEAN
 from tests.server_fixtures import Server, list_all, serving
+from tests.web_fixtures import LOOPBACK, chromium
 from truceguard.ingest import import_file, ingest_records
 from truceguard.judge.terms import load_terms
 from truceguard.marking import most_restrictive
@@ -25,10 +26,6 @@ from truceguard.model import MonitorReport, Observation, iso, sha256_text
 from truceguard.pipeline import adjudicate_store, fuse_store
 from truceguard.store import open_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PATROLS = 12  # patrol reports marked REL TO GBR, each at its own place
 T_PATROL = 1_426_500_000  # 2015-03-16
 
@@ -83,15 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the dashboard tests drive Debian's chromium; "
-                    "install it with `apt-get install -y chromium` (as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Page:

@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,9 @@ import pytest
 from fastapi.dependencies.utils import get_dependant
 
 from tests.conftest import UCDP_CLEAN
+from tests.helpers import wait_for
 from tests.server_fixtures import Server, list_all, serving
+from tests.web_fixtures import LOOPBACK, chromium
 from truceguard.errors import TooLargeError
 from truceguard.ingest import import_file, ingest_records
 from truceguard.io.gis import read_gis_records
@@ -35,10 +36,6 @@ from truceguard.pipeline import adjudicate_store, fuse_store
 from truceguard.server.routes import export, incidents, violations
 from truceguard.store import open_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 T_PATROL = 1_426_500_000  # 2015-03-16
 FORMATS = ("csv", "geojson", "gpkg", "kml")
 ID_FIELD = {"incidents": "incident_id", "violations": "violation_id"}
@@ -78,11 +75,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The dashboard as user gbr, its period narrowed by the timeline's brush and its clause
     chosen; every request it sends elsewhere is failed and counted."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y "
-                    "chromium, as root)")
-    from playwright.sync_api import sync_playwright
-
     elsewhere: list[str] = []
     errors: list[str] = []
 
@@ -93,8 +85,7 @@ def page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
             elsewhere.append(r.request.url)
             r.abort("internetdisconnected")
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 850},
                                       accept_downloads=True)
         context.route("**/*", route)
@@ -121,7 +112,6 @@ def page(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
         assert errors == [], errors
         assert elsewhere == [], f"requests left the machine: {elsewhere}"
         context.close()
-        browser.close()
 
 
 def _ready(pg: Any) -> None:
@@ -245,10 +235,8 @@ def test_a_user_of_another_nation_exports_less(server: Server, tmp_path: Path) -
 
 def _no_export_left_behind() -> None:
     """The server removes each export's temporary folder once the file is sent."""
-    deadline = time.monotonic() + 10
-    while list(Path(tempfile.gettempdir()).glob("truceguard-export-*")):
-        assert time.monotonic() < deadline, "an export's temporary folder is left behind"
-        time.sleep(0.05)
+    wait_for(lambda: not list(Path(tempfile.gettempdir()).glob("truceguard-export-*")),
+             timeout=10, what="an export's temporary folder is left behind")
 
 
 def test_an_export_over_its_bound_is_refused_not_cut_short() -> None:
