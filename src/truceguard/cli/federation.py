@@ -14,6 +14,9 @@ format_option = click.option(
     show_default=True, help="How to print (json: the result, or the error envelope).")
 
 
+NO_PARTNERS = ("no partner server yet: `truceguard federation add NAME --url ... --nation ...` "
+               "registers one")
+
 @click.group("federation")
 def federation_group() -> None:
     """Partner servers that receive what their nation may see: add, list, remove, status."""
@@ -71,6 +74,9 @@ def federation_list(fmt: str, db: str | None) -> None:
                                 "groups": list(p.groups), "relay": p.relay,
                                 "added": iso(p.added_at)} for p in partners], indent=2))
         return
+    if not partners:
+        click.echo(NO_PARTNERS)
+        return
     table = Table("name", "url", "nation", "groups", "relay", "added")
     for p in partners:
         table.add_row(p.name, p.url, p.nation, ", ".join(p.groups), "yes" if p.relay else "",
@@ -107,6 +113,9 @@ def federation_status(fmt: str, db: str | None) -> None:
             for s in links]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(NO_PARTNERS)
         return
     from rich.console import Console
     from rich.table import Table
