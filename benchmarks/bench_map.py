@@ -158,6 +158,7 @@ class Browser:
 
         self.url, self.token, self.dist = url, token, dist
         self.hide = ""
+        self.close_view: tuple[float, float] = (37.8, 48.3)  # the close view's centre (lon, lat)
         self.pw = sync_playwright().start()
         self.browser = self.pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         self.probe = (HERE / "map" / "probe.js").read_text()
@@ -221,28 +222,35 @@ def load_ours(page: Any, url: str, token: str) -> dict[str, Any]:
     if state != "ready":
         raise RuntimeError(f"our page: {page.inner_text('#status')}")
     ready = page.evaluate("() => performance.now()")
-    # the incidents' last setData before ready, then the first idle after it
-    last = page.evaluate("""() => {
-        const s = window.__bench.setData;
-        const inc = s.filter(([id]) => /incident/.test(id));
-        const pick = (inc.length ? inc : s);
-        return pick.length ? pick[pick.length - 1] : null }""")
-    if not last or last[1] < 1:
+    # The incidents' clusters' last setData before ready (what the first zoom draws: every
+    # incident of the view, counted in its cluster), then the first idle after it. The
+    # points' source (drawn from the first zoom past the clusters) is timed apart: its first
+    # idle after its last setData is when zooming in finds every incident ready.
+    sets = page.evaluate("() => window.__bench.setData")
+    clusters = [x for x in sets if x[0] == "incident-clusters"]
+    points = [x for x in sets if x[0] == "incidents"]
+    if not clusters or clusters[-1][1] < 1 or not points:
         raise RuntimeError("our page set no incident data on its map (a page and a server "
                            f"out of step?): status {page.inner_text('#status')!r}")
-    since = last[2]
+    last, since = clusters[-1], clusters[-1][2]
     wait_loaded(page, f"() => window.__bench.idle.some(x => x >= {since})", "ours (idle)")
-    b = page.evaluate("""t => ({idle: window.__bench.idle.find(x => x >= t),
+    wait_loaded(page, f"() => window.__bench.idle.some(x => x >= {points[-1][2]})",
+                "ours (points idle)")
+    b = page.evaluate("""([t, tp]) => ({idle: window.__bench.idle.find(x => x >= t),
+        pointsIdle: window.__bench.idle.find(x => x >= tp),
         count: Number(document.getElementById('count-incidents').textContent),
         setData: window.__bench.setData, sourceLoaded: window.__bench.sourceLoaded,
-        fetches: window.__bench.fetches, longtasks: window.__bench.longtasks})""", since)
-    if last:  # from the incidents' setData to their source loaded (the worker) to idle
-        loaded = [t for sid, t in b["sourceLoaded"] if sid == last[0] and t >= since]
-        b["map"] = {"set_data_ms": round(since), "features": last[1],
-                    "source_loaded_ms": round(loaded[0]) if loaded else None,
-                    "idle_ms": round(b["idle"])}
-    return {"paint_ms": b["idle"], "ready_ms": ready, "count": b["count"],
-            "wall_s": time.perf_counter() - t, "detail": b}
+        fetches: window.__bench.fetches, longtasks: window.__bench.longtasks})""",
+                      [since, points[-1][2]])
+    # from the clusters' setData to their source loaded (the worker) to idle
+    loaded = [t for sid, t in b["sourceLoaded"] if sid == last[0] and t >= since]
+    b["map"] = {"set_data_ms": round(since), "cluster_features": last[1],
+                "source_loaded_ms": round(loaded[0]) if loaded else None,
+                "idle_ms": round(b["idle"]), "points": points[-1][1],
+                "points_set_data_ms": round(points[-1][2]),
+                "points_idle_ms": round(b["pointsIdle"])}
+    return {"paint_ms": b["idle"], "points_ms": b["pointsIdle"], "ready_ms": ready,
+            "count": b["count"], "wall_s": time.perf_counter() - t, "detail": b}
 
 
 def load_peer(page: Any, url: str, token: str, size: dict[str, int]) -> dict[str, Any]:
@@ -338,9 +346,12 @@ def gestures(page: Any, box: dict[str, float], zoom_in: str, zoom_out: str) -> d
 def breakdown(detail: dict[str, Any]) -> dict[str, Any]:
     """Where the page's load time went, from the probe's records."""
     out: dict[str, Any] = {}
-    for kind in ("incidents", "violations", "map", "layers", "zones", "register"):
-        key = "map_api" if kind == "map" else kind
-        rec = [f for f in detail["fetches"] if re.search(rf"/api/v1/{kind}\b", f["url"])
+    for kind in ("incidents", "violations", "map", "map?part=incidents", "layers", "zones",
+                 "register"):
+        key = {"map": "map_api", "map?part=incidents": "map_incidents"}.get(kind, kind)
+        pattern = (r"/api/v1/map\?(.*&)?part=incidents" if key == "map_incidents"
+                   else rf"/api/v1/{kind}\b")
+        rec = [f for f in detail["fetches"] if re.search(pattern, f["url"])
                and f.get("parseEnd") is not None]
         if not rec:
             continue
@@ -358,6 +369,9 @@ def breakdown(detail: dict[str, Any]) -> dict[str, Any]:
     lt = detail.get("longtasks", [])
     out["longtasks"] = {"n": len(lt), "total_ms": round(sum(d for _, d in lt)),
                         "max_ms": round(max((d for _, d in lt), default=0))}
+    if "map" in detail:  # the main thread's long tasks before the first paint: [start, ms]
+        out["longtasks"]["before_paint"] = [[round(t), round(d)] for t, d in lt
+                                            if t < detail["map"]["idle_ms"]]
     return out
 
 
@@ -433,6 +447,21 @@ def web_digest() -> str:
     return h.hexdigest()[:12]
 
 
+def densest(url: str, token: str) -> tuple[float, float]:
+    """The centre of the 0.1-degree cell holding the most incidents of the view."""
+    from collections import Counter
+
+    import httpx
+
+    r = httpx.get(f"{url}/api/v1/map", params={"part": "incidents"}, timeout=300,
+                  headers={"Authorization": f"Bearer {token}"})
+    r.raise_for_status()
+    c = r.json()["incidents"]["columns"]
+    cell, _ = Counter((round(x, 1), round(y, 1)) for x, y in zip(c["lon"], c["lat"],
+                                                                 strict=True)).most_common(1)[0]
+    return cell
+
+
 def run_side(br: Browser, side: str, size: dict[str, int], diagnose: bool = False
              ) -> dict[str, Any]:
     ctx, page, problems = br.page()
@@ -454,6 +483,13 @@ def run_side(br: Browser, side: str, size: dict[str, int], diagnose: bool = Fals
                     m.setLayoutProperty(l.id, 'visibility', 'none'); out.push(l.id) }
                 return out }""", br.hide)
         r["smooth"] = gestures(page, box, zin, zout)
+        # the same script close up (MapLibre zoom 10 = Leaflet zoom 11, its tiles being
+        # 256 pixels), on the densest part of the line: each incident drawn, not clusters
+        lon, lat = br.close_view
+        page.evaluate("""([side, lon, lat]) => side === 'ours'
+            ? window.dashboard.map.jumpTo({center: [lon, lat], zoom: 10})
+            : window.peerMap.setView([lat, lon], 11, {animate: false})""", [side, lon, lat])
+        r["smooth_close"] = gestures(page, box, zin, zout)
         if diagnose and side == "ours":
             # the same script with every layer of the incidents' sources hidden: what the
             # rest of the map costs a frame on this renderer
@@ -509,6 +545,7 @@ def main() -> None:
         print(f"API paging from Python (limit 1000): {json.dumps(paging)}", flush=True)
         br = Browser(url, token, dist)
         br.hide = args.hide
+        br.close_view = densest(url, token)
         renderer = webgl_renderer(br)
         size = {"w": 1000, "h": 700}
         try:
@@ -521,8 +558,12 @@ def main() -> None:
                     results[side].append(r)
                     print(f"run {run + 1} {side} (web files {r['web']}): "
                           f"paint {r['paint_ms'] / 1000:.2f} s "
-                          f"(ready {r['ready_ms'] / 1000:.2f} s), {r['count']:,} incidents; "
-                          f"frames {json.dumps(r['smooth'])}; {json.dumps(r['breakdown'])}"
+                          + (f"(each incident drawable {r['points_ms'] / 1000:.2f} s) "
+                             if "points_ms" in r else "")
+                          + f"(ready {r['ready_ms'] / 1000:.2f} s), {r['count']:,} incidents; "
+                          f"frames {json.dumps(r['smooth'])}; "
+                          f"close up {json.dumps(r['smooth_close'])}; "
+                          f"{json.dumps(r['breakdown'])}"
                           + (f"; without the incident layers: "
                              f"{json.dumps(r['smooth_without_incidents'])}"
                              if "smooth_without_incidents" in r else "")
@@ -548,7 +589,11 @@ def main() -> None:
         summary[side] = {
             "paint_s": round(median_of(runs, "paint_ms") / 1000, 2),
             "ready_s": round(median_of(runs, "ready_ms") / 1000, 2),
+            **({"points_s": round(median_of(runs, "points_ms") / 1000, 2)}
+               if all("points_ms" in r for r in runs) else {}),
             **{f"frame_{k}": round(statistics.median(r["smooth"][k] for r in runs), 1)
+               for k in ("p50_ms", "p95_ms", "max_ms", "dropped", "frames")},
+            **{f"close_{k}": round(statistics.median(r["smooth_close"][k] for r in runs), 1)
                for k in ("p50_ms", "p95_ms", "max_ms", "dropped", "frames")},
             "count": runs[0]["count"],
         }
@@ -560,6 +605,9 @@ def main() -> None:
         print(f"{label[side]:8} {s['paint_s']:>10.2f} s {s['ready_s']:>6.2f} s "
               f"{s['frame_p50_ms']:>7.1f} ms {s['frame_p95_ms']:>5.1f} ms "
               f"{s['frame_max_ms']:>5.0f} ms {s['frame_dropped']:>7.0f} {s['frame_frames']:>7.0f}")
+        print(f"{'  close':8} {'':>12} {'':>8} "
+              f"{s['close_p50_ms']:>7.1f} ms {s['close_p95_ms']:>5.1f} ms "
+              f"{s['close_max_ms']:>5.0f} ms {s['close_dropped']:>7.0f} {s['close_frames']:>7.0f}")
     out: dict[str, Any] = {
         "bench": "map", "n_incidents": meta["incidents"], "violations": meta["violations"],
         "runs": args.runs, "build_s": round(b["total"], 1), "leaflet": leaflet_version,
@@ -573,6 +621,8 @@ def main() -> None:
         out["ratio_paint"] = round(p["paint_s"] / o["paint_s"], 3) if o["paint_s"] else None
         out["ratio_frame_p95"] = (round(p["frame_p95_ms"] / o["frame_p95_ms"], 3)
                                   if o["frame_p95_ms"] else None)
+        out["ratio_close_p95"] = (round(p["close_p95_ms"] / o["close_p95_ms"], 3)
+                                  if o["close_p95_ms"] else None)
         out["paint_under_2s"] = o["paint_s"] < 2.0
     if traces:
         out["traces"] = traces

@@ -183,6 +183,49 @@ def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
     gbr.shot("map")
 
 
+def test_zoomed_out_every_incident_is_counted_once_in_its_cluster(gbr: Page) -> None:
+    """The clusters drawn below zoom 10 (``clusters.js``): at every level each incident of
+    the view is in exactly one cluster; a lone one is drawn as itself, at its position; a
+    cluster sits at its incidents' mean, inside its cell. Checked on the view and on points
+    made to straddle cell edges (two points a metre apart across a cell boundary)."""
+    result = gbr.page.evaluate("""async () => {
+        const { clusterLevels, CELL_PX, CLUSTER_MAX_ZOOM } = await import('/app/js/clusters.js');
+        const view = window.dashboard.state.incidents;
+        // a cell edge at zoom 9 (x = k * CELL_PX / (512 * 2^9) of the world): 37.46 E
+        const edgeLon = (3299 * CELL_PX / (512 * 2 ** 9)) * 360 - 180;
+        const made = [{lon: edgeLon - 1e-5, lat: 48}, {lon: edgeLon + 1e-5, lat: 48},
+                      {lon: 37.5, lat: 48.5}];
+        const check = (items) => {
+            const fc = clusterLevels(items, (i) => ({lon: i.lon, lat: i.lat}));
+            const sums = {}, problems = [];
+            for (const f of fc.features) {
+                const p = f.properties;
+                sums[p.z] = (sums[p.z] || 0) + p.point_count;
+                const [x, y] = f.geometry.coordinates;
+                if (p.point_count === 1 && (x !== p.lon || y !== p.lat)) problems.push(p);
+            }
+            return {sums, problems, levels: CLUSTER_MAX_ZOOM + 1,
+                    finest: fc.features.filter(f => f.properties.z === CLUSTER_MAX_ZOOM)
+                        .map(f => f.properties.point_count)};
+        };
+        return {view: check(view), n: view.length, made: check(made), edge: edgeLon,
+                drawn: window.dashboard.map.getSource('incident-clusters')._data.features
+                    .filter(f => f.properties.z === 0)
+                    .reduce((n, f) => n + f.properties.point_count, 0)};
+    }""")
+    n = result["n"]
+    assert n == gbr.count() > 0
+    view = result["view"]
+    assert len(view["sums"]) == view["levels"] == 10
+    assert set(view["sums"].values()) == {n} and not view["problems"]
+    assert result["drawn"] == n
+    made = result["made"]
+    assert 37.4 < result["edge"] < 37.5
+    # the two points a metre apart across an edge are two lone points at the finest level
+    assert sorted(made["finest"]) == [1, 1, 1] and set(made["sums"].values()) == {3}
+    assert not made["problems"]
+
+
 def test_the_zones_of_the_active_terms_are_a_layer(gbr: Page) -> None:
     with gbr.server.client("gbr") as c:
         doc = c.get("/api/v1/zones").json()
@@ -282,6 +325,15 @@ def test_clicking_an_incident_shows_its_reports_raw_evidence(gbr: Page) -> None:
         assert o["raw"] in text and o["raw_sha256"] in text
         assert f"{o['source_file']}:{o['source_line']}" in text
     assert "marking: REL TO GBR" in text
+    # the selected incident is ringed with its uncertainty; every incident's on request
+    selected = gbr.page.evaluate("""() => window.dashboard.map.getSource('selected')._data
+        .features.map(f => f.properties.incident_id)""")
+    assert selected == [target["incident_id"]]
+    visibility = """() => window.dashboard.map.getLayoutProperty('incident-uncertainty',
+        'visibility')"""
+    assert gbr.page.evaluate(visibility) == "none"
+    gbr.page.check("#show-uncertainty")
+    assert gbr.page.evaluate(visibility) == "visible"
     gbr.page.evaluate("""async () => {  // the incident among the others, for the screenshot
         const m = window.dashboard.map;
         m.jumpTo({center: [37.0, 48.0], zoom: 6.3});

@@ -79,8 +79,8 @@ def test_a_posted_report_shows_live_to_its_nation_only(browser: Any, server: Ser
         _live(gbr)
         _live(fra)
         before = gbr.count()
-        sources = gbr.page.evaluate("() => window.dashboard.map.getStyle().sources.incidents")
-        assert sources["cluster"] is True
+        sources = gbr.page.evaluate("() => Object.keys(window.dashboard.map.getStyle().sources)")
+        assert {"incidents", "incident-clusters"} <= set(sources)
         with server.client("gbr") as c:  # REL TO GBR: the user's own marking
             started = time.monotonic()
             assert c.post("/api/v1/observations",
@@ -89,6 +89,13 @@ def test_a_posted_report_shows_live_to_its_nation_only(browser: Any, server: Ser
         seen_after = time.monotonic() - started
         assert seen_after < 3.0, seen_after  # within a second of the judge's 200 ms batch
         wait_for(lambda: gbr.count() == before + 1, timeout=5, what="the count to follow")
+        # the clusters follow too: every level counts each incident once
+        levels = gbr.page.evaluate("""() => {
+            const n = new Map();
+            for (const f of window.dashboard.map.getSource('incident-clusters')._data.features)
+                n.set(f.properties.z, (n.get(f.properties.z) || 0) + f.properties.point_count);
+            return [...n.values()] }""")
+        assert len(levels) == 10 and set(levels) == {before + 1}, levels
         assert gbr.page.get_attribute("#marking-top", "data-marking") == "REL TO GBR"
         # The API lists what the page shows.
         with server.client("gbr") as c:

@@ -11,12 +11,14 @@ import { exportView } from "./export.js";
 import { Areas } from "./areas.js";
 import { follow } from "./live.js";
 import {
-  CATEGORY_COLOURS, boundsOf, clauseColours, incidentFeature, incidentFeatures, makeMap,
-  REGISTER_COLOUR, patchSource, registerFeatures, showLineAt, showZones, violationFeature,
+  CATEGORY_COLOURS, clauseColours, fitIncidents, incidentClusters, incidentFeature,
+  incidentFeatures, makeMap, REGISTER_COLOUR, patchSource, registerFeatures, showLineAt,
+  showSelected, showUncertainty, showZones, violationClusters, violationFeature,
   violationFeatures, zoneColours,
 } from "./map.js";
+import { CLUSTER_MAX_ZOOM } from "./clusters.js";
 import { showIncident } from "./panel.js";
-import { Timeline, epoch, isoSeconds } from "./timeline.js";
+import { Timeline, epoch, isoSeconds, isoText } from "./timeline.js";
 
 const LAYER_NAMES = ["countries", "oblasts", "line_of_contact", "places"];
 const LISTED = 500;
@@ -98,6 +100,7 @@ async function select(id) {
   const incident = state.incidents.find((i) => i.incident_id === id);
   const near = incident ? nearestPlace(incident.lon, incident.lat) : "";
   const mine = state.violations.filter((v) => v.incident_id === id);
+  showSelected(map, incident || null);
   document.body.dataset.state = "loading";
   try {
     state.panelMarkings = await showIncident(api, $("incident"), id, mine, near, closePanel,
@@ -111,6 +114,7 @@ async function select(id) {
 
 async function closePanel() {
   $("incident").hidden = true;
+  showSelected(map, null);
   state.panelMarkings = [];
   await showMarking();
 }
@@ -151,8 +155,10 @@ function showLegend(colours) {
   }
   const notes = document.createElement("div");
   notes.className = "notes";
-  notes.textContent = "grey circles: clusters of incidents (zoom in); dot size: confidence " +
-    "grade; faint circle: 95% position uncertainty; " +
+  notes.textContent = "grey circles: clusters of incidents, dark red rings: clusters of " +
+    `violations (click to zoom in; each one is drawn from zoom ${CLUSTER_MAX_ZOOM + 1}); ` +
+    "dot size: confidence grade; faint circle: 95% position uncertainty (the selected " +
+    "incident's; every incident's when ticked below); " +
     `ring size: p_location; red line: ${state.line || "no line of contact"}`;
   legend.append(notes);
 }
@@ -188,7 +194,7 @@ function showPeriod(label) {
 const changes = { incidents: [], gone: [], violations: [], markings: [], timer: null };
 
 function inPeriod(item) {
-  const t = epoch(item.t_start);
+  const t = item.t ?? epoch(item.t_start);
   return (state.since === null || t >= state.since) && (state.until === null || t <= state.until);
 }
 
@@ -230,6 +236,12 @@ async function applyChanges() {
   state.violations = [...vById.values()];
   patchSource(map, "incidents", add, remove);
   patchSource(map, "violations", vAdd, []);
+  if (add.length || remove.length) {
+    map.getSource("incident-clusters").setData(incidentClusters(state.incidents));
+  }
+  if (vAdd.length) {
+    map.getSource("violation-clusters").setData(violationClusters(state.violations, colours));
+  }
   state.liveApplied += add.length + remove.length + vAdd.length;
   showCounts(colours);
   await showMarking();
@@ -262,35 +274,42 @@ function showCounts(colours) {
   showList();
 }
 
-// ISO 8601 text (UTC) of whole epoch seconds ``t``, as the list endpoints write it; each
-// day's date is made once.
-const dayText = new Map();
-const two = (n) => (n < 10 ? `0${n}` : `${n}`);
-function isoText(t) {
-  const day = Math.floor(t / 86400);
-  let date = dayText.get(day);
-  if (date === undefined) {
-    date = new Date(day * 86400000).toISOString().slice(0, 11);
-    dayText.set(day, date);
-  }
-  const s = t - day * 86400;
-  return `${date}${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}Z`;
-}
-
 // A column of a part of GET /api/v1/map as a list (coded texts decoded).
 function decoded(column) {
   return column.codes ? column.codes.map((k) => column.values[k]) : column;
 }
 
-// Records from the incidents' columns of GET /api/v1/map ({count, columns}): start times as
-// ISO text (``t_start``) and epoch seconds (``t``).
+// Records of GET /api/v1/map's columns: start times as epoch seconds (``t``) and, when
+// read, as the list endpoints' ISO text (``t_start``: written for the few records listed,
+// not for every one drawn).
+class MapRecord {
+  get t_start() { return isoText(this.t); }
+}
+
+class IncidentRecord extends MapRecord {
+  constructor(incidentId, t, lon, lat, uncertaintyM, category, grade) {
+    super();
+    this.incident_id = incidentId; this.t = t; this.lon = lon; this.lat = lat;
+    this.uncertainty_m = uncertaintyM; this.category = category; this.grade = grade;
+  }
+}
+
+class ViolationRecord extends MapRecord {
+  constructor(violationId, incidentId, t, lon, lat, clause, pLocation, status) {
+    super();
+    this.violation_id = violationId; this.incident_id = incidentId; this.t = t;
+    this.lon = lon; this.lat = lat; this.clause = clause; this.p_location = pLocation;
+    this.status = status;
+  }
+}
+
+// The incidents of a part of GET /api/v1/map ({count, columns}) as records.
 function incidentRecords({ count, columns: c }) {
   const category = decoded(c.category), grade = decoded(c.grade);
   const out = new Array(count);
   for (let k = 0; k < count; k++) {
-    const t = c.t_start[k];
-    out[k] = { incident_id: c.incident_id[k], t, t_start: isoText(t), lon: c.lon[k],
-      lat: c.lat[k], uncertainty_m: c.uncertainty_m[k], category: category[k], grade: grade[k] };
+    out[k] = new IncidentRecord(c.incident_id[k], c.t_start[k], c.lon[k], c.lat[k],
+      c.uncertainty_m[k], category[k], grade[k]);
   }
   return out;
 }
@@ -299,10 +318,8 @@ function violationRecords({ count, columns: c }) {
   const clause = decoded(c.clause), status = decoded(c.status);
   const out = new Array(count);
   for (let k = 0; k < count; k++) {
-    const t = c.t_start[k];
-    out[k] = { violation_id: c.violation_id[k], incident_id: c.incident_id[k], t,
-      t_start: isoText(t), lon: c.lon[k], lat: c.lat[k], clause: clause[k],
-      p_location: c.p_location[k], status: status[k] };
+    out[k] = new ViolationRecord(c.violation_id[k], c.incident_id[k], c.t_start[k], c.lon[k],
+      c.lat[k], clause[k], c.p_location[k], status[k]);
   }
   return out;
 }
@@ -341,13 +358,13 @@ async function refresh(label, incidents = null) {
         api.all("/api/v1/register", { ...incidentParams(), terms }))),
       zonesAnswer]));
     state.incidents = incidentRecords(part.incidents);
-    if (!state.started) {
-      const bounds = boundsOf(state.incidents);
-      if (bounds) map.fitBounds(bounds, { padding: 40, duration: 0, maxZoom: 9 });
-    }
+    if (!state.started) fitIncidents(map, state.incidents);
+    // What is seen first, the clusters (a few thousand features whatever the number of
+    // incidents), then each incident for the closer zooms.
     const painted = drawn(DRAWN_WAIT_MS);
-    map.getSource("incidents").setData(incidentFeatures(state.incidents));
+    map.getSource("incident-clusters").setData(incidentClusters(state.incidents));
     await painted;
+    map.getSource("incidents").setData(incidentFeatures(state.incidents));
     const [view, reg, zones] = await rest;
     if (!current()) return;
     if (layers.zones !== zones) {
@@ -363,6 +380,7 @@ async function refresh(label, incidents = null) {
       timeline.setData(state.incidents);
     }
     const colours = clauseColours(state.clauses);
+    map.getSource("violation-clusters").setData(violationClusters(state.violations, colours));
     map.getSource("violations").setData(violationFeatures(state.violations, colours));
     map.getSource("register").setData(registerFeatures(state.register));
     state.line = showLineAt(map, layers.line_of_contact, state.until ?? timeline.end());
@@ -387,6 +405,7 @@ function wireControls() {
     timeline.reset();
     refresh("the last 24 h");
   });
+  $("show-uncertainty").addEventListener("change", (e) => showUncertainty(map, e.target.checked));
   $("all-time").addEventListener("click", () => {
     state.since = null;
     state.until = null;
@@ -407,11 +426,20 @@ function wireControls() {
       }
     });
   }
-  for (const id of ["incidents", "incident-uncertainty"]) {
+  for (const id of ["incidents", "incident-uncertainty", "incident-clusters"]) {
     map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", id, () => { map.getCanvas().style.cursor = ""; });
   }
   map.on("click", "incidents", (e) => select(e.features[0].properties.incident_id));
+  // A lone incident opens; a cluster is zoomed into (two levels: its cell in quarters twice).
+  map.on("click", "incident-clusters", (e) => {
+    const f = e.features[0];
+    if (f.properties.point_count === 1) select(f.properties.incident_id);
+    else {
+      map.easeTo({ center: f.geometry.coordinates,
+        zoom: Math.min(f.properties.z + 2, CLUSTER_MAX_ZOOM + 1) });
+    }
+  });
   map.on("click", "places", (e) => {
     const p = e.features[0].properties;
     setStatus(`place: ${p.name} (${p.admin1})`);
@@ -430,6 +458,16 @@ function fillClauses() {
   const known = state.clauses;
   state.clauses = [];
   for (const c of known) addClause(c);
+}
+
+// Resolves once the map library's script (deferred, after this module) has run.
+function mapLibrary() {
+  if (window.maplibregl) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const script = $("maplibre-gl");
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", () => reject(new Error("the map library did not load")));
+  });
 }
 
 async function start() {
@@ -452,6 +490,7 @@ async function start() {
     layers = Object.fromEntries(LAYER_NAMES.map((n, k) => [n, docs[k]]));
     layers.zones = null;
     areas = new Areas(layers.oblasts);
+    await mapLibrary();
     map = makeMap($("map"), layers);
     window.dashboard.map = map;
     await new Promise((resolve) => map.once("load", resolve));

@@ -1,7 +1,11 @@
 // The map: MapLibre GL JS (a global from the maplibre package's script) with a local style,
 // the shipped layers as GeoJSON sources and no text (no glyphs are shipped: names are shown
-// in the side panel). Incidents are clustered when zoomed out; live changes reach the
-// sources by difference (``patchSource``).
+// in the side panel). Zoomed out (to CLUSTER_MAX_ZOOM), incidents and violations are drawn
+// as the clusters of ``clusters.js``, each level a small document; from the next level on,
+// each one is drawn with its uncertainty. Live changes reach the point sources by
+// difference (``patchSource``).
+
+import { CLUSTER_MAX_ZOOM, clusterLevels } from "./clusters.js";
 
 export const CATEGORY_COLOURS = {
   explosion: "#d62728", projectile: "#ff7f0e", muzzle_flash: "#e377c2",
@@ -22,12 +26,14 @@ export const GRADE_RADIUS = { verified: 9, probable: 7, contested: 6, single_sou
 const M_PER_PX_Z0 = 78271.517;
 
 const EMPTY = { type: "FeatureCollection", features: [] };
-// Incidents are clustered up to this zoom (smooth with 100,000 of them); their uncertainty
-// circles are drawn from UNCERTAINTY_MIN_ZOOM on.
-const CLUSTER_MAX_ZOOM = 9;
-const UNCERTAINTY_MIN_ZOOM = 8;
-const CLUSTERED = ["has", "point_count"];
-const SINGLE = ["!", ["has", "point_count"]];
+// Each incident and violation is drawn from this zoom on; below it, the clusters.
+const POINTS_MIN_ZOOM = CLUSTER_MAX_ZOOM + 1;
+
+// A cluster document's features of the level being drawn (a filter is evaluated at the
+// zoom of the tile: the integer level).
+const THIS_LEVEL = ["==", ["get", "z"], ["zoom"]];
+const IS_CLUSTER = [">", ["get", "point_count"], 1];
+const VIOLATION_CLUSTER_COLOUR = "#b71c1c";
 
 function categoryColour() {
   const pairs = Object.entries(CATEGORY_COLOURS).flat();
@@ -87,10 +93,12 @@ function style(layers) {
       line_of_contact: { type: "geojson", data: layers.line_of_contact },
       places: { type: "geojson", data: layers.places },
       zones: { type: "geojson", data: layers.zones || EMPTY },
-      incidents: { type: "geojson", data: EMPTY, cluster: true, clusterMaxZoom: CLUSTER_MAX_ZOOM,
-        clusterRadius: 36 },
+      incidents: { type: "geojson", data: EMPTY },
+      "incident-clusters": { type: "geojson", data: EMPTY, maxzoom: CLUSTER_MAX_ZOOM },
       violations: { type: "geojson", data: EMPTY },
+      "violation-clusters": { type: "geojson", data: EMPTY, maxzoom: CLUSTER_MAX_ZOOM },
       register: { type: "geojson", data: EMPTY },
+      selected: { type: "geojson", data: EMPTY },
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#c9dbe8" } },
@@ -107,13 +115,19 @@ function style(layers) {
           "line-opacity": 0.8, "line-dasharray": [4, 2] } },
       { id: "places", type: "circle", source: "places", minzoom: 6,
         paint: { "circle-radius": 1.6, "circle-color": "#77756a" } },
-      { id: "incident-clusters", type: "circle", source: "incidents", filter: CLUSTERED,
-        paint: { "circle-color": "#37474f", "circle-opacity": 0.55,
-          "circle-stroke-color": "#ffffff", "circle-stroke-width": 1,
-          "circle-radius": ["step", ["get", "point_count"], 7, 10, 10, 100, 14, 1000, 19,
-            10000, 25] } },
-      { id: "incident-uncertainty", type: "circle", source: "incidents", filter: SINGLE,
-        minzoom: UNCERTAINTY_MIN_ZOOM, paint: { "circle-radius": metresRadius(), "circle-color": categoryColour(),
+      { id: "incident-clusters", type: "circle", source: "incident-clusters", filter: THIS_LEVEL,
+        maxzoom: POINTS_MIN_ZOOM, paint: {
+          "circle-color": ["case", IS_CLUSTER, "#37474f", categoryColour()],
+          "circle-opacity": ["case", IS_CLUSTER, 0.55, 0.85],
+          "circle-stroke-color": "#ffffff", "circle-stroke-width": ["case", IS_CLUSTER, 1, 0.8],
+          "circle-radius": ["case", IS_CLUSTER, ["step", ["get", "point_count"], 7, 10, 10,
+            100, 14, 1000, 19, 10000, 25], gradeRadius()] } },
+      // Every incident's uncertainty circle, when asked for (``showUncertainty``): a circle
+      // is shaded over its whole area, and thousands of wide ones cost seconds a frame on a
+      // software renderer. The selected incident's is always drawn ("selected-uncertainty").
+      { id: "incident-uncertainty", type: "circle", source: "incidents",
+        minzoom: POINTS_MIN_ZOOM, layout: { visibility: "none" }, paint: { "circle-radius": metresRadius(),
+          "circle-color": categoryColour(),
           "circle-opacity": 0.02, "circle-stroke-color": categoryColour(),
           "circle-stroke-width": 0.7, "circle-stroke-opacity": 0.3,
           "circle-pitch-alignment": "map" } },
@@ -121,21 +135,32 @@ function style(layers) {
         paint: { "line-color": "#ffffff", "line-width": 5, "line-opacity": 0.9 } },
       { id: "line-of-contact", type: "line", source: "line_of_contact",
         paint: { "line-color": "#d50000", "line-width": 2.5 } },
-      { id: "incidents", type: "circle", source: "incidents", filter: SINGLE,
+      { id: "incidents", type: "circle", source: "incidents", minzoom: POINTS_MIN_ZOOM,
         paint: { "circle-radius": gradeRadius(), "circle-color": categoryColour(),
           "circle-opacity": 0.85, "circle-stroke-color": "#ffffff",
           "circle-stroke-width": 0.8 } },
-      { id: "violations", type: "circle", source: "violations",
-        paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"],
-          5, ["+", 2, ["*", 3, ["get", "p_location"]]],
-          CLUSTER_MAX_ZOOM, ["+", 5, ["*", 9, ["get", "p_location"]]]],
+      { id: "violation-clusters", type: "circle", source: "violation-clusters",
+        filter: THIS_LEVEL, maxzoom: POINTS_MIN_ZOOM, paint: {
+          "circle-radius": ["case", IS_CLUSTER, ["step", ["get", "point_count"], 9, 10, 12,
+            100, 16, 1000, 21, 10000, 27], ["+", 4, ["*", 6, ["get", "p_location"]]]],
           "circle-color": "rgba(0,0,0,0)",
-          "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 5, 0.5,
-            CLUSTER_MAX_ZOOM, 1.5],
+          "circle-stroke-width": ["case", IS_CLUSTER, 1.5, 1],
+          "circle-stroke-color": ["case", IS_CLUSTER, VIOLATION_CLUSTER_COLOUR,
+            ["coalesce", ["get", "clause_colour"], "#000000"]],
+          "circle-stroke-opacity": ["case", IS_CLUSTER, 0.8,
+            ["+", 0.3, ["*", 0.7, ["get", "p_location"]]]] } },
+      { id: "violations", type: "circle", source: "violations", minzoom: POINTS_MIN_ZOOM,
+        paint: { "circle-radius": ["+", 5, ["*", 9, ["get", "p_location"]]],
+          "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 1.5,
           "circle-stroke-color": ["coalesce", ["get", "clause_colour"], "#000000"],
-          "circle-stroke-opacity": ["interpolate", ["linear"], ["zoom"],
-            5, ["+", 0.1, ["*", 0.3, ["get", "p_location"]]],
-            CLUSTER_MAX_ZOOM, ["+", 0.3, ["*", 0.7, ["get", "p_location"]]]] } },
+          "circle-stroke-opacity": ["+", 0.3, ["*", 0.7, ["get", "p_location"]]] } },
+      { id: "selected-uncertainty", type: "circle", source: "selected",
+        paint: { "circle-radius": metresRadius(), "circle-color": categoryColour(),
+          "circle-opacity": 0.08, "circle-stroke-color": "#000000",
+          "circle-stroke-width": 1.2, "circle-pitch-alignment": "map" } },
+      { id: "selected", type: "circle", source: "selected",
+        paint: { "circle-radius": ["+", 4, gradeRadius()], "circle-color": "rgba(0,0,0,0)",
+          "circle-stroke-color": "#000000", "circle-stroke-width": 2.5 } },
       { id: "register", type: "circle", source: "register",
         paint: { "circle-radius": ["+", 4, ["*", 1.5, ["min", 8, ["get", "count"]]]],
           "circle-color": REGISTER_COLOUR, "circle-opacity": 0.9,
@@ -156,15 +181,38 @@ export function registerFeatures(systems) {
   })) };
 }
 
+// The map, first showing every line of contact (the view the incidents are expected in:
+// drawn once, not again when they come unless they need another, ``fitIncidents``).
 export function makeMap(container, layers) {
+  const lines = boundsOf(layers.line_of_contact.features.flatMap((f) => coordinatesOf(f.geometry))
+    .map(([lon, lat]) => ({ lon, lat })));
   // eslint-disable-next-line no-undef
   const map = new maplibregl.Map({
-    container, style: style(layers), center: [37.8, 48.3], zoom: 6,
+    container, style: style(layers),
+    ...(lines ? { bounds: lines, fitBoundsOptions: { padding: 40, maxZoom: 9 } }
+      : { center: [37.8, 48.3], zoom: 6 }),
     attributionControl: false, maxPitch: 0, dragRotate: false,
   });
   // eslint-disable-next-line no-undef
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
   return map;
+}
+
+function coordinatesOf(geometry) {
+  if (geometry.type === "LineString") return geometry.coordinates;
+  if (geometry.type === "MultiLineString") return geometry.coordinates.flat();
+  return [];
+}
+
+// Show ``incidents`` whole: the view moves only when some are outside it or when they would
+// fill less than half of it (a zoom level or more closer).
+export function fitIncidents(map, incidents) {
+  const bounds = boundsOf(incidents);
+  if (!bounds) return;
+  const camera = map.cameraForBounds(bounds, { padding: 40, maxZoom: 9 });
+  const view = map.getBounds();
+  const inside = view.contains(bounds[0]) && view.contains(bounds[1]);
+  if (camera && (!inside || camera.zoom >= map.getZoom() + 1)) map.jumpTo(camera);
 }
 
 // An incident as the map draws it; its id is the incident's (53 bits: exact in JavaScript),
@@ -178,8 +226,25 @@ export function incidentFeature(i) {
   };
 }
 
+// Draw every incident's uncertainty circle (``on``) or only the selected one's.
+export function showUncertainty(map, on) {
+  map.setLayoutProperty("incident-uncertainty", "visibility", on ? "visible" : "none");
+}
+
+// Mark ``incident`` (null: none) as the one selected: a ring and its uncertainty circle.
+export function showSelected(map, incident) {
+  map.getSource("selected").setData(incident ? { type: "FeatureCollection",
+    features: [incidentFeature(incident)] } : EMPTY);
+}
+
 export function incidentFeatures(incidents) {
   return { type: "FeatureCollection", features: incidents.map(incidentFeature) };
+}
+
+// The clusters of ``incidents`` at every level (``clusters.js``); a lone one is itself.
+export function incidentClusters(incidents) {
+  return clusterLevels(incidents, (i) => ({ incident_id: i.incident_id, category: i.category,
+    grade: i.grade }));
 }
 
 export function violationFeature(v, colours) {
@@ -194,6 +259,10 @@ export function violationFeature(v, colours) {
 export function violationFeatures(violations, colours) {
   return { type: "FeatureCollection",
     features: violations.map((v) => violationFeature(v, colours)) };
+}
+
+export function violationClusters(violations, colours) {
+  return clusterLevels(violations, (v) => violationFeature(v, colours).properties);
 }
 
 // Change source ``name`` by difference: ``add`` features (added, or replacing those of the

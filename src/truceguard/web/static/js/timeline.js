@@ -27,6 +27,26 @@ export function isoSeconds(t) {
   return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+// The day ("YYYY-MM-DD", UTC) of epoch seconds ``t``; each day's text is made once.
+const dayText = new Map();
+export function isoDay(t) {
+  const day = Math.floor(t / DAY);
+  let text = dayText.get(day);
+  if (text === undefined) {
+    text = new Date(day * DAY * 1000).toISOString().slice(0, 10);
+    dayText.set(day, text);
+  }
+  return text;
+}
+
+// ISO 8601 text (UTC) of whole epoch seconds ``t``, as the list endpoints write it.
+const two = (n) => (n < 10 ? `0${n}` : `${n}`);
+export function isoText(t) {
+  const s = t - Math.floor(t / DAY) * DAY;
+  return `${isoDay(t)}T${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:` +
+    `${two(s % 60)}Z`;
+}
+
 export function epoch(text) {
   return Math.floor(Date.parse(text) / 1000);
 }
@@ -64,7 +84,7 @@ export class Timeline {
     const byCategory = new Map();
     let first = Infinity, last = -Infinity;
     for (const i of incidents) {
-      const d = Math.floor(epoch(i.t_start) / DAY);
+      const d = Math.floor((i.t ?? epoch(i.t_start)) / DAY);
       this.perDay.set(d, (this.perDay.get(d) || 0) + 1);
       if (!byCategory.has(i.category)) byCategory.set(i.category, new Map());
       const days = byCategory.get(i.category);
