@@ -152,18 +152,42 @@ def pg_server() -> Iterator[str]:
 _databases = itertools.count()
 
 
+def _create_database(server: str, template: str = "template0") -> str:
+    """A new database on ``server``, a copy of ``template``; its URL."""
+    name = f"truceguard_test_{os.getpid()}_{next(_databases)}"
+    encoding = " ENCODING 'UTF8' LOCALE 'C'" if template == "template0" else ""
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}{encoding}")
+    return with_database(server, name)
+
+
 @pytest.fixture
 def pg_database(pg_server: str) -> Callable[[], str]:
     """Makes fresh, empty databases on the session's server; returns their URLs."""
+    return lambda: _create_database(pg_server)
 
-    def make() -> str:
-        name = f"truceguard_test_{os.getpid()}_{next(_databases)}"
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
-                         "LOCALE 'C'")
-        return with_database(pg_server, name)
 
-    return make
+# -- empty stores, migrated once -------------------------------------------------------------
+# A new store the ``new_store`` fixture opens starts as a copy of an empty store this session
+# made (a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL): the same
+# schema and rows as a store opened on nothing, without applying every migration again for
+# each test. An empty store holds nothing of its own (its incident key is drawn on first use),
+# so the copies share nothing. Tests of creating and migrating a store open their own
+# ``location`` or ``pg_database`` instead, which stay empty.
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The file of an empty SQLite store (do not write to it: copy it)."""
+    path = tmp_path_factory.mktemp("template") / "empty.db"
+    open_store(str(path)).close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str) -> str:
+    """The name of an empty PostgreSQL store's database (a template: nobody connects)."""
+    url = _create_database(pg_server)
+    open_store(url).close()
+    return urlsplit(url).path.lstrip("/")
 
 
 @pytest.fixture(params=STORE_BACKENDS)
@@ -186,12 +210,27 @@ def location(backend: str, request: pytest.FixtureRequest, tmp_path: Path
 
 
 @pytest.fixture
-def new_store(location: Callable[[], str]) -> Iterator[Callable[[], Store]]:
-    """Opens new, empty stores of the backend under test (closed after the test)."""
+def new_store(backend: str, location: Callable[[], str], request: pytest.FixtureRequest
+              ) -> Iterator[Callable[[], Store]]:
+    """Opens new, empty stores of the backend under test (closed after the test), each a
+    copy of the session's empty store."""
     opened: list[Store] = []
+    if backend == "postgresql":
+        server, template = request.getfixturevalue("pg_server"), request.getfixturevalue(
+            "pg_template")
+
+        def place() -> str:
+            return _create_database(server, template)
+    else:
+        empty = request.getfixturevalue("sqlite_template")
+
+        def place() -> str:
+            path = location()
+            shutil.copyfile(empty, path)
+            return path
 
     def make() -> Store:
-        opened.append(open_store(location()))
+        opened.append(open_store(place()))
         return opened[-1]
 
     yield make

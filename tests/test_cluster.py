@@ -22,7 +22,7 @@ import pytest
 
 from tests.cot_fixtures import run_clients
 from tests.helpers import wait_for
-from tests.server_fixtures import Server, free_port, make_users
+from tests.server_fixtures import TLS, Server, free_port, make_users
 from tests.test_server_alerts import Receiver, add_target, breach
 from truceguard.server.cluster import NodeCluster, UserWatcher
 from truceguard.store import open_store
@@ -185,7 +185,7 @@ def up(srv: Server) -> bool:
     if srv.process.poll() is not None:
         raise AssertionError(f"the server exited: {srv.log.read_text()}")
     try:
-        return httpx.get(srv.url + "/healthz", timeout=1).status_code == 200
+        return httpx.get(srv.url + "/healthz", timeout=1, verify=TLS).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from truceguard.config import ConfigList, ConfigMap, load_yaml, parse_yaml
+from truceguard.config import ConfigList, ConfigMap, copy_tree, load_yaml, parse_yaml
 from truceguard.errors import ConfigError
 
 
@@ -47,3 +47,24 @@ def test_binary_and_unprintable_files_are_config_errors(tmp_path: Path) -> None:
         load_terms(tmp_path / "t.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse_yaml("a: \x07bell\n", "b.yaml")
+
+
+def test_copy_tree_copies_as_deepcopy_does() -> None:
+    """The copy a sensitivity run changes: equal values and lines, nothing shared with the
+    original, and a node reached twice through an alias still one node in the copy."""
+    import copy
+
+    doc = parse_yaml("base: &b {value: 1.5, low: 1, high: 2}\nuse: *b\nlist: [1, {x: null}]\n"
+                     "name: NO\n")
+    got = copy_tree(doc)
+    want = copy.deepcopy(doc)
+    assert got == want == doc and type(got["list"]) is ConfigList
+    for a, b in ((got, want), (got["base"], want["base"]), (got["list"], want["list"]),
+                 (got["list"][1], want["list"][1])):
+        assert type(a) is type(b) and vars(a) == vars(b) and a.line > 0
+    assert got["use"] is got["base"] and got["base"] is not doc["base"]
+    got["base"]["value"] = 1.8
+    got["list"][1]["x"] = 3
+    assert doc["base"]["value"] == doc["use"]["value"] == 1.5 and doc["list"][1]["x"] is None
+    assert got["use"]["value"] == 1.8
+

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import with_database
 from tests.helpers import wait_for
-from tests.server_fixtures import Server, free_port
+from tests.server_fixtures import TLS, Server, free_port
 from truceguard.federation import add_partner, remove_partner
 from truceguard.marking import Viewer, parse_marking
 from truceguard.model import Observation, sha256_text
@@ -127,7 +127,7 @@ class Node:
             if process.poll() is not None:
                 raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
             try:
-                return httpx.get(url + "/healthz", timeout=1).status_code == 200
+                return httpx.get(url + "/healthz", timeout=1, verify=TLS).status_code == 200
             except httpx.HTTPError:
                 return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -325,6 +326,14 @@ def test_incremental_equals_full_with_curated_sources(tmp_path: Path) -> None:
 
     params = FusionParams(eps_m=2000.0, eps_s=3600.0, max_link_uncertainty_m=0.0)
     curated = {"C1": True, "C2": True, "P": False}
+    # Every trial's two stores start as copies of one new, empty store file (migrated once;
+    # no store holds anything of its own before its first import).
+    empty = tmp_path / "empty.db"
+    SQLiteStore(empty).close()
+
+    def new_store(name: str) -> SQLiteStore:
+        shutil.copyfile(empty, tmp_path / name)
+        return SQLiteStore(tmp_path / name)
 
     def load(store: Store, rows: dict[str, list[tuple[str, str, float, float, str, str]]],
              tag: str) -> None:
@@ -351,12 +360,12 @@ def test_incremental_equals_full_with_curated_sources(tmp_path: Path) -> None:
         def split(later: bool, pts: list = pts) -> dict[str, list]:  # type: ignore[type-arg]
             return {s: [p[:6] for p in pts if p[7] == later and p[6] == s] for s in curated}
 
-        inc = SQLiteStore(tmp_path / f"i{trial}.db")
+        inc = new_store(f"i{trial}.db")
         load(inc, split(False), "a")
         fuse_store(inc, params)
         load(inc, split(True), "b")
         fuse_store(inc, params)
-        full = SQLiteStore(tmp_path / f"f{trial}.db")
+        full = new_store(f"f{trial}.db")
         load(full, split(False), "c")
         load(full, split(True), "d")
         fuse_store(full, params, full=True)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -168,4 +169,36 @@ def line_of(container: Any, key: Any = None) -> int | None:
     return None
 
 
-__all__ = ["ConfigList", "ConfigMap", "line_of", "load_yaml", "parse_yaml"]
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def copy_tree(node: Any, memo: dict[int, Any] | None = None) -> Any:
+    """A deep copy of a loaded document, as ``copy.deepcopy`` makes it (the same values and
+    lines, a node reached twice through an alias copied once), but walking ConfigMaps,
+    ConfigLists and plain scalars directly: several times faster than ``deepcopy``'s generic
+    reduce-and-rebuild for each container, which a sensitivity run pays once per changed
+    number. Anything else is left to ``copy.deepcopy``."""
+    if isinstance(node, _ATOMS):
+        return node
+    if memo is None:
+        memo = {}
+    done = memo.get(id(node))
+    if done is not None:
+        return done
+    if type(node) in (ConfigMap, dict):
+        out: Any = type(node)()
+        memo[id(node)] = out
+        for k, v in node.items():
+            out[k] = v if isinstance(v, _ATOMS) else copy_tree(v, memo)
+    elif type(node) in (ConfigList, list):
+        out = type(node)()
+        memo[id(node)] = out
+        out.extend(v if isinstance(v, _ATOMS) else copy_tree(v, memo) for v in node)
+    else:
+        return copy.deepcopy(node, memo)
+    for attr, value in vars(node).items() if hasattr(node, "__dict__") else ():
+        setattr(out, attr, copy_tree(value, memo))
+    return out
+
+
+__all__ = ["ConfigList", "ConfigMap", "copy_tree", "line_of", "load_yaml", "parse_yaml"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 from truceguard.plan.coverage import Coverage
@@ -138,10 +139,12 @@ class Inventory:
 
 def inventories() -> dict[tuple[str, str], Inventory]:
     """The shipped inventories (``data/forces/inventories.yaml``), by (nation, category)."""
-    return _inventories()[0]
+    return dict(_inventories()[0])
 
 
+@lru_cache(maxsize=1)
 def _inventories() -> tuple[dict[tuple[str, str], Inventory], dict[str, Any]]:
+    """The shipped file read once (a plan asks for it for every pledge); not to be changed."""
     from truceguard.config import load_yaml
     from truceguard.geo.shipped import data_path
 

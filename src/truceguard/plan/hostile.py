@@ -90,9 +90,18 @@ def distance_grid(hostile: Hostile) -> NDArray:
 def nearest_clear(hostile: Hostile, lat: float, lon: float, standoff_km: float
                   ) -> tuple[float, float]:
     """The grid cell nearest to (lat, lon) at least ``standoff_km`` from hostile territory."""
+    return _nearest_clear(tuple(hostile[0]), bool(hostile[1]), float(lat), float(lon),
+                          float(standoff_km))
+
+
+@lru_cache(maxsize=1024)
+def _nearest_clear(countries: tuple[str, ...], occupied: bool, lat: float, lon: float,
+                   standoff_km: float) -> tuple[float, float]:
+    """:func:`nearest_clear`, kept per question: a scan of the whole grid, which a sensitivity
+    run would otherwise repeat for the same orbit and stand-off in every run it parses."""
     from truceguard.geo.sphere import haversine_m
 
-    grid = distance_grid(hostile)
+    grid = _grid(countries, occupied)
     lons, lats = grid_axes()
     ii, jj = np.nonzero(grid >= standoff_km)
     if len(ii) == 0:

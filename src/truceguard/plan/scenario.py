@@ -20,7 +20,6 @@ which the sensitivity analyses vary (one at a time, and all together for the Sob
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -216,9 +215,10 @@ class Scenario:
         """This scenario with each number at a path set to its value, parsed once. A number
         set this way is no longer uncertain: its range closes on the value, so a model that
         draws a number over its range (the land breach) holds it at the value too."""
+        from truceguard.config import copy_tree
         from truceguard.plan.scenario_read import parse_document
 
-        doc = copy.deepcopy(self.doc)
+        doc = copy_tree(self.doc)
         for path, value in values.items():
             node = doc
             for p in path[:-1]:

@@ -11,6 +11,7 @@ defines. Nothing is half-run.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from truceguard.config import ConfigList, ConfigMap
@@ -192,7 +193,10 @@ class Reader:
                         hint=hint)
 
 
+@lru_cache(maxsize=4096)
 def _country_at(lat: float, lon: float) -> str:
+    """The country (alpha-3) at a point, "" outside every shipped polygon; kept per point, as
+    a sensitivity run parses the same hubs and orbits again for every number it changes."""
     import shapely
 
     from truceguard.geo.shipped import countries

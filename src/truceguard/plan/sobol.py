@@ -174,11 +174,17 @@ def _evaluate(scen: Scenario, variant: str, values: dict[tuple[Any, ...], float]
                        raid_replications=raid_replications, headlines_only=True).headline()
 
 
-def _bootstrap(stat: Callable[[NDArray[np.int64]], float], n: int, rng: np.random.Generator
-               ) -> tuple[float, float, float]:
-    """The statistic on all rows and its 95% percentile interval over resampled rows."""
-    point = stat(np.arange(n))
-    boots = np.array([stat(rng.integers(0, n, n)) for _ in range(BOOTSTRAP)])
+def _bootstrap(stat: Callable[[NDArray[np.int64]], NDArray[np.float64]], n: int,
+               rng: np.random.Generator) -> tuple[float, float, float]:
+    """The statistic on all rows and its 95% percentile interval over resampled rows.
+
+    ``stat`` takes row indices, one resample a row (``(k, n)``), and gives one value per
+    resample. The resamples are drawn one at a time (one ``integers`` call each, so the random
+    stream, and every interval, is what it always was) and evaluated a block at a time."""
+    point = float(stat(np.arange(n)[None, :])[0])
+    draws = np.array([rng.integers(0, n, n) for _ in range(BOOTSTRAP)]).reshape(BOOTSTRAP, n)
+    block = max(1, (1 << 16) // max(n, 1))
+    boots = np.concatenate([stat(draws[k:k + block]) for k in range(0, BOOTSTRAP, block)])
     boots = boots[np.isfinite(boots)]
     if boots.size == 0:
         return point, point, point
@@ -193,17 +199,17 @@ def indices(fa: NDArray[np.float64], fb: NDArray[np.float64], fab: NDArray[np.fl
     A with one factor's columns taken from B."""
     n = fa.size
 
-    def var(ix: NDArray[np.int64]) -> float:
-        v = float(np.var(np.concatenate([fa[ix], fb[ix]])))
-        return v
+    def var(ix: NDArray[np.int64]) -> NDArray[np.float64]:
+        return np.asarray(np.var(np.concatenate([fa[ix], fb[ix]], axis=1), axis=1))
 
-    def first(ix: NDArray[np.int64]) -> float:
-        v = var(ix)
-        return float(np.mean(fb[ix] * (fab[ix] - fa[ix])) / v) if v > 0 else 0.0
+    def ratio(num: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.divide(num, v, out=np.zeros_like(num), where=v > 0)
 
-    def total(ix: NDArray[np.int64]) -> float:
-        v = var(ix)
-        return float(0.5 * np.mean((fa[ix] - fab[ix]) ** 2) / v) if v > 0 else 0.0
+    def first(ix: NDArray[np.int64]) -> NDArray[np.float64]:
+        return ratio(np.mean(fb[ix] * (fab[ix] - fa[ix]), axis=1), var(ix))
+
+    def total(ix: NDArray[np.int64]) -> NDArray[np.float64]:
+        return ratio(0.5 * np.mean((fa[ix] - fab[ix]) ** 2, axis=1), var(ix))
 
     return _bootstrap(first, n, rng), _bootstrap(total, n, rng)
 
