@@ -85,7 +85,8 @@ export class Areas {
     return name;
   }
 
-  // [{area, total, days: Map(day "YYYY-MM-DD" -> count)}], the busiest area first.
+  // [{area, total, days: Map(day "YYYY-MM-DD" -> count)}] of ``incidents`` (each with its
+  // start time in epoch seconds, ``t``), the busiest area first.
   count(incidents) {
     const by = new Map();
     for (const i of incidents) {
@@ -93,7 +94,7 @@ export class Areas {
       if (!by.has(area)) by.set(area, { area, total: 0, days: new Map() });
       const row = by.get(area);
       row.total += 1;
-      const day = i.t !== undefined ? isoDay(i.t) : i.t_start.slice(0, 10);
+      const day = isoDay(i.t);
       row.days.set(day, (row.days.get(day) || 0) + 1);
     }
     return [...by.values()].sort((a, b) => b.total - a.total || a.area.localeCompare(b.area));

@@ -24,48 +24,44 @@ const mercatorY = (lat) => {
 const lonOf = (x) => x * 360 - 180;
 const latOf = (y) => (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI;
 
-// One level: per cell its key (column * ROW + row), count, sums of x and y, and the index
-// of its point when it holds one.
-function level(keys, count, sx, sy, first) {
-  return { keys, count, sx, sy, first };
-}
+// A level: per cell its key (column * ROW + row), count, sums of x and y, and the index of
+// one of its points (its point, when it holds one alone).
 
-// The cells of CLUSTER_MAX_ZOOM from ``items`` (each with ``lon`` and ``lat``).
-function finest(items) {
-  const cells = (512 * 2 ** CLUSTER_MAX_ZOOM) / CELL_PX;
+// The level that merges the cells of ``level`` whose ``keyOf(key)`` is the same.
+function merged(level, keyOf) {
   const index = new Map();
-  const keys = [], count = [], sx = [], sy = [], first = [];
-  for (let k = 0; k < items.length; k++) {
-    const x = mercatorX(items[k].lon), y = mercatorY(items[k].lat);
-    const key = Math.floor(x * cells) * ROW + Math.floor(y * cells);
-    let c = index.get(key);
-    if (c === undefined) {
-      c = keys.length;
-      index.set(key, c);
-      keys.push(key); count.push(0); sx.push(0); sy.push(0); first.push(k);
-    }
-    count[c] += 1; sx[c] += x; sy[c] += y;
-  }
-  return level(keys, count, sx, sy, first);
-}
-
-// The level above ``below``: each cell the sum of its four children.
-function coarser(below) {
-  const index = new Map();
-  const keys = [], count = [], sx = [], sy = [], first = [];
-  for (let c = 0; c < below.keys.length; c++) {
-    const col = Math.floor(below.keys[c] / ROW), row = below.keys[c] % ROW;
-    const key = Math.floor(col / 2) * ROW + Math.floor(row / 2);
+  const out = { keys: [], count: [], sx: [], sy: [], first: [] };
+  for (let c = 0; c < level.keys.length; c++) {
+    const key = keyOf(level.keys[c]);
     let p = index.get(key);
     if (p === undefined) {
-      p = keys.length;
+      p = out.keys.length;
       index.set(key, p);
-      keys.push(key); count.push(0); sx.push(0); sy.push(0); first.push(below.first[c]);
+      out.keys.push(key); out.count.push(0); out.sx.push(0); out.sy.push(0);
+      out.first.push(level.first[c]);
     }
-    count[p] += below.count[c]; sx[p] += below.sx[c]; sy[p] += below.sy[c];
+    out.count[p] += level.count[c]; out.sx[p] += level.sx[c]; out.sy[p] += level.sy[c];
   }
-  return level(keys, count, sx, sy, first);
+  return out;
 }
+
+// The cells of CLUSTER_MAX_ZOOM from ``items`` (each with ``lon`` and ``lat``): each point
+// a cell of one, keyed by the cell it falls in, then merged.
+function finest(items) {
+  const cells = (512 * 2 ** CLUSTER_MAX_ZOOM) / CELL_PX;
+  const n = items.length;
+  const points = { keys: new Array(n), count: new Array(n).fill(1), sx: new Array(n),
+    sy: new Array(n), first: new Array(n) };
+  for (let k = 0; k < n; k++) {
+    const x = mercatorX(items[k].lon), y = mercatorY(items[k].lat);
+    points.keys[k] = Math.floor(x * cells) * ROW + Math.floor(y * cells);
+    points.sx[k] = x; points.sy[k] = y; points.first[k] = k;
+  }
+  return merged(points, (key) => key);
+}
+
+// The level above: each cell the sum of its four children.
+const parent = (key) => Math.floor(Math.floor(key / ROW) / 2) * ROW + Math.floor((key % ROW) / 2);
 
 // The clusters of ``items`` at zooms 0 to CLUSTER_MAX_ZOOM as a FeatureCollection: each
 // feature has ``z`` (its zoom level) and ``point_count``; a cell of one point has, besides,
@@ -75,7 +71,7 @@ export function clusterLevels(items, single) {
   if (!items.length) return { type: "FeatureCollection", features };
   let cells = finest(items);
   for (let z = CLUSTER_MAX_ZOOM; z >= 0; z--) {
-    if (z < CLUSTER_MAX_ZOOM) cells = coarser(cells);
+    if (z < CLUSTER_MAX_ZOOM) cells = merged(cells, parent);
     for (let c = 0; c < cells.keys.length; c++) {
       const n = cells.count[c];
       const item = n === 1 ? items[cells.first[c]] : null;

@@ -194,13 +194,14 @@ function showPeriod(label) {
 const changes = { incidents: [], gone: [], violations: [], markings: [], timer: null };
 
 function inPeriod(item) {
-  const t = item.t ?? epoch(item.t_start);
+  const { t } = item;
   return (state.since === null || t >= state.since) && (state.until === null || t <= state.until);
 }
 
 // One live event (``live.js``): kept until the next frame, then applied together.
 function onLive(e) {
   const d = e.data;
+  if (d.item) d.item.t = epoch(d.item.t_start);  // as the map's records have it
   if (e.event === "incident") changes.incidents.push(d.item);
   else if (e.event === "incident_removed") changes.gone.push(d.incident_id);
   else if (e.event === "violation") changes.violations.push(d.item);
@@ -215,7 +216,6 @@ async function applyChanges() {
   const byId = new Map(state.incidents.map((i) => [i.incident_id, i]));
   const add = [], remove = [];
   for (const i of changes.incidents.splice(0)) {
-    i.t = epoch(i.t_start);
     if (inPeriod(i)) {
       byId.set(i.incident_id, i);
       add.push(incidentFeature(i));

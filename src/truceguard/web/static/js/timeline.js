@@ -77,14 +77,14 @@ export class Timeline {
     window.addEventListener("resize", () => this.draw());
   }
 
-  // The data's extent and counts a day per category, from the incidents' start times (ISO
-  // text) and categories.
+  // The data's extent and counts a day per category, from the incidents' start times (epoch
+  // seconds ``t``) and categories.
   setData(incidents) {
     this.perDay = new Map();
     const byCategory = new Map();
     let first = Infinity, last = -Infinity;
     for (const i of incidents) {
-      const d = Math.floor((i.t ?? epoch(i.t_start)) / DAY);
+      const d = Math.floor(i.t / DAY);
       this.perDay.set(d, (this.perDay.get(d) || 0) + 1);
       if (!byCategory.has(i.category)) byCategory.set(i.category, new Map());
       const days = byCategory.get(i.category);
