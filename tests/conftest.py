@@ -116,6 +116,22 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
+PG_IN_MEMORY_MIN_FREE = 8 << 30  # bytes free in /dev/shm for the servers' data in memory
+
+
+def _pg_parent() -> str | None:
+    """Where the session's PostgreSQL keeps its data: in memory (``/dev/shm``) when that has
+    ``PG_IN_MEMORY_MIN_FREE`` bytes free, else the temporary directory. The server is as real
+    either way; on disk, each new database (about 8 MB of files) waits for the disk."""
+    shm = Path("/dev/shm")
+    try:
+        st = os.statvfs(shm)
+    except OSError:
+        return None
+    roomy = st.f_bavail * st.f_frsize >= PG_IN_MEMORY_MIN_FREE
+    return str(shm) if roomy and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """The URL of a PostgreSQL server for this session (one that may create databases)."""
@@ -129,9 +145,10 @@ def pg_server() -> Iterator[str]:
         import pgserver
     # Its own folder, not pytest's: run as root, the server runs as another user, who must be
     # able to reach it (pytest keeps its folders private to their owner).
-    # One server per xdist worker, each in a data directory of its own.
+    # One server per xdist worker, each in a data directory of its own, in memory where there
+    # is room for it (see _pg_parent).
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    home = Path(tempfile.mkdtemp(prefix=f"truceguard-test-pg-{worker}-"))
+    home = Path(tempfile.mkdtemp(prefix=f"truceguard-test-pg-{worker}-", dir=_pg_parent()))
     try:
         server = pgserver.get_server(home / "data", cleanup_mode="stop")
     except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way

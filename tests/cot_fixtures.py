@@ -1,8 +1,6 @@
-"""What the CoT listener tests share: a real TAK client (pytak) in processes of their own, the
-listener started in the test's event loop on a real store, CoT events to send, and waiting.
-
-Run as a script, this file is one pytak client (``python cot_fixtures.py '<json>'``): it sends
-the events the JSON describes through pytak's own transport and TX worker, then exits.
+"""What the CoT listener tests share: a real TAK client (pytak, ``cot_client.py``) in
+processes of their own, the listener started in the test's event loop on a real store, CoT
+events to send, and waiting.
 """
 
 from __future__ import annotations
@@ -10,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,51 +21,15 @@ from truceguard.server.cot import CotConfig, CotService, start_cot
 from truceguard.store import SQLiteStore
 from truceguard.store.base import ObservationFilter
 
-HERE = Path(__file__).resolve()
+CLIENT = Path(__file__).resolve().with_name("cot_client.py")  # one pytak client process
 OBSERVER = User(1, "field-1", "GBR", "observer", "REL TO GBR, FRA")
 EVERYONE = Viewer.owner()
-
-
-# -- the client (run as a separate process) ----------------------------------------------------
-def client_main(spec: dict[str, Any]) -> None:
-    import configparser
-    import warnings
-    from xml.etree import ElementTree as ET
-
-    warnings.simplefilter("ignore")  # pytak warns that an optional aiohttp is missing
-    import pytak
-
-    cfg = configparser.ConfigParser()
-    cfg["client"] = {"COT_URL": spec["url"], "TAK_PROTO": str(spec.get("proto", 0))}
-    for key, value in spec.get("config", {}).items():
-        cfg["client"][key] = value
-    section = cfg["client"]
-
-    async def run() -> None:
-        _reader, writer = await pytak.protocol_factory(section)
-        tx = pytak.TXWorker(asyncio.Queue(), section, writer)
-        if spec.get("hello"):
-            await tx.send_data(pytak.hello_event(f"{spec['prefix']}-ping"))
-        for i in range(spec["n"]):
-            ev = pytak.cot_event(lat=48.0 + i * 1e-4, lon=37.8, ce=25.0,
-                                 uid=f"{spec['prefix']}-{i}",
-                                 cot_type=spec.get("type", "a-h-G"), how="h-e",
-                                 callsign=f"{spec['prefix']}-{i % 7}", access=spec.get("access"))
-            await tx.send_data(pytak.DEFAULT_XML_DECLARATION + b"\n" + ET.tostring(ev))
-        if hasattr(writer, "drain"):
-            await writer.drain()
-        if hasattr(writer, "close"):
-            writer.close()
-            if hasattr(writer, "wait_closed"):
-                await writer.wait_closed()
-
-    asyncio.run(run())
 
 
 async def run_clients(specs: list[dict[str, Any]], timeout_s: float = 60.0) -> None:
     """Run one pytak client process per spec, in parallel; each must exit 0."""
     procs = [await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE), json.dumps(spec), stdout=subprocess.PIPE,
+        sys.executable, str(CLIENT), json.dumps(spec), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE) for spec in specs]
     for p in procs:
         out, err = await asyncio.wait_for(p.communicate(), timeout_s)
@@ -146,8 +107,3 @@ async def closed_by_server(reader: asyncio.StreamReader, timeout_s: float = 5.0)
         return True
     except TimeoutError:
         return False
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    client_main(json.loads(sys.argv[1]))

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cot_fixtures import HERE as COT_CLIENT
+from tests.cot_fixtures import CLIENT as COT_CLIENT
 from tests.cot_fixtures import event, service, stored, until
 from tests.helpers import wait_for
 from tests.server_fixtures import free_port, serving
