@@ -62,9 +62,10 @@ class MapColumnTables:
         names = [("text" if c == "releasability" else c) for c in columns]
         rows = self._rows(f"SELECT {', '.join('q.' + n for n in names)} FROM ({sql}) q",
                           params)
-        values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-        out = {name: np.asarray(col, dtype=dtype if dtype != "O" else object)
-               for (name, dtype), col in zip(columns.items(), values, strict=True)}
+        # One structured array from the rows (numpy converts them in one pass), then a
+        # plain array per column.
+        table = np.array(rows, dtype=list(columns.items()))
+        out = {name: np.ascontiguousarray(table[name]) for name in columns}
         keep = np.lexsort((out[id_column], out["t_start"]))
         if near is not None and len(keep):
             keep = keep[near_mask(out["lat"][keep], out["lon"][keep], near)]
