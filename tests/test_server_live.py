@@ -228,22 +228,28 @@ def test_the_live_service_shows_its_lag_and_backlog_and_drains(
     with open_store(tmp_path / "l.db") as store:
         _sparse_flood(store, n_cells=10, per_cell=10)
         judge = live.LiveJudge(store, [load_terms("minsk-2015")], batch_s=0.01)
-        seen: list[tuple[float | None, int]] = []
+        seen: list[tuple[float | None, int]] = []  # health after each step
+        one_step = judge._step
+
+        async def step_and_look() -> bool:
+            left = await one_step()
+            h = judge.health()
+            seen.append((h.lag_s, int(h.extra["backlog"])))
+            return left
+
+        judge._step = step_and_look  # type: ignore[method-assign]
 
         async def main() -> None:
             judge.poke()
             assert judge.health().lag_s is not None and judge.health().state == "starting"
             await judge.start()
-            while judge.steps == 0 or judge.backlog:
-                h = judge.health()
-                seen.append((h.lag_s, int(h.extra["backlog"])))
-                await asyncio.sleep(0.005)
-            await asyncio.to_thread(wait_for, lambda: judge.lag_s() == 0.0)
+            await asyncio.to_thread(wait_for, lambda: judge.steps > 0 and not judge.backlog
+                                    and judge.lag_s() == 0.0)
             await judge.stop()
 
         asyncio.run(asyncio.wait_for(main(), 60))
         h = judge.health()
         assert h.state == "stopped" and h.lag_s == 0.0 and h.extra["backlog"] == 0
         assert judge.steps == 5 and not store.fusion_arrays(unfused=True)["obs_id"].size
-        assert max(b for _, b in seen) == 80  # after the first step: 100 - 20 wait
+        assert [b for _, b in seen] == [80, 60, 40, 20, 0]  # 20 a step
         assert all(lag is not None and lag > 0 for lag, b in seen if b)  # behind while waiting
