@@ -226,6 +226,67 @@ def test_zoomed_out_every_incident_is_counted_once_in_its_cluster(gbr: Page) -> 
     assert not made["problems"]
 
 
+def test_slow_frames_are_drawn_at_half_resolution_while_the_map_moves(gbr: Page) -> None:
+    """``MotionResolution``: once the frames of a movement come slower than its limit, the
+    rest of it and every later movement are drawn at half the resolution, and the full one is
+    back whenever the map stops (the events the map fires for that change are not a
+    movement). Frames within the limit change nothing."""
+    result = gbr.page.evaluate("""async () => {
+        const m = window.dashboard.map, motion = window.dashboard.motion;
+        const full = m.getPixelRatio();
+        const move = (lng, lat) => new Promise((resolve) => {
+            const seen = [];
+            const onMove = () => { if (m.isMoving()) seen.push(m.getPixelRatio()); };
+            m.on('move', onMove);
+            m.once('moveend', () => { m.off('move', onMove); resolve(seen); });
+            m.easeTo({center: [lng, lat], duration: 1500});
+        });
+        const c = m.getCenter();
+        motion.slowFrameMs = 1e6;  // no frame is that slow
+        const fast = await move(c.lng + 0.3, c.lat);
+        const afterFast = motion.slow;
+        motion.slowFrameMs = 0;  // every frame is
+        const measured = await move(c.lng, c.lat);
+        const marked = motion.slow;
+        const slow = await move(c.lng + 0.3, c.lat);
+        return {full, fast, afterFast, measured, marked, slow, after: m.getPixelRatio()};
+    }""")
+    full = result["full"]
+    assert set(result["fast"]) == {full} and not result["afterFast"]
+    # found slow after three intervals: the rest of that movement at half the resolution
+    measured = result["measured"]
+    assert measured[0] == full and measured[-1] == full / 2 and result["marked"]
+    assert result["slow"] and set(result["slow"]) == {full / 2}
+    assert result["after"] == full
+
+
+def test_a_drag_goes_on_through_the_change_of_resolution(gbr: Page) -> None:
+    """A drag with the mouse whose frames are found slow midway: the resolution halves and
+    the map still follows the mouse to the end of the drag (a canvas resized by MapLibre
+    outside an animation would stop it); sharp again once the mouse is released."""
+    page = gbr.page
+    page.evaluate("() => { window.dashboard.motion.slowFrameMs = 0 }")
+    centre = "() => { const c = window.dashboard.map.getCenter(); return [c.lng, c.lat] }"
+    ratio = "() => window.dashboard.map.getPixelRatio()"
+    full = page.evaluate(ratio)
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(1, 13):
+        page.mouse.move(x + 10 * k, y + 4 * k)
+    page.wait_for_function(f"() => window.dashboard.map.getPixelRatio() === {full / 2}")
+    halfway = page.evaluate(centre)
+    for k in range(13, 25):
+        page.mouse.move(x + 10 * k, y + 4 * k)
+    page.wait_for_function(f"""() => {{ const c = window.dashboard.map.getCenter();
+        return c.lng < {halfway[0] - 0.05} }}""")  # dragged east: the centre goes west
+    assert page.evaluate(ratio) == full / 2
+    page.mouse.up()
+    page.wait_for_function(f"() => window.dashboard.map.getPixelRatio() === {full}")
+
+
 def test_the_zones_of_the_active_terms_are_a_layer(gbr: Page) -> None:
     with gbr.server.client("gbr") as c:
         doc = c.get("/api/v1/zones").json()

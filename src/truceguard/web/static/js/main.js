@@ -4,7 +4,8 @@
 // ``dataset.live`` is on while the live events stream (``live.js``) is open; each change it
 // brings is applied to the view by difference (``dataset.liveApplied`` counts them).
 // A view is loaded in two parts (``GET /api/v1/map``): the incidents are drawn first (the
-// first paint), then the violations, the register and the counts.
+// first paint), then the violations, the register and the counts. ``window.dashboard`` holds
+// the state, the map and its ``MotionResolution`` (``motion``).
 
 import { Api, forgetToken, keepToken, takeToken } from "./api.js";
 import { exportView } from "./export.js";
@@ -12,9 +13,9 @@ import { Areas } from "./areas.js";
 import { follow } from "./live.js";
 import {
   CATEGORY_COLOURS, clauseColours, fitIncidents, incidentClusters, incidentFeature,
-  incidentFeatures, makeMap, REGISTER_COLOUR, patchSource, registerFeatures, showLineAt,
-  showSelected, showUncertainty, showZones, violationClusters, violationFeature,
-  violationFeatures, zoneColours,
+  incidentFeatures, makeMap, MotionResolution, REGISTER_COLOUR, patchSource,
+  registerFeatures, showLineAt, showSelected, showUncertainty, showZones, violationClusters,
+  violationFeature, violationFeatures, zoneColours,
 } from "./map.js";
 import { CLUSTER_MAX_ZOOM } from "./clusters.js";
 import { showIncident } from "./panel.js";
@@ -36,7 +37,7 @@ let map = null;
 let layers = null;
 let timeline = null;
 let areas = null;
-let zonesAnswer = null;  // the zones of the active terms, asked for (drawn after the incidents)
+let zonesAnswer = null;  // the zones of the active terms, asked for once (after the first paint)
 window.dashboard = { state };
 
 function setStatus(text, isError = false) {
@@ -352,11 +353,6 @@ async function refresh(label, incidents = null) {
     const part = await (incidents || api.get("/api/v1/map",
       { ...incidentParams(), part: "incidents" }));
     if (!current()) return;
-    const rest = ask(Promise.all([
-      api.get("/api/v1/map", { ...violationParams(), part: "violations" }),
-      Promise.all(part.terms.map((terms) =>
-        api.all("/api/v1/register", { ...incidentParams(), terms }))),
-      zonesAnswer]));
     state.incidents = incidentRecords(part.incidents);
     if (!state.started) fitIncidents(map, state.incidents);
     // What is seen first, the clusters (a few thousand features whatever the number of
@@ -364,6 +360,14 @@ async function refresh(label, incidents = null) {
     const painted = drawn(DRAWN_WAIT_MS);
     map.getSource("incident-clusters").setData(incidentClusters(state.incidents));
     await painted;
+    // The rest is asked for once the clusters are drawn: the server's work for it would
+    // otherwise take the processor from the first paint.
+    zonesAnswer = zonesAnswer || ask(api.get("/api/v1/zones"));
+    const rest = ask(Promise.all([
+      api.get("/api/v1/map", { ...violationParams(), part: "violations" }),
+      Promise.all(part.terms.map((terms) =>
+        api.all("/api/v1/register", { ...incidentParams(), terms }))),
+      zonesAnswer]));
     map.getSource("incidents").setData(incidentFeatures(state.incidents));
     const [view, reg, zones] = await rest;
     if (!current()) return;
@@ -481,11 +485,10 @@ async function start() {
   api = new Api(token);
   try {
     // The view's incidents (no filter yet) and the shipped layers (the map needs them) are
-    // asked for together; the zones of the active terms once the incidents are in (a server
-    // takes seconds to build them the first time: the incidents come first), drawn after
-    // them (``refresh``).
+    // asked for together; the zones of the active terms after the incidents are drawn (a
+    // server takes seconds to build them the first time), with the violations
+    // (``refresh``).
     const incidents = ask(api.get("/api/v1/map", { part: "incidents" }));
-    zonesAnswer = ask(incidents.then(() => api.get("/api/v1/zones")));
     const docs = await Promise.all(LAYER_NAMES.map((n) => api.get(`/api/v1/layers/${n}`)));
     layers = Object.fromEntries(LAYER_NAMES.map((n, k) => [n, docs[k]]));
     layers.zones = null;
@@ -493,7 +496,10 @@ async function start() {
     await mapLibrary();
     map = makeMap($("map"), layers);
     window.dashboard.map = map;
-    await new Promise((resolve) => map.once("load", resolve));
+    window.dashboard.motion = new MotionResolution(map);
+    // The style's sources exist once it is loaded: the incidents are drawn then, not after
+    // the map's "load" (which waits for every tile of the shipped layers).
+    await new Promise((resolve) => map.once("style.load", resolve));
     timeline = new Timeline($("histogram"), $("brush-from"), $("brush-to"), ({ since, until }) => {
       state.since = since;
       state.until = until;

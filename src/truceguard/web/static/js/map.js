@@ -26,6 +26,12 @@ export const GRADE_RADIUS = { verified: 9, probable: 7, contested: 6, single_sou
 const M_PER_PX_Z0 = 78271.517;
 
 const EMPTY = { type: "FeatureCollection", features: [] };
+
+// How far (screen pixels) the context layers' boundaries (countries, oblasts) may be
+// simplified at the zoom they are drawn at (MapLibre's default, kept for the line of contact
+// and the zones, which incidents are read against: 0.375). Every vertex is drawn again at
+// each frame; on a software renderer the borders cost a good part of one.
+const CONTEXT_TOLERANCE_PX = 3;
 // Each incident and violation is drawn from this zoom on; below it, the clusters.
 const POINTS_MIN_ZOOM = CLUSTER_MAX_ZOOM + 1;
 
@@ -88,8 +94,8 @@ function style(layers) {
     version: 8,
     name: "truceguard (offline)",
     sources: {
-      countries: { type: "geojson", data: layers.countries },
-      oblasts: { type: "geojson", data: layers.oblasts },
+      countries: { type: "geojson", data: layers.countries, tolerance: CONTEXT_TOLERANCE_PX },
+      oblasts: { type: "geojson", data: layers.oblasts, tolerance: CONTEXT_TOLERANCE_PX },
       line_of_contact: { type: "geojson", data: layers.line_of_contact },
       places: { type: "geojson", data: layers.places },
       zones: { type: "geojson", data: layers.zones || EMPTY },
@@ -196,6 +202,68 @@ export function makeMap(container, layers) {
   // eslint-disable-next-line no-undef
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
   return map;
+}
+
+// Once the map's frames are found slow while it moves (the median of the last intervals
+// between frames drawn while it moved over ``slowFrameMs``: a software renderer), the rest of
+// that movement and every later one are drawn at half the resolution (a quarter of the
+// pixels to shade and copy); the full one is drawn again whenever it stops. On a graphics
+// processor nothing changes.
+export class MotionResolution {
+  constructor(map, slowFrameMs = 50) {
+    this.map = map;
+    this.full = map.getPixelRatio();
+    this.slowFrameMs = slowFrameMs;
+    this.slow = false;
+    this.gaps = [];  // the last intervals between frames drawn while moving (ms)
+    this.last = null;
+    this.resizing = false;  // the map's own events while its resolution changes
+    map.on("move", () => this.moved());
+    map.on("render", () => this.drawn());
+    map.on("moveend", () => this.ended());
+  }
+
+  // The resolution is changed only while the map moves (a change fires events of its own;
+  // one made while it stands still would also stop a movement about to start).
+  moved() {
+    if (this.slow && !this.resizing && this.map.isMoving()) this.setRatio(this.full / 2);
+  }
+
+  drawn() {
+    if (this.slow || !this.map.isMoving()) return;
+    const t = performance.now();
+    if (this.last !== null) this.gaps = [...this.gaps.slice(-8), t - this.last];
+    this.last = t;
+    if (this.gaps.length < 3) return;
+    const sorted = [...this.gaps].sort((x, y) => x - y);
+    if (sorted[sorted.length >> 1] > this.slowFrameMs) {
+      this.slow = true;
+      this.setRatio(this.full / 2);
+    }
+  }
+
+  ended() {
+    if (this.resizing) return;
+    this.last = null;
+    if (this.slow) this.setRatio(this.full);
+  }
+
+  // MapLibre (5.3) resizes the canvas for a new resolution and, unless a camera animation
+  // is under way (its ``_moving``), stops every movement first: a drag under the mouse would
+  // end there. The change is made as within an animation, so that a drag goes on
+  // (``test_web_dashboard`` drags through the change and checks the map still follows).
+  setRatio(ratio) {
+    if (this.map.getPixelRatio() === ratio) return;
+    const moving = this.map._moving;
+    this.resizing = true;
+    try {
+      this.map._moving = true;
+      this.map.setPixelRatio(ratio);
+    } finally {
+      this.map._moving = moving;
+      this.resizing = false;
+    }
+  }
 }
 
 function coordinatesOf(geometry) {
