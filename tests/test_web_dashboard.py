@@ -234,19 +234,19 @@ def test_slow_frames_are_drawn_at_half_resolution_while_the_map_moves(gbr: Page)
     result = gbr.page.evaluate("""async () => {
         const m = window.dashboard.map, motion = window.dashboard.motion;
         const full = m.getPixelRatio();
-        const move = (lng, lat) => new Promise((resolve) => {
+        const move = (lng, lat, duration = 1500) => new Promise((resolve) => {
             const seen = [];
             const onMove = () => { if (m.isMoving()) seen.push(m.getPixelRatio()); };
             m.on('move', onMove);
             m.once('moveend', () => { m.off('move', onMove); resolve(seen); });
-            m.easeTo({center: [lng, lat], duration: 1500});
+            m.easeTo({center: [lng, lat], duration});
         });
         const c = m.getCenter();
         motion.slowFrameMs = 1e6;  // no frame is that slow
         const fast = await move(c.lng + 0.3, c.lat);
         const afterFast = motion.slow;
         motion.slowFrameMs = 0;  // every frame is
-        const measured = await move(c.lng, c.lat);
+        const measured = await move(c.lng, c.lat, 4000);  // four frames even when slow
         const marked = motion.slow;
         const slow = await move(c.lng + 0.3, c.lat);
         return {full, fast, afterFast, measured, marked, slow, after: m.getPixelRatio()};
