@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from tests.helpers import wait_for
 from truceguard.server.ids import IdCodec, Kind, derive_key
 from truceguard.store import open_store
 from truceguard.users import add_user
@@ -89,18 +89,22 @@ def start(db: str, log: Path, *args: str, port: int | None = None) -> Server:
              *args], stdout=fh, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited: {log.read_text()}")
         try:
-            if httpx.get(url + "/healthz", timeout=1, verify=TLS).status_code == 200:
-                return Server(url, db, proc, log)
+            return httpx.get(url + "/healthz", timeout=1, verify=TLS).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.02)  # a try costs well under a millisecond: ask often
-    proc.kill()
-    raise RuntimeError(f"the server did not start: {log.read_text()}")
+            return False
+
+    try:  # a try costs well under a millisecond: ask often
+        wait_for(answers, timeout=30, interval=0.02,
+                 what=lambda: f"the server to start: {log.read_text()}")
+    except AssertionError:
+        proc.kill()
+        raise
+    return Server(url, db, proc, log)
 
 
 @contextmanager

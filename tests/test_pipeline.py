@@ -315,7 +315,8 @@ def test_incremental_fusion_reads_a_neighbourhood_and_equals_full(
     full.close()
 
 
-def test_incremental_equals_full_with_curated_sources(tmp_path: Path) -> None:
+def test_incremental_equals_full_with_curated_sources(tmp_path: Path,
+                                                     sqlite_template: Path) -> None:
     """Chains of reports from two curated sources and one other: the curated rule splits a
     chain into incidents; the incremental neighbourhood takes every incident within reach of
     those it loads, and the partition is the full fusion's (before: 10 of these 300 layouts
@@ -326,13 +327,10 @@ def test_incremental_equals_full_with_curated_sources(tmp_path: Path) -> None:
 
     params = FusionParams(eps_m=2000.0, eps_s=3600.0, max_link_uncertainty_m=0.0)
     curated = {"C1": True, "C2": True, "P": False}
-    # Every trial's two stores start as copies of one new, empty store file (migrated once;
-    # no store holds anything of its own before its first import).
-    empty = tmp_path / "empty.db"
-    SQLiteStore(empty).close()
-
+    # Every trial's two stores start as copies of the session's empty store file (migrated
+    # once; no store holds anything of its own before its first import).
     def new_store(name: str) -> SQLiteStore:
-        shutil.copyfile(empty, tmp_path / name)
+        shutil.copyfile(sqlite_template, tmp_path / name)
         return SQLiteStore(tmp_path / name)
 
     def load(store: Store, rows: dict[str, list[tuple[str, str, float, float, str, str]]],

@@ -62,10 +62,10 @@ class MapColumnTables:
         names = [("text" if c == "releasability" else c) for c in columns]
         rows = self._rows(f"SELECT {', '.join('q.' + n for n in names)} FROM ({sql}) q",
                           params)
-        # One structured array from the rows (numpy converts them in one pass), then a
-        # plain array per column.
+        # One structured array from the rows (numpy converts them in one pass); each column
+        # is a view of it until taken in order below (a plain array then).
         table = np.array(rows, dtype=list(columns.items()))
-        out = {name: np.ascontiguousarray(table[name]) for name in columns}
+        out = {name: table[name] for name in columns}
         keep = np.lexsort((out[id_column], out["t_start"]))
         if near is not None and len(keep):
             keep = keep[near_mask(out["lat"][keep], out["lon"][keep], near)]

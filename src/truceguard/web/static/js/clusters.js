@@ -25,9 +25,8 @@ const lonOf = (x) => x * 360 - 180;
 const latOf = (y) => (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI;
 
 // A level: per cell its key (column * ROW + row), count, sums of x and y, and the index of
-// one of its points (its point, when it holds one alone).
-
-// The level that merges the cells of ``level`` whose ``keyOf(key)`` is the same.
+// one of its points (its point, when it holds one alone). ``merged`` gives the level that
+// merges the cells of ``level`` whose ``keyOf(key)`` is the same.
 function merged(level, keyOf) {
   const index = new Map();
   const out = { keys: [], count: [], sx: [], sy: [], first: [] };

@@ -217,16 +217,15 @@ export class MotionResolution {
     this.slow = false;
     this.gaps = [];  // the last intervals between frames drawn while moving (ms)
     this.last = null;
-    this.resizing = false;  // the map's own events while its resolution changes
     map.on("move", () => this.moved());
     map.on("render", () => this.drawn());
     map.on("moveend", () => this.ended());
   }
 
-  // The resolution is changed only while the map moves (a change fires events of its own;
-  // one made while it stands still would also stop a movement about to start).
+  // The resolution is halved only while the map moves (the full one comes back when it
+  // stops, ``ended``).
   moved() {
-    if (this.slow && !this.resizing && this.map.isMoving()) this.setRatio(this.full / 2);
+    if (this.slow && this.map.isMoving()) this.setRatio(this.full / 2);
   }
 
   drawn() {
@@ -243,25 +242,23 @@ export class MotionResolution {
   }
 
   ended() {
-    if (this.resizing) return;
     this.last = null;
     if (this.slow) this.setRatio(this.full);
   }
 
   // MapLibre (5.3) resizes the canvas for a new resolution and, unless a camera animation
-  // is under way (its ``_moving``), stops every movement first: a drag under the mouse would
-  // end there. The change is made as within an animation, so that a drag goes on
+  // is under way (its ``_moving``), stops every movement first and fires movement events of
+  // its own: a drag under the mouse would end there. The change is made as within an
+  // animation, so that a drag goes on and no event is fired but "resize"
   // (``test_web_dashboard`` drags through the change and checks the map still follows).
   setRatio(ratio) {
     if (this.map.getPixelRatio() === ratio) return;
     const moving = this.map._moving;
-    this.resizing = true;
     try {
       this.map._moving = true;
       this.map.setPixelRatio(ratio);
     } finally {
       this.map._moving = moving;
-      this.resizing = false;
     }
   }
 }
