@@ -142,6 +142,12 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
         and gives it back at its end. Every thread keeps its own connection here."""
         return _HELD
 
+    def _write_turn(self, conn: Any) -> contextlib.AbstractContextManager[None]:
+        """The span of one write transaction on ``conn``: a backend whose writers in one
+        process must queue for the write lock waits for its turn here (SQLite,
+        ``store.turns``). The others go straight to the database's own locks."""
+        return _HELD
+
     # -- connections and transactions -----------------------------------------------------
     def _set_wait(self, conn: Any) -> None:  # the backend's lock wait on a connection
         raise NotImplementedError
@@ -182,21 +188,23 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A transaction: committed on normal exit, rolled back on an exception. Inside
-        another one it is part of that one."""
+        another one it is part of that one. An outermost one takes its write turn first
+        (``_write_turn``) and gives it up when it ends."""
         with self._hold():
             conn = self._db()
             if self._in_transaction(conn):
                 yield
                 return
-            conn.execute(self._begin)
-            try:
-                yield
-            except BaseException:
-                if self._in_transaction(conn):
-                    conn.execute("ROLLBACK")
-                self._marking_ids.clear()  # ids handed out inside it may be gone
-                raise
-            conn.execute("COMMIT")
+            with self._write_turn(conn):
+                conn.execute(self._begin)
+                try:
+                    yield
+                except BaseException:
+                    if self._in_transaction(conn):
+                        conn.execute("ROLLBACK")
+                    self._marking_ids.clear()  # ids handed out inside it may be gone
+                    raise
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

@@ -10,7 +10,10 @@ Concurrency: each thread gets its own connection (a server's threads share the s
 writers take the write lock at the start of their transaction (``BEGIN IMMEDIATE``) and wait
 up to ``busy_timeout_s`` (``BUSY_TIMEOUT_S`` unless told otherwise) for it, so two imports into
 one file, or a reader beside an import, never fail with "database is locked" while the other
-works. Past that wait the store raises ``StoreBusyError`` (``store.busy``): nothing was
+works. Writers in one process first queue for their turn, first come first served
+(``store.turns``: SQLite's own wait is a loop of sleeps that a thread committing back to back
+can starve), each waiting up to the same ``busy_timeout_s``. Past that wait the store raises
+``StoreBusyError`` (``store.busy``): nothing was
 written, and the caller may try again (the server answers 503 with ``Retry-After``; it gives
 its request connections a shorter wait, ``set_busy_timeout``). A thread may lend its connection
 to a helper thread (``lend_connection``): the import's writer thread commits inside the
@@ -44,6 +47,7 @@ from truceguard.io.columns import ObservationColumns
 from truceguard.store.federation import FederationTables
 from truceguard.store.map_columns import MapColumnTables
 from truceguard.store.sql import OBS_INSERT, SQLStore, stored_values
+from truceguard.store.turns import WriteTurns, turns_for
 
 BUSY_TIMEOUT_S = 60.0
 WAL_AUTOCHECKPOINT = 1000  # pages: SQLite's default
@@ -91,9 +95,12 @@ class _Connection(sqlite3.Connection):
 def _busy(conn: sqlite3.Connection, exc: sqlite3.OperationalError) -> Exception:
     if not _is_busy(exc):
         return exc
-    waited = getattr(conn, "busy_timeout_s", BUSY_TIMEOUT_S)
+    return _stayed_locked(getattr(conn, "busy_timeout_s", BUSY_TIMEOUT_S), str(exc))
+
+
+def _stayed_locked(waited: float, why: str) -> StoreBusyError:
     return StoreBusyError(f"the database stayed locked by another writer for {waited:g} s "
-                          f"({exc})", retry_after_s=max(1, min(30, round(waited))))
+                          f"({why})", retry_after_s=max(1, min(30, round(waited))))
 
 
 class SQLiteStore(SQLStore, FederationTables, MapColumnTables):
@@ -108,6 +115,7 @@ class SQLiteStore(SQLStore, FederationTables, MapColumnTables):
         super().__init__()
         self.path = str(path)
         self.busy_timeout_s = float(busy_timeout_s)
+        self._turns = WriteTurns() if self.path == ":memory:" else turns_for(self.path)
         p = Path(self.path)
         if self.path != ":memory:":
             if not p.parent.exists():
@@ -157,6 +165,18 @@ class SQLiteStore(SQLStore, FederationTables, MapColumnTables):
 
     def _in_transaction(self, conn: sqlite3.Connection) -> bool:
         return conn.in_transaction
+
+    @contextmanager
+    def _write_turn(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Wait for this process's turn to write the file (``store.turns``), as long as the
+        connection waits for SQLite's lock; then ``StoreBusyError``."""
+        waited = getattr(conn, "busy_timeout_s", self.busy_timeout_s)
+        if not self._turns.acquire(waited):
+            raise _stayed_locked(waited, "waiting for this process's turn to write")
+        try:
+            yield
+        finally:
+            self._turns.release()
 
     @property
     def conn(self) -> sqlite3.Connection:
