@@ -226,21 +226,27 @@ def test_zoomed_out_every_incident_is_counted_once_in_its_cluster(gbr: Page) -> 
     assert not made["problems"]
 
 
-def test_slow_frames_are_drawn_at_half_resolution_while_the_map_moves(gbr: Page) -> None:
-    """``MotionResolution``: once the frames of a movement come slower than its limit, the
-    rest of it and every later movement are drawn at half the resolution, and the full one is
-    back whenever the map stops (the events the map fires for that change are not a
-    movement). Frames within the limit change nothing."""
+def test_slow_frames_are_moved_on_the_page_instead_of_drawn_while_the_map_moves(gbr: Page
+                                                                              ) -> None:
+    """``SlidingMotion``: frames within the limit are all drawn; once the frames of a movement
+    come slower than it, the rest of that movement and every later one are shown by moving
+    a copy of the last frame drawn (a CSS transform that changes at each step), and the map
+    is drawn again, and shown instead of the copy, when it stops."""
     result = gbr.page.evaluate("""async () => {
         const m = window.dashboard.map, motion = window.dashboard.motion;
-        const full = m.getPixelRatio();
-        const move = (lng, lat, duration = 1500) => new Promise((resolve) => {
-            const seen = [];
-            const onMove = () => { if (m.isMoving()) seen.push(m.getPixelRatio()); };
-            m.on('move', onMove);
-            m.once('moveend', () => { m.off('move', onMove); resolve(seen); });
+        motion.pauseMs = 1e6;  // no pause within these movements draws
+        const move = async (lng, lat, duration = 1500) => {
+            const seen = [];  // at each step: frames drawn so far, the copy's transform
+            const onRender = () => { if (motion.moving) seen.push([motion.draws,
+                                                                   motion.transform]); };
+            m.on('render', onRender);
+            const ended = m.once('moveend');
             m.easeTo({center: [lng, lat], duration});
-        });
+            await ended;
+            m.off('render', onRender);
+            await m.once('idle');
+            return {seen, after: [motion.draws, motion.transform]};
+        };
         const c = m.getCenter();
         motion.slowFrameMs = 1e6;  // no frame is that slow
         const fast = await move(c.lng + 0.3, c.lat);
@@ -249,42 +255,87 @@ def test_slow_frames_are_drawn_at_half_resolution_while_the_map_moves(gbr: Page)
         const measured = await move(c.lng, c.lat, 4000);  // four frames even when slow
         const marked = motion.slow;
         const slow = await move(c.lng + 0.3, c.lat);
-        return {full, fast, afterFast, measured, marked, slow, after: m.getPixelRatio()};
+        return {fast, afterFast, measured, marked, slow};
     }""")
-    full = result["full"]
-    assert set(result["fast"]) == {full} and not result["afterFast"]
-    # found slow after three intervals: the rest of that movement at half the resolution
-    measured = result["measured"]
-    assert measured[0] == full and measured[-1] == full / 2 and result["marked"]
-    assert result["slow"] and set(result["slow"]) == {full / 2}
-    assert result["after"] == full
+    fast = result["fast"]["seen"]
+    assert len(fast) > 3 and not result["afterFast"]
+    assert [d for d, _ in fast] == list(range(fast[0][0], fast[0][0] + len(fast)))
+    assert {t for _, t in fast} == {""}
+    # found slow after three intervals: the rest of that movement is moved, not drawn
+    measured = result["measured"]["seen"]
+    assert result["marked"] and measured[0][1] == "" and measured[-1][1].startswith("translate")
+    drawn_then = measured[-1][0]
+    assert drawn_then < measured[0][0] + 6
+    for key in ("measured", "slow"):  # drawn once more when it stops, with no transform
+        assert result[key]["after"][1] == ""
+    assert result["measured"]["after"][0] > drawn_then
+    slow = result["slow"]["seen"]
+    assert len(slow) > 3 and {d for d, _ in slow} == {result["measured"]["after"][0]}
+    transforms = [t for _, t in slow]
+    assert all(t.startswith("translate") for t in transforms)
+    assert len(set(transforms)) > len(transforms) // 2  # each step moves it further
+    assert result["slow"]["after"][0] > slow[0][0]
 
 
-def test_a_drag_goes_on_through_the_change_of_resolution(gbr: Page) -> None:
-    """A drag with the mouse whose frames are found slow midway: the resolution halves and
-    the map still follows the mouse to the end of the drag (a canvas resized by MapLibre
-    outside an animation would stop it); sharp again once the mouse is released."""
+def _grey(path: Path) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+
+
+def _best_shift(before: Any, after: Any, near: tuple[int, int], reach: int = 5
+                ) -> tuple[tuple[int, int], float, float]:
+    """The shift (dx, dy) within ``reach`` of ``near`` that best carries ``before`` onto
+    ``after`` (mean absolute difference over the inside of the picture), its difference, and
+    the difference with no shift at all."""
+    h, w = before.shape
+    m = 80  # margin: what came into view at the edges is not compared
+
+    def diff(dx: int, dy: int) -> float:
+        return float(abs(after[m + dy:h - m + dy, m + dx:w - m + dx]
+                         - before[m:h - m, m:w - m]).mean())
+
+    shifts = [(near[0] + i, near[1] + j) for i in range(-reach, reach + 1)
+              for j in range(-reach, reach + 1)]
+    best = min(shifts, key=lambda s: diff(*s))
+    return best, diff(*best), diff(0, 0)
+
+
+def test_a_drag_on_a_slow_renderer_moves_the_last_frame_with_the_mouse(gbr: Page) -> None:
+    """A real mouse drag once frames are slow: the picture follows the mouse pixel for
+    pixel while nothing is drawn (compared with a screenshot from before the drag), a pause
+    with the button held draws the map where it now is, and so does the release."""
     page = gbr.page
-    page.evaluate("() => { window.dashboard.motion.slowFrameMs = 0 }")
-    centre = "() => { const c = window.dashboard.map.getCenter(); return [c.lng, c.lat] }"
-    ratio = "() => window.dashboard.map.getPixelRatio()"
-    full = page.evaluate(ratio)
+    page.evaluate("""() => { const motion = window.dashboard.motion;
+        motion.slow = true; motion.pauseMs = 1e6; motion.drawNow(); }""")
+    page.wait_for_function("() => window.dashboard.motion.drawn !== null")
     box = page.locator("#map").bounding_box()
     assert box is not None
+    clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]}
+    before = gbr.tmp / "before-drag.png"
+    page.screenshot(path=str(before), clip=clip)
+    draws = page.evaluate("() => window.dashboard.motion.draws")
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
-    for k in range(1, 13):
-        page.mouse.move(x + 10 * k, y + 4 * k)
-    page.wait_for_function(f"() => window.dashboard.map.getPixelRatio() === {full / 2}")
-    halfway = page.evaluate(centre)
-    for k in range(13, 25):
-        page.mouse.move(x + 10 * k, y + 4 * k)
-    page.wait_for_function(f"""() => {{ const c = window.dashboard.map.getCenter();
-        return c.lng < {halfway[0] - 0.05} }}""")  # dragged east: the centre goes west
-    assert page.evaluate(ratio) == full / 2
+    for k in range(1, 11):
+        page.mouse.move(x + 6 * k, y + 4 * k)
+    page.wait_for_function("""() => window.dashboard.motion.slides > 0 &&
+        window.dashboard.motion.transform.includes('60px, 40px')""")
+    during = gbr.tmp / "during-drag.png"
+    page.screenshot(path=str(during), clip=clip)
+    assert page.evaluate("() => window.dashboard.motion.draws") == draws
+    shift, moved, unmoved = _best_shift(_grey(before), _grey(during), (60, 40))
+    assert shift == (60, 40) and moved < 1.0 < unmoved, (shift, moved, unmoved)
+    page.evaluate("() => { window.dashboard.motion.pauseMs = 200 }")
+    page.mouse.move(x + 62, y + 41)  # then held still: drawn where the map now is
+    page.wait_for_function(f"""() => window.dashboard.motion.draws > {draws} &&
+        window.dashboard.motion.moving &&
+        window.dashboard.motion.transform === ''""")
     page.mouse.up()
-    page.wait_for_function(f"() => window.dashboard.map.getPixelRatio() === {full}")
+    page.wait_for_function("""() => !window.dashboard.motion.moving &&
+        window.dashboard.motion.transform === ''""")
 
 
 def test_the_zones_of_the_active_terms_are_a_layer(gbr: Page) -> None:

@@ -5,7 +5,7 @@
 // brings is applied to the view by difference (``dataset.liveApplied`` counts them).
 // A view is loaded in two parts (``GET /api/v1/map``): the incidents are drawn first (the
 // first paint), then the violations, the register and the counts. ``window.dashboard`` holds
-// the state, the map and its ``MotionResolution`` (``motion``).
+// the state, the map and its ``SlidingMotion`` (``motion``).
 
 import { Api, forgetToken, keepToken, takeToken } from "./api.js";
 import { exportView } from "./export.js";
@@ -13,11 +13,12 @@ import { Areas } from "./areas.js";
 import { follow } from "./live.js";
 import {
   CATEGORY_COLOURS, clauseColours, fitIncidents, incidentClusters, incidentFeature,
-  incidentFeatures, makeMap, MotionResolution, REGISTER_COLOUR, patchSource,
+  incidentFeatures, makeMap, REGISTER_COLOUR, patchSource,
   registerFeatures, showLineAt, showSelected, showUncertainty, showZones, violationClusters,
   violationFeature, violationFeatures, zoneColours,
 } from "./map.js";
 import { CLUSTER_MAX_ZOOM } from "./clusters.js";
+import { SlidingMotion } from "./motion.js";
 import { showIncident } from "./panel.js";
 import { Timeline, epoch, isoSeconds, isoText } from "./timeline.js";
 
@@ -496,7 +497,7 @@ async function start() {
     await mapLibrary();
     map = makeMap($("map"), layers);
     window.dashboard.map = map;
-    window.dashboard.motion = new MotionResolution(map);
+    window.dashboard.motion = new SlidingMotion(map);
     // The style's sources exist once it is loaded: the incidents are drawn then, not after
     // the map's "load" (which waits for every tile of the shipped layers).
     await new Promise((resolve) => map.once("style.load", resolve));

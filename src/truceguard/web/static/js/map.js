@@ -204,65 +204,6 @@ export function makeMap(container, layers) {
   return map;
 }
 
-// Once the map's frames are found slow while it moves (the median of the last intervals
-// between frames drawn while it moved over ``slowFrameMs``: a software renderer), the rest of
-// that movement and every later one are drawn at half the resolution (a quarter of the
-// pixels to shade and copy); the full one is drawn again whenever it stops. On a graphics
-// processor nothing changes.
-export class MotionResolution {
-  constructor(map, slowFrameMs = 50) {
-    this.map = map;
-    this.full = map.getPixelRatio();
-    this.slowFrameMs = slowFrameMs;
-    this.slow = false;
-    this.gaps = [];  // the last intervals between frames drawn while moving (ms)
-    this.last = null;
-    map.on("move", () => this.moved());
-    map.on("render", () => this.drawn());
-    map.on("moveend", () => this.ended());
-  }
-
-  // The resolution is halved only while the map moves (the full one comes back when it
-  // stops, ``ended``).
-  moved() {
-    if (this.slow && this.map.isMoving()) this.setRatio(this.full / 2);
-  }
-
-  drawn() {
-    if (this.slow || !this.map.isMoving()) return;
-    const t = performance.now();
-    if (this.last !== null) this.gaps = [...this.gaps.slice(-8), t - this.last];
-    this.last = t;
-    if (this.gaps.length < 3) return;
-    const sorted = [...this.gaps].sort((x, y) => x - y);
-    if (sorted[sorted.length >> 1] > this.slowFrameMs) {
-      this.slow = true;
-      this.setRatio(this.full / 2);
-    }
-  }
-
-  ended() {
-    this.last = null;
-    if (this.slow) this.setRatio(this.full);
-  }
-
-  // MapLibre (5.3) resizes the canvas for a new resolution and, unless a camera animation
-  // is under way (its ``_moving``), stops every movement first and fires movement events of
-  // its own: a drag under the mouse would end there. The change is made as within an
-  // animation, so that a drag goes on and no event is fired but "resize"
-  // (``test_web_dashboard`` drags through the change and checks the map still follows).
-  setRatio(ratio) {
-    if (this.map.getPixelRatio() === ratio) return;
-    const moving = this.map._moving;
-    try {
-      this.map._moving = true;
-      this.map.setPixelRatio(ratio);
-    } finally {
-      this.map._moving = moving;
-    }
-  }
-}
-
 function coordinatesOf(geometry) {
   if (geometry.type === "LineString") return geometry.coordinates;
   if (geometry.type === "MultiLineString") return geometry.coordinates.flat();
