@@ -86,4 +86,4 @@ def test_the_dashboard_needs_a_database_with_an_owner(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1, out
     assert f"database {str(db)!r} has no owner nation" in out
-    assert "Hint: run `truceguard init --nation CODE` on it first" in out
+    assert f"Hint: run `truceguard init --db {db} --nation CODE` on it first" in out

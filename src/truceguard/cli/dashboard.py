@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shlex
 import socket
 import threading
 import time
@@ -67,7 +68,8 @@ def dashboard_cmd(port: int, terms: tuple[str, ...], no_browser: bool, db: str |
         nation = store.owner_nation()
         if not nation:
             raise InputError(f"database {path!r} has no owner nation",
-                             hint="run `truceguard init --nation CODE` on it first",
+                             hint=f"run `truceguard init --db {shlex.quote(path)} --nation "
+                                  "CODE` on it first (CODE: the nation that owns it, e.g. GBR)",
                              code="input.no_owner")
         name = f"dashboard-{secrets.token_hex(4)}"
         token = add_user(store, name, nation, "analyst", by="dashboard")[1]
