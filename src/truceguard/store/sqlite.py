@@ -13,11 +13,11 @@ one file, or a reader beside an import, never fail with "database is locked" whi
 works. Writers in one process first queue for their turn, first come first served
 (``store.turns``: SQLite's own wait is a loop of sleeps that a thread committing back to back
 can starve), each waiting up to the same ``busy_timeout_s``. Past that wait the store raises
-``StoreBusyError`` (``store.busy``): nothing was
-written, and the caller may try again (the server answers 503 with ``Retry-After``; it gives
-its request connections a shorter wait, ``set_busy_timeout``). A thread may lend its connection
-to a helper thread (``lend_connection``): the import's writer thread commits inside the
-importing thread's transaction that way.
+``StoreBusyError`` (``store.busy``): nothing was written, and the caller may try again (the
+server answers 503 with ``Retry-After``; it gives its request connections a shorter wait,
+``set_busy_timeout``). A thread may lend its connection to a helper thread
+(``lend_connection``): the import's writer thread commits inside the importing thread's
+transaction that way.
 
 A live stream of small commits (``ingest_stream``, the CoT sink's writer): with
 ``separate_checkpoints`` the writer's connection stops checkpointing the write-ahead log

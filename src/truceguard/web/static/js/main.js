@@ -13,9 +13,9 @@ import { Areas } from "./areas.js";
 import { follow } from "./live.js";
 import {
   CATEGORY_COLOURS, clauseColours, fitIncidents, incidentClusters, incidentFeature,
-  incidentFeatures, makeMap, REGISTER_COLOUR, patchSource,
-  registerFeatures, showLineAt, showSelected, showUncertainty, showZones, violationClusters,
-  violationFeature, violationFeatures, zoneColours,
+  incidentFeatures, makeMap, REGISTER_COLOUR, patchSource, registerFeatures, showLineAt,
+  showSelected, showUncertainty, showZones, violationClusters, violationFeature,
+  violationFeatures, zoneColours,
 } from "./map.js";
 import { CLUSTER_MAX_ZOOM } from "./clusters.js";
 import { SlidingMotion } from "./motion.js";

@@ -75,7 +75,8 @@ export class SlidingMotion {
     this.pause = setTimeout(() => this.drawNow(), this.pauseMs);
   }
 
-  // The copy moved by ``transform`` over the hidden map canvas, or ("") the map canvas.
+  // The copy moved by ``transform`` over the map's canvas (transparent meanwhile), or ("")
+  // the map's canvas itself.
   show(transform) {
     if (transform === this.transform) return;
     this.transform = transform;
