@@ -278,3 +278,30 @@ def test_a_peer_is_the_partner_its_own_ca_vouches_for(pki: dict[str, str]) -> No
     assert peer_partner(der("gbr"), [fra], load_cas([fra])) is None  # another name
     assert peer_partner(der("fra"), [other_ca], load_cas([other_ca])) is None  # another CA
     assert peer_partner(der("rogue"), [fra], load_cas([fra])) is None
+
+
+def test_the_origins_copy_is_not_withdrawn_by_the_relay_that_brought_it_first(
+        store: Store, pki: dict[str, str]) -> None:
+    """A record that came first through a relay, then from its origin: when the relay may no
+    longer hold it (a narrower marking at the origin) its withdrawal must not take the copy
+    the origin sent (that was lost: the origin counts it delivered and never sends it again)."""
+    store.set_owner_nation("FRA")
+    origin = add_partner(store, "gbr", "https://127.0.0.1:9", "GBR", (), pki["gbr"],
+                         pki["gbr.key"], pki["ca"], relay=False, by="test")
+    relay = add_partner(store, "ukr", "https://127.0.0.1:8", "UKR", (), pki["gbr"],
+                        pki["gbr.key"], pki["ca"], relay=True, by="test")
+    wide = parse_marking("REL TO FRA, GBR, UKR")
+    doc = record_document("gbr", "0", ("gbr",), wide, observation("rl", 0, wide.text))
+
+    def receive(p: Partner, records: list[dict[str, object]],
+                withdrawals: list[tuple[str, str]]) -> dict[str, object]:
+        return receive_batch(store, p, parse_batch(batch_body(records, withdrawals)), "fra",
+                             "FRA")
+
+    assert receive(relay, [{**doc, "via": ["gbr", "ukr"]}], [])["accepted"] == 1
+    narrow = {**doc, "marking": "REL TO FRA, GBR"}
+    assert receive(origin, [narrow], [])["updated"] == 1
+    assert receive(relay, [], [("gbr", "0")])["withdrawn"] == 0
+    (obs,) = store.observations(ObservationFilter(sources=("rl",)), Viewer.owner())
+    assert obs.releasability == "REL TO FRA, GBR"
+    assert receive(origin, [], [("gbr", "0")])["withdrawn"] == 1  # the origin still may

@@ -363,12 +363,15 @@ class FederationTables:
         duplicates: list[str] = []
         withdrawn: list[str] = []
         not_withdrawn: list[str] = []
+        from_origin: list[str] = []  # held records their origin sent again itself
         with self.transaction():
             known = self._received_rows(records)
             fresh: dict[tuple[str, str], Incoming] = {}
             for rec in records:
                 key = record_key(rec.origin, rec.original_id)
                 held = known.get((rec.origin, rec.original_id))
+                if held is not None and held[0] is not None and rec.origin == partner.name:
+                    from_origin.append(rec.original_id)
                 if held is not None and held[0] is not None:
                     narrowed = parse_marking(held[1]).narrow(parse_marking(rec.marking))
                     if narrowed.text == held[1]:
@@ -382,6 +385,7 @@ class FederationTables:
                 else:
                     fresh[(rec.origin, rec.original_id)] = rec
             self._insert_received(list(fresh.values()), set(known), partner.name)
+            self._received_from_origin(partner.name, from_origin)
             accepted += [record_key(r.origin, r.original_id) for r in fresh.values()]
             for origin, oid in withdrawals:
                 key = record_key(origin, oid)
@@ -395,6 +399,16 @@ class FederationTables:
                         partner.partner_id))
         return ApplyCounts(tuple(accepted), tuple(updated), tuple(duplicates), tuple(withdrawn),
                            tuple(not_withdrawn))
+
+    def _received_from_origin(self, origin: str, ids: Sequence[str]) -> None:
+        """Records held from a relay that their origin sent itself are held from the origin
+        from now on: a relay's withdrawal (it may no longer hold them) must not take them."""
+        from truceguard.store.violations import chunks, placeholders
+
+        for part in chunks(sorted(set(ids))):
+            self._exec(f"UPDATE federation_received SET from_partner = ? WHERE origin = ? AND "
+                       f"original_id IN ({placeholders(len(part))}) AND from_partner <> ?",
+                       (origin, origin, *part, origin))
 
     def _received_rows(self, records: Sequence[Incoming]
                        ) -> dict[tuple[str, str], tuple[int | None, str]]:
