@@ -12,13 +12,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import UCDP_CLEAN
 from tests.server_fixtures import Server, list_all, serving
-from tests.web_fixtures import LOOPBACK, chromium
+from tests.web_fixtures import Page, chromium
 from truceguard.ingest import import_file, ingest_records
 from truceguard.judge.terms import load_terms
 from truceguard.marking import most_restrictive
@@ -82,68 +81,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def browser() -> Iterator[Any]:
     with chromium() as b:
         yield b
-
-
-class Page:
-    """A page of the dashboard for one user, with every request it tried to send elsewhere."""
-
-    def __init__(self, browser: Any, server: Server, user: str, tmp: Path) -> None:
-        self.server, self.user, self.tmp = server, user, tmp
-        self.context = browser.new_context(viewport={"width": 1400, "height": 850},
-                                           accept_downloads=True)
-        self.elsewhere: list[str] = []
-        self.errors: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(f"{server.url}/#token={server.tokens[user]}")
-        self.ready()
-
-    def _route(self, route: Any) -> None:
-        if urlsplit(route.request.url).hostname in LOOPBACK:
-            route.continue_()
-        else:
-            self.elsewhere.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    def ready(self, since: str | None = None) -> None:
-        """Wait until the page shows what it last asked for (the period from ``since``)."""
-        self.page.wait_for_function(
-            "s => document.body.dataset.state === 'ready' && "
-            "(s === null || document.getElementById('period').dataset.since === s)",
-            arg=since, timeout=30_000)
-
-    def text(self, selector: str) -> str:
-        return str(self.page.inner_text(selector))
-
-    def count(self) -> int:
-        return int(self.text("#count-incidents"))
-
-    def period(self) -> dict[str, str]:
-        p = self.page.locator("#period")
-        return {k: v for k in ("since", "until") if (v := p.get_attribute(f"data-{k}"))}
-
-    def brush(self, start: int, end: int) -> None:
-        """Move the timeline's brush to days ``start`` .. ``end`` of the data."""
-        self.page.evaluate("""([a, b]) => {
-            for (const [id, v] of [['brush-from', a], ['brush-to', b]]) {
-                const el = document.getElementById(id);
-                el.value = String(v);
-                el.dispatchEvent(new Event('input'));
-            }}""", [start, end])
-        self.page.wait_for_function(
-            "() => document.getElementById('period').dataset.since !== '' && "
-            "document.body.dataset.state === 'ready'", timeout=30_000)
-
-    def shot(self, name: str) -> Path:
-        path = self.tmp / f"{name}.png"
-        self.page.screenshot(path=str(path))
-        return path
-
-    def close(self) -> None:
-        assert self.errors == [], self.errors
-        assert self.elsewhere == [], f"requests left the machine: {self.elsewhere}"
-        self.context.close()
 
 
 def _all(server: Server, user: str, kind: str, params: dict[str, str]) -> tuple[list, list]:

@@ -20,7 +20,8 @@ import pytest
 
 from tests.helpers import wait_for
 from tests.server_fixtures import Server, serving
-from tests.test_web_dashboard import Page, browser  # noqa: F401 - the shared browser fixture
+from tests.test_web_dashboard import browser  # noqa: F401 - the shared browser fixture
+from tests.web_fixtures import Page
 from truceguard.errors import ThrottledError
 from truceguard.ingest import ingest_records
 from truceguard.model import Observation, User, sha256_text

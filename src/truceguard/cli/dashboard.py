@@ -13,6 +13,7 @@ import webbrowser
 import click
 
 from truceguard.cli.common import db_option, domain_errors, open_existing, resolve_db
+from truceguard.cli.server import basemap_options
 from truceguard.errors import InputError, MissingExtraError
 
 
@@ -42,9 +43,11 @@ def _open_when_up(url: str, page: str, timeout_s: float = 30.0) -> None:
 @click.option("--terms", "terms", multiple=True, metavar="NAME|PATH",
               help="Terms to judge new observations against, live (repeatable).")
 @click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
+@basemap_options
 @db_option
 @domain_errors
-def dashboard_cmd(port: int, terms: tuple[str, ...], no_browser: bool, db: str | None) -> None:
+def dashboard_cmd(port: int, terms: tuple[str, ...], no_browser: bool, basemap: str | None,
+                  basemap_marking: str, db: str | None) -> None:
     """Open the dashboard (map, timeline, evidence) on this database in your browser.
 
     Runs the mission server on 127.0.0.1 only, with a user made for this session (an analyst
@@ -55,11 +58,13 @@ def dashboard_cmd(port: int, terms: tuple[str, ...], no_browser: bool, db: str |
         import uvicorn  # noqa: F401
     except ModuleNotFoundError as exc:
         raise MissingExtraError("truceguard dashboard", "server", exc.name or "fastapi") from None
-    from truceguard.server.serve import ServeConfig, run
+    from truceguard.server.serve import ServeConfig, open_basemap, run
     from truceguard.store.cluster import is_postgres_url
     from truceguard.users import add_user, disable_user
 
     path = resolve_db(db)
+    if basemap is not None:  # checked before anything is written
+        open_basemap(basemap, basemap_marking).archive.close()
     if is_postgres_url(path):
         raise InputError("the dashboard runs on a SQLite database file",
                          hint="for PostgreSQL run `truceguard serve` and open its address",
@@ -81,7 +86,8 @@ def dashboard_cmd(port: int, terms: tuple[str, ...], no_browser: bool, db: str |
     if not no_browser:
         threading.Thread(target=_open_when_up, args=(url, page), daemon=True).start()
     try:
-        run(ServeConfig(db=path, host="127.0.0.1", port=port, terms=list(terms)))
+        run(ServeConfig(db=path, host="127.0.0.1", port=port, terms=list(terms),
+                        basemap=basemap, basemap_marking=basemap_marking))
     finally:
         with open_existing(db) as store:
             disable_user(store, name, by="dashboard")

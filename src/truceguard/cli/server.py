@@ -18,6 +18,19 @@ audit_key_option = click.option(
          "creates it): the audit chain is HMAC-keyed with it, so a rewrite is detected.")
 
 
+
+def basemap_options(f: Any) -> Any:
+    """``--basemap FILE`` and ``--basemap-marking``, for serve and dashboard."""
+    f = click.option("--basemap-marking", default="PUBLIC", show_default=True,
+                     metavar="MARKING",
+                     help="Who may see the basemap, e.g. 'REL TO GBR, FRA'; to anyone else "
+                          "the server has none.")(f)
+    return click.option("--basemap", type=click.Path(dir_okay=False), metavar="FILE.pmtiles",
+                         help="A PMTiles archive (raster or vector tiles, version 3) drawn "
+                              "under the dashboard's layers; read from this file, never "
+                              "from the network.")(f)
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
@@ -58,6 +71,7 @@ audit_key_option = click.option(
 @click.option("--federation-port", type=click.IntRange(1, 65535), metavar="PORT",
               help="Listen for partners over mutual TLS (each client certificate must be a "
                    "registered partner's). Needs --federation-cert and --federation-key.")
+@basemap_options
 @audit_key_option
 @db_option
 @domain_errors
@@ -66,7 +80,7 @@ def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
               key: str | None, client_ca: str | None, cot_max_per_peer: int,
               loop_debug_ms: float | None, federation_cert: str | None,
               federation_key: str | None, federation_port: int | None, audit_key: str | None,
-              db: str | None) -> None:
+              basemap: str | None, basemap_marking: str, db: str | None) -> None:
     """Run the mission server: the HTTP API (/api/v1, OpenAPI at /openapi.json), live
     judging, alerts and Cursor on Target in and out, in one process. Needs the server
     extra: pip install 'truceguard[server]'. Stop it with Ctrl-C or SIGTERM: it stops
@@ -97,7 +111,8 @@ def serve_cmd(host: str, port: int, terms: tuple[str, ...], cot_tcp: int | None,
                     client_ca=client_ca, cot_as=cot_as, cot_max_per_peer=cot_max_per_peer,
                     audit_key=audit_key, loop_debug_ms=loop_debug_ms,
                     federation_cert=federation_cert, federation_key=federation_key,
-                    federation_port=federation_port))
+                    federation_port=federation_port, basemap=basemap,
+                    basemap_marking=basemap_marking))
 
 
 @click.group("users")

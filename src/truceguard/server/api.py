@@ -83,17 +83,19 @@ JSON_ERRORS = {k: {"description": v["description"], "content": {"application/jso
 
 def create_app(store: Store, *, on_ingest: Callable[[int], None] | None = None,
                on_user_disabled: Callable[[str], None] | None = None,
-               plans: Any = None) -> FastAPI:
+               plans: Any = None, basemap: Any = None) -> FastAPI:
     """The API over ``store``. ``on_ingest`` is called after observations were committed (the
     live loop's poke); ``on_user_disabled`` when a user is disabled (to end their live CoT
     sessions); both on the event loop's thread. ``plans`` runs plan requests
-    (``server.plans.PlanRunner``)."""
+    (``server.plans.PlanRunner``); ``basemap`` is the basemap it serves
+    (``routes.basemap.ServedBasemap``), if any."""
     app = FastAPI(title="truceguard", version=__version__,
                   dependencies=[Depends(known_query)], docs_url=None, redoc_url=None,
                   description="Watch a ceasefire and plan the force that safeguards it.",
                   generate_unique_id_function=_operation_id)
     app.state.context = ServerContext(store, on_ingest, on_user_disabled, plans)
     app.state.store = store
+    app.state.basemap = basemap
     app.state.login_throttle = LoginThrottle()
     app.state.uploads_under_way = app.state.context.uploads
     app.state.events = EventHub(store, app.state.context.ids)  # routes.events; live feeds it

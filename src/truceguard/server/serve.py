@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from truceguard.errors import InputError, TruceguardError
+from truceguard.errors import InputError, MissingExtraError, TruceguardError
 from truceguard.judge.terms import Terms, load_terms
 from truceguard.model import User
 from truceguard.server.alerts import Dispatcher
@@ -77,6 +77,8 @@ class ServeConfig:
     federation_cert: str | None = None  # this server's federation certificate (its CN: name)
     federation_key: str | None = None
     federation_port: int | None = None  # the mutual-TLS federation listener
+    basemap: str | None = None  # a PMTiles archive the dashboard draws under its layers
+    basemap_marking: str = "PUBLIC"  # who may read it (routes.basemap)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -117,14 +119,17 @@ async def serve(config: ServeConfig) -> None:
         loop.set_debug(True)
         loop.slow_callback_duration = config.loop_debug_ms / 1000
         watch_loop_cpu(config.loop_debug_ms / 1000)
+    basemap = open_basemap(config.basemap, config.basemap_marking)
     terms = await asyncio.to_thread(_load_terms, config.terms)
     store = await asyncio.to_thread(_open, config)
     supervisor = Supervisor(drain_s=config.drain_s)
     try:
-        failed = await _run(config, store, terms, supervisor)
+        failed = await _run(config, store, terms, supervisor, basemap)
     finally:
         await supervisor.stop(drain=True)
         await asyncio.to_thread(store.close)
+        if basemap is not None:
+            basemap.archive.close()
         log.info("stop: the server has stopped")
     if failed is not None:
         error = getattr(failed, "error", None)
@@ -146,6 +151,27 @@ def _load_terms(names: list[str]) -> list[Terms]:
     return terms
 
 
+def open_basemap(path: str | None, marking: str) -> Any:
+    """The basemap to serve (``routes.basemap.ServedBasemap``) from the PMTiles archive at
+    ``path`` with ``marking``, checked now (``input.basemap`` for a file that is not a
+    readable archive); None without a path."""
+    if path is None:
+        return None
+    try:
+        import pmtiles  # noqa: F401
+    except ModuleNotFoundError:
+        raise MissingExtraError("--basemap", "server", "pmtiles") from None
+    from truceguard.marking import parse_marking
+    from truceguard.server.routes.basemap import ServedBasemap
+    from truceguard.web.basemap import Basemap
+
+    parsed = parse_marking(marking, legacy=False)
+    archive = Basemap(path)
+    log.info("basemap: %s (%s tiles, zoom %d-%d, %s)", path, archive.info.tile_type,
+             archive.info.min_zoom, archive.info.max_zoom, parsed.text)
+    return ServedBasemap(archive, parsed)
+
+
 def _open(config: ServeConfig) -> Store:
     store = open_store(config.db)
     store.set_busy_timeout(config.busy_timeout_s)
@@ -157,7 +183,7 @@ def _open(config: ServeConfig) -> Store:
 
 
 async def _run(config: ServeConfig, store: Store, terms: list[Terms],
-               supervisor: Supervisor) -> Any:
+               supervisor: Supervisor, basemap: Any = None) -> Any:
     """Build the services, start them, wait for a signal or a failure; the failed service
     (or None)."""
     loop = asyncio.get_running_loop()
@@ -183,7 +209,8 @@ async def _run(config: ServeConfig, store: Store, terms: list[Terms],
     ended = on_loop(loop, end_connections)  # the API or a watcher may call it from a thread
 
     plans = PlanRunner(store)
-    app = create_app(store, on_ingest=live.poke, on_user_disabled=ended, plans=plans)
+    app = create_app(store, on_ingest=live.poke, on_user_disabled=ended, plans=plans,
+                     basemap=basemap)
     app.state.supervisor = supervisor
     live.on_changes = app.state.events.collect  # the live events (routes.events)
     for service in (cot_targets, dispatcher, live, *(cot.services() if cot else [])):

@@ -10,6 +10,7 @@ from truceguard.server.routes import (
     alerts,
     attachments,
     audit,
+    basemap,
     capture,
     catalog,
     events,
@@ -29,7 +30,7 @@ ROUTERS: list[APIRouter] = [
     health.router, observations.router, attachments.router, incidents.router,
     violations.router, export.router, reviews.router, register.router, reports.router,
     catalog.router, plans.router, users.router, alerts.router, audit.router,
-    capture.router, events.router,
+    capture.router, events.router, basemap.router,
 ]
 
 __all__ = ["ROUTERS"]

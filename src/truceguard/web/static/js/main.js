@@ -8,6 +8,7 @@
 // the state, the map and its ``SlidingMotion`` (``motion``).
 
 import { Api, forgetToken, keepToken, takeToken } from "./api.js";
+import { authorise, basemapInfo, showBasemap } from "./basemap.js";
 import { exportView } from "./export.js";
 import { Areas } from "./areas.js";
 import { follow } from "./live.js";
@@ -76,7 +77,8 @@ function violationParams() {
 
 async function showMarking() {
   const marking = await api.narrowest([...state.viewMarkings, ...state.panelMarkings,
-    ...LAYER_NAMES.map((n) => layers[n].marking), layers.zones.marking]);
+    ...LAYER_NAMES.map((n) => layers[n].marking), layers.zones.marking,
+    ...(layers.basemap ? [layers.basemap.marking] : [])]);
   for (const id of ["marking-top", "marking-bottom"]) {
     const banner = $(id);
     banner.textContent = `marking: ${marking}`;
@@ -490,17 +492,20 @@ async function start() {
     // server takes seconds to build them the first time), with the violations
     // (``refresh``).
     const incidents = ask(api.get("/api/v1/map", { part: "incidents" }));
+    const basemap = basemapInfo(api);
     const docs = await Promise.all(LAYER_NAMES.map((n) => api.get(`/api/v1/layers/${n}`)));
     layers = Object.fromEntries(LAYER_NAMES.map((n, k) => [n, docs[k]]));
     layers.zones = null;
     areas = new Areas(layers.oblasts);
     await mapLibrary();
-    map = makeMap($("map"), layers);
+    map = makeMap($("map"), layers, authorise(token));
     window.dashboard.map = map;
     window.dashboard.motion = new SlidingMotion(map);
     // The style's sources exist once it is loaded: the incidents are drawn then, not after
     // the map's "load" (which waits for every tile of the shipped layers).
     await new Promise((resolve) => map.once("style.load", resolve));
+    layers.basemap = await basemap;
+    if (layers.basemap) showBasemap(map, layers.basemap);
     timeline = new Timeline($("histogram"), $("brush-from"), $("brush-to"), ({ since, until }) => {
       state.since = since;
       state.until = until;

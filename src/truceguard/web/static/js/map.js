@@ -188,8 +188,9 @@ export function registerFeatures(systems) {
 }
 
 // The map, first showing every line of contact (the view the incidents are expected in:
-// drawn once, not again when they come unless they need another, ``fitIncidents``).
-export function makeMap(container, layers) {
+// drawn once, not again when they come unless they need another, ``fitIncidents``);
+// ``transformRequest`` (``basemap.authorise``) gives the API's tile requests their token.
+export function makeMap(container, layers, transformRequest) {
   const lines = boundsOf(layers.line_of_contact.features.flatMap((f) => coordinatesOf(f.geometry))
     .map(([lon, lat]) => ({ lon, lat })));
   // eslint-disable-next-line no-undef
@@ -197,7 +198,7 @@ export function makeMap(container, layers) {
     container, style: style(layers),
     ...(lines ? { bounds: lines, fitBoundsOptions: { padding: 40, maxZoom: 9 } }
       : { center: [37.8, 48.3], zoom: 6 }),
-    attributionControl: false, maxPitch: 0, dragRotate: false,
+    attributionControl: false, maxPitch: 0, dragRotate: false, transformRequest,
   });
   // eslint-disable-next-line no-undef
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");

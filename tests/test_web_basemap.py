@@ -1,0 +1,236 @@
+"""The basemap an operator gives (``serve --basemap FILE``): a PMTiles archive read tile by
+tile (``truceguard.web.basemap``) and served by ``/api/v1/basemap`` with the server's tokens
+and the marking its operator gave it; damaged or hostile archives are refused at the start."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pmtiles_fixtures import (
+    BOUNDS,
+    many_tiles,
+    png_tile,
+    raster_archive,
+    tiles_over,
+    vector_archive,
+    write_archive,
+)
+from tests.server_fixtures import Server, serving
+from truceguard.errors import InputError
+from truceguard.store import open_store
+from truceguard.web.basemap import Basemap, BasemapDamagedError
+
+
+# -- reading an archive --------------------------------------------------------------------------
+def test_every_tile_reads_back_as_written_and_tiles_not_written_are_none(tmp_path: Path):
+    tiles = {k: png_tile((k[0] * 20, k[1] % 256, k[2] % 256), size=8)
+             for k in tiles_over(BOUNDS, range(0, 7))}
+    archive = Basemap(write_archive(tmp_path / "a.pmtiles", tiles, tile_type="png"))
+    assert archive.info.tile_type == "png" and archive.info.bounds == BOUNDS
+    assert (archive.info.min_zoom, archive.info.max_zoom) == (0, 6)
+    for k, data in tiles.items():
+        assert archive.tile(*k) == data, k
+    assert archive.tile(6, 0, 0) is None  # inside the zooms, outside the bounds
+    assert archive.tile(7, *next(iter(tiles))[1:]) is None  # beyond the zooms
+    assert archive.tile(3, 8, 0) is None  # not a tile at all
+
+
+def test_tiles_behind_leaf_directories_are_found(tmp_path: Path):
+    """An archive whose directory does not fit its root (over 16 KiB) keeps leaves; every
+    tile is found through them, as the package's own reader finds it."""
+    from pmtiles.reader import MmapSource, Reader
+
+    tiles = many_tiles()
+    keys = sorted(tiles)
+    path = write_archive(tmp_path / "big.pmtiles", tiles, tile_type="png")
+    with open(path, "rb") as fh:
+        theirs = Reader(MmapSource(fh))
+        assert theirs.header()["leaf_directory_length"] > 0, "no leaves: test not testing"
+        archive = Basemap(path)
+        for k in keys[::37]:
+            assert archive.tile(*k) == theirs.get(*k) == tiles[k], k
+
+
+def test_a_file_that_is_not_an_archive_is_refused_naming_it(tmp_path: Path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a map\n" * 20)
+    with pytest.raises(InputError) as err:
+        Basemap(text)
+    assert err.value.code == "input.basemap" and "notes.txt" in err.value.message
+    assert "PMTiles" in err.value.message and err.value.hint
+    with pytest.raises(InputError, match="cannot be read"):
+        Basemap(tmp_path / "missing.pmtiles")
+    short = tmp_path / "short.pmtiles"
+    short.write_bytes(b"PMTiles\x03")
+    with pytest.raises(InputError, match="shorter than a header"):
+        Basemap(short)
+    old = tmp_path / "v2.pmtiles"
+    old.write_bytes(b"PMTiles\x02" + bytes(200))
+    with pytest.raises(InputError, match="version 2"):
+        Basemap(old)
+
+
+def _patched(src: Path, dst: Path, offset: int, fmt: str, value: int) -> Path:
+    data = bytearray(src.read_bytes())
+    struct.pack_into(fmt, data, offset, value)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_offsets_outside_the_file_and_bombs_are_refused_not_read(tmp_path: Path):
+    good = raster_archive(tmp_path / "good.pmtiles")
+    # root directory 1 MiB long (over the 16 KiB the format allows)
+    with pytest.raises(InputError, match="root directory"):
+        Basemap(_patched(good, tmp_path / "root.pmtiles", 16, "<Q", 2**20))
+    # metadata past the end of the file
+    with pytest.raises(InputError, match="metadata lies outside"):
+        Basemap(_patched(good, tmp_path / "meta.pmtiles", 24, "<Q", 2**40))
+    # a tile type a browser does not draw (0: unknown)
+    with pytest.raises(InputError, match="tile type"):
+        Basemap(_patched(good, tmp_path / "type.pmtiles", 99, "<B", 0))
+    # metadata that inflates to 64 MiB from a few kilobytes: stopped at its bound
+    bomb = write_archive(tmp_path / "bomb.pmtiles", {(0, 0, 0): png_tile((0, 0, 0))},
+                         tile_type="png", metadata={"name": "x" * (64 * 2**20)})
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(InputError, match="over 4,194,304 bytes"):
+        Basemap(bomb)
+
+
+def test_a_directory_damaged_after_the_start_is_a_server_error_not_a_crash(tmp_path: Path):
+    tiles = many_tiles()
+    keys = sorted(tiles)
+    path = write_archive(tmp_path / "big.pmtiles", tiles, tile_type="png")
+    archive = Basemap(path)
+    leaves = archive._header["leaf_directory_offset"]
+    with open(path, "r+b") as fh:  # the memory map sees the file's bytes as they are now
+        fh.seek(leaves)
+        fh.write(b"\xff" * 64)
+    with pytest.raises(BasemapDamagedError) as err:
+        for k in keys:
+            archive.tile(*k)
+    assert err.value.code == "basemap.damaged" and err.value.http_status == 500
+
+
+# -- serving it ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def raster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+    folder = tmp_path_factory.mktemp("basemap")
+    path = raster_archive(folder / "relief.pmtiles")
+    with serving(folder, "--basemap", str(path)) as srv:
+        yield srv, path
+
+
+def test_the_basemap_is_described_and_each_tile_served_as_stored(raster):
+    srv, path = raster
+    with srv.client("fra") as c:
+        info = c.get("/api/v1/basemap").json()
+        assert info["marking"] == "PUBLIC" and info["tile_type"] == "png"
+        assert info["bounds"] == list(BOUNDS) and info["file"] == "relief.pmtiles"
+        assert info["attribution"] == "test tiles (CC0)" and str(path) not in json.dumps(info)
+        assert info["tiles"] == "/api/v1/basemap/tiles/{z}/{x}/{y}"
+        archive = Basemap(path)
+        for z, x, y in tiles_over(BOUNDS, range(0, 9))[::5]:
+            r = c.get(f"/api/v1/basemap/tiles/{z}/{x}/{y}")
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+            assert r.content == archive.tile(z, x, y) and r.headers["x-marking"] == "PUBLIC"
+        assert c.get("/api/v1/basemap/tiles/8/0/0").status_code == 204
+        bad = c.get("/api/v1/basemap/tiles/3/8/0")
+        assert bad.status_code == 400
+        assert bad.json()["error"]["code"] == "input.out_of_range"
+        assert "3/8/0" in bad.json()["error"]["message"]
+        deep = c.get("/api/v1/basemap/tiles/31/0/0")
+        assert deep.status_code == 400 and deep.json()["error"]["code"].startswith("input.")
+    with srv.client(None) as anon:
+        for url in ("/api/v1/basemap", "/api/v1/basemap/tiles/0/0/0", "/api/v1/basemap/archive"):
+            assert anon.get(url).status_code == 401, url
+
+
+def test_the_archive_is_served_with_range_and_a_client_reads_its_tiles_by_range(raster):
+    """A PMTiles client that reads the archive over HTTP only by Range requests (the
+    package's Reader, its bytes fetched from the server) finds every tile."""
+    from pmtiles.reader import Reader
+
+    srv, path = raster
+    whole = path.read_bytes()
+    asked: list[int] = []
+    with srv.client("gbr") as c:
+        def get_bytes(offset: int, length: int) -> bytes:
+            r = c.get("/api/v1/basemap/archive",
+                      headers={"Range": f"bytes={offset}-{offset + length - 1}"})
+            assert r.status_code == 206, r.text
+            last = offset + length - 1
+            assert r.headers["content-range"] == f"bytes {offset}-{last}/{len(whole)}"
+            asked.append(length)
+            return r.content
+
+        reader = Reader(get_bytes)
+        assert reader.metadata()["name"] == "test raster"
+        for k in tiles_over(BOUNDS, range(0, 9)):
+            assert reader.get(*k) == Basemap(path).tile(*k)
+        full = c.get("/api/v1/basemap/archive")
+        assert full.status_code == 200 and full.content == whole
+        assert full.headers["accept-ranges"] == "bytes"
+    assert max(asked) < len(whole)
+
+
+def test_vector_tiles_keep_their_compression_for_the_browser(tmp_path: Path):
+    path = vector_archive(tmp_path / "streets.pmtiles")
+    with serving(tmp_path, "--basemap", str(path), "--basemap-marking", "REL TO GBR") as srv:
+        with srv.client("gbr") as c:
+            info = c.get("/api/v1/basemap").json()
+            assert info["tile_type"] == "mvt" and info["marking"] == "REL TO GBR"
+            assert [v["id"] for v in info["vector_layers"]] == ["water", "roads"]
+            r = c.get("/api/v1/basemap/tiles/1/1/0", headers={"Accept-Encoding": "gzip"})
+            assert r.headers["content-encoding"] == "gzip"
+            assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+            assert r.content == b"tile (1, 1, 0)"  # as the browser reads it: inflated
+        # to a user who may not see its marking there is no basemap, exactly as on a
+        # server without one
+        with srv.client("fra") as c:
+            for url in ("/api/v1/basemap", "/api/v1/basemap/tiles/1/1/0",
+                        "/api/v1/basemap/archive"):
+                r = c.get(url)
+                assert r.status_code == 404, url
+                assert r.json()["error"]["code"] == "not_found.basemap"
+                assert "GBR" not in r.text
+
+
+def test_a_server_without_a_basemap_says_how_to_give_one(raster, tmp_path: Path):
+    srv, _ = raster
+    with serving(tmp_path) as plain, plain.client("gbr") as c:
+        r = c.get("/api/v1/basemap")
+        assert r.status_code == 404 and "--basemap" in r.json()["error"]["hint"]
+
+
+@pytest.mark.parametrize("command", ["serve", "dashboard"])
+@pytest.mark.parametrize("fault", ["not an archive", "bad marking"])
+def test_a_bad_basemap_stops_the_command_before_it_starts_with_the_envelope(
+        tmp_path: Path, command: str, fault: str):
+    db = tmp_path / "m.db"
+    with open_store(str(db)) as store:
+        store.set_owner_nation("GBR")
+    if fault == "not an archive":
+        given = tmp_path / "map.png"
+        given.write_bytes(png_tile((1, 2, 3)))
+        extra, said = [], ["is not a readable PMTiles archive", "map.png", "'PMTiles'"]
+    else:
+        given = raster_archive(tmp_path / "ok.pmtiles")
+        extra, said = ["--basemap-marking", "REL TO XQZ"], ["'XQZ' is not a country"]
+    args = [sys.executable, "-m", "truceguard", command, "--db", str(db), "--port",
+            "8765", "--basemap", str(given), *extra]
+    if command == "dashboard":
+        args.append("--no-browser")
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("Error: ") and "Hint: " in out.stderr, out.stderr
+    assert all(s in out.stderr for s in said), out.stderr
+    with open_store(str(db)) as store:  # the dashboard made no session user
+        assert store.users() == []
