@@ -16,6 +16,13 @@ arrays for plots. Every headline is defined in one sentence in :data:`METRICS`:
   last raid of a campaign (:mod:`truceguard.plan.raid`; the glue is
   :mod:`truceguard.plan.layers`).
 
+For the map, a variant's results also place what they count (plain data, lon/lat):
+``layers.air_defence.sites`` (each protected site, whether a pledged battery covers it and
+which, and the raid model's cover of its target sets; :func:`site_records`),
+``asset_positions`` (each pledge's units where they stand, with their range;
+:func:`asset_positions`) and ``layers.monitoring.line_segments`` (the line in stretches of
+about 20 km, each with the share watched; :func:`line_segments`).
+
 Intervals (95%, :data:`INTERVAL_METHODS`): Wilson score intervals for shares of sampled
 violations or breaches, binomial order-statistic intervals for quantiles, the central 95% of
 the replications for raids; each headline carries its interval and method in
@@ -227,7 +234,139 @@ def _air_defence_layer(st: Any, cov: Coverage, assets: Assets) -> dict[str, Any]
         "belarus_hostile": st.belarus_hostile,
         "targeting": st.targeting,
         "notes": list(st.notes),
+        "sites": site_records(st, cov, assets),
     }
+
+
+# -- positions for the map -------------------------------------------------------------------
+SEGMENT_POINTS = 10  # line points (2 km apart) per mapped stretch of line: about 20 km
+US_CONDITION_PREFIX = "us_"  # a scenario condition on US support (us_backstop, us_isr)
+
+
+def site_records(st: Any, cov: Coverage, assets: Assets) -> list[dict[str, Any]]:
+    """Each protected site of ``cov`` (its order) for the map: ``name``, ``kind``,
+    ``status``, ``lat``/``lon``; ``covered`` (a pledged battery within its engagement range:
+    what ``sites_in_range_share`` counts) and ``covered_by`` (those batteries' pledges, each
+    once); ``target_sets`` (the raid model's target sets the site lies in: within a set's
+    site radius of one of its points) and ``raid_cover``: per fire-unit group of ``st`` that
+    covers one of those sets, its ``layer``, ``group``, ``system`` and ``share`` (per threat
+    class, the share of the set it covers, the largest over the site's sets; the raid
+    model's point cover, no sampling)."""
+    from truceguard.geo.radar import cos_of_distance, unit_vectors
+    from truceguard.geo.sphere import haversine_m
+    from truceguard.plan.raid import target_sets
+
+    sites = cov.sites
+    ad = assets.of_role("air_defence")
+    if len(sites) and len(ad):  # the geometry of ``coverage``'s sites_covered, per battery
+        in_range = (unit_vectors(sites.lat, sites.lon) @ unit_vectors(ad.lat, ad.lon).T) >= (
+            cos_of_distance(ad.ad_range_m))
+    else:
+        in_range = np.zeros((len(sites), len(ad)), dtype=bool)
+    member: dict[str, NDArray] = {}
+    for ts in target_sets().values():
+        pts = np.array(ts.points, dtype=float).reshape(-1, 2)
+        d = haversine_m(sites.lat[:, None], sites.lon[:, None], pts[None, :, 0],
+                        pts[None, :, 1])
+        member[ts.name] = np.asarray((d <= 1000.0 * ts.site_radius_km).any(axis=1))
+    out = []
+    for i in range(len(sites)):
+        sets = [n for n, m in member.items() if m[i]]
+        cover = []
+        for lay in st.layers:
+            for g in lay.groups:
+                share = {c: round(float(max((per.get(n, 0.0) for n in sets), default=0.0)), 6)
+                         for c, per in g.cover.items()}
+                share = {c: v for c, v in share.items() if v > 0}
+                if share:
+                    cover.append({"layer": lay.name, "group": g.label,
+                                  "system": g.system.name, "share": share})
+        out.append({
+            "name": str(sites.name[i]), "kind": str(sites.kind[i]),
+            "status": str(sites.status[i]), "lat": float(sites.lat[i]),
+            "lon": float(sites.lon[i]), "covered": bool(cov.sites_covered[i]),
+            "covered_by": list(dict.fromkeys(str(p) for p in ad.pledge[in_range[i]])),
+            "target_sets": sets, "raid_cover": cover})
+    return out
+
+
+def asset_positions(rv: ResolvedVariant, assets: Assets) -> list[dict[str, Any]]:
+    """The assets in force where they stand, for the map: one entry per pledge and place
+    (in the order of ``assets``): ``pledge``, ``nation``, ``capability``, ``role``,
+    ``pattern`` (mast, orbit or satellite for sensors), ``place``, ``lat``/``lon``, ``units``
+    (sensor units or batteries there), ``jets``, ``troops``; ``range_km`` and what it is
+    (``range_kind``: a sensor's detection range, a battery's engagement range, a fighter's or
+    a ground force's reach), ``radar_range_km`` (a battery's radar); ``requires`` (the
+    scenario conditions the pledge depends on) and ``us_dependent`` (a US pledge, or one that
+    requires a condition on US support, ``us_*``)."""
+    pledges = {p.id: p for p in rv.pledges}
+    kinds = {"sensor": ("range_m", "detection"), "air_defence": ("ad_range_m", "engagement"),
+             "fighter": ("reach_m", "reach"), "ground_force": ("reach_m", "reach")}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for i in range(len(assets)):
+        pledge, place = str(assets.pledge[i]), str(assets.place[i])
+        row = out.get((pledge, place))
+        if row is None:
+            role = str(assets.role[i])
+            col, kind = kinds.get(role, ("range_m", "detection"))
+            requires = list(pledges[pledge].requires) if pledge in pledges else []
+            nation = str(assets.nation[i])
+            row = out[(pledge, place)] = {
+                "pledge": pledge, "nation": nation, "capability": str(assets.capability[i]),
+                "role": role, "pattern": str(assets.pattern[i]), "place": place,
+                "lat": float(assets.lat[i]), "lon": float(assets.lon[i]), "units": 0,
+                "jets": 0.0, "troops": 0.0,
+                "range_km": float(getattr(assets, col)[i]) / 1000.0, "range_kind": kind,
+                "radar_range_km": float(assets.range_m[i]) / 1000.0
+                if role == "air_defence" else None,
+                "requires": requires,
+                "us_dependent": nation == "USA" or any(
+                    c.startswith(US_CONDITION_PREFIX) for c in requires)}
+        row["units"] += 1
+        row["jets"] += float(assets.jets[i])
+        row["troops"] += float(assets.troops[i])
+    return list(out.values())
+
+
+def line_segments(cov: Coverage) -> list[dict[str, Any]]:
+    """The line in stretches of :data:`SEGMENT_POINTS` points (about 20 km), never across a
+    gap between two parts of the line: each with ``coordinates`` ([lon, lat] of its points,
+    and the next point of its part so that stretches join; a part of one point has one),
+    ``length_km``, ``watched_share`` (what ``line_isr_cover_share`` averages along the whole
+    line, averaged along the stretch: their length-weighted mean is that headline) and
+    ``by_type`` (per threat type, the probability that the sensors report it within the
+    detection time, averaged along the stretch)."""
+    from truceguard.geo.sphere import haversine_m
+
+    lat, lon, w = cov.line_lat, cov.line_lon, cov.line_weight
+    n = len(lat)
+    if n == 0:
+        return []
+    step = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    # consecutive points of one part stand about one spacing apart; a gap starts a new part
+    gap = np.flatnonzero(step > 1.5 * np.maximum(w[:-1], w[1:])) + 1
+    out = []
+    for a, b in zip(np.r_[0, gap], np.r_[gap, n], strict=True):
+        starts = list(range(int(a), int(b), SEGMENT_POINTS))
+        if len(starts) > 1 and int(b) - starts[-1] == 1:
+            starts.pop()  # a last stretch of one point joins the one before
+        for k, s in enumerate(starts):
+            e = starts[k + 1] if k + 1 < len(starts) else int(b)
+            shown = min(e + 1, int(b))  # and the next point of the part
+            ww = w[s:e]
+            total = float(ww.sum())
+
+            def mean(v: NDArray, s: int = s, e: int = e, ww: NDArray = ww,
+                     total: float = total) -> float:
+                return round(float((v[s:e] * ww).sum() / total), 4) if total > 0 else 0.0
+
+            out.append({
+                "coordinates": [[round(float(x), 4), round(float(y), 4)]
+                                for x, y in zip(lon[s:shown], lat[s:shown], strict=True)],
+                "length_km": round(total / 1000.0, 3),
+                "watched_share": mean(cov.line_ground_detect),
+                "by_type": {t: mean(p) for t, p in cov.line_detect.items()}})
+    return out
 
 
 def _intercepts(rv: ResolvedVariant, assets: Assets, viol: Any, t_det: NDArray,
@@ -367,6 +506,7 @@ def run_variant(
                 "time_to_detect_min": quantile_ci(t_det, 0.5),
                 "satellites": layers.isr_layer(rv, within, layers.persists_min(rv))
                 if full else None,
+                "line_segments": line_segments(cov),
             },
             "air": {
                 "fighters": float(fighters.jets.sum()),
@@ -382,6 +522,7 @@ def run_variant(
         "exchange": raids[-1]["exchange"],
         "force_pools": [r.as_dict() for r in campaign_pools(rv)] if full else [],
         "threat": threat_record(rv),
+        "asset_positions": asset_positions(rv, assets),
     }
     metrics["intervals"] = headline_intervals(metrics, {
         "detection_probability": share(detected),

@@ -18,6 +18,7 @@ from truceguard.server.routes import (
     health,
     incidents,
     observations,
+    plan_map,
     plans,
     register,
     reports,
@@ -30,7 +31,7 @@ ROUTERS: list[APIRouter] = [
     health.router, observations.router, attachments.router, incidents.router,
     violations.router, export.router, reviews.router, register.router, reports.router,
     catalog.router, plans.router, users.router, alerts.router, audit.router,
-    capture.router, events.router, basemap.router,
+    capture.router, events.router, basemap.router, plan_map.router,
 ]
 
 __all__ = ["ROUTERS"]
