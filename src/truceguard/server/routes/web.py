@@ -94,6 +94,46 @@ def maplibre_asset(name: str) -> FileResponse:
     return FileResponse(path, media_type=media)
 
 
+# The map's glyphs and icons, made from the installed packages (truceguard.web.glyphs and
+# .sprites); no token, like the vendor files: they hold no data. Declared on the router,
+# which install() includes before the /app mount, so they win over it.
+ASSET_CACHE = {"Cache-Control": "public, max-age=86400"}
+SPRITE_FILES = {"sprite.json": (1, 0), "sprite.png": (1, 1), "sprite@2x.json": (2, 0),
+                "sprite@2x.png": (2, 1)}  # name: (pixel ratio, 0 the index or 1 the PNG)
+
+
+@router.get("/app/glyphs/{fontstack}/{span}.pbf", include_in_schema=False)
+def map_glyphs(fontstack: str, span: str) -> Response:
+    """The glyph PBF of code points START..END (``START-END``, END = START + 255) of a
+    fontstack (the first known font of a comma-separated list)."""
+    import re
+
+    from truceguard.web.glyphs import glyph_range
+
+    m = re.fullmatch(r"(\d+)-(\d+)", span)
+    start = int(m[1]) if m else -1
+    if m is None or int(m[2]) != start + 255 or start % 256 or start >= 65536:
+        raise InputError(f"glyph range {span!r} is not START-END with START a multiple of "
+                         "256 below 65536 and END = START + 255",
+                         hint="ask for 0-255.pbf, 256-511.pbf ... 65280-65535.pbf",
+                         code="input.glyph_range")
+    return Response(glyph_range(fontstack, start), media_type="application/x-protobuf",
+                    headers=ASSET_CACHE)
+
+
+@router.get("/app/sprites/{name}", include_in_schema=False)
+def map_sprite(name: str) -> Response:
+    """The map's sprite sheet: sprite.json and sprite.png, sprite@2x.json and sprite@2x.png."""
+    from truceguard.web.sprites import sprite
+
+    if name not in SPRITE_FILES:
+        raise unknown_value("sprite file", name, SPRITE_FILES, code="not_found.route",
+                            cls=NotFoundError)
+    ratio, part = SPRITE_FILES[name]
+    media = "image/png" if part else "application/json"
+    return Response(sprite(ratio)[part], media_type=media, headers=ASSET_CACHE)
+
+
 @router.get("/api/v1/layers", response_model=LayerList)
 def list_layers(u: Me) -> dict[str, Any]:
     """The map layers shipped with truceguard (public data; see data/DATA.md)."""
