@@ -120,7 +120,9 @@ def test_a_finished_runs_map_draws_its_sites_assets_and_coverage(
 
     assert {"watched_share", "covered", "range_km"} <= set(doc["definitions"])
     head = doc["headlines"]["detection_probability"]  # a sampled figure keeps its interval
-    assert head == v["intervals"]["detection_probability"]
+    assert {k: head[k] for k in v["intervals"]["detection_probability"]} == (
+        v["intervals"]["detection_probability"])
+    assert head["label"] == "monitoring: violations detected" and head["definition"]
     assert head["low"] <= head["value"] <= head["high"] and head["method"] == "wilson"
 
 
@@ -285,3 +287,24 @@ def test_restrictions_over_the_bound_are_refused_413(server: Server,
     err = r.json()["error"]
     assert err["code"] == "map.too_large" and "since" in err["hint"]
     assert one.status_code == 200 and one.json()["count"] == 1
+
+
+def test_the_list_of_runs_holds_what_each_analyst_may_read(server: Server,
+                                                           finished: dict[str, Any]) -> None:
+    """GET /api/v1/plans (the dashboard's choice of a run): newest first, a run of another
+    nation's marking left out as if it did not exist, and no results in it."""
+    gbr_only = _stored_run(server, "gbr", "REL TO GBR", "done", finished["results"])
+    public = _stored_run(server, "gbr", "PUBLIC", "queued")
+    with server.client("gbr") as c:
+        items = c.get("/api/v1/plans").json()["items"]
+    ids = [i["run_id"] for i in items]
+    assert ids.index(public) < ids.index(gbr_only) < ids.index(finished["run_id"])
+    first = items[ids.index(gbr_only)]
+    assert first["marking"] == "REL TO GBR" and first["state"] == "done"
+    assert first["who"] == "gbr" and first["request"] == REQUEST and "results" not in first
+    assert first["at"].endswith("Z")
+    with server.client("fra") as c:
+        seen = [i["run_id"] for i in c.get("/api/v1/plans").json()["items"]]
+    assert public in seen and gbr_only not in seen
+    with server.client("ukr") as c:  # observers read no plan run
+        assert c.get("/api/v1/plans").status_code == 403

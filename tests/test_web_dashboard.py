@@ -106,8 +106,13 @@ def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
     for layer in ("line-of-contact", "incidents", "incident-clusters", "incident-uncertainty",
                   "violations", "zones-fill", "zones-line"):
         assert layer in state["layers"], state
-    assert state["glyphs"] is None  # no text on the map: nothing to fetch
+    assert state["glyphs"].startswith(gbr.server.url + "/app/glyphs/")  # this server's text
     assert state["lines"] > 0
+    # each cluster drawn says how many incidents it holds
+    gbr.page.wait_for_function("() => window.dashboard.map.loaded()", timeout=30_000)
+    counts = gbr.page.evaluate("""() => window.dashboard.map.queryRenderedFeatures(
+        {layers: ['incident-cluster-counts']}).map(f => f.properties.point_count)""")
+    assert counts and all(n > 1 for n in counts), counts
     items, markings = _all(gbr.server, "gbr", "incidents", {})
     assert gbr.count() == len(items)
     violations, vmarkings = _all(gbr.server, "gbr", "violations", {})

@@ -1,8 +1,12 @@
-"""The dashboard's map beyond the records (real Chromium, a real server): the operator's
-PMTiles basemap drawn under the layers, with the marking its operator gave it."""
+"""The dashboard's map beyond incidents and violations (real Chromium, a real server): the
+operator's PMTiles basemap under the layers, with the marking its operator gave it; text and
+icons drawn from this server's glyphs and sprite; the monitors' restrictions of movement; a
+plan run's sites, assets and coverage, chosen in the side panel."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,10 @@ from tests.server_fixtures import Server, serving
 from tests.web_fixtures import Page, chromium
 
 MAGENTA = (230, 40, 230)
+RESTRICTIONS = [  # (user, id, lon, lat, restriction type): gbr's marked REL TO GBR
+    ("gbr", "r-gbr", 37.8, 48.0, "checkpoint"), ("ukr", "r-pub", 38.1, 48.2, "uav_jamming")]
+PLAN = {"scenario": "reassurance-2026", "variants": ["us-isr-only", "no-us"],
+        "samples": 100, "seed": 1}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +37,31 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("layers")
     path = raster_archive(folder / "relief.pmtiles", colour=MAGENTA)
     with serving(folder, "--basemap", str(path), "--basemap-marking", "REL TO GBR") as srv:
+        for user, ref, lon, lat, kind in RESTRICTIONS:
+            body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                    "properties": {"time": "2021-08-30T10:00:00Z", "category": "other",
+                                   "id": ref, "kind": "restriction", "restricted_by": "RUS",
+                                   "restriction_type": kind, "text": f"patrol stopped ({ref})"}}
+            with srv.client(user) as c:
+                r = c.post("/api/v1/observations", content=json.dumps(body).encode(),
+                           params={"format": "geojson"})
+                assert r.status_code == 200 and r.json()["imported"] == 1, r.text
         yield srv
+
+
+@pytest.fixture(scope="module")
+def plan_run(server: Server) -> str:
+    """A plan run of two variants started by gbr through the API, finished."""
+    with server.client("gbr") as c:
+        started = c.post("/api/v1/plans", json=PLAN)
+        assert started.status_code == 202, started.text
+        run_id = str(started.json()["run_id"])
+        deadline = time.monotonic() + 120
+        while (state := c.get(f"/api/v1/plans/{run_id}").json()["state"]) not in (
+                "done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert state == "done", state
+    return run_id
 
 
 def _share_of(path: Path, colour: tuple[int, int, int]) -> float:
@@ -41,6 +73,23 @@ def _share_of(path: Path, colour: tuple[int, int, int]) -> float:
 def _settled(page: Page) -> None:
     page.page.wait_for_function("() => window.dashboard.map.loaded() && "
                                 "window.dashboard.map.areTilesLoaded()", timeout=30_000)
+
+
+def _rendered(page: Page, layer: str) -> list[dict[str, Any]]:
+    """The properties of ``layer``'s features drawn in the view now (a symbol counts only
+    once its text and icon were laid out: its glyphs and sprite loaded)."""
+    return list(page.page.evaluate(
+        "l => window.dashboard.map.queryRenderedFeatures({layers: [l]}).map(f => f.properties)",
+        layer))
+
+
+def _click_at(page: Page, lon: float, lat: float) -> None:
+    """A real mouse click where ``lon``, ``lat`` is drawn."""
+    x, y = page.page.evaluate("""([lon, lat]) => {
+        const m = window.dashboard.map, p = m.project([lon, lat]);
+        const r = m.getCanvas().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y]; }""", [lon, lat])
+    page.page.mouse.click(x, y)
 
 
 def test_the_basemap_is_drawn_under_the_layers_for_those_who_may_see_it(
@@ -71,5 +120,83 @@ def test_the_basemap_is_drawn_under_the_layers_for_those_who_may_see_it(
         assert "basemap" not in order
         assert _share_of(fra.shot("basemap-fra"), MAGENTA) == 0
         assert fra.page.get_attribute("#marking-top", "data-marking") == "PUBLIC"
+        assert [r["properties"]["restriction_type"] for r in
+                fra.page.evaluate("() => window.dashboard.map.getSource('restrictions')"
+                                  "._data.features")] == ["uav_jamming"]
     finally:
         fra.close()
+
+
+def test_text_and_icons_are_drawn_from_this_servers_glyphs_and_sprite(
+        browser: Any, server: Server, tmp_path: Path) -> None:
+    gbr = Page(browser, server, "gbr", tmp_path)
+    try:
+        style = gbr.page.evaluate("() => window.dashboard.map.getStyle()")
+        assert style["glyphs"] == server.url + "/app/glyphs/{fontstack}/{range}.pbf"
+        assert style["sprite"] == server.url + "/app/sprites/sprite"
+        gbr.page.evaluate("() => window.dashboard.map.jumpTo({center: [37.8, 48.0], zoom: 8.5})")
+        _settled(gbr)
+        names = {p["name"] for p in _rendered(gbr, "place-labels")}
+        assert {"Donetsk", "Makiyivka"} <= names, names
+        assert {p["restriction_type"] for p in _rendered(gbr, "restrictions")} == {
+            "checkpoint", "uav_jamming"}
+        fetched = gbr.page.evaluate("""() => performance.getEntriesByType('resource')
+            .filter(e => e.name.includes('/app/glyphs/') || e.name.includes('/app/sprites/'))
+            .map(e => [e.responseStatus, e.name])""")
+        assert fetched and all(status == 200 for status, _ in fetched), fetched
+        assert any(".pbf" in u for _, u in fetched) and any("sprite" in u for _, u in fetched)
+        gbr.shot("labels")
+    finally:
+        gbr.close()
+
+
+def test_restrictions_are_a_layer_with_what_each_one_says(browser: Any, server: Server,
+                                                          tmp_path: Path) -> None:
+    gbr = Page(browser, server, "gbr", tmp_path)
+    try:
+        assert "restrictions of the monitors' movement: 2" in gbr.text("#legend")
+        _settled(gbr)
+        _click_at(gbr, 37.8, 48.0)
+        gbr.page.wait_for_selector(".overlay-popup", timeout=10_000)
+        said = gbr.text(".overlay-popup")
+        assert said.startswith("restriction") and "restriction_type: checkpoint" in said
+        assert "marking: REL TO GBR" in said and "obs_id: obs_" in said
+    finally:
+        gbr.close()
+
+
+def test_a_plan_runs_sites_assets_and_coverage_are_chosen_and_drawn(
+        browser: Any, server: Server, plan_run: str, tmp_path: Path) -> None:
+    with server.client("gbr") as c:
+        docs = {v: c.get(f"/api/v1/plans/{plan_run}/map", params={"variant": v}).json()
+                for v in PLAN["variants"]}
+    gbr = Page(browser, server, "gbr", tmp_path)
+    try:
+        assert not gbr.page.is_hidden("#plan")
+        gbr.page.select_option("#plan-run", plan_run)
+        for variant in PLAN["variants"]:
+            if variant != PLAN["variants"][0]:
+                gbr.page.select_option("#plan-variant", variant)
+            gbr.page.wait_for_function(
+                "v => (document.querySelector('#plan-summary li') || {}).textContent"
+                "?.includes('variant ' + v)", arg=variant, timeout=30_000)
+            doc = docs[variant]
+            sites = [f for f in doc["features"] if f["properties"]["layer"] == "site"]
+            covered = sum(f["properties"]["covered"] for f in sites)
+            summary = gbr.text("#plan-summary")
+            assert f"covered by air defence: {covered} of {len(sites)}" in summary
+            shown = gbr.page.evaluate("() => window.dashboard.map.getSource('plan')"
+                                      "._data.features.length")
+            assert shown == len(doc["features"])
+        gbr.page.evaluate("() => window.dashboard.map.jumpTo({center: [33, 48.5], zoom: 5})")
+        _settled(gbr)
+        drawn = _rendered(gbr, "plan-sites")
+        assert drawn and {p["name"] for p in drawn} <= {f["properties"]["name"] for f in sites}
+        assert _rendered(gbr, "plan-coverage") and _rendered(gbr, "plan-assets")
+        assert "protected site no battery reaches" in gbr.text("#legend")
+        gbr.shot("plan")
+        gbr.page.select_option("#plan-run", "")
+        gbr.page.wait_for_function("() => window.dashboard.map.getSource('plan')"
+                                   "._data.features.length === 0", timeout=10_000)
+    finally:
+        gbr.close()

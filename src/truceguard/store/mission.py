@@ -438,6 +438,14 @@ class MissionTables:
         return PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]),
                        json.loads(r[5]) if r[5] else None, str(r[6]), str(r[7]))
 
+    def recent_plan_runs(self, limit: int) -> list[PlanRun]:
+        """The ``limit`` latest plan runs, newest first, without their results (``result``
+        None: a run's results are read by ``plan_run``)."""
+        rows = self._rows("SELECT run_id, at, who, request, state, error, marking "
+                          "FROM plan_runs ORDER BY run_id DESC LIMIT ?", (int(limit),))
+        return [PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]), None,
+                        str(r[5]), str(r[6])) for r in rows]
+
     # -- evidence attachments -----------------------------------------------------------------
     def put_attachment(self, att: Attachment, content: bytes) -> tuple[Attachment, bool, bool]:
         """Store ``content`` under ``att.sha256`` (unless held already) and link it to

@@ -6,7 +6,9 @@ MapLibre GL JS is not part of this package: it comes from the ``maplibre`` packa
 whose ``srcjs`` folder ships ``maplibre-gl.js`` and ``maplibre-gl.css``; the server serves those
 two files from the installed package (``maplibre_file``). Nothing is fetched from the network:
 the map's style is built in the page from the shipped layers (``/api/v1/layers/...``), without
-a tile server and without text labels (names are shown in the side panel).
+a tile server; its text is drawn from glyphs made here of the DejaVu fonts matplotlib ships
+(``glyphs``), its icons from a sprite drawn here (``sprites``), and a basemap is an operator's
+own PMTiles archive (``basemap``).
 """
 
 from __future__ import annotations

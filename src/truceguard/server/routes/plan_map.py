@@ -139,6 +139,8 @@ class Headline(BaseModel):
     low: float | None
     high: float | None
     method: str = Field(description="how the interval is computed: see interval_methods")
+    label: str = Field(description="what the figure is, in a few words")
+    definition: str = Field(description="what the figure is, in one sentence")
 
 
 class PlanMap(BaseModel):
@@ -256,7 +258,9 @@ def plan_map(ref: RunId, ctx: Ctx, u: Analyst, variant: Annotated[str | None, Qu
     return {"type": "FeatureCollection", "marking": run["marking"], "run_id": run["run_id"],
             "scenario": results.get("scenario", ""), "title": results.get("title"),
             "variant": name, "variants": list(results["variants"]),
-            "headlines": v.get("intervals", {}),
+            "headlines": {k: {**h, "label": METRICS[k][0] if k in METRICS else k,
+                              "definition": METRICS[k][1] if k in METRICS else ""}
+                          for k, h in v.get("intervals", {}).items()},
             "interval_methods": {k: INTERVAL_METHODS[m] for k, m in HEADLINE_METHOD.items()},
             "definitions": definitions(), "features": features}
 

@@ -212,6 +212,24 @@ class PlanRun(Answer):
     results: dict[str, Any] | None = Field(description="the results document, when done")
 
 
+class PlanRunItem(Answer):
+    """A plan run as listed: who started it, when, on what, and its state."""
+
+    run_id: RunToken
+    marking: str = Field(description=MARKING)
+    at: str = Field(description="when it was started (UTC)")
+    who: str
+    state: str = Field(description="queued, running, done or failed")
+    request: dict[str, Any]
+
+
+class PlanRunList(Answer):
+    """The latest plan runs you may read (yours, and those whose inputs' marking you may
+    see), newest first."""
+
+    items: list[PlanRunItem]
+
+
 # -- users, alerts ----------------------------------------------------------------------------
 class UserList(Answer):
     items: list[UserRecord]
@@ -269,7 +287,8 @@ class Readiness(Answer):
 __all__ = ["AlertTargetAdded", "AlertTargetAnswer", "AlertTargetList", "Answer", "AttachmentAdded",
            "AttachmentList", "Document", "ErrorBody", "ErrorEnvelope", "Health", "ImportAnswer",
            "IncidentAnswer", "IncidentPage", "NameList", "NamedTitle", "ObservationAnswer",
-           "ObservationCount", "ObservationPage", "PeriodReportDocument", "PlanRun", "PlanStarted",
+           "ObservationCount", "ObservationPage", "PeriodReportDocument", "PlanRun", "PlanRunItem",
+           "PlanRunList", "PlanStarted",
            "Readiness", "RegisterPage", "ReviewQueuePage", "RowProblem", "ScenarioDocument",
            "ServiceState", "StatusChanged", "TermsDocument", "UserAnswer", "UserCreated",
            "UserList", "ViolationAnswer", "ViolationPage"]

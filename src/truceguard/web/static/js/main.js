@@ -14,13 +14,15 @@ import { Areas } from "./areas.js";
 import { follow } from "./live.js";
 import {
   CATEGORY_COLOURS, clauseColours, fitIncidents, incidentClusters, incidentFeature,
-  incidentFeatures, makeMap, REGISTER_COLOUR, patchSource, registerFeatures, showLineAt,
+  incidentFeatures, makeMap, patchSource, registerFeatures, showLineAt,
   showSelected, showUncertainty, showZones, violationClusters, violationFeature,
   violationFeatures, zoneColours,
 } from "./map.js";
 import { CLUSTER_MAX_ZOOM } from "./clusters.js";
 import { SlidingMotion } from "./motion.js";
+import { addOverlays, showRestrictions, WATCHED_COLOURS } from "./overlays.js";
 import { showIncident } from "./panel.js";
+import { PlanPanel } from "./plans.js";
 import { Timeline, epoch, isoSeconds, isoText } from "./timeline.js";
 
 const LAYER_NAMES = ["countries", "oblasts", "line_of_contact", "places"];
@@ -31,10 +33,11 @@ const $ = (id) => document.getElementById(id);
 const state = {
   since: null, until: null, clause: "", incidents: [], violations: [], clauses: [],
   started: false, register: [], viewMarkings: [], panelMarkings: [], generation: 0, line: null,
-  liveReports: 0,
+  restrictions: 0, planMarking: null, sprite: {}, liveReports: 0,
   liveApplied: 0,
 };
 let api = null;
+let plans = null;
 let map = null;
 let layers = null;
 let timeline = null;
@@ -78,7 +81,8 @@ function violationParams() {
 async function showMarking() {
   const marking = await api.narrowest([...state.viewMarkings, ...state.panelMarkings,
     ...LAYER_NAMES.map((n) => layers[n].marking), layers.zones.marking,
-    ...(layers.basemap ? [layers.basemap.marking] : [])]);
+    ...(layers.basemap ? [layers.basemap.marking] : []),
+    ...(state.planMarking ? [state.planMarking] : [])]);
   for (const id of ["marking-top", "marking-bottom"]) {
     const banner = $(id);
     banner.textContent = `marking: ${marking}`;
@@ -136,6 +140,21 @@ function row(colour, ring, text) {
   return div;
 }
 
+// A legend row with the map's icon ``name`` (its place in the sprite sheet).
+function iconRow(name, text) {
+  const icon = document.createElement("span");
+  icon.className = "icon";
+  const at = state.sprite[name];
+  if (at) {
+    icon.style.width = `${at.width}px`;
+    icon.style.height = `${at.height}px`;
+    icon.style.backgroundPosition = `-${at.x}px -${at.y}px`;
+  }
+  const div = document.createElement("div");
+  div.append(icon, document.createTextNode(text));
+  return div;
+}
+
 function showLegend(colours) {
   const legend = $("legend");
   const h = document.createElement("h2");
@@ -149,8 +168,18 @@ function showLegend(colours) {
   const byClause = new Map();
   for (const v of state.violations) byClause.set(v.clause, (byClause.get(v.clause) || 0) + 1);
   for (const [c, n] of byClause) legend.append(row(colours[c], true, `violation of ${c}: ${n}`));
-  legend.append(row(REGISTER_COLOUR, false,
+  legend.append(iconRow("register",
     `weapons in violation (register): ${state.register.length} system(s)`));
+  legend.append(iconRow("restriction",
+    `restrictions of the monitors' movement: ${state.restrictions}`));
+  if (state.planMarking) {
+    legend.append(iconRow("site", "protected site within an air-defence battery's reach"));
+    legend.append(iconRow("site-exposed", "protected site no battery reaches"));
+    legend.append(iconRow("asset", "coalition asset (base, sensor)"));
+    for (const [share, colour] of WATCHED_COLOURS) {
+      legend.append(row(colour, false, `line watched: ${Math.round(share * 100)}%`));
+    }
+  }
   const zones = zoneColours(layers.zones);
   for (const [key, colour] of Object.entries(zones)) {
     const n = layers.zones.features.find((f) => `${f.properties.terms}/${f.properties.zone}`
@@ -370,9 +399,9 @@ async function refresh(label, incidents = null) {
       api.get("/api/v1/map", { ...violationParams(), part: "violations" }),
       Promise.all(part.terms.map((terms) =>
         api.all("/api/v1/register", { ...incidentParams(), terms }))),
-      zonesAnswer]));
+      zonesAnswer, api.get("/api/v1/map/restrictions", incidentParams())]));
     map.getSource("incidents").setData(incidentFeatures(state.incidents));
-    const [view, reg, zones] = await rest;
+    const [view, reg, zones, restrictions] = await rest;
     if (!current()) return;
     if (layers.zones !== zones) {
       layers.zones = zones;
@@ -380,7 +409,9 @@ async function refresh(label, incidents = null) {
     }
     state.violations = violationRecords(view.violations);
     state.register = reg.flatMap((r) => r.items);
-    state.viewMarkings = [part.marking, view.marking, ...reg.flatMap((r) => [...r.markings])];
+    state.restrictions = restrictions.features.length;
+    state.viewMarkings = [part.marking, view.marking, ...reg.flatMap((r) => [...r.markings]),
+      restrictions.marking];
     if (!state.started) {
       state.clauses = [...new Set(state.violations.map((v) => v.clause))].sort();
       fillClauses();
@@ -390,6 +421,7 @@ async function refresh(label, incidents = null) {
     map.getSource("violation-clusters").setData(violationClusters(state.violations, colours));
     map.getSource("violations").setData(violationFeatures(state.violations, colours));
     map.getSource("register").setData(registerFeatures(state.register));
+    showRestrictions(map, restrictions);
     state.line = showLineAt(map, layers.line_of_contact, state.until ?? timeline.end());
     showPeriod(label);
     showCounts(colours);
@@ -493,6 +525,7 @@ async function start() {
     // (``refresh``).
     const incidents = ask(api.get("/api/v1/map", { part: "incidents" }));
     const basemap = basemapInfo(api);
+    const sprite = ask(fetch("/app/sprites/sprite.json").then((r) => r.json()));
     const docs = await Promise.all(LAYER_NAMES.map((n) => api.get(`/api/v1/layers/${n}`)));
     layers = Object.fromEntries(LAYER_NAMES.map((n, k) => [n, docs[k]]));
     layers.zones = null;
@@ -506,6 +539,8 @@ async function start() {
     await new Promise((resolve) => map.once("style.load", resolve));
     layers.basemap = await basemap;
     if (layers.basemap) showBasemap(map, layers.basemap);
+    addOverlays(map);
+    state.sprite = await sprite;
     timeline = new Timeline($("histogram"), $("brush-from"), $("brush-to"), ({ since, until }) => {
       state.since = since;
       state.until = until;
@@ -514,6 +549,13 @@ async function start() {
     await refresh(undefined, incidents);  // the first time: the extent, the clauses, the timeline
     if (document.body.dataset.state === "error") return;
     wireControls();
+    plans = new PlanPanel(api, map, { section: $("plan"), run: $("plan-run"),
+      variant: $("plan-variant"), summary: $("plan-summary") }, async (marking) => {
+      state.planMarking = marking;
+      showLegend(clauseColours(state.clauses));
+      await showMarking();
+    });
+    await plans.load();
     state.started = true;
     document.body.dataset.state = "ready";
   } catch (err) {

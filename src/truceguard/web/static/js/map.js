@@ -1,6 +1,7 @@
-// The map: MapLibre GL JS (a global from the maplibre package's script) with a local style,
-// the shipped layers as GeoJSON sources and no text (no glyphs are shipped: names are shown
-// in the side panel). Zoomed out (to CLUSTER_MAX_ZOOM), incidents and violations are drawn
+// The map: MapLibre GL JS (a global from the maplibre package's script) with a local style:
+// the shipped layers as GeoJSON sources, text drawn from the glyphs the server makes of the
+// DejaVu fonts (``/app/glyphs``) and icons from its sprite (``/app/sprites``), nothing from
+// elsewhere. Zoomed out (to CLUSTER_MAX_ZOOM), incidents and violations are drawn
 // as the clusters of ``clusters.js``, each level a small document; from the next level on,
 // each one is drawn with its uncertainty. Live changes reach the point sources by
 // difference (``patchSource``).
@@ -89,10 +90,26 @@ export function clauseColours(clauses) {
   return out;
 }
 
+// Where the style's glyphs and icons are (absolute: MapLibre's workers resolve them).
+const GLYPHS = "/app/glyphs/{fontstack}/{range}.pbf";
+const SPRITE = "/app/sprites/sprite";
+const FONT = ["DejaVu Sans"];
+const BOLD = ["DejaVu Sans Bold"];
+
+// A cluster's count as its label: 1,234 as "1.2k", 12,345 as "12k".
+const COUNT_LABEL = ["case",
+  [">=", ["get", "point_count"], 10000],
+  ["concat", ["to-string", ["round", ["/", ["get", "point_count"], 1000]]], "k"],
+  [">=", ["get", "point_count"], 1000],
+  ["concat", ["to-string", ["/", ["round", ["/", ["get", "point_count"], 100]], 10]], "k"],
+  ["to-string", ["get", "point_count"]]];
+
 function style(layers) {
   return {
     version: 8,
     name: "truceguard (offline)",
+    glyphs: window.location.origin + GLYPHS,
+    sprite: window.location.origin + SPRITE,
     sources: {
       countries: { type: "geojson", data: layers.countries, tolerance: CONTEXT_TOLERANCE_PX },
       oblasts: { type: "geojson", data: layers.oblasts, tolerance: CONTEXT_TOLERANCE_PX },
@@ -121,6 +138,12 @@ function style(layers) {
           "line-opacity": 0.8, "line-dasharray": [4, 2] } },
       { id: "places", type: "circle", source: "places", minzoom: 6,
         paint: { "circle-radius": 1.6, "circle-color": "#77756a" } },
+      // Place names from zoom 8 (where they no longer hide each other and the line).
+      { id: "place-labels", type: "symbol", source: "places", minzoom: 8,
+        layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": 11,
+          "text-anchor": "top", "text-offset": [0, 0.35], "text-max-width": 8 },
+        paint: { "text-color": "#4d4b42", "text-halo-color": "#ffffff",
+          "text-halo-width": 1.2 } },
       { id: "incident-clusters", type: "circle", source: "incident-clusters", filter: THIS_LEVEL,
         maxzoom: POINTS_MIN_ZOOM, paint: {
           "circle-color": ["case", IS_CLUSTER, "#37474f", categoryColour()],
@@ -155,6 +178,13 @@ function style(layers) {
             ["coalesce", ["get", "clause_colour"], "#000000"]],
           "circle-stroke-opacity": ["case", IS_CLUSTER, 0.8,
             ["+", 0.3, ["*", 0.7, ["get", "p_location"]]]] } },
+      // How many incidents each cluster holds (violations' rings are drawn around them).
+      { id: "incident-cluster-counts", type: "symbol", source: "incident-clusters",
+        filter: ["all", THIS_LEVEL, IS_CLUSTER], maxzoom: POINTS_MIN_ZOOM,
+        layout: { "text-field": COUNT_LABEL, "text-font": BOLD, "text-size": 10,
+          "text-allow-overlap": true, "text-ignore-placement": true },
+        paint: { "text-color": "#ffffff", "text-halo-color": "#263238",
+          "text-halo-width": 0.8 } },
       { id: "violations", type: "circle", source: "violations", minzoom: POINTS_MIN_ZOOM,
         paint: { "circle-radius": ["+", 5, ["*", 9, ["get", "p_location"]]],
           "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 1.5,
@@ -167,15 +197,14 @@ function style(layers) {
       { id: "selected", type: "circle", source: "selected",
         paint: { "circle-radius": ["+", 4, gradeRadius()], "circle-color": "rgba(0,0,0,0)",
           "circle-stroke-color": "#000000", "circle-stroke-width": 2.5 } },
-      { id: "register", type: "circle", source: "register",
-        paint: { "circle-radius": ["+", 4, ["*", 1.5, ["min", 8, ["get", "count"]]]],
-          "circle-color": REGISTER_COLOUR, "circle-opacity": 0.9,
-          "circle-stroke-color": "#000000", "circle-stroke-width": 1.5 } },
+      // A weapon system in violation: the register's icon, larger for more sightings of it.
+      { id: "register", type: "symbol", source: "register",
+        layout: { "icon-image": "register", "icon-allow-overlap": true,
+          "icon-ignore-placement": true,
+          "icon-size": ["+", 0.9, ["*", 0.12, ["min", 8, ["get", "count"]]]] } },
     ],
   };
 }
-
-export const REGISTER_COLOUR = "#ffd600";
 
 // The weapons-in-violation register's systems (``/api/v1/register`` items) as points.
 export function registerFeatures(systems) {
