@@ -16,7 +16,9 @@ marking. Every event's ``data`` is JSON with its ``marking``; ids are the API's 
 (``server.ids``). The events::
 
     event: hello               {"marking", "user", "queue", "keepalive_s"}
-    event: observation         {"marking", "item": {obs_id, t_start, lat, lon, category, ...}}
+    event: observation         {"marking", "item": {obs_id, t_start, lat, lon, category, ...,
+                                report_kind: a monitor's report's kind (fire, restriction
+                                ...), null for other records}}
     event: incident            {"marking", "item": the incident as GET /incidents shows it}
     event: incident_removed    {"marking", "incident_id"}
     event: violation           {"marking", "item": the violation as GET /violations shows it}
@@ -227,8 +229,9 @@ def render(store: Store, ids: ApiIds, changes: Changes, user: User) -> list[tupl
         o = store.get_observation(obs_id, viewer) if may(mark) else None
         if o is not None:
             d = record_dict(o)
-            out.append(("observation", {"marking": o.releasability,
-                                        "item": {k: d.get(k) for k in OBSERVATION_FIELDS}}))
+            item = {k: d.get(k) for k in OBSERVATION_FIELDS}
+            item["report_kind"] = o.report.kind if o.report is not None else None
+            out.append(("observation", {"marking": o.releasability, "item": item}))
         if len(out) > MAX_EVENTS_PER_STEP:
             return [_reload()]
     for view, mark in changes.incidents:

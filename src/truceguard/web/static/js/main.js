@@ -223,8 +223,21 @@ function showPeriod(label) {
   p.textContent = label || `${since || "the first record"} .. ${until || "the last record"}`;
 }
 
+// The monitors' restrictions of movement in the view, read again (a live report of one).
+async function loadRestrictions() {
+  const generation = state.generation;
+  const doc = await api.get("/api/v1/map/restrictions", incidentParams());
+  if (generation !== state.generation) return;  // a newer view reads its own
+  showRestrictions(map, doc);
+  state.restrictions = doc.features.length;
+  state.viewMarkings.push(doc.marking);
+  showLegend(clauseColours(state.clauses));
+  await showMarking();
+}
+
 // -- live changes, applied by difference -------------------------------------------------------
-const changes = { incidents: [], gone: [], violations: [], markings: [], timer: null };
+const changes = { incidents: [], gone: [], violations: [], markings: [], timer: null,
+  restrictions: false };
 
 function inPeriod(item) {
   const { t } = item;
@@ -238,14 +251,20 @@ function onLive(e) {
   if (e.event === "incident") changes.incidents.push(d.item);
   else if (e.event === "incident_removed") changes.gone.push(d.incident_id);
   else if (e.event === "violation") changes.violations.push(d.item);
-  else if (e.event === "observation") state.liveReports += 1;
-  else return;
+  else if (e.event === "observation") {
+    state.liveReports += 1;
+    if (d.item && d.item.report_kind === "restriction") changes.restrictions = true;
+  } else return;
   changes.markings.push(d.marking);
   if (changes.timer === null) changes.timer = setTimeout(applyChanges, 50);
 }
 
 async function applyChanges() {
   changes.timer = null;
+  if (changes.restrictions) {  // the layer is read again (a report says little of itself)
+    changes.restrictions = false;
+    ask(loadRestrictions());
+  }
   const byId = new Map(state.incidents.map((i) => [i.incident_id, i]));
   const add = [], remove = [];
   for (const i of changes.incidents.splice(0)) {
