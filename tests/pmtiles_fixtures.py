@@ -95,3 +95,83 @@ def many_tiles(zooms: Iterable[int] = range(0, 14)) -> dict[tuple[int, int, int]
         digest = hashlib.sha256(repr(k).encode()).digest()
         out[k] = digest[:1 + digest[0] % 31]
     return out
+
+
+# -- vector tiles (Mapbox Vector Tile 2.1, protobuf), written by hand for the tests -----------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, wire: int, payload: bytes) -> bytes:
+    key = _varint(number << 3 | wire)
+    return key + (_varint(len(payload)) + payload if wire == 2 else payload)
+
+
+def _zigzag(n: int) -> int:
+    return (n << 1) ^ (n >> 31)
+
+
+def _geometry(kind: str, points: list[tuple[int, int]]) -> list[int]:
+    """The command integers of one point, line or ring (closed) in tile coordinates."""
+    out, x, y = [], 0, 0
+    for i, (px, py) in enumerate(points):
+        if i == 0:
+            out.append(1 | 1 << 3)  # MoveTo, 1
+        elif i == 1:
+            out.append(2 | (len(points) - 1) << 3)  # LineTo, the rest
+        out += [_zigzag(px - x), _zigzag(py - y)]
+        x, y = px, py
+    if kind == "polygon":
+        out.append(7 | 1 << 3)  # ClosePath
+    return out
+
+
+def mvt_tile(layers: dict[str, list[tuple[str, list[tuple[int, int]], dict[str, str]]]]
+             ) -> bytes:
+    """A vector tile of ``layers``: {name: [(point|line|polygon, tile coordinates 0-4096,
+    string properties)]}."""
+    types = {"point": 1, "line": 2, "polygon": 3}
+    out = b""
+    for name, features in layers.items():
+        keys: list[str] = []
+        values: list[str] = []
+        body = _field(15, 0, _varint(2)) + _field(1, 2, name.encode())
+        for kind, points, props in features:
+            tags = []
+            for k, v in props.items():
+                if k not in keys:
+                    keys.append(k)
+                if v not in values:
+                    values.append(v)
+                tags += [keys.index(k), values.index(v)]
+            packed = b"".join(_varint(t) for t in tags)
+            geom = b"".join(_varint(c) for c in _geometry(kind, points))
+            feature = (_field(2, 2, packed) + _field(3, 0, _varint(types[kind]))
+                       + _field(4, 2, geom))
+            body += _field(2, 2, feature)
+        body += b"".join(_field(3, 2, k.encode()) for k in keys)
+        body += b"".join(_field(4, 2, _field(1, 2, v.encode())) for v in values)
+        body += _field(5, 0, _varint(4096))
+        out += _field(3, 2, body)
+    return out
+
+
+def osm_like_archive(path: Path, zooms: Iterable[int] = range(0, 9)) -> Path:
+    """An archive of real vector tiles over ``BOUNDS`` in the shape of an OpenStreetMap
+    extract: each tile wholly water, a road across it and a named place at its centre."""
+    tile = gzip.compress(mvt_tile({
+        "water": [("polygon", [(0, 0), (4096, 0), (4096, 4096), (0, 4096)], {})],
+        "roads": [("line", [(0, 0), (4096, 4096)], {"kind": "major_road"})],
+        "places": [("point", [(2048, 2048)], {"name": "Донецьк", "kind": "locality"})],
+    }), mtime=0)
+    return write_archive(path, {k: tile for k in tiles_over(BOUNDS, zooms)}, tile_type="mvt",
+                         metadata={"name": "test streets", "attribution": "test OSM-like",
+                                   "vector_layers": [{"id": "water", "fields": {}},
+                                                     {"id": "roads", "fields": {"kind": "String"}},
+                                                     {"id": "places",
+                                                      "fields": {"name": "String"}}]})

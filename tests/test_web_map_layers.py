@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.pmtiles_fixtures import raster_archive
+from tests.pmtiles_fixtures import osm_like_archive, raster_archive
 from tests.server_fixtures import Server, serving
 from tests.web_fixtures import Page, chromium
 
 MAGENTA = (230, 40, 230)
+WATER = (170, 203, 224)  # the colour a vector basemap's water is filled with (basemap.js)
 RESTRICTIONS = [  # (user, id, lon, lat, restriction type): gbr's marked REL TO GBR
     ("gbr", "r-gbr", 37.8, 48.0, "checkpoint"), ("ukr", "r-pub", 38.1, 48.2, "uav_jamming")]
 PLAN = {"scenario": "reassurance-2026", "variants": ["us-isr-only", "no-us"],
@@ -218,3 +219,27 @@ def test_a_plan_runs_sites_assets_and_coverage_are_chosen_and_drawn(
                                    "._data.features.length === 0", timeout=10_000)
     finally:
         gbr.close()
+
+
+def test_a_vector_basemap_is_drawn_with_its_water_roads_and_names(browser: Any,
+                                                                  tmp_path: Path) -> None:
+    """An OpenStreetMap-like vector archive (real vector tiles): water filled blue, roads
+    drawn, places named in their own script (Cyrillic glyphs made by this server)."""
+    path = osm_like_archive(tmp_path / "osm.pmtiles")
+    with serving(tmp_path, "--basemap", str(path)) as srv:
+        page = Page(browser, srv, "gbr", tmp_path)
+        try:
+            _settled(page)
+            assert _share_of(page.shot("vector-basemap"), WATER) > 0.3
+            page.page.evaluate("() => window.dashboard.map.jumpTo({center: [37.25, 48.25], "
+                               "zoom: 7})")
+            _settled(page)
+            assert {p["name"] for p in _rendered(page, "basemap-places-label")} == {"Донецьк"}
+            assert _rendered(page, "basemap-roads-line")
+            ranges = page.page.evaluate("""() => performance.getEntriesByType('resource')
+                .filter(e => e.name.includes('/app/glyphs/'))
+                .map(e => [e.responseStatus, decodeURIComponent(e.name).split('/').pop()])""")
+            assert [200, "1024-1279.pbf"] in ranges, ranges
+            page.shot("vector-basemap-names")
+        finally:
+            page.close()

@@ -2,8 +2,9 @@
 // archive): ``GET /api/v1/basemap`` says what it is, and its tiles come one by one from
 // ``/api/v1/basemap/tiles/{z}/{x}/{y}`` with the user's token (``authorise`` adds it to the
 // map's requests). It is drawn over the land's plain fill and under every other layer:
-// imagery or a raster map as it is; vector tiles as plain fills, lines and points of each
-// layer the archive names, in muted colours (the archive carries no style). A server
+// imagery or a raster map as it is; vector tiles as fills, lines, names and points of each
+// layer the archive names, in muted colours chosen by the layer's name (the archive carries
+// no style). A server
 // without one answers 404 and the map is drawn as before.
 
 const UNDER = "country-borders";  // the basemap goes just under this layer
@@ -48,22 +49,46 @@ export function showBasemap(map, info) {
     customAttribution: said }), "bottom-right");
 }
 
-// Plain layers for each vector layer the archive names: its polygons filled, its lines
-// drawn, its points as dots.
+// What each vector layer looks like, by what its name says it holds (the names of the usual
+// OpenStreetMap schemas: Protomaps' earth, water, roads, buildings, places; OpenMapTiles'
+// water, transportation, building, place ...); the first that matches.
+const LOOKS = [
+  [/water|ocean|sea|lake|river/, { fill: "#aacbe0", line: "#8fb8d6" }],
+  [/road|transport|street|highway|rail|transit/, { line: "#b9b4a4" }],
+  [/building/, { fill: "#d9d3c7", line: "#c9c2b3", minzoom: 13 }],
+  [/boundar|admin/, { line: "#9a8f99", dash: [3, 2] }],
+  [/earth|land|park|natur|green|wood|forest/, { fill: "#eef0e4", line: "#d6dac6" }],
+  [/./, { fill: "#dcd9cc", line: "#a8a596" }],
+];
+const NAME = ["coalesce", ["get", "name:en"], ["get", "name"]];
+
+// Layers for each vector layer the archive names: its polygons filled and outlined, its
+// lines drawn, in colours by what it holds; its points named where they have a name (local
+// scripts included: the glyphs cover Cyrillic), else drawn as dots.
 function vectorLayers(named) {
   const out = [];
   for (const v of named || []) {
-    const base = { source: "basemap", "source-layer": v.id };
-    out.push(
-      { ...base, id: `basemap-${v.id}-fill`, type: "fill",
+    const look = LOOKS.find(([re]) => re.test(v.id.toLowerCase()))[1];
+    const base = { source: "basemap", "source-layer": v.id,
+      ...(look.minzoom ? { minzoom: look.minzoom } : {}) };
+    if (look.fill) {
+      out.push({ ...base, id: `basemap-${v.id}-fill`, type: "fill",
         filter: ["==", ["geometry-type"], "Polygon"],
-        paint: { "fill-color": "#dcd9cc", "fill-opacity": 0.6 } },
-      { ...base, id: `basemap-${v.id}-line`, type: "line",
-        filter: ["==", ["geometry-type"], "LineString"],
-        paint: { "line-color": "#a8a596", "line-width": 0.6 } },
-      { ...base, id: `basemap-${v.id}-point`, type: "circle",
-        filter: ["==", ["geometry-type"], "Point"],
-        paint: { "circle-color": "#8d8a7c", "circle-radius": 1.2 } });
+        paint: { "fill-color": look.fill, "fill-outline-color": look.line } });
+    }
+    out.push({ ...base, id: `basemap-${v.id}-line`, type: "line",
+      filter: ["==", ["geometry-type"], "LineString"],
+      paint: { "line-color": look.line, "line-width": 0.8,
+        ...(look.dash ? { "line-dasharray": look.dash } : {}) } });
+    out.push({ ...base, id: `basemap-${v.id}-label`, type: "symbol",
+      filter: ["all", ["==", ["geometry-type"], "Point"], ["has", "name"]],
+      layout: { "text-field": NAME, "text-font": ["DejaVu Sans"], "text-size": 10,
+        "text-max-width": 8 },
+      paint: { "text-color": "#5d5a50", "text-halo-color": "#ffffff",
+        "text-halo-width": 1 } });
+    out.push({ ...base, id: `basemap-${v.id}-point`, type: "circle",
+      filter: ["all", ["==", ["geometry-type"], "Point"], ["!", ["has", "name"]]],
+      paint: { "circle-color": "#8d8a7c", "circle-radius": 1.2 } });
   }
   return out;
 }
