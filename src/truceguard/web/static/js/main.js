@@ -14,7 +14,7 @@ import { Areas } from "./areas.js";
 import { follow } from "./live.js";
 import {
   CATEGORY_COLOURS, clauseColours, fitIncidents, incidentClusters, incidentFeature,
-  incidentFeatures, makeMap, patchSource, registerFeatures, showLineAt,
+  incidentFeatures, makeMap, patchSource, showClusterCounts, registerFeatures, showLineAt,
   showSelected, showUncertainty, showZones, violationClusters, violationFeature,
   violationFeatures, zoneColours,
 } from "./map.js";
@@ -421,6 +421,7 @@ async function refresh(label, incidents = null) {
       zonesAnswer, api.get("/api/v1/map/restrictions", incidentParams())]));
     map.getSource("incidents").setData(incidentFeatures(state.incidents));
     const [view, reg, zones, restrictions] = await rest;
+    showClusterCounts(map);  // with the rest: text waits for its glyphs, the incidents need not
     if (!current()) return;
     if (layers.zones !== zones) {
       layers.zones = zones;

@@ -178,13 +178,6 @@ function style(layers) {
             ["coalesce", ["get", "clause_colour"], "#000000"]],
           "circle-stroke-opacity": ["case", IS_CLUSTER, 0.8,
             ["+", 0.3, ["*", 0.7, ["get", "p_location"]]]] } },
-      // How many incidents each cluster holds (violations' rings are drawn around them).
-      { id: "incident-cluster-counts", type: "symbol", source: "incident-clusters",
-        filter: ["all", THIS_LEVEL, IS_CLUSTER], maxzoom: POINTS_MIN_ZOOM,
-        layout: { "text-field": COUNT_LABEL, "text-font": BOLD, "text-size": 10,
-          "text-allow-overlap": true, "text-ignore-placement": true },
-        paint: { "text-color": "#ffffff", "text-halo-color": "#263238",
-          "text-halo-width": 0.8 } },
       { id: "violations", type: "circle", source: "violations", minzoom: POINTS_MIN_ZOOM,
         paint: { "circle-radius": ["+", 5, ["*", 9, ["get", "p_location"]]],
           "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": 1.5,
@@ -204,6 +197,19 @@ function style(layers) {
           "icon-size": ["+", 0.9, ["*", 0.12, ["min", 8, ["get", "count"]]]] } },
     ],
   };
+}
+
+// How many incidents each cluster holds, as text over it (violations' rings are drawn around
+// them). Added once the incidents are drawn, with the violations: a tile with text waits for
+// its glyphs, and the incidents' first paint need not.
+export function showClusterCounts(map) {
+  if (map.getLayer("incident-cluster-counts")) return;
+  map.addLayer({ id: "incident-cluster-counts", type: "symbol", source: "incident-clusters",
+    filter: ["all", THIS_LEVEL, IS_CLUSTER], maxzoom: POINTS_MIN_ZOOM,
+    layout: { "text-field": COUNT_LABEL, "text-font": BOLD, "text-size": 10,
+      "text-allow-overlap": true, "text-ignore-placement": true },
+    paint: { "text-color": "#ffffff", "text-halo-color": "#263238",
+      "text-halo-width": 0.8 } }, "violations");
 }
 
 // The weapons-in-violation register's systems (``/api/v1/register`` items) as points.
