@@ -191,7 +191,7 @@ def test_a_plan_runs_sites_assets_and_coverage_are_chosen_and_drawn(
                 for v in PLAN["variants"]}
     gbr = Page(browser, server, "gbr", tmp_path)
     try:
-        assert not gbr.page.is_hidden("#plan")
+        assert not gbr.page.is_hidden("#plan") and gbr.page.is_hidden("#plan-variant")
         gbr.page.select_option("#plan-run", plan_run)
         for variant in PLAN["variants"]:
             if variant != PLAN["variants"][0]:

@@ -43,6 +43,7 @@ export class PlanPanel {
     none.value = "";
     none.textContent = options.length ? "none" : "no finished run";
     this.els.run.replaceChildren(none, ...options);
+    this.els.variant.parentElement.hidden = true;  // until a run is drawn
     this.els.section.hidden = false;
   }
 
@@ -52,6 +53,7 @@ export class PlanPanel {
       this.doc = null;
       showPlan(this.map, null);
       els.variant.replaceChildren();
+      els.variant.parentElement.hidden = true;
       els.summary.replaceChildren();
       this.onMarking(null);
       return;
@@ -61,6 +63,7 @@ export class PlanPanel {
     if (els.run.value !== runId) return;  // another run was chosen meanwhile
     this.doc = doc;
     showPlan(this.map, doc);
+    els.variant.parentElement.hidden = false;
     els.variant.replaceChildren(...doc.variants.map((v) => {
       const o = document.createElement("option");
       o.value = v;
