@@ -68,12 +68,13 @@ def write_archive(path: Path, tiles: dict[tuple[int, int, int], bytes], *, tile_
 
 
 def raster_archive(path: Path, colour: tuple[int, int, int] = (255, 0, 255),
-                   zooms: Iterable[int] = range(0, 9)) -> Path:
+                   zooms: Iterable[int] = range(0, 9),
+                   attribution: str = "test tiles (CC0)") -> Path:
     """An archive of PNG tiles of one colour over ``BOUNDS`` at ``zooms``."""
     tile = png_tile(colour)
     return write_archive(path, {k: tile for k in tiles_over(BOUNDS, zooms)},
                          tile_type="png",
-                         metadata={"name": "test raster", "attribution": "test tiles (CC0)"})
+                         metadata={"name": "test raster", "attribution": attribution})
 
 
 def vector_archive(path: Path, zooms: Iterable[int] = range(0, 4)) -> Path:

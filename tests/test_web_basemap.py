@@ -5,6 +5,7 @@ and the marking its operator gave it; damaged or hostile archives are refused at
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import struct
 import subprocess
@@ -122,6 +123,76 @@ def test_a_directory_damaged_after_the_start_is_a_server_error_not_a_crash(tmp_p
         for k in keys:
             archive.tile(*k)
     assert err.value.code == "basemap.damaged" and err.value.http_status == 500
+
+
+def test_a_file_cut_short_while_served_is_damage_named_by_its_file_not_a_crash(tmp_path: Path):
+    """Overwritten in place (``cp`` truncates first) while the server reads it: the tiles
+    past the new end are answered as damage, naming the file but not where it lies."""
+    tiles = many_tiles()
+    path = write_archive(tmp_path / "big.pmtiles", tiles, tile_type="png")
+    archive = Basemap(path)
+    keys = sorted(tiles)
+    assert archive.tile(*keys[-1]) == tiles[keys[-1]]
+    with open(path, "r+b") as fh:
+        fh.truncate(archive._header["tile_data_offset"] + 10)
+    with pytest.raises(BasemapDamagedError) as err:
+        for k in keys:
+            archive.tile(*k)
+    assert "big.pmtiles" in err.value.message and str(tmp_path) not in err.value.message
+
+
+def _directory_bytes(entries: list[tuple[int, int, int, int]]) -> bytes:
+    """A directory as stored uncompressed: count, id deltas, runs, lengths, offsets + 1."""
+    from pmtiles.tile import Entry, serialize_directory
+
+    return gzip.decompress(serialize_directory([Entry(*e) for e in entries]))
+
+
+def _uncompressed(tmp_path: Path, name: str, root: bytes, meta: bytes = b"{}") -> Path:
+    """An archive with internal compression none, this root and no tiles."""
+    from pmtiles.tile import Compression, TileType, serialize_header
+
+    header = {"root_offset": 127, "root_length": len(root), "metadata_offset": 127 + len(root),
+              "metadata_length": len(meta), "leaf_directory_offset": 127 + len(root) + len(meta),
+              "leaf_directory_length": 0, "tile_data_offset": 127 + len(root) + len(meta),
+              "tile_data_length": 0, "addressed_tiles_count": 0, "tile_entries_count": 0,
+              "tile_contents_count": 0, "clustered": True,
+              "internal_compression": Compression.NONE, "tile_compression": Compression.NONE,
+              "tile_type": TileType.PNG, "min_zoom": 0, "max_zoom": 2,
+              "min_lon_e7": int(BOUNDS[0] * 1e7), "min_lat_e7": int(BOUNDS[1] * 1e7),
+              "max_lon_e7": int(BOUNDS[2] * 1e7), "max_lat_e7": int(BOUNDS[3] * 1e7),
+              "center_zoom": 0, "center_lon_e7": 0, "center_lat_e7": 0}
+    path = tmp_path / name
+    path.write_bytes(serialize_header(header) + root + meta)
+    return path
+
+
+def test_uncompressed_directories_and_their_varints_are_bounded(tmp_path: Path):
+    """Directories stored without compression meet the same bounds: metadata over its
+    limit, a varint over 10 bytes, more entries than bytes, a first entry with no offset."""
+    root = _directory_bytes([(0, 0, 1, 1)])  # tile 0: one byte, but the tiles hold none
+    with pytest.raises(BasemapDamagedError, match="lies outside the tiles"):
+        Basemap(_uncompressed(tmp_path, "ok.pmtiles", root)).tile(0, 0, 0)
+    with pytest.raises(InputError, match="metadata is over"):
+        Basemap(_uncompressed(tmp_path, "meta.pmtiles", root,
+                              b'{"name": "' + b"x" * (5 * 2**20) + b'"}'))
+    with pytest.raises(InputError, match="over 10 bytes"):
+        Basemap(_uncompressed(tmp_path, "varint.pmtiles", b"\x01" + b"\xff" * 2000))
+    with pytest.raises(InputError, match="entries in"):
+        Basemap(_uncompressed(tmp_path, "count.pmtiles", b"\xff\xff\x03" + bytes(40)))
+    with pytest.raises(InputError, match="no offset"):
+        Basemap(_uncompressed(tmp_path, "offset.pmtiles", b"\x01\x00\x01\x05\x00"))
+
+
+def test_only_well_formed_vector_layers_reach_the_map(tmp_path: Path):
+    layers = [{"id": ""}, {"id": 7}, {"id": "water"}, {"id": "water"}, "roads", {"id": "x" * 101},
+              {"id": "roads", "fields": "not a dict"}]
+    layers += [{"id": f"l{k}"} for k in range(200)]
+    path = write_archive(tmp_path / "v.pmtiles", {(0, 0, 0): b"x"}, tile_type="mvt",
+                         metadata={"vector_layers": layers})
+    named = Basemap(path).info.vector_layers
+    assert named[:2] == [{"id": "water", "fields": {}}, {"id": "roads", "fields": {}}]
+    assert len(named) == 100 and len({v["id"] for v in named}) == 100
 
 
 # -- serving it ----------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ def gbr(browser: Any, server: Server, tmp_path: Path) -> Iterator[Page]:
 
 
 def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
+    gbr.page.wait_for_function("() => window.dashboard.map.loaded()", timeout=30_000)
     state = gbr.page.evaluate("""() => {
         const m = window.dashboard.map;
         return {loaded: m.loaded(), layers: m.getStyle().layers.map(l => l.id),

@@ -36,7 +36,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("layers")
-    path = raster_archive(folder / "relief.pmtiles", colour=MAGENTA)
+    path = raster_archive(folder / "relief.pmtiles", colour=MAGENTA, attribution=(
+        'test tiles (CC0) <a href="https://example.org/">sign in</a><img src="/x.png">'))
     with serving(folder, "--basemap", str(path), "--basemap-marking", "REL TO GBR") as srv:
         for user, ref, lon, lat, kind in RESTRICTIONS:
             body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
@@ -76,6 +77,15 @@ def _settled(page: Page) -> None:
                                 "window.dashboard.map.areTilesLoaded()", timeout=30_000)
 
 
+def _jump(page: Page, lon: float, lat: float, zoom: float) -> None:
+    """Move the map and wait until it has drawn the place (MapLibre's ``idle``: nothing
+    moving or loading, glyphs included)."""
+    page.page.evaluate("""([c, z]) => new Promise((resolve) => {
+        const m = window.dashboard.map;
+        m.once('idle', resolve);
+        m.jumpTo({center: c, zoom: z}); })""", [[lon, lat], zoom])
+
+
 def _rendered(page: Page, layer: str) -> list[dict[str, Any]]:
     """The properties of ``layer``'s features drawn in the view now (a symbol counts only
     once its text and icon were laid out: its glyphs and sprite loaded)."""
@@ -108,7 +118,10 @@ def test_the_basemap_is_drawn_under_the_layers_for_those_who_may_see_it(
             "line-of-contact"), order
         assert tiles and all(status == 200 for status, _ in tiles), tiles  # the token went
         said = gbr.text(".maplibregl-ctrl-attrib")
-        assert "test tiles (CC0)" in said and "basemap: test raster (REL TO GBR)" in said
+        assert "test tiles (CC0) sign in" in said and "basemap: test raster (REL TO GBR)" in said
+        # the archive's markup is shown as text: no link, no image on the page from it
+        assert gbr.page.locator(".maplibregl-ctrl-attrib a, .maplibregl-ctrl-attrib img"
+                                ).count() == 0
         # the banner states the narrowest marking of what is shown: the basemap's
         assert gbr.page.get_attribute("#marking-top", "data-marking") == "REL TO GBR"
         assert _share_of(gbr.shot("basemap-gbr"), MAGENTA) > 0.3
@@ -135,8 +148,7 @@ def test_text_and_icons_are_drawn_from_this_servers_glyphs_and_sprite(
         style = gbr.page.evaluate("() => window.dashboard.map.getStyle()")
         assert style["glyphs"] == server.url + "/app/glyphs/{fontstack}/{range}.pbf"
         assert style["sprite"] == server.url + "/app/sprites/sprite"
-        gbr.page.evaluate("() => window.dashboard.map.jumpTo({center: [37.8, 48.0], zoom: 8.5})")
-        _settled(gbr)
+        _jump(gbr, 37.8, 48.0, 8.5)
         names = {p["name"] for p in _rendered(gbr, "place-labels")}
         assert {"Donetsk", "Makiyivka"} <= names, names
         assert {p["restriction_type"] for p in _rendered(gbr, "restrictions")} >= {
@@ -207,8 +219,7 @@ def test_a_plan_runs_sites_assets_and_coverage_are_chosen_and_drawn(
             shown = gbr.page.evaluate("() => window.dashboard.map.getSource('plan')"
                                       "._data.features.length")
             assert shown == len(doc["features"])
-        gbr.page.evaluate("() => window.dashboard.map.jumpTo({center: [33, 48.5], zoom: 5})")
-        _settled(gbr)
+        _jump(gbr, 33, 48.5, 5)
         drawn = _rendered(gbr, "plan-sites")
         assert drawn and {p["name"] for p in drawn} <= {f["properties"]["name"] for f in sites}
         assert _rendered(gbr, "plan-coverage") and _rendered(gbr, "plan-assets")
@@ -231,9 +242,7 @@ def test_a_vector_basemap_is_drawn_with_its_water_roads_and_names(browser: Any,
         try:
             _settled(page)
             assert _share_of(page.shot("vector-basemap"), WATER) > 0.3
-            page.page.evaluate("() => window.dashboard.map.jumpTo({center: [37.25, 48.25], "
-                               "zoom: 7})")
-            _settled(page)
+            _jump(page, 37.25, 48.25, 7)
             assert {p["name"] for p in _rendered(page, "basemap-places-label")} == {"Донецьк"}
             assert _rendered(page, "basemap-roads-line")
             ranges = page.page.evaluate("""() => performance.getEntriesByType('resource')

@@ -3,12 +3,19 @@ read where it lies and served tile by tile (``server/routes/basemap.py``).
 
 PMTiles is a single file of map tiles with a 127-byte header, a root directory within its
 first 16 KiB, leaf directories and the tiles, each found by its offset and length, so any
-tile is read with a few ranged reads (here, from a read-only memory map of the file). The
-header and varints are decoded by the PyPI ``pmtiles`` package's functions; the directories
-are decompressed here, bounded (``MAX_DIRECTORY_BYTES``), and every offset and length is
-checked against the file before it is read: a damaged or hostile archive gives
-``input.basemap`` (or ``None`` for a tile it cannot find), never a read outside the file or an
-unbounded decompression.
+tile is read with a few ranged reads (``os.pread`` on the open file: a file cut short while
+served gives short reads, answered as damage, never a crash). The header is decoded by the
+PyPI ``pmtiles`` package; the directories here, bounded: a directory is read only inside its
+section of the file and at most ``MAX_DIRECTORY_READ`` bytes, decompressed to at most
+``MAX_DIRECTORY_BYTES`` (the metadata ``MAX_METADATA_BYTES``, compressed or not), with at most
+``MAX_ENTRIES`` entries of varints of at most 10 bytes; a tile only inside the tiles' section
+and at most ``MAX_TILE_BYTES``; decoded directories are kept up to ``CACHED_ENTRIES`` entries
+in all, and one thread decodes at a time. A damaged or hostile archive gives
+``input.basemap`` at the start, ``basemap.damaged`` (naming the file, not its path) while
+served, or ``None`` for a tile it cannot find.
+
+Replace a served archive by renaming the new file over it and restarting the server: the
+server reads the file it opened.
 
 What the dashboard needs to draw it (``BasemapInfo``): the tile type, zooms, bounds, centre,
 attribution and, for vector tiles, the layers the archive's metadata names.
@@ -16,9 +23,8 @@ attribution and, for vector tiles, the layers the archive's metadata names.
 
 from __future__ import annotations
 
-import io
+import bisect
 import json
-import mmap
 import os
 import threading
 import zlib
@@ -31,10 +37,14 @@ from truceguard.errors import InputError, TruceguardError
 
 HEADER_BYTES = 127
 ROOT_MAX_BYTES = 16_384  # the specification: the header and root directory fit in 16 KiB
-MAX_DIRECTORY_BYTES = 32 * 2**20  # a decompressed directory (a leaf holds ~ 20 B an entry)
+MAX_DIRECTORY_READ = 2 * 2**20  # a directory as stored (leaves are tens of kilobytes)
+MAX_DIRECTORY_BYTES = 4 * 2**20  # decompressed
+MAX_ENTRIES = 262_144  # a directory's entries (writers split leaves at 4,096 and up)
+CACHED_ENTRIES = 2_000_000  # decoded entries kept, all directories together (~ 64 MB)
 MAX_METADATA_BYTES = 4 * 2**20
+MAX_TILE_BYTES = 16 * 2**20
+MAX_LAYERS = 100  # vector layers named to the map
 MAX_DEPTH = 4  # root, then at most three levels of leaves (the specification's bound)
-DIRECTORY_CACHE = 64  # directories kept decoded
 MAX_ZOOM = 30
 
 # The tile types a browser map draws, and how each is answered.
@@ -86,6 +96,11 @@ class BasemapDamagedError(TruceguardError):
     default_hint = "the server's basemap file is damaged: its operator should replace it"
 
 
+class _Damage(Exception):
+    """What is wrong with an archive (said to its operator at the start, with the path; to
+    users while served, with the file's name only)."""
+
+
 def _bad(path: str, what: str) -> InputError:
     return InputError(f"basemap {path!r} is not a readable PMTiles archive: {what}",
                       hint="give a PMTiles version 3 file (e.g. made by `pmtiles convert` "
@@ -102,56 +117,57 @@ class Basemap:
 
         self.path = os.fspath(path)
         try:
-            with open(self.path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size < HEADER_BYTES:
-                    raise _bad(self.path, f"{size} bytes, shorter than a header")
-                self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._fd = os.open(self.path, os.O_RDONLY)
         except OSError as exc:
-            raise InputError(f"basemap {self.path!r} cannot be read: {exc.strerror}",
+            raise InputError(f"basemap {self.path!r} cannot be read: {exc.strerror or exc}",
                              hint="give the path of a PMTiles file you may read",
                              code="input.basemap") from None
-        self.size = size
-        self._lock = threading.Lock()
-        self._directories: OrderedDict[tuple[int, int], list[tuple[int, int, int, int]]] = (
-            OrderedDict())
-        head = self._map[:HEADER_BYTES]
-        problem = ("it does not start with 'PMTiles'" if head[:7] != b"PMTiles" else
-                   f"version {head[7]} (only version 3 is read)" if head[7] != 3 else None)
-        if problem is None:
+        self.size = os.fstat(self._fd).st_size
+        self._lock = threading.Lock()  # the cache
+        self._decoding = threading.Lock()  # one directory decoded at a time
+        self._directories: OrderedDict[tuple[int, int], tuple[list[int], list[tuple[
+            int, int, int]]]] = OrderedDict()
+        self._cached = 0
+        try:
+            head = self._read(0, HEADER_BYTES) or b""
+            if len(head) < HEADER_BYTES:
+                raise _Damage(f"{self.size} bytes, shorter than a header")
+            if head[:7] != b"PMTiles":
+                raise _Damage("it does not start with 'PMTiles'")
+            if head[7] != 3:
+                raise _Damage(f"version {head[7]} (only version 3 is read)")
             try:
                 self._header = deserialize_header(head)
             except ValueError as exc:  # an unknown compression or tile type code
-                problem = str(exc)
-        if problem is not None:
-            self.close()
-            raise _bad(self.path, problem)
-        try:
+                raise _Damage(str(exc)) from None
             self.info = self._read_info()
-            self._directory(self._header["root_offset"], self._header["root_length"])
-        except InputError:
+            h = self._header
+            self._directory(h["root_offset"], h["root_length"], (0, self.size))
+        except _Damage as exc:
             self.close()
-            raise
+            raise _bad(self.path, str(exc)) from None
 
     def close(self) -> None:
-        self._map.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def _read_info(self) -> BasemapInfo:
         h = self._header
         tile_type = TILE_TYPES.get(int(h["tile_type"].value))
         if tile_type is None:
-            raise _bad(self.path, f"tile type {h['tile_type'].name.lower()} is not drawn "
-                                  f"by a browser map (one of {', '.join(TILE_TYPES.values())})")
+            raise _Damage(f"tile type {h['tile_type'].name.lower()} is not drawn by a "
+                          f"browser map (one of {', '.join(TILE_TYPES.values())})")
         if h["root_length"] > ROOT_MAX_BYTES or h["root_offset"] + h["root_length"] > self.size:
-            raise _bad(self.path, "its root directory lies outside the file")
+            raise _Damage("its root directory lies outside the file")
         if not h["min_zoom"] <= h["max_zoom"] <= MAX_ZOOM:
-            raise _bad(self.path, f"zooms {h['min_zoom']}-{h['max_zoom']}")
+            raise _Damage(f"zooms {h['min_zoom']}-{h['max_zoom']}")
         meta = self._metadata()
         bounds = tuple(round(h[k] / 1e7, 7) for k in ("min_lon_e7", "min_lat_e7",
                                                       "max_lon_e7", "max_lat_e7"))
         w, s, e, n = bounds
         if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-            raise _bad(self.path, f"bounds {list(bounds)}")
+            raise _Damage(f"bounds {list(bounds)}")
         layers = meta.get("vector_layers") if tile_type == "mvt" else None
         return BasemapInfo(
             path=self.path, size_bytes=self.size, tile_type=tile_type,
@@ -163,63 +179,75 @@ class Basemap:
             name=_text(meta.get("name")) or Path(self.path).stem,
             attribution=_text(meta.get("attribution")),
             description=_text(meta.get("description")),
-            vector_layers=[dict(v) for v in layers if isinstance(v, dict) and "id" in v]
-            if isinstance(layers, list) else [])
+            vector_layers=_layers(layers))
 
     def _metadata(self) -> dict[str, Any]:
         h = self._header
-        raw = self._bytes(h["metadata_offset"], h["metadata_length"])
+        length = h["metadata_length"]
+        if length > MAX_METADATA_BYTES:
+            raise _Damage(f"its metadata is over {MAX_METADATA_BYTES:,} bytes")
+        raw = self._read(h["metadata_offset"], length)
         if raw is None:
-            raise _bad(self.path, "its metadata lies outside the file")
+            raise _Damage("its metadata lies outside the file")
         try:
             text = self._inflate(raw, MAX_METADATA_BYTES)
             meta = json.loads(text) if text.strip() else {}
-        except (ValueError, zlib.error, EOFError) as exc:
-            raise _bad(self.path, f"its metadata cannot be read ({exc})") from None
+        except (ValueError, zlib.error, EOFError, RecursionError) as exc:
+            raise _Damage(f"its metadata cannot be read ({type(exc).__name__})") from None
         return meta if isinstance(meta, dict) else {}
 
-    def _bytes(self, offset: int, length: int) -> bytes | None:
-        """``length`` bytes at ``offset``, or None when they are not all in the file."""
+    def _read(self, offset: int, length: int) -> bytes | None:
+        """``length`` bytes at ``offset``, or None when they are not all in the file (as it
+        was at the start, and as it is now)."""
         if offset < 0 or length < 0 or offset + length > self.size:
             return None
-        return self._map[offset:offset + length]
+        try:
+            data = os.pread(self._fd, length, offset)
+        except OSError:
+            return None
+        return data if len(data) == length else None
 
     def _inflate(self, raw: bytes, limit: int) -> bytes:
         """``raw`` decompressed as the archive's internal compression says, at most
-        ``limit`` bytes (more: ``input.basemap``)."""
+        ``limit`` bytes (more: damage)."""
         how = int(self._header["internal_compression"].value)
-        if how == 1:
-            return raw
-        if how != 2:
-            raise _bad(self.path, f"internal compression {COMPRESSIONS.get(how, how)} "
-                                  "(gzip or none are read)")
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out = d.decompress(raw, limit + 1)
+        if how not in (1, 2):
+            raise _Damage(f"internal compression {COMPRESSIONS.get(how, how)} (gzip or none "
+                          "are read)")
+        out = raw if how == 1 else zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(
+            raw, limit + 1)
         if len(out) > limit:
-            raise _bad(self.path, f"a directory or its metadata is over {limit:,} bytes "
-                                  "decompressed")
+            raise _Damage(f"a directory or its metadata is over {limit:,} bytes decompressed")
         return out
 
-    def _directory(self, offset: int, length: int) -> list[tuple[int, int, int, int]]:
-        """The entries (tile id, run length, offset, length) of the directory at ``offset``,
-        decoded once and kept (the last ``DIRECTORY_CACHE``)."""
+    def _directory(self, offset: int, length: int, within: tuple[int, int]
+                   ) -> tuple[list[int], list[tuple[int, int, int]]]:
+        """The directory at ``offset`` (inside ``within``, a section of the file): its tile
+        ids, and each entry's (run length, offset, length); decoded once and kept."""
         key = (offset, length)
         with self._lock:
             if key in self._directories:
                 self._directories.move_to_end(key)
                 return self._directories[key]
-        raw = self._bytes(offset, length)
+        start, end = within
+        if not (start <= offset and offset + length <= end) or length > MAX_DIRECTORY_READ:
+            raise _Damage(f"a directory at byte {offset} ({length:,} bytes) lies outside its "
+                          "section or is too long")
+        raw = self._read(offset, length)
         if raw is None:
-            raise _bad(self.path, f"a directory at {offset} lies outside the file")
-        try:
-            entries = _entries(self._inflate(raw, MAX_DIRECTORY_BYTES))
-        except (zlib.error, EOFError, IndexError, ValueError) as exc:
-            raise _bad(self.path, f"a directory at {offset} cannot be read ({exc})") from None
+            raise _Damage(f"a directory at byte {offset} lies outside the file")
+        with self._decoding:
+            try:
+                decoded = _entries(self._inflate(raw, MAX_DIRECTORY_BYTES))
+            except (zlib.error, EOFError, IndexError, ValueError) as exc:
+                raise _Damage(f"a directory at byte {offset} cannot be read ({exc})") from None
         with self._lock:
-            self._directories[key] = entries
-            while len(self._directories) > DIRECTORY_CACHE:
-                self._directories.popitem(last=False)
-        return entries
+            if key not in self._directories:
+                self._directories[key] = decoded
+                self._cached += len(decoded[0])
+            while self._cached > CACHED_ENTRIES and len(self._directories) > 1:
+                self._cached -= len(self._directories.popitem(last=False)[1][0])
+        return decoded
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:
         """The tile at ``z/x/y`` (XYZ numbering, y down) as stored, or None."""
@@ -231,20 +259,30 @@ class Basemap:
             return None
         tile_id = zxy_to_tileid(z, x, y)
         h = self._header
-        offset, length = h["root_offset"], h["root_length"]
-        for _ in range(MAX_DEPTH):
-            try:
-                directory = self._directory(offset, length)
-            except InputError as exc:
-                raise BasemapDamagedError(exc.message) from None
-            entry = _find(directory, tile_id)
-            if entry is None:
-                return None
-            _, run_length, e_offset, e_length = entry
-            if run_length == 0:  # a leaf directory
-                offset, length = h["leaf_directory_offset"] + e_offset, e_length
-                continue
-            return self._bytes(h["tile_data_offset"] + e_offset, e_length)
+        leaves = (h["leaf_directory_offset"],
+                  h["leaf_directory_offset"] + h["leaf_directory_length"])
+        tiles = (h["tile_data_offset"], h["tile_data_offset"] + h["tile_data_length"])
+        offset, length, within = h["root_offset"], h["root_length"], (0, self.size)
+        try:
+            for _ in range(MAX_DEPTH):
+                entry = _find(self._directory(offset, length, within), tile_id)
+                if entry is None:
+                    return None
+                run_length, e_offset, e_length = entry
+                if run_length == 0:  # a leaf directory
+                    offset, length, within = leaves[0] + e_offset, e_length, leaves
+                    continue
+                at = tiles[0] + e_offset
+                if not (tiles[0] <= at and at + e_length <= tiles[1]) or (
+                        e_length > MAX_TILE_BYTES):
+                    raise _Damage(f"tile {z}/{x}/{y} lies outside the tiles or is too long")
+                data = self._read(at, e_length)
+                if data is None:
+                    raise _Damage(f"tile {z}/{x}/{y} lies outside the file")
+                return data
+        except _Damage as exc:
+            raise BasemapDamagedError(f"the basemap {Path(self.path).name} is damaged: {exc}"
+                                      ) from None
         return None
 
 
@@ -252,41 +290,72 @@ def _text(value: Any) -> str:
     return value.strip()[:2000] if isinstance(value, str) else ""
 
 
-def _entries(buf: bytes) -> list[tuple[int, int, int, int]]:
-    """A directory's entries, decoded from its (decompressed) bytes."""
-    from pmtiles.tile import read_varint
+def _layers(layers: Any) -> list[dict[str, Any]]:
+    """The vector layers the metadata names that a map can draw: each a dict with a
+    non-empty text ``id`` (at most 100 characters), each id once, at most ``MAX_LAYERS``."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for v in layers if isinstance(layers, list) else []:
+        lid = v.get("id") if isinstance(v, dict) else None
+        if isinstance(lid, str) and 0 < len(lid) <= 100 and lid not in seen:
+            seen.add(lid)
+            out.append({"id": lid, "fields": v.get("fields") if isinstance(
+                v.get("fields"), dict) else {}})
+        if len(out) == MAX_LAYERS:
+            break
+    return out
 
-    b = io.BytesIO(buf)
-    n = read_varint(b)
-    if n > len(buf):  # every entry takes at least one byte in each of four columns
-        raise ValueError(f"{n} entries in {len(buf)} bytes")
-    ids, last = [], 0
-    for _ in range(n):
-        last += read_varint(b)
-        ids.append(last)
-    runs = [read_varint(b) for _ in range(n)]
-    lengths = [read_varint(b) for _ in range(n)]
-    offsets: list[int] = []
+
+def _varints(buf: bytes, pos: int, count: int) -> tuple[list[int], int]:
+    """``count`` varints of ``buf`` from ``pos`` (each at most 10 bytes), and the position
+    after them."""
+    out = []
+    for _ in range(count):
+        value = shift = 0
+        while True:
+            if pos >= len(buf) or shift > 63:
+                raise ValueError("a varint runs past its directory or over 10 bytes")
+            b = buf[pos]
+            pos += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        out.append(value)
+    return out, pos
+
+
+def _entries(buf: bytes) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """A directory's tile ids and entries (run length, offset, length), decoded from its
+    (decompressed) bytes."""
+    (n,), pos = _varints(buf, 0, 1)
+    if n > MAX_ENTRIES or 4 * n > len(buf):  # every entry takes a byte in each column
+        raise ValueError(f"{n:,} entries in {len(buf):,} bytes")
+    deltas, pos = _varints(buf, pos, n)
+    runs, pos = _varints(buf, pos, n)
+    lengths, pos = _varints(buf, pos, n)
+    stored, pos = _varints(buf, pos, n)
+    ids, offsets, last = [], [], 0
     for i in range(n):
-        v = read_varint(b)
-        offsets.append(offsets[i - 1] + lengths[i - 1] if i > 0 and v == 0 else v - 1)
-    return list(zip(ids, runs, offsets, lengths, strict=True))
+        last += deltas[i]
+        ids.append(last)
+        if stored[i] == 0 and i == 0:
+            raise ValueError("the first entry has no offset")
+        offsets.append(offsets[i - 1] + lengths[i - 1] if stored[i] == 0 else stored[i] - 1)
+    return ids, list(zip(runs, offsets, lengths, strict=True))
 
 
-def _find(entries: list[tuple[int, int, int, int]], tile_id: int
-          ) -> tuple[int, int, int, int] | None:
+def _find(directory: tuple[list[int], list[tuple[int, int, int]]], tile_id: int
+          ) -> tuple[int, int, int] | None:
     """The entry holding ``tile_id``: its own, the run it falls in, or the leaf directory
     that covers it (the last entry before it with run length 0)."""
-    import bisect
-
-    k = bisect.bisect_right(entries, (tile_id, float("inf"))) - 1
+    ids, entries = directory
+    k = bisect.bisect_right(ids, tile_id) - 1
     if k < 0:
         return None
-    entry = entries[k]
-    if entry[0] == tile_id:
-        return entry
-    if entry[1] == 0 or tile_id < entry[0] + entry[1]:
-        return entry
+    run_length = entries[k][0]
+    if ids[k] == tile_id or run_length == 0 or tile_id < ids[k] + run_length:
+        return entries[k]
     return None
 
 

@@ -10,8 +10,10 @@ everything else through ``/api/v1`` with the user's bearer token, like any other
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -102,23 +104,30 @@ SPRITE_FILES = {"sprite.json": (1, 0), "sprite.png": (1, 1), "sprite@2x.json": (
                 "sprite@2x.png": (2, 1)}  # name: (pixel ratio, 0 the index or 1 the PNG)
 
 
+# Glyph ranges are made on a thread of their own (each once per process, ``web.glyphs``): a
+# burst of first requests waits there, never holding the API's worker threads.
+GLYPH_MAKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glyphs")
+
+
 @router.get("/app/glyphs/{fontstack}/{span}.pbf", include_in_schema=False)
-def map_glyphs(fontstack: str, span: str) -> Response:
+async def map_glyphs(fontstack: str, span: str) -> Response:
     """The glyph PBF of code points START..END (``START-END``, END = START + 255) of a
     fontstack (the first known font of a comma-separated list)."""
     import re
 
-    from truceguard.web.glyphs import glyph_range
+    from truceguard.web.glyphs import glyph_range, resolve_fontstack
 
-    m = re.fullmatch(r"(\d+)-(\d+)", span)
+    m = re.fullmatch(r"([0-9]{1,5})-([0-9]{1,5})", span)
     start = int(m[1]) if m else -1
     if m is None or int(m[2]) != start + 255 or start % 256 or start >= 65536:
-        raise InputError(f"glyph range {span!r} is not START-END with START a multiple of "
-                         "256 below 65536 and END = START + 255",
+        shown = span if len(span) <= 40 else span[:40] + "..."
+        raise InputError(f"glyph range {shown!r} is not START-END with START a multiple "
+                         "of 256 below 65536 and END = START + 255",
                          hint="ask for 0-255.pbf, 256-511.pbf ... 65280-65535.pbf",
                          code="input.glyph_range")
-    return Response(glyph_range(fontstack, start), media_type="application/x-protobuf",
-                    headers=ASSET_CACHE)
+    resolve_fontstack(fontstack)  # an unknown font is refused here, not on the maker's thread
+    made = await asyncio.wrap_future(GLYPH_MAKER.submit(glyph_range, fontstack, start))
+    return Response(made, media_type="application/x-protobuf", headers=ASSET_CACHE)
 
 
 @router.get("/app/sprites/{name}", include_in_schema=False)

@@ -35,18 +35,29 @@ export function showBasemap(map, info) {
     tiles: [window.location.origin + info.tiles],
     minzoom: info.min_zoom, maxzoom: info.max_zoom, bounds: info.bounds,
     ...(vector ? {} : { tileSize: 256 }),
-    attribution: info.attribution,
   });
   const layers = vector ? vectorLayers(info.vector_layers) : [
     { id: "basemap", type: "raster", source: "basemap" }];
   for (const layer of layers) map.addLayer(layer, UNDER);
   // The land's fill would hide a raster under it; its borders stay on top.
   if (!vector) map.setPaintProperty("countries", "fill-opacity", 0);
-  const said = [info.attribution, `basemap: ${info.name} (${info.marking})`]
-    .filter(Boolean).join(" | ");
+  // MapLibre writes attributions as HTML: the archive's is reduced to its text and escaped
+  // (an archive's metadata is no one's to put links or forms on the page).
+  const said = escapeHtml([plainText(info.attribution),
+    `basemap: ${info.name} (${info.marking})`].filter(Boolean).join(" | "));
   // eslint-disable-next-line no-undef
   map.addControl(new maplibregl.AttributionControl({ compact: false,
     customAttribution: said }), "bottom-right");
+}
+
+// The text of ``html`` (parsed inert: nothing in it runs or loads).
+function plainText(html) {
+  return new DOMParser().parseFromString(String(html || ""), "text/html").body.textContent || "";
+}
+
+function escapeHtml(text) {
+  const as = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  return text.replace(/[&<>"']/g, (c) => as[c]);
 }
 
 // What each vector layer looks like, by what its name says it holds (the names of the usual
@@ -68,7 +79,7 @@ const NAME = ["coalesce", ["get", "name:en"], ["get", "name"]];
 function vectorLayers(named) {
   const out = [];
   for (const v of named || []) {
-    const look = LOOKS.find(([re]) => re.test(v.id.toLowerCase()))[1];
+    const look = (LOOKS.find(([re]) => re.test(String(v.id).toLowerCase())) || LOOKS.at(-1))[1];
     const base = { source: "basemap", "source-layer": v.id,
       ...(look.minzoom ? { minzoom: look.minzoom } : {}) };
     if (look.fill) {

@@ -33,7 +33,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   since: null, until: null, clause: "", incidents: [], violations: [], clauses: [],
   started: false, register: [], viewMarkings: [], panelMarkings: [], generation: 0, line: null,
-  restrictions: 0, planMarking: null, sprite: {}, liveReports: 0,
+  restrictions: 0, restrictionsNote: "", planMarking: null, sprite: {}, liveReports: 0,
   liveApplied: 0,
 };
 let api = null;
@@ -223,10 +223,25 @@ function showPeriod(label) {
   p.textContent = label || `${since || "the first record"} .. ${until || "the last record"}`;
 }
 
-// The monitors' restrictions of movement in the view, read again (a live report of one).
+// The monitors' restrictions of movement in the view; none drawn (and the reason shown) when
+// the server refuses them, e.g. over its bound for one answer: the rest of the view stands.
+async function restrictionsOfView() {
+  try {
+    const doc = await api.get("/api/v1/map/restrictions", incidentParams());
+    state.restrictionsNote = "";
+    return doc;
+  } catch (err) {
+    state.restrictionsNote = `restrictions not drawn: ${err.message}` +
+      `${err.hint ? ` (${err.hint})` : ""}`;
+    setStatus(state.restrictionsNote, true);
+    return { type: "FeatureCollection", marking: "PUBLIC", features: [] };
+  }
+}
+
+// The restrictions read again (a live report of one).
 async function loadRestrictions() {
   const generation = state.generation;
-  const doc = await api.get("/api/v1/map/restrictions", incidentParams());
+  const doc = await restrictionsOfView();
   if (generation !== state.generation) return;  // a newer view reads its own
   showRestrictions(map, doc);
   state.restrictions = doc.features.length;
@@ -418,7 +433,7 @@ async function refresh(label, incidents = null) {
       api.get("/api/v1/map", { ...violationParams(), part: "violations" }),
       Promise.all(part.terms.map((terms) =>
         api.all("/api/v1/register", { ...incidentParams(), terms }))),
-      zonesAnswer, api.get("/api/v1/map/restrictions", incidentParams())]));
+      zonesAnswer, restrictionsOfView()]));
     map.getSource("incidents").setData(incidentFeatures(state.incidents));
     const [view, reg, zones, restrictions] = await rest;
     showClusterCounts(map);  // with the rest: text waits for its glyphs, the incidents need not
@@ -447,7 +462,7 @@ async function refresh(label, incidents = null) {
     showCounts(colours);
     await showMarking();
     if (!current()) return;
-    setStatus("");
+    setStatus(state.restrictionsNote, Boolean(state.restrictionsNote));
     document.body.dataset.generation = String(generation);
     if (state.started) document.body.dataset.state = "ready";
   } catch (err) {
