@@ -162,7 +162,8 @@ def mvt_tile(layers: dict[str, list[tuple[str, list[tuple[int, int]], dict[str, 
     return out
 
 
-def osm_like_archive(path: Path, zooms: Iterable[int] = range(0, 9)) -> Path:
+def osm_like_archive(path: Path, zooms: Iterable[int] = range(0, 9),
+                     attribution: str = "test OSM-like") -> Path:
     """An archive of real vector tiles over ``BOUNDS`` in the shape of an OpenStreetMap
     extract: each tile wholly water, a road across it and a named place at its centre."""
     tile = gzip.compress(mvt_tile({
@@ -171,7 +172,7 @@ def osm_like_archive(path: Path, zooms: Iterable[int] = range(0, 9)) -> Path:
         "places": [("point", [(2048, 2048)], {"name": "Донецьк", "kind": "locality"})],
     }), mtime=0)
     return write_archive(path, {k: tile for k in tiles_over(BOUNDS, zooms)}, tile_type="mvt",
-                         metadata={"name": "test streets", "attribution": "test OSM-like",
+                         metadata={"name": "test streets", "attribution": attribution,
                                    "vector_layers": [{"id": "water", "fields": {}},
                                                      {"id": "roads", "fields": {"kind": "String"}},
                                                      {"id": "places",

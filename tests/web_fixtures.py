@@ -39,9 +39,10 @@ def chromium() -> Iterator[Any]:
 class Page:
     """A page of the dashboard for one user, with every request it tried to send elsewhere."""
 
-    def __init__(self, browser: Any, server: Server, user: str, tmp: Path) -> None:
+    def __init__(self, browser: Any, server: Server, user: str, tmp: Path,
+                 size: tuple[int, int] = (1400, 850)) -> None:
         self.server, self.user, self.tmp = server, user, tmp
-        self.context = browser.new_context(viewport={"width": 1400, "height": 850},
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]},
                                            accept_downloads=True)
         self.elsewhere: list[str] = []
         self.errors: list[str] = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -104,11 +103,6 @@ SPRITE_FILES = {"sprite.json": (1, 0), "sprite.png": (1, 1), "sprite@2x.json": (
                 "sprite@2x.png": (2, 1)}  # name: (pixel ratio, 0 the index or 1 the PNG)
 
 
-# Glyph ranges are made on a thread of their own (each once per process, ``web.glyphs``): a
-# burst of first requests waits there, never holding the API's worker threads.
-GLYPH_MAKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glyphs")
-
-
 @router.get("/app/glyphs/{fontstack}/{span}.pbf", include_in_schema=False)
 async def map_glyphs(fontstack: str, span: str) -> Response:
     """The glyph PBF of code points START..END (``START-END``, END = START + 255) of a
@@ -126,7 +120,9 @@ async def map_glyphs(fontstack: str, span: str) -> Response:
                          hint="ask for 0-255.pbf, 256-511.pbf ... 65280-65535.pbf",
                          code="input.glyph_range")
     resolve_fontstack(fontstack)  # an unknown font is refused here, not on the maker's thread
-    made = await asyncio.wrap_future(GLYPH_MAKER.submit(glyph_range, fontstack, start))
+    # Made (each range once per process, one at a time: ``web.glyphs``) on the event loop's
+    # own executor, not the API's worker threads: a burst of first requests waits there.
+    made = await asyncio.to_thread(glyph_range, fontstack, start)
     return Response(made, media_type="application/x-protobuf", headers=ASSET_CACHE)
 
 
