@@ -73,10 +73,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI") else "default"))
 
 
+# The files that take longest (seconds of test time on two cores, 2026-12-05), run first:
+# ``--dist loadfile`` gives each worker whole files in collection order, and the browser
+# tests' files, last by name, otherwise kept one worker busy alone at the end.
+LONGEST_FIRST = ("test_web_dashboard.py", "test_web_map_layers.py", "test_pipeline.py",
+                 "test_plan_cli.py", "test_server_alerts.py", "test_cli.py",
+                 "test_server_schema.py", "test_fusion_dense.py", "test_federation.py",
+                 "test_fusion_curated.py", "test_store_concurrency.py", "test_server_api.py",
+                 "test_cluster.py", "test_web_export.py", "test_report_period.py",
+                 "test_web_live.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``explore``, each property test with its own ``@settings`` runs
-    ``EXPLORE_FACTOR`` times its own ``max_examples`` (it would otherwise keep its own count;
-    the others take the profile's)."""
+    """The longest files first (``LONGEST_FIRST``), the rest in their order. Under
+    ``explore``, each property test with its own ``@settings`` runs ``EXPLORE_FACTOR``
+    times its own ``max_examples`` (it would otherwise keep its own count; the others take
+    the profile's)."""
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
     if settings.get_current_profile_name() != "explore":
         return
     done: set[int] = set()  # a parametrized test's items share one function
