@@ -185,46 +185,47 @@ def test_a_user_who_may_not_see_the_basemap_gets_none(browser: Any, server: Serv
         fra.close()
 
 
-def test_restrictions_are_a_layer_with_what_each_one_says(browser: Any, server: Server,
-                                                          tmp_path: Path) -> None:
-    gbr = _page(browser, server, "gbr", tmp_path)
-    try:
-        assert "restrictions of the monitors' movement: 2" in gbr.text("#legend")
-        _settled(gbr)
-        _click_at(gbr, 37.8, 48.0)
-        gbr.page.wait_for_selector(".overlay-popup", timeout=10_000)
-        said = gbr.text(".overlay-popup")
-        assert said.startswith("restriction") and "restriction_type: checkpoint" in said
-        assert "marking: REL TO GBR" in said and "obs_id: obs_" in said
-        # a restriction reported now is on the page within seconds (the live events)
-        gbr.page.wait_for_function("() => document.body.dataset.live === 'on'",
-                                   timeout=15_000)
-        reports = gbr.page.evaluate("() => window.dashboard.state.liveReports")
-        body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [37.6, 48.3]},
-                "properties": {"time": "2021-08-30T12:00:00Z", "category": "other",
-                               "id": "r-live", "kind": "restriction", "restricted_by": "RUS",
-                               "restriction_type": "mines"}}
-        with server.client("ukr") as c:
-            r = c.post("/api/v1/observations", content=json.dumps(body).encode(),
-                       params={"format": "geojson"})
-            assert r.status_code == 200 and r.json()["imported"] == 1, r.text
-        gbr.page.wait_for_function("n => window.dashboard.state.liveReports > n", arg=reports,
-                                   timeout=15_000)
-        gbr.page.wait_for_function(
-            "() => window.dashboard.map.getSource('restrictions')._data.features"
-            ".some(f => f.properties.restriction_type === 'mines')", timeout=15_000)
-        assert "restrictions of the monitors' movement: 3" in gbr.text("#legend")
-    finally:
-        gbr.close()
+def _restrictions_shown(gbr: Page, server: Server) -> None:
+    """The restrictions in gbr's view: counted, a click shows one's report, and one reported
+    now is drawn within seconds (the live events)."""
+    assert "restrictions of the monitors' movement: 2" in gbr.text("#legend")
+    _settled(gbr)
+    _click_at(gbr, 37.8, 48.0)
+    gbr.page.wait_for_selector(".overlay-popup", timeout=10_000)
+    said = gbr.text(".overlay-popup")
+    assert said.startswith("restriction") and "restriction_type: checkpoint" in said
+    assert "marking: REL TO GBR" in said and "obs_id: obs_" in said
+    # a restriction reported now is on the page within seconds (the live events)
+    gbr.page.wait_for_function("() => document.body.dataset.live === 'on'",
+                               timeout=15_000)
+    reports = gbr.page.evaluate("() => window.dashboard.state.liveReports")
+    body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [37.6, 48.3]},
+            "properties": {"time": "2021-08-30T12:00:00Z", "category": "other",
+                           "id": "r-live", "kind": "restriction", "restricted_by": "RUS",
+                           "restriction_type": "mines"}}
+    with server.client("ukr") as c:
+        r = c.post("/api/v1/observations", content=json.dumps(body).encode(),
+                   params={"format": "geojson"})
+        assert r.status_code == 200 and r.json()["imported"] == 1, r.text
+    gbr.page.wait_for_function("n => window.dashboard.state.liveReports > n", arg=reports,
+                               timeout=15_000)
+    gbr.page.wait_for_function(
+        "() => window.dashboard.map.getSource('restrictions')._data.features"
+        ".some(f => f.properties.restriction_type === 'mines')", timeout=15_000)
+    assert "restrictions of the monitors' movement: 3" in gbr.text("#legend")
 
 
-def test_a_plan_runs_sites_assets_and_coverage_are_chosen_and_drawn(
+def test_restrictions_and_a_plan_run_are_layers_of_the_view(
         browser: Any, server: Server, plan_run: str, tmp_path: Path) -> None:
+    """The monitors' restrictions (``_restrictions_shown``); a plan run chosen in the side
+    panel, each of its variants drawn with its sites, assets and coverage, and a summary
+    equal to the API's."""
     with server.client("gbr") as c:
         docs = {v: c.get(f"/api/v1/plans/{plan_run}/map", params={"variant": v}).json()
                 for v in PLAN["variants"]}
     gbr = _page(browser, server, "gbr", tmp_path)
     try:
+        _restrictions_shown(gbr, server)
         assert not gbr.page.is_hidden("#plan") and gbr.page.is_hidden("#plan-variant")
         gbr.page.select_option("#plan-run", plan_run)
         for variant in PLAN["variants"]:

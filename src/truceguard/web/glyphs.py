@@ -17,7 +17,7 @@ made the glyphs MapLibre's layout code is tuned for):
   bitmap is ``(width + 6) * (height + 6)`` bytes, one per pixel, row by row from the top;
 - each byte is ``255 - 255 * (d / 8 + 0.25)``, clamped to 0..255, where ``d`` is the signed
   distance in pixels from the pixel's centre to the outline (positive outside): the outline
-  is at about 191, 8 px of distance span the 255 values. Each glyph is drawn 7 times larger
+  is at about 191, 8 px of distance span the 255 values. Each glyph is drawn 5 times larger
   (an odd factor puts every 24 px pixel centre on the centre of a large pixel), the inside
   and the outside are measured with ``scipy.ndimage.distance_transform_edt``, and the
   distances are sampled at the 24 px pixel centres;
@@ -35,9 +35,9 @@ made the glyphs MapLibre's layout code is tuned for):
   line's origin, as for the glyphs of every tile server built on fontnik, so
   ``text-anchor`` places the text where it says.
 
-One range takes 0.3 to 0.55 s to make on one core (measured: 0-255, 191 glyphs, 0.31 s;
-1024-1279, the Cyrillic range's 256 glyphs, 0.5 s; two thirds of it in the distance
-transforms), up to twice that on a loaded machine; ``glyph_range`` makes each range once
+One range takes 0.2 to 0.3 s to make on one core (measured: 0-255, 191 glyphs, 0.19 s;
+1024-1279, the Cyrillic range's 256 glyphs, 0.28 s; at 7 times 0.31 and 0.5 s, with the
+same test results), up to twice that on a loaded machine; ``glyph_range`` makes each range once
 per process and keeps it (a range the font has no glyph in is empty and costs nothing; the
 two fonts' whole coverage is a few megabytes), one range at a time (a lock).
 
@@ -69,7 +69,7 @@ SIZE = 24  # px: MapLibre's ONE_EM
 BORDER = 3  # px around each bitmap: MapLibre's GLYPH_PBF_BORDER
 RADIUS = 8.0  # px of distance that the 255 values of a byte span
 CUTOFF = 0.25  # where the outline lies in the span (255 * 0.75 ~ 191)
-SUPERSAMPLE = 7  # odd: each 24 px pixel's centre is a large pixel's centre
+SUPERSAMPLE = 5  # odd: each 24 px pixel's centre is a large pixel's centre
 RANGE_SIZE = 256
 
 _lock = threading.Lock()  # one range made at a time
