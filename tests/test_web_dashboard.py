@@ -109,11 +109,12 @@ def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
         assert layer in state["layers"], state
     assert state["glyphs"].startswith(gbr.server.url + "/app/glyphs/")  # this server's text
     assert state["lines"] > 0
-    # each cluster drawn says how many incidents it holds
-    gbr.page.wait_for_function("() => window.dashboard.map.loaded()", timeout=30_000)
-    counts = gbr.page.evaluate("""() => window.dashboard.map.queryRenderedFeatures(
-        {layers: ['incident-cluster-counts']}).map(f => f.properties.point_count)""")
-    assert counts and all(n > 1 for n in counts), counts
+    # each cluster drawn says how many incidents it holds (once its text is laid out)
+    counts = gbr.page.wait_for_function("""() => {
+        const n = window.dashboard.map.queryRenderedFeatures(
+            {layers: ['incident-cluster-counts']}).map(f => f.properties.point_count);
+        return n.length ? n : null; }""", timeout=30_000).json_value()
+    assert all(n > 1 for n in counts), counts
     items, markings = _all(gbr.server, "gbr", "incidents", {})
     assert gbr.count() == len(items)
     violations, vmarkings = _all(gbr.server, "gbr", "violations", {})

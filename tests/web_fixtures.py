@@ -40,7 +40,7 @@ class Page:
     """A page of the dashboard for one user, with every request it tried to send elsewhere."""
 
     def __init__(self, browser: Any, server: Server, user: str, tmp: Path,
-                 size: tuple[int, int] = (1400, 850)) -> None:
+                 size: tuple[int, int] = (1100, 700)) -> None:
         self.server, self.user, self.tmp = server, user, tmp
         self.context = browser.new_context(viewport={"width": size[0], "height": size[1]},
                                            accept_downloads=True)
