@@ -150,3 +150,17 @@ def list_all(server: Server, user: str, kind: str, params: dict[str, Any]
             cursor = r.json()["next_cursor"]
             if not cursor:
                 return items, markings
+
+
+def finished_plan(server: Server, user: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A plan run of ``request`` started by ``user`` through the API, waited for until it
+    ended (two minutes at most): its poll answer, done."""
+    with server.client(user) as c:
+        started = c.post("/api/v1/plans", json=request)
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        run: dict[str, Any] = wait_for(
+            lambda: (r := c.get(f"/api/v1/plans/{run_id}").json())["state"] in (
+                "done", "failed") and r, timeout=120, interval=0.1, what="the plan run")
+    assert run["state"] == "done", run
+    return run

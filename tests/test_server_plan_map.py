@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.server_fixtures import Server, serving
+from tests.server_fixtures import Server, finished_plan, serving
 from truceguard.store import open_store
 
 SCENARIO, VARIANT = "reassurance-2026", "us-isr-only"  # one variant, with US assets
@@ -33,19 +32,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def finished(server: Server) -> dict[str, Any]:
-    """A plan run started by gbr through the API and polled until done: its poll answer."""
-    with server.client("gbr") as c:
-        started = c.post("/api/v1/plans", json=REQUEST)
-        assert started.status_code == 202, started.text
-        run_id = started.json()["run_id"]
-        deadline = time.monotonic() + 120
-        while True:
-            run = c.get(f"/api/v1/plans/{run_id}").json()
-            if run["state"] in ("done", "failed") or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    assert run["state"] == "done", run
-    return dict(run)
+    """A plan run started by gbr through the API, done: its poll answer."""
+    return finished_plan(server, "gbr", REQUEST)
 
 
 def _inside(coords: list[float], box: dict[str, tuple[float, float]]) -> bool:

@@ -8,7 +8,6 @@ chosen in the side panel. (The raster path is tested through the API in
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.pmtiles_fixtures import osm_like_archive
-from tests.server_fixtures import Server, serving
+from tests.server_fixtures import Server, finished_plan, serving
 from tests.web_fixtures import Page, chromium
 
 WATER = (170, 203, 224)  # the colour a vector basemap's water is filled with (basemap.js)
@@ -54,17 +53,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def plan_run(server: Server) -> str:
-    """A plan run of two variants started by gbr through the API, finished."""
-    with server.client("gbr") as c:
-        started = c.post("/api/v1/plans", json=PLAN)
-        assert started.status_code == 202, started.text
-        run_id = str(started.json()["run_id"])
-        deadline = time.monotonic() + 120
-        while (state := c.get(f"/api/v1/plans/{run_id}").json()["state"]) not in (
-                "done", "failed") and time.monotonic() < deadline:
-            time.sleep(0.2)
-    assert state == "done", state
-    return run_id
+    """A plan run of two variants started by gbr through the API, done: its id."""
+    return str(finished_plan(server, "gbr", PLAN)["run_id"])
 
 
 # The pages here are smaller than the dashboard's other tests' (the software renderer's
