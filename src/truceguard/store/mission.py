@@ -430,21 +430,16 @@ class MissionTables:
                         run_id))
 
     def plan_run(self, run_id: int) -> PlanRun | None:
-        rows = self._rows("SELECT run_id, at, who, request, state, result, error, marking "
+        rows = self._rows("SELECT run_id, at, who, request, state, error, marking, result "
                           "FROM plan_runs WHERE run_id = ?", (run_id,))
-        if not rows:
-            return None
-        r = rows[0]
-        return PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]),
-                       json.loads(r[5]) if r[5] else None, str(r[6]), str(r[7]))
+        return _plan_run(rows[0]) if rows else None
 
     def recent_plan_runs(self, limit: int) -> list[PlanRun]:
         """The ``limit`` latest plan runs, newest first, without their results (``result``
         None: a run's results are read by ``plan_run``)."""
         rows = self._rows("SELECT run_id, at, who, request, state, error, marking "
                           "FROM plan_runs ORDER BY run_id DESC LIMIT ?", (int(limit),))
-        return [PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]), None,
-                        str(r[5]), str(r[6])) for r in rows]
+        return [_plan_run(r) for r in rows]
 
     # -- evidence attachments -----------------------------------------------------------------
     def put_attachment(self, att: Attachment, content: bytes) -> tuple[Attachment, bool, bool]:
@@ -503,5 +498,14 @@ class MissionTables:
         return None if found is None else str(found)
 
 
+def _plan_run(r: Any) -> PlanRun:
+    """A plan_runs row (run_id, at, who, request, state, error, marking[, result]) as a
+    PlanRun; its result None when the row has none or was read without it."""
+    result = json.loads(r[7]) if len(r) > 7 and r[7] else None
+    return PlanRun(int(r[0]), int(r[1]), str(r[2]), json.loads(r[3]), str(r[4]), result,
+                   str(r[5]), str(r[6]))
+
+
 __all__ = ["AUDIENCES", "AUDIENCE_PUBLISHED", "AUDIENCE_TEAM", "AlertTarget", "Attachment",
            "MissionTables", "OutboxItem", "PlanRun", "outbox_key", "owes"]
+

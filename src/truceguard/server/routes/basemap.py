@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from truceguard.errors import InputError, NotFoundError
 from truceguard.marking import Marking
+from truceguard.server.routes.attachments import BINARY
 from truceguard.server.routes.deps import Me
 from truceguard.web.basemap import CONTENT_ENCODINGS, MAX_ZOOM, MEDIA_TYPES, Basemap
 
@@ -28,7 +29,6 @@ router = APIRouter(prefix="/api/v1/basemap", tags=["basemap"])
 
 TILES_PATH = "/api/v1/basemap/tiles/{z}/{x}/{y}"
 ARCHIVE_PATH = "/api/v1/basemap/archive"
-BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
 @dataclass(frozen=True)
