@@ -26,10 +26,24 @@ from truceguard.users import add_user
 TLS = httpx.create_ssl_context()
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now that this test process has not handed out before, and that no other
+    xdist worker can hand out (each worker takes the ports whose remainder by the number of
+    workers is its own index): the kernel may give a just-closed port again, and a test that
+    asks for two (a server's and its CoT listener's) once got the same one twice."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+    for _ in range(10_000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port % workers == index % workers and port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free port found for this test worker")
 
 
 @dataclass

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.cot_fixtures import service, stored, until
+from tests.server_fixtures import free_port
 from truceguard.errors import InputError
 from truceguard.io.cot import parse_cot_event
 from truceguard.model import Violation
@@ -66,16 +66,10 @@ def test_endpoint_must_be_tcp_host_port(url):
         parse_endpoint(url)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sender_delivers_to_a_listener_that_starts_late_and_restarts(store, caplog):
     """The endpoint is truceguard's own CoT listener: it is down at first (the sender keeps
     trying), then up, then restarted on the same port (the sender reconnects)."""
-    port = _free_port()
+    port = free_port()
 
     async def scenario() -> None:
         sender = CotSender(f"tcp://127.0.0.1:{port}", backoff_s=0.05, max_backoff_s=0.2,
