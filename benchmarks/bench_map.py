@@ -479,22 +479,24 @@ def run_side(br: Browser, side: str, size: dict[str, int], diagnose: bool = Fals
         if side == "ours" and br.hide:
             # a diagnosis: the same gestures with these layers of ours hidden
             r["hidden"] = page.evaluate("""re => { const m = window.dashboard.map, out = [];
-                for (const l of m.getStyle().layers) if (new RegExp(re).test(l.id)) {
+                for (const l of m.getLayersOrder().map(id => m.getLayer(id)))
+                    if (new RegExp(re).test(l.id)) {
                     m.setLayoutProperty(l.id, 'visibility', 'none'); out.push(l.id) }
                 return out }""", br.hide)
         r["smooth"] = gestures(page, box, zin, zout)
         # the same script close up (MapLibre zoom 10 = Leaflet zoom 11, its tiles being
         # 256 pixels), on the densest part of the line: each incident drawn, not clusters
         lon, lat = br.close_view
-        page.evaluate("""([side, lon, lat]) => side === 'ours'
+        page.evaluate("""([side, lon, lat]) => { side === 'ours'
             ? window.dashboard.map.jumpTo({center: [lon, lat], zoom: 10})
-            : window.peerMap.setView([lat, lon], 11, {animate: false})""", [side, lon, lat])
+            : window.peerMap.setView([lat, lon], 11, {animate: false}); }""", [side, lon, lat])
         r["smooth_close"] = gestures(page, box, zin, zout)
         if diagnose and side == "ours":
             # the same script with every layer of the incidents' sources hidden: what the
             # rest of the map costs a frame on this renderer
             hidden = page.evaluate("""() => { const m = window.dashboard.map; const out = [];
-                for (const l of m.getStyle().layers) if (/incident/.test(l.source || '')) {
+                for (const l of m.getLayersOrder().map(id => m.getLayer(id)))
+                    if (/incident/.test(l.source || '')) {
                     m.setLayoutProperty(l.id, 'visibility', 'none'); out.push(l.id) }
                 window.__bench.stopFrames = false; return out }""")
             r["smooth_without_incidents"] = {"hidden": hidden,

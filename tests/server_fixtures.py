@@ -26,24 +26,32 @@ from truceguard.users import add_user
 TLS = httpx.create_ssl_context()
 
 
-_HANDED_OUT: set[int] = set()
+# Test ports come from below the kernel's ephemeral range (32768 up by default), so that no
+# port the kernel hands out (to a client's connection, to a bind to port 0) takes one meanwhile;
+# each xdist worker has its own block, and a process starts at a place its id chooses.
+_PORT_BASE, _PORT_BLOCK = 20_000, 750
+_next_port: list[int] = []
 
 
 def free_port() -> int:
-    """A port free now that this test process has not handed out before, and that no other
-    xdist worker can hand out (each worker takes the ports whose remainder by the number of
-    workers is its own index): the kernel may give a just-closed port again, and a test that
-    asks for two (a server's and its CoT listener's) once got the same one twice."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
-    for _ in range(10_000):
+    """A port free now, not handed out again by this process until its block of ports is
+    used up, and never by another xdist worker of this run (each has its own block): the
+    kernel may give a port again as soon as it is closed, and a test that asked it for two (a
+    server's and its CoT listener's) once got the same one twice."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0) % 16
+    first = _PORT_BASE + index * _PORT_BLOCK
+    if not _next_port:
+        _next_port.append(os.getpid() % _PORT_BLOCK)
+    for _ in range(_PORT_BLOCK):
+        port = first + _next_port[0] % _PORT_BLOCK
+        _next_port[0] += 1
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port % workers == index % workers and port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
-    raise RuntimeError("no free port found for this test worker")
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {first}..{first + _PORT_BLOCK - 1}")
 
 
 @dataclass

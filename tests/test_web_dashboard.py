@@ -99,8 +99,7 @@ def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
     gbr.page.wait_for_function("() => window.dashboard.map.loaded()", timeout=30_000)
     state = gbr.page.evaluate("""() => {
         const m = window.dashboard.map;
-        return {loaded: m.loaded(), layers: m.getStyle().layers.map(l => l.id),
-                sources: Object.keys(m.getStyle().sources), glyphs: m.getStyle().glyphs || null,
+        return {loaded: m.loaded(), layers: m.getLayersOrder(), glyphs: m.getGlyphs() || null,
                 lines: m.querySourceFeatures('line_of_contact').length,
                 canvas: document.querySelector('#map canvas') !== null}}""")
     assert state["loaded"] and state["canvas"], state

@@ -406,7 +406,8 @@ def run_variant(
     own streams. ``raid_replications`` overrides the scenario's replications of each raid
     (and of the campaign); ``largest_raid_only`` runs only the largest raid of the curve;
     ``headlines_only`` (what the sensitivity analyses ask) also leaves out what no headline
-    needs: the breach by force size, the satellites' day and night, the force pools.
+    needs: the breach by force size, the satellites' day and night, the force pools, the
+    positions the map draws (the line's stretches, the assets).
     """
     if samples <= 0:
         raise ValueError("samples must be positive")
@@ -506,7 +507,7 @@ def run_variant(
                 "time_to_detect_min": quantile_ci(t_det, 0.5),
                 "satellites": layers.isr_layer(rv, within, layers.persists_min(rv))
                 if full else None,
-                "line_segments": line_segments(cov),
+                "line_segments": line_segments(cov) if full else None,
             },
             "air": {
                 "fighters": float(fighters.jets.sum()),
@@ -522,7 +523,7 @@ def run_variant(
         "exchange": raids[-1]["exchange"],
         "force_pools": [r.as_dict() for r in campaign_pools(rv)] if full else [],
         "threat": threat_record(rv),
-        "asset_positions": asset_positions(rv, assets),
+        "asset_positions": asset_positions(rv, assets) if full else [],
     }
     metrics["intervals"] = headline_intervals(metrics, {
         "detection_probability": share(detected),
