@@ -76,12 +76,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
 # The files that take longest (seconds of test time on two cores, 2026-12-05), run first:
 # ``--dist loadfile`` gives each worker whole files in collection order, and the browser
 # tests' files, last by name, otherwise kept one worker busy alone at the end.
-LONGEST_FIRST = ("test_web_dashboard.py", "test_web_map_layers.py", "test_pipeline.py",
-                 "test_plan_cli.py", "test_server_alerts.py", "test_cli.py",
-                 "test_server_schema.py", "test_fusion_dense.py", "test_federation.py",
-                 "test_fusion_curated.py", "test_store_concurrency.py", "test_server_api.py",
-                 "test_cluster.py", "test_web_export.py", "test_report_period.py",
-                 "test_web_live.py")
+LONGEST_FIRST = ("test_web_dashboard.py", "test_pipeline.py", "test_plan_cli.py", "test_cli.py",
+                 "test_server_alerts.py", "test_fusion_curated.py", "test_server_schema.py",
+                 "test_fusion_dense.py", "test_web_map_layers.py", "test_store_concurrency.py",
+                 "test_federation.py", "test_server_api.py", "test_report_period.py",
+                 "test_web_export.py", "test_cluster.py", "test_web_live.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

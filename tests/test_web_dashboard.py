@@ -95,9 +95,19 @@ def gbr(browser: Any, server: Server, tmp_path: Path) -> Iterator[Page]:
     page.close()
 
 
-def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
-    gbr.page.wait_for_function("() => window.dashboard.map.loaded()", timeout=30_000)
-    state = gbr.page.evaluate("""() => {
+@pytest.fixture(scope="module")
+def gbr_view(browser: Any, server: Server,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    """One page of gbr's for the tests that only read it (none moves, filters or clicks),
+    loaded once: a page takes about two seconds to load on the software renderer."""
+    page = Page(browser, server, "gbr", tmp_path_factory.mktemp("view"))
+    yield page
+    page.close()
+
+
+def test_the_map_loads_offline_with_the_shipped_layers(gbr_view: Page) -> None:
+    gbr_view.page.wait_for_function("() => window.dashboard.map.loaded()", timeout=30_000)
+    state = gbr_view.page.evaluate("""() => {
         const m = window.dashboard.map;
         return {loaded: m.loaded(), layers: m.getLayersOrder(), glyphs: m.getGlyphs() || null,
                 lines: m.querySourceFeatures('line_of_contact').length,
@@ -106,32 +116,32 @@ def test_the_map_loads_offline_with_the_shipped_layers(gbr: Page) -> None:
     for layer in ("line-of-contact", "incidents", "incident-clusters", "incident-uncertainty",
                   "violations", "zones-fill", "zones-line"):
         assert layer in state["layers"], state
-    assert state["glyphs"].startswith(gbr.server.url + "/app/glyphs/")  # this server's text
+    assert state["glyphs"].startswith(gbr_view.server.url + "/app/glyphs/")  # this server's text
     assert state["lines"] > 0
     # each cluster drawn says how many incidents it holds (once its text is laid out)
-    counts = gbr.page.wait_for_function("""() => {
+    counts = gbr_view.page.wait_for_function("""() => {
         const n = window.dashboard.map.queryRenderedFeatures(
             {layers: ['incident-cluster-counts']}).map(f => f.properties.point_count);
         return n.length ? n : null; }""", timeout=30_000).json_value()
     assert all(n > 1 for n in counts), counts
-    items, markings = _all(gbr.server, "gbr", "incidents", {})
-    assert gbr.count() == len(items)
-    violations, vmarkings = _all(gbr.server, "gbr", "violations", {})
-    assert int(gbr.text("#count-violations")) == len(violations) > 0
+    items, markings = _all(gbr_view.server, "gbr", "incidents", {})
+    assert gbr_view.count() == len(items)
+    violations, vmarkings = _all(gbr_view.server, "gbr", "violations", {})
+    assert int(gbr_view.text("#count-violations")) == len(violations) > 0
     # the banner: the narrowest marking of what is shown (the patrols: REL TO GBR)
     banner = most_restrictive(markings + vmarkings).text
     assert banner == "REL TO GBR"
     for where in ("#marking-top", "#marking-bottom"):
-        assert gbr.page.get_attribute(where, "data-marking") == banner
-    gbr.shot("map")
+        assert gbr_view.page.get_attribute(where, "data-marking") == banner
+    gbr_view.shot("map")
 
 
-def test_zoomed_out_every_incident_is_counted_once_in_its_cluster(gbr: Page) -> None:
+def test_zoomed_out_every_incident_is_counted_once_in_its_cluster(gbr_view: Page) -> None:
     """The clusters drawn below zoom 10 (``clusters.js``): at every level each incident of
     the view is in exactly one cluster; a lone one is drawn as itself, at its position; a
     cluster sits at its incidents' mean, inside its cell. Checked on the view and on points
     made to straddle cell edges (two points a metre apart across a cell boundary)."""
-    result = gbr.page.evaluate("""async () => {
+    result = gbr_view.page.evaluate("""async () => {
         const { clusterLevels, CELL_PX, CLUSTER_MAX_ZOOM } = await import('/app/js/clusters.js');
         const view = window.dashboard.state.incidents;
         // a cell edge at zoom 9 (x = k * CELL_PX / (512 * 2^9) of the world): 37.46 E
@@ -157,7 +167,7 @@ def test_zoomed_out_every_incident_is_counted_once_in_its_cluster(gbr: Page) -> 
                     .reduce((n, f) => n + f.properties.point_count, 0)};
     }""")
     n = result["n"]
-    assert n == gbr.count() > 0
+    assert n == gbr_view.count() > 0
     view = result["view"]
     assert len(view["sums"]) == view["levels"] == 10
     assert set(view["sums"].values()) == {n} and not view["problems"]
@@ -281,8 +291,8 @@ def test_a_drag_on_a_slow_renderer_moves_the_last_frame_with_the_mouse(gbr: Page
         window.dashboard.motion.transform === ''""")
 
 
-def test_the_zones_of_the_active_terms_are_a_layer(gbr: Page) -> None:
-    with gbr.server.client("gbr") as c:
+def test_the_zones_of_the_active_terms_are_a_layer(gbr_view: Page) -> None:
+    with gbr_view.server.client("gbr") as c:
         doc = c.get("/api/v1/zones").json()
         unknown = c.get("/api/v1/zones", params={"terms": "geneva-1864"})
     assert doc["marking"] == "PUBLIC" and doc["terms"] == ["minsk-2015"]
@@ -293,10 +303,10 @@ def test_the_zones_of_the_active_terms_are_a_layer(gbr: Page) -> None:
                                                        "non-government-controlled"}
     assert "minsk-2015/withdrawal/security_15km" in band[0]["properties"]["clauses"]
     assert unknown.status_code == 404 and "'geneva-1864'" in unknown.json()["error"]["message"]
-    drawn = gbr.page.evaluate("""() => new Set(window.dashboard.map.querySourceFeatures('zones')
-        .map(f => f.properties.zone)).size""")
+    drawn = gbr_view.page.evaluate("""() => new Set(
+        window.dashboard.map.querySourceFeatures('zones').map(f => f.properties.zone)).size""")
     assert drawn == len(zones)
-    assert "zone minsk-2015/security_15km" in gbr.text("#legend")
+    assert "zone minsk-2015/security_15km" in gbr_view.text("#legend")
 
 
 def test_counts_per_area_and_day_are_those_of_the_listed_incidents(gbr: Page) -> None:
