@@ -305,3 +305,50 @@ def test_the_origins_copy_is_not_withdrawn_by_the_relay_that_brought_it_first(
     (obs,) = store.observations(ObservationFilter(sources=("rl",)), Viewer.owner())
     assert obs.releasability == "REL TO FRA, GBR"
     assert receive(origin, [], [("gbr", "0")])["withdrawn"] == 1  # the origin still may
+
+
+def test_one_record_from_two_partners_at_once_is_stored_once(
+        store: Store, pki: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """gbr's record arrives from gbr and, relayed, from ukr at the same moment, each batch
+    reading it as new before the other wrote it: one stores it, the other finds it held. (On
+    PostgreSQL the second insert failed its whole batch with a unique violation, a 500 to
+    the partner; seen under load in the three-server federation test.)"""
+    import contextlib
+    import threading
+
+    store.set_owner_nation("FRA")
+    origin = add_partner(store, "gbr", "https://127.0.0.1:9", "GBR", (), pki["gbr"],
+                         pki["gbr.key"], pki["ca"], relay=False, by="test")
+    relay = add_partner(store, "ukr", "https://127.0.0.1:8", "UKR", (), pki["gbr"],
+                        pki["gbr.key"], pki["ca"], relay=True, by="test")
+    wide = parse_marking("REL TO FRA, GBR, UKR")
+    doc = record_document("gbr", "0", ("gbr",), wide, observation("race", 0, wide.text))
+    both_read = threading.Barrier(2)
+    real = type(store)._received_rows
+
+    def read_then_wait(self: Store, records: object) -> object:
+        got = real(self, records)  # type: ignore[arg-type]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait(timeout=1)  # receivers taking turns: the first waits alone
+        return got
+
+    monkeypatch.setattr(type(store), "_received_rows", read_then_wait)
+    answers: dict[str, dict[str, object]] = {}
+    errors: list[BaseException] = []
+
+    def receive(p: Partner, record: dict[str, object]) -> None:
+        try:
+            answers[p.name] = receive_batch(store, p, parse_batch(batch_body([record], [])),
+                                            "fra", "FRA")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=receive, args=(origin, doc)),
+               threading.Thread(target=receive, args=(relay, {**doc, "via": ["gbr", "ukr"]}))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted((a["accepted"], a["duplicates"]) for a in answers.values()) == [(0, 1), (1, 0)]
+    assert store.count_observations(ObservationFilter(sources=("race",)), Viewer.owner()) == 1

@@ -126,8 +126,8 @@ class SQLStore(IncidentTables, ViolationTables, MissionTables):
         (SQLite's write transaction already does)."""
 
     def _lock_append(self, name: str) -> None:
-        """Inside a transaction: be the only writer appending to the chained log ``name``
-        until it ends (SQLite's write transaction already is)."""
+        """Inside a transaction: be the only writer of ``name`` (a chained log, the records
+        received from partners) until it ends (SQLite's write transaction already is)."""
 
     def _sql(self, sql: str) -> str:  # the backend's parameter style
         return sql
