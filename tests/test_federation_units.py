@@ -280,16 +280,22 @@ def test_a_peer_is_the_partner_its_own_ca_vouches_for(pki: dict[str, str]) -> No
     assert peer_partner(der("rogue"), [fra], load_cas([fra])) is None
 
 
-def test_the_origins_copy_is_not_withdrawn_by_the_relay_that_brought_it_first(
-        store: Store, pki: dict[str, str]) -> None:
-    """A record that came first through a relay, then from its origin: when the relay may no
-    longer hold it (a narrower marking at the origin) its withdrawal must not take the copy
-    the origin sent (that was lost: the origin counts it delivered and never sends it again)."""
+def _origin_and_relay(store: Store, pki: dict[str, str]) -> tuple[Partner, Partner]:
+    """fra's store with two partners: gbr (an origin) and ukr (a relay)."""
     store.set_owner_nation("FRA")
     origin = add_partner(store, "gbr", "https://127.0.0.1:9", "GBR", (), pki["gbr"],
                          pki["gbr.key"], pki["ca"], relay=False, by="test")
     relay = add_partner(store, "ukr", "https://127.0.0.1:8", "UKR", (), pki["gbr"],
                         pki["gbr.key"], pki["ca"], relay=True, by="test")
+    return origin, relay
+
+
+def test_the_origins_copy_is_not_withdrawn_by_the_relay_that_brought_it_first(
+        store: Store, pki: dict[str, str]) -> None:
+    """A record that came first through a relay, then from its origin: when the relay may no
+    longer hold it (a narrower marking at the origin) its withdrawal must not take the copy
+    the origin sent (that was lost: the origin counts it delivered and never sends it again)."""
+    origin, relay = _origin_and_relay(store, pki)
     wide = parse_marking("REL TO FRA, GBR, UKR")
     doc = record_document("gbr", "0", ("gbr",), wide, observation("rl", 0, wide.text))
 
@@ -316,11 +322,7 @@ def test_one_record_from_two_partners_at_once_is_stored_once(
     import contextlib
     import threading
 
-    store.set_owner_nation("FRA")
-    origin = add_partner(store, "gbr", "https://127.0.0.1:9", "GBR", (), pki["gbr"],
-                         pki["gbr.key"], pki["ca"], relay=False, by="test")
-    relay = add_partner(store, "ukr", "https://127.0.0.1:8", "UKR", (), pki["gbr"],
-                        pki["gbr.key"], pki["ca"], relay=True, by="test")
+    origin, relay = _origin_and_relay(store, pki)
     wide = parse_marking("REL TO FRA, GBR, UKR")
     doc = record_document("gbr", "0", ("gbr",), wide, observation("race", 0, wide.text))
     both_read = threading.Barrier(2)

@@ -508,4 +508,3 @@ def _plan_run(r: Any) -> PlanRun:
 
 __all__ = ["AUDIENCES", "AUDIENCE_PUBLISHED", "AUDIENCE_TEAM", "AlertTarget", "Attachment",
            "MissionTables", "OutboxItem", "PlanRun", "outbox_key", "owes"]
-
